@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ComponentsConfig(AppConfig):
+    """The registry of deployable components."""
+
+    name = "components"

@@ -1,0 +1,30 @@
+"""Settings for pytest: fast hashing, no DEBUG; DATABASE_URL/REDIS_URL still come from the environment.
+
+Tasks go to their own queue (and, on the filesystem broker, their own folder), so a developer's running
+`make run` worker never picks up a test's task, nor a test worker a developer's.
+"""
+
+from .base import *  # noqa: F403
+from .base import BROKER_DIR, REDIS_URL, VAR_DIR, env
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="test")
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "test-celerybeat-schedule")
+if not REDIS_URL:
+    TEST_BROKER_DIR = BROKER_DIR.parent / "test-broker"
+    for sub in ("queue", "processed", "results"):
+        (TEST_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(TEST_BROKER_DIR / "queue"),
+        "data_folder_out": str(TEST_BROKER_DIR / "queue"),
+        "processed_folder": str(TEST_BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+    CELERY_RESULT_BACKEND = f"file://{TEST_BROKER_DIR / 'results'}"
+CACHES = {
+    "default": {
+        **CACHES["default"],  # noqa: F405
+        "KEY_PREFIX": "uf-test",
+    }
+}

@@ -1,0 +1,200 @@
+"""Fixtures shared by every app's tests: API clients per role, tenants, and a real Celery worker process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from core.testing import client_for
+from tenancy.models import Membership
+from tenancy.tests.factories import MembershipFactory, ProjectFactory, TenantFactory, UserFactory
+
+ROOT = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    """An unauthenticated client."""
+    return APIClient()
+
+
+@pytest.fixture
+def tenant(db):
+    return TenantFactory(name="Tenant A")
+
+
+@pytest.fixture
+def other_tenant(db):
+    return TenantFactory(name="Tenant B")
+
+
+@pytest.fixture
+def project(tenant):
+    return ProjectFactory(tenant=tenant, name="project-a")
+
+
+@pytest.fixture
+def other_project(other_tenant):
+    return ProjectFactory(tenant=other_tenant, name="project-b")
+
+
+def _member(tenant, role: str, username: str):
+    user = UserFactory(username=username)
+    MembershipFactory(user=user, tenant=tenant, role=role)
+    return user
+
+
+@pytest.fixture
+def admin_user(tenant):
+    return _member(tenant, Membership.Role.ADMIN, "alice-admin")
+
+
+@pytest.fixture
+def member_user(tenant):
+    return _member(tenant, Membership.Role.MEMBER, "bob-member")
+
+
+@pytest.fixture
+def viewer_user(tenant):
+    return _member(tenant, Membership.Role.VIEWER, "victor-viewer")
+
+
+@pytest.fixture
+def other_member_user(other_tenant):
+    return _member(other_tenant, Membership.Role.MEMBER, "olga-other")
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="root", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def admin_client(admin_user):
+    return client_for(admin_user)
+
+
+@pytest.fixture
+def member_client(member_user):
+    return client_for(member_user)
+
+
+@pytest.fixture
+def viewer_client(viewer_user):
+    return client_for(viewer_user)
+
+
+@pytest.fixture
+def other_client(other_member_user):
+    return client_for(other_member_user)
+
+
+@pytest.fixture
+def superuser_client(superuser):
+    return client_for(superuser)
+
+
+# --- A real Celery worker -------------------------------------------------------------------------------------
+
+
+def broker_reachable() -> str | None:
+    """None when the configured broker answers, else the reason."""
+    from config.celery_app import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=3)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _database_url_for(settings_dict: dict) -> str:
+    engine = settings_dict["ENGINE"]
+    name = settings_dict["NAME"]
+    if engine.endswith("sqlite3"):
+        return f"sqlite:///{name}"
+    user = settings_dict.get("USER") or ""
+    password = settings_dict.get("PASSWORD") or ""
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{auth}{host}:{port}/{name}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """Start `celery worker` as a separate OS process on the test database and the configured broker.
+
+    Tests using it need `transactional_db`, so what they write is committed and visible to the worker.
+    Yields the Popen; the worker is stopped at the end of the session.
+    """
+    reason = broker_reachable()
+    if reason:
+        pytest.skip(f"no Celery broker reachable ({reason})")
+    from django.db import connection
+
+    from config.celery_app import app
+
+    app.control.purge()  # tasks left by earlier unit tests reference rows that no longer exist
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": _database_url_for(connection.settings_dict),
+        "CONN_MAX_AGE": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+    log_path = ROOT / "var" / "test-celery-worker.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("w")
+    queue = app.conf.task_default_queue
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-l",
+            "info",
+            "-c",
+            "2",
+            "-Q",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"test-worker-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        from core.tasks import ping
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert ping.delay("ready").get(timeout=10) == "ready"
+                break
+            except Exception:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"Celery worker did not start; see {log_path}") from None
+        process.log_path = log_path
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    """Cross-cutting pieces: the API error shape, pagination, health check, start-up commands."""
+
+    name = "core"

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class JobsConfig(AppConfig):
+    """Clusters, jobs and cluster drivers: the stand-in for a cluster manager."""
+
+    name = "jobs"

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class TemplatesAppConfig(AppConfig):
+    """Use-case templates: YAML system templates, user templates and the resolver."""
+
+    name = "templates_app"

@@ -1,0 +1,118 @@
+"""Writes for tenants, projects and memberships."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+
+from core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
+from tenancy.models import Membership, Project, Tenant
+from tenancy.selectors import user_can_write, user_is_tenant_admin
+
+User = get_user_model()
+
+
+@transaction.atomic
+def tenant_create(*, user, name: str) -> Tenant:
+    """Create a tenant (superusers only); its creator becomes its first admin."""
+    if not user.is_superuser:
+        raise PermissionDenied("Only superusers create tenants.")
+    if Tenant.objects.filter(name__iexact=name).exists():
+        raise ValidationError({"name": "A tenant with this name already exists."})
+    tenant = Tenant.objects.create(name=name)
+    Membership.objects.create(user=user, tenant=tenant, role=Membership.Role.ADMIN)
+    return tenant
+
+
+def tenant_update(*, user, tenant: Tenant, name: str) -> Tenant:
+    """Rename a tenant (its admins)."""
+    if not user_is_tenant_admin(user, tenant.pk):
+        raise PermissionDenied("Only the tenant's admins can change it.")
+    if Tenant.objects.filter(name__iexact=name).exclude(pk=tenant.pk).exists():
+        raise ValidationError({"name": "A tenant with this name already exists."})
+    tenant.name = name
+    tenant.save(update_fields=["name", "updated_at"])
+    return tenant
+
+
+def project_create(*, user, tenant: Tenant, name: str, description: str = "") -> Project:
+    """Create a project in a tenant where the user may write."""
+    if not user_can_write(user, tenant.pk):
+        raise PermissionDenied("Viewers cannot create projects.")
+    try:
+        with transaction.atomic():
+            return Project.objects.create(tenant=tenant, name=name, description=description)
+    except IntegrityError:
+        raise ValidationError({"name": "A project with this name already exists in the tenant."}) from None
+
+
+def project_update(*, user, project: Project, **fields) -> Project:
+    """Rename or describe a project."""
+    if not user_can_write(user, project.tenant_id):
+        raise PermissionDenied("Viewers cannot change projects.")
+    for key, value in fields.items():
+        setattr(project, key, value)
+    try:
+        with transaction.atomic():
+            project.save()
+    except IntegrityError:
+        raise ValidationError({"name": "A project with this name already exists in the tenant."}) from None
+    return project
+
+
+def _require_admin(user, tenant: Tenant) -> None:
+    if not user_is_tenant_admin(user, tenant.pk):
+        raise PermissionDenied("Only the tenant's admins manage its members.")
+
+
+def _other_admins_exist(tenant: Tenant, membership: Membership) -> bool:
+    return Membership.objects.filter(tenant=tenant, role=Membership.Role.ADMIN).exclude(pk=membership.pk).exists()
+
+
+@transaction.atomic
+def membership_add(*, user, tenant: Tenant, username: str, role: str) -> Membership:
+    """Add an existing user to a tenant with a role."""
+    _require_admin(user, tenant)
+    member = User.objects.filter(username=username).first()
+    if member is None:
+        raise ValidationError({"username": f"No user named {username!r}."})
+    if Membership.objects.filter(tenant=tenant, user=member).exists():
+        raise ValidationError({"username": f"{username!r} is already a member of this tenant."})
+    return Membership.objects.create(tenant=tenant, user=member, role=role)
+
+
+def membership_get(*, tenant: Tenant, member_key: str) -> Membership:
+    """A membership by the member's username or user id."""
+    queryset = Membership.objects.select_related("user").filter(tenant=tenant)
+    lookup = {"user__pk": int(member_key)} if str(member_key).isdigit() else {"user__username": member_key}
+    membership = queryset.filter(**lookup).first()
+    if membership is None:
+        raise NotFound("No such member.")
+    return membership
+
+
+@transaction.atomic
+def membership_change_role(*, user, membership: Membership, role: str) -> Membership:
+    """Change a member's role; the last admin cannot be demoted."""
+    _require_admin(user, membership.tenant)
+    # Lock the tenant's admin rows so two concurrent demotions cannot both pass the last-admin check.
+    list(Membership.objects.select_for_update().filter(tenant=membership.tenant, role=Membership.Role.ADMIN))
+    if (
+        membership.role == Membership.Role.ADMIN
+        and role != Membership.Role.ADMIN
+        and not _other_admins_exist(membership.tenant, membership)
+    ):
+        raise Conflict("A tenant keeps at least one admin.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, user, membership: Membership) -> None:
+    """Remove a member; the last admin cannot be removed."""
+    _require_admin(user, membership.tenant)
+    list(Membership.objects.select_for_update().filter(tenant=membership.tenant, role=Membership.Role.ADMIN))
+    if membership.role == Membership.Role.ADMIN and not _other_admins_exist(membership.tenant, membership):
+        raise Conflict("A tenant keeps at least one admin.")
+    membership.delete()

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class UsecasesConfig(AppConfig):
+    """The SLO catalog of AI use cases."""
+
+    name = "usecases"
