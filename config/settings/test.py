@@ -13,12 +13,13 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="test")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "test-celerybeat-schedule")
 if not REDIS_URL:
     TEST_BROKER_DIR = BROKER_DIR.parent / "test-broker"
-    for sub in ("queue", "processed", "results"):
+    for sub in ("queue", "processed", "results", "control"):
         (TEST_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(TEST_BROKER_DIR / "queue"),
         "data_folder_out": str(TEST_BROKER_DIR / "queue"),
         "processed_folder": str(TEST_BROKER_DIR / "processed"),
+        "control_folder": str(TEST_BROKER_DIR / "control"),
         "store_processed": False,
     }
     CELERY_RESULT_BACKEND = f"file://{TEST_BROKER_DIR / 'results'}"
