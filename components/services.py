@@ -58,14 +58,17 @@ def component_files_contents(files: list[LoadedFile]) -> dict[str, dict]:
     return {loaded.data["id"]: component_content(loaded.data) for loaded in files if loaded.ok}
 
 
-def component_sync(*, files: list[LoadedFile], prune: bool = False, dry_run: bool = False) -> SyncReport:
+def component_sync(
+    *, files: list[LoadedFile], prune: bool = False, dry_run: bool = False, database: bool = True
+) -> SyncReport:
     """Create new system components, update those whose version changed, skip unchanged ones; with `prune`
-    deactivate system components whose file is gone. `dry_run` reports and writes nothing."""
+    deactivate system components whose file is gone. `dry_run` reports and writes nothing; `database=False`
+    (a dry run before migrations) compares against an empty registry."""
     report = SyncReport()
     for loaded in files:
         report.errors.extend(loaded.errors)
     contents = {loaded.data["id"]: (loaded, component_content(loaded.data)) for loaded in files if loaded.ok}
-    existing = ComponentDefinition.objects.in_bulk(list(contents))
+    existing = ComponentDefinition.objects.in_bulk(list(contents)) if database else {}
     aliases_taken: dict[str, str] = {}
     for component_id, (loaded, content) in contents.items():
         for alias in content["aliases"]:
@@ -92,7 +95,7 @@ def component_sync(*, files: list[LoadedFile], prune: bool = False, dry_run: boo
             continue
         if not dry_run:
             _write(row, content, source_file=loaded.path)
-    if prune:
+    if prune and database:
         stale = ComponentDefinition.objects.filter(is_system=True, is_active=True).exclude(pk__in=list(contents))
         # A file that failed to load is not "gone": its row stays active until the file is fixed or removed.
         failed_ids = {loaded.data.get("id") for loaded in files if loaded.data is not None and not loaded.ok}

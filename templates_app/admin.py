@@ -29,7 +29,7 @@ class UserTemplateForm(forms.ModelForm):
 
     class Meta:
         model = UseCaseTemplate
-        fields = list(UseCaseTemplate.CONTENT_FIELDS) + ["slug"]
+        fields = [*UseCaseTemplate.CONTENT_FIELDS, "slug"]
 
     def clean(self):
         cleaned = super().clean()
@@ -38,7 +38,8 @@ class UserTemplateForm(forms.ModelForm):
         try:
             services.template_validate_content(services.template_content(content))
         except ServiceValidationError as exc:
-            raise forms.ValidationError([f"{path}: {'; '.join(messages)}" for path, messages in exc.errors.items()])
+            problems = [f"{path}: {'; '.join(reasons)}" for path, reasons in exc.errors.items()]
+            raise forms.ValidationError(problems) from None
         return cleaned
 
 

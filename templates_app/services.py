@@ -70,7 +70,12 @@ def _record_revision(template: UseCaseTemplate, *, old: dict | None, source: str
 
 
 def template_sync(
-    *, files: list[LoadedFile], component_defs: dict, prune: bool = False, dry_run: bool = False
+    *,
+    files: list[LoadedFile],
+    component_defs: dict,
+    prune: bool = False,
+    dry_run: bool = False,
+    database: bool = True,
 ) -> SyncReport:
     """Create new system templates, update those whose version changed (recording a revision), skip unchanged
     ones; with `prune` deactivate system templates whose file is gone. `dry_run` writes nothing."""
@@ -88,7 +93,11 @@ def template_sync(
             )
             continue
         contents[content["id"]] = (loaded, content)
-    existing = {t.slug: t for t in UseCaseTemplate.objects.filter(tenant__isnull=True, slug__in=list(contents))}
+    existing = (
+        {t.slug: t for t in UseCaseTemplate.objects.filter(tenant__isnull=True, slug__in=list(contents))}
+        if database
+        else {}
+    )
     for slug, (loaded, content) in contents.items():
         row = existing.get(slug)
         if row is None:
@@ -107,7 +116,7 @@ def template_sync(
             continue
         if not dry_run:
             _write_system(row, content, source_file=loaded.path)
-    if prune:
+    if prune and database:
         failed = {f.data.get("id") for f in files if f.data is not None and not f.ok} | {
             f.data.get("id") for f in files if f.ok and f.data.get("id") not in contents
         }

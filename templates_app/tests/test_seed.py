@@ -238,3 +238,14 @@ def test_bootstrap_is_idempotent():
     facts = bootstrap(stdout=out)
     assert facts == {"system_templates": 5}
     assert TemplateRevision.objects.count() == 5
+
+
+def test_check_works_before_migrations(monkeypatch):
+    from templates_app import seeding
+
+    monkeypatch.setattr(seeding, "_registry_tables_exist", lambda: False)
+    with CaptureQueriesContext(connection) as queries:
+        result = seed_templates(check=True)
+    assert result.errors == []
+    assert len(result.templates.created) == 5
+    assert not [q for q in queries if "components_" in q["sql"] or "templates_app_" in q["sql"]]
