@@ -571,9 +571,9 @@ def resolve(template, parameters: dict, *, component_defs: dict | None = None) -
         raise ValidationError(errors, detail="The template is invalid.")
 
     declared = content.get("parameters") or []
-    parameters = dict(parameters or {})
-    if not isinstance(parameters, dict):
+    if parameters is not None and not isinstance(parameters, dict):
         raise ValidationError({"parameters": ["Must be an object."]})
+    parameters = dict(parameters or {})
     parameter_errors = _parameter_errors(_validator(json.dumps(declared, sort_keys=True)), parameters)
     if parameter_errors:
         raise ValidationError(parameter_errors)

@@ -342,3 +342,8 @@ def test_to_dict_is_json_ready(component_defs):
     assert data["components"][0]["id"] == "vector-db"
     assert data["waves"][-1] == ["chat-ui"]
     assert data["totals"]["gpus"] == {"A100-80GB": 1, "L4": 1}
+
+
+def test_parameters_must_be_an_object(component_defs):
+    errors = errors_of(lambda: resolve(system_template("simple-rag-v1"), ["x"], component_defs=component_defs))
+    assert errors == {"parameters": ["Must be an object."]}
