@@ -195,7 +195,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "ComponentCategoryEnum": "components.models.ComponentDefinition.Category",
+        "TemplateCategoryEnum": "templates_app.models.UseCaseTemplate.Category",
+    },
 }
 
 LOGGING = {
