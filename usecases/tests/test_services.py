@@ -202,3 +202,13 @@ def test_search_from_python_rejects_bad_parameters():
     with pytest.raises(ValidationError) as info:
         selectors.usecase_search(latency_profile="slow")
     assert "latency_profile" in info.value.errors
+
+
+def test_purge_task_calls_the_service():
+    from usecases.tasks import purge_expired_usecase_cache
+
+    usecase = make_usecase()
+    services.cache_value(usecase=usecase, key="old", value=1, ttl_seconds=1)
+    with time_machine.travel(dt.timedelta(seconds=5)):
+        assert purge_expired_usecase_cache() == 1
+    assert not UsecaseCache.objects.exists()
