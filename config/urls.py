@@ -17,4 +17,5 @@ urlpatterns = [
     path("api/v1/", include("tenancy.api.urls")),
     path("api/v1/", include("components.api.urls")),
     path("api/v1/", include("templates_app.api.urls")),
+    path("api/", include("usecases.api.urls")),
 ]

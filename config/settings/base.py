@@ -164,6 +164,10 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Periodic tasks are declared by each app in its tasks module and collected here by config.celery_app.
 CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE["usecases-purge-expired-cache"] = {
+    "task": "usecases.tasks.purge_expired_usecase_cache",
+    "schedule": 3600.0,
+}
 
 # --- REST framework -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,0 +1,230 @@
+"""Benchmark of the usecase catalog on PostgreSQL (issue 4).
+
+Creates its own database, fills it with N usecases (bulk_create, ~3 tags each), then measures in-process with
+DRF's APIClient (token authentication, the full Django/DRF stack, no network):
+  - GET /api/usecases/search for typical filter combinations: median, p99, SQL queries per request;
+  - GET /api/usecases/{unique_id} uncached (cache key deleted before each request) and cached;
+  - import throughput: a 10,000-entry file of new usecases, the same file again with every entry changed,
+    and once more unchanged (usecases per second, including validation).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/uf_bench_usecases REDIS_URL=redis://127.0.0.1:6379/2 \
+        .venv/bin/python bench/usecases_bench.py            # 100,000 usecases (a few minutes)
+    ... bench/usecases_bench.py --quick                     # 5,000 usecases, < 1 minute
+
+The database named in DATABASE_URL is dropped and re-created at the start and dropped at the end (--keep keeps
+it). Without REDIS_URL the cache is local memory, which flatters the cached figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+
+SEARCHES = [
+    ("no filters (first page of 100)", ""),
+    ("industry", "industry=Healthcare"),
+    ("industry + max_e2e_latency", "industry=finance&max_e2e_latency=5"),
+    ("tags (all of 2)", "tags=chatbot,rag"),
+    ("tags_mode=any (2 tags)", "tags=voice,real-time&tags_mode=any"),
+    (
+        "token overlap + profile + sort",
+        "min_input_tokens=8000&latency_profile=interactive&sort_by=input_tokens_max&sort_order=desc",
+    ),
+    ("input range + output range", "min_input_tokens=1000&max_input_tokens=4000&min_output_tokens=500"),
+    ("full text q", "q=contract review"),
+    ("full text q + industry", "q=assistant&industry=Retail"),
+    ("everything", "q=summarization&industry=Legal&tags=summarization&max_ttft=10&input_length_profile=long"),
+]
+
+
+def recreate_database(url: str, *, drop_only: bool = False) -> None:
+    import psycopg
+
+    parts = urlparse(url)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop_only:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def seed(count: int, fixture: list[dict]) -> None:
+    from django.db import connection
+
+    from usecases.models import Usecase, UsecaseTag, UsecaseVersion
+
+    rng = random.Random(4)
+    fields = [f for f in fixture[0] if f not in ("unique_id", "tags", "name", "description")]
+    rows, batch = [], 5000
+    for start in range(0, count, batch):
+        rows = []
+        for n in range(start, min(count, start + batch)):
+            base = fixture[n % len(fixture)]
+            scale = rng.uniform(0.6, 1.6)
+            row = Usecase(
+                unique_id=f"{base['unique_id']}_{n:06d}",
+                name=f"{base['name']} #{n}",
+                description=base["description"],
+                version=1,
+                **{f: base[f] for f in fields},
+            )
+            row.input_tokens_min = int(base["input_tokens_min"] * scale)
+            row.input_tokens_max = int(base["input_tokens_max"] * scale)
+            row.e2e_min = round(base["e2e_min"] * scale, 2)
+            row.e2e_max = round(base["e2e_max"] * scale, 2)
+            rows.append(row)
+        Usecase.objects.bulk_create(rows)
+        UsecaseTag.objects.bulk_create(
+            [
+                UsecaseTag(usecase=row, name=tag)
+                for row, n in zip(rows, range(start, count), strict=False)
+                for tag in fixture[n % len(fixture)]["tags"]
+            ]
+        )
+        UsecaseVersion.objects.bulk_create(
+            [UsecaseVersion(usecase=row, version=1, kind="imported", snapshot={}) for row in rows]
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+def timed(client, path: str, runs: int, before=None) -> tuple[list[float], int, int]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    timings = []
+    queries = 0
+    status = 0
+    for _ in range(runs):
+        target = before() if before else path
+        with CaptureQueriesContext(connection) as ctx:
+            start = time.perf_counter()
+            response = client.get(target)
+            timings.append((time.perf_counter() - start) * 1000)
+        status = response.status_code
+        queries = len(ctx.captured_queries)
+    return timings, queries, status
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="5,000 usecases, 1,000-entry import, fewer runs")
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--import-size", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    args = parser.parse_args()
+    if args.quick:
+        args.count, args.import_size, args.runs = 5_000, 1_000, 50
+
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        sys.exit("Set DATABASE_URL to a PostgreSQL database the benchmark may drop and re-create.")
+    recreate_database(url)
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.cache import cache
+    from django.core.management import call_command
+    from rest_framework.test import APIClient
+
+    from tenancy.tests.factories import token_for
+    from usecases import caching, services
+
+    call_command("migrate", verbosity=0)
+    cache.clear()
+    fixture = json.loads((ROOT / "fixtures" / "usecases.json").read_text())
+    t0 = time.perf_counter()
+    seed(args.count, fixture)
+    seed_s = time.perf_counter() - t0
+
+    user = get_user_model().objects.create_user("bench", password="x")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
+
+    cache_backend = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
+    print(f"## {args.count:,} usecases on PostgreSQL, cache {cache_backend}; seeded in {seed_s:.1f} s")
+    print(f"in-process DRF APIClient with token auth; {args.runs} requests per row after 5 warm-up requests\n")
+    print("| request | median ms | p99 ms | queries/request | results |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for label, query in SEARCHES:
+        path = f"/api/usecases/search?{query}"
+        timed(client, path, 5)
+        timings, queries, status = timed(client, path, args.runs)
+        assert status == 200, (path, status)
+        found = client.get(path).json()["count"]
+        print(
+            f"| search: {label} | {statistics.median(timings):.1f} | {percentile(timings, 99):.1f} | "
+            f"{queries} | {found:,} |"
+        )
+
+    rng = random.Random(7)
+    unique_ids = [f"{fixture[n % len(fixture)]['unique_id']}_{n:06d}" for n in rng.sample(range(args.count), 500)]
+
+    def uncached():
+        unique_id = rng.choice(unique_ids)
+        cache.delete(caching.detail_key(unique_id))
+        return f"/api/usecases/{unique_id}"
+
+    timed(client, "", 5, before=uncached)
+    cold, cold_q, _ = timed(client, "", args.runs, before=uncached)
+    hot_id = unique_ids[0]
+    client.get(f"/api/usecases/{hot_id}")
+    hot, hot_q, _ = timed(client, f"/api/usecases/{hot_id}", args.runs)
+    print(f"| detail, uncached | {statistics.median(cold):.2f} | {percentile(cold, 99):.2f} | {cold_q} | 1 |")
+    print(f"| detail, cached | {statistics.median(hot):.2f} | {percentile(hot, 99):.2f} | {hot_q} | 1 |")
+    print(f"\ncached/uncached median ratio: {statistics.median(hot) / statistics.median(cold):.2f}")
+
+    entries = []
+    for n in range(args.import_size):
+        base = dict(fixture[n % len(fixture)])
+        base.update(unique_id=f"imported_{n:06d}", name=f"{base['name']} (import {n})")
+        for field in ("input_tokens_min", "input_tokens_max"):
+            base[field] = str(base[field])  # real files carry numbers as strings
+        entries.append(base)
+    print(f"\n| import of a {args.import_size:,}-entry file | seconds | usecases/s |")
+    print("| --- | ---: | ---: |")
+    for label, data in (
+        ("all new", entries),
+        ("all changed", [dict(e, description=e["description"] + " v2") for e in entries]),
+        ("all unchanged", [dict(e, description=e["description"] + " v2") for e in entries]),
+    ):
+        start = time.perf_counter()
+        report = services.usecases_import(data=json.loads(json.dumps(data)))
+        seconds = time.perf_counter() - start
+        assert not report["errors"], report["errors"][:3]
+        print(
+            f"| {label} (created {report['created']}, updated {report['updated']}, unchanged "
+            f"{report['unchanged']}) | {seconds:.2f} | {args.import_size / seconds:,.0f} |"
+        )
+
+    from django.db import connections
+
+    connections.close_all()
+    if not args.keep:
+        recreate_database(url, drop_only=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+from collections.abc import Mapping
+
+from rest_framework import serializers
+
+from core.api.fields import StrictFieldsMixin
+from usecases import profiles
+from usecases.models import UsecaseVersion
+
+
+class _ParsedByService(serializers.Serializer):
+    """Declares the fields (schema, strictness); values are parsed once, by usecases.validation in the service."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError({"non_field_errors": ["Expected an object with the usecase's fields."]})
+        return dict(data)
+
+
+def _int(**kwargs):
+    return serializers.IntegerField(min_value=0, **kwargs)
+
+
+def _seconds(**kwargs):
+    return serializers.FloatField(min_value=0, required=False, allow_null=True, **kwargs)
+
+
+class UsecaseSerializer(StrictFieldsMixin, _ParsedByService):
+    """A usecase. Numbers may be sent as strings ("1000", "1.5"); each min must not exceed its max."""
+
+    unique_id = serializers.SlugField(max_length=100, help_text="Letters, numbers, '_' and '-'; fixed once created.")
+    name = serializers.CharField(max_length=200)
+    industry = serializers.CharField(max_length=100, help_text="Normalised: 'health care' matches 'Healthcare'.")
+    description = serializers.CharField(required=False, allow_blank=True)
+    tags = serializers.ListField(child=serializers.CharField(max_length=64), source="tag_names", required=False)
+    input_tokens_min = _int()
+    input_tokens_max = _int()
+    output_tokens_min = _int()
+    output_tokens_max = _int()
+    batch_size_min = _int(required=False, allow_null=True)
+    batch_size_max = _int(required=False, allow_null=True)
+    beam_size_min = _int(required=False, allow_null=True)
+    beam_size_max = _int(required=False, allow_null=True)
+    batch_size = _int(required=False, write_only=True, help_text="Legacy single value: sets min and max.")
+    beam_size = _int(required=False, write_only=True, help_text="Legacy single value: sets min and max.")
+    ttft_min = _seconds(help_text="Time to first token, seconds.")
+    ttft_max = _seconds(help_text="Time to first token, seconds.")
+    e2e_min = _seconds(help_text="End-to-end latency, seconds.")
+    e2e_max = _seconds(help_text="End-to-end latency, seconds.")
+    inter_token_min = _seconds(help_text="Inter-token latency, seconds.")
+    inter_token_max = _seconds(help_text="Inter-token latency, seconds.")
+    latency_profile = serializers.ChoiceField(
+        choices=profiles.LATENCY_PROFILE_NAMES, read_only=True, help_text="From e2e_max: see usecases.profiles."
+    )
+    input_length_profile = serializers.ChoiceField(
+        choices=profiles.INPUT_LENGTH_PROFILE_NAMES, read_only=True, help_text="From input_tokens_max."
+    )
+    is_active = serializers.BooleanField(read_only=True)
+    version = serializers.IntegerField(read_only=True, help_text="Number of the latest version.")
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+
+class UsecaseVersionSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    snapshot = serializers.JSONField(help_text="The usecase in the import/export format.")
+
+    class Meta:
+        model = UsecaseVersion
+        fields = ["version", "kind", "snapshot", "created_by", "created_at"]
+        read_only_fields = fields
+
+
+class ImportErrorSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    unique_id = serializers.JSONField(allow_null=True)
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class ImportReportSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    errors = ImportErrorSerializer(many=True)
+    written = serializers.BooleanField(help_text="False for a dry run or when nothing changed.")
+
+
+class ImportRequestSerializer(serializers.Serializer):
+    usecases = UsecaseSerializer(many=True, help_text="Or send the list itself as the body.")
+
+
+class ExportSerializer(serializers.Serializer):
+    usecases = serializers.ListField(child=serializers.DictField(), help_text="The import format.")
+
+
+class ExportRequestSerializer(serializers.Serializer):
+    """Any search parameter (q, industry, tags, min_input_tokens, ...), also accepted in the query string."""
+
+    q = serializers.CharField(required=False)
+    industry = serializers.CharField(required=False)
+    tags = serializers.CharField(required=False)
+
+
+class IndustryCountSerializer(serializers.Serializer):
+    industry = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class TagCountSerializer(serializers.Serializer):
+    tag = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class RangeSerializer(serializers.Serializer):
+    min = serializers.FloatField(allow_null=True)
+    avg = serializers.FloatField(allow_null=True, help_text="Mean of each usecase's (min + max) / 2.")
+    max = serializers.FloatField(allow_null=True)
+
+
+class RangesSerializer(serializers.Serializer):
+    input_tokens = RangeSerializer()
+    output_tokens = RangeSerializer()
+    ttft = RangeSerializer()
+    e2e = RangeSerializer()
+    inter_token = RangeSerializer()
+
+
+class StatsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    active = serializers.IntegerField()
+    inactive = serializers.IntegerField()
+    by_industry = serializers.DictField(child=serializers.IntegerField())
+    by_latency_profile = serializers.DictField(child=serializers.IntegerField())
+    by_input_length_profile = serializers.DictField(child=serializers.IntegerField())
+    top_tags = TagCountSerializer(many=True)
+    ranges = RangesSerializer()
+    ranges_by_industry = serializers.DictField(child=RangesSerializer())

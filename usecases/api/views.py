@@ -1,0 +1,208 @@
+from django.http import QueryDict
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.response import Response
+
+from core.api.pagination import LimitOffsetPagination
+from core.exceptions import NotFound
+from usecases import selectors, services
+from usecases.api.permissions import CatalogPermission
+from usecases.api.serializers import (
+    ExportRequestSerializer,
+    ExportSerializer,
+    ImportReportSerializer,
+    ImportRequestSerializer,
+    IndustryCountSerializer,
+    StatsSerializer,
+    TagCountSerializer,
+    UsecaseSerializer,
+    UsecaseVersionSerializer,
+)
+from usecases.filters import SORT_FIELDS, UsecaseFilterSet
+from usecases.models import Usecase
+
+TRUE = {"1", "true", "yes", "on"}
+
+
+def _flag(request, name: str) -> bool:
+    return str(request.query_params.get(name, "")).lower() in TRUE
+
+
+class SearchPagination(LimitOffsetPagination):
+    """limit 1-1000 (default 100), offset >= 0; out-of-range values are a 400, not silently clamped."""
+
+    default_limit = 100
+
+    def _bounded(self, request, name: str, default: int, low: int, high: int | None) -> int:
+        raw = request.query_params.get(name)
+        if raw in (None, ""):
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise DRFValidationError({name: ["A valid integer is required."]}) from None
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"{low} or more"
+            raise DRFValidationError({name: [f"Must be {bound}."]})
+        return value
+
+    def get_limit(self, request):
+        return self._bounded(request, self.limit_query_param, self.default_limit, 1, self.max_limit)
+
+    def get_offset(self, request):
+        return self._bounded(request, self.offset_query_param, 0, 0, None)
+
+
+HARD = OpenApiParameter("hard", bool, description="Delete the row and its history instead of soft-deleting.")
+INCLUDE_INACTIVE = OpenApiParameter("include_inactive", bool, description="Also find a soft-deleted usecase.")
+VERSION = OpenApiParameter("version", int, OpenApiParameter.PATH)
+UNIQUE_ID = OpenApiParameter("unique_id", str, OpenApiParameter.PATH, description="The usecase's unique_id.")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List usecases (the search filters, paginated by 50)"),
+    create=extend_schema(summary="Add a usecase"),
+    retrieve=extend_schema(summary="Get a usecase (cached)", parameters=[UNIQUE_ID, INCLUDE_INACTIVE]),
+    update=extend_schema(summary="Replace a usecase (records a version)", parameters=[UNIQUE_ID]),
+    partial_update=extend_schema(summary="Change some fields (records a version)", parameters=[UNIQUE_ID]),
+    destroy=extend_schema(summary="Soft-delete a usecase (hard with ?hard=true)", parameters=[UNIQUE_ID, HARD]),
+)
+class UsecaseViewSet(viewsets.ModelViewSet):
+    """The SLO catalog, shared by all tenants: everyone signed in reads; curators (model permissions) write."""
+
+    queryset = Usecase.objects.all()
+    serializer_class = UsecaseSerializer
+    filterset_class = UsecaseFilterSet
+    permission_classes = [CatalogPermission]
+    lookup_field = "unique_id"
+    lookup_value_regex = r"[A-Za-z0-9_-]+"
+    ordering_fields = SORT_FIELDS
+
+    def get_queryset(self):
+        return selectors.usecase_queryset(include_inactive=True)
+
+    def get_object(self):
+        unique_id = self.kwargs["unique_id"]
+        if self.action == "retrieve":
+            # Hot path: served from the cache (selectors.usecase_get) without a query when it can be.
+            return selectors.usecase_get(unique_id=unique_id, include_inactive=_flag(self.request, "include_inactive"))
+        include_inactive = self.action in {"undelete", "versions", "version", "restore"} or (
+            self.action == "destroy" and _flag(self.request, "hard")
+        )
+        # Writes read the row itself, never a cached copy.
+        usecase = selectors.usecase_queryset(include_inactive=include_inactive).filter(unique_id=unique_id).first()
+        if usecase is None:
+            raise NotFound(f"Usecase {unique_id!r} does not exist.")
+        self.check_object_permissions(self.request, usecase)
+        return usecase
+
+    def perform_create(self, serializer):
+        serializer.instance = services.usecase_create(data=serializer.validated_data, user=self.request.user)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.usecase_update(
+            usecase=serializer.instance,
+            data=serializer.validated_data,
+            partial=serializer.partial,
+            user=self.request.user,
+        )
+
+    def perform_destroy(self, instance):
+        services.usecase_delete(usecase=instance, hard=_flag(self.request, "hard"))
+
+    @extend_schema(summary="Search usecases", responses=UsecaseSerializer(many=True))
+    @action(detail=False, methods=["get"], pagination_class=SearchPagination)
+    def search(self, request):
+        """Text (q), industry, tags (all, or any with tags_mode=any), token and latency ranges (overlap),
+        profiles, sort_by/sort_order; limit 1-1000 (default 100) and offset."""
+        return self.list(request)
+
+    @extend_schema(summary="Catalog statistics", responses=StatsSerializer)
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
+    def stats(self, request):
+        return Response(selectors.usecase_stats())
+
+    @extend_schema(summary="Industries with usecase counts", responses=IndustryCountSerializer(many=True))
+    @action(detail=False, methods=["get"], url_path="industries/list", filter_backends=[], pagination_class=None)
+    def industries(self, request):
+        return Response(selectors.industry_list())
+
+    @extend_schema(summary="Tags with usecase counts", responses=TagCountSerializer(many=True))
+    @action(detail=False, methods=["get"], url_path="tags/list", filter_backends=[], pagination_class=None)
+    def tags(self, request):
+        return Response(selectors.tag_list())
+
+    @extend_schema(
+        summary="Import usecases (upsert by unique_id)",
+        request=ImportRequestSerializer,
+        parameters=[
+            OpenApiParameter("partial", bool, description="Import the valid entries, report the others."),
+            OpenApiParameter("dry_run", bool, description="Report what would change; write nothing."),
+        ],
+        responses={
+            200: ImportReportSerializer,
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="{detail, errors, report}; nothing written."),
+        },
+    )
+    @action(detail=False, methods=["post"], url_path="import", filter_backends=[], pagination_class=None)
+    def import_usecases(self, request):
+        try:
+            report = services.usecases_import(
+                data=request.data,
+                partial=_flag(request, "partial"),
+                dry_run=_flag(request, "dry_run"),
+                user=request.user,
+            )
+        except services.ImportRejected as exc:
+            body = {"detail": exc.detail, "errors": exc.errors, "report": exc.report}
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return Response(report)
+
+    @extend_schema(
+        summary="Export usecases (the filtered set, in the import format)",
+        request=ExportRequestSerializer,
+        responses=ExportSerializer,
+    )
+    @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
+    def export(self, request):
+        params = QueryDict(mutable=True)
+        params.update(request.query_params)
+        if isinstance(request.data, dict):
+            for key, value in request.data.items():
+                params.setlist(key, [str(item) for item in value] if isinstance(value, list) else [str(value)])
+        filterset = UsecaseFilterSet(params, queryset=self.get_queryset(), request=request)
+        if not filterset.is_valid():
+            raise DRFValidationError(filterset.errors)
+        return Response(selectors.usecases_export(queryset=filterset.qs))
+
+    @extend_schema(summary="Versions of a usecase, newest first", responses=UsecaseVersionSerializer(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[], serializer_class=UsecaseVersionSerializer)
+    def versions(self, request, unique_id=None):
+        page = self.paginate_queryset(selectors.usecase_versions(usecase=self.get_object()))
+        return self.get_paginated_response(UsecaseVersionSerializer(page, many=True).data)
+
+    @extend_schema(summary="One version of a usecase", parameters=[VERSION], responses=UsecaseVersionSerializer)
+    @action(detail=True, methods=["get"], url_path=r"versions/(?P<version>[0-9]+)", filter_backends=[])
+    def version(self, request, unique_id=None, version=None):
+        found = selectors.usecase_version_get(usecase=self.get_object(), version=int(version))
+        return Response(UsecaseVersionSerializer(found).data)
+
+    @extend_schema(
+        summary="Restore a version (recorded as a new version)",
+        parameters=[VERSION],
+        request=None,
+        responses=UsecaseSerializer,
+    )
+    @action(detail=True, methods=["post"], url_path=r"versions/(?P<version>[0-9]+)/restore", filter_backends=[])
+    def restore(self, request, unique_id=None, version=None):
+        usecase = services.usecase_restore_version(usecase=self.get_object(), version=int(version), user=request.user)
+        return Response(UsecaseSerializer(usecase).data)
+
+    @extend_schema(summary="Undelete a soft-deleted usecase", request=None, responses=UsecaseSerializer)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def undelete(self, request, unique_id=None):
+        usecase = services.usecase_undelete(usecase=self.get_object())
+        return Response(UsecaseSerializer(usecase).data)

@@ -1,0 +1,170 @@
+"""The catalog's search and list filters (GET /api/usecases, /search, POST /export, selectors.usecase_search).
+
+Range filters mean overlap, as a user sizing a deployment expects: `min_input_tokens=x` keeps usecases whose
+`input_tokens_max >= x`, `max_input_tokens=x` those whose `input_tokens_min <= x` (the same for output tokens);
+`max_e2e_latency=x` keeps those whose `e2e_min <= x` (a usecase with only `e2e_max` counts from it), and the same
+for `max_ttft` and `max_inter_token_latency`. Usecases without that SLO do not match a latency filter.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.db.models import Count, F, Q
+
+from core.filters import CreatedRangeFilterSet
+from usecases import profiles
+from usecases.models import NUMERIC_FIELDS, Usecase, UsecaseTag
+from usecases.validation import industry_key, normalise_industry, normalise_tag
+
+SORT_FIELDS = ("name", "unique_id", "industry", *NUMERIC_FIELDS, "created_at", "updated_at")
+SEARCH_CONFIG = "english"
+
+
+def search_vector() -> SearchVector:
+    """The expression the GIN index (migration 0002) is built on: a query must use exactly this one."""
+    return SearchVector("name", "description", config=SEARCH_CONFIG)
+
+
+def _csv(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+class UsecaseFilterSet(CreatedRangeFilterSet):
+    q = django_filters.CharFilter(method="filter_q", help_text="Text in name and description.")
+    industry = django_filters.CharFilter(
+        method="filter_industry", help_text="Industry (any case and spacing); comma-separated for several."
+    )
+    tags = django_filters.CharFilter(
+        method="filter_tags", help_text="Comma-separated tags; a usecase must carry all of them (see tags_mode)."
+    )
+    tags_mode = django_filters.ChoiceFilter(
+        choices=[("all", "all"), ("any", "any")], method="filter_noop", help_text="all (default) or any."
+    )
+    min_input_tokens = django_filters.NumberFilter(
+        field_name="input_tokens_max", lookup_expr="gte", min_value=0, help_text="Keeps input_tokens_max >= x."
+    )
+    max_input_tokens = django_filters.NumberFilter(
+        field_name="input_tokens_min", lookup_expr="lte", min_value=0, help_text="Keeps input_tokens_min <= x."
+    )
+    min_output_tokens = django_filters.NumberFilter(
+        field_name="output_tokens_max", lookup_expr="gte", min_value=0, help_text="Keeps output_tokens_max >= x."
+    )
+    max_output_tokens = django_filters.NumberFilter(
+        field_name="output_tokens_min", lookup_expr="lte", min_value=0, help_text="Keeps output_tokens_min <= x."
+    )
+    max_e2e_latency = django_filters.NumberFilter(
+        field_name="e2e", method="filter_max_latency", min_value=0, help_text="Seconds; keeps e2e_min <= x."
+    )
+    max_ttft = django_filters.NumberFilter(
+        field_name="ttft", method="filter_max_latency", min_value=0, help_text="Seconds; keeps ttft_min <= x."
+    )
+    max_inter_token_latency = django_filters.NumberFilter(
+        field_name="inter_token",
+        method="filter_max_latency",
+        min_value=0,
+        help_text="Seconds; keeps inter_token_min <= x.",
+    )
+    latency_profile = django_filters.MultipleChoiceFilter(
+        choices=[(name, name) for name in profiles.LATENCY_PROFILE_NAMES],
+        method="filter_latency_profile",
+        help_text="real-time (e2e_max <= 2 s), interactive (<= 5 s), responsive (<= 10 s), batch.",
+    )
+    input_length_profile = django_filters.MultipleChoiceFilter(
+        choices=[(name, name) for name in profiles.INPUT_LENGTH_PROFILE_NAMES],
+        method="filter_input_length_profile",
+        help_text="short (input_tokens_max <= 1,000), medium (<= 10,000), long.",
+    )
+    include_inactive = django_filters.BooleanFilter(
+        method="filter_noop", help_text="Also list soft-deleted usecases (default false)."
+    )
+    sort_by = django_filters.ChoiceFilter(
+        choices=[(name, name) for name in SORT_FIELDS], method="filter_noop", help_text="Sort field (default name)."
+    )
+    sort_order = django_filters.ChoiceFilter(
+        choices=[("asc", "asc"), ("desc", "desc")], method="filter_noop", help_text="asc (default) or desc."
+    )
+
+    class Meta:
+        model = Usecase
+        fields: list[str] = []
+
+    def __init__(self, data=None, *args, **kwargs):
+        # Profiles also come comma-separated (latency_profile=real-time,interactive), as tags and industry do.
+        if data is not None and hasattr(data, "getlist"):
+            data = data.copy()
+            for name in ("latency_profile", "input_length_profile"):
+                values = [part for value in data.getlist(name) for part in _csv(value)]
+                if values:
+                    data.setlist(name, values)
+        elif isinstance(data, dict):
+            data = dict(data)
+            for name in ("latency_profile", "input_length_profile"):
+                if isinstance(data.get(name), str):
+                    data[name] = _csv(data[name])
+        super().__init__(data, *args, **kwargs)
+
+    @property
+    def qs(self):
+        queryset = super().qs
+        cleaned = self.form.cleaned_data
+        if not cleaned.get("include_inactive"):
+            queryset = queryset.filter(is_active=True)
+        sort_by = cleaned.get("sort_by")
+        descending = cleaned.get("sort_order") == "desc"
+        if sort_by:
+            key = F(sort_by).desc(nulls_last=True) if descending else F(sort_by).asc(nulls_last=True)
+            return queryset.order_by(key, "-unique_id" if descending else "unique_id")
+        if (cleaned.get("q") or "").strip() and settings.IS_POSTGRES:
+            return queryset.order_by("-rank", "name", "unique_id")
+        return queryset.order_by("-name" if descending else "name", "-unique_id" if descending else "unique_id")
+
+    def filter_noop(self, queryset, name, value):
+        return queryset
+
+    def filter_q(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        if settings.IS_POSTGRES:
+            query = SearchQuery(value, config=SEARCH_CONFIG, search_type="websearch")
+            vector = search_vector()
+            return queryset.annotate(search=vector).filter(search=query).annotate(rank=SearchRank(vector, query))
+        return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value))
+
+    def filter_industry(self, queryset, name, value):
+        from usecases.selectors import industry_spellings
+
+        known = industry_spellings()
+        wanted = {known.get(industry_key(part), normalise_industry(part)) for part in _csv(value)}
+        return queryset.filter(industry__in=wanted) if wanted else queryset
+
+    def filter_tags(self, queryset, name, value):
+        tags = sorted({normalise_tag(tag) for tag in _csv(value)} - {""})
+        if not tags:
+            return queryset
+        tagged = UsecaseTag.objects.filter(name__in=tags).values("usecase_id")
+        if self.form.cleaned_data.get("tags_mode") != "any":
+            tagged = tagged.annotate(n=Count("name", distinct=True)).filter(n=len(tags)).values("usecase_id")
+        return queryset.filter(pk__in=tagged)
+
+    def filter_max_latency(self, queryset, name, value):
+        return queryset.filter(
+            Q(**{f"{name}_min__lte": value}) | Q(**{f"{name}_min__isnull": True, f"{name}_max__lte": value})
+        )
+
+    def filter_latency_profile(self, queryset, name, value):
+        return self._any_profile(queryset, value, profiles.latency_profile_q)
+
+    def filter_input_length_profile(self, queryset, name, value):
+        return self._any_profile(queryset, value, profiles.input_length_profile_q)
+
+    @staticmethod
+    def _any_profile(queryset, names, to_q):
+        if not names:
+            return queryset
+        condition = Q()
+        for name in names:
+            condition |= to_q(name)
+        return queryset.filter(condition)

@@ -1,0 +1,177 @@
+"""Reads of the catalog: cached detail, search (the FilterSet), stats, industries, tags, export."""
+
+from __future__ import annotations
+
+from django.db.models import Avg, Count, F, Max, Min, Q, QuerySet
+
+from core.exceptions import NotFound
+from core.exceptions import ValidationError as ServiceValidationError
+from usecases import caching, profiles
+from usecases.models import Usecase, UsecaseTag, UsecaseVersion
+from usecases.validation import SNAPSHOT_FIELDS, industry_key
+
+CONTENT_FIELDS = tuple(field for field in SNAPSHOT_FIELDS if field not in ("unique_id", "tags"))
+STAT_RANGES = ("input_tokens", "output_tokens", "ttft", "e2e", "inter_token")
+
+
+def usecase_queryset(*, include_inactive: bool = False) -> QuerySet[Usecase]:
+    queryset = Usecase.objects.prefetch_related("tags")
+    return queryset if include_inactive else queryset.filter(is_active=True)
+
+
+def usecase_list_active() -> QuerySet[Usecase]:
+    """All active usecases, tags prefetched."""
+    return usecase_queryset()
+
+
+def usecase_get(*, unique_id: str, include_inactive: bool = False) -> Usecase:
+    """One usecase by unique_id; active ones come from the cache when they can. NotFound otherwise."""
+    key = caching.detail_key(unique_id)
+    if not include_inactive:
+        cached = caching.cache.get(key)
+        if cached is not None:
+            return cached
+    usecase = usecase_queryset(include_inactive=include_inactive).filter(unique_id=unique_id).first()
+    if usecase is None:
+        raise NotFound(f"Usecase {unique_id!r} does not exist.")
+    if usecase.is_active:
+        list(usecase.tags.all())  # materialise the prefetch so the cached object carries its tags
+        caching.cache.set(key, usecase, caching.DETAIL_TIMEOUT)
+    return usecase
+
+
+def usecase_snapshot(usecase: Usecase) -> dict:
+    """The usecase in the import/export format (what a version stores)."""
+    data = {field: getattr(usecase, field) for field in CONTENT_FIELDS}
+    data.update(unique_id=usecase.unique_id, tags=usecase.tag_names)
+    return {field: data[field] for field in SNAPSHOT_FIELDS}
+
+
+def usecase_search(**params) -> QuerySet[Usecase]:
+    """Active usecases matching the search parameters of GET /api/usecases/search (same names and meaning)."""
+    from usecases.filters import UsecaseFilterSet
+
+    filterset = UsecaseFilterSet(data={k: v for k, v in params.items() if v is not None}, queryset=usecase_queryset())
+    if not filterset.is_valid():
+        raise ServiceValidationError(dict(filterset.errors))
+    return filterset.qs
+
+
+def usecases_export(*, queryset: QuerySet[Usecase] | None = None, **params) -> dict:
+    """The usecases (a queryset, or those matching search params) in the format usecases_import takes."""
+    if queryset is None:
+        queryset = usecase_search(**params)
+    return {"usecases": [usecase_snapshot(usecase) for usecase in queryset.prefetch_related("tags")]}
+
+
+def usecase_versions(*, usecase: Usecase) -> QuerySet[UsecaseVersion]:
+    return UsecaseVersion.objects.filter(usecase=usecase).select_related("created_by").order_by("-version")
+
+
+def usecase_version_get(*, usecase: Usecase, version: int) -> UsecaseVersion:
+    found = usecase_versions(usecase=usecase).filter(version=version).first()
+    if found is None:
+        raise NotFound(f"Version {version} of {usecase.unique_id!r} does not exist.")
+    return found
+
+
+def industry_spellings() -> dict[str, str]:
+    """industry_key -> the spelling stored in the catalog (deleted usecases included)."""
+
+    def compute():
+        names = Usecase.objects.order_by("industry").values_list("industry", flat=True).distinct()
+        spellings: dict[str, str] = {}
+        for name in names:
+            spellings.setdefault(industry_key(name), name)
+        return spellings
+
+    return caching.aggregate("industry_spellings", compute)
+
+
+def industry_list() -> list[dict]:
+    """Industries of active usecases with their counts, by name."""
+    return caching.aggregate(
+        "industries",
+        lambda: [
+            {"industry": row["industry"], "count": row["count"]}
+            for row in Usecase.objects.filter(is_active=True)
+            .values("industry")
+            .annotate(count=Count("pk"))
+            .order_by("industry")
+        ],
+    )
+
+
+def tag_list(*, limit: int | None = None) -> list[dict]:
+    """Tags on active usecases with their counts, most used first."""
+    rows = caching.aggregate(
+        "tags",
+        lambda: [
+            {"tag": row["name"], "count": row["count"]}
+            for row in UsecaseTag.objects.filter(usecase__is_active=True)
+            .values("name")
+            .annotate(count=Count("usecase_id"))
+            .order_by("-count", "name")
+        ],
+    )
+    return rows if limit is None else rows[:limit]
+
+
+def _range_aggregates(prefix: str = "") -> dict:
+    aggregates = {}
+    for name in STAT_RANGES:
+        low, high = F(f"{name}_min"), F(f"{name}_max")
+        aggregates[f"{prefix}{name}__min"] = Min(low)
+        aggregates[f"{prefix}{name}__max"] = Max(high)
+        aggregates[f"{prefix}{name}__avg"] = Avg((low + high) / 2.0)
+    return aggregates
+
+
+def _ranges(row: dict) -> dict:
+    ranges = {}
+    for name in STAT_RANGES:
+        avg = row[f"{name}__avg"]
+        ranges[name] = {
+            "min": row[f"{name}__min"],
+            "avg": None if avg is None else round(float(avg), 4),
+            "max": row[f"{name}__max"],
+        }
+    return ranges
+
+
+def _compute_stats() -> dict:
+    active = Usecase.objects.filter(is_active=True)
+    counts = Usecase.objects.aggregate(
+        total=Count("pk"),
+        active=Count("pk", filter=Q(is_active=True)),
+        **{
+            f"latency:{p}": Count("pk", filter=Q(is_active=True) & profiles.latency_profile_q(p))
+            for p in profiles.LATENCY_PROFILE_NAMES
+        },
+        **{
+            f"input:{p}": Count("pk", filter=Q(is_active=True) & profiles.input_length_profile_q(p))
+            for p in profiles.INPUT_LENGTH_PROFILE_NAMES
+        },
+    )
+    overall = active.aggregate(**_range_aggregates())
+    per_industry = active.values("industry").annotate(count=Count("pk"), **_range_aggregates()).order_by("industry")
+    return {
+        "total": counts["total"],
+        "active": counts["active"],
+        "inactive": counts["total"] - counts["active"],
+        "by_industry": {row["industry"]: row["count"] for row in per_industry},
+        "by_latency_profile": {p: counts[f"latency:{p}"] for p in profiles.LATENCY_PROFILE_NAMES},
+        "by_input_length_profile": {p: counts[f"input:{p}"] for p in profiles.INPUT_LENGTH_PROFILE_NAMES},
+        "top_tags": tag_list(limit=10),
+        "ranges": _ranges(overall),
+        "ranges_by_industry": {row["industry"]: _ranges(row) for row in per_industry},
+    }
+
+
+def usecase_stats() -> dict:
+    """Totals, counts by industry and profile, the 10 most used tags, token/SLO ranges overall and per industry.
+
+    Ranges cover active usecases: `min` is the smallest `<x>_min`, `max` the largest `<x>_max`, `avg` the mean
+    of each usecase's midpoint ((min + max) / 2); usecases without that SLO are left out.
+    """
+    return caching.aggregate("stats", _compute_stats)
