@@ -162,7 +162,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Periodic tasks are declared by each app in its tasks module and collected here by config.celery_app.
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Jobs progress with no one watching: one scheduling pass over every busy cluster every 2 s.
+    "jobs-advance": {"task": "jobs.advance_jobs", "schedule": 2.0, "options": {"expires": 10}},
+}
 
 # --- REST framework -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
