@@ -117,9 +117,16 @@ SPEC_SCHEMA = {
 UNSAFE_KEYS = ("hostNetwork", "hostPID", "hostIPC", "privileged")
 
 
+_VALIDATORS: dict[int, Draft202012Validator] = {}
+
+
 def _schema_errors(schema: dict, value: Any, prefix: str) -> dict[str, list[str]]:
+    # Validators are built once per schema: building one costs more than validating a document.
+    validator = _VALIDATORS.get(id(schema))
+    if validator is None:
+        validator = _VALIDATORS[id(schema)] = Draft202012Validator(schema)
     errors: dict[str, list[str]] = {}
-    for error in Draft202012Validator(schema).iter_errors(value):
+    for error in validator.iter_errors(value):
         path = ".".join([prefix, *(str(p) for p in error.absolute_path)])
         errors.setdefault(path, []).append(error.message)
     return errors

@@ -34,8 +34,27 @@ logger = logging.getLogger(__name__)
 
 WAITING = (Job.Status.PENDING, Job.Status.QUEUED)
 HOLDING = (Job.Status.PENDING, Job.Status.RUNNING)
-QUEUE_CHUNK = 200
+# A queue is read a few rows at a time (doubling): a blocked line costs a handful of rows, not thousands.
+FIRST_CHUNK = 8
+MAX_CHUNK = 512
 DEFAULT_PORTS = {"helm": 80, "docker": 8080, "model": 8000}
+# What a pass reads of a job: enough to plan, bill and publish outputs (big or unused columns stay in the table).
+PASS_FIELDS = (
+    "id",
+    "name",
+    "job_type",
+    "status",
+    "resources",
+    "spec",
+    "labels",
+    "priority",
+    "sequence",
+    "duration_seconds",
+    "admitted_at",
+    "started_at",
+    "hourly_rate",
+    "actual_cost",
+)
 
 
 def plan_job(job: Job, simulation: dict) -> PlanJob:
@@ -69,12 +88,13 @@ class _DbQueue:
     """One scheduling line read lazily from the database in priority/FIFO order (keyset pagination)."""
 
     def __init__(self, queryset, simulation: dict, rows: dict):
-        self._queryset = queryset.order_by("-priority", "sequence", "id")
+        self._queryset = queryset.only(*PASS_FIELDS).order_by("-priority", "sequence", "id")
         self._simulation = simulation
         self._rows = rows
         self._buffer: deque[PlanJob] = deque()
         self._last: Job | None = None
         self._exhausted = False
+        self._chunk = FIRST_CHUNK
 
     def _fill(self) -> None:
         queryset = self._queryset
@@ -83,8 +103,9 @@ class _DbQueue:
             queryset = queryset.filter(
                 Q(priority__lt=p) | Q(priority=p, sequence__gt=n) | Q(priority=p, sequence=n, id__gt=i)
             )
-        chunk = list(queryset[:QUEUE_CHUNK])
-        self._exhausted = len(chunk) < QUEUE_CHUNK
+        chunk = list(queryset[: self._chunk])
+        self._exhausted = len(chunk) < self._chunk
+        self._chunk = min(self._chunk * 2, MAX_CHUNK)
         for job in chunk:
             self._rows[job.pk] = job
             self._buffer.append(plan_job(job, self._simulation))
@@ -115,7 +136,8 @@ class SimulatedDriver(ClusterDriver):
         result = SchedulePassResult(cluster_id=cluster.pk, now=now)
         rows: dict = {}
         active = []
-        for job in Job.objects.filter(cluster=cluster, status__in=HOLDING, admitted_at__isnull=False):
+        holding = Job.objects.filter(cluster=cluster, status__in=HOLDING, admitted_at__isnull=False)
+        for job in holding.only(*PASS_FIELDS):
             rows[job.pk] = job
             active.append(plan_job(job, simulation))
         admitting = cluster.status == Cluster.Status.ACTIVE
