@@ -162,11 +162,17 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# Periodic tasks are declared by each app in its tasks module and collected here by config.celery_app.
-CELERY_BEAT_SCHEDULE: dict = {}
-CELERY_BEAT_SCHEDULE["usecases-purge-expired-cache"] = {
-    "task": "usecases.tasks.purge_expired_usecase_cache",
-    "schedule": 3600.0,
+# Periodic tasks (each app's task, named here so one beat runs them all).
+CELERY_BEAT_SCHEDULE: dict = {
+    # Jobs progress with no one watching: one scheduling pass over every busy cluster every 2 s.
+    "jobs-advance": {"task": "jobs.advance_jobs", "schedule": 2.0, "options": {"expires": 10}},
+    # A lost reconcile task or a killed worker heals: overdue deployments are re-queued.
+    "deployments-requeue-stale": {
+        "task": "deployments.requeue_stale_deployments",
+        "schedule": 5.0,
+        "options": {"expires": 10},
+    },
+    "usecases-purge-expired-cache": {"task": "usecases.tasks.purge_expired_usecase_cache", "schedule": 3600.0},
 }
 
 # --- REST framework -----------------------------------------------------------------------------------------

@@ -1,0 +1,180 @@
+"""Benchmark of the job layer: submit N jobs to one simulated cluster that runs 100 at a time, then drive them
+to completion with the beat task (`jobs.tasks.advance_jobs`) on a controlled clock (2 s per beat).
+
+Measures: submissions per second, jobs admitted per second of pass time, the median and p99 wall time of one
+scheduling pass, and SQL queries per pass (split into the constant part and the part per changed job).
+
+    python bench/jobs_bench.py            # 10,000 jobs on PostgreSQL database uf_bench_jobs (created, then dropped)
+    python bench/jobs_bench.py --quick    # 1,000 jobs
+    python bench/jobs_bench.py --database-url sqlite:///var/bench_jobs.sqlite3
+
+The PostgreSQL database named in --database-url is created if missing (dropped first when it exists) and dropped
+at the end unless --keep is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/uf_bench_jobs"
+SLOTS = 100
+BEAT_SECONDS = 2.0
+
+
+def _admin_dsn(url: str) -> tuple[str, str]:
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    return parsed._replace(path="/postgres").geturl(), name
+
+
+def recreate_postgres(url: str) -> None:
+    import psycopg
+
+    dsn, name = _admin_dsn(url)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_postgres(url: str) -> None:
+    import psycopg
+
+    dsn, name = _admin_dsn(url)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1,000 jobs instead of 10,000")
+    parser.add_argument("--jobs", type=int, default=None)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database afterwards")
+    args = parser.parse_args()
+    total = args.jobs or (1_000 if args.quick else 10_000)
+    is_postgres = args.database_url.startswith("postgres")
+
+    if is_postgres:
+        recreate_postgres(args.database_url)
+    else:
+        Path(urlparse(args.database_url).path).unlink(missing_ok=True)
+    os.environ["DATABASE_URL"] = args.database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
+
+    import django
+
+    django.setup()
+    import time_machine
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jobs import services
+    from jobs.models import Job
+    from jobs.tasks import advance_jobs
+    from tenancy.models import Project, Tenant
+
+    try:
+        call_command("migrate", verbosity=0)
+        tenant = Tenant.objects.create(name="Bench")
+        project = Project.objects.create(tenant=tenant, name="bench")
+        cluster = services.cluster_create(
+            tenant=tenant,
+            name="bench",
+            inventory={"gpus": {"H100-80GB": SLOTS}, "cpu_cores": SLOTS * 4, "memory_gib": SLOTS * 32},
+            prices={"gpu_hour": {"H100-80GB": 2.5}, "cpu_hour": 0.02, "memory_gib_hour": 0.003},
+            simulation={"startup_seconds": {"default": 2}, "failure_rate": 0.02, "seed": 1},
+        )
+        resources = {"gpu_type": "H100-80GB", "gpu_count": 1, "cpu": 4, "memory_gib": 32, "replicas": 1}
+        spec = {"kind": "docker", "image": "ghcr.io/acme/trainer", "tag": "1.0"}
+        start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+        with time_machine.travel(start, tick=False) as clock:
+            t0 = time.perf_counter()
+            for i in range(total):
+                services.job_submit(
+                    cluster=cluster,
+                    name=f"job-{i}",
+                    job_type="BATCH",
+                    tenant=tenant,
+                    project=project,
+                    resources=resources,
+                    spec=spec,
+                    priority=(0, 50, 75)[i % 3],
+                    duration_seconds=10 + (i * 7919) % 51,  # 10..60 s, spread deterministically
+                )
+                if i % 50 == 49:
+                    clock.shift(0.01)
+            submit_seconds = time.perf_counter() - t0
+
+            pass_seconds: list[float] = []
+            pass_queries: list[int] = []
+            pass_changes: list[int] = []
+            admitted_total = 0
+            waiting_at_pass: list[int] = []
+            while Job.objects.filter(status__in=Job.Status.ACTIVE).exists():
+                waiting_at_pass.append(Job.objects.filter(status="QUEUED").count())
+                clock.shift(BEAT_SECONDS)
+                with CaptureQueriesContext(connection) as ctx:
+                    t1 = time.perf_counter()
+                    summary = advance_jobs()
+                    pass_seconds.append(time.perf_counter() - t1)
+                pass_queries.append(len(ctx.captured_queries))
+                pass_changes.append(summary["changed"])
+                admitted_total += summary["admitted"]
+                if len(pass_seconds) > 100_000:
+                    raise RuntimeError("jobs did not finish")
+
+        counts = dict(Job.objects.values_list("status").annotate(n=django.db.models.Count("id")))
+        idle = [q for q, c in zip(pass_queries, pass_changes, strict=True) if c == 0]
+        # Queries beyond one per changed job (a start, an end or a bulk admission touches each job once or twice).
+        overhead = [q - c for q, c in zip(pass_queries, pass_changes, strict=True)]
+        deep = [s for s, w in zip(pass_seconds, waiting_at_pass, strict=True) if w >= total / 2]
+        # Passes with a short queue but a full cluster, to compare against passes with a long queue.
+        shallow = [s for s, w in zip(pass_seconds, waiting_at_pass, strict=True) if 0 < w <= 2 * SLOTS]
+        busy = sum(pass_seconds)
+        print(f"database: {connection.vendor}; jobs: {total}; cluster slots: {SLOTS}; beat: {BEAT_SECONDS:g} s")
+        print(f"final statuses: {counts}")
+        print(f"submit: {total / submit_seconds:,.0f} jobs/s ({submit_seconds:.1f} s, each submit runs a pass)")
+        print(f"passes: {len(pass_seconds)}; admitted during passes: {admitted_total}")
+        print(f"admitted per second of pass time: {admitted_total / busy:,.0f} ({busy:.2f} s in passes)")
+        print(
+            f"pass wall time: median {statistics.median(pass_seconds) * 1000:.2f} ms, "
+            f"p99 {percentile(pass_seconds, 0.99) * 1000:.2f} ms, max {max(pass_seconds) * 1000:.2f} ms"
+        )
+        if deep and shallow:
+            ratio = statistics.median(deep) / statistics.median(shallow)
+            print(
+                f"pass median with >= {total // 2} waiting: {statistics.median(deep) * 1000:.2f} ms; "
+                f"with 1..{2 * SLOTS} waiting: {statistics.median(shallow) * 1000:.2f} ms (ratio {ratio:.2f})"
+            )
+        print(
+            f"queries per pass: median {statistics.median(pass_queries):g}, p99 {percentile(pass_queries, 0.99):g}, "
+            f"max {max(pass_queries)}; with no change: {min(idle) if idle else '-'}..{max(idle) if idle else '-'}"
+        )
+        print(f"queries per pass minus changed jobs: min {min(overhead)}, max {max(overhead)}")
+    finally:
+        connection.close()
+        if is_postgres and not args.keep:
+            drop_postgres(args.database_url)
+
+
+if __name__ == "__main__":
+    main()

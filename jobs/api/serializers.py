@@ -1,0 +1,224 @@
+from datetime import timedelta
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from core.api.fields import StrictFieldsMixin
+from jobs.models import Cluster, Job
+from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField
+from tenancy.models import Project, Tenant
+
+
+class ClusterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    tenant_id = ScopedPrimaryKeyRelatedField(source="tenant", queryset=Tenant.objects.all(), tenant_field="id")
+    inventory = serializers.JSONField(
+        help_text='{"gpus": {"H100-80GB": 8}, "cpu_cores": 256, "memory_gib": 2048}',
+    )
+    prices = serializers.JSONField(
+        required=False,
+        help_text='{"gpu_hour": {"H100-80GB": 2.5}, "cpu_hour": 0.02, "memory_gib_hour": 0.003}',
+    )
+    simulation = serializers.JSONField(
+        required=False,
+        help_text='{"startup_seconds": {"default": 5, "helm": 20}, "failure_rate": 0.0, "seed": 0}',
+    )
+
+    class Meta:
+        model = Cluster
+        fields = [
+            "id",
+            "tenant_id",
+            "name",
+            "driver",
+            "status",
+            "inventory",
+            "prices",
+            "simulation",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        validators = []  # name uniqueness is a business rule answered by the service
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:
+            fields["tenant_id"].read_only = True
+        return fields
+
+
+@extend_schema_field(
+    {"oneOf": [{"type": "integer"}, {"type": "string", "enum": ["LOW", "NORMAL", "HIGH", "CRITICAL"]}]}
+)
+class PriorityField(serializers.Field):
+    """An integer 0..1000 or LOW / NORMAL / HIGH / CRITICAL (checked by the service)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, (int, str)) or isinstance(data, bool):
+            raise serializers.ValidationError("Must be an integer or a priority name.")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class ResourcesField(serializers.JSONField):
+    pass
+
+
+JOB_FIELDS = [
+    "id",
+    "name",
+    "job_type",
+    "source_type",
+    "cluster_id",
+    "tenant_id",
+    "project_id",
+    "usecase_deployment_id",
+    "component_deployment_id",
+    "attempt",
+    "status",
+    "status_message",
+    "resources",
+    "spec",
+    "outputs",
+    "labels",
+    "priority",
+    "duration_seconds",
+    "queue_position",
+    "predicted_start",
+    "waiting_reason",
+    "created_at",
+    "updated_at",
+    "queued_at",
+    "admitted_at",
+    "started_at",
+    "completed_at",
+    "hourly_rate",
+    "estimated_cost",
+    "actual_cost",
+]
+
+
+class JobSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A job; in a PATCH only `priority` and `labels` are writable."""
+
+    cluster_id = serializers.UUIDField(read_only=True)
+    tenant_id = serializers.UUIDField(read_only=True)
+    project_id = serializers.UUIDField(read_only=True)
+    priority = PriorityField(required=False)
+    labels = serializers.JSONField(required=False)
+    queue_position = serializers.SerializerMethodField(help_text="Place among jobs waiting for the same resources.")
+    predicted_start = serializers.SerializerMethodField(help_text="When a waiting job should start running.")
+    waiting_reason = serializers.SerializerMethodField(help_text="Why a waiting job waits.")
+
+    class Meta:
+        model = Job
+        fields = JOB_FIELDS
+        read_only_fields = [f for f in JOB_FIELDS if f not in ("priority", "labels")]
+
+    def _forecast_item(self, job):
+        if job.status not in (Job.Status.PENDING, Job.Status.QUEUED):
+            return None
+        forecast_for = self.context.get("forecast_for")
+        return forecast_for(job) if forecast_for else None
+
+    def get_queue_position(self, job) -> int | None:
+        item = self._forecast_item(job)
+        return item.queue_position if item and job.admitted_at is None else None
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_predicted_start(self, job):
+        if job.started_at:
+            return serializers.DateTimeField().to_representation(job.started_at)
+        item = self._forecast_item(job)
+        if item and item.predicted_start:
+            return serializers.DateTimeField().to_representation(item.predicted_start)
+        return None
+
+    def get_waiting_reason(self, job) -> str:
+        item = self._forecast_item(job)
+        return item.reason if item and job.admitted_at is None else ""
+
+
+class JobCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    job_type = serializers.ChoiceField(choices=Job.JobType.choices)
+    source_type = serializers.ChoiceField(choices=Job.SourceType.choices, default=Job.SourceType.DIRECT)
+    project_id = ScopedPrimaryKeyRelatedField(source="project", queryset=Project.objects.all())
+    resources = serializers.JSONField(help_text='{"gpu_type", "gpu_count", "cpu", "memory_gib", "replicas"}')
+    spec = serializers.JSONField(
+        help_text='What to run: {"kind": "helm", "repo", "chart", "version", "values"} | '
+        '{"kind": "docker", "image", "tag", "env"} | {"kind": "model", "model_id", "image"}; plus "port", "namespace".'
+    )
+    priority = PriorityField(required=False, default=50)
+    labels = serializers.JSONField(required=False, default=dict)
+    duration_seconds = serializers.FloatField(required=False, allow_null=True, default=None)
+    usecase_deployment_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    component_deployment_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    attempt = serializers.IntegerField(required=False, min_value=1, default=1)
+
+
+class UsageSerializer(serializers.Serializer):
+    total = serializers.FloatField()
+    used = serializers.FloatField()
+    free = serializers.FloatField()
+    utilisation = serializers.FloatField(help_text="used / total")
+
+
+class UtilisationSerializer(serializers.Serializer):
+    gpus = serializers.DictField(child=UsageSerializer(), help_text="Per GPU type.")
+    cpu_cores = UsageSerializer()
+    memory_gib = UsageSerializer()
+
+
+class ScheduleJobSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    job_type = serializers.CharField()
+    source_type = serializers.CharField()
+    priority = serializers.IntegerField()
+    resources = serializers.JSONField()
+    queue = serializers.CharField(source="queue_key")
+    queued_at = serializers.DateTimeField(allow_null=True)
+    admitted_at = serializers.DateTimeField(allow_null=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    completed_at = serializers.DateTimeField(allow_null=True)
+    queue_position = serializers.SerializerMethodField()
+    predicted_start = serializers.SerializerMethodField()
+    expected_end = serializers.SerializerMethodField(help_text="completed_at, or when a BATCH/TRAINING job should end.")
+    estimated_cost = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
+    actual_cost = serializers.DecimalField(max_digits=14, decimal_places=4)
+
+    def _item(self, job):
+        return self.context["forecast"].jobs.get(job.pk)
+
+    def get_queue_position(self, job) -> int | None:
+        item = self._item(job)
+        return item.queue_position if item and job.admitted_at is None else None
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_predicted_start(self, job):
+        item = self._item(job)
+        return item.predicted_start if item and not job.started_at and not job.is_terminal else None
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_expected_end(self, job):
+        if job.completed_at:
+            return job.completed_at
+        if job.job_type == Job.JobType.SERVICE or job.duration_seconds is None:
+            return None
+        start = job.started_at or self.get_predicted_start(job)
+        return start + timedelta(seconds=job.duration_seconds) if start else None
+
+
+class ScheduleSerializer(serializers.Serializer):
+    cluster_id = serializers.UUIDField()
+    now = serializers.DateTimeField()
+    start = serializers.DateTimeField(help_text="The window's start (`from`).")
+    end = serializers.DateTimeField(help_text="The window's end (`to`).")
+    truncated = serializers.BooleanField(help_text="More jobs overlap the window than `limit`.")
+    utilisation = UtilisationSerializer()
+    jobs = ScheduleJobSerializer(many=True)

@@ -1,0 +1,163 @@
+from datetime import timedelta
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from core.exceptions import NotFound, PermissionDenied, ValidationError
+from jobs import selectors, services
+from jobs.api.serializers import ClusterSerializer, JobCreateSerializer, JobSerializer, ScheduleSerializer
+from jobs.filters import ClusterFilterSet, JobFilterSet
+from jobs.models import Cluster, Job
+from tenancy.api.viewsets import TenantScopedMixin, TenantScopedViewSet
+from tenancy.selectors import user_can_write
+
+CLUSTER_ID = OpenApiParameter("cluster_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+class ClusterViewSet(TenantScopedViewSet):
+    """Clusters of the caller's tenants. Everyone reads; tenant admins create, change and delete."""
+
+    queryset = Cluster.objects.select_related("tenant")
+    serializer_class = ClusterSerializer
+    filterset_class = ClusterFilterSet
+    ordering_fields = ["name", "created_at", "status"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def perform_create(self, serializer):
+        serializer.instance = services.cluster_create(user=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.cluster_update(
+            user=self.request.user, cluster=serializer.instance, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        services.cluster_delete(user=self.request.user, cluster=instance)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATETIME, description="Window start (default: an hour ago)."),
+            OpenApiParameter("to", OpenApiTypes.DATETIME, description="Window end (default: a day from now)."),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="At most this many jobs (default 1000, max 5000)."),
+        ],
+        responses=ScheduleSerializer,
+    )
+    @action(detail=True, methods=["get"], url_path="schedule", filter_backends=[], pagination_class=None)
+    def schedule(self, request, pk=None):
+        """The timeline: each job overlapping the window (and every unfinished job) with its actual start and end,
+        predicted start and queue position for waiting jobs, and current utilisation per resource."""
+        cluster = self.get_object()
+        now = timezone.now()
+        errors, values = {}, {}
+        for name, default in (("from", now - timedelta(hours=1)), ("to", now + timedelta(days=1))):
+            raw = request.query_params.get(name)
+            try:
+                values[name] = serializers.DateTimeField().to_internal_value(raw) if raw else default
+            except serializers.ValidationError as exc:
+                errors[name] = exc.detail
+        try:
+            limit = int(request.query_params.get("limit", 1000))
+            if not 1 <= limit <= 5000:
+                raise ValueError
+        except ValueError:
+            errors["limit"] = ["An integer from 1 to 5000."]
+        if not errors and values["from"] >= values["to"]:
+            errors["to"] = ["Must be after `from`."]
+        if errors:
+            raise ValidationError(errors)
+        schedule = selectors.cluster_schedule(
+            cluster=cluster, start=values["from"], end=values["to"], now=now, limit=limit
+        )
+        body = ScheduleSerializer(
+            {"cluster_id": cluster.pk, **schedule}, context={"forecast": schedule["forecast"]}
+        ).data
+        return Response(body)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[CLUSTER_ID]),
+    retrieve=extend_schema(parameters=[CLUSTER_ID]),
+    create=extend_schema(parameters=[CLUSTER_ID], request=JobCreateSerializer, responses={201: JobSerializer}),
+    partial_update=extend_schema(parameters=[CLUSTER_ID]),
+    destroy=extend_schema(
+        parameters=[CLUSTER_ID, OpenApiParameter("reason", OpenApiTypes.STR, description="Why it is cancelled.")],
+        request=None,
+        responses=JobSerializer,
+        description="Cancel the job: it stops, frees its capacity and keeps its record as CANCELLED.",
+    ),
+)
+class JobViewSet(
+    TenantScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Jobs on a cluster. Members submit, reprioritise, relabel and cancel; viewers read."""
+
+    queryset = Job.objects.select_related("cluster", "tenant", "project")
+    serializer_class = JobSerializer
+    filterset_class = JobFilterSet
+    ordering_fields = [
+        "created_at",
+        "priority",
+        "status",
+        "name",
+        "queued_at",
+        "started_at",
+        "completed_at",
+        "estimated_cost",
+        "actual_cost",
+    ]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_cluster(self) -> Cluster:
+        if not hasattr(self, "_cluster"):
+            cluster = selectors.cluster_list(user=self.request.user).filter(pk=self.kwargs["cluster_id"]).first()
+            if cluster is None:
+                raise NotFound("No such cluster.")
+            self._cluster = cluster
+        return self._cluster
+
+    def get_queryset(self):
+        return super().get_queryset().filter(cluster=self.get_cluster())
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["forecast_for"] = self._forecast_item
+        return context
+
+    def _forecast_item(self, job):
+        # One forecast per request, computed only when a waiting job is rendered.
+        if not hasattr(self, "_forecast"):
+            self._forecast = selectors.cluster_forecast(cluster=self.get_cluster())
+        return self._forecast.jobs.get(job.pk)
+
+    def create(self, request, *args, **kwargs):
+        cluster = self.get_cluster()
+        if not user_can_write(request.user, cluster.tenant_id):
+            raise PermissionDenied("Your role in this tenant is read-only.")
+        serializer = JobCreateSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        job = services.job_submit(cluster=cluster, tenant=cluster.tenant, **serializer.validated_data)
+        job = self.get_queryset().get(pk=job.pk)
+        return Response(self.get_serializer(job).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        kwargs["partial"] = True
+        return super().update(request, *args, **kwargs)
+
+    def perform_update(self, serializer):
+        services.job_update(job=serializer.instance, **serializer.validated_data)
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+
+    def destroy(self, request, *args, **kwargs):
+        job = self.get_object()
+        services.job_cancel(job=job, reason=request.query_params.get("reason", "")[:500])
+        return Response(self.get_serializer(self.get_queryset().get(pk=job.pk)).data)

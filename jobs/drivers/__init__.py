@@ -1,0 +1,17 @@
+"""Cluster drivers: how jobs reach a cluster. Nothing outside `jobs/` knows which driver runs a cluster."""
+
+from __future__ import annotations
+
+from jobs.drivers.base import ClusterDriver, Forecast, JobForecast, SchedulePassResult
+
+
+def get_driver(cluster) -> ClusterDriver:
+    """The driver for a cluster (by its `driver` field)."""
+    from jobs.drivers.simulated import SimulatedDriver
+
+    if cluster.driver == "simulated":
+        return SimulatedDriver()
+    raise NotImplementedError(f"The {cluster.driver!r} driver is not available in this build.")
+
+
+__all__ = ["ClusterDriver", "Forecast", "JobForecast", "SchedulePassResult", "get_driver"]

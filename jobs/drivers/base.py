@@ -1,0 +1,66 @@
+"""The driver interface (`submit`, `poll`, `cancel`, `forecast`) and the results it returns."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from jobs.scheduling import Capacity
+
+
+@dataclass
+class SchedulePassResult:
+    """What one scheduling pass over one cluster did."""
+
+    cluster_id: Any
+    now: datetime
+    changed_job_ids: list = field(default_factory=list)
+    admitted: int = 0
+    started: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    queued: int = 0
+    # The earliest moment the driver expects another job on the cluster to change state (None: nothing due).
+    next_change_at: datetime | None = None
+    skipped: bool = False  # another pass held the cluster lock (skip_locked)
+
+
+@dataclass
+class JobForecast:
+    queue: str
+    queue_position: int | None = None
+    predicted_admission: datetime | None = None
+    predicted_start: datetime | None = None
+    predicted_end: datetime | None = None
+    never_fits: str | None = None
+    reason: str = ""
+
+
+@dataclass
+class Forecast:
+    """The cluster's future if nothing else changes: per waiting (or starting) job, when it should start."""
+
+    now: datetime
+    total: Capacity
+    free: Capacity
+    jobs: dict = field(default_factory=dict)  # job id -> JobForecast
+
+
+class ClusterDriver(abc.ABC):
+    @abc.abstractmethod
+    def submit(self, *, job) -> None:
+        """Hand a freshly recorded job to the cluster (admission happens in `poll`)."""
+
+    @abc.abstractmethod
+    def poll(self, *, cluster, now: datetime) -> SchedulePassResult:
+        """Advance every job on a cluster the caller has locked: admit, start, finish, fail, bill."""
+
+    @abc.abstractmethod
+    def cancel(self, *, job, now: datetime) -> None:
+        """Stop a job's workload on the cluster (its row is updated by the caller)."""
+
+    @abc.abstractmethod
+    def forecast(self, *, cluster, now: datetime, extra: list | None = None) -> Forecast:
+        """Predict admissions and starts of waiting jobs (and of `extra` hypothetical PlanJobs)."""

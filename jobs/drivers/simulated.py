@@ -1,0 +1,322 @@
+"""The simulated driver: a cluster that lives in the database and behaves like a real one.
+
+It admits jobs only into free capacity, starts them after a configurable start-up time, finishes BATCH and
+TRAINING jobs after their duration, injects failures deterministically (cluster seed + job id) and bills
+from started_at. All timing is exact: a job that ends between two passes is recorded with the moment it
+ended, not the moment a pass noticed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+
+from jobs.drivers.base import ClusterDriver, Forecast, JobForecast, SchedulePassResult
+from jobs.models import ALLOWED_TRANSITIONS, Cluster, Job
+from jobs.scheduling import (
+    SERVICE,
+    Capacity,
+    Demand,
+    ListQueue,
+    PlanJob,
+    Planner,
+    cost_between,
+    failure_message,
+    order_key,
+    startup_seconds,
+)
+from jobs.validation import dns_label
+
+logger = logging.getLogger(__name__)
+
+WAITING = (Job.Status.PENDING, Job.Status.QUEUED)
+HOLDING = (Job.Status.PENDING, Job.Status.RUNNING)
+# A queue is read a few rows at a time (doubling): a blocked line costs a handful of rows, not thousands.
+FIRST_CHUNK = 8
+MAX_CHUNK = 512
+DEFAULT_PORTS = {"helm": 80, "docker": 8080, "model": 8000}
+# What a pass reads of a job: enough to plan, bill and publish outputs (big or unused columns stay in the table).
+PASS_FIELDS = (
+    "id",
+    "name",
+    "job_type",
+    "status",
+    "resources",
+    "spec",
+    "labels",
+    "priority",
+    "sequence",
+    "duration_seconds",
+    "admitted_at",
+    "started_at",
+    "hourly_rate",
+    "actual_cost",
+)
+
+
+def plan_job(job: Job, simulation: dict) -> PlanJob:
+    return PlanJob(
+        id=job.pk,
+        demand=Demand.from_resources(job.resources),
+        order=order_key(job.priority, job.sequence, job.pk),
+        job_type=job.job_type,
+        startup=startup_seconds(simulation, kind=(job.spec or {}).get("kind"), job_type=job.job_type),
+        duration=job.duration_seconds,
+        fails=failure_message(simulation, job_id=job.pk, labels=job.labels or {}),
+        admitted_at=job.admitted_at,
+        started_at=job.started_at,
+    )
+
+
+def job_outputs(job: Job) -> dict:
+    """The in-cluster address of a running job."""
+    spec = job.spec or {}
+    namespace = dns_label(str(spec.get("namespace") or "default"), fallback="default")
+    host = f"{dns_label(job.name, fallback=f'job-{str(job.pk)[:8]}')}.{namespace}.svc.cluster.local"
+    port = spec.get("port") or DEFAULT_PORTS.get(spec.get("kind"), 8080)
+    return {"url": f"http://{host}:{port}", "host": host, "port": port}
+
+
+def waiting_queryset(cluster: Cluster):
+    return Job.objects.filter(cluster=cluster, status__in=WAITING, admitted_at__isnull=True)
+
+
+class _DbQueue:
+    """One scheduling line read lazily from the database in priority/FIFO order (keyset pagination)."""
+
+    def __init__(self, queryset, simulation: dict, rows: dict):
+        self._queryset = queryset.only(*PASS_FIELDS).order_by("-priority", "sequence", "id")
+        self._simulation = simulation
+        self._rows = rows
+        self._buffer: deque[PlanJob] = deque()
+        self._last: Job | None = None
+        self._exhausted = False
+        self._chunk = FIRST_CHUNK
+
+    def _fill(self) -> None:
+        queryset = self._queryset
+        if self._last is not None:
+            p, n, i = self._last.priority, self._last.sequence, self._last.pk
+            queryset = queryset.filter(
+                Q(priority__lt=p) | Q(priority=p, sequence__gt=n) | Q(priority=p, sequence=n, id__gt=i)
+            )
+        chunk = list(queryset[: self._chunk])
+        self._exhausted = len(chunk) < self._chunk
+        self._chunk = min(self._chunk * 2, MAX_CHUNK)
+        for job in chunk:
+            self._rows[job.pk] = job
+            self._buffer.append(plan_job(job, self._simulation))
+        if chunk:
+            self._last = chunk[-1]
+
+    def peek(self) -> PlanJob | None:
+        if not self._buffer and not self._exhausted:
+            self._fill()
+        return self._buffer[0] if self._buffer else None
+
+    def pop(self) -> PlanJob:
+        return self._buffer.popleft()
+
+
+class SimulatedDriver(ClusterDriver):
+    def submit(self, *, job: Job) -> None:
+        # Nothing to hand over: the database is the simulated cluster; the next pass admits the job.
+        return None
+
+    def cancel(self, *, job: Job, now: datetime) -> None:
+        return None
+
+    # --- one pass ------------------------------------------------------------------------------------------
+
+    def poll(self, *, cluster: Cluster, now: datetime) -> SchedulePassResult:
+        simulation = cluster.simulation or {}
+        result = SchedulePassResult(cluster_id=cluster.pk, now=now)
+        rows: dict = {}
+        active = []
+        holding = Job.objects.filter(cluster=cluster, status__in=HOLDING, admitted_at__isnull=False)
+        for job in holding.only(*PASS_FIELDS):
+            rows[job.pk] = job
+            active.append(plan_job(job, simulation))
+        admitting = cluster.status == Cluster.Status.ACTIVE
+        queues = {}
+        if admitting:
+            waiting = waiting_queryset(cluster)
+            keys = waiting.order_by().values_list("queue_key", flat=True).distinct()
+            queues = {key: _DbQueue(waiting.filter(queue_key=key), simulation, rows) for key in keys}
+        planner = Planner(
+            total=Capacity.from_inventory(cluster.inventory), active=active, queues=queues, admitting=admitting
+        )
+        planner.run_until(now)
+        self._apply(planner, rows, now, result)
+        self._queue_the_rest(cluster, now, result)
+        result.next_change_at = planner.next_event_at
+        return result
+
+    def _apply(self, planner: Planner, rows: dict, now: datetime, result: SchedulePassResult) -> None:
+        changes: dict = {}  # job id -> fields
+        current: dict = {}  # job id -> status after the events so far (each step is checked)
+        for event in planner.events:
+            job = rows[event.job.id]
+            fields = changes.setdefault(job.pk, {})
+            before = current.get(job.pk, job.status)
+            if event.kind == "admit":
+                fields.update(
+                    status=Job.Status.PENDING,
+                    admitted_at=event.time,
+                    status_message=f"Admitted; starting up (ready in about {event.job.startup:g} s).",
+                )
+                result.admitted += 1
+            elif event.kind == "start":
+                job.started_at = event.time
+                fields.update(
+                    status=Job.Status.RUNNING,
+                    started_at=event.time,
+                    outputs=job_outputs(job),
+                    status_message="Running.",
+                )
+                result.started += 1
+            elif event.kind == "succeed":
+                fields.update(
+                    status=Job.Status.SUCCEEDED,
+                    completed_at=event.time,
+                    actual_cost=cost_between(job.hourly_rate, event.job.started_at, event.time),
+                    status_message=f"Completed after {event.job.duration:g} s.",
+                )
+                result.succeeded += 1
+            elif event.kind in ("fail", "never_fits"):
+                message = event.message if event.kind == "fail" else f"Can never fit on this cluster: {event.message}"
+                fields.update(
+                    status=Job.Status.FAILED,
+                    completed_at=event.time,
+                    actual_cost=cost_between(job.hourly_rate, event.job.started_at, event.time),
+                    status_message=message,
+                )
+                result.failed += 1
+            if fields["status"] not in ALLOWED_TRANSITIONS[before]:
+                raise AssertionError(f"job {job.pk}: {before} -> {fields['status']} is not a valid transition")
+            current[job.pk] = fields["status"]
+
+        for pk, fields in changes.items():
+            if fields["status"] == Job.Status.RUNNING:  # started during this pass: billed up to now
+                fields["actual_cost"] = cost_between(rows[pk].hourly_rate, fields["started_at"], now)
+
+        only_admitted = [pk for pk, f in changes.items() if f["status"] == Job.Status.PENDING]
+        if only_admitted:
+            # Admitted in this pass and still starting: same fields for all, one statement.
+            updated = Job.objects.filter(pk__in=only_admitted, status__in=WAITING, admitted_at__isnull=True).update(
+                status=Job.Status.PENDING,
+                admitted_at=now,
+                status_message=changes[only_admitted[0]]["status_message"],
+            )
+            if updated != len(only_admitted):
+                logger.warning("pass admitted %s jobs but updated %s rows", len(only_admitted), updated)
+        for pk, fields in changes.items():
+            if fields["status"] == Job.Status.PENDING:
+                continue
+            job = rows[pk]
+            if not Job.objects.filter(pk=pk, status=job.status).update(**fields):
+                logger.warning("job %s changed under the pass; its update from %s was skipped", pk, job.status)
+        result.changed_job_ids = list(changes)
+
+        # Running jobs accrue cost up to now: one statement per thousand jobs.
+        accruing = []
+        for plan in planner.active:
+            job = rows[plan.id]
+            if plan.id in changes or job.status != Job.Status.RUNNING:
+                continue
+            cost = cost_between(job.hourly_rate, job.started_at, now)
+            if cost != job.actual_cost:
+                job.actual_cost = cost
+                accruing.append(job)
+        if accruing:
+            Job.objects.bulk_update(accruing, ["actual_cost"], batch_size=1000)
+
+    def _queue_the_rest(self, cluster: Cluster, now: datetime, result: SchedulePassResult) -> None:
+        """Submitted jobs the pass could not admit now wait in the queue."""
+        pending = list(
+            Job.objects.filter(cluster=cluster, status=Job.Status.PENDING, admitted_at__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
+        if not pending:
+            return
+        if cluster.status == Cluster.Status.ACTIVE:
+            message = "Waiting for capacity."
+        else:
+            message = f"Waiting: the cluster is {cluster.status} and admits no jobs."
+        result.queued = Job.objects.filter(pk__in=pending, status=Job.Status.PENDING, admitted_at__isnull=True).update(
+            status=Job.Status.QUEUED, status_message=message
+        )
+        result.changed_job_ids.extend(pending)
+
+    # --- forecast ------------------------------------------------------------------------------------------
+
+    def forecast(self, *, cluster: Cluster, now: datetime, extra: list | None = None) -> Forecast:
+        simulation = cluster.simulation or {}
+        total = Capacity.from_inventory(cluster.inventory)
+        active = [
+            plan_job(job, simulation)
+            for job in Job.objects.filter(cluster=cluster, status__in=HOLDING, admitted_at__isnull=False)
+        ]
+        lines: dict[str, list[PlanJob]] = {}
+        for job in waiting_queryset(cluster).order_by("-priority", "sequence", "id"):
+            plan = plan_job(job, simulation)
+            lines.setdefault(job.queue_key, []).append(plan)
+        for plan in extra or []:
+            lines.setdefault(plan.demand.queue, []).append(plan)
+        forecasts: dict = {}
+        for key, plans in lines.items():
+            for position, plan in enumerate(sorted(plans, key=lambda p: p.order), start=1):
+                forecasts[plan.id] = JobForecast(queue=key, queue_position=position)
+        for plan in active:
+            forecasts[plan.id] = JobForecast(queue=plan.demand.queue, predicted_admission=plan.admitted_at)
+
+        planner = Planner(
+            total=total,
+            active=active,
+            queues={key: ListQueue(plans) for key, plans in lines.items()},
+            admitting=cluster.status == Cluster.Status.ACTIVE,
+        )
+        planner.process_until(now)  # jobs due to end by now have released their capacity, pass or no pass
+        free_before = planner.free.copy()
+        planner.predict(now)
+        for event in planner.events:
+            item = forecasts[event.job.id]
+            if event.kind == "admit":
+                item.predicted_admission = event.time
+            elif event.kind == "start":
+                item.predicted_start = event.time
+            elif event.kind in ("succeed", "fail"):
+                item.predicted_end = event.time
+            elif event.kind == "never_fits":
+                item.never_fits = event.message
+        # The prediction stops once nobody waits: whoever is admitted but not yet running starts after start-up.
+        plans_by_id = {plan.id: plan for plan in active}
+        plans_by_id.update({plan.id: plan for plans in lines.values() for plan in plans})
+        for job_id, item in forecasts.items():
+            plan = plans_by_id[job_id]
+            starts = not (plan.fails and plan.job_type == SERVICE)
+            if item.predicted_start is None and plan.started_at is None and item.predicted_admission and starts:
+                item.predicted_start = item.predicted_admission + timedelta(seconds=plan.startup)
+        for plans in lines.values():
+            for plan in plans:
+                item = forecasts[plan.id]
+                item.reason = _reason(item, plan, free_before, cluster)
+        return Forecast(now=now, total=total, free=free_before, jobs=forecasts)
+
+
+def _reason(item: JobForecast, plan: PlanJob, free: Capacity, cluster: Cluster) -> str:
+    if item.never_fits:
+        return f"Can never fit on this cluster: {item.never_fits}"
+    if cluster.status != Cluster.Status.ACTIVE:
+        return f"The cluster is {cluster.status} and admits no jobs."
+    ahead = (item.queue_position or 1) - 1
+    text = f"Waiting for capacity: needs {plan.demand.describe()}; free now: {free.describe()}"
+    if ahead:
+        text += f"; {ahead} job{'s' if ahead != 1 else ''} ahead in the {item.queue} queue"
+    if item.predicted_start is None:
+        text += "; the capacity it needs is held by services that run until cancelled"
+    return text + "."

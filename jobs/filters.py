@@ -1,0 +1,44 @@
+import django_filters
+from django.db.models import Q
+
+from core.exceptions import ValidationError
+from core.filters import CreatedRangeFilterSet
+from jobs.models import Cluster, Job
+
+
+class ClusterFilterSet(CreatedRangeFilterSet):
+    tenant_id = django_filters.UUIDFilter(field_name="tenant_id")
+    status = django_filters.MultipleChoiceFilter(choices=Cluster.Status.choices)
+    driver = django_filters.MultipleChoiceFilter(choices=Cluster.Driver.choices)
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+
+    class Meta:
+        model = Cluster
+        fields = []
+
+
+class JobFilterSet(CreatedRangeFilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Job.Status.choices)
+    job_type = django_filters.MultipleChoiceFilter(choices=Job.JobType.choices)
+    source_type = django_filters.MultipleChoiceFilter(choices=Job.SourceType.choices)
+    project_id = django_filters.UUIDFilter(field_name="project_id")
+    usecase_deployment_id = django_filters.UUIDFilter(field_name="usecase_deployment_id")
+    component_deployment_id = django_filters.UUIDFilter(field_name="component_deployment_id")
+    label = django_filters.CharFilter(
+        method="filter_label", help_text="`key=value` or `key` (has the label); repeat to require several."
+    )
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+
+    class Meta:
+        model = Job
+        fields = []
+
+    def filter_label(self, queryset, name, value):
+        values = self.data.getlist("label") if hasattr(self.data, "getlist") else [value]
+        condition = Q()
+        for item in values:
+            key, sep, expected = item.partition("=")
+            if not key:
+                raise ValidationError({"label": "Use key=value or key."})
+            condition &= Q(**{f"labels__{key}": expected}) if sep else Q(labels__has_key=key)
+        return queryset.filter(condition)

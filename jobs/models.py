@@ -1,0 +1,145 @@
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+
+class Cluster(models.Model):
+    """A pool of GPUs, CPU and memory that runs jobs through a driver (simulated now, Kubernetes later)."""
+
+    class Driver(models.TextChoices):
+        SIMULATED = "simulated"
+        KUBERNETES = "kubernetes"
+
+    class Status(models.TextChoices):
+        ACTIVE = "ACTIVE"  # accepts and admits jobs
+        DRAINING = "DRAINING"  # runs what it has, admits nothing new, refuses submissions
+        OFFLINE = "OFFLINE"  # refuses submissions; nothing is admitted
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="clusters")
+    name = models.CharField(max_length=200)
+    driver = models.CharField(max_length=16, choices=Driver.choices, default=Driver.SIMULATED)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    inventory = models.JSONField(default=dict)  # {"gpus": {"H100-80GB": 8}, "cpu_cores": 256, "memory_gib": 2048}
+    prices = models.JSONField(default=dict)  # {"gpu_hour": {...}, "cpu_hour": 0.02, "memory_gib_hour": 0.003}
+    simulation = models.JSONField(default=dict)  # {"startup_seconds": {"default": 5}, "failure_rate": 0, "seed": 0}
+    # Counts submissions; each job takes the next number, which orders the queue FIFO within a priority.
+    jobs_submitted = models.BigIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="unique_cluster_name_per_tenant")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Job(models.Model):
+    """A workload on a cluster; the unit a driver admits, runs and bills."""
+
+    class JobType(models.TextChoices):
+        SERVICE = "SERVICE"
+        BATCH = "BATCH"
+        TRAINING = "TRAINING"
+
+    class SourceType(models.TextChoices):
+        DIRECT = "DIRECT"
+        PIPELINE = "PIPELINE"
+        USECASE = "USECASE"
+        ENDPOINT = "ENDPOINT"
+        POD = "POD"
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING"  # submitted, or admitted and starting up (admitted_at set, capacity held)
+        QUEUED = "QUEUED"  # waiting for capacity
+        RUNNING = "RUNNING"
+        SUCCEEDED = "SUCCEEDED"
+        FAILED = "FAILED"
+        CANCELLED = "CANCELLED"
+
+    Status.TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
+    Status.ACTIVE = frozenset({Status.PENDING, Status.QUEUED, Status.RUNNING})
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=255)
+    job_type = models.CharField(max_length=16, choices=JobType.choices)
+    source_type = models.CharField(max_length=16, choices=SourceType.choices, default=SourceType.DIRECT)
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="jobs")
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="jobs")
+    project = models.ForeignKey("tenancy.Project", on_delete=models.PROTECT, related_name="jobs")
+    usecase_deployment_id = models.UUIDField(null=True, blank=True, db_index=True)
+    component_deployment_id = models.UUIDField(null=True, blank=True)
+    attempt = models.PositiveIntegerField(default=1)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status_message = models.TextField(blank=True, default="")
+
+    resources = models.JSONField(default=dict)  # {"gpu_type", "gpu_count", "cpu", "memory_gib", "replicas"}
+    # The scheduling queue: the GPU type the job asks for, or "cpu"; jobs wait in line per queue.
+    queue_key = models.CharField(max_length=100, default="cpu")
+    spec = models.JSONField(default=dict)
+    outputs = models.JSONField(default=dict, blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+    priority = models.IntegerField(default=50)
+    sequence = models.BigIntegerField(default=0, editable=False)  # submission order on the cluster
+    duration_seconds = models.FloatField(null=True, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    admitted_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    # Copied from the cluster's prices at submission, so a later price change never rewrites a job's bill.
+    hourly_rate = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    estimated_cost = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    actual_cost = models.DecimalField(max_digits=14, decimal_places=4, default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status"], name="job_status_idx"),
+            models.Index(fields=["source_type"], name="job_source_type_idx"),
+            models.Index(fields=["cluster", "status"], name="job_cluster_status_idx"),
+            models.Index(
+                fields=["cluster", "status", "queue_key", "-priority", "sequence"], name="job_waiting_order_idx"
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["component_deployment_id", "attempt"], name="one_job_per_attempt"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in Job.Status.TERMINAL
+
+    @property
+    def is_waiting(self) -> bool:
+        """Not yet admitted: holds no capacity."""
+        return self.status in (Job.Status.PENDING, Job.Status.QUEUED) and self.admitted_at is None
+
+
+# The one place status transitions are allowed; services and the driver check against it.
+# PENDING -> PENDING is admission (admitted_at is set, the status stays PENDING while the job starts up).
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    Job.Status.PENDING: frozenset(
+        {Job.Status.PENDING, Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.FAILED, Job.Status.CANCELLED}
+    ),
+    Job.Status.QUEUED: frozenset({Job.Status.PENDING, Job.Status.RUNNING, Job.Status.FAILED, Job.Status.CANCELLED}),
+    Job.Status.RUNNING: frozenset({Job.Status.SUCCEEDED, Job.Status.FAILED, Job.Status.CANCELLED}),
+    Job.Status.SUCCEEDED: frozenset(),
+    Job.Status.FAILED: frozenset(),
+    Job.Status.CANCELLED: frozenset(),
+}
+
+
+def sources_for(target: str) -> list[str]:
+    """The statuses a job may move to `target` from (for conditional updates)."""
+    return [source for source, targets in ALLOWED_TRANSITIONS.items() if target in targets]

@@ -1,0 +1,348 @@
+"""Pure scheduling logic (no Django): capacity arithmetic, the admission order, and an event-driven planner.
+
+The same planner drives a scheduling pass (advance to `now`, admitting only at `now`) and the schedule's
+predictions (keep going into the future, admitting whenever a job is expected to release capacity), so a
+predicted start is exactly what the passes will do if nothing else changes.
+
+Capacity is counted in integers (GPUs, millicores, MiB) so adding and freeing never drifts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Protocol
+
+CPU_QUEUE = "cpu"
+SERVICE = "SERVICE"
+
+PRIORITY_NAMES = {"LOW": 0, "NORMAL": 50, "HIGH": 75, "CRITICAL": 100}
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What a job holds while admitted: its resources multiplied by its replicas."""
+
+    gpu_type: str | None
+    gpus: int
+    millicores: int
+    memory_mib: int
+
+    @classmethod
+    def from_resources(cls, resources: Mapping[str, Any]) -> Demand:
+        replicas = int(resources.get("replicas", 1) or 0)
+        gpus = int(resources.get("gpu_count") or 0) * replicas
+        return cls(
+            gpu_type=resources.get("gpu_type") if gpus else None,
+            gpus=gpus,
+            millicores=round(float(resources.get("cpu") or 0) * 1000) * replicas,
+            memory_mib=round(float(resources.get("memory_gib") or 0) * 1024) * replicas,
+        )
+
+    @property
+    def queue(self) -> str:
+        return self.gpu_type if self.gpus else CPU_QUEUE
+
+    def describe(self) -> str:
+        parts = [f"{self.gpus} x {self.gpu_type}"] if self.gpus else []
+        parts.append(f"{_num(self.millicores / 1000)} CPU")
+        parts.append(f"{_num(self.memory_mib / 1024)} GiB")
+        return ", ".join(parts)
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+@dataclass
+class Capacity:
+    """Free (or total) resources of a cluster."""
+
+    gpus: dict[str, int]
+    millicores: int
+    memory_mib: int
+
+    @classmethod
+    def from_inventory(cls, inventory: Mapping[str, Any]) -> Capacity:
+        return cls(
+            gpus={str(k): int(v) for k, v in (inventory.get("gpus") or {}).items()},
+            millicores=round(float(inventory.get("cpu_cores") or 0) * 1000),
+            memory_mib=round(float(inventory.get("memory_gib") or 0) * 1024),
+        )
+
+    def copy(self) -> Capacity:
+        return Capacity(dict(self.gpus), self.millicores, self.memory_mib)
+
+    def fits(self, demand: Demand) -> bool:
+        if demand.gpus and self.gpus.get(demand.gpu_type, 0) < demand.gpus:
+            return False
+        return self.millicores >= demand.millicores and self.memory_mib >= demand.memory_mib
+
+    def take(self, demand: Demand) -> None:
+        if demand.gpus:
+            self.gpus[demand.gpu_type] = self.gpus.get(demand.gpu_type, 0) - demand.gpus
+        self.millicores -= demand.millicores
+        self.memory_mib -= demand.memory_mib
+
+    def give(self, demand: Demand) -> None:
+        if demand.gpus:
+            self.gpus[demand.gpu_type] = self.gpus.get(demand.gpu_type, 0) + demand.gpus
+        self.millicores += demand.millicores
+        self.memory_mib += demand.memory_mib
+
+    def never_fits_reason(self, demand: Demand) -> str | None:
+        """Why `demand` exceeds this (total) capacity, or None when an empty cluster could run it."""
+        if demand.gpus:
+            have = self.gpus.get(demand.gpu_type)
+            if have is None:
+                return f"The cluster has no {demand.gpu_type} GPUs."
+            if demand.gpus > have:
+                return f"Asks for {demand.gpus} x {demand.gpu_type}; the cluster has {have} in total."
+        if demand.millicores > self.millicores:
+            return (
+                f"Asks for {_num(demand.millicores / 1000)} CPU cores; the cluster has {_num(self.millicores / 1000)}."
+            )
+        if demand.memory_mib > self.memory_mib:
+            return f"Asks for {_num(demand.memory_mib / 1024)} GiB; the cluster has {_num(self.memory_mib / 1024)} GiB."
+        return None
+
+    def describe(self) -> str:
+        gpus = ", ".join(f"{n} x {t}" for t, n in sorted(self.gpus.items()))
+        return f"{gpus + ', ' if gpus else ''}{_num(self.millicores / 1000)} CPU, {_num(self.memory_mib / 1024)} GiB"
+
+    def as_dict(self) -> dict:
+        return {
+            "gpus": dict(sorted(self.gpus.items())),
+            "cpu_cores": self.millicores / 1000,
+            "memory_gib": self.memory_mib / 1024,
+        }
+
+
+# --- simulation settings -------------------------------------------------------------------------------------
+
+
+def startup_seconds(simulation: Mapping[str, Any], *, kind: str | None, job_type: str) -> float:
+    """Start-up time for a job: by spec kind ("helm", "docker", "model"), then job type, then "default"."""
+    table = simulation.get("startup_seconds") or {}
+    if not isinstance(table, Mapping):
+        return float(table)
+    for key in (kind, job_type, job_type.lower()):
+        if key and key in table:
+            return float(table[key])
+    return float(table.get("default", 0))
+
+
+def failure_draw(seed: Any, job_id: Any) -> float:
+    """A number in [0, 1) fixed by the cluster's seed and the job's id: deterministic, no global RNG."""
+    digest = hashlib.sha256(f"{seed}:{job_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+FORCE_FAIL_LABEL = "simulate.fail"
+FORCE_FAIL_MESSAGE_LABEL = "simulate.fail_message"
+
+
+def failure_message(simulation: Mapping[str, Any], *, job_id: Any, labels: Mapping[str, Any]) -> str | None:
+    """Why the simulated job fails, or None when it does not."""
+    if str(labels.get(FORCE_FAIL_LABEL, "")).lower() in {"true", "1", "yes"}:
+        detail = labels.get(FORCE_FAIL_MESSAGE_LABEL) or f"label {FORCE_FAIL_LABEL}=true"
+        return f"Simulated failure forced by {detail}."
+    rate = float(simulation.get("failure_rate") or 0)
+    if rate > 0 and failure_draw(simulation.get("seed", 0), job_id) < rate:
+        return f"Simulated failure (cluster failure_rate {rate:g})."
+    return None
+
+
+# --- cost ----------------------------------------------------------------------------------------------------
+
+CENT = Decimal("0.0001")
+
+
+def hourly_rate(prices: Mapping[str, Any], resources: Mapping[str, Any]) -> Decimal:
+    """Price of one hour of the job's resources, replicas included."""
+    replicas = int(resources.get("replicas", 1) or 0)
+    gpu_prices = prices.get("gpu_hour") or {}
+    gpu = Decimal(str(gpu_prices.get(resources.get("gpu_type"), 0) or 0)) if resources.get("gpu_count") else 0
+    per_replica = (
+        Decimal(int(resources.get("gpu_count") or 0)) * gpu
+        + Decimal(str(resources.get("cpu") or 0)) * Decimal(str(prices.get("cpu_hour") or 0))
+        + Decimal(str(resources.get("memory_gib") or 0)) * Decimal(str(prices.get("memory_gib_hour") or 0))
+    )
+    return (per_replica * replicas).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+
+
+def cost_between(rate: Decimal, start: datetime | None, end: datetime | None) -> Decimal:
+    """Cost of running at `rate` per hour from `start` to `end`."""
+    if start is None or end is None or end <= start:
+        return Decimal("0.0000")
+    seconds = Decimal(str((end - start).total_seconds()))
+    return (Decimal(rate) * seconds / Decimal(3600)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+# --- the planner ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PlanJob:
+    """A job as the planner sees it; `admitted_at`/`started_at` are set for jobs that already hold capacity."""
+
+    id: Any
+    demand: Demand
+    order: tuple  # smaller runs first: (-priority, sequence, str(id))
+    job_type: str
+    startup: float
+    duration: float | None
+    fails: str | None = None
+    admitted_at: datetime | None = None
+    started_at: datetime | None = None
+    hypothetical: bool = False
+
+
+@dataclass(frozen=True)
+class Event:
+    time: datetime
+    kind: str  # "admit" | "start" | "succeed" | "fail" | "never_fits"
+    job: PlanJob
+    message: str = ""
+
+
+class QueueSource(Protocol):
+    def peek(self) -> PlanJob | None: ...
+    def pop(self) -> PlanJob: ...
+
+
+class ListQueue:
+    """An in-memory queue, ordered by PlanJob.order."""
+
+    def __init__(self, jobs: Iterable[PlanJob] = ()):
+        self._jobs = deque(sorted(jobs, key=lambda j: j.order))
+
+    def peek(self) -> PlanJob | None:
+        return self._jobs[0] if self._jobs else None
+
+    def pop(self) -> PlanJob:
+        return self._jobs.popleft()
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+
+def order_key(priority: int, sequence: int, job_id: Any) -> tuple:
+    """Higher priority first, then submission order (FIFO)."""
+    return (-priority, sequence, str(job_id))
+
+
+@dataclass
+class Planner:
+    """Replays a cluster forward in time: releases capacity when jobs end, admits waiting jobs in order.
+
+    Jobs wait in one line per queue (GPU type, or "cpu"): the head of a line blocks the jobs behind it, so a
+    large job is never starved by smaller ones of the same kind; lines are served in global priority/FIFO
+    order, and a line whose head does not fit does not stop the others.
+    """
+
+    total: Capacity
+    active: list[PlanJob]
+    queues: Mapping[str, QueueSource]
+    admitting: bool = True
+    events: list[Event] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.free = self.total.copy()
+        self._heap: list = []
+        self._seq = itertools.count()
+        for job in self.active:
+            self.free.take(job.demand)
+            self._schedule_next(job)
+
+    # Each admitted job has at most one pending event: its start (or start-up failure), then its end.
+    def _schedule_next(self, job: PlanJob) -> None:
+        if job.started_at is None:
+            ready = job.admitted_at + timedelta(seconds=job.startup)
+            kind = "fail" if job.fails and job.job_type == SERVICE else "start"
+            heapq.heappush(self._heap, (ready, next(self._seq), kind, job))
+        elif job.job_type != SERVICE and job.duration is not None:
+            if job.fails:
+                end, kind = job.started_at + timedelta(seconds=job.duration / 2), "fail"
+            else:
+                end, kind = job.started_at + timedelta(seconds=job.duration), "succeed"
+            heapq.heappush(self._heap, (end, next(self._seq), kind, job))
+
+    @property
+    def next_event_at(self) -> datetime | None:
+        return self._heap[0][0] if self._heap else None
+
+    def process_until(self, t: datetime) -> int:
+        """Apply every event due at or before `t`; returns how many released capacity."""
+        released = 0
+        while self._heap and self._heap[0][0] <= t:
+            when, _, kind, job = heapq.heappop(self._heap)
+            if kind == "start":
+                job.started_at = when
+                self.events.append(Event(when, "start", job))
+                self._schedule_next(job)
+            else:
+                self.free.give(job.demand)
+                released += 1
+                self.events.append(Event(when, kind, job, job.fails or ""))
+        return released
+
+    def _admit(self, t: datetime) -> int:
+        admitted = 0
+        blocked: set[str] = set()
+        while True:
+            best_key, best = None, None
+            for key, queue in self.queues.items():
+                if key in blocked:
+                    continue
+                head = queue.peek()
+                if head is not None and (best is None or head.order < best.order):
+                    best_key, best = key, head
+            if best is None:
+                return admitted
+            reason = self.total.never_fits_reason(best.demand)
+            if reason:
+                self.queues[best_key].pop()
+                self.events.append(Event(t, "never_fits", best, reason))
+                continue
+            if not self.free.fits(best.demand):
+                blocked.add(best_key)
+                continue
+            self.queues[best_key].pop()
+            self.free.take(best.demand)
+            best.admitted_at = t
+            self.events.append(Event(t, "admit", best))
+            self._schedule_next(best)
+            admitted += 1
+
+    def run_until(self, now: datetime) -> None:
+        """What a scheduling pass at `now` does: apply due events, then admit at `now` until nothing changes."""
+        self.process_until(now)
+        while self.admitting:
+            admitted = self._admit(now)
+            released = self.process_until(now)
+            if not admitted and not released:
+                break
+
+    def predict(self, now: datetime, *, max_steps: int = 1_000_000) -> None:
+        """Continue past `now`: every expected release admits waiting jobs at the moment it happens, until
+        nobody waits and everyone admitted has started."""
+        self.run_until(now)
+        steps = 0
+        while self._heap and (
+            (self.admitting and any(q.peek() is not None for q in self.queues.values()))
+            or any(entry[2] == "start" for entry in self._heap)
+        ):
+            t = self._heap[0][0]
+            self.process_until(t)
+            if self.admitting:
+                self._admit(t)
+            steps += 1
+            if steps >= max_steps:
+                break

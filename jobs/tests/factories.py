@@ -1,0 +1,32 @@
+import factory
+
+from jobs.models import Cluster
+from tenancy.tests.factories import TenantFactory
+
+SPEC = {"kind": "docker", "image": "ghcr.io/acme/app", "tag": "1.0", "port": 8080}
+
+
+class ClusterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Cluster
+
+    tenant = factory.SubFactory(TenantFactory)
+    name = factory.Sequence(lambda n: f"cluster-{n}")
+    driver = Cluster.Driver.SIMULATED
+    inventory = factory.LazyFunction(
+        lambda: {"gpus": {"H100-80GB": 8, "A100-80GB": 4}, "cpu_cores": 64, "memory_gib": 512}
+    )
+    prices = factory.LazyFunction(
+        lambda: {"gpu_hour": {"H100-80GB": 2.5, "A100-80GB": 1.5}, "cpu_hour": 0.02, "memory_gib_hour": 0.003}
+    )
+    simulation = factory.LazyFunction(lambda: {"startup_seconds": {"default": 10}, "failure_rate": 0.0, "seed": 0})
+
+
+def resources(gpus: int = 0, gpu_type: str = "H100-80GB", cpu: float = 1, memory_gib: float = 1, replicas: int = 1):
+    return {
+        "gpu_type": gpu_type if gpus else None,
+        "gpu_count": gpus,
+        "cpu": cpu,
+        "memory_gib": memory_gib,
+        "replicas": replicas,
+    }
