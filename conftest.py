@@ -128,21 +128,18 @@ def _database_url_for(settings_dict: dict) -> str:
     return f"postgres://{auth}{host}:{port}/{name}"
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
+def start_celery_worker(
+    *, name: str, concurrency: int = 2, log_name: str = "test-celery-worker.log", queue: str | None = None
+):
     """Start `celery worker` as a separate OS process on the test database and the configured broker.
 
-    Tests using it need `transactional_db`, so what they write is committed and visible to the worker.
-    Yields the Popen; the worker is stopped at the end of the session.
+    Returns the Popen once the worker has answered a ping task; `process.log_path` names its log.
     """
-    reason = broker_reachable()
-    if reason:
-        pytest.skip(f"no Celery broker reachable ({reason})")
     from django.db import connection
 
     from config.celery_app import app
+    from core.tasks import ping
 
-    app.control.purge()  # tasks left by earlier unit tests reference rows that no longer exist
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
@@ -150,10 +147,11 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         "CONN_MAX_AGE": "0",
         "PYTHONUNBUFFERED": "1",
     }
-    log_path = ROOT / "var" / "test-celery-worker.log"
+    queue = queue or app.conf.task_default_queue
+    env["CELERY_TASK_DEFAULT_QUEUE"] = queue  # what the worker itself enqueues goes back to its own queue
+    log_path = ROOT / "var" / log_name
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("w")
-    queue = app.conf.task_default_queue
     process = subprocess.Popen(
         [
             sys.executable,
@@ -165,36 +163,55 @@ def celery_worker_process(django_db_setup, django_db_blocker):
             "-l",
             "info",
             "-c",
-            "2",
+            str(concurrency),
             "-Q",
             queue,
             "--without-gossip",
             "--without-mingle",
             "-n",
-            f"test-worker-{os.getpid()}@%h",
+            f"{name}-{os.getpid()}@%h",
         ],
         cwd=ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    try:
-        from core.tasks import ping
-
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                assert ping.delay("ready").get(timeout=10) == "ready"
-                break
-            except Exception:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"Celery worker did not start; see {log_path}") from None
-        process.log_path = log_path
-        yield process
-    finally:
-        process.terminate()
+    process.log_path = log_path
+    process.log_file = log
+    deadline = time.monotonic() + 60
+    while True:
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+            assert ping.apply_async(("ready",), queue=queue).get(timeout=10) == "ready"
+            return process
+        except Exception:
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop_celery_worker(process)
+                raise RuntimeError(f"Celery worker did not start; see {log_path}") from None
+
+
+def stop_celery_worker(process, *, kill: bool = False) -> None:
+    """Stop a worker started by start_celery_worker (SIGKILL with kill=True, as a crash would)."""
+    if kill:
+        process.kill()
+    else:
+        process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+    process.log_file.close()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real worker for the whole session. Tests using it need `transactional_db` (committed data)."""
+    reason = broker_reachable()
+    if reason:
+        pytest.skip(f"no Celery broker reachable ({reason})")
+    from config.celery_app import app
+
+    app.control.purge()  # tasks left by earlier unit tests reference rows that no longer exist
+    process = start_celery_worker(name="test-worker")
+    yield process
+    stop_celery_worker(process)

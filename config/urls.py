@@ -19,4 +19,5 @@ urlpatterns = [
     path("api/v1/", include("templates_app.api.urls")),
     path("api/", include("usecases.api.urls")),
     path("api/v1/", include("jobs.api.urls")),
+    path("api/v1/", include("deployments.api.urls")),
 ]

@@ -454,6 +454,21 @@ def _resources(raw: dict, path: str, errors: dict) -> dict:
     return resources
 
 
+def _cli_flags(config: dict) -> list[str]:
+    flags = []
+    for key, value in config.items():
+        flag = "--" + str(key).replace("_", "-")
+        if value is True:
+            flags.append(flag)
+        elif value is False or value is None:
+            continue
+        elif isinstance(value, (dict, list)):
+            flags.append(f"{flag}={json.dumps(value, separators=(',', ':'))}")
+        else:
+            flags.append(f"{flag}={value}")
+    return flags
+
+
 def _spec(definition: dict, config: dict, env: dict, model_id: str | None) -> dict:
     kind = definition["deployment_type"]
     health = definition.get("health_check_path") or ""
@@ -476,7 +491,10 @@ def _spec(definition: dict, config: dict, env: dict, model_id: str | None) -> di
             "image": f"{image}:{tag}" if tag else image,
             "port": definition.get("port"),
             "env": env,
-            "args": config,
+            # A model server's config becomes its command-line flags (max_model_len -> --max-model-len=8192),
+            # the list of container arguments the job layer expects; the mapping stays readable in `config`.
+            "args": _cli_flags(config),
+            "config": config,
             "health_check_path": health,
         }
     return {

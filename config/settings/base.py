@@ -208,6 +208,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ComponentCategoryEnum": "components.models.ComponentDefinition.Category",
         "TemplateCategoryEnum": "templates_app.models.UseCaseTemplate.Category",
+        "JobTypeEnum": "jobs.models.Job.JobType",
+        "ComponentJobTypeEnum": "components.models.ComponentDefinition.JobType",
     },
 }
 

@@ -1,0 +1,245 @@
+"""Deployment orchestration benchmark (issue 7).
+
+    python bench/deployments_bench.py --count 1000 --workers 2          # PostgreSQL + Redis (needs both running)
+    python bench/deployments_bench.py --embedded --count 10             # single deployments on the embedded default
+    python bench/deployments_bench.py --quick                           # 50 deployments, for a smoke run
+
+PostgreSQL mode creates (and drops) its own database `uf_bench_deployments`, runs a simulated cluster with zero
+start-up time and enough capacity for every deployment, starts N Celery worker processes (concurrency 1 each),
+POSTs `--count` simple-rag-v1 deployments through the API and waits until all are RUNNING. It reports:
+  - deployments per minute (first POST to last RUNNING),
+  - the median / p99 orchestration overhead per component: from its dependencies being ready (the last
+    upstream job RUNNING; the deployment's creation for roots) to its job being submitted,
+  - the bare minimum of writes a component needs (insert job, update component, insert event) timed in the same
+    run, and the ratio of the two,
+  - SQL queries of one reconcile pass.
+Embedded mode uses a SQLite file and the filesystem broker under a temporary VAR_DIR, like `make run`, and
+reports the median time from POST to RUNNING of single deployments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def setup_environment(args) -> None:
+    if args.embedded:
+        var_dir = Path(tempfile.mkdtemp(prefix="uf-bench-"))
+        os.environ["VAR_DIR"] = str(var_dir)
+        os.environ.pop("DATABASE_URL", None)
+        os.environ.pop("REDIS_URL", None)
+    else:
+        db = "uf_bench_deployments"
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {db}"], check=True
+        )
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {db}"], check=True)
+        os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{db}"
+        os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
+    os.environ["DEBUG"] = "false"
+    os.environ["LOG_LEVEL"] = "WARNING"
+    os.environ["CELERY_TASK_DEFAULT_QUEUE"] = "bench"
+
+
+def start_workers(count: int) -> list[subprocess.Popen]:
+    workers = []
+    for index in range(count):
+        workers.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "worker",
+                    "-l",
+                    "warning",
+                    "-c",
+                    "1",
+                    "-Q",
+                    "bench",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "-n",
+                    f"bench{index}@%h",
+                ],
+                cwd=ROOT,
+                env=os.environ.copy(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    from core.tasks import ping
+
+    for _ in range(count * 2):
+        ping.apply_async(("x",), queue="bench").get(timeout=60)
+    return workers
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--embedded", action="store_true")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.count = 10 if args.embedded else 50
+    setup_environment(args)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    from config.celery_app import app
+    from deployments import reconciler
+    from deployments.models import ComponentDeployment, DeploymentEvent, UseCaseDeployment
+    from deployments.tests.factories import make_cluster
+    from jobs.models import Job
+    from tenancy.models import Membership, Project, Tenant
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_templates", verbosity=0)
+    app.control.purge()
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user("bench", password="x")
+    tenant = Tenant.objects.create(name="Bench")
+    Membership.objects.create(user=user, tenant=tenant, role="admin")
+    project = Project.objects.create(tenant=tenant, name="bench")
+    big = {"gpus": {"H100-80GB": 100000, "A100-80GB": 100000, "L4": 100000}, "cpu_cores": 10**7, "memory_gib": 10**8}
+    cluster = make_cluster(tenant=tenant, name="bench", **big)
+    client = APIClient()
+    client.force_authenticate(user)
+    body = {
+        "template_id": "simple-rag-v1",
+        "project_id": str(project.pk),
+        "cluster_id": str(cluster.pk),
+        "parameters": {"model_id": "meta-llama/Llama-3.1-8B-Instruct"},
+    }
+
+    workers = start_workers(args.workers)
+    results: dict = {"count": args.count, "workers": args.workers, "database": connection.vendor}
+    try:
+        if args.embedded:
+            latencies = []
+            for _ in range(args.count):
+                started = time.perf_counter()
+                deployment_id = client.post("/api/v1/deployments", body, format="json").json()["id"]
+                while UseCaseDeployment.objects.get(pk=deployment_id).status != "RUNNING":
+                    time.sleep(0.005)
+                latencies.append(time.perf_counter() - started)
+            results["post_to_running_s"] = {
+                "median": statistics.median(latencies),
+                "p99": percentile(latencies, 99),
+                "max": max(latencies),
+            }
+        else:
+            started = time.perf_counter()
+            for _ in range(args.count):
+                response = client.post("/api/v1/deployments", body, format="json")
+                assert response.status_code == 201, response.content
+            posted = time.perf_counter()
+            deadline = time.monotonic() + 1800
+            while UseCaseDeployment.objects.exclude(status="RUNNING").exists():
+                if time.monotonic() > deadline:
+                    raise SystemExit("timed out")
+                time.sleep(0.2)
+            finished = time.perf_counter()
+            elapsed = finished - started
+            results["post_seconds"] = posted - started
+            results["elapsed_seconds"] = elapsed
+            results["deployments_per_minute"] = args.count / elapsed * 60
+            overheads = component_overheads(ComponentDeployment, UseCaseDeployment)
+            results["overhead_ms"] = {
+                "median": statistics.median(overheads) * 1000,
+                "p99": percentile(overheads, 99) * 1000,
+            }
+            bare = bare_minimum_writes(cluster, project, tenant, ComponentDeployment, DeploymentEvent, Job, transaction)
+            results["bare_minimum_ms"] = {"median": statistics.median(bare) * 1000}
+            results["overhead_ratio"] = results["overhead_ms"]["median"] / results["bare_minimum_ms"]["median"]
+        # queries of one reconcile pass of a fresh deployment (zero start-up: the whole stack in one pass)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
+        workers = []
+        deployment_id = client.post("/api/v1/deployments", body, format="json").json()["id"]
+        with CaptureQueriesContext(connection) as ctx:
+            reconciler.deployment_reconcile(deployment_id=deployment_id)
+        results["queries_first_pass"] = len(ctx.captured_queries)
+        with CaptureQueriesContext(connection) as ctx:
+            reconciler.deployment_reconcile(deployment_id=deployment_id)
+        results["queries_steady_pass"] = len(ctx.captured_queries)
+    finally:
+        for worker in workers:
+            worker.terminate()
+    print(json.dumps(results, indent=2, default=str))
+
+
+def component_overheads(ComponentDeployment, UseCaseDeployment) -> list[float]:
+    """Per component: submitted_at minus the moment its last dependency became RUNNING (roots: creation)."""
+    overheads = []
+    deployments = UseCaseDeployment.objects.prefetch_related("components")
+    for deployment in deployments:
+        rows = {row.key: row for row in deployment.components.all() if row.retired_at is None}
+        for row in rows.values():
+            ready = max((rows[key].running_at for key in row.depends_on), default=deployment.created_at)
+            overheads.append((row.submitted_at - ready).total_seconds())
+    return overheads
+
+
+def bare_minimum_writes(
+    cluster, project, tenant, ComponentDeployment, DeploymentEvent, Job, transaction
+) -> list[float]:
+    """The least a component needs: insert its job, update its row, insert an event — one transaction."""
+    row = ComponentDeployment.objects.select_related("deployment").first()
+    timings = []
+    for index in range(300):
+        started = time.perf_counter()
+        with transaction.atomic():
+            job = Job.objects.create(
+                cluster=cluster,
+                tenant=tenant,
+                project=project,
+                name=f"bare-{index}",
+                job_type="SERVICE",
+                source_type="USECASE",
+                resources={"gpu_count": 0, "cpu": 1, "memory_gib": 1, "replicas": 1},
+                spec={},
+            )
+            ComponentDeployment.objects.filter(pk=row.pk).update(status_message=f"bare {index} {job.pk}")
+            DeploymentEvent.objects.create(deployment=row.deployment, kind="bench", message="bare")
+        timings.append(time.perf_counter() - started)
+    Job.objects.filter(name__startswith="bare-").delete()
+    DeploymentEvent.objects.filter(kind="bench").delete()
+    return timings
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from core.api.fields import StrictFieldsMixin
+from deployments.models import ComponentDeployment, DeploymentEvent, UseCaseDeployment
+from deployments.selectors import deployment_hourly_cost
+from jobs.models import Cluster
+from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField
+from tenancy.models import Project
+
+MASK = "********"
+
+
+def mask_secrets(value, secrets: set[str]):
+    """Replace every occurrence of a secret parameter's value in a rendered config/env with a mask."""
+    if not secrets:
+        return value
+    if isinstance(value, dict):
+        return {key: mask_secrets(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(item, secrets) for item in value]
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, MASK)
+    return value
+
+
+def secret_values(deployment: UseCaseDeployment) -> set[str]:
+    public = deployment.plan.get("parameters", {})
+    return {
+        str(value)
+        for name, value in deployment.parameters.items()
+        if public.get(name) == MASK and value not in (None, "")
+    }
+
+
+class DeploymentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    template_id = serializers.CharField(max_length=200)
+    project_id = ScopedPrimaryKeyRelatedField(queryset=Project.objects.all())
+    cluster_id = ScopedPrimaryKeyRelatedField(queryset=Cluster.objects.all())
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    parameters = serializers.DictField(required=False, default=dict)
+
+
+class ComponentSummarySerializer(serializers.ModelSerializer):
+    component_id = serializers.CharField(read_only=True)
+    job_id = serializers.UUIDField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ComponentDeployment
+        fields = ["key", "component_id", "status", "status_message", "job_id", "outputs", "depends_on", "attempt"]
+
+
+class ComponentDetailSerializer(ComponentSummarySerializer):
+    job_status = serializers.SerializerMethodField()
+    config = serializers.SerializerMethodField()
+    env = serializers.SerializerMethodField()
+
+    class Meta(ComponentSummarySerializer.Meta):
+        fields = [
+            *ComponentSummarySerializer.Meta.fields,
+            "id",
+            "component_version",
+            "job_type",
+            "job_status",
+            "config",
+            "env",
+            "resources",
+            "submitted_at",
+            "running_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_job_status(self, row) -> str | None:
+        return row.job.status if row.job_id else None
+
+    def _secrets(self, row) -> set[str]:
+        return secret_values(row.deployment)
+
+    def get_config(self, row) -> dict:
+        return mask_secrets(row.config, self._secrets(row))
+
+    def get_env(self, row) -> dict:
+        return mask_secrets(row.env, self._secrets(row))
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    tenant_id = serializers.UUIDField(read_only=True)
+    project_id = serializers.UUIDField(read_only=True)
+    cluster_id = serializers.UUIDField(read_only=True)
+    template_id = serializers.SerializerMethodField()
+    parameters = serializers.SerializerMethodField()
+    components = serializers.SerializerMethodField()
+    estimated_hourly_cost = serializers.SerializerMethodField()
+    cost_so_far = serializers.SerializerMethodField()
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = UseCaseDeployment
+        fields = [
+            "id",
+            "name",
+            "tenant_id",
+            "project_id",
+            "cluster_id",
+            "template_id",
+            "template_version",
+            "status",
+            "status_message",
+            "parameters",
+            "components",
+            "estimated_hourly_cost",
+            "cost_so_far",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "last_reconciled_at",
+        ]
+        read_only_fields = fields
+
+    def get_template_id(self, deployment) -> str:
+        return deployment.template.api_id
+
+    def get_parameters(self, deployment) -> dict:
+        return deployment.plan.get("parameters", {})
+
+    def get_components(self, deployment) -> list[dict]:
+        rows = getattr(deployment, "current_components", None)
+        if rows is None:
+            rows = list(deployment.components.filter(retired_at__isnull=True).select_related("job"))
+        order = {c["key"]: i for i, c in enumerate(deployment.plan.get("components", []))}
+        rows = sorted(rows, key=lambda row: order.get(row.key, len(order)))
+        return ComponentSummarySerializer(rows, many=True).data
+
+    def get_estimated_hourly_cost(self, deployment) -> str:
+        return str(deployment_hourly_cost(deployment))
+
+    def get_cost_so_far(self, deployment) -> str:
+        value = getattr(deployment, "cost_so_far", None)
+        return str(value if value is not None else Decimal("0"))
+
+
+class DeploymentEventSerializer(serializers.ModelSerializer):
+    component_key = serializers.CharField(source="component.key", read_only=True, default=None)
+
+    class Meta:
+        model = DeploymentEvent
+        fields = ["id", "kind", "message", "component_key", "data", "created_at"]
+
+
+class PreviewCapacitySerializer(serializers.Serializer):
+    fits_now = serializers.BooleanField()
+    predicted_start = serializers.DateTimeField(allow_null=True)
+    never_fits = serializers.ListField()
+    free = serializers.DictField()
+
+
+class DeploymentPreviewSerializer(serializers.Serializer):
+    plan = serializers.DictField()
+    waves = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+    start_order = serializers.ListField(child=serializers.CharField())
+    totals = serializers.DictField()
+    capacity = PreviewCapacitySerializer()
+    estimated_hourly_cost = serializers.CharField()
+    hourly_cost_by_component = serializers.DictField(child=serializers.CharField())

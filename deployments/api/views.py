@@ -1,0 +1,119 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from core.exceptions import NotFound, ValidationError
+from deployments import selectors, services
+from deployments.api.serializers import (
+    ComponentDetailSerializer,
+    DeploymentCreateSerializer,
+    DeploymentEventSerializer,
+    DeploymentPreviewSerializer,
+    DeploymentSerializer,
+)
+from deployments.filters import DeploymentFilterSet
+from deployments.models import UseCaseDeployment
+from templates_app.selectors import template_get_for_user
+from tenancy.api.viewsets import TenantScopedMixin
+
+
+def _resolve_create_body(request) -> dict:
+    serializer = DeploymentCreateSerializer(data=request.data, context={"request": request})
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    try:
+        template = template_get_for_user(user=request.user, template_id=data["template_id"])
+    except NotFound:
+        raise ValidationError({"template_id": [f"Unknown template {data['template_id']!r}."]}) from None
+    return {
+        "template": template,
+        "project": data["project_id"],
+        "cluster": data["cluster_id"],
+        "parameters": data.get("parameters", {}),
+        "name": data.get("name", ""),
+    }
+
+
+class DeploymentViewSet(
+    TenantScopedMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Use-case deployments: a template deployed onto a cluster, one job per component in dependency order."""
+
+    queryset = UseCaseDeployment.objects.all()
+    serializer_class = DeploymentSerializer
+    filterset_class = DeploymentFilterSet
+    ordering_fields = ["created_at", "name", "status", "updated_at"]
+
+    def get_queryset(self):
+        return selectors.deployment_list(user=self.request.user)
+
+    @extend_schema(
+        request=DeploymentCreateSerializer,
+        responses={201: DeploymentSerializer, 200: DeploymentSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                location=OpenApiParameter.HEADER,
+                required=False,
+                description="Retrying a POST with the same key returns the deployment the first one created.",
+            )
+        ],
+    )
+    def create(self, request):
+        """Deploy a template: `{template_id, project_id, cluster_id, name?, parameters}`."""
+        body = _resolve_create_body(request)
+        deployment, created = services.deployment_create(
+            user=request.user, idempotency_key=request.headers.get("Idempotency-Key") or None, **body
+        )
+        deployment = self.get_queryset().get(pk=deployment.pk)
+        response = Response(
+            self.get_serializer(deployment).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+        if not created:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+    @extend_schema(responses={202: DeploymentSerializer})
+    def destroy(self, request, pk=None):
+        """Delete: DELETING now, components stopped dependents-first, then DELETED. Rows and events stay."""
+        deployment = self.get_object()
+        services.deployment_delete(user=request.user, deployment=deployment)
+        return Response(self.get_serializer(self.get_queryset().get(pk=deployment.pk)).data, status=202)
+
+    @extend_schema(responses=ComponentDetailSerializer(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def components(self, request, pk=None):
+        """The current component deployments with their rendered config and env as deployed."""
+        deployment = self.get_object()
+        rows = selectors.deployment_components(deployment=deployment)
+        for row in rows:
+            row.deployment = deployment
+        return Response(ComponentDetailSerializer(rows, many=True).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("after", int, description="Only events with an id greater than this.")],
+        responses=DeploymentEventSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def events(self, request, pk=None):
+        """The deployment's timeline, oldest first; `?after=<id>` for what is new since the last poll."""
+        deployment = self.get_object()
+        after = request.query_params.get("after")
+        if after not in (None, "") and not str(after).isdigit():
+            raise ValidationError({"after": ["A whole number (an event id) is required."]})
+        events = selectors.deployment_events(deployment=deployment, after=int(after) if after else None)
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(DeploymentEventSerializer(page, many=True).data)
+
+    @extend_schema(request=DeploymentCreateSerializer, responses=DeploymentPreviewSerializer)
+    @action(detail=False, methods=["post"], filter_backends=[])
+    def preview(self, request):
+        """What a deploy would do — plan, waves, GPUs, capacity, hourly cost — with nothing written."""
+        body = _resolve_create_body(request)
+        body.pop("name")
+        preview = services.deployment_preview(user=request.user, **body)
+        return Response(DeploymentPreviewSerializer(preview).data)

@@ -1,0 +1,144 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from deployments.state import ComponentStatus, DeploymentStatus
+
+
+class UseCaseDeployment(models.Model):
+    """A template deployed onto a cluster with parameters; the reconciler drives it to its desired state."""
+
+    class Status(models.TextChoices):
+        PENDING = DeploymentStatus.PENDING
+        DEPLOYING = DeploymentStatus.DEPLOYING
+        RUNNING = DeploymentStatus.RUNNING
+        DEGRADED = DeploymentStatus.DEGRADED
+        UPDATING = DeploymentStatus.UPDATING
+        FAILED = DeploymentStatus.FAILED
+        DELETING = DeploymentStatus.DELETING
+        DELETED = DeploymentStatus.DELETED
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="deployments")
+    project = models.ForeignKey("tenancy.Project", on_delete=models.PROTECT, related_name="deployments")
+    cluster = models.ForeignKey("jobs.Cluster", on_delete=models.PROTECT, related_name="deployments")
+    template = models.ForeignKey("templates_app.UseCaseTemplate", on_delete=models.PROTECT, related_name="deployments")
+    template_version = models.CharField(max_length=50)
+    name = models.CharField(max_length=200)
+    # Full parameters (secrets included: the deployer needs them); responses mask secrets via the plan.
+    parameters = models.JSONField(default=dict)
+    plan = models.JSONField(default=dict, help_text="The resolved plan as deployed (templates_app.resolver.Plan).")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status_message = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    last_reconciled_at = models.DateTimeField(null=True, blank=True)
+    next_reconcile_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["tenant", "status"]),
+            models.Index(fields=["status", "last_reconciled_at"]),
+            models.Index(fields=["cluster", "status"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="unique_deployment_idempotency_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in DeploymentStatus.ACTIVE
+
+
+class ComponentDeployment(models.Model):
+    """One attempt at running one component of a deployment: one row, at most one job.
+
+    A retry makes a new row with the next attempt number and retires the failed one, so the history of every
+    attempt stays and (deployment, key, attempt) identifies a job uniquely.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = ComponentStatus.PENDING
+        QUEUED = ComponentStatus.QUEUED
+        STARTING = ComponentStatus.STARTING
+        RUNNING = ComponentStatus.RUNNING
+        SUCCEEDED = ComponentStatus.SUCCEEDED
+        FAILED = ComponentStatus.FAILED
+        STOPPING = ComponentStatus.STOPPING
+        STOPPED = ComponentStatus.STOPPED
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    deployment = models.ForeignKey(UseCaseDeployment, on_delete=models.CASCADE, related_name="components")
+    key = models.CharField(max_length=100, help_text="The template's component id, e.g. vector-db.")
+    component = models.ForeignKey("components.ComponentDefinition", on_delete=models.PROTECT, related_name="+")
+    component_version = models.CharField(max_length=50)
+    attempt = models.PositiveIntegerField(default=1)
+    job_type = models.CharField(max_length=16, default="SERVICE")
+    depends_on = models.JSONField(default=list)
+    job = models.OneToOneField(
+        "jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="component_deployment"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status_message = models.TextField(blank=True, default="")
+    planned = models.JSONField(default=dict, help_text="The planned component, output references unrendered.")
+    config = models.JSONField(default=dict, help_text="Rendered config as deployed.")
+    env = models.JSONField(default=dict, help_text="Rendered env as deployed.")
+    resources = models.JSONField(default=dict)
+    outputs = models.JSONField(default=dict)
+    has_run = models.BooleanField(default=False)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    running_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True, help_text="Set when a newer attempt took over.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["deployment", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "key", "attempt"], name="one_component_row_per_attempt"),
+            models.UniqueConstraint(
+                fields=["deployment", "key"],
+                condition=Q(retired_at__isnull=True),
+                name="one_current_component_per_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["deployment", "retired_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id}/{self.key}#{self.attempt}"
+
+
+class DeploymentEvent(models.Model):
+    """One row for every state change of a deployment or one of its components, in order."""
+
+    id = models.BigAutoField(primary_key=True)
+    deployment = models.ForeignKey(UseCaseDeployment, on_delete=models.CASCADE, related_name="events")
+    component = models.ForeignKey(
+        ComponentDeployment, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    kind = models.CharField(max_length=40)
+    message = models.TextField(blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["deployment", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"

@@ -1,0 +1,368 @@
+"""The reconcile loop: level-triggered, idempotent, safe to run twice at once (DESIGN.md, "The flow").
+
+One pass: lock the deployment row (skip when another reconciler holds it), bring every component in line with
+its job, start components whose dependencies are ready (rendering their output references from upstream
+outputs), aggregate into the deployment status, record an event for every change, and schedule the next pass
+for the moment the driver expects the next change, not on a fixed polling interval.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.exceptions import Conflict, ServiceError
+from deployments.models import ComponentDeployment, UseCaseDeployment
+from deployments.services import event_record, reconcile_enqueue
+from deployments.state import (
+    ComponentState,
+    ComponentStatus,
+    DeploymentStatus,
+    aggregate_status,
+    backoff_seconds,
+    component_outputs,
+    component_status_for_job,
+    delete_order,
+    dependency_ready,
+)
+from jobs import services as job_services
+from templates_app.resolver import render_component_refs
+
+FALLBACK_DELAY = 5.0  # when waiting on something whose time the driver cannot predict (capacity freed by others)
+MAX_DELAY = 30.0
+MIN_DELAY = 0.02
+LIVE_JOB_STATUSES = frozenset({"PENDING", "QUEUED", "RUNNING"})
+
+
+@dataclass
+class ReconcileOutcome:
+    deployment_id: str
+    skipped: bool = False  # another reconciler held the lock, or the deployment is gone/terminal
+    status: str | None = None
+    submitted: list[str] = field(default_factory=list)
+    next_delay: float | None = None
+
+
+def deployment_reconcile(*, deployment_id, now: datetime | None = None) -> ReconcileOutcome:
+    """Run one reconcile pass over a deployment; returns what it did and when the next pass is due."""
+    with transaction.atomic():
+        deployment = (
+            UseCaseDeployment.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("cluster", "project")
+            .filter(pk=deployment_id)
+            .first()
+        )
+        if deployment is None or deployment.status in DeploymentStatus.TERMINAL:
+            return ReconcileOutcome(deployment_id=str(deployment_id), skipped=True)
+        pass_ = _Pass(deployment, now or timezone.now())
+        if deployment.status == DeploymentStatus.DELETING:
+            pass_.delete()
+        else:
+            pass_.run()
+        return pass_.finish()
+
+
+class _Pass:
+    def __init__(self, deployment: UseCaseDeployment, now: datetime):
+        self.deployment = deployment
+        self.now = now
+        self.rows = list(
+            deployment.components.filter(retired_at__isnull=True).select_related("job").order_by("created_at")
+        )
+        order = {component["key"]: index for index, component in enumerate(deployment.plan.get("components", []))}
+        self.rows.sort(key=lambda row: order.get(row.key, len(order)))
+        self.by_key = {row.key: row for row in self.rows}
+        self.max_retries = int(deployment.plan.get("max_retries", 2))
+        self.submitted: list[str] = []
+        self.next_change_at: datetime | None = None
+
+    # --- syncing with jobs ----------------------------------------------------------------------------------
+
+    def _advance_cluster(self) -> None:
+        """Let the driver move time forward for jobs that are queued or starting, and learn its next change."""
+        if any(row.job and row.job.status in {"PENDING", "QUEUED"} for row in self.rows):
+            result = job_services.cluster_schedule_pass(cluster=self.deployment.cluster, now=self.now)
+            self.next_change_at = result.next_change_at
+            for row in self.rows:
+                if row.job_id:
+                    row.job.refresh_from_db()
+
+    def _set(self, row: ComponentDeployment, status: str, message: str, *, kind: str = "component_status", **data):
+        changed = row.status != status
+        row.status = status
+        row.status_message = message
+        row.save()
+        if changed:
+            event_record(
+                deployment=self.deployment,
+                component=row,
+                kind=kind,
+                message=f"{row.key}: {message}",
+                data={"key": row.key, "status": status, "attempt": row.attempt, "job_id": _id(row.job_id), **data},
+            )
+
+    def _sync_row(self, row: ComponentDeployment) -> None:
+        job = row.job
+        if job is None:
+            return
+        status = component_status_for_job(job.status)
+        if status == ComponentStatus.RUNNING:
+            if row.status != ComponentStatus.RUNNING:
+                row.outputs = component_outputs(job.outputs, row.planned.get("output_specs", {}))
+                row.has_run = True
+                row.running_at = job.started_at or self.now
+                self._set(row, status, "Running.", outputs=row.outputs)
+        elif status == ComponentStatus.QUEUED:
+            info = job_services.job_queue_info(job=job, now=self.now)
+            predicted = info.get("predicted_start")
+            when = f", predicted start {predicted:%Y-%m-%d %H:%M:%S} UTC" if predicted else ""
+            message = (
+                f"Queued on cluster {self.deployment.cluster.name}: position {info.get('queue_position')}{when}."
+                f" {job.status_message}".rstrip()
+            )
+            self._set(row, status, message, queue_position=info.get("queue_position"))
+        elif status == ComponentStatus.STARTING:
+            self._set(row, status, f"Starting on cluster {self.deployment.cluster.name} (job {job.pk}).")
+        elif status == ComponentStatus.SUCCEEDED:
+            row.outputs = component_outputs(job.outputs, row.planned.get("output_specs", {}))
+            self._set(row, status, "Completed.", outputs=row.outputs)
+        elif row.status not in {ComponentStatus.FAILED, ComponentStatus.STOPPED}:
+            # FAILED, or cancelled behind our back: both are failures of this attempt.
+            reason = job.status_message or ("cancelled outside the deployment" if job.status == "CANCELLED" else "")
+            self._fail(row, reason or "the job failed")
+
+    def _fail(self, row: ComponentDeployment, reason: str) -> None:
+        attempts = self.max_retries + 1
+        if row.attempt < attempts:
+            delay = backoff_seconds(row.attempt)
+            self._set(row, ComponentStatus.FAILED, f"Attempt {row.attempt} of {attempts} failed: {reason}")
+            row.retired_at = self.now
+            row.save(update_fields=["retired_at", "updated_at"])
+            retry = ComponentDeployment.objects.create(
+                deployment=self.deployment,
+                key=row.key,
+                component_id=row.component_id,
+                component_version=row.component_version,
+                attempt=row.attempt + 1,
+                job_type=row.job_type,
+                depends_on=row.depends_on,
+                planned=row.planned,
+                config=row.config,
+                env=row.env,
+                resources=row.resources,
+                has_run=row.has_run,
+                next_attempt_at=self.now + timedelta(seconds=delay),
+                status_message=(
+                    f"Attempt {row.attempt} failed: {reason}. Retrying in {delay:g} s "
+                    f"(attempt {row.attempt + 1} of {attempts})."
+                ),
+            )
+            event_record(
+                deployment=self.deployment,
+                component=retry,
+                kind="component_retry_scheduled",
+                message=retry.status_message,
+                data={"key": row.key, "attempt": retry.attempt, "retry_at": retry.next_attempt_at.isoformat()},
+            )
+            index = self.rows.index(row)
+            self.rows[index] = retry
+            self.by_key[row.key] = retry
+        else:
+            self._set(row, ComponentStatus.FAILED, f"Failed after {row.attempt} attempts: {reason}")
+
+    # --- starting what is ready -----------------------------------------------------------------------------
+
+    def _blocked_by(self, row: ComponentDeployment) -> list[ComponentDeployment]:
+        return [
+            self.by_key[key]
+            for key in row.depends_on
+            if not dependency_ready(self.by_key[key].status, self.by_key[key].job_type)
+        ]
+
+    def _try_start(self, row: ComponentDeployment) -> bool:
+        if row.status != ComponentStatus.PENDING or row.job_id is not None:
+            return False
+        if row.next_attempt_at and row.next_attempt_at > self.now:
+            return False
+        blocked = self._blocked_by(row)
+        if blocked:
+            waiting = ", ".join(f"{dep.key} ({dep.status})" for dep in blocked)
+            message = f"Waiting for {waiting}."
+            if row.status_message != message:
+                row.status_message = message
+                row.save(update_fields=["status_message", "updated_at"])
+            return False
+        outputs = {key: self.by_key[key].outputs for key in row.depends_on}
+        planned = row.planned
+        try:
+            env = render_component_refs(planned.get("env", {}), outputs)
+            config = render_component_refs(planned.get("config", {}), outputs)
+            spec = render_component_refs(planned.get("spec", {}), outputs)
+        except ServiceError as exc:
+            self._set(row, ComponentStatus.FAILED, f"Could not render its inputs: {exc.errors or exc.detail}")
+            return True
+        if env:
+            spec["env"] = env
+        try:
+            job = job_services.job_submit(
+                cluster=self.deployment.cluster,
+                name=_job_name(self.deployment, row),
+                job_type=row.job_type,
+                tenant=self.deployment.tenant,
+                project=self.deployment.project,
+                resources=row.resources,
+                spec=spec,
+                source_type="USECASE",
+                labels={
+                    "usecase.deployment": str(self.deployment.pk),
+                    "usecase.component": row.key,
+                    "usecase.template": self.deployment.plan.get("template_id", ""),
+                    **(planned.get("labels") or {}),
+                },
+                usecase_deployment_id=self.deployment.pk,
+                component_deployment_id=row.pk,
+                attempt=row.attempt,
+            )
+        except ServiceError as exc:
+            self._set(row, ComponentStatus.FAILED, f"The cluster refused the job: {exc.errors or exc.detail}")
+            return True
+        row.job = job
+        row.env = env
+        row.config = config
+        row.submitted_at = self.now
+        row.save()
+        self.submitted.append(row.key)
+        event_record(
+            deployment=self.deployment,
+            component=row,
+            kind="component_submitted",
+            message=f"{row.key}: job {job.pk} submitted (attempt {row.attempt}).",
+            data={"key": row.key, "job_id": str(job.pk), "attempt": row.attempt},
+        )
+        self._sync_row(row)
+        return True
+
+    def run(self) -> None:
+        self._advance_cluster()
+        for row in list(self.rows):
+            self._sync_row(row)
+        # Fixpoint: with zero start-up time a started component is RUNNING at once and unblocks its dependants
+        # in the same pass, so a whole stack can come up in one reconcile.
+        progress = True
+        while progress:
+            progress = False
+            for row in list(self.rows):
+                progress |= self._try_start(row)
+        self._aggregate()
+
+    def _aggregate(self) -> None:
+        states = [
+            ComponentState(
+                key=row.key,
+                status=row.status,
+                has_run=row.has_run,
+                retrying=row.status == ComponentStatus.PENDING and row.attempt > 1,
+            )
+            for row in self.rows
+        ]
+        status = aggregate_status(states)
+        self._set_deployment_status(status, self._summary(status))
+
+    def _summary(self, status: str) -> str:
+        total = len(self.rows)
+        ready = sum(1 for row in self.rows if row.status in ComponentStatus.READY)
+        if status == DeploymentStatus.RUNNING:
+            return f"All {total} components are running."
+        failed = [row for row in self.rows if row.status == ComponentStatus.FAILED]
+        if status == DeploymentStatus.FAILED and failed:
+            return f"Component {failed[0].key} failed: {failed[0].status_message}"
+        not_ready = [row for row in self.rows if row.status not in ComponentStatus.READY]
+        details = "; ".join(f"{row.key}: {row.status_message}" for row in not_ready[:3])
+        return f"{ready} of {total} components ready. {details}".strip()
+
+    def _set_deployment_status(self, status: str, message: str) -> None:
+        deployment = self.deployment
+        previous = deployment.status
+        deployment.status = status
+        deployment.status_message = message
+        if previous != status:
+            event_record(
+                deployment=deployment,
+                kind="status",
+                message=f"{previous} -> {status}: {message}",
+                data={"from": previous, "status": status},
+            )
+
+    # --- deleting ---------------------------------------------------------------------------------------------
+
+    def delete(self) -> None:
+        """Stop components dependents-first; DELETED once every component is stopped."""
+        waves = delete_order({row.key: [d for d in row.depends_on if d in self.by_key] for row in self.rows})
+        for wave in waves:
+            for key in wave:
+                row = self.by_key[key]
+                if row.status == ComponentStatus.STOPPED:
+                    continue
+                job = row.job
+                if job is not None and job.status in LIVE_JOB_STATUSES:
+                    with contextlib.suppress(Conflict):  # finished meanwhile: nothing left to stop
+                        job_services.job_cancel(job=job, reason="deployment deleted")
+                    job.refresh_from_db()
+                if job is not None and job.status in LIVE_JOB_STATUSES:
+                    # A real driver stops asynchronously: wait for this wave before stopping what it depends on.
+                    self._set(row, ComponentStatus.STOPPING, "Stopping.")
+                    continue
+                self._set(row, ComponentStatus.STOPPED, "Stopped: deployment deleted.")
+            if any(self.by_key[key].status != ComponentStatus.STOPPED for key in wave):
+                return
+        self._set_deployment_status(DeploymentStatus.DELETED, f"Deleted; {len(self.rows)} components stopped.")
+
+    # --- bookkeeping ------------------------------------------------------------------------------------------
+
+    def _next_delay(self) -> float | None:
+        """Seconds until the next pass: the earliest retry or driver change; None once nothing is expected."""
+        status = self.deployment.status
+        if status in DeploymentStatus.TERMINAL or status == DeploymentStatus.RUNNING:
+            return None
+        waiting_on_driver = {ComponentStatus.QUEUED, ComponentStatus.STARTING, ComponentStatus.STOPPING}
+        if self.next_change_at is None and any(row.status in waiting_on_driver for row in self.rows):
+            self.next_change_at = job_services.cluster_schedule_pass(
+                cluster=self.deployment.cluster, now=self.now
+            ).next_change_at
+        moments = [
+            row.next_attempt_at for row in self.rows if row.status == ComponentStatus.PENDING and row.next_attempt_at
+        ]
+        if self.next_change_at is not None:
+            moments.append(self.next_change_at)
+        if not moments:
+            return FALLBACK_DELAY
+        delay = (min(moments) - self.now).total_seconds()
+        return max(MIN_DELAY, min(MAX_DELAY, delay))
+
+    def finish(self) -> ReconcileOutcome:
+        deployment = self.deployment
+        delay = self._next_delay()
+        deployment.last_reconciled_at = self.now
+        deployment.next_reconcile_at = self.now + timedelta(seconds=delay) if delay is not None else None
+        deployment.save(
+            update_fields=["status", "status_message", "last_reconciled_at", "next_reconcile_at", "updated_at"]
+        )
+        if delay is not None:
+            reconcile_enqueue(deployment_id=deployment.pk, delay=delay)
+        return ReconcileOutcome(
+            deployment_id=str(deployment.pk), status=deployment.status, submitted=self.submitted, next_delay=delay
+        )
+
+
+def _id(value) -> str | None:
+    return str(value) if value else None
+
+
+def _job_name(deployment: UseCaseDeployment, row: ComponentDeployment) -> str:
+    base = re.sub(r"[^a-z0-9-]+", "-", deployment.name.lower()).strip("-")[:40] or "deployment"
+    return f"{base}-{row.key}"[:63].strip("-")

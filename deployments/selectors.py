@@ -1,0 +1,63 @@
+"""Reads for deployments, scoped to the caller's tenants, with a constant number of queries per list."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import DecimalField, OuterRef, Prefetch, QuerySet, Subquery, Sum
+
+from deployments.models import ComponentDeployment, DeploymentEvent, UseCaseDeployment
+from jobs.models import Job
+from tenancy.selectors import scope_to_user
+
+
+def current_components_prefetch() -> Prefetch:
+    return Prefetch(
+        "components",
+        queryset=ComponentDeployment.objects.filter(retired_at__isnull=True)
+        .select_related("job")
+        .order_by("created_at"),
+        to_attr="current_components",
+    )
+
+
+def _cost_so_far() -> Subquery:
+    """Actual cost accrued by every job the deployment ever ran (retries and replaced parts included)."""
+    totals = (
+        Job.objects.filter(usecase_deployment_id=OuterRef("pk"))
+        .order_by()
+        .values("usecase_deployment_id")
+        .annotate(total=Sum("actual_cost"))
+        .values("total")
+    )
+    return Subquery(totals, output_field=DecimalField(max_digits=14, decimal_places=4))
+
+
+def deployment_list(*, user) -> QuerySet[UseCaseDeployment]:
+    """Deployments in the caller's tenants, with what a list or detail response shows prefetched."""
+    return scope_to_user(
+        UseCaseDeployment.objects.select_related("template", "cluster", "project", "created_by")
+        .prefetch_related(current_components_prefetch())
+        .annotate(cost_so_far=_cost_so_far()),
+        user,
+    )
+
+
+def deployment_components(*, deployment: UseCaseDeployment) -> list[ComponentDeployment]:
+    """Current component rows of a deployment in the plan's start order."""
+    rows = list(deployment.components.filter(retired_at__isnull=True).select_related("job", "component"))
+    order = {c["key"]: i for i, c in enumerate(deployment.plan.get("components", []))}
+    return sorted(rows, key=lambda row: order.get(row.key, len(order)))
+
+
+def deployment_events(*, deployment: UseCaseDeployment, after: int | None = None) -> QuerySet[DeploymentEvent]:
+    events = deployment.events.select_related("component")
+    if after is not None:
+        events = events.filter(id__gt=after)
+    return events.order_by("id")
+
+
+def deployment_hourly_cost(deployment: UseCaseDeployment) -> Decimal:
+    """The estimated hourly cost of the deployment as planned."""
+    costs = deployment.plan.get("hourly_cost_by_component") or {}
+    return sum((Decimal(value) for value in costs.values()), Decimal("0"))

@@ -1,0 +1,222 @@
+"""Writes for deployments: create, preview, delete, events, and enqueueing the reconciler.
+
+The reconcile loop itself lives in deployments.reconciler; everything here is called by the API, the CLI,
+the console and the admin alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from core.exceptions import Conflict, PermissionDenied, ValidationError
+from deployments.models import ComponentDeployment, DeploymentEvent, UseCaseDeployment
+from deployments.state import ComponentStatus, DeploymentStatus
+from jobs import services as job_services
+from templates_app.resolver import Plan, resolve
+from tenancy.selectors import user_can_write
+
+
+def event_record(
+    *,
+    deployment: UseCaseDeployment,
+    kind: str,
+    message: str = "",
+    component: ComponentDeployment | None = None,
+    data: dict | None = None,
+) -> DeploymentEvent:
+    """Append one event to a deployment's timeline."""
+    return DeploymentEvent.objects.create(
+        deployment=deployment, component=component, kind=kind, message=message, data=data or {}
+    )
+
+
+def reconcile_enqueue(*, deployment_id, delay: float = 0.0) -> None:
+    """Ask a worker to reconcile a deployment after the current transaction commits."""
+    from deployments.tasks import reconcile_deployment
+
+    def send() -> None:
+        if delay > 0:
+            reconcile_deployment.apply_async((str(deployment_id),), countdown=delay)
+        else:
+            reconcile_deployment.delay(str(deployment_id))
+
+    transaction.on_commit(send)
+
+
+def _check_target(*, user, project, cluster) -> None:
+    errors = {}
+    if project.tenant_id != cluster.tenant_id:
+        errors["cluster_id"] = ["The cluster belongs to another tenant than the project."]
+    if errors:
+        raise ValidationError(errors)
+    if not user_can_write(user, project.tenant_id):
+        raise PermissionDenied("Your role in this tenant is read-only.")
+
+
+def plan_capacity_and_cost(*, plan: Plan, cluster, now: datetime | None = None) -> dict:
+    """GPUs, capacity and hourly cost of a plan on a cluster: what a preview shows and a deploy checks."""
+    resources = [component.resources for component in plan.components]
+    capacity = job_services.cluster_capacity_check(cluster=cluster, resources_list=resources, now=now)
+    per_component = {
+        component.key: job_services.estimate_hourly_cost(cluster=cluster, resources=component.resources)
+        for component in plan.components
+    }
+    return {
+        "capacity": capacity,
+        "hourly_cost_by_component": {key: str(cost) for key, cost in per_component.items()},
+        "estimated_hourly_cost": str(sum(per_component.values(), Decimal("0"))),
+    }
+
+
+def deployment_preview(*, user, template, project, cluster, parameters: dict) -> dict:
+    """What a deploy would do, without writing anything: plan, waves, GPUs, capacity, hourly cost."""
+    _check_target(user=user, project=project, cluster=cluster)
+    plan = resolve(template, parameters)
+    costing = plan_capacity_and_cost(plan=plan, cluster=cluster)
+    capacity = costing["capacity"]
+    return {
+        "plan": plan_public_dict(plan),
+        "waves": [list(wave) for wave in plan.waves],
+        "start_order": [component.key for component in plan.components],
+        "totals": plan.totals,
+        "capacity": {
+            "fits_now": capacity["fits_now"],
+            "predicted_start": capacity.get("predicted_start"),
+            "never_fits": capacity.get("never_fits", []),
+            "free": capacity.get("free", {}),
+        },
+        "estimated_hourly_cost": costing["estimated_hourly_cost"],
+        "hourly_cost_by_component": costing["hourly_cost_by_component"],
+    }
+
+
+def plan_public_dict(plan: Plan) -> dict:
+    """The plan as stored and shown: secrets masked everywhere they could appear."""
+    return plan.to_dict(redact=True)
+
+
+@transaction.atomic
+def deployment_create(
+    *,
+    user,
+    template,
+    project,
+    cluster,
+    parameters: dict,
+    name: str = "",
+    idempotency_key: str | None = None,
+) -> tuple[UseCaseDeployment, bool]:
+    """Resolve the template and record the deployment with one row per component; reconcile on commit.
+
+    Returns (deployment, created). With an idempotency key already used in the tenant, returns the earlier
+    deployment and created=False, writing nothing.
+    """
+    _check_target(user=user, project=project, cluster=cluster)
+    if idempotency_key:
+        existing = UseCaseDeployment.objects.filter(tenant_id=project.tenant_id, idempotency_key=idempotency_key)
+        if existing := existing.first():
+            return existing, False
+    plan = resolve(template, parameters)
+    costing = plan_capacity_and_cost(plan=plan, cluster=cluster)
+    if costing["capacity"].get("never_fits"):
+        raise ValidationError(
+            {"cluster_id": [f"The cluster can never fit this deployment: {costing['capacity']['never_fits']}"]}
+        )
+    stored_plan = {
+        **plan_public_dict(plan),
+        "hourly_cost_by_component": costing["hourly_cost_by_component"],
+        "estimated_hourly_cost": costing["estimated_hourly_cost"],
+    }
+    try:
+        with transaction.atomic():
+            deployment = UseCaseDeployment.objects.create(
+                tenant_id=project.tenant_id,
+                project=project,
+                cluster=cluster,
+                template=template,
+                template_version=plan.version,
+                name=name or f"{plan.template_id}-{timezone.now():%Y%m%d-%H%M%S}",
+                parameters=plan.parameters,
+                plan=stored_plan,
+                created_by=user if getattr(user, "pk", None) else None,
+                idempotency_key=idempotency_key or None,
+            )
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer with its deployment.
+        return UseCaseDeployment.objects.get(tenant_id=project.tenant_id, idempotency_key=idempotency_key), False
+    rows = ComponentDeployment.objects.bulk_create(
+        [
+            ComponentDeployment(
+                deployment=deployment,
+                key=component.key,
+                component_id=component.component_id,
+                component_version=component.component_version,
+                job_type=component.job_type,
+                depends_on=list(component.depends_on),
+                planned=component.to_dict(),
+                config=component.config,
+                env=component.env,
+                resources=component.resources,
+                status_message=_waiting_message(component.depends_on),
+            )
+            for component in plan.components
+        ]
+    )
+    event_record(
+        deployment=deployment,
+        kind="created",
+        message=f"Deployment of {plan.template_id} {plan.version} created with {len(rows)} components.",
+        data={"start_order": [c.key for c in plan.components], "waves": [list(w) for w in plan.waves]},
+    )
+    reconcile_enqueue(deployment_id=deployment.pk)
+    return deployment, True
+
+
+def _waiting_message(depends_on) -> str:
+    return f"Waiting for {', '.join(depends_on)}." if depends_on else "Waiting to be submitted."
+
+
+@transaction.atomic
+def deployment_delete(*, user, deployment: UseCaseDeployment) -> UseCaseDeployment:
+    """Start deleting: DELETING now; the reconciler stops components dependents-first, then DELETED."""
+    if not user_can_write(user, deployment.tenant_id):
+        raise PermissionDenied("Your role in this tenant is read-only.")
+    updated = UseCaseDeployment.objects.filter(pk=deployment.pk).exclude(
+        status__in=[DeploymentStatus.DELETING, DeploymentStatus.DELETED]
+    )
+    if not updated.update(status=DeploymentStatus.DELETING, status_message="Deleting.", updated_at=timezone.now()):
+        raise Conflict(f"The deployment is already {deployment.status.lower()}.")
+    deployment.refresh_from_db()
+    event_record(deployment=deployment, kind="status", message="Deletion requested.", data={"status": "DELETING"})
+    reconcile_enqueue(deployment_id=deployment.pk)
+    return deployment
+
+
+def deployments_requeue_stale(*, stale_after: timedelta = timedelta(seconds=15), now: datetime | None = None) -> int:
+    """Re-queue deployments that need a pass nobody scheduled: overdue active ones (a lost task or a killed
+    worker heals itself) and running ones whose job died behind their back (they become DEGRADED and retry)."""
+    now = now or timezone.now()
+    cutoff = now - stale_after
+    overdue = UseCaseDeployment.objects.filter(status__in=DeploymentStatus.ACTIVE).filter(_overdue(cutoff))
+    broken = ComponentDeployment.objects.filter(
+        retired_at__isnull=True,
+        status=ComponentStatus.RUNNING,
+        job__status__in=["FAILED", "CANCELLED"],
+    ).exclude(deployment__status__in=[DeploymentStatus.DELETING, DeploymentStatus.DELETED])
+    ids = set(overdue.values_list("pk", flat=True)[:1000]) | set(broken.values_list("deployment_id", flat=True)[:1000])
+    for deployment_id in ids:
+        reconcile_enqueue(deployment_id=deployment_id)
+    return len(ids)
+
+
+def _overdue(cutoff: datetime) -> Q:
+    return (
+        Q(next_reconcile_at__lt=cutoff)
+        | Q(next_reconcile_at__isnull=True, last_reconciled_at__lt=cutoff)
+        | Q(next_reconcile_at__isnull=True, last_reconciled_at__isnull=True, created_at__lt=cutoff)
+    )

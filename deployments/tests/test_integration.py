@@ -1,0 +1,141 @@
+"""Deployments driven by real Celery worker processes on the configured broker and the test database."""
+
+from datetime import timedelta
+
+import pytest
+
+from conftest import broker_reachable, start_celery_worker, stop_celery_worker
+from core.testing import client_for, wait_for
+from deployments import services
+from deployments.models import DeploymentEvent, UseCaseDeployment
+from deployments.tests.factories import SIMPLE_RAG_PARAMS, make_cluster, seed_system_templates
+from templates_app.models import UseCaseTemplate
+from templates_app.resolver import parameters_schema
+from templates_app.selectors import template_get_for_user
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def minimal_parameters(schema: dict) -> dict:
+    """A valid parameter set: the required parameters without defaults, filled by type."""
+    values = {}
+    for name in schema.get("required", []):
+        prop = schema["properties"][name]
+        if "default" in prop:
+            continue
+        if "enum" in prop:
+            values[name] = prop["enum"][0]
+        elif prop.get("type") == "integer":
+            values[name] = max(1, prop.get("minimum", 1))
+        elif prop.get("type") == "number":
+            values[name] = max(1.0, prop.get("minimum", 1.0))
+        elif prop.get("type") == "boolean":
+            values[name] = True
+        elif prop.get("type") == "array":
+            values[name] = []
+        else:
+            values[name] = "meta-llama/Llama-3.1-8B-Instruct"
+    return values
+
+
+def deployment_status(deployment_id):
+    return UseCaseDeployment.objects.get(pk=deployment_id).status
+
+
+def test_simple_rag_deploys_in_dependency_order_with_a_real_worker(celery_worker_process, tenant, project, member_user):
+    seed_system_templates()
+    cluster = make_cluster(tenant=tenant, name="sim-int", startup=0.3)
+    client = client_for(member_user)
+    response = client.post(
+        "/api/v1/deployments",
+        {
+            "template_id": "simple-rag-v1",
+            "project_id": str(project.pk),
+            "cluster_id": str(cluster.pk),
+            "parameters": SIMPLE_RAG_PARAMS,
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    deployment_id = response.json()["id"]
+    wait_for(lambda: deployment_status(deployment_id) == "RUNNING", timeout=60, message="RUNNING")
+    events = DeploymentEvent.objects.filter(deployment_id=deployment_id)
+    running = list(events.filter(kind="component_status", data__status="RUNNING").values_list("data__key", flat=True))
+    submitted = list(events.filter(kind="component_submitted").values_list("data__key", flat=True))
+    assert submitted[-1] == "orchestrator"
+    # the orchestrator was submitted only after the three others were RUNNING
+    orchestrator_submitted = events.get(kind="component_submitted", data__key="orchestrator").id
+    for key in ("vector-db", "embedding", "llm"):
+        assert events.get(kind="component_status", data__key=key, data__status="RUNNING").id < orchestrator_submitted
+    assert running[-1] == "orchestrator"
+    components = {c["key"]: c for c in client.get(f"/api/v1/deployments/{deployment_id}/components").json()}
+    for key, variable in (("vector-db", "VECTOR_DB_URL"), ("embedding", "EMBEDDING_URL"), ("llm", "LLM_URL")):
+        assert components["orchestrator"]["env"][variable] == components[key]["outputs"]["url"]
+
+
+def test_every_system_template_deploys(celery_worker_process, tenant, project, member_user):
+    seed_system_templates()
+    cluster = make_cluster(tenant=tenant, name="sim-all")
+    ids = []
+    templates = UseCaseTemplate.objects.filter(is_system=True, is_active=True)
+    assert templates.count() >= 5
+    for template in templates:
+        template = template_get_for_user(user=member_user, template_id=template.api_id)
+        deployment, _ = services.deployment_create(
+            user=member_user,
+            template=template,
+            project=project,
+            cluster=cluster,
+            parameters=minimal_parameters(parameters_schema(template)),
+        )
+        ids.append(deployment.pk)
+    for deployment_id in ids:
+        wait_for(
+            lambda deployment_id=deployment_id: deployment_status(deployment_id) == "RUNNING",
+            timeout=60,
+            message=f"{deployment_id} RUNNING",
+        )
+
+
+def test_a_worker_killed_mid_deployment_heals(tenant, project, member_user):
+    """SIGKILL the worker while a deployment is half-way; a new worker plus the stale sweep finish the job."""
+    reason = broker_reachable()
+    if reason:
+        pytest.skip(f"no Celery broker reachable ({reason})")
+    from config.celery_app import app
+
+    seed_system_templates()
+    cluster = make_cluster(tenant=tenant, name="sim-kill", startup=1.5)
+    queue = "kill-test"
+    original_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue  # this test's tasks go to workers it owns, not the session worker
+    first = start_celery_worker(name="doomed", queue=queue, concurrency=1, log_name="test-worker-doomed.log")
+    try:
+        template = template_get_for_user(user=member_user, template_id="simple-rag-v1")
+        deployment, _ = services.deployment_create(
+            user=member_user, template=template, project=project, cluster=cluster, parameters=SIMPLE_RAG_PARAMS
+        )
+        wait_for(
+            lambda: deployment.components.filter(job__isnull=False).exists(),
+            timeout=30,
+            message="first components submitted",
+        )
+        stop_celery_worker(first, kill=True)
+        assert deployment_status(deployment.pk) == "DEPLOYING"
+        second = start_celery_worker(name="rescuer", queue=queue, concurrency=1, log_name="test-worker-rescuer.log")
+        try:
+            wait_for(
+                lambda: (
+                    services.deployments_requeue_stale(stale_after=timedelta(0)) >= 0
+                    and deployment_status(deployment.pk) == "RUNNING"
+                ),
+                timeout=60,
+                interval=0.5,
+                message="RUNNING after the worker was killed",
+            )
+        finally:
+            stop_celery_worker(second)
+    finally:
+        app.conf.task_default_queue = original_queue
+        if first.poll() is None:
+            stop_celery_worker(first, kill=True)

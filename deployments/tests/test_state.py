@@ -1,0 +1,98 @@
+"""The pure state rules: no database."""
+
+import pytest
+
+from deployments.state import (
+    ComponentState,
+    aggregate_status,
+    backoff_seconds,
+    component_status_for_job,
+    delete_order,
+    dependency_ready,
+)
+
+
+def states(*pairs, **flags):
+    return [ComponentState(key=f"c{i}", status=status, **flags) for i, status in enumerate(pairs)]
+
+
+def test_all_running_is_running():
+    assert aggregate_status(states("RUNNING", "RUNNING", "SUCCEEDED")) == "RUNNING"
+
+
+def test_nothing_submitted_is_pending():
+    assert aggregate_status(states("PENDING", "PENDING")) == "PENDING"
+
+
+def test_some_started_is_deploying():
+    assert aggregate_status(states("RUNNING", "QUEUED", "PENDING")) == "DEPLOYING"
+
+
+def test_failed_for_good_before_running_is_failed():
+    assert aggregate_status(states("RUNNING", "FAILED")) == "FAILED"
+
+
+def test_retrying_component_keeps_deploying():
+    rows = [ComponentState("a", "RUNNING"), ComponentState("b", "PENDING", retrying=True)]
+    assert aggregate_status(rows) == "DEPLOYING"
+
+
+def test_component_that_ran_and_failed_degrades():
+    rows = [ComponentState("a", "RUNNING"), ComponentState("b", "PENDING", has_run=True, retrying=True)]
+    assert aggregate_status(rows) == "DEGRADED"
+    rows = [ComponentState("a", "RUNNING"), ComponentState("b", "FAILED", has_run=True)]
+    assert aggregate_status(rows) == "DEGRADED"
+
+
+def test_job_states_map_onto_component_states():
+    assert [
+        component_status_for_job(s) for s in ["PENDING", "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
+    ] == [
+        "STARTING",
+        "QUEUED",
+        "RUNNING",
+        "SUCCEEDED",
+        "FAILED",
+        "STOPPED",
+    ]
+    with pytest.raises(KeyError):
+        component_status_for_job("EXPLODED")
+
+
+def test_dependency_readiness_depends_on_job_type():
+    assert dependency_ready("RUNNING", "SERVICE")
+    assert not dependency_ready("SUCCEEDED", "SERVICE")
+    assert dependency_ready("SUCCEEDED", "BATCH")
+    assert not dependency_ready("RUNNING", "BATCH")
+
+
+def test_backoff_doubles_and_caps():
+    assert [backoff_seconds(n) for n in (1, 2, 3, 4)] == [2, 4, 8, 16]
+    assert backoff_seconds(30) == 60
+
+
+def test_delete_order_stops_dependents_first():
+    waves = delete_order(
+        {
+            "vector-db": [],
+            "embedding": [],
+            "llm": [],
+            "orchestrator": ["vector-db", "embedding", "llm"],
+            "ui": ["orchestrator"],
+        }
+    )
+    assert waves == [["ui"], ["orchestrator"], ["embedding", "llm", "vector-db"]]
+
+
+def test_component_outputs_build_declared_outputs_on_the_job_host():
+    from deployments.state import component_outputs
+
+    job = {"url": "http://rag-llm.ns.svc.cluster.local:8000", "host": "rag-llm.ns.svc.cluster.local", "port": 8000}
+    specs = {"url": {"protocol": "http", "port": 8000, "path": "/v1"}, "grpc_url": {"protocol": "grpc", "port": 9000}}
+    assert component_outputs(job, specs) == {
+        "url": "http://rag-llm.ns.svc.cluster.local:8000/v1",
+        "host": "rag-llm.ns.svc.cluster.local",
+        "port": 8000,
+        "grpc_url": "grpc://rag-llm.ns.svc.cluster.local:9000",
+    }
+    assert component_outputs({}, specs) == {}
