@@ -36,6 +36,18 @@ class UseCaseDeployment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    scale = models.JSONField(
+        default=dict, blank=True, help_text="Per-component scale overrides: {key: {replicas, resources}}."
+    )
+    revision = models.PositiveIntegerField(default=1, help_text="The revision the deployment runs now.")
+    pending_revision = models.ForeignKey(
+        "deployments.DeploymentRevision",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The change being rolled out; a second change is refused (409) while it is set.",
+    )
     last_reconciled_at = models.DateTimeField(null=True, blank=True)
     next_reconcile_at = models.DateTimeField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -87,6 +99,14 @@ class ComponentDeployment(models.Model):
     component = models.ForeignKey("components.ComponentDefinition", on_delete=models.PROTECT, related_name="+")
     component_version = models.CharField(max_length=50)
     attempt = models.PositiveIntegerField(default=1)
+    generation = models.PositiveIntegerField(
+        default=1, help_text="Bumped when the component is replaced with new config: a new job at a new address."
+    )
+    is_candidate = models.BooleanField(
+        default=False, help_text="A replacement starting beside the serving row (new-before-old)."
+    )
+    replaces = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revision = models.PositiveIntegerField(default=1, help_text="The deployment revision that created this row.")
     job_type = models.CharField(max_length=16, default="SERVICE")
     depends_on = models.JSONField(default=list)
     job = models.OneToOneField(
@@ -113,8 +133,13 @@ class ComponentDeployment(models.Model):
             models.UniqueConstraint(fields=["deployment", "key", "attempt"], name="one_component_row_per_attempt"),
             models.UniqueConstraint(
                 fields=["deployment", "key"],
-                condition=Q(retired_at__isnull=True),
+                condition=Q(retired_at__isnull=True, is_candidate=False),
                 name="one_current_component_per_key",
+            ),
+            models.UniqueConstraint(
+                fields=["deployment", "key"],
+                condition=Q(retired_at__isnull=True, is_candidate=True),
+                name="one_candidate_per_key",
             ),
         ]
         indexes = [models.Index(fields=["deployment", "retired_at"])]
@@ -142,3 +167,45 @@ class DeploymentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message}"
+
+
+class DeploymentRevision(models.Model):
+    """One numbered change to a deployment: what it asked for (parameters, template version, plan, scale)."""
+
+    class Kind(models.TextChoices):
+        CREATE = "create"
+        UPDATE = "update"
+        SCALE = "scale"
+        ROLLBACK = "rollback"
+        UPGRADE = "upgrade"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPLIED = "applied"
+        FAILED = "failed"
+
+    id = models.BigAutoField(primary_key=True)
+    deployment = models.ForeignKey(UseCaseDeployment, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status_message = models.TextField(blank=True, default="")
+    parameters = models.JSONField(default=dict)
+    template_version = models.CharField(max_length=50)
+    plan = models.JSONField(default=dict, help_text="The resolved plan it asked for (secrets masked).")
+    scale = models.JSONField(default=dict, blank=True)
+    components = models.JSONField(default=dict, help_text="Per component: replicas and resources asked for.")
+    change = models.JSONField(default=dict, blank=True, help_text="The change plan that was applied.")
+    rollback_of = models.PositiveIntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["deployment", "number"]
+        constraints = [models.UniqueConstraint(fields=["deployment", "number"], name="unique_revision_number")]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id} r{self.number} ({self.kind}, {self.status})"

@@ -12,6 +12,7 @@ import contextlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -53,7 +54,7 @@ def deployment_reconcile(*, deployment_id, now: datetime | None = None) -> Recon
     with transaction.atomic():
         deployment = (
             UseCaseDeployment.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("cluster", "project")
+            .select_related("cluster", "project", "pending_revision")
             .filter(pk=deployment_id)
             .first()
         )
@@ -71,24 +72,31 @@ class _Pass:
     def __init__(self, deployment: UseCaseDeployment, now: datetime):
         self.deployment = deployment
         self.now = now
-        self.rows = list(
-            deployment.components.filter(retired_at__isnull=True).select_related("job").order_by("created_at")
-        )
+        live = list(deployment.components.filter(retired_at__isnull=True).select_related("job").order_by("created_at"))
+        self.rows = [row for row in live if not row.is_candidate]
+        self.candidates = [row for row in live if row.is_candidate]
         order = {component["key"]: index for index, component in enumerate(deployment.plan.get("components", []))}
+        if deployment.pending_revision_id:
+            pending_order = deployment.pending_revision.plan.get("components", [])
+            order.update({c["key"]: i for i, c in enumerate(pending_order) if c["key"] not in order})
         self.rows.sort(key=lambda row: order.get(row.key, len(order)))
+        self.candidates.sort(key=lambda row: order.get(row.key, len(order)))
         self.by_key = {row.key: row for row in self.rows}
+        self.candidate_by_key = {row.key: row for row in self.candidates}
         self.max_retries = int(deployment.plan.get("max_retries", 2))
         self.submitted: list[str] = []
+        self.failed_revision_message: str | None = None
         self.next_change_at: datetime | None = None
 
     # --- syncing with jobs ----------------------------------------------------------------------------------
 
     def _advance_cluster(self) -> None:
         """Let the driver move time forward for jobs that are queued or starting, and learn its next change."""
-        if any(row.job and row.job.status in {"PENDING", "QUEUED"} for row in self.rows):
+        live = self.rows + self.candidates
+        if any(row.job and row.job.status in {"PENDING", "QUEUED"} for row in live):
             result = job_services.cluster_schedule_pass(cluster=self.deployment.cluster, now=self.now)
             self.next_change_at = result.next_change_at
-            for row in self.rows:
+            for row in live:
                 if row.job_id:
                     row.job.refresh_from_db()
 
@@ -138,6 +146,10 @@ class _Pass:
 
     def _fail(self, row: ComponentDeployment, reason: str) -> None:
         attempts = self.max_retries + 1
+        if row.is_candidate:
+            # A replacement that fails does not retry: the roll-out is abandoned and the old part keeps serving.
+            self._set(row, ComponentStatus.FAILED, f"Replacement failed: {reason}")
+            return
         if row.attempt < attempts:
             delay = backoff_seconds(row.attempt)
             self._set(row, ComponentStatus.FAILED, f"Attempt {row.attempt} of {attempts} failed: {reason}")
@@ -177,12 +189,15 @@ class _Pass:
 
     # --- starting what is ready -----------------------------------------------------------------------------
 
+    def _upstream(self, row: ComponentDeployment, key: str) -> ComponentDeployment:
+        """What a row's dependency `key` is: a candidate consumes the new version of a part being replaced."""
+        if row.is_candidate and key in self.candidate_by_key:
+            return self.candidate_by_key[key]
+        return self.by_key[key]
+
     def _blocked_by(self, row: ComponentDeployment) -> list[ComponentDeployment]:
-        return [
-            self.by_key[key]
-            for key in row.depends_on
-            if not dependency_ready(self.by_key[key].status, self.by_key[key].job_type)
-        ]
+        upstream = [self._upstream(row, key) for key in row.depends_on]
+        return [dep for dep in upstream if not dependency_ready(dep.status, dep.job_type)]
 
     def _try_start(self, row: ComponentDeployment) -> bool:
         if row.status != ComponentStatus.PENDING or row.job_id is not None:
@@ -197,7 +212,7 @@ class _Pass:
                 row.status_message = message
                 row.save(update_fields=["status_message", "updated_at"])
             return False
-        outputs = {key: self.by_key[key].outputs for key in row.depends_on}
+        outputs = {key: self._upstream(row, key).outputs for key in row.depends_on}
         planned = row.planned
         try:
             env = render_component_refs(planned.get("env", {}), outputs)
@@ -258,7 +273,109 @@ class _Pass:
             progress = False
             for row in list(self.rows):
                 progress |= self._try_start(row)
+        if self.deployment.pending_revision_id:
+            self._roll_out()
         self._aggregate()
+
+    # --- rolling out a revision (new-before-old) -------------------------------------------------------------
+
+    def _roll_out(self) -> None:
+        """Start the candidates as their dependencies allow; switch over once all run; abandon on a failure."""
+        for row in list(self.candidates):
+            self._sync_row(row)
+        progress = True
+        while progress:
+            progress = False
+            for row in list(self.candidates):
+                progress |= self._try_start(row)
+        failed = [row for row in self.candidates if row.status == ComponentStatus.FAILED]
+        if failed:
+            self._abandon(failed[0])
+        elif all(row.status in ComponentStatus.READY for row in self.candidates):
+            self._promote()
+
+    def _stop_row(self, row: ComponentDeployment, message: str) -> None:
+        job = row.job
+        if job is not None and job.status in LIVE_JOB_STATUSES:
+            with contextlib.suppress(Conflict):  # finished meanwhile: nothing left to stop
+                job_services.job_cancel(job=job, reason=message)
+        self._set(row, ComponentStatus.STOPPED, message)
+        row.retired_at = self.now
+        row.save(update_fields=["retired_at", "updated_at"])
+
+    def _promote(self) -> None:
+        """Every new part runs: consumers already point at the new addresses, so stop the old parts (dependents
+        first) and make the new ones current, all in this transaction."""
+        revision = self.deployment.pending_revision
+        removed = set(revision.change.get("summary", {}).get("removed", []))
+        replaced = {row.key for row in self.candidates}
+        old_rows = [row for row in self.rows if row.key in replaced | removed]
+        waves = delete_order({row.key: [d for d in row.depends_on if d in self.by_key] for row in self.rows})
+        position = {key: index for index, wave in enumerate(waves) for key in wave}
+        for row in sorted(old_rows, key=lambda r: position.get(r.key, 0)):
+            verb = "Removed" if row.key in removed else "Replaced"
+            self._stop_row(row, f"{verb} by revision {revision.number}.")
+        for row in self.candidates:
+            row.is_candidate = False
+            row.save(update_fields=["is_candidate", "updated_at"])
+        deployment = self.deployment
+        deployment.plan = {
+            **revision.plan,
+            "hourly_cost_by_component": {
+                key: str(job_services.estimate_hourly_cost(cluster=deployment.cluster, resources=resources))
+                for key, resources in revision.components.items()
+            },
+        }
+        deployment.plan["estimated_hourly_cost"] = str(
+            sum(Decimal(v) for v in deployment.plan["hourly_cost_by_component"].values())
+        )
+        deployment.parameters = revision.parameters
+        deployment.template_version = revision.template_version
+        deployment.scale = revision.scale
+        deployment.revision = revision.number
+        deployment.pending_revision = None
+        revision.status = revision.Status.APPLIED
+        revision.completed_at = self.now
+        revision.status_message = "Applied."
+        revision.save(update_fields=["status", "status_message", "completed_at"])
+        event_record(
+            deployment=deployment,
+            kind="revision_applied",
+            message=f"Revision {revision.number} ({revision.kind}) applied.",
+            data={"revision": revision.number, "kind": revision.kind},
+        )
+        self.rows = [row for row in self.rows if row.key not in replaced | removed] + self.candidates
+        order = {c["key"]: i for i, c in enumerate(revision.plan.get("components", []))}
+        self.rows.sort(key=lambda row: order.get(row.key, len(order)))
+        self.by_key = {row.key: row for row in self.rows}
+        self.candidates, self.candidate_by_key = [], {}
+
+    def _abandon(self, failed: ComponentDeployment | None, reason: str | None = None) -> None:
+        """A new part failed (or the deployment is being deleted): stop the new parts; the old ones serve on."""
+        revision = self.deployment.pending_revision
+        message = reason or f"{failed.key}: {failed.status_message}"
+        for row in self.candidates:
+            if row.status != ComponentStatus.FAILED:
+                self._stop_row(row, f"Abandoned with revision {revision.number}.")
+            else:
+                row.retired_at = self.now
+                row.save(update_fields=["retired_at", "updated_at"])
+        revision.status = revision.Status.FAILED
+        revision.completed_at = self.now
+        revision.status_message = message
+        revision.save(update_fields=["status", "status_message", "completed_at"])
+        self.deployment.pending_revision = None
+        self.candidates, self.candidate_by_key = [], {}
+        self.failed_revision_message = (
+            f"Revision {revision.number} ({revision.kind}) failed: {message} "
+            f"Revision {self.deployment.revision} keeps serving."
+        )
+        event_record(
+            deployment=self.deployment,
+            kind="revision_failed",
+            message=self.failed_revision_message,
+            data={"revision": revision.number, "kind": revision.kind, "component": failed.key if failed else None},
+        )
 
     def _aggregate(self) -> None:
         states = [
@@ -271,7 +388,22 @@ class _Pass:
             for row in self.rows
         ]
         status = aggregate_status(states)
-        self._set_deployment_status(status, self._summary(status))
+        if self.deployment.pending_revision_id:
+            revision = self.deployment.pending_revision
+            ready = sum(1 for row in self.candidates if row.status in ComponentStatus.READY)
+            waiting = "; ".join(
+                f"{row.key}: {row.status_message}" for row in self.candidates if row.status not in ComponentStatus.READY
+            )
+            message = (
+                f"Rolling out revision {revision.number} ({revision.kind}): {ready} of {len(self.candidates)} new "
+                f"parts running; revision {self.deployment.revision} keeps serving. {waiting}"
+            ).strip()
+            self._set_deployment_status(DeploymentStatus.UPDATING, message)
+            return
+        message = self._summary(status)
+        if self.failed_revision_message:
+            message = f"{self.failed_revision_message} {message}"
+        self._set_deployment_status(status, message)
 
     def _summary(self, status: str) -> str:
         total = len(self.rows)
@@ -302,6 +434,8 @@ class _Pass:
 
     def delete(self) -> None:
         """Stop components dependents-first; DELETED once every component is stopped."""
+        if self.deployment.pending_revision_id:
+            self._abandon(None, reason="the deployment is being deleted.")
         waves = delete_order({row.key: [d for d in row.depends_on if d in self.by_key] for row in self.rows})
         for wave in waves:
             for key in wave:
@@ -330,13 +464,12 @@ class _Pass:
         if status in DeploymentStatus.TERMINAL or status == DeploymentStatus.RUNNING:
             return None
         waiting_on_driver = {ComponentStatus.QUEUED, ComponentStatus.STARTING, ComponentStatus.STOPPING}
-        if self.next_change_at is None and any(row.status in waiting_on_driver for row in self.rows):
+        live = self.rows + self.candidates
+        if self.next_change_at is None and any(row.status in waiting_on_driver for row in live):
             self.next_change_at = job_services.cluster_schedule_pass(
                 cluster=self.deployment.cluster, now=self.now
             ).next_change_at
-        moments = [
-            row.next_attempt_at for row in self.rows if row.status == ComponentStatus.PENDING and row.next_attempt_at
-        ]
+        moments = [row.next_attempt_at for row in live if row.status == ComponentStatus.PENDING and row.next_attempt_at]
         if self.next_change_at is not None:
             moments.append(self.next_change_at)
         if not moments:
@@ -350,7 +483,19 @@ class _Pass:
         deployment.last_reconciled_at = self.now
         deployment.next_reconcile_at = self.now + timedelta(seconds=delay) if delay is not None else None
         deployment.save(
-            update_fields=["status", "status_message", "last_reconciled_at", "next_reconcile_at", "updated_at"]
+            update_fields=[
+                "status",
+                "status_message",
+                "last_reconciled_at",
+                "next_reconcile_at",
+                "updated_at",
+                "plan",
+                "parameters",
+                "template_version",
+                "scale",
+                "revision",
+                "pending_revision",
+            ]
         )
         if delay is not None:
             reconcile_enqueue(deployment_id=deployment.pk, delay=delay)
@@ -365,4 +510,7 @@ def _id(value) -> str | None:
 
 def _job_name(deployment: UseCaseDeployment, row: ComponentDeployment) -> str:
     base = re.sub(r"[^a-z0-9-]+", "-", deployment.name.lower()).strip("-")[:40] or "deployment"
-    return f"{base}-{row.key}"[:63].strip("-")
+    # A replaced component (new generation) gets a new name, so a new address its consumers are re-rendered to;
+    # a scaled one keeps its name and address.
+    suffix = f"-g{row.generation}" if row.generation > 1 else ""
+    return f"{base}-{row.key}{suffix}"[:63].strip("-")

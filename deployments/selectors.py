@@ -36,7 +36,7 @@ def _cost_so_far() -> Subquery:
 def deployment_list(*, user) -> QuerySet[UseCaseDeployment]:
     """Deployments in the caller's tenants, with what a list or detail response shows prefetched."""
     return scope_to_user(
-        UseCaseDeployment.objects.select_related("template", "cluster", "project", "created_by")
+        UseCaseDeployment.objects.select_related("template", "cluster", "project", "created_by", "pending_revision")
         .prefetch_related(current_components_prefetch())
         .annotate(cost_so_far=_cost_so_far()),
         user,

@@ -5,7 +5,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from core.api.fields import StrictFieldsMixin
-from deployments.models import ComponentDeployment, DeploymentEvent, UseCaseDeployment
+from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
 from deployments.selectors import deployment_hourly_cost
 from jobs.models import Cluster
 from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField
@@ -98,6 +98,10 @@ class DeploymentSerializer(serializers.ModelSerializer):
     estimated_hourly_cost = serializers.SerializerMethodField()
     cost_so_far = serializers.SerializerMethodField()
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    pending_revision = serializers.IntegerField(source="pending_revision.number", read_only=True, default=None)
+    upgrade_available = serializers.SerializerMethodField(
+        help_text="The template's newer version when the deployment runs an older one (PATCH template_version)."
+    )
 
     class Meta:
         model = UseCaseDeployment
@@ -115,6 +119,10 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "components",
             "estimated_hourly_cost",
             "cost_so_far",
+            "revision",
+            "pending_revision",
+            "upgrade_available",
+            "scale",
             "created_by",
             "created_at",
             "updated_at",
@@ -124,6 +132,12 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
     def get_template_id(self, deployment) -> str:
         return deployment.template.api_id
+
+    def get_upgrade_available(self, deployment) -> str | None:
+        template = deployment.template
+        if template.is_active and template.version != deployment.template_version:
+            return template.version
+        return None
 
     def get_parameters(self, deployment) -> dict:
         return deployment.plan.get("parameters", {})
@@ -167,3 +181,71 @@ class DeploymentPreviewSerializer(serializers.Serializer):
     capacity = PreviewCapacitySerializer()
     estimated_hourly_cost = serializers.CharField()
     hourly_cost_by_component = serializers.DictField(child=serializers.CharField())
+
+
+class DeploymentUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
+    parameters = serializers.DictField(required=False, help_text="Merged onto the current parameters.")
+    template_version = serializers.CharField(required=False, max_length=50)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Give parameters and/or template_version.")
+        return attrs
+
+
+class DeploymentScaleSerializer(StrictFieldsMixin, serializers.Serializer):
+    scale = serializers.DictField(help_text='Per component: {"llm": {"replicas": 3, "resources": {...}}}.')
+
+
+class DeploymentRollbackSerializer(StrictFieldsMixin, serializers.Serializer):
+    revision = serializers.IntegerField(min_value=1)
+
+
+class DeploymentChangeSerializer(StrictFieldsMixin, serializers.Serializer):
+    parameters = serializers.DictField(required=False)
+    template_version = serializers.CharField(required=False, max_length=50)
+    scale = serializers.DictField(required=False)
+    rollback_to = serializers.IntegerField(required=False, min_value=1)
+
+
+class DeploymentRevisionSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    parameters = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DeploymentRevision
+        fields = [
+            "number",
+            "kind",
+            "status",
+            "status_message",
+            "template_version",
+            "parameters",
+            "scale",
+            "components",
+            "change",
+            "rollback_of",
+            "created_by",
+            "created_at",
+            "completed_at",
+        ]
+
+    def get_parameters(self, revision) -> dict:
+        return revision.plan.get("parameters", {})
+
+
+class ChangePlanSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    from_revision = serializers.IntegerField()
+    rollback_to = serializers.IntegerField(allow_null=True)
+    template_version = serializers.DictField()
+    parameters = serializers.DictField()
+    scale = serializers.DictField()
+    components = serializers.ListField(child=serializers.DictField())
+    summary = serializers.DictField()
+    gpus = serializers.DictField()
+    hourly_cost = serializers.DictField()
+    capacity = serializers.DictField()
+    start_order = serializers.ListField(child=serializers.CharField())
+    stop_order_after_switch = serializers.ListField(child=serializers.CharField())
+    is_noop = serializers.BooleanField()

@@ -6,11 +6,17 @@ from rest_framework.response import Response
 from core.exceptions import NotFound, ValidationError
 from deployments import selectors, services
 from deployments.api.serializers import (
+    ChangePlanSerializer,
     ComponentDetailSerializer,
+    DeploymentChangeSerializer,
     DeploymentCreateSerializer,
     DeploymentEventSerializer,
     DeploymentPreviewSerializer,
+    DeploymentRevisionSerializer,
+    DeploymentRollbackSerializer,
+    DeploymentScaleSerializer,
     DeploymentSerializer,
+    DeploymentUpdateSerializer,
 )
 from deployments.filters import DeploymentFilterSet
 from deployments.models import UseCaseDeployment
@@ -117,3 +123,60 @@ class DeploymentViewSet(
         body.pop("name")
         preview = services.deployment_preview(user=request.user, **body)
         return Response(DeploymentPreviewSerializer(preview).data)
+
+    def _changed(self, request, deployment, revision) -> Response:
+        data = self.get_serializer(self.get_queryset().get(pk=deployment.pk)).data
+        return Response({**data, "revision_started": revision.number}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=DeploymentUpdateSerializer, responses={202: DeploymentSerializer})
+    def partial_update(self, request, pk=None):
+        """Update parameters and/or template version: only what changes is replaced, new-before-old."""
+        deployment = self.get_object()
+        serializer = DeploymentUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        revision = services.deployment_update(user=request.user, deployment=deployment, **serializer.validated_data)
+        return self._changed(request, deployment, revision)
+
+    @extend_schema(request=DeploymentChangeSerializer, responses=ChangePlanSerializer)
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def plan(self, request, pk=None):
+        """What a change would do (one of parameters / template_version, scale, rollback_to); nothing written."""
+        deployment = self.get_object()
+        serializer = DeploymentChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        plan = services.deployment_change_plan(
+            user=request.user, deployment=deployment, change=dict(serializer.validated_data)
+        )
+        return Response(ChangePlanSerializer(plan).data)
+
+    @extend_schema(request=DeploymentScaleSerializer, responses={202: DeploymentSerializer})
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def scale(self, request, pk=None):
+        """Replicas (and optionally resources) per component; other components are not touched."""
+        deployment = self.get_object()
+        serializer = DeploymentScaleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        revision = services.deployment_scale(
+            user=request.user, deployment=deployment, scale=serializer.validated_data["scale"]
+        )
+        return self._changed(request, deployment, revision)
+
+    @extend_schema(request=DeploymentRollbackSerializer, responses={202: DeploymentSerializer})
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def rollback(self, request, pk=None):
+        """Back to revision N's parameters, template version and scale (only what differs is replaced)."""
+        deployment = self.get_object()
+        serializer = DeploymentRollbackSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        revision = services.deployment_rollback(
+            user=request.user, deployment=deployment, revision=serializer.validated_data["revision"]
+        )
+        return self._changed(request, deployment, revision)
+
+    @extend_schema(responses=DeploymentRevisionSerializer(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def revisions(self, request, pk=None):
+        """Every change to the deployment, numbered, oldest first."""
+        deployment = self.get_object()
+        page = self.paginate_queryset(deployment.revisions.select_related("created_by").order_by("number"))
+        return self.get_paginated_response(DeploymentRevisionSerializer(page, many=True).data)

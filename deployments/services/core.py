@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from core.exceptions import Conflict, PermissionDenied, ValidationError
-from deployments.models import ComponentDeployment, DeploymentEvent, UseCaseDeployment
+from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
 from deployments.state import ComponentStatus, DeploymentStatus
 from jobs import services as job_services
 from templates_app.resolver import Plan, resolve
@@ -32,6 +32,18 @@ def event_record(
     """Append one event to a deployment's timeline."""
     return DeploymentEvent.objects.create(
         deployment=deployment, component=component, kind=kind, message=message, data=data or {}
+    )
+
+
+def revision_record(*, deployment: UseCaseDeployment, kind: str, user=None, **fields) -> DeploymentRevision:
+    """Append the next numbered revision of a deployment."""
+    last = deployment.revisions.aggregate(last=Max("number"))["last"] or 0
+    return DeploymentRevision.objects.create(
+        deployment=deployment,
+        number=last + 1,
+        kind=kind,
+        created_by=user if getattr(user, "pk", None) else None,
+        **fields,
     )
 
 
@@ -166,6 +178,17 @@ def deployment_create(
             )
             for component in plan.components
         ]
+    )
+    revision_record(
+        deployment=deployment,
+        kind=DeploymentRevision.Kind.CREATE,
+        user=user,
+        status=DeploymentRevision.Status.APPLIED,
+        completed_at=timezone.now(),
+        parameters=plan.parameters,
+        template_version=plan.version,
+        plan=stored_plan,
+        components={component.key: component.resources for component in plan.components},
     )
     event_record(
         deployment=deployment,

@@ -1,0 +1,331 @@
+"""Changes to a running deployment: plan first, then act — update, template upgrade, scale and rollback.
+
+One function computes what a change would do (`_propose`); the plan endpoint shows it and the actions record it
+as a revision plus candidate component rows that the reconciler starts beside the serving ones (new-before-old)
+and promotes together once all of them run. So the plan and the action never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Max
+
+from core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
+from deployments.changes import (
+    ADDED,
+    REMOVED,
+    REPLACED,
+    SCALED,
+    ChangePlan,
+    apply_scale,
+    compute_change,
+    cost_sum,
+    gpu_delta,
+    gpu_totals,
+)
+from deployments.models import ComponentDeployment, DeploymentRevision, UseCaseDeployment
+from deployments.services.core import event_record, plan_public_dict, reconcile_enqueue, revision_record
+from deployments.state import ComponentStatus, DeploymentStatus
+from jobs import services as job_services
+from templates_app.resolver import Plan, resolve
+from templates_app.selectors import template_content_at_version
+from tenancy.selectors import user_can_write
+
+CHANGEABLE = frozenset({DeploymentStatus.RUNNING, DeploymentStatus.DEGRADED, DeploymentStatus.FAILED})
+SCALE_RESOURCE_KEYS = frozenset({"cpu", "memory_gib", "gpu_count", "gpu_type"})
+MAX_REPLICAS = 100
+
+
+@dataclass
+class _Target:
+    kind: str
+    parameters: dict
+    template_version: str
+    scale: dict
+    rollback_of: int | None = None
+
+
+@dataclass
+class Proposal:
+    """A change worked out against the deployment as it runs now."""
+
+    target: _Target
+    plan: Plan
+    desired: dict[str, dict]
+    current: dict[str, ComponentDeployment]
+    change: ChangePlan
+    summary: dict
+
+    def to_dict(self) -> dict:
+        return self.summary
+
+
+# --- working out a change -----------------------------------------------------------------------------------------
+
+
+def _check_scale(scale, current_keys) -> dict:
+    if not isinstance(scale, dict) or not scale:
+        raise ValidationError({"scale": ['An object such as {"llm": {"replicas": 3}} is required.']})
+    errors: dict[str, list[str]] = {}
+    clean: dict[str, dict] = {}
+    for key, value in scale.items():
+        path = f"scale.{key}"
+        if key not in current_keys:
+            errors[path] = [f"Unknown component {key!r}; the deployment has {', '.join(sorted(current_keys))}."]
+            continue
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = {"replicas": value}
+        if not isinstance(value, dict) or not ({"replicas", "resources"} & set(value)):
+            errors[path] = ['Give {"replicas": N} and/or {"resources": {...}}.']
+            continue
+        unknown = set(value) - {"replicas", "resources"}
+        if unknown:
+            errors[path] = [f"Unknown fields: {', '.join(sorted(unknown))}."]
+            continue
+        entry: dict = {}
+        if "replicas" in value:
+            replicas = value["replicas"]
+            if isinstance(replicas, bool) or not isinstance(replicas, int) or not 1 <= replicas <= MAX_REPLICAS:
+                errors[f"{path}.replicas"] = [f"A whole number from 1 to {MAX_REPLICAS}."]
+                continue
+            entry["replicas"] = replicas
+        if "resources" in value:
+            resources = value["resources"]
+            if not isinstance(resources, dict) or set(resources) - SCALE_RESOURCE_KEYS:
+                errors[f"{path}.resources"] = [f"Only {', '.join(sorted(SCALE_RESOURCE_KEYS))} can be changed."]
+                continue
+            entry["resources"] = resources
+        clean[key] = entry
+    if errors:
+        raise ValidationError(errors)
+    return clean
+
+
+def _target(*, deployment: UseCaseDeployment, change: dict) -> _Target:
+    allowed = {"parameters", "template_version", "scale", "rollback_to"}
+    if not isinstance(change, dict) or not change:
+        raise ValidationError({"non_field_errors": [f"Give one of: {', '.join(sorted(allowed))}."]})
+    unknown = set(change) - allowed
+    if unknown:
+        raise ValidationError({key: ["Unknown field."] for key in sorted(unknown)})
+    kinds = [k for k in ("scale", "rollback_to") if k in change]
+    if kinds and len(change) > 1:
+        raise ValidationError({kinds[0]: [f"{kinds[0]} cannot be combined with other changes."]})
+    if "rollback_to" in change:
+        number = change["rollback_to"]
+        revision = None
+        if isinstance(number, int) and not isinstance(number, bool):
+            revision = deployment.revisions.filter(number=number).first()
+        if revision is None:
+            raise ValidationError({"rollback_to": [f"No revision {number!r} of this deployment."]})
+        if revision.number == deployment.revision:
+            raise ValidationError({"rollback_to": [f"The deployment already runs revision {revision.number}."]})
+        return _Target(
+            "rollback", dict(revision.parameters), revision.template_version, dict(revision.scale), revision.number
+        )
+    current_keys = {component["key"] for component in deployment.plan.get("components", [])}
+    if "scale" in change:
+        scale = {**deployment.scale}
+        for key, entry in _check_scale(change["scale"], current_keys).items():
+            merged = {**scale.get(key, {})}
+            if "replicas" in entry:
+                merged["replicas"] = entry["replicas"]
+            if "resources" in entry:
+                merged["resources"] = {**merged.get("resources", {}), **entry["resources"]}
+            scale[key] = merged
+        return _Target("scale", dict(deployment.parameters), deployment.template_version, scale)
+    parameters = change.get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise ValidationError({"parameters": ["An object is required."]})
+    version = change.get("template_version", deployment.template_version)
+    if not isinstance(version, str) or not version:
+        raise ValidationError({"template_version": ["A version string is required."]})
+    kind = "upgrade" if version != deployment.template_version else "update"
+    return _Target(kind, {**deployment.parameters, **parameters}, version, dict(deployment.scale))
+
+
+def _resolve_target(deployment: UseCaseDeployment, target: _Target) -> Plan:
+    template = deployment.template
+    if target.template_version == template.version:
+        return resolve(template, target.parameters)
+    try:
+        content = template_content_at_version(template=template, version=target.template_version)
+    except NotFound:
+        raise ValidationError(
+            {"template_version": [f"The template has no version {target.template_version!r}."]}
+        ) from None
+    return resolve(content, target.parameters)
+
+
+def _current_rows(deployment: UseCaseDeployment) -> dict[str, ComponentDeployment]:
+    rows = deployment.components.filter(retired_at__isnull=True, is_candidate=False)
+    return {row.key: row for row in rows}
+
+
+def _propose(*, deployment: UseCaseDeployment, change: dict, now: datetime | None = None) -> Proposal:
+    target = _target(deployment=deployment, change=change)
+    plan = _resolve_target(deployment, target)
+    desired = {c.key: apply_scale(c.to_dict(), target.scale.get(c.key)) for c in plan.components}
+    rows = _current_rows(deployment)
+    current = {key: {**row.planned, "resources": row.resources} for key, row in rows.items()}
+    failed = {key for key, row in rows.items() if row.status not in ComponentStatus.READY}
+    change_plan = compute_change(current=current, desired=desired, failed=failed)
+    new_parts = change_plan.by_action(REPLACED, ADDED, SCALED)
+    cluster = deployment.cluster
+    capacity = job_services.cluster_capacity_check(
+        cluster=cluster, resources_list=[desired[key]["resources"] for key in new_parts], now=now
+    )
+    before = [row.resources for row in rows.values()]
+    after = [component["resources"] for component in desired.values()]
+    cost_before = cost_sum(job_services.estimate_hourly_cost(cluster=cluster, resources=r) for r in before)
+    cost_after = cost_sum(job_services.estimate_hourly_cost(cluster=cluster, resources=r) for r in after)
+    gpus_before, gpus_after = gpu_totals(before), gpu_totals(after)
+    public = plan.public_parameters()
+    summary = {
+        "kind": target.kind,
+        "from_revision": deployment.revision,
+        "rollback_to": target.rollback_of,
+        "template_version": {"from": deployment.template_version, "to": plan.version},
+        "parameters": {"from": deployment.plan.get("parameters", {}), "to": public},
+        "scale": target.scale,
+        **change_plan.to_dict(),
+        "gpus": {"before": gpus_before, "after": gpus_after, "delta": gpu_delta(gpus_before, gpus_after)},
+        "hourly_cost": {"before": str(cost_before), "after": str(cost_after), "delta": str(cost_after - cost_before)},
+        "capacity": {
+            "new_parts": new_parts,
+            "fits_now": capacity["fits_now"],
+            "predicted_start": _iso(capacity.get("predicted_start")),
+            "never_fits": capacity.get("never_fits", []),
+        },
+        "start_order": [key for key in desired if key in new_parts],
+        "stop_order_after_switch": change_plan.by_action(REPLACED, SCALED, REMOVED),
+        "is_noop": change_plan.is_noop,
+    }
+    return Proposal(target, plan, desired, rows, change_plan, summary)
+
+
+def _iso(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def deployment_change_plan(*, user, deployment: UseCaseDeployment, change: dict) -> dict:
+    """What a change would do — per component, GPUs, cost, capacity — with nothing written."""
+    _check_changeable(deployment, user=user, for_plan=True)
+    return _propose(deployment=deployment, change=change).to_dict()
+
+
+# --- acting on it -----------------------------------------------------------------------------------------------
+
+
+def _check_changeable(deployment: UseCaseDeployment, *, user, for_plan: bool = False) -> None:
+    if not user_can_write(user, deployment.tenant_id):
+        raise PermissionDenied("Your role in this tenant is read-only.")
+    if deployment.status in {DeploymentStatus.DELETING, DeploymentStatus.DELETED}:
+        raise Conflict(f"The deployment is {deployment.status.lower()}; it cannot change.")
+    if for_plan:
+        return
+    if deployment.pending_revision_id:
+        raise Conflict(f"A change is already rolling out (revision {deployment.pending_revision.number}).")
+    if deployment.status not in CHANGEABLE:
+        raise Conflict(f"The deployment is {deployment.status.lower()}; change it once it is running.")
+
+
+@transaction.atomic
+def _apply(*, user, deployment: UseCaseDeployment, change: dict) -> DeploymentRevision:
+    # The row lock makes "check no change is running, then start one" atomic: a second change waits here and
+    # then sees the first one's pending revision (409).
+    deployment = (
+        UseCaseDeployment.objects.select_for_update(of=("self",))
+        .select_related("pending_revision", "template", "cluster")
+        .get(pk=deployment.pk)
+    )
+    _check_changeable(deployment, user=user)
+    proposal = _propose(deployment=deployment, change=change)
+    if proposal.change.is_noop:
+        raise ValidationError({"non_field_errors": ["Nothing would change."]})
+    if proposal.summary["capacity"]["never_fits"]:
+        raise ValidationError(
+            {"scale": [f"The cluster can never fit the new parts: {proposal.summary['capacity']['never_fits']}"]}
+        )
+    target = proposal.target
+    revision = revision_record(
+        deployment=deployment,
+        kind=target.kind,
+        user=user,
+        parameters=target.parameters,
+        template_version=proposal.plan.version,
+        plan=plan_public_dict(proposal.plan),
+        scale=target.scale,
+        components={key: component["resources"] for key, component in proposal.desired.items()},
+        change=proposal.summary,
+        rollback_of=target.rollback_of,
+    )
+    attempts = dict(deployment.components.values("key").annotate(last=Max("attempt")).values_list("key", "last"))
+    candidates = []
+    for key in proposal.change.by_action(REPLACED, ADDED, SCALED):
+        planned = proposal.desired[key]
+        old = proposal.current.get(key)
+        action = next(c.action for c in proposal.change.components if c.key == key)
+        generation = (old.generation + (1 if action == REPLACED else 0)) if old else 1
+        candidates.append(
+            ComponentDeployment(
+                deployment=deployment,
+                key=key,
+                component_id=planned["component_id"],
+                component_version=planned["component_version"],
+                attempt=attempts.get(key, 0) + 1,
+                generation=generation,
+                is_candidate=True,
+                replaces=old,
+                revision=revision.number,
+                job_type=planned["job_type"],
+                depends_on=list(planned["depends_on"]),
+                planned=planned,
+                config=planned["config"],
+                env=planned["env"],
+                resources=planned["resources"],
+                status_message=f"{action.capitalize()} in revision {revision.number}: waiting to start.",
+            )
+        )
+    ComponentDeployment.objects.bulk_create(candidates)
+    deployment.pending_revision = revision
+    deployment.status = DeploymentStatus.UPDATING
+    summary = proposal.summary["summary"]
+    parts = [
+        f"{action} {', '.join(summary[action])}" for action in (REPLACED, SCALED, ADDED, REMOVED) if summary[action]
+    ]
+    deployment.status_message = f"Rolling out revision {revision.number} ({target.kind}): {'; '.join(parts)}."
+    deployment.save(update_fields=["pending_revision", "status", "status_message", "updated_at"])
+    event_record(
+        deployment=deployment,
+        kind="revision_started",
+        message=deployment.status_message,
+        data={"revision": revision.number, "kind": target.kind, "summary": summary, "status": "UPDATING"},
+    )
+    reconcile_enqueue(deployment_id=deployment.pk)
+    return revision
+
+
+def deployment_update(
+    *, user, deployment: UseCaseDeployment, parameters: dict | None = None, template_version: str | None = None
+) -> DeploymentRevision:
+    """New parameters and/or template version: replace only what changes (and consumers of changed outputs)."""
+    change: dict = {}
+    if parameters is not None:
+        change["parameters"] = parameters
+    if template_version is not None:
+        change["template_version"] = template_version
+    return _apply(user=user, deployment=deployment, change=change)
+
+
+def deployment_scale(*, user, deployment: UseCaseDeployment, scale: dict) -> DeploymentRevision:
+    """Replicas (and optionally resources) per component; other components are not touched."""
+    return _apply(user=user, deployment=deployment, change={"scale": scale})
+
+
+def deployment_rollback(*, user, deployment: UseCaseDeployment, revision: int) -> DeploymentRevision:
+    """Back to revision N's parameters, template version and scale, by the same update mechanism."""
+    return _apply(user=user, deployment=deployment, change={"rollback_to": revision})
