@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db.models import DecimalField, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.utils import timezone
 
 from deployments.models import ComponentDeployment, DeploymentEvent, UseCaseDeployment
 from jobs.models import Job
@@ -61,3 +62,21 @@ def deployment_hourly_cost(deployment: UseCaseDeployment) -> Decimal:
     """The estimated hourly cost of the deployment as planned."""
     costs = deployment.plan.get("hourly_cost_by_component") or {}
     return sum((Decimal(value) for value in costs.values()), Decimal("0"))
+
+
+def service_gap_seconds(*, deployment_id, key: str, until=None) -> float:
+    """The longest time, since the component's first job started, in which none of its jobs was RUNNING
+    (0 for a component that was never down): the measure of "no downtime" across replacements."""
+    until = until or timezone.now()
+    intervals = sorted(
+        (job.started_at, job.completed_at or until)
+        for job in Job.objects.filter(usecase_deployment_id=deployment_id, started_at__isnull=False)
+        if job.labels.get("usecase.component") == key
+    )
+    if not intervals:
+        return 0.0
+    gap, covered_until = 0.0, intervals[0][1]
+    for start, end in intervals[1:]:
+        gap = max(gap, (start - covered_until).total_seconds())
+        covered_until = max(covered_until, end)
+    return max(gap, (until - covered_until).total_seconds())

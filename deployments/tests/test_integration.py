@@ -8,6 +8,7 @@ from conftest import broker_reachable, start_celery_worker, stop_celery_worker
 from core.testing import client_for, wait_for
 from deployments import services
 from deployments.models import DeploymentEvent, UseCaseDeployment
+from deployments.selectors import service_gap_seconds
 from deployments.tests.factories import SIMPLE_RAG_PARAMS, make_cluster, seed_system_templates
 from templates_app.models import UseCaseTemplate
 from templates_app.resolver import parameters_schema
@@ -139,3 +140,32 @@ def test_a_worker_killed_mid_deployment_heals(tenant, project, member_user):
         app.conf.task_default_queue = original_queue
         if first.poll() is None:
             stop_celery_worker(first, kill=True)
+
+
+def test_update_with_a_real_worker_has_no_gap_in_service(celery_worker_process, tenant, project, member_user):
+    seed_system_templates()
+    cluster = make_cluster(tenant=tenant, name="sim-update", startup=0.5)
+    client = client_for(member_user)
+    deployment_id = client.post(
+        "/api/v1/deployments",
+        {
+            "template_id": "simple-rag-v1",
+            "project_id": str(project.pk),
+            "cluster_id": str(cluster.pk),
+            "parameters": SIMPLE_RAG_PARAMS,
+        },
+        format="json",
+    ).json()["id"]
+    wait_for(lambda: deployment_status(deployment_id) == "RUNNING", timeout=60, message="RUNNING")
+    response = client.patch(
+        f"/api/v1/deployments/{deployment_id}", {"parameters": {"model_id": "Qwen/Qwen2.5-7B-Instruct"}}, format="json"
+    )
+    assert response.status_code == 202, response.json()
+    wait_for(
+        lambda: UseCaseDeployment.objects.get(pk=deployment_id).revision == 2, timeout=60, message="revision 2 applied"
+    )
+    assert deployment_status(deployment_id) == "RUNNING"
+    assert service_gap_seconds(deployment_id=deployment_id, key="llm") == 0
+    components = {c["key"]: c for c in client.get(f"/api/v1/deployments/{deployment_id}/components").json()}
+    assert components["orchestrator"]["env"]["LLM_URL"] == components["llm"]["outputs"]["url"]
+    assert components["llm"]["outputs"]["url"].split("//")[1].startswith(components["llm"]["outputs"]["host"])

@@ -343,3 +343,17 @@ def test_lifecycle_endpoints_are_tenant_scoped(deployment, other_client, viewer_
     assert other_client.get(f"{url}/revisions").status_code == 404
     assert viewer_client.get(f"{url}/revisions").status_code == 200
     assert viewer_client.patch(url, {"parameters": NEW_MODEL}, format="json").status_code == 403
+
+
+def test_service_gap_is_zero_across_a_replacement_and_counts_downtime(deployment, member_user):
+    from deployments.selectors import service_gap_seconds
+
+    services.deployment_update(user=member_user, deployment=deployment, parameters=NEW_MODEL)
+    reconcile(deployment)
+    assert service_gap_seconds(deployment_id=deployment.pk, key="llm") == 0
+    # a real outage shows: the LLM cancelled behind the deployment's back, measured 30 s later
+    from jobs import services as job_services
+
+    job_services.job_cancel(job=current(deployment)["llm"].job, reason="node lost")
+    later = timezone.now() + timedelta(seconds=30)
+    assert service_gap_seconds(deployment_id=deployment.pk, key="llm", until=later) >= 29

@@ -7,6 +7,7 @@ import sys
 import time
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from core.exceptions import ServiceError
@@ -55,12 +56,21 @@ def progress_bar(done: int, total: int, width: int = 30) -> str:
 
 
 class Command(BaseCommand):
-    help = "Deploy TEMPLATE onto a cluster: deploy simple-rag-v1 --project default --cluster sim-local --param k=v"
+    help = (
+        "Deploy TEMPLATE onto a cluster (deploy simple-rag-v1 --project default --cluster sim-local --param k=v), "
+        "or change a deployment: --update ID --param k=v, --scale ID component=replicas, --rollback ID N. "
+        "Changes print their plan and ask for confirmation (--yes to skip)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("template")
-        parser.add_argument("--project", required=True, help="Project name or id.")
-        parser.add_argument("--cluster", required=True, help="Cluster name or id.")
+        parser.add_argument("template", nargs="?")
+        parser.add_argument("--project", help="Project name or id.")
+        parser.add_argument("--cluster", help="Cluster name or id.")
+        parser.add_argument("--update", metavar="ID", help="Update a deployment's parameters (--param k=v).")
+        parser.add_argument("--template-version", help="With --update: upgrade to this template version.")
+        parser.add_argument("--scale", nargs="+", metavar="ARG", help="ID component=replicas [component=replicas]")
+        parser.add_argument("--rollback", nargs=2, metavar=("ID", "REVISION"))
+        parser.add_argument("--yes", action="store_true", help="Apply a change without asking.")
         parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
         parser.add_argument("--name", default="")
         parser.add_argument("--user", default="admin", help="Who deploys (a username). Default: admin.")
@@ -76,6 +86,11 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=opts["user"]).first()
         if user is None:
             raise CommandError(f"No user {opts['user']!r}.")
+        if opts["update"] or opts["scale"] or opts["rollback"]:
+            self.change(user, opts)
+            return
+        if not (opts["template"] and opts["project"] and opts["cluster"]):
+            raise CommandError("Give TEMPLATE --project P --cluster C, or one of --update, --scale, --rollback.")
         try:
             template = template_get_for_user(user=user, template_id=opts["template"])
         except ServiceError as exc:
@@ -93,9 +108,7 @@ class Command(BaseCommand):
                 name=opts["name"],
             )
         except ServiceError as exc:
-            for field, messages in (exc.errors or {"": [exc.detail]}).items():
-                self.stderr.write(f"{field}: {'; '.join(messages)}" if field else "; ".join(messages))
-            raise CommandError("Deployment refused.") from None
+            self._errors(exc)
         self.stdout.write(f"Deployment {deployment.pk} ({deployment.name}) created.")
         if not (opts["wait"] or opts["inline"]):
             return
@@ -127,3 +140,89 @@ class Command(BaseCommand):
                 self.stdout.write(self.style.ERROR(f"Timed out while {deployment.status}."))
                 return deployment.status
             time.sleep(0.3 if not inline else 0.05)
+
+    # --- changes to a deployment ---------------------------------------------------------------------------------
+
+    def change(self, user, opts) -> None:
+        if opts["update"]:
+            deployment_id, change = opts["update"], {}
+            deployment = self._deployment(deployment_id)
+            if opts["param"]:
+                change["parameters"] = parse_params(opts["param"], parameters_schema(deployment.template))
+            if opts["template_version"]:
+                change["template_version"] = opts["template_version"]
+            if not change:
+                raise CommandError("--update needs --param k=v and/or --template-version.")
+        elif opts["scale"]:
+            deployment_id, *pairs = opts["scale"]
+            deployment = self._deployment(deployment_id)
+            change = {"scale": {}}
+            for pair in pairs:
+                key, _, replicas = pair.partition("=")
+                if not replicas.isdigit():
+                    raise CommandError(f"--scale takes component=replicas, got {pair!r}.")
+                change["scale"][key] = {"replicas": int(replicas)}
+            if not pairs:
+                raise CommandError("--scale needs component=replicas.")
+        else:
+            deployment_id, number = opts["rollback"]
+            deployment = self._deployment(deployment_id)
+            if not number.isdigit():
+                raise CommandError("--rollback takes ID REVISION (a number).")
+            change = {"rollback_to": int(number)}
+        try:
+            plan = services.deployment_change_plan(user=user, deployment=deployment, change=change)
+        except ServiceError as exc:
+            self._errors(exc)
+        self.print_plan(plan)
+        if plan["is_noop"]:
+            self.stdout.write("Nothing would change.")
+            return
+        if not opts["yes"] and input("Apply this change? [y/N] ").strip().lower() not in {"y", "yes"}:
+            self.stdout.write("Nothing changed.")
+            return
+        try:
+            if "rollback_to" in change:
+                revision = services.deployment_rollback(
+                    user=user, deployment=deployment, revision=change["rollback_to"]
+                )
+            elif "scale" in change:
+                revision = services.deployment_scale(user=user, deployment=deployment, scale=change["scale"])
+            else:
+                revision = services.deployment_update(user=user, deployment=deployment, **change)
+        except ServiceError as exc:
+            self._errors(exc)
+        self.stdout.write(f"Revision {revision.number} ({revision.kind}) is rolling out.")
+        if opts["wait"] or opts["inline"]:
+            status = self.watch(deployment, timeout=opts["timeout"], inline=opts["inline"])
+            revision.refresh_from_db()
+            self.stdout.write(f"Revision {revision.number}: {revision.status}. {revision.status_message}")
+            if status != DeploymentStatus.RUNNING or revision.status != "applied":
+                sys.exit(1)
+
+    def _deployment(self, value: str) -> UseCaseDeployment:
+        try:
+            return UseCaseDeployment.objects.select_related("template", "cluster").get(pk=value)
+        except (UseCaseDeployment.DoesNotExist, ValueError, DjangoValidationError):
+            raise CommandError(f"No deployment {value!r}.") from None
+
+    def _errors(self, exc: ServiceError):
+        for field, messages in (exc.errors or {"": [exc.detail]}).items():
+            self.stderr.write(f"{field}: {'; '.join(messages)}" if field else "; ".join(messages))
+        raise CommandError(exc.detail)
+
+    def print_plan(self, plan: dict) -> None:
+        self.stdout.write(f"Plan ({plan['kind']}, from revision {plan['from_revision']}):")
+        for component in plan["components"]:
+            reasons = f" — {'; '.join(component['reasons'])}" if component["reasons"] else ""
+            self.stdout.write(f"  {component['key']:<20} {component['action']:<10}{reasons}")
+            for change in component["diff"]:
+                self.stdout.write(f"      {change['path']}: {change['old']!r} -> {change['new']!r}")
+        gpus = plan["gpus"]["delta"] or "no change"
+        self.stdout.write(
+            f"  GPUs: {gpus}; hourly cost: {plan['hourly_cost']['before']} -> {plan['hourly_cost']['after']}"
+        )
+        capacity = plan["capacity"]
+        if capacity["new_parts"]:
+            fits = "fits now" if capacity["fits_now"] else f"queued, predicted start {capacity['predicted_start']}"
+            self.stdout.write(f"  New parts {', '.join(capacity['new_parts'])}: {fits}")
