@@ -105,8 +105,11 @@ class Job(models.Model):
             models.Index(fields=["status"], name="job_status_idx"),
             models.Index(fields=["source_type"], name="job_source_type_idx"),
             models.Index(fields=["cluster", "status"], name="job_cluster_status_idx"),
+            # The scheduler reads waiting jobs line by line in admission order: an ordered scan of this index.
             models.Index(
-                fields=["cluster", "status", "queue_key", "-priority", "sequence"], name="job_waiting_order_idx"
+                fields=["cluster", "queue_key", "-priority", "sequence", "id"],
+                condition=models.Q(admitted_at__isnull=True, status__in=["PENDING", "QUEUED"]),
+                name="job_waiting_order_idx",
             ),
         ]
         constraints = [
