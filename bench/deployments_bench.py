@@ -3,6 +3,7 @@
     python bench/deployments_bench.py --count 1000 --workers 2          # PostgreSQL + Redis (needs both running)
     python bench/deployments_bench.py --embedded --count 10             # single deployments on the embedded default
     python bench/deployments_bench.py --quick                           # 50 deployments, for a smoke run
+    python bench/deployments_bench.py --update 100                      # issue 8: update the LLM of 100 at once
 
 PostgreSQL mode creates (and drops) its own database `uf_bench_deployments`, runs a simulated cluster with zero
 start-up time and enough capacity for every deployment, starts N Celery worker processes (concurrency 1 each),
@@ -13,6 +14,9 @@ POSTs `--count` simple-rag-v1 deployments through the API and waits until all ar
   - the bare minimum of writes a component needs (insert job, update component, insert event) timed in the same
     run, and the ratio of the two,
   - SQL queries of one reconcile pass.
+Update mode (`--update N`) deploys N simple-rag-v1 stacks on a cluster with 1 s start-up, waits until all run, then
+PATCHes the LLM model of all N at once and reports the time until every revision is applied, the jobs started
+and cancelled by the update (by component), and the longest gap in which any deployment had no RUNNING LLM job.
 Embedded mode uses a SQLite file and the filesystem broker under a temporary VAR_DIR, like `make run`, and
 reports the median time from POST to RUNNING of single deployments.
 """
@@ -103,6 +107,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--embedded", action="store_true")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--update", type=int, default=0, metavar="N", help="update mode with N deployments")
     args = parser.parse_args()
     if args.quick:
         args.count = 10 if args.embedded else 50
@@ -133,7 +138,7 @@ def main() -> None:
     Membership.objects.create(user=user, tenant=tenant, role="admin")
     project = Project.objects.create(tenant=tenant, name="bench")
     big = {"gpus": {"H100-80GB": 100000, "A100-80GB": 100000, "L4": 100000}, "cpu_cores": 10**7, "memory_gib": 10**8}
-    cluster = make_cluster(tenant=tenant, name="bench", **big)
+    cluster = make_cluster(tenant=tenant, name="bench", startup=1 if args.update else 0, **big)
     client = APIClient()
     client.force_authenticate(user)
     body = {
@@ -143,9 +148,15 @@ def main() -> None:
         "parameters": {"model_id": "meta-llama/Llama-3.1-8B-Instruct"},
     }
 
+    print(f"starting {args.workers} workers ...", file=sys.stderr)
     workers = start_workers(args.workers)
+    print("workers ready", file=sys.stderr)
     results: dict = {"count": args.count, "workers": args.workers, "database": connection.vendor}
     try:
+        if args.update:
+            results.update(update_run(args.update, client, body, UseCaseDeployment, Job))
+            print(json.dumps(results, indent=2, default=str))
+            return
         if args.embedded:
             latencies = []
             for _ in range(args.count):
@@ -200,6 +211,45 @@ def main() -> None:
         for worker in workers:
             worker.terminate()
     print(json.dumps(results, indent=2, default=str))
+
+
+def update_run(count: int, client, body: dict, UseCaseDeployment, Job) -> dict:
+    from collections import Counter
+
+    from django.utils import timezone
+
+    from deployments.selectors import service_gap_seconds
+
+    ids = [client.post("/api/v1/deployments", body, format="json").json()["id"] for _ in range(count)]
+    while UseCaseDeployment.objects.exclude(status="RUNNING").exists():
+        time.sleep(0.2)
+    patched_at = timezone.now()
+    started = time.perf_counter()
+    for deployment_id in ids:
+        response = client.patch(
+            f"/api/v1/deployments/{deployment_id}",
+            {"parameters": {"model_id": "mistralai/Mistral-7B-Instruct-v0.3"}},
+            format="json",
+        )
+        assert response.status_code == 202, response.content
+    posted = time.perf_counter() - started
+    while (
+        UseCaseDeployment.objects.exclude(revision=2).exists()
+        or UseCaseDeployment.objects.exclude(status="RUNNING").exists()
+    ):
+        time.sleep(0.2)
+    elapsed = time.perf_counter() - started
+    new_jobs = Job.objects.filter(created_at__gte=patched_at, usecase_deployment_id__in=ids)
+    cancelled = Job.objects.filter(completed_at__gte=patched_at, status="CANCELLED", usecase_deployment_id__in=ids)
+    gaps = [service_gap_seconds(deployment_id=i, key="llm") for i in ids]
+    return {
+        "deployments": count,
+        "patch_seconds": posted,
+        "time_to_all_applied_s": elapsed,
+        "jobs_started_by_component": dict(Counter(job.labels.get("usecase.component") for job in new_jobs)),
+        "jobs_cancelled_by_component": dict(Counter(job.labels.get("usecase.component") for job in cancelled)),
+        "longest_llm_gap_s": max(gaps),
+    }
 
 
 def component_overheads(ComponentDeployment, UseCaseDeployment) -> list[float]:
