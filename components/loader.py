@@ -48,6 +48,25 @@ class SyncReport:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
+    def classify(self, key: str, row, content: dict, *, path: str, active: bool) -> bool:
+        """File the row of a system file under created / updated / reactivated / unchanged (warning when its
+        content changed without a version bump). Returns whether the row is to be written."""
+        if row is None:
+            self.created.append(key)
+        elif row.version != content["version"]:
+            self.updated.append(key)
+        elif not active:
+            self.reactivated.append(key)
+        else:
+            self.unchanged.append(key)
+            if row.content_hash != content_hash(content):
+                self.warnings.append(
+                    f"{path}: version: content changed but version {content['version']!r} did not; "
+                    "bump the version to apply it"
+                )
+            return False
+        return True
+
     def summary(self, kind: str) -> str:
         return (
             f"{kind}: {len(self.created)} created, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "

@@ -79,19 +79,8 @@ def component_sync(
             aliases_taken[alias] = component_id
     for component_id, (loaded, content) in contents.items():
         row = existing.get(component_id)
-        if row is None:
-            report.created.append(component_id)
-        elif row.version != content["version"]:
-            report.updated.append(component_id)
-        elif not row.is_active:
-            report.reactivated.append(component_id)
-        else:
-            report.unchanged.append(component_id)
-            if row.content_hash != content_hash(content):
-                report.warnings.append(
-                    f"{loaded.path}: version: content changed but version {content['version']!r} did not; "
-                    "bump the version to apply it"
-                )
+        active = row is not None and row.is_active
+        if not report.classify(component_id, row, content, path=loaded.path, active=active):
             continue
         if not dry_run:
             _write(row, content, source_file=loaded.path)

@@ -100,19 +100,8 @@ def template_sync(
     )
     for slug, (loaded, content) in contents.items():
         row = existing.get(slug)
-        if row is None:
-            report.created.append(slug)
-        elif row.version != content["version"]:
-            report.updated.append(slug)
-        elif not row.is_active or row.deleted_at is not None:
-            report.reactivated.append(slug)
-        else:
-            report.unchanged.append(slug)
-            if row.content_hash != content_hash(content):
-                report.warnings.append(
-                    f"{loaded.path}: version: content changed but version {content['version']!r} did not; "
-                    "bump the version to apply it"
-                )
+        active = row is not None and row.is_active and row.deleted_at is None
+        if not report.classify(slug, row, content, path=loaded.path, active=active):
             continue
         if not dry_run:
             _write_system(row, content, source_file=loaded.path)
