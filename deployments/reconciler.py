@@ -94,7 +94,9 @@ class _Pass:
         """Let the driver move time forward for jobs that are queued or starting, and learn its next change."""
         live = self.rows + self.candidates
         if any(row.job and row.job.status in {"PENDING", "QUEUED"} for row in live):
-            result = job_services.cluster_schedule_pass(cluster=self.deployment.cluster, now=self.now)
+            result = job_services.cluster_schedule_pass(
+                cluster=self.deployment.cluster, now=self.now, bill_running=False
+            )
             self.next_change_at = result.next_change_at
             for row in live:
                 if row.job_id:
@@ -467,7 +469,7 @@ class _Pass:
         live = self.rows + self.candidates
         if self.next_change_at is None and any(row.status in waiting_on_driver for row in live):
             self.next_change_at = job_services.cluster_schedule_pass(
-                cluster=self.deployment.cluster, now=self.now
+                cluster=self.deployment.cluster, now=self.now, bill_running=False
             ).next_change_at
         moments = [row.next_attempt_at for row in live if row.status == ComponentStatus.PENDING and row.next_attempt_at]
         if self.next_change_at is not None:

@@ -242,7 +242,7 @@ def job_submit(
         return Job.objects.get(component_deployment_id=component_deployment_id, attempt=attempt)
     if not never_fits:
         get_driver(cluster).submit(job=job)
-        cluster_schedule_pass(cluster=cluster, now=now)
+        cluster_schedule_pass(cluster=cluster, now=now, bill_running=False)
         job.refresh_from_db()
     return job
 
@@ -254,7 +254,9 @@ def _lock_cluster(cluster_id, *, skip_locked: bool = False) -> Cluster | None:
     return Cluster.objects.select_for_update(skip_locked=skip_locked).filter(pk=cluster_id).order_by().first()
 
 
-def cluster_schedule_pass(*, cluster: Cluster, now: datetime | None = None, skip_locked: bool = False):
+def cluster_schedule_pass(
+    *, cluster: Cluster, now: datetime | None = None, skip_locked: bool = False, bill_running: bool = True
+):
     """One pass over one cluster under a row lock on it: admit, start, finish, fail and bill its jobs.
 
     With `skip_locked`, a pass that finds another pass holding the cluster returns at once (`skipped=True`).
@@ -266,7 +268,7 @@ def cluster_schedule_pass(*, cluster: Cluster, now: datetime | None = None, skip
             if skip_locked and Cluster.objects.filter(pk=cluster.pk).exists():
                 return SchedulePassResult(cluster_id=cluster.pk, now=now, skipped=True)
             raise NotFound("No such cluster.")
-        return get_driver(locked).poll(cluster=locked, now=now)
+        return get_driver(locked).poll(cluster=locked, now=now, bill_running=bill_running)
 
 
 def jobs_advance_all(*, now: datetime | None = None) -> dict:

@@ -54,7 +54,7 @@ class ClusterDriver(abc.ABC):
         """Hand a freshly recorded job to the cluster (admission happens in `poll`)."""
 
     @abc.abstractmethod
-    def poll(self, *, cluster, now: datetime) -> SchedulePassResult:
+    def poll(self, *, cluster, now: datetime, bill_running: bool = True) -> SchedulePassResult:
         """Advance every job on a cluster the caller has locked: admit, start, finish, fail, bill."""
 
     @abc.abstractmethod

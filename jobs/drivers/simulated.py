@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db.models import Q
 
@@ -37,6 +38,7 @@ HOLDING = (Job.Status.PENDING, Job.Status.RUNNING)
 # A queue is read a few rows at a time (doubling): a blocked line costs a handful of rows, not thousands.
 FIRST_CHUNK = 8
 MAX_CHUNK = 512
+BILLING_STEP = Decimal("0.01")
 DEFAULT_PORTS = {"helm": 80, "docker": 8080, "model": 8000}
 # What a pass reads of a job: enough to plan, bill and publish outputs (big or unused columns stay in the table).
 PASS_FIELDS = (
@@ -131,7 +133,7 @@ class SimulatedDriver(ClusterDriver):
 
     # --- one pass ------------------------------------------------------------------------------------------
 
-    def poll(self, *, cluster: Cluster, now: datetime) -> SchedulePassResult:
+    def poll(self, *, cluster: Cluster, now: datetime, bill_running: bool = True) -> SchedulePassResult:
         simulation = cluster.simulation or {}
         result = SchedulePassResult(cluster_id=cluster.pk, now=now)
         rows: dict = {}
@@ -150,12 +152,14 @@ class SimulatedDriver(ClusterDriver):
             total=Capacity.from_inventory(cluster.inventory), active=active, queues=queues, admitting=admitting
         )
         planner.run_until(now)
-        self._apply(planner, rows, now, result)
+        self._apply(planner, rows, now, result, bill_running=bill_running)
         self._queue_the_rest(cluster, now, result)
         result.next_change_at = planner.next_event_at
         return result
 
-    def _apply(self, planner: Planner, rows: dict, now: datetime, result: SchedulePassResult) -> None:
+    def _apply(
+        self, planner: Planner, rows: dict, now: datetime, result: SchedulePassResult, *, bill_running: bool
+    ) -> None:
         changes: dict = {}  # job id -> fields
         current: dict = {}  # job id -> status after the events so far (each step is checked)
         for event in planner.events:
@@ -221,14 +225,18 @@ class SimulatedDriver(ClusterDriver):
                 logger.warning("job %s changed under the pass; its update from %s was skipped", pk, job.status)
         result.changed_job_ids = list(changes)
 
-        # Running jobs accrue cost up to now: one statement per thousand jobs.
+        # Running jobs accrue cost up to now: one statement per thousand jobs. Only passes that bill (the beat's,
+        # an explicit one) do it, and only where it moved by a cent: the pass run by every submit stays
+        # independent of how many jobs already run.
+        if not bill_running:
+            return
         accruing = []
         for plan in planner.active:
             job = rows[plan.id]
             if plan.id in changes or job.status != Job.Status.RUNNING:
                 continue
             cost = cost_between(job.hourly_rate, job.started_at, now)
-            if cost != job.actual_cost:
+            if abs(cost - (job.actual_cost or 0)) >= BILLING_STEP:
                 job.actual_cost = cost
                 accruing.append(job)
         if accruing:
