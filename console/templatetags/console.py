@@ -53,10 +53,10 @@ def is_url(value) -> bool:
 
 @register.filter
 def gpus(resources: dict) -> str:
-    """ "2 × H100-80GB" for a component's resources, "—" without GPUs."""
+    """ "2 x H100-80GB" (with a multiplication sign) for a component's resources, a dash without GPUs."""
     resources = resources or {}
     count = (resources.get("gpu_count") or 0) * (resources.get("replicas") or 1)
-    return f"{count} × {resources.get('gpu_type')}" if count else "—"
+    return f"{count} \u00d7 {resources.get('gpu_type')}" if count else "\u2014"
 
 
 @register.simple_tag
