@@ -62,7 +62,7 @@ def deployment_list_page(request):
             "query": query.urlencode(),
             "statuses": UseCaseDeployment.Status.choices,
             "selected_statuses": request.GET.getlist("status"),
-            "templates": template_list(user=request.user).only("id", "slug", "name", "is_system"),
+            "templates": template_list(user=request.user),
             "clusters": cluster_list(user=request.user),
             "projects": project_list(user=request.user),
         },
