@@ -69,3 +69,23 @@ def query_with(query: str, **changes) -> str:
 @register.filter
 def get(mapping, key):
     return (mapping or {}).get(key)
+
+
+NAV_SECTIONS = {
+    "usecases": "catalog",
+    "usecase-detail": "catalog",
+    "deploy": "catalog",
+    "deployments": "deployments",
+    "deployment-detail": "deployments",
+    "deployment-delete": "deployments",
+    "components": "components",
+    "component-detail": "components",
+    "slo": "slo",
+    "slo-detail": "slo",
+}
+
+
+@register.filter
+def nav_section(url_name: str | None) -> str:
+    """Which entry of the navigation bar a page belongs to."""
+    return NAV_SECTIONS.get(url_name or "", "")

@@ -105,3 +105,9 @@ def test_another_tenants_user_template_is_404(member_web, other_member_user, oth
     fork = services.template_fork(template=system, tenant=other_tenant, user=other_member_user)
     assert member_web.get(f"/usecases/{fork.pk}").status_code == 404
     assert member_web.get(f"/usecases/deploy/{fork.pk}").status_code == 404
+
+
+def test_the_nav_marks_only_the_current_section(member_web, templates):
+    page = member_web.get("/usecases/deploy/simple-rag-v1").content.decode()
+    assert page.count('aria-current="page"') == 1
+    assert '<a href="/usecases" aria-current="page">Catalog</a>' in page
