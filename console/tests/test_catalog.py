@@ -111,3 +111,11 @@ def test_the_nav_marks_only_the_current_section(member_web, templates):
     page = member_web.get("/usecases/deploy/simple-rag-v1").content.decode()
     assert page.count('aria-current="page"') == 1
     assert '<a href="/usecases" aria-current="page">Catalog</a>' in page
+
+
+def test_template_detail_shows_dependencies_implied_by_output_references(member_web, templates):
+    # simple-chatbot-v1's UI has no depends_on: it waits for the LLM because it uses the LLM's url
+    response = member_web.get("/usecases/simple-chatbot-v1")
+    rows = {c["id"]: c["needs"] for c in response.context["components"]}
+    assert rows == {"llm": [], "chat-ui": ["llm"]}
+    assert [(e.source, e.target) for e in response.context["graph"].edges] == [("llm", "chat-ui")]

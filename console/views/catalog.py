@@ -51,18 +51,23 @@ def template_list_page(request):
     )
 
 
-def _graph_for_template(template: UseCaseTemplate):
+def _template_graph(template: UseCaseTemplate) -> dict:
     try:
-        graph = template_graph(template)
+        return template_graph(template)
     except ServiceError:
-        return None
-    return layout(graph["waves"], graph["depends_on"], labels=graph["components"])
+        return {}
 
 
 @login_required
 def template_detail_page(request, template_id: str):
     """A template: description, component graph, parameters and the way to deploy it."""
     template = _template_or_404(request, template_id)
+    graph = _template_graph(template)
+    depends_on = graph.get("depends_on", {})
+    components = [
+        {**component, "needs": depends_on.get(component["id"], component.get("depends_on") or [])}
+        for component in template.components
+    ]
     schema = parameters_schema(template)
     required = set(schema["required"])
     parameters = [
@@ -80,7 +85,8 @@ def template_detail_page(request, template_id: str):
         "console/usecases/detail.html",
         {
             "template": template,
-            "graph": _graph_for_template(template),
+            "graph": layout(graph["waves"], depends_on, labels=graph["components"]) if graph else None,
+            "components": components,
             "parameters": parameters,
             "can_deploy": _can_deploy(request.user),
         },
