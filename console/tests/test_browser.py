@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from conftest import ROOT
 from deployments.models import UseCaseDeployment
@@ -50,6 +51,9 @@ def browser_page(monkeypatch):
         page = context.new_page()
         page.set_default_timeout(30_000)
         yield page
+        # ORM calls made while Playwright's loop runs use a connection of their own (asgiref's context-local
+        # connections); close it here, or the test database cannot be dropped at the end of the session.
+        connections.close_all()
         context.close()
         browser.close()
 
