@@ -2,13 +2,11 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.views import healthz
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/docs/", permanent=False), name="home"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
@@ -20,4 +18,5 @@ urlpatterns = [
     path("api/", include("usecases.api.urls")),
     path("api/v1/", include("jobs.api.urls")),
     path("api/v1/", include("deployments.api.urls")),
+    path("", include("console.urls")),
 ]

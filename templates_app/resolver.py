@@ -405,6 +405,23 @@ def check_template(content: dict, *, component_defs: dict | None = None) -> dict
     return errors
 
 
+def template_graph(template, *, component_defs: dict | None = None) -> dict:
+    """A template's component graph without parameter values (what a catalogue page draws):
+    {"waves": [[key, ...], ...], "depends_on": {key: [upstream, ...]}, "components": {key: component id}}.
+    Raises ValidationError when the template is structurally unsound."""
+    content = _content(template)
+    index = definitions_index(component_defs if component_defs is not None else _db_definitions())
+    errors: dict[str, list[str]] = {}
+    structure = _structure(content, index, errors)
+    if structure is None:
+        raise ValidationError(errors, detail="The template is invalid.")
+    return {
+        "waves": [list(wave) for wave in structure.waves],
+        "depends_on": {key: list(structure.depends[key]) for key in structure.order},
+        "components": {key: structure.definitions[key]["id"] for key in structure.order},
+    }
+
+
 # --- resolve -----------------------------------------------------------------------------------------------------
 
 

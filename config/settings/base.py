@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "templates_app",
     "jobs",
     "deployments",
+    "console",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,160 @@
+"""Forms of the console. They parse input and show errors; every rule is checked by the services they call.
+
+The deploy wizard's parameter form is generated from the template's JSON Schema
+(templates_app.resolver.parameters_schema). Its fields coerce types only; required parameters, ranges, patterns and
+options are enforced by the resolver, whose errors ("parameters.<name>") are put back next to their field.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+
+from core.exceptions import ServiceError
+from jobs.selectors import cluster_list
+from tenancy.selectors import project_list, writable_tenant_ids
+
+PARAMETER_PREFIX = "parameters"
+# Where a service's error path belongs on the target form.
+TARGET_FIELDS = {"project_id": "project", "cluster_id": "cluster", "name": "name"}
+
+
+class DeployTargetForm(forms.Form):
+    """Where to deploy: a project the user may write in and a cluster of the user's tenants."""
+
+    name = forms.CharField(
+        max_length=200, required=False, help_text="Optional; a name is generated from the template when empty."
+    )
+    project = forms.ModelChoiceField(queryset=None, empty_label="Choose a project")
+    cluster = forms.ModelChoiceField(queryset=None, empty_label="Choose a cluster")
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=200)
+
+    def __init__(self, *args, user, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("idempotency_key", str(uuid.uuid4()))
+        super().__init__(*args, **kwargs)
+        projects = project_list(user=user).order_by("tenant__name", "name")
+        if not user.is_superuser:
+            projects = projects.filter(tenant_id__in=writable_tenant_ids(user))
+        self.fields["project"].queryset = projects
+        self.fields["project"].label_from_instance = lambda p: f"{p.name} ({p.tenant.name})"
+        self.fields["cluster"].queryset = cluster_list(user=user).order_by("tenant__name", "name")
+        self.fields["cluster"].label_from_instance = lambda c: f"{c.name} ({c.tenant.name}, {c.driver}, {c.status})"
+        if len(projects) == 1:
+            self.fields["project"].initial = projects[0].pk
+
+
+def _coerce_item(kind: str):
+    return {"integer": int, "number": float}.get(kind, str)
+
+
+class CommaListField(forms.CharField):
+    """A list parameter without options, typed as comma-separated values."""
+
+    def __init__(self, *, item_type: str = "string", **kwargs):
+        self.item_type = item_type
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        return ", ".join(map(str, value)) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        items = [part.strip() for part in (text or "").split(",") if part.strip()]
+        try:
+            return [_coerce_item(self.item_type)(item) for item in items]
+        except ValueError:
+            raise forms.ValidationError(f"Each item must be a {self.item_type}.") from None
+
+
+def _field_for(name: str, schema: dict, *, required: bool) -> forms.Field:
+    label = schema.get("title") or name
+    common = {"label": label, "required": False, "help_text": schema.get("description", "")}
+    attrs: dict = {"required": True, "aria-required": "true"} if required else {}
+    kind = schema.get("type")
+    default = schema.get("default")
+    if kind == "array":
+        items = schema.get("items") or {}
+        if "enum" in items:
+            return forms.TypedMultipleChoiceField(
+                choices=[(str(v), str(v)) for v in items["enum"]],
+                coerce=_coerce_item(items.get("type", "string")),
+                widget=forms.CheckboxSelectMultiple,
+                initial=[str(v) for v in default or []],
+                **common,
+            )
+        field = CommaListField(item_type=items.get("type", "string"), initial=default, **common)
+        field.widget.attrs.update(attrs, placeholder="comma-separated")
+        return field
+    if "enum" in schema:
+        choices = [(str(v), str(v)) for v in schema["enum"]]
+        if default is None:
+            choices = [("", "Choose…"), *choices]
+        return forms.TypedChoiceField(
+            choices=choices,
+            coerce=_coerce_item(kind),
+            empty_value=None,
+            initial=None if default is None else str(default),
+            widget=forms.Select(attrs=attrs),
+            **common,
+        )
+    if kind == "boolean":
+        return forms.BooleanField(initial=bool(default), **common)
+    if kind in ("integer", "number"):
+        bounds = {key: schema[key] for key in ("minimum", "maximum") if key in schema}
+        widget = forms.NumberInput(attrs={**attrs, **{k[:3]: v for k, v in bounds.items()}})
+        if kind == "number":
+            widget.attrs["step"] = "any"
+            return forms.FloatField(initial=default, widget=widget, **common)
+        return forms.IntegerField(initial=default, widget=widget, **common)
+    if schema.get("x-parameter-type") == "secret":
+        return forms.CharField(widget=forms.PasswordInput(attrs={**attrs, "autocomplete": "new-password"}), **common)
+    text_attrs = {**attrs}
+    if "maxLength" in schema:
+        text_attrs["maxlength"] = schema["maxLength"]
+    if schema.get("x-parameter-type") == "model_ref":
+        text_attrs["placeholder"] = "e.g. meta-llama/Llama-3.1-8B-Instruct"
+    return forms.CharField(initial=default, widget=forms.TextInput(attrs=text_attrs), strip=True, **common)
+
+
+class ParameterForm(forms.Form):
+    """A form whose fields are a template's parameters; `parameters()` gives the dict the resolver takes."""
+
+    def __init__(self, *args, schema: dict, **kwargs):
+        kwargs.setdefault("prefix", PARAMETER_PREFIX)
+        super().__init__(*args, **kwargs)
+        self.schema = schema
+        required = set(schema.get("required") or ())
+        for name, prop in (schema.get("properties") or {}).items():
+            field = _field_for(name, prop, required=name in required)
+            field.is_required_parameter = name in required
+            field.parameter_type = prop.get("x-parameter-type") or prop.get("type", "")
+            self.fields[name] = field
+
+    def parameters(self) -> dict:
+        """Values the user gave; empty inputs are left out, so the template's defaults apply."""
+        values = {}
+        for name, value in self.cleaned_data.items():
+            if value in (None, ""):
+                continue
+            values[name] = value
+        return values
+
+
+def apply_service_error(error: ServiceError, *, target: forms.Form, parameters: ParameterForm) -> None:
+    """Put a service's errors next to their field: "parameters.<name>[.…]" on the parameter input,
+    "project_id"/"cluster_id"/"name" on the target form, anything else at the top of the form."""
+    if not error.errors:
+        target.add_error(None, error.detail)
+        return
+    for path, messages in error.errors.items():
+        head, _, rest = path.partition(".")
+        if head == PARAMETER_PREFIX and rest:
+            name = rest.split(".")[0]
+            if name in parameters.fields:
+                parameters.add_error(name, list(messages))
+                continue
+        if path in TARGET_FIELDS:
+            target.add_error(TARGET_FIELDS[path], list(messages))
+            continue
+        target.add_error(None, [f"{path}: {message}" for message in messages])

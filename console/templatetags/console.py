@@ -1,0 +1,91 @@
+"""Small presentation helpers for the console's templates."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django import template
+from django.utils.http import urlencode
+
+register = template.Library()
+
+TONES = {
+    "RUNNING": "ok",
+    "SUCCEEDED": "ok",
+    "ACTIVE": "ok",
+    "DEPLOYING": "busy",
+    "STARTING": "busy",
+    "UPDATING": "busy",
+    "QUEUED": "wait",
+    "PENDING": "wait",
+    "DEGRADED": "warn",
+    "DRAINING": "warn",
+    "DELETING": "warn",
+    "STOPPING": "warn",
+    "FAILED": "bad",
+    "CANCELLED": "muted",
+    "DELETED": "muted",
+    "STOPPED": "muted",
+    "OFFLINE": "muted",
+}
+
+
+@register.filter
+def tone(status: str) -> str:
+    """The colour family of a status badge."""
+    return TONES.get(str(status).upper(), "muted")
+
+
+@register.filter
+def money(value, places: int = 2) -> str:
+    """$1,234.56 from a Decimal, a number or a numeric string."""
+    try:
+        amount = Decimal(str(value if value not in (None, "") else 0))
+    except InvalidOperation:
+        return str(value)
+    return f"${amount:,.{int(places)}f}"
+
+
+@register.filter
+def is_url(value) -> bool:
+    return isinstance(value, str) and value.startswith(("http://", "https://"))
+
+
+@register.filter
+def gpus(resources: dict) -> str:
+    """ "2 x H100-80GB" (with a multiplication sign) for a component's resources, a dash without GPUs."""
+    resources = resources or {}
+    count = (resources.get("gpu_count") or 0) * (resources.get("replicas") or 1)
+    return f"{count} \u00d7 {resources.get('gpu_type')}" if count else "\u2014"
+
+
+@register.simple_tag
+def query_with(query: str, **changes) -> str:
+    """The current query string with some parameters replaced (for pagination links)."""
+    base = f"{query}&" if query else ""
+    return "?" + base + urlencode({k: v for k, v in changes.items() if v not in (None, "")})
+
+
+@register.filter
+def get(mapping, key):
+    return (mapping or {}).get(key)
+
+
+NAV_SECTIONS = {
+    "usecases": "catalog",
+    "usecase-detail": "catalog",
+    "deploy": "catalog",
+    "deployments": "deployments",
+    "deployment-detail": "deployments",
+    "deployment-delete": "deployments",
+    "components": "components",
+    "component-detail": "components",
+    "slo": "slo",
+    "slo-detail": "slo",
+}
+
+
+@register.filter
+def nav_section(url_name: str | None) -> str:
+    """Which entry of the navigation bar a page belongs to."""
+    return NAV_SECTIONS.get(url_name or "", "")

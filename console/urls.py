@@ -1,0 +1,31 @@
+"""The web console's pages. Paths take an optional trailing slash, as the API's do."""
+
+from django.urls import re_path
+
+from console.views import catalog, deployments, home, registry
+
+app_name = "console"
+
+TEMPLATE_ID = r"(?P<template_id>[A-Za-z0-9_-]+)"
+UUID = r"(?P<pk>[0-9a-fA-F-]{36})"
+
+
+def page(route: str, view, name: str):
+    return re_path(rf"^{route}/?$", view, name=name)
+
+
+urlpatterns = [
+    re_path(r"^$", home.home, name="home"),
+    page("usecases", catalog.template_list_page, "usecases"),
+    page(f"usecases/deploy/{TEMPLATE_ID}", catalog.deploy_wizard, "deploy"),
+    page(f"usecases/deploy/{TEMPLATE_ID}/preview", catalog.deploy_preview, "deploy-preview"),
+    page(f"usecases/{TEMPLATE_ID}", catalog.template_detail_page, "usecase-detail"),
+    page("deployments", deployments.deployment_list_page, "deployments"),
+    page(f"deployments/{UUID}", deployments.deployment_detail_page, "deployment-detail"),
+    page(f"deployments/{UUID}/live", deployments.deployment_live, "deployment-live"),
+    page(f"deployments/{UUID}/delete", deployments.deployment_delete_page, "deployment-delete"),
+    page("components", registry.component_list_page, "components"),
+    page(r"components/(?P<component_id>[A-Za-z0-9_-]+)", registry.component_detail_page, "component-detail"),
+    page("slo", registry.slo_list_page, "slo"),
+    page(r"slo/(?P<unique_id>[A-Za-z0-9_-]+)", registry.slo_detail_page, "slo-detail"),
+]

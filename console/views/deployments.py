@@ -1,0 +1,153 @@
+"""The user's deployments: the list, the live status page (htmx polling) and delete with its stop order."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from console.dag import layout
+from core.exceptions import ServiceError
+from deployments import selectors, services
+from deployments.filters import DeploymentFilterSet
+from deployments.models import UseCaseDeployment
+from deployments.selectors import deployment_hourly_cost
+from deployments.state import DeploymentStatus, delete_order
+from jobs.selectors import cluster_list
+from templates_app.selectors import template_list
+from tenancy.selectors import project_list, user_can_write
+
+PAGE_SIZE = 50
+# How often the status page asks for news: fast while the reconciler works, slowly once it runs (a component can
+# still fail), not at all when nothing more will happen.
+POLL_ACTIVE = "1s"
+POLL_RUNNING = "10s"
+EVENTS_SHOWN = 500
+
+
+def _deployment_or_404(request, pk) -> UseCaseDeployment:
+    deployment = selectors.deployment_list(user=request.user).filter(pk=pk).first()
+    if deployment is None:
+        raise Http404("No such deployment.")
+    return deployment
+
+
+def poll_interval(status: str) -> str | None:
+    if status in DeploymentStatus.ACTIVE:
+        return POLL_ACTIVE
+    if status == DeploymentStatus.RUNNING:
+        return POLL_RUNNING
+    return None
+
+
+@login_required
+def deployment_list_page(request):
+    """Deployments in the user's tenants with status, template, cluster, age and cost so far; filters."""
+    filterset = DeploymentFilterSet(request.GET, queryset=selectors.deployment_list(user=request.user))
+    errors = None if filterset.is_valid() else filterset.errors
+    queryset = filterset.qs if errors is None else UseCaseDeployment.objects.none()
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "console/deployments/list.html",
+        {
+            "page": page,
+            "errors": errors,
+            "filters": request.GET,
+            "query": query.urlencode(),
+            "statuses": UseCaseDeployment.Status.choices,
+            "selected_statuses": request.GET.getlist("status"),
+            "templates": template_list(user=request.user),
+            "clusters": cluster_list(user=request.user),
+            "projects": project_list(user=request.user),
+        },
+    )
+
+
+def _live_context(deployment: UseCaseDeployment, *, after: int | None) -> dict:
+    components = selectors.deployment_components(deployment=deployment)
+    events = list(selectors.deployment_events(deployment=deployment, after=after)[:EVENTS_SHOWN])
+    plan_components = deployment.plan.get("components", [])
+    graph = layout(
+        deployment.plan.get("waves", []),
+        {c["key"]: c.get("depends_on", []) for c in plan_components},
+        labels={c["key"]: c.get("component_id", "") for c in plan_components},
+        statuses={row.key: row.status for row in components},
+    )
+    last_event_id = events[-1].id if events else after
+    return {
+        "deployment": deployment,
+        "components": components,
+        "events": events,
+        "graph": graph,
+        "last_event_id": last_event_id or 0,
+        "poll": poll_interval(deployment.status),
+        "hourly_cost": deployment_hourly_cost(deployment),
+    }
+
+
+@login_required
+def deployment_detail_page(request, pk):
+    """Live status: components with state, job and outputs, the event timeline; updates itself via htmx."""
+    deployment = _deployment_or_404(request, pk)
+    context = _live_context(deployment, after=None)
+    context["can_write"] = user_can_write(request.user, deployment.tenant_id)
+    return render(request, "console/deployments/detail.html", context)
+
+
+@login_required
+def deployment_live(request, pk):
+    """The htmx fragment the status page polls: the status block, plus the events newer than `?after=`
+    appended to the timeline out of band."""
+    deployment = _deployment_or_404(request, pk)
+    after = request.GET.get("after", "")
+    context = _live_context(deployment, after=int(after) if after.isdigit() else None)
+    context["can_write"] = user_can_write(request.user, deployment.tenant_id)
+    return render(request, "console/deployments/_live.html", {**context, "oob_events": True})
+
+
+def _stop_plan(deployment: UseCaseDeployment, components) -> list[list[dict]]:
+    """The waves a delete stops components in (dependents first), each with what it runs."""
+    by_key = {row.key: row for row in components}
+    waves = delete_order({row.key: [d for d in row.depends_on if d in by_key] for row in components})
+    return [[{"row": by_key[key], "resources": by_key[key].resources} for key in wave] for wave in waves]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def deployment_delete_page(request, pk):
+    """Confirm a delete: what will be stopped, in which order, the GPUs it frees; POST starts it."""
+    deployment = _deployment_or_404(request, pk)
+    if request.method == "POST":
+        try:
+            services.deployment_delete(user=request.user, deployment=deployment)
+        except ServiceError as error:
+            messages.error(request, error.detail)
+        else:
+            messages.success(request, "Deletion started: components stop dependents first.")
+        return redirect("console:deployment-detail", pk=deployment.pk)
+    components = selectors.deployment_components(deployment=deployment)
+    active = [row for row in components if row.status not in ("STOPPED",)]
+    gpus: dict[str, int] = {}
+    for row in active:
+        resources = row.resources or {}
+        if resources.get("gpu_count"):
+            count = resources["gpu_count"] * resources.get("replicas", 1)
+            gpus[resources["gpu_type"]] = gpus.get(resources["gpu_type"], 0) + count
+    return render(
+        request,
+        "console/deployments/delete.html",
+        {
+            "deployment": deployment,
+            "waves": _stop_plan(deployment, active),
+            "gpus": sorted(gpus.items()),
+            "hourly_cost": deployment_hourly_cost(deployment),
+            "can_write": user_can_write(request.user, deployment.tenant_id),
+            "already": deployment.status in (DeploymentStatus.DELETING, DeploymentStatus.DELETED),
+        },
+    )

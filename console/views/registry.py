@@ -1,0 +1,118 @@
+"""Read-only catalogues: the component registry and the usecase SLO catalogue."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import render
+
+from components.filters import ComponentFilterSet
+from components.models import ComponentDefinition
+from components.selectors import component_get, component_list
+from core.exceptions import NotFound, ServiceError
+from templates_app.selectors import template_list
+from usecases import profiles
+from usecases import selectors as usecase_selectors
+from usecases.filters import SORT_FIELDS
+
+SLO_PAGE_SIZE = 25
+SLO_PARAMS = ("q", "industry", "tags", "tags_mode", "latency_profile", "input_length_profile", "sort_by", "sort_order")
+SLO_RANGES = (
+    ("Input tokens", "input_tokens", ""),
+    ("Output tokens", "output_tokens", ""),
+    ("Batch size", "batch_size", ""),
+    ("Beam size", "beam_size", ""),
+    ("Time to first token", "ttft", "s"),
+    ("End-to-end latency", "e2e", "s"),
+    ("Inter-token latency", "inter_token", "s"),
+)
+
+
+@login_required
+def component_list_page(request):
+    """The registry grouped by category, filtered by category, deployment type and text."""
+    filterset = ComponentFilterSet(request.GET, queryset=component_list())
+    errors = None if filterset.is_valid() else filterset.errors
+    components = [] if errors else list(filterset.qs.order_by("category", "id"))
+    return render(
+        request,
+        "console/components/list.html",
+        {
+            "components": components,
+            "errors": errors,
+            "categories": ComponentDefinition.Category.choices,
+            "deployment_types": ComponentDefinition.DeploymentType.choices,
+            "filters": request.GET,
+            "selected_categories": request.GET.getlist("category"),
+        },
+    )
+
+
+@login_required
+def component_detail_page(request, component_id: str):
+    """One component: how it runs, its defaults, inputs, outputs, and the templates that use it."""
+    try:
+        component = component_get(ref=component_id)
+    except NotFound:
+        raise Http404("No such component.") from None
+    refs = {component.id, *component.aliases}
+    used_by = [
+        template
+        for template in template_list(user=request.user).filter(is_active=True)
+        if any(c.get("component_ref") in refs for c in template.components)
+    ]
+    return render(request, "console/components/detail.html", {"component": component, "used_by": used_by})
+
+
+@login_required
+def slo_list_page(request):
+    """The usecase SLO catalogue: the API's search (same parameters) with industry, tag and profile filters."""
+    params = {name: request.GET.get(name) for name in SLO_PARAMS if request.GET.get(name)}
+    for name in ("latency_profile", "input_length_profile"):
+        if request.GET.getlist(name):
+            params[name] = ",".join(request.GET.getlist(name))
+    errors = None
+    try:
+        queryset = usecase_selectors.usecase_search(**params)
+    except ServiceError as error:
+        errors, queryset = error.errors, usecase_selectors.usecase_queryset().none()
+    page = Paginator(queryset, SLO_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "console/slo/list.html",
+        {
+            "page": page,
+            "errors": errors,
+            "filters": request.GET,
+            "query": query.urlencode(),
+            "industries": usecase_selectors.industry_list(),
+            "tags": usecase_selectors.tag_list(limit=40),
+            "latency_profiles": profiles.LATENCY_PROFILE_NAMES,
+            "input_length_profiles": profiles.INPUT_LENGTH_PROFILE_NAMES,
+            "selected_latency": request.GET.getlist("latency_profile"),
+            "selected_input": request.GET.getlist("input_length_profile"),
+            "sort_fields": SORT_FIELDS,
+        },
+    )
+
+
+@login_required
+def slo_detail_page(request, unique_id: str):
+    """One usecase with its token ranges and latency SLOs."""
+    try:
+        usecase = usecase_selectors.usecase_get(unique_id=unique_id)
+    except NotFound:
+        raise Http404("No such usecase.") from None
+    rows = [
+        {
+            "label": label,
+            "min": getattr(usecase, f"{name}_min"),
+            "max": getattr(usecase, f"{name}_max"),
+            "unit": unit,
+        }
+        for label, name, unit in SLO_RANGES
+    ]
+    return render(request, "console/slo/detail.html", {"usecase": usecase, "rows": rows})
