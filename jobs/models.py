@@ -80,6 +80,11 @@ class Job(models.Model):
     resources = models.JSONField(default=dict)  # {"gpu_type", "gpu_count", "cpu", "memory_gib", "replicas"}
     # The scheduling queue: the GPU type the job asks for, or "cpu"; jobs wait in line per queue.
     queue_key = models.CharField(max_length=100, default="cpu")
+    # What the job holds while admitted (resources x replicas, in whole units), so the capacity held by services
+    # that just run can be summed by the database instead of read job by job.
+    demand_gpus = models.PositiveIntegerField(default=0)
+    demand_millicores = models.BigIntegerField(default=0)
+    demand_memory_mib = models.BigIntegerField(default=0)
     spec = models.JSONField(default=dict)
     outputs = models.JSONField(default=dict, blank=True)
     labels = models.JSONField(default=dict, blank=True)

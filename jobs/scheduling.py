@@ -252,9 +252,13 @@ class Planner:
     queues: Mapping[str, QueueSource]
     admitting: bool = True
     events: list[Event] = field(default_factory=list)
+    # Capacity held by jobs not replayed here (services that just run, summed by the caller).
+    held: list[Demand] = field(default_factory=list)
 
     def __post_init__(self):
         self.free = self.total.copy()
+        for demand in self.held:
+            self.free.take(demand)
         self._heap: list = []
         self._seq = itertools.count()
         for job in self.active:

@@ -215,6 +215,9 @@ def job_submit(
         "attempt": attempt,
         "resources": resources,
         "queue_key": demand.queue,
+        "demand_gpus": demand.gpus,
+        "demand_millicores": demand.millicores,
+        "demand_memory_mib": demand.memory_mib,
         "spec": spec,
         "labels": labels,
         "priority": priority,
@@ -346,7 +349,7 @@ def job_queue_info(*, job: Job, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     if job.is_terminal or job.status == Job.Status.RUNNING:
         return {"queue_position": None, "predicted_start": job.started_at, "reason": ""}
-    forecast = get_driver(job.cluster).forecast(cluster=job.cluster, now=now)
+    forecast = get_driver(job.cluster).forecast(cluster=job.cluster, now=now, summarise_quiet=True)
     return forecast_item_info(forecast.jobs.get(job.pk))
 
 
@@ -398,7 +401,7 @@ def cluster_capacity_check(
                 hypothetical=True,
             )
         )
-    forecast = get_driver(cluster).forecast(cluster=cluster, now=now, extra=candidates)
+    forecast = get_driver(cluster).forecast(cluster=cluster, now=now, extra=candidates, summarise_quiet=True)
     items = [forecast.jobs[c.id] for c in candidates]
     admitted_now = all(item.predicted_admission == now for item in items)
     starts = [item.predicted_start for item in items]

@@ -62,5 +62,5 @@ class ClusterDriver(abc.ABC):
         """Stop a job's workload on the cluster (its row is updated by the caller)."""
 
     @abc.abstractmethod
-    def forecast(self, *, cluster, now: datetime, extra: list | None = None) -> Forecast:
+    def forecast(self, *, cluster, now: datetime, extra: list | None = None, summarise_quiet: bool = False) -> Forecast:
         """Predict admissions and starts of waiting jobs (and of `extra` hypothetical PlanJobs)."""

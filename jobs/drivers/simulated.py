@@ -13,7 +13,7 @@ from collections import deque
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Q, Sum
 
 from jobs.drivers.base import ClusterDriver, Forecast, JobForecast, SchedulePassResult
 from jobs.models import ALLOWED_TRANSITIONS, Cluster, Job
@@ -82,6 +82,40 @@ def job_outputs(job: Job) -> dict:
     return {"url": f"http://{host}:{port}", "host": host, "port": port}
 
 
+def holding_plans(cluster: Cluster, simulation: dict, rows: dict, *, summarise_quiet: bool) -> tuple[list, list]:
+    """The admitted jobs the planner must replay, and the capacity held by the ones it need not.
+
+    A SERVICE that is RUNNING has no event ahead of it: it only holds capacity. With `summarise_quiet`, those
+    are summed by the database (one query, whatever their number) and only the jobs with events ahead (starting,
+    batch) are read, so a pass or a forecast costs the same with 10 or 10,000 services running.
+    """
+    held: list[Demand] = []
+    holding = Job.objects.filter(cluster=cluster, status__in=HOLDING, admitted_at__isnull=False)
+    if summarise_quiet:
+        quiet = holding.filter(status=Job.Status.RUNNING, job_type=SERVICE)
+        sums = (
+            quiet.order_by()
+            .values("queue_key")
+            .annotate(gpus=Sum("demand_gpus"), millicores=Sum("demand_millicores"), memory_mib=Sum("demand_memory_mib"))
+        )
+        for row in sums:
+            gpus = row["gpus"] or 0
+            held.append(
+                Demand(
+                    gpu_type=row["queue_key"] if gpus else None,
+                    gpus=gpus,
+                    millicores=row["millicores"] or 0,
+                    memory_mib=row["memory_mib"] or 0,
+                )
+            )
+        holding = holding.exclude(status=Job.Status.RUNNING, job_type=SERVICE)
+    active = []
+    for job in holding.only(*PASS_FIELDS):
+        rows[job.pk] = job
+        active.append(plan_job(job, simulation))
+    return held, active
+
+
 def waiting_queryset(cluster: Cluster):
     return Job.objects.filter(cluster=cluster, status__in=WAITING, admitted_at__isnull=True)
 
@@ -137,11 +171,8 @@ class SimulatedDriver(ClusterDriver):
         simulation = cluster.simulation or {}
         result = SchedulePassResult(cluster_id=cluster.pk, now=now)
         rows: dict = {}
-        active = []
-        holding = Job.objects.filter(cluster=cluster, status__in=HOLDING, admitted_at__isnull=False)
-        for job in holding.only(*PASS_FIELDS):
-            rows[job.pk] = job
-            active.append(plan_job(job, simulation))
+        # A billing pass reads every running job (it bills them); any other pass only what has events ahead.
+        held, active = holding_plans(cluster, simulation, rows, summarise_quiet=not bill_running)
         admitting = cluster.status == Cluster.Status.ACTIVE
         queues = {}
         if admitting:
@@ -149,7 +180,11 @@ class SimulatedDriver(ClusterDriver):
             keys = waiting.order_by().values_list("queue_key", flat=True).distinct()
             queues = {key: _DbQueue(waiting.filter(queue_key=key), simulation, rows) for key in keys}
         planner = Planner(
-            total=Capacity.from_inventory(cluster.inventory), active=active, queues=queues, admitting=admitting
+            total=Capacity.from_inventory(cluster.inventory),
+            active=active,
+            queues=queues,
+            admitting=admitting,
+            held=held,
         )
         planner.run_until(now)
         self._apply(planner, rows, now, result, bill_running=bill_running)
@@ -262,15 +297,14 @@ class SimulatedDriver(ClusterDriver):
 
     # --- forecast ------------------------------------------------------------------------------------------
 
-    def forecast(self, *, cluster: Cluster, now: datetime, extra: list | None = None) -> Forecast:
+    def forecast(
+        self, *, cluster: Cluster, now: datetime, extra: list | None = None, summarise_quiet: bool = False
+    ) -> Forecast:
         simulation = cluster.simulation or {}
         total = Capacity.from_inventory(cluster.inventory)
-        active = [
-            plan_job(job, simulation)
-            for job in Job.objects.filter(cluster=cluster, status__in=HOLDING, admitted_at__isnull=False)
-        ]
+        held, active = holding_plans(cluster, simulation, {}, summarise_quiet=summarise_quiet)
         lines: dict[str, list[PlanJob]] = {}
-        for job in waiting_queryset(cluster).order_by("-priority", "sequence", "id"):
+        for job in waiting_queryset(cluster).only(*PASS_FIELDS, "queue_key").order_by("-priority", "sequence", "id"):
             plan = plan_job(job, simulation)
             lines.setdefault(job.queue_key, []).append(plan)
         for plan in extra or []:
@@ -287,6 +321,7 @@ class SimulatedDriver(ClusterDriver):
             active=active,
             queues={key: ListQueue(plans) for key, plans in lines.items()},
             admitting=cluster.status == Cluster.Status.ACTIVE,
+            held=held,
         )
         planner.process_until(now)  # jobs due to end by now have released their capacity, pass or no pass
         free_before = planner.free.copy()

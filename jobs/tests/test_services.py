@@ -425,3 +425,26 @@ def test_pass_queries_do_not_grow_with_waiting_jobs(tenant, project, clock):
         return len(ctx.captured_queries)
 
     assert queries_for_a_pass(5) == queries_for_a_pass(300)
+
+
+def test_running_services_are_summed_by_the_database_with_the_same_result(cluster, project, clock):
+    from jobs.drivers import get_driver
+    from jobs.drivers.simulated import holding_plans
+
+    cluster.simulation = {"startup_seconds": {"default": 0}}
+    cluster.save()
+    for index in range(3):  # services that just run: summed, not replayed
+        submit(cluster, project, name=f"svc-{index}", job_type="SERVICE", resources=resources(gpus=1, cpu=2))
+    submit(cluster, project, name="batch", duration=600, resources=resources(gpus=2))  # an event ahead: replayed
+    submit(cluster, project, name="waits", duration=60, resources=resources(gpus=4))  # does not fit yet
+    driver = get_driver(cluster)
+    full = driver.forecast(cluster=cluster, now=at(1))
+    summed = driver.forecast(cluster=cluster, now=at(1), summarise_quiet=True)
+    assert summed.free.as_dict() == full.free.as_dict()
+    waiting = Job.objects.get(name="waits")
+    assert summed.jobs[waiting.pk].predicted_start == full.jobs[waiting.pk].predicted_start == at(600)
+    # only the job with an event ahead is replayed; the services' capacity arrives as one sum
+    held, active = holding_plans(cluster, cluster.simulation, {}, summarise_quiet=True)
+    assert [plan.id for plan in active] == [Job.objects.get(name="batch").pk]
+    assert sum(demand.gpus for demand in held) == 3
+    assert sum(demand.millicores for demand in held) == 3 * 2000
