@@ -111,6 +111,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.count = 10 if args.embedded else 50
+    if args.update:
+        args.count = args.update
     setup_environment(args)
 
     import django

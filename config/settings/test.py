@@ -21,6 +21,8 @@ if not REDIS_URL:
         "processed_folder": str(TEST_BROKER_DIR / "processed"),
         "control_folder": str(TEST_BROKER_DIR / "control"),
         "store_processed": False,
+        # The transport polls its folder; its 1 s default would put a second on every hop of a deployment.
+        "polling_interval": 0.1,
     }
     CELERY_RESULT_BACKEND = f"file://{TEST_BROKER_DIR / 'results'}"
 CACHES = {
