@@ -280,3 +280,44 @@ def test_detail_query_count_does_not_grow_with_revisions(
     with django_assert_max_num_queries(baseline):
         response = member_web.get(f"/deployments/{running.pk}")
     assert [r.number for r in response.context["revisions"]] == [4, 3, 2, 1]
+
+
+def test_secrets_are_not_shown_and_empty_means_unchanged(member_web, member_user, templates, project, cluster):
+    from deployments import services
+    from templates_app.selectors import template_get_for_user
+
+    template = template_get_for_user(user=member_user, template_id="simple-agent-v1")
+    agent, _ = services.deployment_create(
+        user=member_user,
+        template=template,
+        project=project,
+        cluster=cluster,
+        parameters={"model_id": SIMPLE_RAG_PARAMS["model_id"], "search_api_key": "old-secret"},
+    )
+    rollout(agent)
+    form_page = member_web.get(f"/deployments/{agent.pk}/update").content.decode()
+    assert "old-secret" not in form_page
+    assert 'type="password" name="parameters-search_api_key"' in form_page
+    base = {
+        "template_version": "1.0.0",
+        "parameters-model_id": SIMPLE_RAG_PARAMS["model_id"],
+        "parameters-gpu_type": "A100-80GB",
+        "parameters-agent_type": "react",
+        "parameters-tools_enabled": ["web_search", "calculator"],
+        "parameters-search_api_key": "",
+        "step": "plan",
+    }
+    unchanged = member_web.post(f"/deployments/{agent.pk}/update", base)
+    assert unchanged.context["plan"]["is_noop"] is True
+    rotated = member_web.post(f"/deployments/{agent.pk}/update", {**base, "parameters-search_api_key": "new-secret"})
+    assert rotated.context["plan"]["is_noop"] is False
+    assert "new-secret" not in str(rotated.context["plan"]) and "old-secret" not in str(rotated.context["plan"])
+    page = rotated.content.decode()
+    assert "<code>env.SEARCH_API_KEY</code>: <del>********</del> → <ins>********</ins>" in page
+    assert "old-secret" not in page
+    member_web.post(
+        f"/deployments/{agent.pk}/update", {**base, "parameters-search_api_key": "new-secret", "step": "confirm"}
+    )
+    revision = DeploymentRevision.objects.get(deployment=agent, number=2)
+    assert revision.parameters["search_api_key"] == "new-secret"
+    assert revision.parameters["model_id"] == SIMPLE_RAG_PARAMS["model_id"]
