@@ -158,3 +158,104 @@ def apply_service_error(error: ServiceError, *, target: forms.Form, parameters: 
             target.add_error(TARGET_FIELDS[path], list(messages))
             continue
         target.add_error(None, [f"{path}: {message}" for message in messages])
+
+
+# --- changes to a running deployment (update parameters, scale, roll back) ------------------------------------------
+
+
+class UpdateForm(forms.Form):
+    """The template version to run: the current one, or the newer one when an upgrade is available."""
+
+    template_version = forms.ChoiceField(label="Template version")
+
+    def __init__(self, *args, current: str, upgrade: str | None, **kwargs):
+        kwargs.setdefault("initial", {"template_version": current})
+        super().__init__(*args, **kwargs)
+        choices = [(current, f"{current} (current)")]
+        if upgrade:
+            choices.append((upgrade, f"{upgrade} (upgrade available)"))
+        self.fields["template_version"].choices = choices
+
+    def change(self) -> dict:
+        return {"template_version": self.cleaned_data["template_version"]} if self.has_changed() else {}
+
+
+def parameter_initial(parameter_form: ParameterForm, public: dict) -> dict:
+    """The deployment's current public parameters as a parameter form's initial data; secrets stay empty, which
+    means "unchanged" (the masked value is not a value)."""
+    return {
+        name: value
+        for name, value in public.items()
+        if name in parameter_form.fields and parameter_form.fields[name].parameter_type != "secret"
+    }
+
+
+def changed_parameters(parameter_form: ParameterForm) -> dict:
+    """Only the parameters the user changed: the service merges them onto the current ones."""
+    return {name: parameter_form.cleaned_data[name] for name in parameter_form.changed_data}
+
+
+class ScaleForm(forms.Form):
+    """Replicas per component, pre-filled from what runs now; the service checks the range."""
+
+    def __init__(self, *args, components, **kwargs):
+        super().__init__(*args, **kwargs)
+        for row in components:
+            resources = row.resources or {}
+            self.fields[row.key] = forms.IntegerField(
+                label=row.key,
+                required=False,
+                initial=resources.get("replicas", 1),
+                help_text=f"{row.component_id}, replicas now {resources.get('replicas', 1)}",
+                widget=forms.NumberInput(attrs={"min": 1}),
+            )
+
+    def change(self) -> dict:
+        return {"scale": {key: {"replicas": self.cleaned_data[key]} for key in self.changed_data}}
+
+
+class RollbackForm(forms.Form):
+    """Which earlier revision to return to."""
+
+    revision = forms.TypedChoiceField(label="Roll back to revision", coerce=int)
+
+    def __init__(self, *args, revisions, current: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["revision"].choices = [
+            (
+                revision.number,
+                f"{revision.number} · {revision.kind} · {revision.status} · template {revision.template_version}"
+                + (f" · by {revision.created_by.username}" if revision.created_by else ""),
+            )
+            for revision in revisions
+            if revision.number != current
+        ]
+
+    def change(self) -> dict:
+        return {"rollback_to": self.cleaned_data["revision"]}
+
+
+# Where a change service's error path belongs: "<head>.<field>…" on the form of that head, or a field by its path.
+CHANGE_ERROR_FIELDS = {"rollback_to": "revision", "template_version": "template_version"}
+
+
+def apply_change_error(error: ServiceError, *, form: forms.Form, parameters: ParameterForm | None = None) -> None:
+    """Put a change service's errors next to their field: "parameters.<name>" on the parameter input,
+    "scale.<key>[.replicas]" on that component's replicas, "rollback_to" on the revision select, the rest (and a
+    conflict's message) above the form."""
+    if not error.errors:
+        form.add_error(None, error.detail)
+        return
+    for path, messages in error.errors.items():
+        head, _, rest = path.partition(".")
+        name = rest.split(".")[0] if rest else ""
+        if head == PARAMETER_PREFIX and parameters is not None and name in parameters.fields:
+            parameters.add_error(name, list(messages))
+        elif head == "scale" and name in form.fields:
+            form.add_error(name, list(messages))
+        elif CHANGE_ERROR_FIELDS.get(path) in form.fields:
+            form.add_error(CHANGE_ERROR_FIELDS[path], list(messages))
+        elif path == "non_field_errors":
+            form.add_error(None, list(messages))
+        else:
+            form.add_error(None, [f"{path}: {message}" for message in messages])

@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from console.views import catalog, deployments, home, registry
+from console.views import catalog, deployments, home, lifecycle, registry
 
 app_name = "console"
 
@@ -24,6 +24,9 @@ urlpatterns = [
     page(f"deployments/{UUID}", deployments.deployment_detail_page, "deployment-detail"),
     page(f"deployments/{UUID}/live", deployments.deployment_live, "deployment-live"),
     page(f"deployments/{UUID}/delete", deployments.deployment_delete_page, "deployment-delete"),
+    page(f"deployments/{UUID}/update", lifecycle.deployment_update_page, "deployment-update"),
+    page(f"deployments/{UUID}/scale", lifecycle.deployment_scale_page, "deployment-scale"),
+    page(f"deployments/{UUID}/rollback", lifecycle.deployment_rollback_page, "deployment-rollback"),
     page("components", registry.component_list_page, "components"),
     page(r"components/(?P<component_id>[A-Za-z0-9_-]+)", registry.component_detail_page, "component-detail"),
     page("slo", registry.slo_list_page, "slo"),

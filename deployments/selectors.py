@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db.models import DecimalField, OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.utils import timezone
 
-from deployments.models import ComponentDeployment, DeploymentEvent, UseCaseDeployment
+from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
 from jobs.models import Job
 from tenancy.selectors import scope_to_user
 
@@ -56,6 +56,19 @@ def deployment_events(*, deployment: UseCaseDeployment, after: int | None = None
     if after is not None:
         events = events.filter(id__gt=after)
     return events.order_by("id")
+
+
+def deployment_revisions(*, deployment: UseCaseDeployment) -> QuerySet[DeploymentRevision]:
+    """Every change to the deployment, newest first, with who asked."""
+    return deployment.revisions.select_related("created_by").order_by("-number")
+
+
+def deployment_upgrade_available(deployment: UseCaseDeployment) -> str | None:
+    """The template's newer version when the deployment runs an older one (an update to it is an upgrade)."""
+    template = deployment.template
+    if template.is_active and template.version != deployment.template_version:
+        return template.version
+    return None
 
 
 def deployment_hourly_cost(deployment: UseCaseDeployment) -> Decimal:

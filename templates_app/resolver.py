@@ -121,6 +121,12 @@ class Plan:
         return data
 
 
+def mask_secrets(value, secrets: list[str]):
+    """`value` (JSON-like) with every occurrence of the given secret values replaced by the mask."""
+    secrets = sorted({str(secret) for secret in secrets if secret not in (None, "")}, key=len, reverse=True)
+    return _mask(value, secrets) if secrets else value
+
+
 def _mask(value, secrets: list[str]):
     if isinstance(value, str):
         for secret in secrets:

@@ -78,6 +78,9 @@ NAV_SECTIONS = {
     "deployments": "deployments",
     "deployment-detail": "deployments",
     "deployment-delete": "deployments",
+    "deployment-update": "deployments",
+    "deployment-scale": "deployments",
+    "deployment-rollback": "deployments",
     "components": "components",
     "component-detail": "components",
     "slo": "slo",
@@ -89,3 +92,27 @@ NAV_SECTIONS = {
 def nav_section(url_name: str | None) -> str:
     """Which entry of the navigation bar a page belongs to."""
     return NAV_SECTIONS.get(url_name or "", "")
+
+
+CHANGE_TONES = {"unchanged": "muted", "scaled": "busy", "replaced": "warn", "added": "ok", "removed": "bad"}
+
+
+@register.filter
+def change_tone(action: str) -> str:
+    """The colour family of a component's action in a change plan."""
+    return CHANGE_TONES.get(action, "muted")
+
+
+@register.filter
+def signed_money(value) -> str:
+    """+$1.23 / -$1.23 for a change in cost."""
+    try:
+        amount = Decimal(str(value if value not in (None, "") else 0))
+    except InvalidOperation:
+        return str(value)
+    return f"{'-' if amount < 0 else '+'}${abs(amount):,.2f}"
+
+
+@register.filter
+def revision_tone(status: str) -> str:
+    return {"applied": "ok", "pending": "busy", "failed": "bad"}.get(status, "muted")

@@ -126,6 +126,19 @@ def test_deploy_simple_rag_through_the_wizard_watch_it_run_then_delete_it(
     expect(page.locator("tr[data-key=llm] a[href^='http://']").first).to_be_visible()
     shot(page, "06-deployment-running")
 
+    # scale the LLM from the status page: the plan first, then the rollout reaches revision 2
+    page.get_by_role("link", name="Scale…").click()
+    page.get_by_label("llm", exact=True).fill("2")
+    page.get_by_role("button", name="Show the plan").click()
+    expect(page.locator("tr[data-key=llm][data-action=scaled]")).to_be_visible()
+    expect(page.get_by_test_id("plan-capacity")).to_contain_text("fits now")
+    shot(page, "06b-scale-plan")
+    page.get_by_role("button", name="Confirm scale").click()
+    expect(page).to_have_url(f"{url}/deployments/{deployment.pk}")
+    expect(page.locator("tr[data-revision='2']")).to_contain_text("applied", timeout=60_000)
+    expect(page.get_by_test_id("deployment-status")).to_have_text("RUNNING")
+    shot(page, "06c-deployment-scaled")
+
     # the list shows it
     nav.get_by_role("link", name="Deployments").click()
     expect(page.get_by_role("link", name="browser-rag")).to_be_visible()

@@ -26,6 +26,7 @@ PAGE_SIZE = 50
 POLL_ACTIVE = "1s"
 POLL_RUNNING = "10s"
 EVENTS_SHOWN = 500
+REVISIONS_SHOWN = 50
 
 
 def _deployment_or_404(request, pk) -> UseCaseDeployment:
@@ -88,6 +89,8 @@ def _live_context(deployment: UseCaseDeployment, *, after: int | None) -> dict:
         "last_event_id": last_event_id or 0,
         "poll": poll_interval(deployment.status),
         "hourly_cost": deployment_hourly_cost(deployment),
+        "revisions": list(selectors.deployment_revisions(deployment=deployment)[:REVISIONS_SHOWN]),
+        "upgrade_available": selectors.deployment_upgrade_available(deployment),
     }
 
 
@@ -97,6 +100,10 @@ def deployment_detail_page(request, pk):
     deployment = _deployment_or_404(request, pk)
     context = _live_context(deployment, after=None)
     context["can_write"] = user_can_write(request.user, deployment.tenant_id)
+    context["can_change"] = context["can_write"] and deployment.status not in (
+        DeploymentStatus.DELETING,
+        DeploymentStatus.DELETED,
+    )
     return render(request, "console/deployments/detail.html", context)
 
 

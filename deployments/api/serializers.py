@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from core.api.fields import StrictFieldsMixin
 from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
-from deployments.selectors import deployment_hourly_cost
+from deployments.selectors import deployment_hourly_cost, deployment_upgrade_available
 from jobs.models import Cluster
 from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField
 from tenancy.models import Project
@@ -134,10 +134,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
         return deployment.template.api_id
 
     def get_upgrade_available(self, deployment) -> str | None:
-        template = deployment.template
-        if template.is_active and template.version != deployment.template_version:
-            return template.version
-        return None
+        return deployment_upgrade_available(deployment)
 
     def get_parameters(self, deployment) -> dict:
         return deployment.plan.get("parameters", {})

@@ -30,7 +30,7 @@ from deployments.models import ComponentDeployment, DeploymentRevision, UseCaseD
 from deployments.services.core import event_record, plan_public_dict, reconcile_enqueue, revision_record
 from deployments.state import ComponentStatus, DeploymentStatus
 from jobs import services as job_services
-from templates_app.resolver import Plan, resolve
+from templates_app.resolver import Plan, mask_secrets, resolve
 from templates_app.selectors import template_content_at_version
 from tenancy.selectors import user_can_write
 
@@ -191,7 +191,8 @@ def _propose(*, deployment: UseCaseDeployment, change: dict, now: datetime | Non
         "template_version": {"from": deployment.template_version, "to": plan.version},
         "parameters": {"from": deployment.plan.get("parameters", {}), "to": public},
         "scale": target.scale,
-        **change_plan.to_dict(),
+        # The diff shows rendered config and env: a secret parameter's old and new values would appear in it.
+        **mask_secrets(change_plan.to_dict(), _secret_values(plan, deployment.parameters, target.parameters)),
         "gpus": {"before": gpus_before, "after": gpus_after, "delta": gpu_delta(gpus_before, gpus_after)},
         "hourly_cost": {"before": str(cost_before), "after": str(cost_after), "delta": str(cost_after - cost_before)},
         "capacity": {
@@ -205,6 +206,15 @@ def _propose(*, deployment: UseCaseDeployment, change: dict, now: datetime | Non
         "is_noop": change_plan.is_noop,
     }
     return Proposal(target, plan, desired, rows, change_plan, summary)
+
+
+def _secret_values(plan: Plan, *parameter_sets: dict) -> list[str]:
+    return [
+        str(parameters[name])
+        for parameters in parameter_sets
+        for name in plan.secret_parameters
+        if parameters.get(name) not in (None, "")
+    ]
 
 
 def _iso(value):

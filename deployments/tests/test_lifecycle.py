@@ -357,3 +357,25 @@ def test_service_gap_is_zero_across_a_replacement_and_counts_downtime(deployment
     job_services.job_cancel(job=current(deployment)["llm"].job, reason="node lost")
     later = timezone.now() + timedelta(seconds=30)
     assert service_gap_seconds(deployment_id=deployment.pk, key="llm", until=later) >= 29
+
+
+def test_plan_and_revision_mask_secret_values_in_the_diff(templates, member_user, member_client, project, cluster):
+    template = template_get_for_user(user=member_user, template_id="simple-agent-v1")
+    agent, _ = services.deployment_create(
+        user=member_user,
+        template=template,
+        project=project,
+        cluster=cluster,
+        parameters={**SIMPLE_RAG_PARAMS, "search_api_key": "old-secret"},
+    )
+    reconcile(agent)
+    change = {"parameters": {"search_api_key": "new-secret"}}
+    response = member_client.post(f"/api/v1/deployments/{agent.pk}/plan", change, format="json")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "old-secret" not in body and "new-secret" not in body
+    tools = next(c for c in response.json()["components"] if c["key"] == "tools")
+    assert {"path": "env.SEARCH_API_KEY", "old": "********", "new": "********"} in tools["diff"]
+    revision = services.deployment_update(user=member_user, deployment=agent, parameters=change["parameters"])
+    assert "new-secret" not in str(revision.change) and "old-secret" not in str(revision.change)
+    assert revision.parameters["search_api_key"] == "new-secret"
