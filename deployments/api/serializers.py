@@ -8,24 +8,9 @@ from core.api.fields import StrictFieldsMixin
 from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
 from deployments.selectors import deployment_hourly_cost, deployment_upgrade_available
 from jobs.models import Cluster
+from templates_app.resolver import SECRET_MASK, mask_secrets
 from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField
 from tenancy.models import Project
-
-MASK = "********"
-
-
-def mask_secrets(value, secrets: set[str]):
-    """Replace every occurrence of a secret parameter's value in a rendered config/env with a mask."""
-    if not secrets:
-        return value
-    if isinstance(value, dict):
-        return {key: mask_secrets(item, secrets) for key, item in value.items()}
-    if isinstance(value, list):
-        return [mask_secrets(item, secrets) for item in value]
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, MASK)
-    return value
 
 
 def secret_values(deployment: UseCaseDeployment) -> set[str]:
@@ -33,7 +18,7 @@ def secret_values(deployment: UseCaseDeployment) -> set[str]:
     return {
         str(value)
         for name, value in deployment.parameters.items()
-        if public.get(name) == MASK and value not in (None, "")
+        if public.get(name) == SECRET_MASK and value not in (None, "")
     }
 
 
