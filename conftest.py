@@ -12,6 +12,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from core.testing import client_for
+from deployments.tests.factories import make_cluster, seed_system_templates
 from tenancy.models import Membership
 from tenancy.tests.factories import MembershipFactory, ProjectFactory, TenantFactory, UserFactory
 
@@ -98,6 +99,31 @@ def other_client(other_member_user):
 @pytest.fixture
 def superuser_client(superuser):
     return client_for(superuser)
+
+
+# --- Deployment fixtures shared by the deployments and console tests ---------------------------------------------
+
+
+@pytest.fixture
+def templates(db):
+    """The system components and templates, seeded from system_templates/."""
+    seed_system_templates()
+
+
+@pytest.fixture
+def cluster(tenant):
+    """A simulated cluster with zero start-up time: a stack comes up in one reconcile pass."""
+    return make_cluster(tenant=tenant, name="sim-a")
+
+
+@pytest.fixture
+def slow_cluster(tenant):
+    return make_cluster(tenant=tenant, name="sim-slow", startup=5)
+
+
+@pytest.fixture
+def other_cluster(other_tenant):
+    return make_cluster(tenant=other_tenant, name="sim-b")
 
 
 # --- A real Celery worker -------------------------------------------------------------------------------------

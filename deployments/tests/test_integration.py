@@ -39,6 +39,19 @@ def minimal_parameters(schema: dict) -> dict:
     return values
 
 
+def post_simple_rag(client, project, cluster) -> str:
+    """Deploy simple-rag-v1 through the API; the new deployment's id."""
+    body = {
+        "template_id": "simple-rag-v1",
+        "project_id": str(project.pk),
+        "cluster_id": str(cluster.pk),
+        "parameters": SIMPLE_RAG_PARAMS,
+    }
+    response = client.post("/api/v1/deployments", body, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()["id"]
+
+
 def deployment_status(deployment_id):
     return UseCaseDeployment.objects.get(pk=deployment_id).status
 
@@ -47,18 +60,7 @@ def test_simple_rag_deploys_in_dependency_order_with_a_real_worker(celery_worker
     seed_system_templates()
     cluster = make_cluster(tenant=tenant, name="sim-int", startup=0.3)
     client = client_for(member_user)
-    response = client.post(
-        "/api/v1/deployments",
-        {
-            "template_id": "simple-rag-v1",
-            "project_id": str(project.pk),
-            "cluster_id": str(cluster.pk),
-            "parameters": SIMPLE_RAG_PARAMS,
-        },
-        format="json",
-    )
-    assert response.status_code == 201, response.json()
-    deployment_id = response.json()["id"]
+    deployment_id = post_simple_rag(client, project, cluster)
     wait_for(lambda: deployment_status(deployment_id) == "RUNNING", timeout=60, message="RUNNING")
     events = DeploymentEvent.objects.filter(deployment_id=deployment_id)
     running = list(events.filter(kind="component_status", data__status="RUNNING").values_list("data__key", flat=True))
@@ -146,16 +148,7 @@ def test_update_with_a_real_worker_has_no_gap_in_service(celery_worker_process, 
     seed_system_templates()
     cluster = make_cluster(tenant=tenant, name="sim-update", startup=0.5)
     client = client_for(member_user)
-    deployment_id = client.post(
-        "/api/v1/deployments",
-        {
-            "template_id": "simple-rag-v1",
-            "project_id": str(project.pk),
-            "cluster_id": str(cluster.pk),
-            "parameters": SIMPLE_RAG_PARAMS,
-        },
-        format="json",
-    ).json()["id"]
+    deployment_id = post_simple_rag(client, project, cluster)
     wait_for(lambda: deployment_status(deployment_id) == "RUNNING", timeout=60, message="RUNNING")
     response = client.patch(
         f"/api/v1/deployments/{deployment_id}", {"parameters": {"model_id": "Qwen/Qwen2.5-7B-Instruct"}}, format="json"
