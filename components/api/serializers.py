@@ -24,29 +24,10 @@ class ComponentDefinitionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ComponentDefinition
+        # The API shows a definition's content exactly as the YAML declares it, plus its bookkeeping.
         fields = [
             "id",
-            "name",
-            "description",
-            "category",
-            "version",
-            "deployment_type",
-            "job_type",
-            "helm_repo",
-            "helm_chart",
-            "helm_version",
-            "default_values",
-            "image",
-            "image_tag",
-            "port",
-            "default_env",
-            "config_env",
-            "default_resources",
-            "required_inputs",
-            "outputs",
-            "health_check_path",
-            "aliases",
-            "tags",
+            *ComponentDefinition.CONTENT_FIELDS,
             "is_active",
             "is_system",
             "source_file",
