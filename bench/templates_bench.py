@@ -120,7 +120,7 @@ def report(resolve_rows: list[dict], seed: dict, runs: int, command: str, vendor
         HEADING,
         "",
         f"Measured {datetime.date.today().isoformat()} with `{command}` ({vendor}, Python {sys.version.split()[0]}; "
-        f"load average {load[0]:.2f} at the start, on a 2-core machine shared with other test runs).",
+        f"load average {load[0]:.2f} at the start, on a 2-core machine).",
         "",
         f'Resolution of each system template with `{{"model_id": ...}}`, {runs} runs each after 20 warm-up runs. '
         "*pure*: definitions passed in (`component_defs=`); *with DB*: definitions read from the database "
