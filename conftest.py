@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from celery.utils.nodenames import host_format
 from rest_framework.test import APIClient
 
 from core.testing import client_for
@@ -204,6 +205,7 @@ def start_celery_worker(
     )
     process.log_path = log_path
     process.log_file = log
+    process.nodename = host_format(f"{name}-{os.getpid()}@%h")
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -229,9 +231,37 @@ def stop_celery_worker(process, *, kill: bool = False) -> None:
     process.log_file.close()
 
 
+def quiesce_celery_worker(process, *, timeout: float = 30.0) -> None:
+    """Return once the worker runs, holds and waits on no task, dropping what is still queued or scheduled.
+
+    A test's data is flushed (TRUNCATE) after it; a task still running then would hold locks the flush needs
+    (PostgreSQL answers with a deadlock), and a task left for later would run against the next test's data.
+    """
+    from config.celery_app import app
+
+    inspect = app.control.inspect(destination=[process.nodename], timeout=5)
+    deadline = time.monotonic() + timeout
+    revoked: set[str] = set()  # a revoked task with an ETA stays listed as scheduled until it is due
+    while True:
+        app.control.purge()
+        listed = (inspect.scheduled() or {}).get(process.nodename, [])
+        scheduled = [entry["request"]["id"] for entry in listed if entry["request"]["id"] not in revoked]
+        if scheduled:
+            app.control.revoke(scheduled, destination=[process.nodename])
+            revoked.update(scheduled)
+        active, reserved = inspect.active(), inspect.reserved()
+        answered = active is not None and reserved is not None
+        busy = answered and (active.get(process.nodename) or reserved.get(process.nodename))
+        if answered and not busy and not scheduled:
+            return
+        if time.monotonic() > deadline:
+            state = busy or scheduled or "no answer to inspect"
+            raise AssertionError(f"the Celery worker is still busy after {timeout}s: {state}")
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
-    """A real worker for the whole session. Tests using it need `transactional_db` (committed data)."""
+def _celery_worker_session(django_db_setup, django_db_blocker):
     reason = broker_reachable()
     if reason:
         pytest.skip(f"no Celery broker reachable ({reason})")
@@ -241,3 +271,13 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     process = start_celery_worker(name="test-worker")
     yield process
     stop_celery_worker(process)
+
+
+@pytest.fixture
+def celery_worker_process(_celery_worker_session, transactional_db):
+    """A real worker (one per session), idle again before this test's data is flushed.
+
+    Tests using it work on committed data (`transactional_db`, requested here so it is torn down after).
+    """
+    yield _celery_worker_session
+    quiesce_celery_worker(_celery_worker_session)
