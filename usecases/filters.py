@@ -1,5 +1,9 @@
 """The catalog's search and list filters (GET /api/usecases, /search, POST /export, selectors.usecase_search).
 
+`q` is full-text search on PostgreSQL (English stemming, web-search syntax, the GIN index of migration 0002) with
+the last word also matched as a prefix ("Patient Summ"), and a substring match elsewhere; on both, a unique_id
+matches exactly or by its start.
+
 Range filters mean overlap, as a user sizing a deployment expects: `min_input_tokens=x` keeps usecases whose
 `input_tokens_max >= x`, `max_input_tokens=x` those whose `input_tokens_min <= x` (the same for output tokens);
 `max_e2e_latency=x` keeps those whose `e2e_min <= x` (a usecase with only `e2e_max` counts from it), and the same
@@ -8,18 +12,23 @@ for `max_ttft` and `max_inter_token_latency`. Usecases without that SLO do not m
 
 from __future__ import annotations
 
+import re
+
 import django_filters
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
-from django.db.models import Count, F, Q
+from django.db.models import Case, Count, F, Q, Value, When
 
 from core.filters import CreatedRangeFilterSet
 from usecases import profiles
 from usecases.models import NUMERIC_FIELDS, Usecase, UsecaseTag
-from usecases.validation import industry_key, normalise_industry, normalise_tag
+from usecases.validation import UNIQUE_ID_RE, industry_key, normalise_industry, normalise_tag
 
 SORT_FIELDS = ("name", "unique_id", "industry", *NUMERIC_FIELDS, "created_at", "updated_at")
 SEARCH_CONFIG = "english"
+# A plain last word (not quoted, not negated with "-"): the one `q` also matches as a prefix.
+LAST_WORD_RE = re.compile(r"(?:^|\s)([^\W_]+)$")
+OR_RE = re.compile(r"\sor\s", re.IGNORECASE)
 
 
 def search_vector() -> SearchVector:
@@ -27,12 +36,36 @@ def search_vector() -> SearchVector:
     return SearchVector("name", "description", config=SEARCH_CONFIG)
 
 
+def text_query(value: str) -> SearchQuery:
+    """The tsquery for `q`: web-search syntax, or the same with its last word as a prefix ("patient summ").
+
+    The prefix word is letters and digits only and quoted, so nothing the user types reaches to_tsquery's syntax.
+    """
+    query = SearchQuery(value, config=SEARCH_CONFIG, search_type="websearch")
+    last = LAST_WORD_RE.search(value)
+    if last is None:
+        return query
+    prefix = SearchQuery(f"'{last.group(1)}':*", config=SEARCH_CONFIG, search_type="raw")
+    head = value[: last.start(1)]
+    # In web-search syntax AND binds tighter than "or": the last word goes with the words after the last "or".
+    for match in reversed(list(OR_RE.finditer(head))):
+        if head[: match.start()].count('"') % 2 == 0:
+            head = head[match.end() :]
+            break
+    if head.strip():
+        prefix = SearchQuery(head.strip(), config=SEARCH_CONFIG, search_type="websearch") & prefix
+    return query | prefix
+
+
 def _csv(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
 class UsecaseFilterSet(CreatedRangeFilterSet):
-    q = django_filters.CharFilter(method="filter_q", help_text="Text in name and description.")
+    q = django_filters.CharFilter(
+        method="filter_q",
+        help_text="Text in name and description (the last word also as a prefix), or a unique_id or its start.",
+    )
     industry = django_filters.CharFilter(
         method="filter_industry", help_text="Industry (any case and spacing); comma-separated for several."
     )
@@ -127,11 +160,19 @@ class UsecaseFilterSet(CreatedRangeFilterSet):
         value = value.strip()
         if not value:
             return queryset
+        # A unique_id matches too, exactly or by its start (q=healthcare_0), through the unique_id pattern index.
+        ids = sorted({value, value.lower()}) if UNIQUE_ID_RE.match(value) else []
+        by_id = Q()
+        for unique_id in ids:
+            by_id |= Q(unique_id__startswith=unique_id)
         if settings.IS_POSTGRES:
-            query = SearchQuery(value, config=SEARCH_CONFIG, search_type="websearch")
+            query = text_query(value)
             vector = search_vector()
-            return queryset.annotate(search=vector).filter(search=query).annotate(rank=SearchRank(vector, query))
-        return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value))
+            rank = SearchRank(vector, query)
+            if ids:  # the usecase named exactly comes first
+                rank += Case(When(unique_id__in=ids, then=Value(1.0)), default=Value(0.0))
+            return queryset.annotate(search=vector).filter(Q(search=query) | by_id).annotate(rank=rank)
+        return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value) | by_id)
 
     def filter_industry(self, queryset, name, value):
         from usecases.selectors import industry_spellings

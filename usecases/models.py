@@ -8,6 +8,18 @@ INTEGER_RANGES = ("input_tokens", "output_tokens", "batch_size", "beam_size")
 SECONDS_RANGES = ("ttft", "e2e", "inter_token")
 REQUIRED_RANGES = ("input_tokens", "output_tokens")
 NUMERIC_FIELDS = tuple(f"{name}_{end}" for name in RANGE_FIELDS for end in ("min", "max"))
+# The largest value each range accepts (usecases.validation): far beyond any real deployment, well inside the
+# PositiveIntegerField columns (2**31 - 1), so an absurd number is a 400 on its field, never a database error.
+SECONDS_MAX = 7 * 24 * 3600.0  # a week; even overnight batch SLOs are hours
+RANGE_MAXIMUMS: dict[str, int | float] = {
+    "input_tokens": 100_000_000,  # ten times the longest context window offered today
+    "output_tokens": 100_000_000,
+    "batch_size": 1_000_000,
+    "beam_size": 1_000,
+    "ttft": SECONDS_MAX,
+    "e2e": SECONDS_MAX,
+    "inter_token": SECONDS_MAX,
+}
 
 
 class Usecase(models.Model):

@@ -12,6 +12,7 @@ from usecases.validation import SNAPSHOT_FIELDS, industry_key
 
 CONTENT_FIELDS = tuple(field for field in SNAPSHOT_FIELDS if field not in ("unique_id", "tags"))
 STAT_RANGES = ("input_tokens", "output_tokens", "ttft", "e2e", "inter_token")
+SEARCH_LIMIT_MAX = 1000  # the bound on `limit`, here and in GET /api/usecases/search
 
 
 def usecase_queryset(*, include_inactive: bool = False) -> QuerySet[Usecase]:
@@ -47,21 +48,57 @@ def usecase_snapshot(usecase: Usecase) -> dict:
     return {field: data[field] for field in SNAPSHOT_FIELDS}
 
 
-def usecase_search(**params) -> QuerySet[Usecase]:
-    """Active usecases matching the search parameters of GET /api/usecases/search (same names and meaning)."""
+def _int_between(value, low: int, high: int | None) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value and (high is None or value <= high)
+
+
+def usecase_search(*, limit: int | None = None, offset: int = 0, **params) -> QuerySet[Usecase]:
+    """Active usecases matching the search parameters of GET /api/usecases/search (same names and meaning).
+
+    Lists (tags=["real-time"], industry=[...]) are taken as the API's comma-separated values. `limit` (1-1000) and
+    `offset` slice the result; without a limit every match is returned. An unknown keyword is a TypeError.
+    """
     from usecases.filters import UsecaseFilterSet
 
-    filterset = UsecaseFilterSet(data={k: v for k, v in params.items() if v is not None}, queryset=usecase_queryset())
+    unknown = sorted(set(params) - set(UsecaseFilterSet.base_filters))
+    if unknown:
+        raise TypeError(f"usecase_search() got unexpected keyword argument(s): {', '.join(map(repr, unknown))}")
+    data = {}
+    for name, value in params.items():
+        if isinstance(value, list | tuple | set | frozenset):
+            value = ",".join(str(item) for item in value)
+        if value is not None:
+            data[name] = value
+    errors = {}
+    if limit is not None and not _int_between(limit, 1, SEARCH_LIMIT_MAX):
+        errors["limit"] = [f"Must be an integer between 1 and {SEARCH_LIMIT_MAX}."]
+    if not _int_between(offset, 0, None):
+        errors["offset"] = ["Must be an integer, 0 or more."]
+    # The FilterSet keeps only active usecases unless include_inactive, as for the API.
+    filterset = UsecaseFilterSet(data=data, queryset=usecase_queryset(include_inactive=True))
     if not filterset.is_valid():
-        raise ServiceValidationError(dict(filterset.errors))
-    return filterset.qs
+        errors.update(filterset.errors)
+    if errors:
+        raise ServiceValidationError(errors)
+    queryset = filterset.qs
+    if limit is not None:
+        return queryset[offset : offset + limit]
+    return queryset[offset:] if offset else queryset
 
 
 def usecases_export(*, queryset: QuerySet[Usecase] | None = None, **params) -> dict:
-    """The usecases (a queryset, or those matching search params) in the format usecases_import takes."""
+    """The usecases (a queryset, or those matching search params) in the format usecases_import takes.
+
+    Each entry is the usecase's snapshot plus `is_active`, so soft-deleted ones (include_inactive) stay deleted.
+    """
     if queryset is None:
         queryset = usecase_search(**params)
-    return {"usecases": [usecase_snapshot(usecase) for usecase in queryset.prefetch_related("tags")]}
+    return {
+        "usecases": [
+            {**usecase_snapshot(usecase), "is_active": usecase.is_active}
+            for usecase in queryset.prefetch_related("tags")
+        ]
+    }
 
 
 def usecase_versions(*, usecase: Usecase) -> QuerySet[UsecaseVersion]:

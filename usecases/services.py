@@ -13,7 +13,7 @@ from core.exceptions import Conflict, NotFound, ValidationError
 from usecases import caching, selectors
 from usecases.models import Usecase, UsecaseCache, UsecaseTag, UsecaseVersion
 from usecases.selectors import CONTENT_FIELDS, usecase_snapshot
-from usecases.validation import clean_usecase, industry_key
+from usecases.validation import clean_catalog_entry, clean_usecase, industry_key
 
 IMPORT_BATCH = 1000
 
@@ -149,12 +149,15 @@ def _import_entries(data) -> list:
 def usecases_import(*, data, partial: bool = False, dry_run: bool = False, user=None) -> dict:
     """Upsert usecases by unique_id from a list (or {"usecases": [...]}); all-or-nothing unless partial=True.
 
+    An entry's `is_active` (absent: true) is honoured, so an export with soft-deleted usecases round-trips;
+    soft-deleting an active usecase this way needs the delete permission when a `user` is given.
     Returns {"total", "created", "updated", "unchanged", "errors": [{"index", "unique_id", "errors"}], "written"}.
     Raises ImportRejected (nothing written) when an entry is invalid and partial is False.
     """
     entries = _import_entries(data)
+    can_delete = user is None or user.has_perm(f"{Usecase._meta.app_label}.delete_{Usecase._meta.model_name}")
     with transaction.atomic():
-        report, creates, updates = _import_plan(entries)
+        report, creates, updates = _import_plan(entries, can_delete=can_delete)
         if report["errors"] and not partial:
             raise ImportRejected(report)
         report["written"] = not dry_run and bool(creates or updates)
@@ -163,15 +166,17 @@ def usecases_import(*, data, partial: bool = False, dry_run: bool = False, user=
     return report
 
 
-def _import_plan(entries: list) -> tuple[dict, list[dict], list[tuple[Usecase, dict]]]:
+def _import_plan(
+    entries: list, *, can_delete: bool
+) -> tuple[dict, list[tuple[dict, bool]], list[tuple[Usecase, dict, bool]]]:
     industries = dict(selectors.industry_spellings())
     report = {"total": len(entries), "created": 0, "updated": 0, "unchanged": 0, "errors": [], "written": False}
-    cleaned: list[tuple[int, dict]] = []
+    cleaned: list[tuple[int, dict, bool]] = []
     first_index: dict[str, int] = {}
     for index, entry in enumerate(entries):
         unique_id = entry.get("unique_id") if isinstance(entry, dict) else None
         try:
-            snapshot = clean_usecase(entry, industries=industries)
+            snapshot, active = clean_catalog_entry(entry, industries=industries)
         except ValidationError as exc:
             report["errors"].append({"index": index, "unique_id": unique_id, "errors": exc.errors})
             continue
@@ -181,32 +186,38 @@ def _import_plan(entries: list) -> tuple[dict, list[dict], list[tuple[Usecase, d
             continue
         first_index[snapshot["unique_id"]] = index
         industries.setdefault(industry_key(snapshot["industry"]), snapshot["industry"])
-        cleaned.append((index, snapshot))
+        cleaned.append((index, snapshot, active))
 
-    ids = [snapshot["unique_id"] for _, snapshot in cleaned]
+    ids = [snapshot["unique_id"] for _, snapshot, _ in cleaned]
     existing: dict[str, Usecase] = {}
     for start in range(0, len(ids), IMPORT_BATCH):
         rows = Usecase.objects.select_for_update().filter(unique_id__in=ids[start : start + IMPORT_BATCH])
         existing.update({row.unique_id: row for row in rows.prefetch_related("tags")})
     creates, updates = [], []
-    for _, snapshot in cleaned:
+    for index, snapshot, active in cleaned:
         row = existing.get(snapshot["unique_id"])
         if row is None:
-            creates.append(snapshot)
-        elif row.is_active and usecase_snapshot(row) == snapshot:
+            creates.append((snapshot, active))
+        elif row.is_active == active and usecase_snapshot(row) == snapshot:
             report["unchanged"] += 1
+        elif row.is_active and not active and not can_delete:
+            message = "Soft-deleting a usecase needs the delete permission."
+            report["errors"].append(
+                {"index": index, "unique_id": snapshot["unique_id"], "errors": {"is_active": [message]}}
+            )
         else:
-            updates.append((row, snapshot))
+            updates.append((row, snapshot, active))
+    report["errors"].sort(key=lambda error: error["index"])
     report["created"], report["updated"] = len(creates), len(updates)
     return report, creates, updates
 
 
-def _import_write(creates: list[dict], updates: list[tuple[Usecase, dict]], *, user) -> None:
+def _import_write(creates: list[tuple[dict, bool]], updates: list[tuple[Usecase, dict, bool]], *, user) -> None:
     now = timezone.now()
     user = _user_or_none(user)
     new_rows = []
-    for snapshot in creates:
-        row = Usecase(unique_id=snapshot["unique_id"], created_at=now, updated_at=now)
+    for snapshot, active in creates:
+        row = Usecase(unique_id=snapshot["unique_id"], is_active=active, created_at=now, updated_at=now)
         _apply(row, snapshot)
         new_rows.append(row)
     try:
@@ -218,20 +229,23 @@ def _import_write(creates: list[dict], updates: list[tuple[Usecase, dict]], *, u
         pks = dict(Usecase.objects.filter(unique_id__in=[r.unique_id for r in new_rows]).values_list("unique_id", "pk"))
         for row in new_rows:
             row.pk = pks[row.unique_id]
-    for row, snapshot in updates:
+    for row, snapshot, active in updates:
         _apply(row, snapshot)
         row.version += 1
-        row.is_active = True
+        row.is_active = active
         row.updated_at = now
     # One UPDATE per row: bulk_update's CASE-per-column statement costs more (in Django, building it) than it saves.
     update_fields = [*CONTENT_FIELDS, "version", "is_active", "updated_at"]
-    for row, _ in updates:
+    for row, _, _ in updates:
         Usecase.objects.filter(pk=row.pk).update(**{field: getattr(row, field) for field in update_fields})
-    updated_ids = [row.pk for row, _ in updates]
+    updated_ids = [row.pk for row, _, _ in updates]
     for start in range(0, len(updated_ids), IMPORT_BATCH):
         UsecaseTag.objects.filter(usecase_id__in=updated_ids[start : start + IMPORT_BATCH]).delete()
         _drop_cached_values(updated_ids[start : start + IMPORT_BATCH])
-    written = [*zip(new_rows, creates, strict=True), *updates]
+    written = [
+        *((row, snapshot) for row, (snapshot, _) in zip(new_rows, creates, strict=True)),
+        *((row, snapshot) for row, snapshot, _ in updates),
+    ]
     UsecaseTag.objects.bulk_create(
         [UsecaseTag(usecase=row, name=tag) for row, snapshot in written for tag in snapshot["tags"]],
         batch_size=IMPORT_BATCH,

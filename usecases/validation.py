@@ -2,8 +2,9 @@
 
 Accepts what real catalog files contain: numbers as strings ("1000", "1.5", "1,000"), industries in any case
 and spacing, tags as a list or a comma-separated string, legacy single `batch_size` / `beam_size` (min = max),
-and missing optional fields. Returns the canonical snapshot (the import/export format) or raises
-`core.exceptions.ValidationError` with one list of messages per field.
+and missing optional fields. Strict where it matters: every min <= max, no negatives, and no value above its
+range's maximum (`usecases.models.RANGE_MAXIMUMS`). Returns the canonical snapshot (the import/export format,
+which adds `is_active`) or raises `core.exceptions.ValidationError` with one list of messages per field.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
 from core.exceptions import ValidationError
-from usecases.models import INTEGER_RANGES, NUMERIC_FIELDS, RANGE_FIELDS, REQUIRED_RANGES
+from usecases.models import INTEGER_RANGES, NUMERIC_FIELDS, RANGE_FIELDS, RANGE_MAXIMUMS, REQUIRED_RANGES
 
 TEXT_FIELDS = ("unique_id", "name", "industry", "description")
 SNAPSHOT_FIELDS = (*TEXT_FIELDS, "tags", *NUMERIC_FIELDS)
 LEGACY_SINGLE_FIELDS = ("batch_size", "beam_size")
-# Keys an API response or an older export carries that describe state, not the usecase: ignored on input.
+# Keys an API response carries that describe state, not the usecase: ignored on input. (An import entry's
+# is_active is read by clean_catalog_entry; the API's create and update reject it as read-only.)
 IGNORED_FIELDS = frozenset(
     {"id", "is_active", "version", "created_at", "updated_at", "latency_profile", "input_length_profile"}
 )
@@ -27,6 +29,8 @@ IGNORED_FIELDS = frozenset(
 RESERVED_IDS = frozenset({"search", "stats", "import", "export", "industries", "tags"})
 UNIQUE_ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 REQUIRED = "This field is required."
+TRUE_STRINGS = frozenset({"true", "1", "yes", "on"})
+FALSE_STRINGS = frozenset({"false", "0", "no", "off"})
 
 
 def industry_key(value: str) -> str:
@@ -55,7 +59,7 @@ def normalise_tag(value: str) -> str:
     return "-".join(value.strip().lower().split())
 
 
-def _parse_number(value, *, integer: bool):
+def _parse_number(value, *, integer: bool, maximum: int | float):
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     message = "A valid integer is required." if integer else "A valid number is required."
@@ -72,11 +76,26 @@ def _parse_number(value, *, integer: bool):
         raise ValueError(message)
     if value < 0:
         raise ValueError("Must be 0 or more.")
+    # Beyond any real deployment, and for integers the column's range: a field error, not a database error.
+    if value > maximum:
+        raise ValueError(f"Must be {maximum:.0f} or less.")
     if integer:
         if value != int(value):
             raise ValueError(message)
         return int(value)
     return float(value)
+
+
+def _parse_bool(value, *, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in TRUE_STRINGS | FALSE_STRINGS:
+        return value.strip().lower() in TRUE_STRINGS
+    raise ValueError("Must be true or false.")
 
 
 def _parse_text(value, *, max_length: int, required: bool) -> str:
@@ -168,7 +187,7 @@ def clean_usecase(
         for end in ("min", "max"):
             field = f"{name}_{end}"
             try:
-                clean[field] = _parse_number(merged.get(field), integer=integer)
+                clean[field] = _parse_number(merged.get(field), integer=integer, maximum=RANGE_MAXIMUMS[name])
             except ValueError as exc:
                 errors[field] = [str(exc)]
                 continue
@@ -180,3 +199,22 @@ def clean_usecase(
     if errors:
         raise ValidationError(errors)
     return {field: clean[field] for field in SNAPSHOT_FIELDS}
+
+
+def clean_catalog_entry(data, *, industries: Mapping[str, str] | None = None) -> tuple[dict, bool]:
+    """Validate one import/export entry: its canonical snapshot and its is_active (absent, as in older files: true)."""
+    errors: dict[str, list[str]] = {}
+    snapshot: dict = {}
+    try:
+        snapshot = clean_usecase(data, industries=industries)
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    active = True
+    if isinstance(data, Mapping):
+        try:
+            active = _parse_bool(data.get("is_active"), default=True)
+        except ValueError as exc:
+            errors["is_active"] = [str(exc)]
+    if errors:
+        raise ValidationError(errors)
+    return snapshot, active

@@ -7,7 +7,8 @@ class CatalogPermission(DjangoModelPermissions):
     """Every authenticated user reads; writes need the usecase model permissions (add/change/delete).
 
     Actions that are not plain CRUD name their permissions: export is a read (POST only to carry filters),
-    import adds and changes, restore and undelete change.
+    import adds and changes (an entry that soft-deletes also needs delete: the service checks it per entry),
+    restore and undelete change.
     """
 
     action_perms = {

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from core.api.fields import StrictFieldsMixin
 from usecases import profiles
-from usecases.models import UsecaseVersion
+from usecases.models import RANGE_MAXIMUMS, UsecaseVersion
 
 
 class _ParsedByService(serializers.Serializer):
@@ -16,12 +16,14 @@ class _ParsedByService(serializers.Serializer):
         return dict(data)
 
 
-def _int(**kwargs):
-    return serializers.IntegerField(min_value=0, **kwargs)
+def _int(name: str, **kwargs):
+    return serializers.IntegerField(min_value=0, max_value=RANGE_MAXIMUMS[name], **kwargs)
 
 
-def _seconds(**kwargs):
-    return serializers.FloatField(min_value=0, required=False, allow_null=True, **kwargs)
+def _seconds(name: str, **kwargs):
+    return serializers.FloatField(
+        min_value=0, max_value=RANGE_MAXIMUMS[name], required=False, allow_null=True, **kwargs
+    )
 
 
 class UsecaseSerializer(StrictFieldsMixin, _ParsedByService):
@@ -32,22 +34,22 @@ class UsecaseSerializer(StrictFieldsMixin, _ParsedByService):
     industry = serializers.CharField(max_length=100, help_text="Normalised: 'health care' matches 'Healthcare'.")
     description = serializers.CharField(required=False, allow_blank=True)
     tags = serializers.ListField(child=serializers.CharField(max_length=64), source="tag_names", required=False)
-    input_tokens_min = _int()
-    input_tokens_max = _int()
-    output_tokens_min = _int()
-    output_tokens_max = _int()
-    batch_size_min = _int(required=False, allow_null=True)
-    batch_size_max = _int(required=False, allow_null=True)
-    beam_size_min = _int(required=False, allow_null=True)
-    beam_size_max = _int(required=False, allow_null=True)
-    batch_size = _int(required=False, write_only=True, help_text="Legacy single value: sets min and max.")
-    beam_size = _int(required=False, write_only=True, help_text="Legacy single value: sets min and max.")
-    ttft_min = _seconds(help_text="Time to first token, seconds.")
-    ttft_max = _seconds(help_text="Time to first token, seconds.")
-    e2e_min = _seconds(help_text="End-to-end latency, seconds.")
-    e2e_max = _seconds(help_text="End-to-end latency, seconds.")
-    inter_token_min = _seconds(help_text="Inter-token latency, seconds.")
-    inter_token_max = _seconds(help_text="Inter-token latency, seconds.")
+    input_tokens_min = _int("input_tokens")
+    input_tokens_max = _int("input_tokens")
+    output_tokens_min = _int("output_tokens")
+    output_tokens_max = _int("output_tokens")
+    batch_size_min = _int("batch_size", required=False, allow_null=True)
+    batch_size_max = _int("batch_size", required=False, allow_null=True)
+    beam_size_min = _int("beam_size", required=False, allow_null=True)
+    beam_size_max = _int("beam_size", required=False, allow_null=True)
+    batch_size = _int("batch_size", required=False, write_only=True, help_text="Legacy single value: sets min and max.")
+    beam_size = _int("beam_size", required=False, write_only=True, help_text="Legacy single value: sets min and max.")
+    ttft_min = _seconds("ttft", help_text="Time to first token, seconds.")
+    ttft_max = _seconds("ttft", help_text="Time to first token, seconds.")
+    e2e_min = _seconds("e2e", help_text="End-to-end latency, seconds.")
+    e2e_max = _seconds("e2e", help_text="End-to-end latency, seconds.")
+    inter_token_min = _seconds("inter_token", help_text="Inter-token latency, seconds.")
+    inter_token_max = _seconds("inter_token", help_text="Inter-token latency, seconds.")
     latency_profile = serializers.ChoiceField(
         choices=profiles.LATENCY_PROFILE_NAMES, read_only=True, help_text="From e2e_max: see usecases.profiles."
     )
@@ -85,12 +87,25 @@ class ImportReportSerializer(serializers.Serializer):
     written = serializers.BooleanField(help_text="False for a dry run or when nothing changed.")
 
 
+class CatalogEntrySerializer(UsecaseSerializer):
+    """A usecase in the import/export format: its fields and is_active, without the derived and state fields."""
+
+    is_active = serializers.BooleanField(
+        default=True, help_text="False: imported (or kept) soft-deleted. Absent, as in older files: true."
+    )
+    latency_profile = None
+    input_length_profile = None
+    version = None
+    created_at = None
+    updated_at = None
+
+
 class ImportRequestSerializer(serializers.Serializer):
-    usecases = UsecaseSerializer(many=True, help_text="Or send the list itself as the body.")
+    usecases = CatalogEntrySerializer(many=True, help_text="Or send the list itself as the body.")
 
 
 class ExportSerializer(serializers.Serializer):
-    usecases = serializers.ListField(child=serializers.DictField(), help_text="The import format.")
+    usecases = CatalogEntrySerializer(many=True, help_text="The import format.")
 
 
 class ExportRequestSerializer(serializers.Serializer):

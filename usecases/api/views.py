@@ -35,6 +35,7 @@ class SearchPagination(LimitOffsetPagination):
     """limit 1-1000 (default 100), offset >= 0; out-of-range values are a 400, not silently clamped."""
 
     default_limit = 100
+    max_limit = selectors.SEARCH_LIMIT_MAX
 
     def _bounded(self, request, name: str, default: int, low: int, high: int | None) -> int:
         raw = request.query_params.get(name)

@@ -121,6 +121,22 @@ def test_create_validation_errors_are_per_field(curator_client):
     assert not Usecase.objects.exists()
 
 
+def test_create_with_a_number_beyond_the_column_is_a_field_error(curator_client):
+    response = curator_client.post(URL, usecase_data(input_tokens_max="99999999999"), format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"input_tokens_max": ["Must be 100000000 or less."]}
+    assert not Usecase.objects.exists()
+
+
+def test_patch_with_a_number_beyond_the_column_is_a_field_error(curator_client):
+    make_usecase()
+    response = curator_client.patch(f"{URL}/healthcare_001", {"batch_size_max": 2**40}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"batch_size_max": ["Must be 1000000 or less."]}
+    usecase = Usecase.objects.get()
+    assert (usecase.batch_size_max, usecase.version) == (None, 1)
+
+
 def test_create_rejects_unknown_and_read_only_fields(curator_client):
     response = curator_client.post(URL, usecase_data(latency_profile="batch", colour="red"), format="json")
     assert response.status_code == 400
@@ -354,6 +370,61 @@ def test_search_filters(reader_client, catalog, query, expected):
     assert sorted(ids(response)) == expected
 
 
+@pytest.mark.skipif(not settings.IS_POSTGRES, reason="PostgreSQL full-text search")
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("q=Voice assis", ["voice"]),
+        ("q=assis", ["coding", "voice"]),
+        ("q=document summ", ["summary"]),
+        ("q=contr", ["summary"]),
+        ('q="document summ"', []),  # a quoted phrase stays exact
+        ("q=assis -voice", []),  # a negated last word is not a prefix
+        ("q=coding or summ", ["coding", "summary"]),
+    ],
+)
+def test_q_matches_a_prefix_of_the_last_word_on_postgres(reader_client, catalog, query, expected):
+    response = reader_client.get(f"{URL}/search?{query}")
+    assert response.status_code == 200, response.json()
+    assert sorted(ids(response)) == expected
+
+
+@pytest.fixture
+def numbered(db):
+    UsecaseFactory(unique_id="healthcare_001", name="Patient Summarization")
+    UsecaseFactory(unique_id="healthcare_0010", name="Admission triage")
+    UsecaseFactory(unique_id="finance_001", name="Fraud alerts", description="Flags transactions.")
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("q=healthcare_001", ["healthcare_001", "healthcare_0010"]),
+        ("q=Healthcare_00", ["healthcare_001", "healthcare_0010"]),
+        ("q=finance_001", ["finance_001"]),
+        ("q=finance_002", []),
+    ],
+)
+def test_q_matches_a_unique_id_exactly_or_by_its_start(reader_client, numbered, query, expected):
+    assert sorted(ids(reader_client.get(f"{URL}/search?{query}"))) == expected
+
+
+@pytest.mark.skipif(not settings.IS_POSTGRES, reason="PostgreSQL full-text search ranking")
+def test_q_ranks_the_usecase_named_exactly_first(reader_client, numbered):
+    assert ids(reader_client.get(f"{URL}/search?q=healthcare_001")) == ["healthcare_001", "healthcare_0010"]
+    assert ids(reader_client.get(f"{URL}/search?q=healthcare_00")) == ["healthcare_0010", "healthcare_001"]
+
+
+@pytest.mark.skipif(not settings.IS_POSTGRES, reason="PostgreSQL full-text search")
+def test_q_search_query_count_is_constant(reader_client, django_assert_max_num_queries):
+    for n in range(30):
+        UsecaseFactory(unique_id=f"summary_{n:03d}", name=f"Patient summary {n}", tags=["a", f"t{n}"])
+    with django_assert_max_num_queries(3):  # count, page, tags
+        assert reader_client.get(f"{URL}/search?q=Patient Summ").json()["count"] == 30
+    with django_assert_max_num_queries(3):
+        assert reader_client.get(f"{URL}/search?q=summary_00&tags=a").json()["count"] == 10
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
@@ -489,6 +560,18 @@ def test_import_endpoint_is_all_or_nothing(curator_client):
     assert not Usecase.objects.exists()
 
 
+def test_import_endpoint_reports_a_number_beyond_the_column_per_entry(curator_client):
+    entries = [CURL_EXAMPLE, usecase_data(input_tokens_max="3000000000")]
+    response = curator_client.post(f"{URL}/import", entries, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["errors"] == {"usecases.1.input_tokens_max": ["Must be 100000000 or less."]}
+    assert body["report"]["errors"] == [
+        {"index": 1, "unique_id": "healthcare_001", "errors": {"input_tokens_max": ["Must be 100000000 or less."]}}
+    ]
+    assert not Usecase.objects.exists()
+
+
 def test_import_endpoint_partial_and_dry_run(curator_client):
     entries = [CURL_EXAMPLE, usecase_data(input_tokens_max=-3)]
     dry = curator_client.post(f"{URL}/import?partial=true&dry_run=true", entries, format="json").json()
@@ -506,6 +589,33 @@ def test_export_import_round_trip_over_the_api(curator_client):
         services.usecase_delete(usecase=usecase, hard=True)
     assert curator_client.post(f"{URL}/import", exported, format="json").json()["created"] == len(exported["usecases"])
     assert curator_client.post(f"{URL}/export", {}, format="json").json() == exported
+
+
+def test_export_with_inactive_then_import_keeps_soft_deleted_usecases_deleted(curator_client):
+    make_usecase(unique_id="kept")
+    services.usecase_delete(usecase=make_usecase(unique_id="gone"))
+    exported = curator_client.post(f"{URL}/export?include_inactive=true", {}, format="json").json()
+    assert {entry["unique_id"]: entry["is_active"] for entry in exported["usecases"]} == {"gone": False, "kept": True}
+    Usecase.objects.all().delete()
+    report = curator_client.post(f"{URL}/import", exported, format="json").json()
+    assert (report["created"], report["errors"]) == (2, [])
+    assert dict(Usecase.objects.values_list("unique_id", "is_active")) == {"gone": False, "kept": True}
+    assert curator_client.get(f"{URL}/gone").status_code == 404
+    assert curator_client.post(f"{URL}/export?include_inactive=true", {}, format="json").json() == exported
+    assert curator_client.post(f"{URL}/import", exported, format="json").json()["unchanged"] == 2
+
+
+def test_import_endpoint_soft_delete_needs_the_delete_permission():
+    from core.testing import client_for
+
+    make_usecase()
+    client = client_for(curator("importer", perms=("add", "change")))
+    response = client.post(f"{URL}/import", [usecase_data(is_active=False)], format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "usecases.0.is_active": ["Soft-deleting a usecase needs the delete permission."]
+    }
+    assert Usecase.objects.get().is_active is True
 
 
 def test_export_filters_from_body_and_query_string(reader_client, catalog):

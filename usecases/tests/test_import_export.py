@@ -6,9 +6,10 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from core.exceptions import NotFound
 from usecases import bootstrap, selectors, services
 from usecases.models import Usecase, UsecaseTag, UsecaseVersion
-from usecases.tests.factories import make_usecase, usecase_data
+from usecases.tests.factories import curator, make_usecase, usecase_data
 
 pytestmark = pytest.mark.django_db
 FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "usecases.json"
@@ -94,6 +95,59 @@ def test_import_reactivates_a_soft_deleted_usecase():
     report = services.usecases_import(data=[usecase_data()])
     assert report["updated"] == 1
     assert Usecase.objects.get().is_active is True
+
+
+def test_import_honours_is_active_and_is_unchanged_when_repeated():
+    kept = make_usecase(unique_id="kept")
+    selectors.usecase_get(unique_id="kept")  # cached: the import must drop it
+    entries = [usecase_data(unique_id="kept", is_active=False), usecase_data(unique_id="new", is_active="false")]
+    report = services.usecases_import(data=entries)
+    assert (report["created"], report["updated"]) == (1, 1)
+    assert dict(Usecase.objects.values_list("unique_id", "is_active")) == {"kept": False, "new": False}
+    with pytest.raises(NotFound):
+        selectors.usecase_get(unique_id="kept")
+    assert services.usecases_import(data=entries)["unchanged"] == 2
+    kept.refresh_from_db()
+    assert kept.version == 2
+
+
+def test_import_reports_a_bad_is_active_per_entry():
+    with pytest.raises(services.ImportRejected) as info:
+        services.usecases_import(data=[usecase_data(is_active="maybe")])
+    assert info.value.report["errors"] == [
+        {"index": 0, "unique_id": "healthcare_001", "errors": {"is_active": ["Must be true or false."]}}
+    ]
+    assert not Usecase.objects.exists()
+
+
+def test_import_soft_delete_needs_the_delete_permission_of_the_user():
+    make_usecase(unique_id="a")
+    make_usecase(unique_id="b")
+    editor = curator("editor", perms=("add", "change"))
+    entries = [usecase_data(unique_id="a", name="Renamed"), usecase_data(unique_id="b", is_active=False)]
+    report = services.usecases_import(data=entries, partial=True, user=editor)
+    assert report["errors"] == [
+        {
+            "index": 1,
+            "unique_id": "b",
+            "errors": {"is_active": ["Soft-deleting a usecase needs the delete permission."]},
+        }
+    ]
+    assert dict(Usecase.objects.values_list("unique_id", "is_active")) == {"a": True, "b": True}
+    report = services.usecases_import(data=entries, user=curator())
+    assert (report["updated"], report["unchanged"], report["errors"]) == (1, 1, [])
+    assert Usecase.objects.get(unique_id="b").is_active is False
+
+
+def test_export_with_inactive_then_import_round_trip_keeps_deleted_usecases_deleted():
+    make_usecase(unique_id="kept")
+    services.usecase_delete(usecase=make_usecase(unique_id="gone"))
+    exported = selectors.usecases_export(include_inactive=True)
+    assert [(u["unique_id"], u["is_active"]) for u in exported["usecases"]] == [("gone", False), ("kept", True)]
+    Usecase.objects.all().delete()
+    assert services.usecases_import(data=json.loads(json.dumps(exported)))["created"] == 2
+    assert selectors.usecases_export(include_inactive=True) == exported
+    assert [u["unique_id"] for u in selectors.usecases_export()["usecases"]] == ["kept"]
 
 
 def test_import_rejects_a_body_that_is_not_a_list():

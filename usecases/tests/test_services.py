@@ -204,6 +204,46 @@ def test_search_from_python_rejects_bad_parameters():
     assert "latency_profile" in info.value.errors
 
 
+def test_search_from_python_takes_the_product_documents_call():
+    UsecaseFactory(unique_id="triage", industry="Healthcare", e2e_min=1.0, e2e_max=2.0, tags=["real-time", "nlp"])
+    UsecaseFactory(unique_id="slow", industry="Healthcare", e2e_min=3.0, e2e_max=9.0, tags=["real-time"])
+    UsecaseFactory(unique_id="untagged", industry="Healthcare", e2e_min=1.0, e2e_max=2.0)
+    found = selectors.usecase_search(industry="Healthcare", max_e2e_latency=2.0, tags=["real-time"], limit=10)
+    assert [u.unique_id for u in found] == ["triage"]
+
+
+@pytest.mark.parametrize("tags", [["real-time", "nlp"], ("real-time", "nlp"), "real-time, nlp"])
+def test_search_from_python_takes_tags_as_a_list_tuple_or_comma_string(tags):
+    UsecaseFactory(unique_id="both", tags=["real-time", "nlp"])
+    UsecaseFactory(unique_id="one", tags=["real-time"])
+    assert [u.unique_id for u in selectors.usecase_search(tags=tags)] == ["both"]
+    found = selectors.usecase_search(tags=tags, tags_mode="any")
+    assert sorted(u.unique_id for u in found) == ["both", "one"]
+
+
+def test_search_from_python_honours_limit_and_offset():
+    for n in range(5):
+        UsecaseFactory(unique_id=f"uc_{n}", name=f"Usecase {n}")
+    assert [u.unique_id for u in selectors.usecase_search(sort_by="name", limit=2, offset=1)] == ["uc_1", "uc_2"]
+    assert [u.unique_id for u in selectors.usecase_search(sort_by="name", offset=3)] == ["uc_3", "uc_4"]
+    assert selectors.usecase_search(limit=2).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"limit": 0}, "limit"), ({"limit": 1001}, "limit"), ({"limit": "10"}, "limit"), ({"offset": -1}, "offset")],
+)
+def test_search_from_python_rejects_bad_limit_and_offset(params, field):
+    with pytest.raises(ValidationError) as info:
+        selectors.usecase_search(**params)
+    assert set(info.value.errors) == {field}
+
+
+def test_search_from_python_rejects_unknown_keywords():
+    with pytest.raises(TypeError, match="'industries', 'page'"):
+        selectors.usecase_search(industries="Healthcare", page=2)
+
+
 def test_purge_task_calls_the_service():
     from usecases.tasks import purge_expired_usecase_cache
 

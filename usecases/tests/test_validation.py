@@ -2,8 +2,9 @@ import pytest
 
 from core.exceptions import ValidationError
 from usecases import profiles
+from usecases.models import INTEGER_RANGES, RANGE_MAXIMUMS
 from usecases.tests.factories import usecase_data
-from usecases.validation import clean_usecase, normalise_industry
+from usecases.validation import clean_catalog_entry, clean_usecase, normalise_industry
 
 
 def errors_of(data, **kwargs) -> dict:
@@ -51,9 +52,50 @@ def test_bad_integer_values_are_rejected(value):
     assert errors_of(usecase_data(input_tokens_min=value)) == {"input_tokens_min": ["A valid integer is required."]}
 
 
-@pytest.mark.parametrize("value", ["fast", "inf", {}])
+@pytest.mark.parametrize("value", ["fast", "inf", "-nan", "1e400", float("inf"), float("nan"), {}])
 def test_bad_seconds_values_are_rejected(value):
     assert errors_of(usecase_data(e2e_min=value)) == {"e2e_min": ["A valid number is required."]}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("input_tokens_max", "99999999999", "Must be 100000000 or less."),
+        ("output_tokens_max", 3_000_000_000, "Must be 100000000 or less."),
+        ("batch_size_max", 2**40, "Must be 1000000 or less."),
+        ("beam_size_max", "1001", "Must be 1000 or less."),
+        ("input_tokens_max", "1e300", "Must be 100000000 or less."),
+        ("e2e_max", "1e300", "Must be 604800 or less."),
+        ("ttft_max", 1e308, "Must be 604800 or less."),
+    ],
+)
+def test_values_above_their_range_maximum_are_rejected_per_field(field, value, message):
+    assert errors_of(usecase_data(**{field: value})) == {field: [message]}
+
+
+def test_range_maximums_themselves_are_accepted():
+    maxima = {f"{name}_max": value for name, value in RANGE_MAXIMUMS.items()}
+    clean = clean_usecase(usecase_data(**maxima))
+    assert (clean["input_tokens_max"], clean["beam_size_max"], clean["e2e_max"]) == (100_000_000, 1000, 604_800.0)
+
+
+def test_range_maximums_fit_the_integer_columns():
+    assert all(RANGE_MAXIMUMS[name] <= 2**31 - 1 for name in INTEGER_RANGES)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, True), (True, True), (False, False), ("false", False), (" Yes ", True), (0, False)]
+)
+def test_catalog_entry_reads_is_active_and_defaults_to_active(value, expected):
+    entry = usecase_data() if value is None else usecase_data(is_active=value)
+    snapshot, active = clean_catalog_entry(entry)
+    assert (snapshot, active) == (clean_usecase(usecase_data()), expected)
+
+
+def test_catalog_entry_reports_a_bad_is_active_with_the_other_errors():
+    with pytest.raises(ValidationError) as info:
+        clean_catalog_entry(usecase_data(is_active="maybe", input_tokens_min=-1))
+    assert info.value.errors == {"input_tokens_min": ["Must be 0 or more."], "is_active": ["Must be true or false."]}
 
 
 def test_required_fields_are_listed():
