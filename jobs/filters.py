@@ -1,5 +1,7 @@
 import django_filters
-from django.db.models import Q
+from django.db import connections
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.lookups import Exact
 
 from core.exceptions import ValidationError
 from core.filters import CreatedRangeFilterSet
@@ -35,10 +37,16 @@ class JobFilterSet(CreatedRangeFilterSet):
 
     def filter_label(self, queryset, name, value):
         values = self.data.getlist("label") if hasattr(self.data, "getlist") else [value]
-        condition = Q()
+        # The key is a value, never part of a lookup path: `team__regex=(` looks for a label named "team__regex".
+        contains = connections[queryset.db].features.supports_json_field_contains
         for item in values:
             key, sep, expected = item.partition("=")
-            if not key:
-                raise ValidationError({"label": "Use key=value or key."})
-            condition &= Q(**{f"labels__{key}": expected}) if sep else Q(labels__has_key=key)
-        return queryset.filter(condition)
+            if not key or len(key) > 253:
+                raise ValidationError({"label": f"{item!r}: use key=value or key, with a key of 1 to 253 characters."})
+            if not sep:
+                queryset = queryset.filter(labels__has_key=key)
+            elif contains:
+                queryset = queryset.filter(labels__contains={key: expected})
+            else:  # SQLite: no JSON containment; compare the key's text value instead
+                queryset = queryset.filter(Exact(KeyTextTransform(key, "labels"), expected))
+        return queryset

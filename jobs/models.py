@@ -1,7 +1,11 @@
 import uuid
+from decimal import Decimal
 
 from django.db import models
 from django.utils import timezone
+
+from core.exceptions import Conflict
+from jobs.scheduling import cost_between
 
 
 class Cluster(models.Model):
@@ -103,6 +107,12 @@ class Job(models.Model):
     hourly_rate = models.DecimalField(max_digits=14, decimal_places=6, default=0)
     estimated_cost = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     actual_cost = models.DecimalField(max_digits=14, decimal_places=4, default=0)
+    # A resize changes the rate of a running job: what it cost before is kept, the rate applies from rate_since.
+    cost_before_rate = models.DecimalField(max_digits=14, decimal_places=4, default=0)
+    rate_since = models.DateTimeField(null=True, blank=True)
+    # The simulated driver decides at submission whether (and why) the job fails, so a later change of the
+    # cluster's failure rate or of the job's labels never rewrites what already happened.
+    simulated_failure = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]
@@ -128,6 +138,12 @@ class Job(models.Model):
     def is_terminal(self) -> bool:
         return self.status in Job.Status.TERMINAL
 
+    def cost_until(self, end) -> Decimal:
+        """What the job has cost from its start to `end`, at each rate it ran at."""
+        if self.started_at is None:
+            return Decimal("0.0000")
+        return self.cost_before_rate + cost_between(self.hourly_rate, self.rate_since or self.started_at, end)
+
     @property
     def is_waiting(self) -> bool:
         """Not yet admitted: holds no capacity."""
@@ -148,6 +164,8 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-def sources_for(target: str) -> list[str]:
-    """The statuses a job may move to `target` from (for conditional updates)."""
-    return [source for source, targets in ALLOWED_TRANSITIONS.items() if target in targets]
+def check_transition(job: Job, target: str, *, before: str | None = None) -> None:
+    """Refuse a status change the table above does not allow (a cancelled job cannot start, and so on)."""
+    before = before or job.status
+    if target not in ALLOWED_TRANSITIONS[before]:
+        raise Conflict(f"Job {job.pk} is {before}; it cannot become {target}.")

@@ -243,8 +243,10 @@ class Planner:
     """Replays a cluster forward in time: releases capacity when jobs end, admits waiting jobs in order.
 
     Jobs wait in one line per queue (GPU type, or "cpu"): the head of a line blocks the jobs behind it, so a
-    large job is never starved by smaller ones of the same kind; lines are served in global priority/FIFO
-    order, and a line whose head does not fit does not stop the others.
+    large job is never starved by smaller ones of the same kind. Lines are served in global priority/FIFO
+    order; a head that does not fit reserves what it needs of the free capacity, so the heads after it (lower
+    priority, or later) only take what is left: a job never waits behind one that came after it at the same or
+    a lower priority, whichever line either waits in.
     """
 
     total: Capacity
@@ -300,6 +302,7 @@ class Planner:
     def _admit(self, t: datetime) -> int:
         admitted = 0
         blocked: set[str] = set()
+        unreserved = self.free.copy()  # free capacity minus what blocked heads ahead in order reserve
         while True:
             best_key, best = None, None
             for key, queue in self.queues.items():
@@ -315,11 +318,13 @@ class Planner:
                 self.queues[best_key].pop()
                 self.events.append(Event(t, "never_fits", best, reason))
                 continue
-            if not self.free.fits(best.demand):
+            if not unreserved.fits(best.demand):
                 blocked.add(best_key)
+                unreserved.take(best.demand)
                 continue
             self.queues[best_key].pop()
             self.free.take(best.demand)
+            unreserved.take(best.demand)
             best.admitted_at = t
             self.events.append(Event(t, "admit", best))
             self._schedule_next(best)

@@ -6,18 +6,19 @@ Other apps (deployments) call these functions; nothing outside `jobs/` talks to 
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Sum
 from django.utils import timezone
 
 from core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
 from jobs.drivers import SchedulePassResult, get_driver
-from jobs.models import Cluster, Job
-from jobs.scheduling import CENT, Capacity, Demand, PlanJob, cost_between, hourly_rate, order_key, startup_seconds
+from jobs.models import Cluster, Job, check_transition
+from jobs.scheduling import CENT, Capacity, Demand, PlanJob, hourly_rate, order_key, startup_seconds
 from jobs.validation import (
     normalise_resources,
     parse_priority,
@@ -39,11 +40,15 @@ __all__ = [
     "cluster_capacity_check",
     "cluster_create",
     "cluster_delete",
+    "cluster_never_fits_reason",
     "cluster_schedule_pass",
     "cluster_update",
+    "cluster_validate",
     "estimate_hourly_cost",
+    "job_absorb",
     "job_cancel",
     "job_queue_info",
+    "job_resize",
     "job_submit",
     "job_update",
     "jobs_advance_all",
@@ -61,8 +66,45 @@ def _require_cluster_admin(user, tenant_id) -> None:
 
 def _check_cluster_fields(*, driver: str, inventory, prices, simulation) -> None:
     if driver not in AVAILABLE_DRIVERS:
-        raise ValidationError({"driver": f"The {driver!r} driver is not available in this build; use 'simulated'."})
+        raise ValidationError({"driver": f"The {driver!r} driver is not available yet; use 'simulated'."})
     validate_cluster_settings(inventory=inventory, prices=prices, simulation=simulation)
+
+
+def _check_inventory_holds(*, cluster: Cluster, inventory: dict) -> None:
+    # Admitted jobs keep what they hold whatever the inventory says: a smaller one would show negative free capacity.
+    held = (
+        Job.objects.filter(cluster=cluster, admitted_at__isnull=False, status__in=Job.Status.ACTIVE)
+        .values("queue_key")
+        .annotate(gpus=Sum("demand_gpus"), millicores=Sum("demand_millicores"), memory_mib=Sum("demand_memory_mib"))
+        .order_by("queue_key")
+    )
+    total = Capacity.from_inventory(inventory)
+    short: list[str] = []
+    millicores = memory_mib = 0
+    for row in held:
+        millicores += row["millicores"]
+        memory_mib += row["memory_mib"]
+        have = total.gpus.get(row["queue_key"], 0)
+        if row["gpus"] and row["gpus"] > have:
+            short.append(f"{row['gpus']} x {row['queue_key']} (the new inventory has {have})")
+    if millicores > total.millicores:
+        short.append(f"{millicores / 1000:g} CPU cores (the new inventory has {total.millicores / 1000:g})")
+    if memory_mib > total.memory_mib:
+        short.append(f"{memory_mib / 1024:g} GiB of memory (the new inventory has {total.memory_mib / 1024:g})")
+    if short:
+        message = (
+            f"Running and admitted jobs hold {'; '.join(short)}: cancel them or let them finish before shrinking "
+            "the inventory below that."
+        )
+        raise Conflict(message, errors={"inventory": [message]})
+
+
+def cluster_validate(*, cluster: Cluster | None, driver: str, inventory, prices, simulation) -> None:
+    """The checks a cluster's settings pass in the API and the admin alike: an available driver, well-formed
+    inventory, prices and simulation, and (for an existing cluster) no less inventory than its jobs hold."""
+    _check_cluster_fields(driver=driver, inventory=inventory, prices=prices, simulation=simulation)
+    if cluster is not None and cluster.pk is not None:
+        _check_inventory_holds(cluster=cluster, inventory=inventory)
 
 
 def cluster_create(
@@ -105,10 +147,14 @@ def cluster_update(*, cluster: Cluster, user=None, **fields: Any) -> Cluster:
         raise ValidationError({key: "This field cannot be changed." for key in sorted(unknown)})
     merged = {key: fields.get(key, getattr(cluster, key)) for key in ("driver", "inventory", "prices", "simulation")}
     _check_cluster_fields(**merged)
-    for key, value in fields.items():
-        setattr(cluster, key, value)
     try:
         with transaction.atomic():
+            # Under the cluster's lock no pass admits a job between the check of what jobs hold and the save.
+            _lock_cluster(cluster.pk)
+            if "inventory" in fields:
+                _check_inventory_holds(cluster=cluster, inventory=fields["inventory"])
+            for key, value in fields.items():
+                setattr(cluster, key, value)
             cluster.save()
     except IntegrityError:
         raise ValidationError({"name": "A cluster with this name already exists in the tenant."}) from None
@@ -233,6 +279,8 @@ def job_submit(
         fields.update(
             status=Job.Status.FAILED, completed_at=now, status_message=f"Can never fit on this cluster: {never_fits}"
         )
+    fields["id"] = uuid.uuid4()
+    fields.update(get_driver(cluster).submission_fields(cluster=cluster, job_id=fields["id"], labels=labels))
     try:
         with transaction.atomic():
             Cluster.objects.filter(pk=cluster.pk).update(jobs_submitted=F("jobs_submitted") + 1)
@@ -279,10 +327,16 @@ def jobs_advance_all(*, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     # One index probe per cluster (EXISTS), not a scan of every unfinished job.
     busy = Exists(Job.objects.filter(cluster=OuterRef("pk"), status__in=Job.Status.ACTIVE))
-    summary = {"clusters": 0, "skipped": 0, "admitted": 0, "changed": 0, "next_change_at": None}
+    summary = {"clusters": 0, "skipped": 0, "admitted": 0, "changed": 0, "failed": [], "next_change_at": None}
     next_change: datetime | None = None
     for cluster in Cluster.objects.filter(busy).order_by("pk"):
-        result = cluster_schedule_pass(cluster=cluster, now=now, skip_locked=True)
+        try:
+            result = cluster_schedule_pass(cluster=cluster, now=now, skip_locked=True)
+        except Exception:
+            # One broken cluster (a driver not available, a bug on odd data) must not stop the sweep of the others.
+            logger.exception("Scheduling pass failed on cluster %s", cluster.pk)
+            summary["failed"].append(str(cluster.pk))
+            continue
         summary["clusters"] += 1
         summary["skipped"] += int(result.skipped)
         summary["admitted"] += result.admitted
@@ -305,17 +359,112 @@ def job_cancel(*, job: Job, reason: str = "", now: datetime | None = None) -> Jo
         current = Job.objects.get(pk=job.pk)
         if current.is_terminal:
             raise Conflict(f"The job is already {current.status}; there is nothing to cancel.")
+        check_transition(current, Job.Status.CANCELLED)
         message = f"Cancelled: {reason}" if reason else "Cancelled."
         updated = Job.objects.filter(pk=current.pk, status=current.status).update(
             status=Job.Status.CANCELLED,
             completed_at=now,
-            actual_cost=cost_between(current.hourly_rate, current.started_at, now),
+            actual_cost=current.cost_until(now),
             status_message=message,
         )
         if not updated:
             raise Conflict("The job changed while it was being cancelled; try again.")
         driver.cancel(job=current, now=now)
         driver.poll(cluster=cluster, now=now)
+    job.refresh_from_db()
+    return job
+
+
+def _resize(job: Job, replicas: int, now: datetime) -> list[str]:
+    """Set a job's replicas: demand, rate (scaled from the rate it was priced at) and estimate follow."""
+    old = int(job.resources.get("replicas", 1) or 1)
+    resources = {**job.resources, "replicas": replicas}
+    demand = Demand.from_resources(resources)
+    if job.started_at is not None:
+        job.cost_before_rate = job.cost_until(now)
+        job.rate_since = now
+    job.resources = resources
+    job.demand_gpus, job.demand_millicores, job.demand_memory_mib = demand.gpus, demand.millicores, demand.memory_mib
+    job.hourly_rate = (job.hourly_rate * replicas / old).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+    job.estimated_cost = _estimated_cost(job.job_type, job.hourly_rate, job.duration_seconds)
+    return [
+        "resources",
+        "demand_gpus",
+        "demand_millicores",
+        "demand_memory_mib",
+        "hourly_rate",
+        "estimated_cost",
+        "cost_before_rate",
+        "rate_since",
+        "updated_at",
+    ]
+
+
+def _check_replicas(replicas) -> None:
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or not 1 <= replicas <= 1000:
+        raise ValidationError({"replicas": ["A whole number from 1 to 1000."]})
+
+
+def job_resize(*, job: Job, replicas: int, now: datetime | None = None) -> Job:
+    """Change the replicas of an unfinished SERVICE job in place, as scaling a Kubernetes Deployment does.
+
+    Fewer replicas free their capacity at once and waiting jobs move up. A job not yet admitted can also grow;
+    an admitted one grows by absorbing an extra part that waited for capacity on its own (`job_absorb`).
+    """
+    _check_replicas(replicas)
+    now = now or timezone.now()
+    cluster_schedule_pass(cluster=job.cluster, now=now, bill_running=False)
+    with transaction.atomic():
+        cluster = _lock_cluster(job.cluster_id)
+        current = Job.objects.get(pk=job.pk)
+        if current.is_terminal:
+            raise Conflict(f"The job is already {current.status}; it cannot be resized.")
+        if current.job_type != Job.JobType.SERVICE:
+            raise Conflict("Only SERVICE jobs are resized in place.")
+        if replicas > int(current.resources.get("replicas", 1)) and current.admitted_at is not None:
+            raise Conflict("An admitted job cannot grow in place: submit the extra replicas as a part and absorb it.")
+        fields = _resize(current, replicas, now)
+        current.save(update_fields=fields)
+        get_driver(cluster).poll(cluster=cluster, now=now, bill_running=False)
+    job.refresh_from_db()
+    return job
+
+
+def _per_replica(resources: dict) -> dict:
+    return {key: value for key, value in resources.items() if key != "replicas"}
+
+
+def job_absorb(*, job: Job, part: Job, now: datetime | None = None) -> Job:
+    """Fold a running extra part into a running SERVICE job: the job gains the part's replicas, the part ends.
+
+    Both hold their capacity up to this moment and the sum does not change, so no other job can take any of it
+    in between: scaling up never gives up what it already runs.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock_cluster(job.cluster_id)
+        target = Job.objects.get(pk=job.pk)
+        extra = Job.objects.get(pk=part.pk)
+        if target.cluster_id != extra.cluster_id or target.pk == extra.pk:
+            raise Conflict("A part can only be absorbed by another job on the same cluster.")
+        both = (target, extra)
+        if any(j.status != Job.Status.RUNNING or j.job_type != Job.JobType.SERVICE for j in both):
+            raise Conflict("Both jobs must be RUNNING services.")
+        if _per_replica(target.resources) != _per_replica(extra.resources):
+            raise Conflict("The part asks for other resources per replica than the job.")
+        check_transition(extra, Job.Status.CANCELLED)
+        total = int(target.resources.get("replicas", 1)) + int(extra.resources.get("replicas", 1))
+        fields = _resize(target, total, now)
+        target.save(update_fields=fields)
+        merged = Job.objects.filter(pk=extra.pk, status=Job.Status.RUNNING).update(
+            status=Job.Status.CANCELLED,
+            completed_at=now,
+            actual_cost=extra.cost_until(now),
+            status_message=f"Merged into job {target.pk} ({total} replicas).",
+            updated_at=now,
+        )
+        if not merged:
+            raise Conflict("The part changed while it was being absorbed; try again.")
     job.refresh_from_db()
     return job
 
@@ -357,6 +506,15 @@ def forecast_item_info(item) -> dict:
     if item is None:
         return {"queue_position": None, "predicted_start": None, "reason": ""}
     return {"queue_position": item.queue_position, "predicted_start": item.predicted_start, "reason": item.reason}
+
+
+def cluster_never_fits_reason(*, cluster: Cluster, resources: dict) -> str | None:
+    """Why these resources could not run even on the empty cluster (None when they could)."""
+    try:
+        normalised = normalise_resources(resources, inventory=cluster.inventory)
+    except ValidationError as exc:
+        return "; ".join(f"{path}: {' '.join(messages)}" for path, messages in exc.errors.items())
+    return Capacity.from_inventory(cluster.inventory).never_fits_reason(Demand.from_resources(normalised))
 
 
 def cluster_capacity_check(

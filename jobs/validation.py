@@ -115,6 +115,8 @@ SPEC_SCHEMA = {
 }
 
 UNSAFE_KEYS = ("hostNetwork", "hostPID", "hostIPC", "privileged")
+_REMOTE_CHART = re.compile(r"(https|oci)://\S+")
+_CHART_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,98}[a-z0-9])?")
 
 
 _VALIDATORS: dict[int, Draft202012Validator] = {}
@@ -181,15 +183,19 @@ def normalise_resources(resources: Any, *, inventory: Mapping[str, Any]) -> dict
         check("replicas", 1 <= out["replicas"] <= MAX_REPLICAS, f"Must be between 1 and {MAX_REPLICAS}.")
         check("cpu", 0 <= out["cpu"] <= MAX_CPU, f"Must be between 0 and {MAX_CPU}.")
         check("memory_gib", 0 <= out["memory_gib"] <= MAX_MEMORY_GIB, f"Must be between 0 and {MAX_MEMORY_GIB}.")
-    if not errors and out["gpu_count"] > 0:
+    gpu_type = out["gpu_type"]
+    if not errors:
         gpu_types = sorted((inventory.get("gpus") or {}).keys())
-        if not out["gpu_type"]:
+        if gpu_type not in (None, "") and not isinstance(gpu_type, str):
+            check("gpu_type", False, "Must be a string.")
+        elif out["gpu_count"] > 0 and not gpu_type:
             check("gpu_type", False, "Required when gpu_count is above 0.")
-        elif out["gpu_type"] not in gpu_types:
+        elif gpu_type and gpu_type not in gpu_types:
+            # Even with no GPUs asked for: a misspelt type is a mistake to report, not a field to drop silently.
             known_types = ", ".join(gpu_types) or "none"
-            check("gpu_type", False, f"Unknown GPU type {out['gpu_type']!r}; this cluster has: {known_types}.")
-    elif not errors and out["gpu_type"] is not None and not isinstance(out["gpu_type"], str):
-        check("gpu_type", False, "Must be a string.")
+            check("gpu_type", False, f"Unknown GPU type {gpu_type!r}; this cluster has: {known_types}.")
+    if not errors and out["gpu_count"] == 0 and out["cpu"] == 0 and out["memory_gib"] == 0:
+        errors["resources"] = ["Ask for at least some CPU, memory or GPUs."]
     if errors:
         raise ValidationError(errors)
     if out["gpu_count"] == 0:
@@ -220,9 +226,18 @@ def validate_spec(spec: Any) -> dict:
         errors.setdefault(path, []).append(
             f"{key} is not allowed: workloads may not use host namespaces or run privileged."
         )
-    repo = spec.get("repo")
-    if spec.get("kind") == "helm" and isinstance(repo, str) and not re.match(r"^(https|oci)://\S+$", repo):
+    repo, chart = spec.get("repo"), spec.get("chart")
+    if spec.get("kind") == "helm" and isinstance(repo, str) and not _REMOTE_CHART.fullmatch(repo):
         errors.setdefault("spec.repo", []).append("Charts must come from an https:// or oci:// repository.")
+    # Helm installs a chart argument that looks like a path from the local disk and fetches any URL it is given.
+    bad_chart = (
+        isinstance(chart, str) and chart and not (_CHART_NAME.fullmatch(chart) or _REMOTE_CHART.fullmatch(chart))
+    )
+    if spec.get("kind") == "helm" and bad_chart:
+        errors.setdefault("spec.chart", []).append(
+            "Must be a chart name in the repository (lower-case letters, digits and dashes) or an https:// or "
+            "oci:// chart URL; local paths and other schemes are refused."
+        )
     if errors:
         raise ValidationError(errors)
     return dict(spec)

@@ -215,6 +215,7 @@ class ScheduleJobSerializer(serializers.Serializer):
 
 
 class ScheduleSerializer(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The cluster's id.")
     cluster_id = serializers.UUIDField()
     now = serializers.DateTimeField()
     start = serializers.DateTimeField(help_text="The window's start (`from`).")

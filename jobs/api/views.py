@@ -48,7 +48,7 @@ class ClusterViewSet(TenantScopedViewSet):
     )
     @action(detail=True, methods=["get"], url_path="schedule", filter_backends=[], pagination_class=None)
     def schedule(self, request, pk=None):
-        """The timeline: each job overlapping the window (and every unfinished job) with its actual start and end,
+        """The timeline: each job that runs (or is predicted to run) within the window with its actual start and end,
         predicted start and queue position for waiting jobs, and current utilisation per resource."""
         cluster = self.get_object()
         now = timezone.now()
@@ -73,7 +73,7 @@ class ClusterViewSet(TenantScopedViewSet):
             cluster=cluster, start=values["from"], end=values["to"], now=now, limit=limit
         )
         body = ScheduleSerializer(
-            {"cluster_id": cluster.pk, **schedule}, context={"forecast": schedule["forecast"]}
+            {"id": cluster.pk, "cluster_id": cluster.pk, **schedule}, context={"forecast": schedule["forecast"]}
         ).data
         return Response(body)
 

@@ -49,6 +49,10 @@ class Forecast:
 
 
 class ClusterDriver(abc.ABC):
+    def submission_fields(self, *, cluster, job_id, labels: dict) -> dict:
+        """Fields the driver decides once, when a job is recorded (stored on the job)."""
+        return {}
+
     @abc.abstractmethod
     def submit(self, *, job) -> None:
         """Hand a freshly recorded job to the cluster (admission happens in `poll`)."""

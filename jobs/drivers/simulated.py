@@ -16,7 +16,7 @@ from decimal import Decimal
 from django.db.models import Q, Sum
 
 from jobs.drivers.base import ClusterDriver, Forecast, JobForecast, SchedulePassResult
-from jobs.models import ALLOWED_TRANSITIONS, Cluster, Job
+from jobs.models import Cluster, Job, check_transition
 from jobs.scheduling import (
     SERVICE,
     Capacity,
@@ -48,13 +48,15 @@ PASS_FIELDS = (
     "status",
     "resources",
     "spec",
-    "labels",
+    "simulated_failure",
     "priority",
     "sequence",
     "duration_seconds",
     "admitted_at",
     "started_at",
     "hourly_rate",
+    "cost_before_rate",
+    "rate_since",
     "actual_cost",
 )
 
@@ -67,7 +69,7 @@ def plan_job(job: Job, simulation: dict) -> PlanJob:
         job_type=job.job_type,
         startup=startup_seconds(simulation, kind=(job.spec or {}).get("kind"), job_type=job.job_type),
         duration=job.duration_seconds,
-        fails=failure_message(simulation, job_id=job.pk, labels=job.labels or {}),
+        fails=job.simulated_failure or None,
         admitted_at=job.admitted_at,
         started_at=job.started_at,
     )
@@ -158,6 +160,9 @@ class _DbQueue:
 
 
 class SimulatedDriver(ClusterDriver):
+    def submission_fields(self, *, cluster: Cluster, job_id, labels: dict) -> dict:
+        return {"simulated_failure": failure_message(cluster.simulation or {}, job_id=job_id, labels=labels) or ""}
+
     def submit(self, *, job: Job) -> None:
         # Nothing to hand over: the database is the simulated cluster; the next pass admits the job.
         return None
@@ -221,7 +226,7 @@ class SimulatedDriver(ClusterDriver):
                 fields.update(
                     status=Job.Status.SUCCEEDED,
                     completed_at=event.time,
-                    actual_cost=cost_between(job.hourly_rate, event.job.started_at, event.time),
+                    actual_cost=job.cost_until(event.time),
                     status_message=f"Completed after {event.job.duration:g} s.",
                 )
                 result.succeeded += 1
@@ -230,12 +235,11 @@ class SimulatedDriver(ClusterDriver):
                 fields.update(
                     status=Job.Status.FAILED,
                     completed_at=event.time,
-                    actual_cost=cost_between(job.hourly_rate, event.job.started_at, event.time),
+                    actual_cost=job.cost_until(event.time),
                     status_message=message,
                 )
                 result.failed += 1
-            if fields["status"] not in ALLOWED_TRANSITIONS[before]:
-                raise AssertionError(f"job {job.pk}: {before} -> {fields['status']} is not a valid transition")
+            check_transition(job, fields["status"], before=before)
             current[job.pk] = fields["status"]
 
         for pk, fields in changes.items():
@@ -270,7 +274,7 @@ class SimulatedDriver(ClusterDriver):
             job = rows[plan.id]
             if plan.id in changes or job.status != Job.Status.RUNNING:
                 continue
-            cost = cost_between(job.hourly_rate, job.started_at, now)
+            cost = job.cost_until(now)
             if abs(cost - (job.actual_cost or 0)) >= BILLING_STEP:
                 job.actual_cost = cost
                 accruing.append(job)

@@ -40,6 +40,12 @@ def plan(jobs, active=()):
     return Planner(total=TOTAL, active=list(active), queues={k: ListQueue(v) for k, v in lines.items()})
 
 
+def running_batch(*, gpus, cpu, ends_in):
+    held = job("running", gpus=gpus, cpu=cpu, duration=ends_in)
+    held.admitted_at = held.started_at = T0
+    return held
+
+
 def admitted(planner):
     return [e.job.id for e in planner.events if e.kind == "admit"]
 
@@ -70,6 +76,36 @@ def test_a_blocked_head_does_not_block_other_gpu_types():
     )
     planner.run_until(T0)
     assert admitted(planner) == ["big", "small-l4"]
+
+
+def test_a_blocked_head_keeps_what_it_needs_from_later_jobs_of_other_queues():
+    # 16 CPU in total. "critical" waits for the H100s held by "batch" and needs 12 CPU; a later, lower-priority
+    # CPU job must not take the CPU it needs (it would, again and again, and starve it).
+    planner = plan(
+        [
+            job("critical", gpus=8, cpu=12, priority=100, created=1),
+            job("cpu-low", cpu=8, priority=0, created=2),
+            job("cpu-small", cpu=1, priority=0, created=3),
+        ],
+        active=[running_batch(gpus=8, cpu=4, ends_in=60)],
+    )
+    planner.run_until(T0)
+    # batch holds 4 CPU, critical reserves the 12 left: nothing else fits now.
+    assert admitted(planner) == []
+    planner.predict(T0)
+    assert admitted(planner) == ["critical", "cpu-low", "cpu-small"]
+    admits = {e.job.id: e.time for e in planner.events if e.kind == "admit"}
+    assert admits["critical"] == T0 + dt.timedelta(seconds=60)  # when the batch job ends
+    assert admits["cpu-low"] == T0 + dt.timedelta(seconds=120)  # when critical ends
+
+
+def test_a_blocked_head_lets_later_jobs_use_what_it_does_not_need():
+    planner = plan(
+        [job("critical", gpus=8, cpu=4, priority=100, created=1), job("cpu-low", cpu=8, priority=0, created=2)],
+        active=[running_batch(gpus=8, cpu=4, ends_in=60)],
+    )
+    planner.run_until(T0)
+    assert admitted(planner) == ["cpu-low"]  # 16 CPU - 4 held - 4 reserved leaves 8
 
 
 def test_a_blocked_head_blocks_smaller_jobs_of_its_queue():

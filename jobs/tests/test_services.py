@@ -109,7 +109,8 @@ def test_job_that_can_never_fit_fails_with_clear_message(cluster, project, clock
 
 
 def test_inventory_shrink_fails_waiting_jobs_that_no_longer_fit(cluster, project, clock):
-    submit(cluster, project, resources=resources(gpus=8), job_type="SERVICE")
+    # The running service holds 4 H100s, no more than the smaller inventory has (less would be a 409).
+    submit(cluster, project, resources=resources(gpus=4), job_type="SERVICE")
     waiting = submit(cluster, project, name="w", resources=resources(gpus=6))
     services.cluster_update(cluster=cluster, inventory={**cluster.inventory, "gpus": {"H100-80GB": 8, "A100-80GB": 4}})
     services.cluster_update(
