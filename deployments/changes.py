@@ -32,6 +32,13 @@ IDENTITY_FIELDS = (
 )
 SCALE_FIELDS = ("replicas", "cpu", "memory_gib", "gpu_count", "gpu_type")
 
+# How a scaled component changes, as a Kubernetes Deployment scales: a service that only changes its replica
+# count is resized in place (an extra part for the new replicas waits for capacity on its own, then is
+# absorbed; fewer replicas stop at once); other resource changes start a new part beside the old one.
+ADD_REPLICAS = "add_replicas"
+REMOVE_REPLICAS = "remove_replicas"
+NEW_PART = "new_part"
+
 
 def diff_values(old: Any, new: Any, path: str = "") -> list[dict]:
     """A readable diff: [{"path": "config.model_id", "old": ..., "new": ...}], leaves only."""
@@ -59,6 +66,7 @@ class ComponentChange:
     diff: list[dict] = field(default_factory=list)
     old_resources: dict | None = None
     new_resources: dict | None = None
+    scale_mode: str | None = None  # for SCALED: ADD_REPLICAS, REMOVE_REPLICAS or NEW_PART
 
     def to_dict(self) -> dict:
         return {
@@ -68,7 +76,23 @@ class ComponentChange:
             "diff": self.diff,
             "old_resources": self.old_resources,
             "new_resources": self.new_resources,
+            "scale_mode": self.scale_mode,
         }
+
+    @property
+    def starts_a_part(self) -> bool:
+        """Whether the change runs a new job (everything but unchanged, removed, and fewer replicas)."""
+        return self.action in (REPLACED, ADDED) or (self.action == SCALED and self.scale_mode != REMOVE_REPLICAS)
+
+    @property
+    def part_resources(self) -> dict | None:
+        """What the new job asks for: the whole component, or only the added replicas of an extra part."""
+        if not self.starts_a_part:
+            return None
+        if self.scale_mode == ADD_REPLICAS:
+            added = replica_count(self.new_resources) - replica_count(self.old_resources)
+            return {**self.new_resources, "replicas": added}
+        return self.new_resources
 
 
 @dataclass
@@ -77,6 +101,22 @@ class ChangePlan:
 
     def by_action(self, *actions: str) -> list[str]:
         return [c.key for c in self.components if c.action in actions]
+
+    def get(self, key: str) -> ComponentChange:
+        return next(c for c in self.components if c.key == key)
+
+    @property
+    def new_parts(self) -> list[ComponentChange]:
+        return [c for c in self.components if c.starts_a_part]
+
+    @property
+    def stopped_after_switch(self) -> list[str]:
+        """Components whose old part stops once the new parts run (replaced, removed, or scaled by a new part)."""
+        return [
+            c.key
+            for c in self.components
+            if c.action in (REPLACED, REMOVED) or (c.action == SCALED and c.scale_mode == NEW_PART)
+        ]
 
     @property
     def is_noop(self) -> bool:
@@ -91,6 +131,25 @@ class ChangePlan:
 
 def _identity(component: dict) -> dict:
     return {name: component.get(name) for name in IDENTITY_FIELDS}
+
+
+def replica_count(resources: dict | None) -> int:
+    return int((resources or {}).get("replicas", 1) or 1)
+
+
+def scale_mode(old: dict, new: dict, *, job_type: str) -> str:
+    """How a component whose resources change is scaled (see ADD_REPLICAS)."""
+    same_shape = {k: v for k, v in old.items() if k != "replicas"} == {k: v for k, v in new.items() if k != "replicas"}
+    if job_type == "SERVICE" and same_shape:
+        return ADD_REPLICAS if replica_count(new) > replica_count(old) else REMOVE_REPLICAS
+    return NEW_PART
+
+
+SCALE_REASONS = {
+    ADD_REPLICAS: "it gains {n} replicas: an extra part starts and joins it once running",
+    REMOVE_REPLICAS: "it drops {n} replicas in place",
+    NEW_PART: "its resources change: a new part starts beside the old one",
+}
 
 
 def compute_change(
@@ -118,8 +177,11 @@ def compute_change(
                 key, REPLACED, reasons, identity_diff + resource_diff, old["resources"], new["resources"]
             )
         elif resource_diff:
+            mode = scale_mode(old["resources"], new["resources"], job_type=new.get("job_type", "SERVICE"))
+            count = abs(replica_count(new["resources"]) - replica_count(old["resources"]))
+            reason = SCALE_REASONS[mode].format(n=count)
             changes[key] = ComponentChange(
-                key, SCALED, ["its replicas or resources change"], resource_diff, old["resources"], new["resources"]
+                key, SCALED, [reason], resource_diff, old["resources"], new["resources"], scale_mode=mode
             )
         else:
             changes[key] = ComponentChange(

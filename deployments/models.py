@@ -105,6 +105,10 @@ class ComponentDeployment(models.Model):
     is_candidate = models.BooleanField(
         default=False, help_text="A replacement starting beside the serving row (new-before-old)."
     )
+    is_extra_part = models.BooleanField(
+        default=False,
+        help_text="A candidate that only adds replicas: once running, the serving row's job absorbs it.",
+    )
     replaces = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     revision = models.PositiveIntegerField(default=1, help_text="The deployment revision that created this row.")
     job_type = models.CharField(max_length=16, default="SERVICE")
@@ -183,6 +187,7 @@ class DeploymentRevision(models.Model):
         PENDING = "pending"
         APPLIED = "applied"
         FAILED = "failed"
+        CANCELLED = "cancelled"
 
     id = models.BigAutoField(primary_key=True)
     deployment = models.ForeignKey(UseCaseDeployment, on_delete=models.CASCADE, related_name="revisions")

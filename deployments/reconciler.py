@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import Conflict, ServiceError
+from deployments.changes import ADD_REPLICAS, REMOVE_REPLICAS
 from deployments.models import ComponentDeployment, UseCaseDeployment
 from deployments.services import event_record, reconcile_enqueue
 from deployments.state import (
@@ -66,6 +67,15 @@ def deployment_reconcile(*, deployment_id, now: datetime | None = None) -> Recon
         else:
             pass_.run()
         return pass_.finish()
+
+
+def deployment_abandon_change(*, deployment: UseCaseDeployment, reason: str, now: datetime | None = None) -> None:
+    """Cancel the pending revision of a deployment whose row the caller holds locked: its new parts stop and the
+    revision running now serves on."""
+    pass_ = _Pass(deployment, now or timezone.now())
+    pass_._abandon(None, reason=reason, cancelled=True)
+    pass_._aggregate()
+    pass_.finish()
 
 
 class _Pass:
@@ -192,9 +202,11 @@ class _Pass:
     # --- starting what is ready -----------------------------------------------------------------------------
 
     def _upstream(self, row: ComponentDeployment, key: str) -> ComponentDeployment:
-        """What a row's dependency `key` is: a candidate consumes the new version of a part being replaced."""
-        if row.is_candidate and key in self.candidate_by_key:
-            return self.candidate_by_key[key]
+        """What a row's dependency `key` is: a candidate consumes the new version of a part being replaced (an
+        extra part of a component is not a version of it: the component keeps its address)."""
+        candidate = self.candidate_by_key.get(key)
+        if row.is_candidate and candidate is not None and not candidate.is_extra_part:
+            return candidate
         return self.by_key[key]
 
     def _blocked_by(self, row: ComponentDeployment) -> list[ComponentDeployment]:
@@ -293,8 +305,16 @@ class _Pass:
         failed = [row for row in self.candidates if row.status == ComponentStatus.FAILED]
         if failed:
             self._abandon(failed[0])
-        elif all(row.status in ComponentStatus.READY for row in self.candidates):
-            self._promote()
+            return
+        if not all(row.status in ComponentStatus.READY for row in self.candidates):
+            return
+        # Parts resized in place need their serving job running at the switch.
+        for key in self._resized_in_place():
+            row = self.by_key.get(key)
+            if row is None or row.job is None or row.job.status != "RUNNING":
+                self._abandon(None, reason=f"{key} stopped serving during the change; nothing was resized.")
+                return
+        self._promote()
 
     def _stop_row(self, row: ComponentDeployment, message: str) -> None:
         job = row.job
@@ -305,11 +325,44 @@ class _Pass:
         row.retired_at = self.now
         row.save(update_fields=["retired_at", "updated_at"])
 
+    def _resized_in_place(self) -> dict[str, str]:
+        """Components the pending revision scales in place: key -> ADD_REPLICAS or REMOVE_REPLICAS."""
+        components = self.deployment.pending_revision.change.get("components", [])
+        modes = (ADD_REPLICAS, REMOVE_REPLICAS)
+        return {c["key"]: c["scale_mode"] for c in components if c.get("scale_mode") in modes}
+
+    def _resize_in_place(self, key: str, mode: str, revision) -> None:
+        """Fewer replicas: the serving job shrinks. More: it absorbs the extra part that now runs beside it."""
+        row = self.by_key[key]
+        resources = revision.components[key]
+        if mode == ADD_REPLICAS:
+            part = self.candidate_by_key[key]
+            job_services.job_absorb(job=row.job, part=part.job, now=self.now)
+            self._set(part, ComponentStatus.STOPPED, f"Merged into {row.key}'s job {row.job_id}.")
+            part.retired_at = self.now
+            part.save(update_fields=["retired_at", "updated_at"])
+        else:
+            job_services.job_resize(job=row.job, replicas=int(resources.get("replicas", 1)), now=self.now)
+        row.resources = resources
+        row.planned = {**row.planned, "resources": resources}
+        row.revision = revision.number
+        row.save(update_fields=["resources", "planned", "revision", "updated_at"])
+        event_record(
+            deployment=self.deployment,
+            component=row,
+            kind="component_scaled",
+            message=f"{key}: now {resources.get('replicas', 1)} replicas (revision {revision.number}).",
+            data={"key": key, "replicas": resources.get("replicas", 1), "job_id": _id(row.job_id)},
+        )
+
     def _promote(self) -> None:
         """Every new part runs: consumers already point at the new addresses, so stop the old parts (dependents
         first) and make the new ones current, all in this transaction."""
         revision = self.deployment.pending_revision
         removed = set(revision.change.get("summary", {}).get("removed", []))
+        for key, mode in self._resized_in_place().items():
+            self._resize_in_place(key, mode, revision)
+        self.candidates = [row for row in self.candidates if not row.is_extra_part]
         replaced = {row.key for row in self.candidates}
         old_rows = [row for row in self.rows if row.key in replaced | removed]
         waves = delete_order({row.key: [d for d in row.depends_on if d in self.by_key] for row in self.rows})
@@ -352,8 +405,11 @@ class _Pass:
         self.by_key = {row.key: row for row in self.rows}
         self.candidates, self.candidate_by_key = [], {}
 
-    def _abandon(self, failed: ComponentDeployment | None, reason: str | None = None) -> None:
-        """A new part failed (or the deployment is being deleted): stop the new parts; the old ones serve on."""
+    def _abandon(
+        self, failed: ComponentDeployment | None, reason: str | None = None, *, cancelled: bool = False
+    ) -> None:
+        """A new part failed (or the change was cancelled, or the deployment is being deleted): stop the new
+        parts; the old ones serve on."""
         revision = self.deployment.pending_revision
         message = reason or f"{failed.key}: {failed.status_message}"
         for row in self.candidates:
@@ -362,19 +418,19 @@ class _Pass:
             else:
                 row.retired_at = self.now
                 row.save(update_fields=["retired_at", "updated_at"])
-        revision.status = revision.Status.FAILED
+        revision.status = revision.Status.CANCELLED if cancelled else revision.Status.FAILED
         revision.completed_at = self.now
         revision.status_message = message
         revision.save(update_fields=["status", "status_message", "completed_at"])
         self.deployment.pending_revision = None
         self.candidates, self.candidate_by_key = [], {}
         self.failed_revision_message = (
-            f"Revision {revision.number} ({revision.kind}) failed: {message} "
+            f"Revision {revision.number} ({revision.kind}) {revision.status}: {message} "
             f"Revision {self.deployment.revision} keeps serving."
         )
         event_record(
             deployment=self.deployment,
-            kind="revision_failed",
+            kind=f"revision_{revision.status}",
             message=self.failed_revision_message,
             data={"revision": revision.number, "kind": revision.kind, "component": failed.key if failed else None},
         )
@@ -513,6 +569,8 @@ def _id(value) -> str | None:
 def _job_name(deployment: UseCaseDeployment, row: ComponentDeployment) -> str:
     base = re.sub(r"[^a-z0-9-]+", "-", deployment.name.lower()).strip("-")[:40] or "deployment"
     # A replaced component (new generation) gets a new name, so a new address its consumers are re-rendered to;
-    # a scaled one keeps its name and address.
+    # a scaled one keeps its name and address; an extra part (replicas that join it) is named after its revision.
     suffix = f"-g{row.generation}" if row.generation > 1 else ""
+    if row.is_extra_part:
+        suffix += f"-r{row.revision}"
     return f"{base}-{row.key}{suffix}"[:63].strip("-")

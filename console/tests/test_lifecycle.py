@@ -174,10 +174,12 @@ def test_confirmed_scale_reaches_revision_2(member_web, running):
     running.refresh_from_db()
     assert running.status == "UPDATING"
     assert set(candidates(running)) == {"llm"}
-    assert candidates(running)["llm"].resources["replicas"] == 2
+    part = candidates(running)["llm"]
+    assert (part.is_extra_part, part.resources["replicas"]) == (True, 1)  # the one replica it adds
     assert DeploymentRevision.objects.get(deployment=running, number=2).kind == "scale"
     rollout(running)
     assert (running.status, running.revision) == ("RUNNING", 2)
+    assert running.components.get(key="llm", retired_at__isnull=True).job.resources["replicas"] == 2
 
 
 def test_scale_errors_are_shown_next_to_the_component(member_web, running):

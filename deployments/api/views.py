@@ -173,6 +173,15 @@ class DeploymentViewSet(
         )
         return self._changed(request, deployment, revision)
 
+    @extend_schema(request=None, responses={200: DeploymentSerializer})
+    @action(detail=True, methods=["post"], url_path="cancel-change", filter_backends=[])
+    def cancel_change(self, request, pk=None):
+        """Cancel the change rolling out: its new parts stop; the revision running now serves on unchanged."""
+        deployment = self.get_object()
+        revision = services.deployment_cancel_change(user=request.user, deployment=deployment)
+        data = self.get_serializer(self.get_queryset().get(pk=deployment.pk)).data
+        return Response({**data, "revision_cancelled": revision.number})
+
     @extend_schema(responses=DeploymentRevisionSerializer(many=True))
     @action(detail=True, methods=["get"], filter_backends=[])
     def revisions(self, request, pk=None):

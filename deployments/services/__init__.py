@@ -15,6 +15,7 @@ from deployments.services.core import (
     reconcile_enqueue,
 )
 from deployments.services.lifecycle import (
+    deployment_cancel_change,
     deployment_change_plan,
     deployment_rollback,
     deployment_scale,
@@ -23,6 +24,7 @@ from deployments.services.lifecycle import (
 )
 
 __all__ = [
+    "deployment_cancel_change",
     "deployment_change_plan",
     "deployment_create",
     "deployment_delete",

@@ -15,6 +15,7 @@ from django.db.models import Max
 
 from core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
 from deployments.changes import (
+    ADD_REPLICAS,
     ADDED,
     REMOVED,
     REPLACED,
@@ -66,7 +67,21 @@ class Proposal:
 # --- working out a change -----------------------------------------------------------------------------------------
 
 
-def _check_scale(scale, current_keys) -> dict:
+def _check_scale_resources(resources: dict, gpu_types) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if "gpu_type" in resources and resources["gpu_type"] not in gpu_types:
+        errors["gpu_type"] = [f"Unknown GPU type; the cluster has {', '.join(sorted(gpu_types)) or 'none'}."]
+    for name in ("gpu_count", "cpu", "memory_gib"):
+        if name not in resources:
+            continue
+        value = resources[name]
+        whole = name == "gpu_count"
+        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) or value < 0:
+            errors[name] = ["A whole number, 0 or more." if whole else "A number, 0 or more."]
+    return errors
+
+
+def _check_scale(scale, current_keys, gpu_types=frozenset()) -> dict:
     if not isinstance(scale, dict) or not scale:
         raise ValidationError({"scale": ['An object such as {"llm": {"replicas": 3}} is required.']})
     errors: dict[str, list[str]] = {}
@@ -96,6 +111,10 @@ def _check_scale(scale, current_keys) -> dict:
             resources = value["resources"]
             if not isinstance(resources, dict) or set(resources) - SCALE_RESOURCE_KEYS:
                 errors[f"{path}.resources"] = [f"Only {', '.join(sorted(SCALE_RESOURCE_KEYS))} can be changed."]
+                continue
+            resource_errors = _check_scale_resources(resources, gpu_types)
+            if resource_errors:
+                errors.update({f"{path}.resources.{name}": messages for name, messages in resource_errors.items()})
                 continue
             entry["resources"] = resources
         clean[key] = entry
@@ -129,7 +148,8 @@ def _target(*, deployment: UseCaseDeployment, change: dict) -> _Target:
     current_keys = {component["key"] for component in deployment.plan.get("components", [])}
     if "scale" in change:
         scale = {**deployment.scale}
-        for key, entry in _check_scale(change["scale"], current_keys).items():
+        gpu_types = set((deployment.cluster.inventory or {}).get("gpus") or {})
+        for key, entry in _check_scale(change["scale"], current_keys, gpu_types).items():
             merged = {**scale.get(key, {})}
             if "replicas" in entry:
                 merged["replicas"] = entry["replicas"]
@@ -173,11 +193,20 @@ def _propose(*, deployment: UseCaseDeployment, change: dict, now: datetime | Non
     current = {key: {**row.planned, "resources": row.resources} for key, row in rows.items()}
     failed = {key for key, row in rows.items() if row.status not in ComponentStatus.READY}
     change_plan = compute_change(current=current, desired=desired, failed=failed)
-    new_parts = change_plan.by_action(REPLACED, ADDED, SCALED)
+    new_parts = [change.key for change in change_plan.new_parts]
     cluster = deployment.cluster
     capacity = job_services.cluster_capacity_check(
-        cluster=cluster, resources_list=[desired[key]["resources"] for key in new_parts], now=now
+        cluster=cluster, resources_list=[change.part_resources for change in change_plan.new_parts], now=now
     )
+    reasons = {new_parts[item["index"]]: item["reason"] for item in capacity.get("never_fits", [])}
+    for change in change_plan.new_parts:
+        # An extra part may fit where the component it joins could not: the whole component is what must fit.
+        whole = change.scale_mode == ADD_REPLICAS and job_services.cluster_never_fits_reason(
+            cluster=cluster, resources=change.new_resources
+        )
+        if whole:
+            reasons[change.key] = whole
+    never_fits = [{"component": key, "reason": reasons[key]} for key in new_parts if key in reasons]
     before = [row.resources for row in rows.values()]
     after = [component["resources"] for component in desired.values()]
     cost_before = cost_sum(job_services.estimate_hourly_cost(cluster=cluster, resources=r) for r in before)
@@ -197,12 +226,12 @@ def _propose(*, deployment: UseCaseDeployment, change: dict, now: datetime | Non
         "hourly_cost": {"before": str(cost_before), "after": str(cost_after), "delta": str(cost_after - cost_before)},
         "capacity": {
             "new_parts": new_parts,
-            "fits_now": capacity["fits_now"],
-            "predicted_start": _iso(capacity.get("predicted_start")),
-            "never_fits": capacity.get("never_fits", []),
+            "fits_now": capacity["fits_now"] and not never_fits,
+            "predicted_start": None if never_fits else _iso(capacity.get("predicted_start")),
+            "never_fits": never_fits,
         },
         "start_order": [key for key in desired if key in new_parts],
-        "stop_order_after_switch": change_plan.by_action(REPLACED, SCALED, REMOVED),
+        "stop_order_after_switch": change_plan.stopped_after_switch,
         "is_noop": change_plan.is_noop,
     }
     return Proposal(target, plan, desired, rows, change_plan, summary)
@@ -256,10 +285,12 @@ def _apply(*, user, deployment: UseCaseDeployment, change: dict) -> DeploymentRe
     proposal = _propose(deployment=deployment, change=change)
     if proposal.change.is_noop:
         raise ValidationError({"non_field_errors": ["Nothing would change."]})
-    if proposal.summary["capacity"]["never_fits"]:
-        raise ValidationError(
-            {"scale": [f"The cluster can never fit the new parts: {proposal.summary['capacity']['never_fits']}"]}
-        )
+    never_fits = proposal.summary["capacity"]["never_fits"]
+    if never_fits:
+        if proposal.target.kind == "scale":
+            raise ValidationError({f"scale.{item['component']}": [item["reason"]] for item in never_fits})
+        reasons = [f"{item['component']}: {item['reason']}" for item in never_fits]
+        raise ValidationError({"non_field_errors": [f"The cluster can never fit the new parts. {' '.join(reasons)}"]})
     target = proposal.target
     revision = revision_record(
         deployment=deployment,
@@ -275,11 +306,13 @@ def _apply(*, user, deployment: UseCaseDeployment, change: dict) -> DeploymentRe
     )
     attempts = dict(deployment.components.values("key").annotate(last=Max("attempt")).values_list("key", "last"))
     candidates = []
-    for key in proposal.change.by_action(REPLACED, ADDED, SCALED):
+    for change in proposal.change.new_parts:
+        key, action = change.key, change.action
         planned = proposal.desired[key]
         old = proposal.current.get(key)
-        action = next(c.action for c in proposal.change.components if c.key == key)
         generation = (old.generation + (1 if action == REPLACED else 0)) if old else 1
+        extra_part = change.scale_mode == ADD_REPLICAS
+        what = "Extra part" if extra_part else action.capitalize()
         candidates.append(
             ComponentDeployment(
                 deployment=deployment,
@@ -289,6 +322,7 @@ def _apply(*, user, deployment: UseCaseDeployment, change: dict) -> DeploymentRe
                 attempt=attempts.get(key, 0) + 1,
                 generation=generation,
                 is_candidate=True,
+                is_extra_part=extra_part,
                 replaces=old,
                 revision=revision.number,
                 job_type=planned["job_type"],
@@ -296,8 +330,8 @@ def _apply(*, user, deployment: UseCaseDeployment, change: dict) -> DeploymentRe
                 planned=planned,
                 config=planned["config"],
                 env=planned["env"],
-                resources=planned["resources"],
-                status_message=f"{action.capitalize()} in revision {revision.number}: waiting to start.",
+                resources=change.part_resources,
+                status_message=f"{what} in revision {revision.number}: waiting to start.",
             )
         )
     ComponentDeployment.objects.bulk_create(candidates)
@@ -339,3 +373,24 @@ def deployment_scale(*, user, deployment: UseCaseDeployment, scale: dict) -> Dep
 def deployment_rollback(*, user, deployment: UseCaseDeployment, revision: int) -> DeploymentRevision:
     """Back to revision N's parameters, template version and scale, by the same update mechanism."""
     return _apply(user=user, deployment=deployment, change={"rollback_to": revision})
+
+
+@transaction.atomic
+def deployment_cancel_change(*, user, deployment: UseCaseDeployment) -> DeploymentRevision:
+    """Stop rolling out the pending change (say, a scale waiting for capacity that will not come): its new parts
+    stop, the revision running now serves on unchanged, and the deployment takes changes again."""
+    from deployments.reconciler import deployment_abandon_change  # the reconciler imports these services
+
+    deployment = (
+        UseCaseDeployment.objects.select_for_update(of=("self",))
+        .select_related("pending_revision", "cluster", "project")
+        .get(pk=deployment.pk)
+    )
+    if not user_can_write(user, deployment.tenant_id):
+        raise PermissionDenied("Your role in this tenant is read-only.")
+    revision = deployment.pending_revision
+    if revision is None:
+        raise Conflict("No change is rolling out; there is nothing to cancel.")
+    deployment_abandon_change(deployment=deployment, reason=f"cancelled by {user.get_username()}.")
+    revision.refresh_from_db()
+    return revision

@@ -14,6 +14,7 @@ from django.utils import timezone
 from deployments import reconciler, services
 from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
 from deployments.tests.factories import SIMPLE_RAG_PARAMS, make_cluster
+from jobs import services as job_services
 from jobs.models import Job
 from templates_app.selectors import template_get_for_user
 
@@ -160,7 +161,7 @@ def test_failed_replacement_keeps_the_old_component_serving(deployment, member_u
     assert deployment.parameters["model_id"] == SIMPLE_RAG_PARAMS["model_id"]
 
 
-def test_scale_up_and_down_touches_only_that_component(deployment, member_user):
+def test_scale_up_and_down_resizes_that_component_in_place(deployment, member_user):
     before = {key: row.job_id for key, row in current(deployment).items()}
     llm_url = current(deployment)["llm"].outputs["url"]
     plan = services.deployment_change_plan(
@@ -172,46 +173,181 @@ def test_scale_up_and_down_touches_only_that_component(deployment, member_user):
         "llm": "scaled",
         "orchestrator": "unchanged",
     }
+    llm_change = next(c for c in plan["components"] if c["key"] == "llm")
+    assert llm_change["scale_mode"] == "add_replicas"
+    assert plan["stop_order_after_switch"] == []  # nothing stops: the llm keeps its job
     gpu_type = current(deployment)["llm"].resources["gpu_type"]
     assert plan["gpus"]["delta"] == {gpu_type: 2}
     assert float(plan["hourly_cost"]["delta"]) > 0
     services.deployment_scale(user=member_user, deployment=deployment, scale={"llm": {"replicas": 3}})
+    part = candidates(deployment)["llm"]
+    assert part.is_extra_part and part.resources["replicas"] == 2  # only the added replicas
     reconcile(deployment)
     assert deployment.status == "RUNNING"
     llm = current(deployment)["llm"]
+    assert llm.job_id == before["llm"]  # the same job, now with 3 replicas
     assert llm.resources["replicas"] == 3
     assert llm.job.resources["replicas"] == 3
     assert llm.outputs["url"] == llm_url  # same address: consumers untouched
+    part.refresh_from_db()
+    assert (part.status, part.job.status) == ("STOPPED", "CANCELLED")
+    assert part.job.status_message == f"Merged into job {llm.job_id} (3 replicas)."
     after = {key: row.job_id for key, row in current(deployment).items()}
-    assert {k: v for k, v in after.items() if k != "llm"} == {k: v for k, v in before.items() if k != "llm"}
+    assert after == before
     assert deployment.scale == {"llm": {"replicas": 3}}
+    jobs_before_down = Job.objects.filter(usecase_deployment_id=deployment.pk).count()
     services.deployment_scale(user=member_user, deployment=deployment, scale={"llm": 1})
+    assert not candidates(deployment)  # fewer replicas need no new part
     reconcile(deployment)
-    assert current(deployment)["llm"].resources["replicas"] == 1
+    llm = current(deployment)["llm"]
+    assert (llm.job_id, llm.resources["replicas"], llm.job.resources["replicas"]) == (before["llm"], 1, 1)
+    assert Job.objects.filter(usecase_deployment_id=deployment.pk).count() == jobs_before_down
     assert deployment.revision == 3
+    assert deployment.status == "RUNNING"
 
 
-def test_scale_beyond_capacity_queues_the_new_part_while_the_old_serves(templates, member_user, project, tenant):
-    cluster = make_cluster(tenant=tenant, name="small", gpus={"A100-80GB": 3, "L4": 2, "H100-80GB": 0})
+def test_scale_up_needs_room_only_for_the_added_replicas(templates, member_user, project, tenant):
+    # Two A100s, the llm runs on one: a new 2-replica part beside the old one could never start; an extra part can.
+    cluster = make_cluster(tenant=tenant, name="two", gpus={"A100-80GB": 2, "L4": 2, "H100-80GB": 0})
     deployment = running(member_user, project, cluster)
-    plan = services.deployment_change_plan(user=member_user, deployment=deployment, change={"scale": {"llm": 3}})
-    assert plan["capacity"]["fits_now"] is False
+    plan = services.deployment_change_plan(user=member_user, deployment=deployment, change={"scale": {"llm": 2}})
+    assert plan["capacity"]["fits_now"] is True
+    services.deployment_scale(user=member_user, deployment=deployment, scale={"llm": 2})
+    reconcile(deployment)
+    assert deployment.status == "RUNNING", deployment.status_message
+    assert current(deployment)["llm"].job.resources["replicas"] == 2
+
+
+def test_scale_beyond_capacity_queues_the_extra_part_with_its_predicted_start(templates, member_user, project, tenant):
+    cluster = make_cluster(tenant=tenant, name="small", gpus={"A100-80GB": 2, "L4": 2, "H100-80GB": 0})
+    start = timezone.now().replace(microsecond=0)
+    with time_machine.travel(start, tick=False):
+        deployment = running(member_user, project, cluster)
+        llm_job = current(deployment)["llm"].job_id
+        batch = job_services.job_submit(
+            cluster=cluster,
+            name="training",
+            job_type="BATCH",
+            tenant=tenant,
+            project=project,
+            resources={"gpu_type": "A100-80GB", "gpu_count": 1, "cpu": 1, "memory_gib": 1},
+            spec={"kind": "docker", "image": "ghcr.io/acme/train", "tag": "1"},
+            duration_seconds=600,
+        )
+        assert batch.status == "RUNNING"  # the second A100
+        frees_at = start + timedelta(seconds=600)
+        plan = services.deployment_change_plan(user=member_user, deployment=deployment, change={"scale": {"llm": 2}})
+        assert plan["capacity"]["fits_now"] is False
+        assert plan["capacity"]["predicted_start"] == frees_at.isoformat()
+        services.deployment_scale(user=member_user, deployment=deployment, scale={"llm": 2})
+        reconcile(deployment)
+    assert deployment.status == "UPDATING"
+    part = candidates(deployment)["llm"]
+    assert part.status == "QUEUED"
+    assert part.status_message.startswith(
+        f"Queued on cluster small: position 1, predicted start {frees_at:%Y-%m-%d %H:%M:%S} UTC."
+    )
+    assert current(deployment)["llm"].job.status == "RUNNING"  # the llm serves meanwhile
+    with time_machine.travel(frees_at, tick=False):
+        reconcile(deployment)
+    assert deployment.status == "RUNNING", deployment.status_message
+    llm = current(deployment)["llm"]
+    assert (llm.job_id, llm.job.resources["replicas"]) == (llm_job, 2)
+
+
+def test_scale_down_on_a_full_cluster_frees_capacity_at_once(templates, member_user, project, tenant):
+    cluster = make_cluster(tenant=tenant, name="full", gpus={"A100-80GB": 3, "L4": 2, "H100-80GB": 0})
+    deployment = running(member_user, project, cluster)
     services.deployment_scale(user=member_user, deployment=deployment, scale={"llm": 3})
     reconcile(deployment)
-    assert deployment.status == "UPDATING"
-    candidate = candidates(deployment)["llm"]
-    assert candidate.status == "QUEUED"
-    assert candidate.status_message.startswith("Queued on cluster small: position 1")
-    assert current(deployment)["llm"].job.status == "RUNNING"
+    assert current(deployment)["llm"].job.resources["replicas"] == 3
+    waiting = job_services.job_submit(
+        cluster=cluster,
+        name="waiting",
+        job_type="SERVICE",
+        tenant=tenant,
+        project=project,
+        resources={"gpu_type": "A100-80GB", "gpu_count": 2, "cpu": 1, "memory_gib": 1},
+        spec={"kind": "docker", "image": "ghcr.io/acme/app", "tag": "1"},
+    )
+    assert waiting.status == "QUEUED"
+    services.deployment_scale(user=member_user, deployment=deployment, scale={"llm": 1})
+    reconcile(deployment)
+    assert deployment.status == "RUNNING", deployment.status_message
+    assert current(deployment)["llm"].job.resources["replicas"] == 1
+    waiting.refresh_from_db()
+    assert waiting.status == "RUNNING"  # the two freed A100s
 
 
-def test_scale_beyond_the_whole_cluster_is_refused(deployment, member_user):
+def test_scale_of_resources_starts_a_new_part_beside_the_old(deployment, member_user):
+    old = current(deployment)["llm"]
+    plan = services.deployment_change_plan(
+        user=member_user, deployment=deployment, change={"scale": {"llm": {"resources": {"gpu_type": "H100-80GB"}}}}
+    )
+    assert next(c for c in plan["components"] if c["key"] == "llm")["scale_mode"] == "new_part"
+    assert plan["stop_order_after_switch"] == ["llm"]
+    services.deployment_scale(
+        user=member_user, deployment=deployment, scale={"llm": {"resources": {"gpu_type": "H100-80GB"}}}
+    )
+    reconcile(deployment)
+    assert deployment.status == "RUNNING", deployment.status_message
+    llm = current(deployment)["llm"]
+    assert llm.job_id != old.job_id and llm.job.resources["gpu_type"] == "H100-80GB"
+    assert Job.objects.get(pk=old.job_id).status == "CANCELLED"
+
+
+def test_a_change_waiting_for_capacity_can_be_cancelled(templates, member_user, member_client, project, tenant):
+    cluster = make_cluster(tenant=tenant, name="tight", gpus={"A100-80GB": 1, "L4": 2, "H100-80GB": 0})
+    deployment = running(member_user, project, cluster)
+    llm_job = current(deployment)["llm"].job_id
+    cluster.inventory = {**cluster.inventory, "gpus": {"A100-80GB": 2, "L4": 2, "H100-80GB": 0}}
+    cluster.save()
+    blocker = job_services.job_submit(
+        cluster=cluster,
+        name="blocker",
+        job_type="SERVICE",
+        tenant=tenant,
+        project=project,
+        resources={"gpu_type": "A100-80GB", "gpu_count": 1, "cpu": 1, "memory_gib": 1},
+        spec={"kind": "docker", "image": "ghcr.io/acme/app", "tag": "1"},
+    )
+    assert blocker.status == "RUNNING"  # runs until cancelled: the extra part would wait for ever
+    services.deployment_scale(user=member_user, deployment=deployment, scale={"llm": 2})
+    reconcile(deployment)
+    part = candidates(deployment)["llm"]
+    assert part.status == "QUEUED"
+    assert member_client.post(f"/api/v1/deployments/{deployment.pk}/scale", {"scale": {"llm": 1}}).status_code == 409
+    response = member_client.post(f"/api/v1/deployments/{deployment.pk}/cancel-change")
+    assert response.status_code == 200, response.content
+    assert response.json()["revision_cancelled"] == 2
+    deployment.refresh_from_db()
+    assert (deployment.status, deployment.revision, deployment.pending_revision_id) == ("RUNNING", 1, None)
+    assert "Revision 2 (scale) cancelled: cancelled by bob-member." in deployment.status_message
+    part.refresh_from_db()
+    assert part.job.status == "CANCELLED"
+    assert DeploymentRevision.objects.get(deployment=deployment, number=2).status == "cancelled"
+    assert current(deployment)["llm"].job_id == llm_job
+    assert member_client.post(f"/api/v1/deployments/{deployment.pk}/cancel-change").status_code == 409
+    # It takes changes again.
+    again = member_client.post(f"/api/v1/deployments/{deployment.pk}/scale", {"scale": {"embedding": 2}})
+    assert again.status_code == 202
+
+
+def test_scale_beyond_the_whole_cluster_is_refused_naming_the_component(deployment, member_user):
     from core.exceptions import ValidationError
 
     with pytest.raises(ValidationError) as excinfo:
         services.deployment_scale(user=member_user, deployment=deployment, scale={"llm": 100})
-    assert "scale" in excinfo.value.errors
+    assert excinfo.value.errors == {"scale.llm": ["Asks for 100 x A100-80GB; the cluster has 16 in total."]}
     assert deployment.revisions.count() == 1
+
+
+def test_scale_resources_errors_name_the_component(deployment, member_client):
+    url = f"/api/v1/deployments/{deployment.pk}/scale"
+    response = member_client.post(url, {"scale": {"llm": {"resources": {"gpu_type": "NOPE", "gpu_count": -1}}}})
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert set(errors) == {"scale.llm.resources.gpu_type", "scale.llm.resources.gpu_count"}
 
 
 def test_rollback_returns_to_an_earlier_revision(deployment, member_user):
@@ -337,6 +473,7 @@ def test_lifecycle_endpoints_are_tenant_scoped(deployment, other_client, viewer_
         ("plan", {"scale": {"llm": 2}}),
         ("scale", {"scale": {"llm": 2}}),
         ("rollback", {"revision": 1}),
+        ("cancel-change", {}),
     ):
         assert other_client.post(f"{url}/{action}", body, format="json").status_code == 404
         assert viewer_client.post(f"{url}/{action}", body, format="json").status_code == 403
