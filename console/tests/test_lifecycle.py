@@ -323,3 +323,23 @@ def test_secrets_are_not_shown_and_empty_means_unchanged(member_web, member_user
     revision = DeploymentRevision.objects.get(deployment=agent, number=2)
     assert revision.parameters["search_api_key"] == "new-secret"
     assert revision.parameters["model_id"] == SIMPLE_RAG_PARAMS["model_id"]
+
+
+def test_a_change_rolling_out_can_be_cancelled_from_the_status_page(member_web, running):
+    member_web.post(f"/deployments/{running.pk}/scale", scale_data(llm=2, step="confirm"))  # not reconciled yet
+    page = member_web.get(f"/deployments/{running.pk}").content.decode()
+    assert 'data-testid="cancel-change"' in page
+    response = member_web.post(f"/deployments/{running.pk}/cancel-change", follow=True)
+    assert response.status_code == 200
+    assert "Revision 2 (scale) was cancelled." in response.content.decode()
+    running.refresh_from_db()
+    assert (running.status, running.revision, running.pending_revision_id) == ("RUNNING", 1, None)
+    assert not candidates(running) or all(c.retired_at for c in candidates(running).values())
+    assert 'data-testid="cancel-change"' not in member_web.get(f"/deployments/{running.pk}").content.decode()
+    again = member_web.post(f"/deployments/{running.pk}/cancel-change", follow=True)
+    assert "No change is rolling out" in again.content.decode()
+
+
+def test_cancel_change_is_for_writers_of_the_tenant(viewer_web, other_web, running):
+    assert viewer_web.post(f"/deployments/{running.pk}/cancel-change").status_code == 403
+    assert other_web.post(f"/deployments/{running.pk}/cancel-change").status_code == 404

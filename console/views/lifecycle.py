@@ -167,3 +167,19 @@ def deployment_scale_page(request, pk):
 def deployment_rollback_page(request, pk):
     """Back to an earlier revision: the plan, then confirm."""
     return _change_page(request, pk, action=ACTIONS["rollback"])
+
+
+@login_required
+@require_http_methods(["POST"])
+def deployment_cancel_change_page(request, pk):
+    """Cancel the change rolling out (say, a scale waiting for capacity): the running revision serves on."""
+    deployment = _deployment_or_404(request, pk)
+    try:
+        revision = services.deployment_cancel_change(user=request.user, deployment=deployment)
+    except ServiceError as error:
+        if error.status_code == 403:
+            raise PermissionDenied(str(error.detail)) from None
+        messages.error(request, str(error.detail))
+    else:
+        messages.success(request, f"Revision {revision.number} ({revision.kind}) was cancelled.")
+    return redirect("console:deployment-detail", pk=deployment.pk)
