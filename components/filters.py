@@ -14,10 +14,18 @@ class TagsFilter(django_filters.CharFilter):
         return qs
 
 
+class ActiveFilter(django_filters.BooleanFilter):
+    """`is_active`, true unless given: deactivated (pruned) rows leave lists but stay listable with false."""
+
+    def filter(self, qs, value):
+        return super().filter(qs, True if value is None else value)
+
+
 class ComponentFilterSet(CreatedRangeFilterSet):
     category = django_filters.MultipleChoiceFilter(choices=ComponentDefinition.Category.choices)
     deployment_type = django_filters.MultipleChoiceFilter(choices=ComponentDefinition.DeploymentType.choices)
     tags = TagsFilter(help_text="Comma-separated; every tag must match.")
+    is_active = ActiveFilter(help_text="Default true; false lists the deactivated (pruned) components.")
     q = django_filters.CharFilter(method="filter_text", help_text="Text in id, name, description, tags or aliases.")
     text = django_filters.CharFilter(method="filter_text", help_text="Same as q.")
 

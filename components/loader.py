@@ -76,10 +76,10 @@ class SyncReport:
 
 @lru_cache(maxsize=4)
 def schema_validator(name: str) -> Draft202012Validator:
-    """The validator of `system_templates/schema/<name>.schema.json`."""
+    """The validator of `system_templates/schema/<name>.schema.json`, with `format` checked (e.g. `regex`)."""
     schema = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def schema_errors(validator: Draft202012Validator, data) -> list[tuple[str, str]]:
@@ -98,6 +98,9 @@ def schema_errors(validator: Draft202012Validator, data) -> list[tuple[str, str]
             for name in error.instance:
                 if name not in allowed:
                     problems.append((".".join([*path, name]), "unknown field"))
+            continue
+        if error.validator == "format" and error.cause is not None:
+            problems.append((".".join(path), f"not a valid {error.validator_value}: {error.cause}"))
             continue
         problems.append((".".join(path), error.message))
     return problems

@@ -15,10 +15,10 @@ def component_list(*, include_inactive: bool = False) -> QuerySet[ComponentDefin
 
 
 def component_get(*, ref: str) -> ComponentDefinition:
-    """A definition by id or alias; NotFound otherwise."""
+    """A definition by id or alias (an active one first), deactivated or not; NotFound otherwise."""
     definition = ComponentDefinition.objects.filter(pk=ref).first()
     if definition is None:
-        for candidate in ComponentDefinition.objects.filter(is_active=True):
+        for candidate in ComponentDefinition.objects.order_by("-is_active", "id"):
             if ref in candidate.aliases:
                 return candidate
         raise NotFound(f"No component {ref!r}.")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import transaction
 
-from components.loader import LoadedFile, SyncReport, content_hash
+from components.loader import LoadedFile, SyncReport, content_hash, schema_errors, schema_validator
 from components.models import ComponentDefinition, ComponentVersion
+from core.exceptions import PermissionDenied, ValidationError
 
 # Keys a YAML file may leave out, with the value they stand for (so hashes and rows never disagree).
 _DEFAULTS = {
@@ -43,14 +46,25 @@ def _tags_text(tags: list[str]) -> str:
     return "," + ",".join(tag.lower() for tag in tags) + "," if tags else ""
 
 
-def _apply(definition: ComponentDefinition, content: dict, *, source_file: str) -> None:
+def _apply(definition: ComponentDefinition, content: dict) -> None:
     for name in ComponentDefinition.CONTENT_FIELDS:
         setattr(definition, name, content[name])
     definition.tags_text = _tags_text(content["tags"])
-    definition.source_file = source_file
     definition.content_hash = content_hash(content)
-    definition.is_system = True
-    definition.is_active = True
+
+
+def bump_version(version: str, used: set[str]) -> str:
+    """`version` with its last number raised (1.0.0 -> 1.0.1) until it is not in `used`."""
+    match = re.match(r"^(.*?)(\d+)([^\d]*)$", version)
+    candidate = version
+    while candidate in used:
+        if match:
+            prefix, number, suffix = match.groups()
+            candidate = f"{prefix}{int(number) + 1}{suffix}"
+            match = re.match(r"^(.*?)(\d+)([^\d]*)$", candidate)
+        else:
+            candidate = f"{candidate}.1"
+    return candidate
 
 
 def component_files_contents(files: list[LoadedFile]) -> dict[str, dict]:
@@ -98,8 +112,84 @@ def component_sync(
 @transaction.atomic
 def _write(row: ComponentDefinition | None, content: dict, *, source_file: str) -> ComponentDefinition:
     definition = row or ComponentDefinition(id=content["id"])
-    _apply(definition, content, source_file=source_file)
+    _apply(definition, content)
+    definition.source_file = source_file
+    definition.is_system = True
+    definition.is_active = True
     definition.save()
+    _record_version(definition, content)
+    return definition
+
+
+def _record_version(definition: ComponentDefinition, content: dict) -> None:
     if not ComponentVersion.objects.filter(definition=definition, version=content["version"]).exists():
         ComponentVersion.objects.create(definition=definition, version=content["version"], content=content)
+
+
+# --- curation (the admin) ---------------------------------------------------------------------------------------
+
+
+def component_validate_content(content: dict, *, definition: ComponentDefinition | None = None) -> None:
+    """Raise ValidationError (field paths) unless `content` (from `component_content`) is what a valid YAML file
+    would give, its id and aliases are free, and its version is not one `definition` used for other content."""
+    # A key left at its default is a key the file leaves out, so `required` applies as it does to a file.
+    data = {name: value for name, value in content.items() if name not in _DEFAULTS or value != _DEFAULTS[name]}
+    errors: dict[str, list[str]] = {}
+    for path, reason in schema_errors(schema_validator("component"), data):
+        errors.setdefault(path, []).append(reason)
+    owners: dict[str, str] = {}
+    for other_id, aliases in ComponentDefinition.objects.exclude(pk=content["id"]).values_list("pk", "aliases"):
+        owners[other_id] = other_id
+        for alias in aliases or ():
+            owners.setdefault(alias, other_id)
+    if owners.get(content["id"]) not in (None, content["id"]):
+        errors.setdefault("id", []).append(f"{content['id']!r} is an alias of {owners[content['id']]!r}")
+    for j, alias in enumerate(content["aliases"] if isinstance(content["aliases"], list) else ()):
+        if alias == content["id"] or alias in owners:
+            errors.setdefault(f"aliases.{j}", []).append(f"{alias!r} is already the id or alias of a component")
+    if definition is not None and content["version"] != definition.version:
+        previous = definition.versions.filter(version=content["version"]).first()
+        if previous is not None and previous.content != content:
+            errors.setdefault("version", []).append(
+                f"Version {content['version']!r} was already used for other content."
+            )
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def component_create(*, data: dict, is_active: bool = True) -> ComponentDefinition:
+    """Add a curated component: validated like a YAML file, never a system row (so a prune leaves it alone),
+    its first version recorded."""
+    content = component_content(data)
+    component_validate_content(content)
+    if ComponentDefinition.objects.filter(pk=content["id"]).exists():
+        raise ValidationError({"id": ["A component with this id already exists."]})
+    definition = ComponentDefinition(id=content["id"], is_system=False, is_active=is_active, source_file="")
+    _apply(definition, content)
+    definition.save(force_insert=True)
+    _record_version(definition, content)
+    return definition
+
+
+@transaction.atomic
+def component_update(*, definition: ComponentDefinition, data: dict, is_active: bool | None = None):
+    """Change a curated component and record its new version. Versions stay unambiguous: a content change
+    without a new `version` bumps the last number (1.0.0 -> 1.0.1); a version used for other content is a 400."""
+    if definition.is_system:
+        raise PermissionDenied("System components are read-only: they change by pull request.")
+    definition = ComponentDefinition.objects.select_for_update().get(pk=definition.pk)
+    old = component_content(definition.as_definition())
+    content = component_content({**old, **data, "id": definition.pk})
+    component_validate_content(content, definition=definition)
+    if content != old:
+        if content["version"] == old["version"]:
+            used = set(definition.versions.values_list("version", flat=True)) | {old["version"]}
+            content["version"] = bump_version(old["version"], used)
+        _apply(definition, content)
+        definition.save()
+        _record_version(definition, content)
+    if is_active is not None and is_active != definition.is_active:
+        definition.is_active = is_active
+        definition.save(update_fields=["is_active", "updated_at"])
     return definition

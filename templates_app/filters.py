@@ -1,7 +1,7 @@
 import django_filters
 from django.db.models import Q
 
-from components.filters import TagsFilter
+from components.filters import ActiveFilter, TagsFilter
 from core.filters import CreatedRangeFilterSet
 from templates_app.models import UseCaseTemplate
 
@@ -11,7 +11,7 @@ class TemplateFilterSet(CreatedRangeFilterSet):
     complexity = django_filters.MultipleChoiceFilter(choices=UseCaseTemplate.Complexity.choices)
     tags = TagsFilter(help_text="Comma-separated; every tag must match.")
     is_system = django_filters.BooleanFilter()
-    is_active = django_filters.BooleanFilter()
+    is_active = ActiveFilter(help_text="Default true; false lists the deactivated (pruned) system templates.")
     tenant_id = django_filters.UUIDFilter(field_name="tenant_id")
     q = django_filters.CharFilter(method="filter_text", help_text="Text in id, name, description or tags.")
     text = django_filters.CharFilter(method="filter_text", help_text="Same as q.")

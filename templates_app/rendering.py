@@ -2,9 +2,10 @@
 
 Every string of a template is analysed once (cached by its text): which parameters and component outputs it
 references, and whether it is a single expression (rendered to a native value: an int stays an int) or text.
-Expressions run in jinja2's SandboxedEnvironment with StrictUndefined; only `parameters` and `components` are
-visible, attributes starting with "_" are refused before anything runs, and string/list repetition and powers
-are bounded so an expression cannot exhaust memory.
+Expressions run in the Sandbox of `templates_app.sandbox` (jinja2's SandboxedEnvironment, StrictUndefined) where
+only `parameters` and `components` are visible, attributes starting with "_" are refused before anything runs, the
+only statement is `{% if %}`, and no value can grow past MAX_OUTPUT characters; a rendered string is capped at
+MAX_OUTPUT too, and a whole plan at MAX_RENDERED.
 """
 
 from __future__ import annotations
@@ -16,35 +17,43 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, Undefined, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+
+from templates_app.sandbox import MAX_OUTPUT, Sandbox, size_of
 
 ALLOWED_NAMES = frozenset({"parameters", "components"})
-MAX_REPEAT = 10_000
+MAX_RENDERED = 1_000_000  # characters all the strings of one plan may render to
 _MARKERS = re.compile(r"\{\{|\{%|\{#")
 _BLOCK = re.compile(r"\{\{(.*?)\}\}", re.S)
 _SINGLE = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.S)
+# Loops, `set` and macros would let a short template repeat or double its output without end.
+_STATEMENTS = {
+    nodes.Assign: "set",
+    nodes.AssignBlock: "set",
+    nodes.CallBlock: "call",
+    nodes.FilterBlock: "filter",
+    nodes.FromImport: "from",
+    nodes.ScopedEvalContextModifier: "autoescape",
+}
 
 
 class ExpressionError(Exception):
     """A template string that cannot be analysed or rendered; the message says why."""
 
 
-class _Sandbox(SandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context, operator, left, right):
-        sized = (str, bytes, list, tuple)
-        if operator == "*" and (isinstance(left, sized) or isinstance(right, sized)):
-            count = right if isinstance(left, sized) else left
-            length = len(left) if isinstance(left, sized) else len(right)
-            if isinstance(count, int) and count * max(length, 1) > MAX_REPEAT:
-                raise SecurityError("repetition result too large")
-        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
-            raise SecurityError("exponent too large")
-        return super().call_binop(context, operator, left, right)
+ENV = Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
-ENV = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+class RenderBudget:
+    """What a whole plan may still render: each string is capped, and this keeps many strings from adding up."""
+
+    def __init__(self, limit: int = MAX_RENDERED):
+        self.limit = limit
+        self.left = limit
+
+    def spend(self, value) -> None:
+        self.left -= size_of(value, max(self.left, 0))
+        if self.left < 0:
+            raise ExpressionError(f"the rendered template would be longer than {self.limit} characters")
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,10 @@ def _const_key(node) -> str | None:
 
 def _inspect(tree: nodes.Node) -> tuple[frozenset[str], tuple[tuple[str, str], ...]]:
     """Parameters and (component, output) pairs referenced by a parsed expression or template."""
+    for statement in tree.find_all(nodes.Stmt):
+        if not isinstance(statement, (nodes.Output, nodes.If)):
+            name = _STATEMENTS.get(type(statement), type(statement).__name__.lower())
+            raise ExpressionError(f"{{% {name} %}} is not allowed: the only statement is {{% if %}}")
     for name in tree.find_all(nodes.Name):
         if name.ctx == "load" and name.name not in ALLOWED_NAMES:
             raise ExpressionError(f"unknown name {name.name!r}: only 'parameters' and 'components' may be used")
@@ -118,6 +131,8 @@ def analyse(source: str) -> Analysed:
         tree = ENV.parse(source)
     except TemplateError as exc:
         raise ExpressionError(f"template syntax error: {exc}") from None
+    except RecursionError:
+        raise ExpressionError("template syntax error: nested too deeply") from None
     params, refs = _inspect(tree)
     single = _SINGLE.match(source)
     try:
@@ -146,6 +161,8 @@ def analyse(source: str) -> Analysed:
 def _check(value):
     if isinstance(value, Undefined):
         str(value)  # StrictUndefined raises the precise UndefinedError / SecurityError
+    if size_of(value) > MAX_OUTPUT:
+        raise ExpressionError(f"the rendered value would be longer than {MAX_OUTPUT} characters")
     return value
 
 
@@ -157,16 +174,35 @@ def _text(value) -> str:
     return str(value)
 
 
-def render_string(source: str, context: dict, *, keep_components: bool):
-    """Render one string. With keep_components, blocks referencing components stay as written."""
+def _streamed(template, context: dict) -> str:
+    out: list[str] = []
+    length = 0
+    for chunk in template.generate(**context):
+        length += len(chunk)
+        if length > MAX_OUTPUT:
+            raise ExpressionError(f"the rendered text would be longer than {MAX_OUTPUT} characters")
+        out.append(chunk)
+    return "".join(out)
+
+
+def render_string(source: str, context: dict, *, keep_components: bool, budget: RenderBudget | None = None):
+    """Render one string. With keep_components, blocks referencing components stay as written. `budget`, when
+    given, is charged with what was rendered."""
     analysed = analyse(source)
+    if analysed.kind == "plain":
+        return source
+    rendered = _render(analysed, context, keep_components=keep_components)
+    if budget is not None:
+        budget.spend(rendered)
+    return rendered
+
+
+def _render(analysed: Analysed, context: dict, *, keep_components: bool):
     try:
-        if analysed.kind == "plain":
-            return source
         if analysed.kind == "expr":
             return _check(analysed.compiled(**context))
         if analysed.kind == "text":
-            return analysed.compiled.render(**context)
+            return _streamed(analysed.compiled, context)
         if analysed.kind == "mixed-single" and not keep_components:
             _literal, (function, _keep, _raw), _tail = analysed.compiled
             return _check(function(**context))
@@ -177,12 +213,12 @@ def render_string(source: str, context: dict, *, keep_components: bool):
                 continue
             function, keep, raw = part
             out.append(raw if keep and keep_components else _text(_check(function(**context))))
-        return "".join(out)
+        return _check("".join(out))
     except SecurityError as exc:
         raise ExpressionError(f"refused by the sandbox: {exc}") from None
     except TemplateError as exc:
         raise ExpressionError(str(exc)) from None
-    except (TypeError, ValueError, ArithmeticError) as exc:
+    except (TypeError, ValueError, ArithmeticError, AttributeError, LookupError, RecursionError) as exc:
         raise ExpressionError(f"cannot render: {exc}") from None
 
 
@@ -198,22 +234,28 @@ def walk_strings(value, path: str = ""):
             yield from walk_strings(item, f"{path}.{index}" if path else str(index))
 
 
-def render_value(value, context: dict, *, keep_components: bool, path: str, errors: dict):
+def render_value(
+    value, context: dict, *, keep_components: bool, path: str, errors: dict, budget: RenderBudget | None = None
+):
     """Render every string inside `value`; problems are collected into errors[path.to.string]."""
     if isinstance(value, str):
         try:
-            return render_string(value, context, keep_components=keep_components)
+            return render_string(value, context, keep_components=keep_components, budget=budget)
         except ExpressionError as exc:
             errors.setdefault(path, []).append(str(exc))
             return value
     if isinstance(value, dict):
         return {
-            key: render_value(item, context, keep_components=keep_components, path=f"{path}.{key}", errors=errors)
+            key: render_value(
+                item, context, keep_components=keep_components, path=f"{path}.{key}", errors=errors, budget=budget
+            )
             for key, item in value.items()
         }
     if isinstance(value, list):
         return [
-            render_value(item, context, keep_components=keep_components, path=f"{path}.{index}", errors=errors)
+            render_value(
+                item, context, keep_components=keep_components, path=f"{path}.{index}", errors=errors, budget=budget
+            )
             for index, item in enumerate(value)
         ]
     return value

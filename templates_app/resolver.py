@@ -10,13 +10,21 @@ from __future__ import annotations
 import copy
 import graphlib
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from jsonschema import Draft202012Validator
 
 from core.exceptions import ValidationError
-from templates_app.rendering import ExpressionError, analyse, as_env_value, render_value, walk_strings
+from templates_app.rendering import (
+    ExpressionError,
+    RenderBudget,
+    analyse,
+    as_env_value,
+    render_value,
+    walk_strings,
+)
 
 SECRET_MASK = "********"
 DEFAULT_MAX_RETRIES = 2
@@ -379,6 +387,13 @@ def _check_parameter_definition(i: int, parameter: dict, errors: dict) -> None:
     except (KeyError, TypeError, ValueError) as exc:
         errors.setdefault(f"parameters.{i}", []).append(f"invalid parameter: {exc}")
         return
+    if isinstance(parameter.get("pattern"), str):
+        # jsonschema compiles `pattern` lazily, so a bad one would only blow up while validating a value.
+        try:
+            re.compile(parameter["pattern"])
+        except re.error as exc:
+            errors.setdefault(f"parameters.{i}.pattern", []).append(f"not a valid regex: {exc}")
+            return
     validator = Draft202012Validator(schema)
     if "default" in parameter and parameter.get("type") != "secret":
         for error in validator.iter_errors(parameter["default"]):
@@ -530,7 +545,16 @@ def _spec(definition: dict, config: dict, env: dict, model_id: str | None) -> di
     }
 
 
-def _planned(i: int, key: str, component: dict, definition: dict, structure: _Structure, ctx: dict, errors: dict):
+def _planned(
+    i: int,
+    key: str,
+    component: dict,
+    definition: dict,
+    structure: _Structure,
+    ctx: dict,
+    errors: dict,
+    budget: RenderBudget,
+):
     base = f"components.{i}"
     config = render_value(
         deep_merge(definition.get("default_values") or {}, component.get("config") or {}),
@@ -538,9 +562,10 @@ def _planned(i: int, key: str, component: dict, definition: dict, structure: _St
         keep_components=True,
         path=f"{base}.config",
         errors=errors,
+        budget=budget,
     )
     raw_env = {**(definition.get("default_env") or {}), **(component.get("env") or {})}
-    env = render_value(raw_env, ctx, keep_components=True, path=f"{base}.env", errors=errors)
+    env = render_value(raw_env, ctx, keep_components=True, path=f"{base}.env", errors=errors, budget=budget)
     env = {name: as_env_value(value) for name, value in env.items()}
     for name, config_key in (definition.get("config_env") or {}).items():
         if name not in env and config.get(config_key) is not None:
@@ -549,11 +574,15 @@ def _planned(i: int, key: str, component: dict, definition: dict, structure: _St
     for name in ("gpu_count", "gpu_type", "replicas"):
         if name in component:
             raw_resources[name] = component[name]
-    raw_resources = render_value(raw_resources, ctx, keep_components=False, path=f"{base}.resources", errors=errors)
+    raw_resources = render_value(
+        raw_resources, ctx, keep_components=False, path=f"{base}.resources", errors=errors, budget=budget
+    )
     resources = _resources(raw_resources, f"{base}.resources", errors)
     model_id = component.get("model_id")
     if model_id is not None:
-        model_id = render_value(model_id, ctx, keep_components=False, path=f"{base}.model_id", errors=errors)
+        model_id = render_value(
+            model_id, ctx, keep_components=False, path=f"{base}.model_id", errors=errors, budget=budget
+        )
     elif definition["deployment_type"] == "MODEL":
         model_id = config.get("model_id")
     if definition["deployment_type"] == "MODEL" and not model_id and f"{base}.model_id" not in errors:
@@ -625,10 +654,11 @@ def resolve(template, parameters: dict, *, component_defs: dict | None = None) -
     ctx = {"parameters": {p["name"]: values.get(p["name"]) for p in declared}}
 
     by_key = {component["id"]: (i, component) for i, component in enumerate(content["components"])}
+    budget = RenderBudget()
     planned = []
     for key in structure.order:
         i, component = by_key[key]
-        planned.append(_planned(i, key, component, structure.definitions[key], structure, ctx, errors))
+        planned.append(_planned(i, key, component, structure.definitions[key], structure, ctx, errors, budget))
     if errors:
         raise ValidationError(errors)
     components = tuple(planned)
@@ -650,24 +680,27 @@ def render_component_refs(value, outputs_by_key: dict[str, dict]):
     A missing output (or upstream) raises ValidationError naming the path of the string."""
     ctx = {"components": {key: {"outputs": dict(outputs or {})} for key, outputs in outputs_by_key.items()}}
     errors: dict[str, list[str]] = {}
-    rendered = _render_refs(value, ctx, "", errors)
+    rendered = _render_refs(value, ctx, "", errors, RenderBudget())
     if errors:
         raise ValidationError(errors, detail="An upstream output is missing.")
     return rendered
 
 
-def _render_refs(value, ctx: dict, path: str, errors: dict):
+def _render_refs(value, ctx: dict, path: str, errors: dict, budget: RenderBudget):
     if isinstance(value, str):
         try:
             if not analyse(value).has_component_refs:
                 return value
         except ExpressionError:
             return value
-        return render_value(value, ctx, keep_components=False, path=path or "value", errors=errors)
+        return render_value(value, ctx, keep_components=False, path=path or "value", errors=errors, budget=budget)
     if isinstance(value, dict):
         return {
-            key: _render_refs(item, ctx, f"{path}.{key}" if path else str(key), errors) for key, item in value.items()
+            key: _render_refs(item, ctx, f"{path}.{key}" if path else str(key), errors, budget)
+            for key, item in value.items()
         }
     if isinstance(value, list):
-        return [_render_refs(item, ctx, f"{path}.{i}" if path else str(i), errors) for i, item in enumerate(value)]
+        return [
+            _render_refs(item, ctx, f"{path}.{i}" if path else str(i), errors, budget) for i, item in enumerate(value)
+        ]
     return value

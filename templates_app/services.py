@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-import re
+from pathlib import PurePath
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -11,7 +11,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from components.loader import LoadedFile, SyncReport, content_hash, schema_errors, schema_validator
-from core.exceptions import NotFound, PermissionDenied, ValidationError
+from components.services import bump_version
+from core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
 from templates_app.models import TemplateRevision, UseCaseTemplate
 from templates_app.resolver import check_template
 from tenancy.models import Tenant
@@ -86,6 +87,13 @@ def template_sync(
         if not loaded.ok:
             continue
         content = template_content(loaded.data)
+        folder = PurePath(loaded.path).parent.as_posix()
+        if folder != f"templates/{content['category']}":
+            report.errors.append(
+                f"{loaded.path}: category: {content['category']!r} does not match the folder {folder}/ "
+                f"(a template lives in templates/<category>/)"
+            )
+            continue
         problems = check_template(content, component_defs=component_defs)
         if problems:
             report.errors.extend(
@@ -191,19 +199,6 @@ def template_create(*, user, tenant: Tenant, slug: str | None = None, **fields) 
     return template
 
 
-def _bump(version: str, used: set[str]) -> str:
-    match = re.match(r"^(.*?)(\d+)([^\d]*)$", version)
-    candidate = version
-    while candidate in used:
-        if match:
-            prefix, number, suffix = match.groups()
-            candidate = f"{prefix}{int(number) + 1}{suffix}"
-            match = re.match(r"^(.*?)(\d+)([^\d]*)$", candidate)
-        else:
-            candidate = f"{candidate}.1"
-    return candidate
-
-
 @transaction.atomic
 def template_update(*, user, template: UseCaseTemplate, source: str = TemplateRevision.Source.API, **fields):
     """Change a user template and record a revision. A content change keeps versions unambiguous: without a new
@@ -218,7 +213,7 @@ def template_update(*, user, template: UseCaseTemplate, source: str = TemplateRe
         return template
     versions = set(template.revisions.values_list("version", flat=True))
     if content["version"] == old["version"]:
-        content["version"] = _bump(old["version"], versions)
+        content["version"] = bump_version(old["version"], versions)
     elif content["version"] in versions:
         previous = template.revisions.filter(version=content["version"]).order_by("-revision").first()
         comparable = {**previous.content, "id": content["id"]}
@@ -246,6 +241,8 @@ def template_fork(
     """Copy a system (or own) template into a tenant, with forked_from set; the copy is a normal user template."""
     if not user_can_write(user, tenant.pk):
         raise PermissionDenied("Your role in this tenant is read-only.")
+    if not template.is_active:
+        raise Conflict("This template is inactive.")
     if not template.is_system and template.tenant_id != tenant.pk:
         raise ValidationError({"tenant_id": ["A user template can only be forked inside its own tenant."]})
     content = template.as_content()

@@ -10,7 +10,9 @@ from components.filters import ComponentFilterSet
 class ComponentViewSet(viewsets.ReadOnlyModelViewSet):
     """The component registry (read-only: system components change by pull request, curation is in the admin).
 
-    Every authenticated user sees the same catalogue. `{id}` also accepts an alias (e.g. `vllm-endpoint`)."""
+    Every authenticated user sees the same catalogue. `{id}` also accepts an alias (e.g. `vllm-endpoint`). Lists
+    hide deactivated components unless `is_active=false`; the detail still answers them (deployments name them),
+    with `is_active: false`."""
 
     serializer_class = ComponentDefinitionSerializer
     filterset_class = ComponentFilterSet
@@ -18,7 +20,7 @@ class ComponentViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = "[^/]+"
 
     def get_queryset(self):
-        return selectors.component_list()
+        return selectors.component_list(include_inactive=True)  # the `is_active` filter defaults to true
 
     def get_object(self):
         return selectors.component_get(ref=self.kwargs[self.lookup_url_kwarg or self.lookup_field])

@@ -28,6 +28,17 @@ def test_list_shows_active_components_to_any_member(registry, viewer_client):
     assert "chroma" not in [row["id"] for row in body["results"]]
 
 
+def test_inactive_component_is_listed_only_when_asked_and_its_detail_says_so(registry, member_client):
+    ComponentDefinition.objects.filter(pk="vllm").update(is_active=False)
+    assert "vllm" not in ids(member_client.get("/api/v1/components?limit=100"))
+    assert "vllm" not in ids(member_client.get("/api/v1/components/search?deployment_type=MODEL"))
+    assert ids(member_client.get("/api/v1/components?is_active=false")) == ["vllm"]
+    for ref in ("vllm", "vllm-endpoint"):
+        response = member_client.get(f"/api/v1/components/{ref}")
+        assert response.status_code == 200
+        assert (response.json()["id"], response.json()["is_active"]) == ("vllm", False)
+
+
 def test_retrieve_has_chart_image_ports_and_outputs(registry, member_client):
     body = member_client.get("/api/v1/components/qdrant").json()
     assert body["helm_chart"] == "qdrant"

@@ -4,7 +4,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core.exceptions import Conflict, ValidationError
+from core.exceptions import Conflict, PermissionDenied, ValidationError
 from templates_app import selectors, services
 from templates_app.api.serializers import (
     PlanSerializer,
@@ -121,6 +121,8 @@ class TemplateViewSet(
     @staticmethod
     def _only_writable_tenant(user) -> Tenant:
         tenant_ids = writable_tenant_ids(user)
+        if not tenant_ids:
+            raise PermissionDenied("Your role is read-only in every tenant you belong to.")
         if len(tenant_ids) != 1:
             raise ValidationError({"tenant_id": ["This field is required."]})
         return Tenant.objects.get(pk=tenant_ids[0])

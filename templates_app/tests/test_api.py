@@ -74,6 +74,16 @@ def test_list_filters(member_client, seeded, query, expected):
     assert {r["id"] for r in results} == expected
 
 
+def test_list_hides_inactive_templates_unless_asked(member_client, seeded):
+    UseCaseTemplate.objects.filter(slug="simple-rag-v1").update(is_active=False)
+    listed = {r["id"] for r in member_client.get("/api/v1/templates?limit=100").json()["results"]}
+    assert "simple-rag-v1" not in listed and len(listed) == 4
+    inactive = member_client.get("/api/v1/templates?is_active=false").json()["results"]
+    assert [(r["id"], r["is_active"]) for r in inactive] == [("simple-rag-v1", False)]
+    detail = member_client.get("/api/v1/templates/simple-rag-v1")
+    assert detail.status_code == 200 and detail.json()["is_active"] is False
+
+
 def test_system_template_is_addressed_by_slug(viewer_client, seeded):
     response = viewer_client.get("/api/v1/templates/simple-rag-v1")
     assert response.status_code == 200
@@ -208,6 +218,33 @@ def test_create_with_schema_violation_names_the_field(member_client, tenant, see
     assert list(response.json()["errors"]) == ["parameters.0.type"]
 
 
+@pytest.mark.parametrize("extra", [{}, {"default": "abc"}, {"options": ["abc"]}])
+def test_create_with_bad_regex_pattern_is_a_field_error(member_client, tenant, seeded, extra):
+    parameters = [
+        {"name": "model_id", "type": "model_ref", "required": True},
+        {"name": "team", "type": "string", "pattern": "([a-z", **extra},
+    ]
+    response = member_client.post("/api/v1/templates", body(tenant, parameters=parameters))
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "parameters.1.pattern": ["not a valid regex: unterminated character set at position 1"]
+    }
+    assert not UseCaseTemplate.objects.filter(slug="my-bot").exists()
+
+
+def test_resolve_of_a_stored_template_with_a_bad_regex_is_400(member_client, tenant, seeded):
+    parameters = [
+        {"name": "model_id", "type": "model_ref", "required": True},
+        {"name": "team", "type": "string", "pattern": "([a-z", "default": "abc"},
+    ]
+    stored = UserTemplateFactory(tenant=tenant, parameters=parameters)  # written before patterns were checked
+    response = member_client.post(f"/api/v1/templates/{stored.pk}/resolve", {"parameters": {"model_id": MODEL}})
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "parameters.1.pattern": ["not a valid regex: unterminated character set at position 1"]
+    }
+
+
 def test_unknown_field_is_400(member_client, tenant, seeded):
     response = member_client.post("/api/v1/templates", body(tenant, is_system=True))
     assert response.status_code == 400
@@ -296,9 +333,23 @@ def test_fork_needs_tenant_id_when_several_are_writable(member_client, member_us
     assert response.json()["name"] == "B bot"
 
 
-def test_viewer_cannot_fork(viewer_client, seeded):
-    assert viewer_client.post("/api/v1/templates/simple-rag-v1/fork", {}).status_code in (400, 403)
-    assert UseCaseTemplate.objects.filter(is_system=False).count() == 0
+def test_viewer_cannot_fork(viewer_client, tenant, seeded):
+    response = viewer_client.post("/api/v1/templates/simple-rag-v1/fork", {})
+    assert response.status_code == 403
+    assert response.json()["detail"] == "Your role is read-only in every tenant you belong to."
+    response = viewer_client.post("/api/v1/templates/simple-rag-v1/fork", {"tenant_id": str(tenant.pk)})
+    assert response.status_code == 403
+    assert response.json()["detail"] == "Your role in this tenant is read-only."
+    assert not UseCaseTemplate.objects.filter(is_system=False).exists()
+    assert TemplateRevision.objects.filter(source=TemplateRevision.Source.FORK).count() == 0
+
+
+def test_fork_of_inactive_template_is_409(member_client, seeded):
+    UseCaseTemplate.objects.filter(slug="simple-rag-v1").update(is_active=False)
+    response = member_client.post("/api/v1/templates/simple-rag-v1/fork", {})
+    assert response.status_code == 409
+    assert response.json()["detail"] == "This template is inactive."
+    assert not UseCaseTemplate.objects.filter(is_system=False).exists()
 
 
 def test_fork_is_isolated_from_other_tenants(member_client, other_client, seeded):

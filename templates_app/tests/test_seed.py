@@ -190,6 +190,16 @@ BAD_CASES = {
         "  - {id: ui, component_ref: chat-ui, env: {BACKEND_URL: \"{{ components['llm'].outputs.url }}\"}}\n",
         "templates/rag/bad.yaml: components.0.env.BACKEND_URL: undefined component 'llm'",
     ),
+    "bad regex pattern": (
+        "id: bad\nname: Bad\ncategory: rag\nversion: '1'\ncomponents: [{id: a, component_ref: redis}]\n"
+        "parameters: [{name: tenant, type: string, pattern: '([a-z'}]\n",
+        "templates/rag/bad.yaml: parameters.0.pattern: not a valid regex: unterminated character set at position 1",
+    ),
+    "bad regex pattern with a default": (
+        "id: bad\nname: Bad\ncategory: rag\nversion: '1'\ncomponents: [{id: a, component_ref: redis}]\n"
+        "parameters: [{name: tenant, type: string, pattern: '([a-z', default: abc}]\n",
+        "templates/rag/bad.yaml: parameters.0.pattern: not a valid regex: unterminated character set at position 1",
+    ),
     "unsafe expression": (
         "id: bad\nname: Bad\ncategory: rag\nversion: '1'\nparameters: []\ncomponents:\n"
         "  - {id: a, component_ref: redis, env: {X: \"{{ ''.__class__ }}\"}}\n",
@@ -206,6 +216,19 @@ def test_bad_template_file_is_reported_with_path_field_and_reason(case, system_d
     assert failed
     assert err.splitlines()[0].startswith(expected), err
     assert "check: templates: 5 created" in out  # every other file still validates
+
+
+def test_template_in_the_folder_of_another_category_is_reported(system_dir):
+    chatbot = (system_dir / "templates/chatbot/simple-chatbot-v1.yaml").read_text()
+    write(system_dir, "templates/rag/misfiled.yaml", chatbot.replace("simple-chatbot-v1", "misfiled-v1"))
+    out, err, failed = run("--path", str(system_dir))
+    assert failed
+    assert err.splitlines() == [
+        "templates/rag/misfiled.yaml: category: 'chatbot' does not match the folder templates/rag/ "
+        "(a template lives in templates/<category>/)"
+    ]
+    assert "templates: 5 created" in out
+    assert not UseCaseTemplate.objects.filter(slug="misfiled-v1").exists()
 
 
 def test_duplicate_id_is_reported_for_every_file_sharing_it(system_dir):
