@@ -44,11 +44,26 @@ def deployment_list(*, user) -> QuerySet[UseCaseDeployment]:
     )
 
 
-def deployment_components(*, deployment: UseCaseDeployment) -> list[ComponentDeployment]:
-    """Current component rows of a deployment in the plan's start order."""
-    rows = list(deployment.components.filter(retired_at__isnull=True).select_related("job", "component"))
+SERVING, CANDIDATE = "serving", "candidate"
+COMPONENT_ROLES = (SERVING, CANDIDATE)
+
+
+def component_role(row: ComponentDeployment) -> str:
+    """Whether a live row is the part of the deployed revision (serving) or a replacement starting beside it in the
+    pending revision (candidate): during a roll-out a replaced component has one row of each."""
+    return CANDIDATE if row.is_candidate else SERVING
+
+
+def components_in_order(deployment: UseCaseDeployment, rows) -> list[ComponentDeployment]:
+    """Rows in the plan's start order, a serving row before its candidate; parts new in the pending revision last."""
     order = {c["key"]: i for i, c in enumerate(deployment.plan.get("components", []))}
-    return sorted(rows, key=lambda row: order.get(row.key, len(order)))
+    return sorted(rows, key=lambda row: (order.get(row.key, len(order)), row.is_candidate, row.created_at))
+
+
+def deployment_components(*, deployment: UseCaseDeployment) -> list[ComponentDeployment]:
+    """Live component rows of a deployment (serving and candidates) in the plan's start order."""
+    rows = deployment.components.filter(retired_at__isnull=True).select_related("job", "component")
+    return components_in_order(deployment, rows)
 
 
 def deployment_events(*, deployment: UseCaseDeployment, after: int | None = None) -> QuerySet[DeploymentEvent]:

@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "core",
     "tenancy",
     "usecases",
@@ -209,11 +210,17 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and Redoc are served from our static files (drf-spectacular-sidecar): pinned, and they work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "ComponentCategoryEnum": "components.models.ComponentDefinition.Category",
         "TemplateCategoryEnum": "templates_app.models.UseCaseTemplate.Category",
         "JobTypeEnum": "jobs.models.Job.JobType",
         "ComponentJobTypeEnum": "components.models.ComponentDefinition.JobType",
+        "ComponentRoleEnum": "deployments.selectors.COMPONENT_ROLES",
+        "RoleEnum": "tenancy.models.Membership.Role",  # keeps its name beside the components' role
     },
 }
 

@@ -2,11 +2,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.fields import StrictFieldsMixin
 from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
-from deployments.selectors import deployment_hourly_cost, deployment_upgrade_available
+from deployments.selectors import (
+    COMPONENT_ROLES,
+    component_role,
+    components_in_order,
+    deployment_hourly_cost,
+    deployment_upgrade_available,
+)
 from jobs.models import Cluster
 from templates_app.resolver import SECRET_MASK, mask_secrets
 from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField
@@ -33,10 +40,32 @@ class DeploymentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
 class ComponentSummarySerializer(serializers.ModelSerializer):
     component_id = serializers.CharField(read_only=True)
     job_id = serializers.UUIDField(read_only=True, allow_null=True)
+    role = serializers.SerializerMethodField(
+        help_text=(
+            "serving: the part of the deployed revision, the one its consumers use; candidate: its replacement "
+            "(or a new part) starting in the pending revision, which takes over once every new part runs."
+        )
+    )
+    revision = serializers.IntegerField(read_only=True, help_text="The deployment revision that started this part.")
 
     class Meta:
         model = ComponentDeployment
-        fields = ["key", "component_id", "status", "status_message", "job_id", "outputs", "depends_on", "attempt"]
+        fields = [
+            "key",
+            "component_id",
+            "role",
+            "revision",
+            "status",
+            "status_message",
+            "job_id",
+            "outputs",
+            "depends_on",
+            "attempt",
+        ]
+
+    @extend_schema_field(serializers.ChoiceField(choices=COMPONENT_ROLES))
+    def get_role(self, row) -> str:
+        return component_role(row)
 
 
 class ComponentDetailSerializer(ComponentSummarySerializer):
@@ -128,9 +157,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
         rows = getattr(deployment, "current_components", None)
         if rows is None:
             rows = list(deployment.components.filter(retired_at__isnull=True).select_related("job"))
-        order = {c["key"]: i for i, c in enumerate(deployment.plan.get("components", []))}
-        rows = sorted(rows, key=lambda row: order.get(row.key, len(order)))
-        return ComponentSummarySerializer(rows, many=True).data
+        return ComponentSummarySerializer(components_in_order(deployment, rows), many=True).data
 
     def get_estimated_hourly_cost(self, deployment) -> str:
         return str(deployment_hourly_cost(deployment))
@@ -203,6 +230,7 @@ class DeploymentRevisionSerializer(serializers.ModelSerializer):
             "status_message",
             "template_version",
             "parameters",
+            "plan",
             "scale",
             "components",
             "change",

@@ -275,10 +275,11 @@ def _check_changeable(deployment: UseCaseDeployment, *, user, for_plan: bool = F
 @transaction.atomic
 def _apply(*, user, deployment: UseCaseDeployment, change: dict) -> DeploymentRevision:
     # The row lock makes "check no change is running, then start one" atomic: a second change waits here and
-    # then sees the first one's pending revision (409).
+    # then sees the first one's pending revision (409). The revision is read after the lock, not joined: a row
+    # joined to a locked one keeps its value from before the wait (it would be None, though the id is set).
     deployment = (
         UseCaseDeployment.objects.select_for_update(of=("self",))
-        .select_related("pending_revision", "template", "cluster")
+        .select_related("template", "cluster")
         .get(pk=deployment.pk)
     )
     _check_changeable(deployment, user=user)
@@ -381,11 +382,9 @@ def deployment_cancel_change(*, user, deployment: UseCaseDeployment) -> Deployme
     stop, the revision running now serves on unchanged, and the deployment takes changes again."""
     from deployments.reconciler import deployment_abandon_change  # the reconciler imports these services
 
-    deployment = (
-        UseCaseDeployment.objects.select_for_update(of=("self",))
-        .select_related("pending_revision", "cluster", "project")
-        .get(pk=deployment.pk)
-    )
+    # The pending revision is read after the lock, not joined (see _apply).
+    locked = UseCaseDeployment.objects.select_for_update(of=("self",)).select_related("cluster", "project")
+    deployment = locked.get(pk=deployment.pk)
     if not user_can_write(user, deployment.tenant_id):
         raise PermissionDenied("Your role in this tenant is read-only.")
     revision = deployment.pending_revision

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from io import StringIO
+from pathlib import Path
 
+import yaml
+from django.conf import settings
 from django.core.management import call_command
 
 from jobs.models import Cluster
@@ -25,6 +30,22 @@ def make_cluster(*, tenant, name: str = "sim", startup: float = 0, failure_rate:
 
 def seed_system_templates() -> None:
     call_command("seed_templates", stdout=StringIO(), stderr=StringIO())
+
+
+def seed_system_template_version(tmp_path: Path, template_path: str, change: Callable[[dict], None]) -> dict:
+    """Publish a new version of a system template as `seed_templates` would after a YAML change in git.
+
+    Copies system_templates/ under `tmp_path`, lets `change` edit the template's YAML content (at
+    `templates/<category>/<id>.yaml`) in place, and seeds from the copy. Returns the new content.
+    """
+    target = tmp_path / "system_templates"
+    shutil.copytree(Path(settings.BASE_DIR) / "system_templates", target)
+    path = target / template_path
+    content = yaml.safe_load(path.read_text())
+    change(content)
+    path.write_text(yaml.safe_dump(content, sort_keys=False))
+    call_command("seed_templates", "--path", str(target), stdout=StringIO(), stderr=StringIO())
+    return content
 
 
 SIMPLE_RAG_PARAMS = {"model_id": "meta-llama/Llama-3.1-8B-Instruct"}

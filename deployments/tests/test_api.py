@@ -1,12 +1,18 @@
+from datetime import UTC, datetime, timedelta
+
 import pytest
+import time_machine
 
 from deployments import reconciler
 from deployments.models import ComponentDeployment, UseCaseDeployment
 from deployments.tests.factories import SIMPLE_RAG_PARAMS, make_cluster
+from jobs import services as job_services
 from jobs.models import Job
 from tenancy.tests.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 def body(project, cluster, **extra):
@@ -171,12 +177,53 @@ def test_preview_answers_plan_capacity_and_cost_without_writing(templates, membe
     assert not Job.objects.exists()
 
 
-def test_preview_on_a_full_cluster_predicts_the_start(templates, member_client, member_user, project, tenant):
-    tiny = make_cluster(tenant=tenant, name="tiny", gpus={"A100-80GB": 1, "L4": 1, "H100-80GB": 1})
-    first = create(member_client, project, tiny)
-    reconciler.deployment_reconcile(deployment_id=first["id"])
-    preview = member_client.post("/api/v1/deployments/preview", body(project, tiny), format="json").json()
-    assert preview["capacity"]["fits_now"] is False
+@pytest.fixture
+def busy_until(tenant, project):
+    """A small cluster whose only A100 is held by a batch job that ends 600 s after T0 (the clock is stopped at T0)."""
+    with time_machine.travel(T0, tick=False):
+        cluster = make_cluster(tenant=tenant, name="tiny", gpus={"A100-80GB": 1, "L4": 1, "H100-80GB": 0})
+        batch = job_services.job_submit(
+            cluster=cluster,
+            name="fine-tune",
+            job_type="BATCH",
+            tenant=tenant,
+            project=project,
+            resources={"gpu_type": "A100-80GB", "gpu_count": 1, "cpu": 4, "memory_gib": 16},
+            spec={"kind": "docker", "image": "ghcr.io/acme/trainer", "tag": "1.0"},
+            duration_seconds=600,
+        )
+    assert batch.status == "RUNNING"
+    return cluster, T0 + timedelta(seconds=600)
+
+
+def test_preview_on_a_full_cluster_predicts_the_start(templates, member_client, project, busy_until):
+    cluster, frees_at = busy_until
+    with time_machine.travel(T0 + timedelta(seconds=100), tick=False):
+        response = member_client.post("/api/v1/deployments/preview", body(project, cluster), format="json")
+    assert response.status_code == 200, response.json()
+    capacity = response.json()["capacity"]
+    assert capacity["fits_now"] is False
+    assert capacity["never_fits"] == []
+    # The LLM needs the A100: everything runs once the batch job ends (zero start-up time).
+    assert datetime.fromisoformat(capacity["predicted_start"]) == frees_at
+
+
+def test_a_queued_component_says_when_it_is_predicted_to_start(templates, member_client, project, busy_until):
+    cluster, frees_at = busy_until
+    with time_machine.travel(T0 + timedelta(seconds=100), tick=False):
+        data = create(member_client, project, cluster)
+        reconciler.deployment_reconcile(deployment_id=data["id"])
+        detail = member_client.get(f"/api/v1/deployments/{data['id']}").json()
+    components = {c["key"]: c for c in detail["components"]}
+    assert components["llm"]["status"] == "QUEUED"
+    expected = f"Queued on cluster tiny: position 1, predicted start {frees_at:%Y-%m-%d %H:%M:%S} UTC."
+    assert components["llm"]["status_message"].startswith(expected)
+    assert components["orchestrator"]["status_message"] == "Waiting for llm (QUEUED)."
+    assert detail["status"] == "DEPLOYING"
+    assert f"llm: {expected}" in detail["status_message"]
+    with time_machine.travel(frees_at, tick=False):  # the prediction holds
+        reconciler.deployment_reconcile(deployment_id=data["id"])
+        assert member_client.get(f"/api/v1/deployments/{data['id']}").json()["status"] == "RUNNING"
 
 
 def test_list_filters(templates, member_client, project, cluster, tenant):

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from core.exceptions import ServiceError
-from deployments import reconciler, services
+from deployments import reconciler, selectors, services
 from deployments.models import UseCaseDeployment
 from deployments.state import ComponentStatus, DeploymentStatus
 from jobs.models import Cluster
@@ -117,21 +117,38 @@ class Command(BaseCommand):
             sys.exit(1)
 
     def watch(self, deployment: UseCaseDeployment, *, timeout: float, inline: bool) -> str:
-        """Print a line per component change and a progress bar until the deployment settles."""
-        seen: dict[str, tuple[str, str]] = {}
+        """Print a line per component change and a progress bar until the deployment settles.
+
+        The bar counts the serving components; during a roll-out a replacement (candidate) has its own line,
+        printed when its status changes, and the bar says how many new parts run.
+        """
+        seen: dict = {}  # row id -> what was last printed for it
+        last_bar = None
         deadline = time.monotonic() + timeout
         while True:
             if inline:
                 reconciler.deployment_reconcile(deployment_id=deployment.pk)
             deployment.refresh_from_db()
-            rows = list(deployment.components.filter(retired_at__isnull=True).order_by("created_at"))
+            rows = selectors.deployment_components(deployment=deployment)
+            serving = [row for row in rows if not row.is_candidate]
+            candidates = [row for row in rows if row.is_candidate]
             for row in rows:
-                state = (row.status, row.status_message)
-                if seen.get(row.key) != state:
-                    seen[row.key] = state
-                    self.stdout.write(f"  {row.key:<20} {row.status:<10} {row.status_message}")
-            ready = sum(1 for row in rows if row.status in ComponentStatus.READY)
-            self.stdout.write(f"{progress_bar(ready, len(rows))} {deployment.status}")
+                # A serving row is reprinted when its message changes (queue position, retry); a candidate only
+                # when its status does, so a roll-out does not repeat the same parts every poll.
+                state = (row.status,) if row.is_candidate else (row.status, row.status_message)
+                if seen.get(row.pk) != state:
+                    seen[row.pk] = state
+                    label = f"{row.key} [candidate r{row.revision}]" if row.is_candidate else row.key
+                    self.stdout.write(f"  {label:<28} {row.status:<10} {row.status_message}")
+            ready = sum(1 for row in serving if row.status in ComponentStatus.READY)
+            bar = f"{progress_bar(ready, len(serving))} {deployment.status}"
+            if candidates:
+                new = sum(1 for row in candidates if row.status in ComponentStatus.READY)
+                revision = candidates[0].revision
+                bar += f" (revision {revision}: {new}/{len(candidates)} new parts running)"
+            if bar != last_bar:
+                last_bar = bar
+                self.stdout.write(bar)
             if deployment.status in {DeploymentStatus.RUNNING, DeploymentStatus.FAILED, DeploymentStatus.DELETED}:
                 style = self.style.SUCCESS if deployment.status == DeploymentStatus.RUNNING else self.style.ERROR
                 self.stdout.write(style(f"{deployment.status}: {deployment.status_message}"))

@@ -20,7 +20,8 @@ class Command(BaseCommand):
         now = timezone.now()
         self.stdout.write(f"{'ID':<36}  {'NAME':<28} {'TEMPLATE':<20} {'STATUS':<10} {'READY':<6} {'CLUSTER':<14} AGE")
         for deployment in queryset[:limit]:
-            rows = [row for row in deployment.components.all() if row.retired_at is None]
+            # The serving parts: a replacement starting beside one during a roll-out is not another component.
+            rows = [row for row in deployment.components.all() if row.retired_at is None and not row.is_candidate]
             ready = sum(1 for row in rows if row.status in ComponentStatus.READY)
             self.stdout.write(
                 f"{deployment.pk!s:<36}  {deployment.name[:28]:<28} {deployment.plan.get('template_id', '')[:20]:<20} "
