@@ -162,6 +162,7 @@ def start_celery_worker(
 
     Returns the Popen once the worker has answered a ping task; `process.log_path` names its log.
     """
+    from django.conf import settings
     from django.db import connection
 
     from config.celery_app import app
@@ -176,7 +177,7 @@ def start_celery_worker(
     }
     queue = queue or app.conf.task_default_queue
     env["CELERY_TASK_DEFAULT_QUEUE"] = queue  # what the worker itself enqueues goes back to its own queue
-    log_path = ROOT / "var" / log_name
+    log_path = Path(settings.VAR_DIR) / log_name  # VAR_DIR, not the checkout: runs may point it elsewhere
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("w")
     process = subprocess.Popen(

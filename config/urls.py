@@ -20,3 +20,7 @@ urlpatterns = [
     path("api/v1/", include("deployments.api.urls")),
     path("", include("console.urls")),
 ]
+
+# Under /api/ an unknown path or an unhandled error answers the JSON error shape; elsewhere Django's HTML pages.
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"

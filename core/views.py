@@ -1,10 +1,13 @@
-"""Health check: the database and the broker, each reported; 503 names the one that failed."""
+"""Project-wide views: the health check, and the 404/500 handlers that answer the API's JSON error shape."""
 
 from __future__ import annotations
 
 from django.db import connection
 from django.http import JsonResponse
+from django.views import defaults
 from django.views.decorators.http import require_GET
+
+API_PREFIX = "/api/"
 
 
 def _check_database() -> str | None:
@@ -35,3 +38,21 @@ def healthz(request):
     healthy = all(error is None for error in checks.values())
     body["status"] = "ok" if healthy else "unavailable"
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def page_not_found(request, exception):
+    """handler404: the JSON error shape under /api/ (paths no route matches), Django's HTML page elsewhere."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Not found.", "errors": {}}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """handler500: the JSON error shape under /api/, Django's HTML page elsewhere. The error is logged by Django."""
+    if _is_api(request):
+        return JsonResponse({"detail": "A server error occurred.", "errors": {}}, status=500)
+    return defaults.server_error(request)

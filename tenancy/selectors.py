@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import Model, Q, QuerySet
 
 from tenancy.models import WRITE_ROLES, Membership, Project, Tenant
@@ -64,6 +66,17 @@ def project_list(*, user) -> QuerySet[Project]:
 
 def membership_list(*, tenant: Tenant) -> QuerySet[Membership]:
     return Membership.objects.filter(tenant=tenant).select_related("user", "tenant")
+
+
+def tenant_loses_last_admin(*, tenant_id, losing: Iterable, gaining: bool = False) -> bool:
+    """Whether demoting or removing the memberships `losing` (ids) leaves a tenant that has admins with none;
+    `gaining`: another membership becomes an admin in the same change. The API, the services and the admin site
+    all apply this rule: a tenant keeps at least one admin."""
+    admins = set(
+        Membership.objects.filter(tenant_id=tenant_id, role=Membership.Role.ADMIN).values_list("pk", flat=True)
+    )
+    lost = admins & set(losing)
+    return bool(lost) and not gaining and not admins - lost
 
 
 def tenant_of(obj: Model, tenant_field: str = "tenant") -> object:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
+
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
 from core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
 from tenancy.models import Membership, Project, Tenant
-from tenancy.selectors import user_can_write, user_is_tenant_admin
+from tenancy.selectors import tenant_loses_last_admin, user_can_write, user_is_tenant_admin
 
 User = get_user_model()
 
@@ -60,13 +63,17 @@ def project_update(*, user, project: Project, **fields) -> Project:
     return project
 
 
+LAST_ADMIN = "A tenant keeps at least one admin."
+
+
 def _require_admin(user, tenant: Tenant) -> None:
     if not user_is_tenant_admin(user, tenant.pk):
         raise PermissionDenied("Only the tenant's admins manage its members.")
 
 
-def _other_admins_exist(tenant: Tenant, membership: Membership) -> bool:
-    return Membership.objects.filter(tenant=tenant, role=Membership.Role.ADMIN).exclude(pk=membership.pk).exists()
+def _lock_admins(tenant_id) -> None:
+    # Lock the tenant's admin rows so two concurrent demotions or removals cannot both pass the last-admin check.
+    list(Membership.objects.select_for_update().filter(tenant_id=tenant_id, role=Membership.Role.ADMIN))
 
 
 @transaction.atomic
@@ -82,10 +89,12 @@ def membership_add(*, user, tenant: Tenant, username: str, role: str) -> Members
 
 
 def membership_get(*, tenant: Tenant, member_key: str) -> Membership:
-    """A membership by the member's username or user id."""
+    """A membership by the member's username; by user id only when no member has that username (`12345` is a
+    valid username, and members are added by username)."""
     queryset = Membership.objects.select_related("user").filter(tenant=tenant)
-    lookup = {"user__pk": int(member_key)} if str(member_key).isdigit() else {"user__username": member_key}
-    membership = queryset.filter(**lookup).first()
+    membership = queryset.filter(user__username=member_key).first()
+    if membership is None and str(member_key).isdigit():
+        membership = queryset.filter(user__pk=int(member_key)).first()
     if membership is None:
         raise NotFound("No such member.")
     return membership
@@ -93,26 +102,41 @@ def membership_get(*, tenant: Tenant, member_key: str) -> Membership:
 
 @transaction.atomic
 def membership_change_role(*, user, membership: Membership, role: str) -> Membership:
-    """Change a member's role; the last admin cannot be demoted."""
+    """Change a member's role (the tenant's admins); the last admin cannot be demoted."""
     _require_admin(user, membership.tenant)
-    # Lock the tenant's admin rows so two concurrent demotions cannot both pass the last-admin check.
-    list(Membership.objects.select_for_update().filter(tenant=membership.tenant, role=Membership.Role.ADMIN))
-    if (
-        membership.role == Membership.Role.ADMIN
-        and role != Membership.Role.ADMIN
-        and not _other_admins_exist(membership.tenant, membership)
+    return membership_set_role(membership=membership, role=role)
+
+
+@transaction.atomic
+def membership_set_role(*, membership: Membership, role: str) -> Membership:
+    """Set a member's role with no caller check (the admin site, guarded by Django's permissions); the last admin
+    cannot be demoted."""
+    _lock_admins(membership.tenant_id)
+    # The stored role decides, not the instance's: an admin form has already written the new role onto it.
+    if role != Membership.Role.ADMIN and tenant_loses_last_admin(
+        tenant_id=membership.tenant_id, losing=[membership.pk]
     ):
-        raise Conflict("A tenant keeps at least one admin.")
+        raise Conflict(LAST_ADMIN)
+    Membership.objects.filter(pk=membership.pk).update(role=role)
     membership.role = role
-    membership.save(update_fields=["role"])
     return membership
 
 
 @transaction.atomic
 def membership_remove(*, user, membership: Membership) -> None:
-    """Remove a member; the last admin cannot be removed."""
+    """Remove a member (the tenant's admins); the last admin cannot be removed."""
     _require_admin(user, membership.tenant)
-    list(Membership.objects.select_for_update().filter(tenant=membership.tenant, role=Membership.Role.ADMIN))
-    if membership.role == Membership.Role.ADMIN and not _other_admins_exist(membership.tenant, membership):
-        raise Conflict("A tenant keeps at least one admin.")
-    membership.delete()
+    membership_delete(memberships=[membership])
+
+
+@transaction.atomic
+def membership_delete(*, memberships: Iterable[Membership]) -> None:
+    """Remove memberships with no caller check (the admin site); refused when a tenant would lose its last admin."""
+    by_tenant: dict = defaultdict(list)
+    for membership in memberships:
+        by_tenant[membership.tenant_id].append(membership.pk)
+    for tenant_id, pks in sorted(by_tenant.items(), key=lambda item: str(item[0])):
+        _lock_admins(tenant_id)
+        if tenant_loses_last_admin(tenant_id=tenant_id, losing=pks):
+            raise Conflict(LAST_ADMIN)
+    Membership.objects.filter(pk__in=[pk for pks in by_tenant.values() for pk in pks]).delete()

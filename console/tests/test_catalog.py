@@ -1,15 +1,40 @@
-import pytest
+import uuid
 
+import pytest
+from django.urls import reverse
+
+from console import urls as console_urls
 from templates_app.models import UseCaseTemplate
 
 pytestmark = pytest.mark.django_db
 
+# A value for every argument a console route takes; a route with a new argument fails the login test until added.
+ROUTE_ARGUMENTS = {
+    "template_id": "simple-rag-v1",
+    "pk": str(uuid.uuid4()),
+    "component_id": "qdrant",
+    "unique_id": "hc_1",
+}
 
-def test_pages_need_a_login(client, templates):
-    for path in ("/", "/usecases", "/usecases/simple-rag-v1", "/deployments", "/components", "/slo"):
-        response = client.get(path)
-        assert response.status_code == 302, path
-        assert response["Location"].startswith("/accounts/login/?next=")
+
+def _console_paths() -> list:
+    return [
+        pytest.param(
+            reverse(
+                f"console:{route.name}", kwargs={name: ROUTE_ARGUMENTS[name] for name in route.pattern.regex.groupindex}
+            ),
+            id=route.name,
+        )
+        for route in console_urls.urlpatterns
+    ]
+
+
+@pytest.mark.parametrize("path", _console_paths())
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_pages_need_a_login(client, db, path, method):
+    response = getattr(client, method)(path)
+    assert response.status_code == 302, path
+    assert response["Location"].startswith("/accounts/login/?next=")
 
 
 def test_login_page_is_styled_and_logs_in(client, member_user):
@@ -119,3 +144,47 @@ def test_template_detail_shows_dependencies_implied_by_output_references(member_
     rows = {c["id"]: c["needs"] for c in response.context["components"]}
     assert rows == {"llm": [], "chat-ui": ["llm"]}
     assert [(e.source, e.target) for e in response.context["graph"].edges] == [("llm", "chat-ui")]
+
+
+def _fork_for(tenant, user, *, name: str) -> UseCaseTemplate:
+    from templates_app import services
+
+    system = UseCaseTemplate.objects.get(slug="simple-rag-v1")
+    return services.template_fork(template=system, tenant=tenant, user=user, name=name)
+
+
+def test_catalog_hides_another_tenants_user_templates(
+    member_web, other_web, other_member_user, other_tenant, templates
+):
+    fork = _fork_for(other_tenant, other_member_user, name="Olga's private RAG")
+    assert fork.pk not in {t.pk for t in member_web.get("/usecases").context["templates"]}
+    assert "Olga&#x27;s private RAG" not in member_web.get("/usecases").content.decode()
+    assert fork.pk in {t.pk for t in other_web.get("/usecases").context["templates"]}
+
+
+def test_catalog_shows_the_users_own_tenants_templates(member_web, member_user, tenant, templates):
+    fork = _fork_for(tenant, member_user, name="Our RAG")
+    assert fork.pk in {t.pk for t in member_web.get("/usecases").context["templates"]}
+
+
+def test_preview_of_another_tenants_template_is_404(
+    member_web, other_member_user, other_tenant, templates, project, cluster
+):
+    fork = _fork_for(other_tenant, other_member_user, name="Olga's private RAG")
+    data = {"project": str(project.pk), "cluster": str(cluster.pk), "parameters-model_id": "x"}
+    assert member_web.post(f"/usecases/deploy/{fork.pk}/preview", data).status_code == 404
+
+
+def test_preview_with_another_tenants_cluster_is_a_cluster_field_error(member_web, templates, project, other_cluster):
+    data = {
+        "project": str(project.pk),
+        "cluster": str(other_cluster.pk),
+        "parameters-model_id": "meta-llama/Llama-3.1-8B-Instruct",
+    }
+    response = member_web.post("/usecases/deploy/simple-rag-v1/preview", data)
+    assert response.status_code == 200
+    assert response.context["preview"] is None
+    assert response.context["problems"] == [
+        ("id_cluster", "Cluster", "Select a valid choice. That choice is not one of the available choices.")
+    ]
+    assert str(other_cluster.pk) not in response.content.decode()

@@ -1,7 +1,10 @@
+from decimal import Decimal
+
 import pytest
 
 from console.tests.factories import deploy
-from deployments.models import DeploymentEvent, UseCaseDeployment
+from deployments.models import ComponentDeployment, DeploymentEvent, UseCaseDeployment
+from jobs.models import Job
 from tenancy.tests.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +19,14 @@ def test_list_shows_status_template_cluster_age_and_cost(member_web, member_user
     assert f'href="/deployments/{running.pk}"' in page
     assert '<span class="badge ok">RUNNING</span>' in page
     assert "Simple RAG" in page and "sim-a" in page
-    assert "$0.0000" in page or "$" in page  # cost so far, accrued by the simulated cluster
+    # Cost so far: the sum of what every job of the deployment has accrued, to four places.
+    jobs = list(Job.objects.filter(usecase_deployment_id=running.pk).order_by("created_at"))
+    assert len(jobs) == 4
+    for job, cost in zip(jobs, ("1.2500", "0.0625", "2.0000", "0.1234"), strict=True):
+        Job.objects.filter(pk=job.pk).update(actual_cost=Decimal(cost))
+    response = member_web.get("/deployments")
+    assert response.context["page"].object_list[0].cost_so_far == Decimal("3.4359")
+    assert '<td class="num">$3.4359</td>' in response.content.decode()
 
 
 def test_list_is_scoped_to_the_users_tenants(member_web, other_member_user, templates, other_project, other_cluster):
@@ -141,7 +151,9 @@ def test_delete_confirmation_shows_the_stop_order_and_freed_gpus(member_web, mem
     assert sorted(waves[1]) == ["embedding", "llm", "vector-db"]
     page = response.content.decode()
     assert "Step 1: <code>orchestrator</code>" in page
-    assert response.context["gpus"]
+    # the embedding model on an L4 and the LLM on an A100, one replica each
+    assert response.context["gpus"] == [("A100-80GB", 1), ("L4", 1)]
+    assert "<dd>1 \u00d7 A100-80GB, 1 \u00d7 L4</dd>" in page
     assert UseCaseDeployment.objects.get(pk=deployment.pk).status == "RUNNING"
 
 
@@ -175,3 +187,16 @@ def test_home_shows_recent_deployments(member_web, member_user, templates, proje
     deployment = deploy(user=member_user, project=project, cluster=cluster, name="recent-one")
     page = member_web.get("/").content.decode()
     assert f'href="/deployments/{deployment.pk}">recent-one</a>' in page
+
+
+def test_gpus_freed_add_up_count_times_replicas_per_gpu_type():
+    from console.selectors import deployment_gpus_freed
+
+    rows = [
+        ComponentDeployment(key="llm", resources={"gpu_type": "L4", "gpu_count": 1, "replicas": 2}),
+        ComponentDeployment(key="rerank", resources={"gpu_type": "L4", "gpu_count": 1}),
+        ComponentDeployment(key="big", resources={"gpu_type": "A100-80GB", "gpu_count": 4}),
+        ComponentDeployment(key="db", resources={"cpu": "2", "gpu_count": 0}),
+        ComponentDeployment(key="ui", resources=None),
+    ]
+    assert deployment_gpus_freed(components=rows) == [("A100-80GB", 4), ("L4", 3)]

@@ -343,3 +343,20 @@ def test_a_change_rolling_out_can_be_cancelled_from_the_status_page(member_web, 
 def test_cancel_change_is_for_writers_of_the_tenant(viewer_web, other_web, running):
     assert viewer_web.post(f"/deployments/{running.pk}/cancel-change").status_code == 403
     assert other_web.post(f"/deployments/{running.pk}/cancel-change").status_code == 404
+
+
+def test_during_a_roll_out_the_status_page_tells_serving_and_new_parts_apart(member_web, running):
+    data = update_data(**{"parameters-model_id": NEW_MODEL}, step="confirm")
+    member_web.post(f"/deployments/{running.pk}/update", data)
+    running.refresh_from_db()
+    assert running.status == "UPDATING"
+    response = member_web.get(f"/deployments/{running.pk}")
+    page = response.content.decode()
+    assert page.count('<tr data-key="llm" data-role="serving">') == 1
+    assert page.count('<tr data-key="llm" data-role="candidate">') == 1
+    assert "new part · revision 2" in page
+    graph = {node.key: node.status for node in response.context["graph"].nodes}
+    assert graph["llm"] == "RUNNING"  # the part that serves, not the candidate waiting to start
+    delete = member_web.get(f"/deployments/{running.pk}/delete")
+    keys = [item["row"].key for wave in delete.context["waves"] for item in wave]
+    assert sorted(keys) == ["embedding", "llm", "orchestrator", "vector-db"]  # one entry per component

@@ -1,6 +1,7 @@
 import pytest
 
 from components.models import ComponentDefinition
+from templates_app.models import UseCaseTemplate
 from usecases.tests.factories import make_usecase
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +39,23 @@ def test_component_detail_shows_outputs_and_the_templates_using_it(member_web, t
     assert "<code>url</code>" in page
     assert 'href="/usecases/simple-rag-v1"' in page
     assert member_web.get("/components/not-a-component").status_code == 404
+
+
+def test_component_detail_lists_only_templates_the_user_can_see(
+    member_web, other_web, member_user, other_member_user, tenant, other_tenant, templates
+):
+    from templates_app import services
+
+    system = UseCaseTemplate.objects.get(slug="simple-rag-v1")
+    ours = services.template_fork(template=system, tenant=tenant, user=member_user, name="Our RAG")
+    theirs = services.template_fork(template=system, tenant=other_tenant, user=other_member_user, name="Their RAG")
+    response = member_web.get("/components/qdrant")
+    used_by = {t.pk for t in response.context["used_by"]}
+    assert {system.pk, ours.pk} <= used_by
+    assert theirs.pk not in used_by
+    assert f'href="/usecases/{theirs.pk}"' not in response.content.decode()
+    assert f'href="/usecases/{ours.pk}"' in response.content.decode()
+    assert theirs.pk in {t.pk for t in other_web.get("/components/qdrant").context["used_by"]}
 
 
 def test_slo_catalog_searches_and_filters(member_web):

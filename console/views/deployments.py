@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from console.dag import layout
+from console.selectors import deployment_gpus_freed
 from core.exceptions import ServiceError
 from deployments import selectors, services
 from deployments.filters import DeploymentFilterSet
@@ -78,7 +79,7 @@ def _live_context(deployment: UseCaseDeployment, *, after: int | None) -> dict:
         deployment.plan.get("waves", []),
         {c["key"]: c.get("depends_on", []) for c in plan_components},
         labels={c["key"]: c.get("component_id", "") for c in plan_components},
-        statuses={row.key: row.status for row in components},
+        statuses={row.key: row.status for row in components if not row.is_candidate},  # what serves
     )
     last_event_id = events[-1].id if events else after
     return {
@@ -119,10 +120,15 @@ def deployment_live(request, pk):
 
 
 def _stop_plan(deployment: UseCaseDeployment, components) -> list[list[dict]]:
-    """The waves a delete stops components in (dependents first), each with what it runs."""
-    by_key = {row.key: row for row in components}
-    waves = delete_order({row.key: [d for d in row.depends_on if d in by_key] for row in components})
-    return [[{"row": by_key[key], "resources": by_key[key].resources} for key in wave] for wave in waves]
+    """The waves a delete stops components in (dependents first), each with what it runs: a component's serving
+    part, plus the part of a change rolling out beside it (those stop first, with the change)."""
+    serving = {row.key: row for row in components if not row.is_candidate}
+    extra = {row.key: row for row in components if row.is_candidate}
+    waves = delete_order({key: [d for d in row.depends_on if d in serving] for key, row in serving.items()})
+    return [
+        [{"row": serving[key], "resources": serving[key].resources, "candidate": extra.get(key)} for key in wave]
+        for wave in waves
+    ]
 
 
 @login_required
@@ -140,19 +146,13 @@ def deployment_delete_page(request, pk):
         return redirect("console:deployment-detail", pk=deployment.pk)
     components = selectors.deployment_components(deployment=deployment)
     active = [row for row in components if row.status not in ("STOPPED",)]
-    gpus: dict[str, int] = {}
-    for row in active:
-        resources = row.resources or {}
-        if resources.get("gpu_count"):
-            count = resources["gpu_count"] * resources.get("replicas", 1)
-            gpus[resources["gpu_type"]] = gpus.get(resources["gpu_type"], 0) + count
     return render(
         request,
         "console/deployments/delete.html",
         {
             "deployment": deployment,
             "waves": _stop_plan(deployment, active),
-            "gpus": sorted(gpus.items()),
+            "gpus": deployment_gpus_freed(components=active),
             "hourly_cost": deployment_hourly_cost(deployment),
             "can_write": user_can_write(request.user, deployment.tenant_id),
             "already": deployment.status in (DeploymentStatus.DELETING, DeploymentStatus.DELETED),

@@ -10,8 +10,8 @@ from django.shortcuts import render
 from components.filters import ComponentFilterSet
 from components.models import ComponentDefinition
 from components.selectors import component_get, component_list
+from console.selectors import component_used_by
 from core.exceptions import NotFound, ServiceError
-from templates_app.selectors import template_list
 from usecases import profiles
 from usecases import selectors as usecase_selectors
 from usecases.filters import SORT_FIELDS
@@ -56,12 +56,7 @@ def component_detail_page(request, component_id: str):
         component = component_get(ref=component_id)
     except NotFound:
         raise Http404("No such component.") from None
-    refs = {component.id, *component.aliases}
-    used_by = [
-        template
-        for template in template_list(user=request.user).filter(is_active=True)
-        if any(c.get("component_ref") in refs for c in template.components)
-    ]
+    used_by = component_used_by(user=request.user, component=component)
     return render(request, "console/components/detail.html", {"component": component, "used_by": used_by})
 
 

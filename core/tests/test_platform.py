@@ -28,6 +28,27 @@ def test_healthz_is_503_naming_the_broker_when_it_is_down(client, db):
     assert body["status"] == "unavailable"
 
 
+def test_healthz_is_503_naming_the_database_when_it_is_down(client, db, monkeypatch):
+    from django.db import connection
+    from django.db.utils import load_backend
+
+    from core import views
+
+    # A real connection to a database that is not there: nothing listens on port 1, and no SQLite file can be made
+    # in a directory that does not exist.
+    settings_dict = {**connection.settings_dict, "NAME": "/nonexistent/healthz/db.sqlite3", "HOST": "127.0.0.1"}
+    settings_dict.update(PORT=1, CONN_MAX_AGE=0)
+    broken = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, alias="healthz-broken")
+    monkeypatch.setattr(views, "connection", broken)
+    response = client.get("/healthz")
+    broken.close()
+    assert response.status_code == 503
+    body = response.json()
+    assert body["database"].startswith("OperationalError")
+    assert body["broker"] == "ok"
+    assert body["status"] == "unavailable"
+
+
 def test_openapi_schema_and_docs_are_served(client, db):
     schema = client.get("/api/schema/")
     assert schema.status_code == 200
@@ -36,6 +57,20 @@ def test_openapi_schema_and_docs_are_served(client, db):
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"swagger" in docs.content.lower()
+
+
+def test_api_docs_load_swagger_ui_from_local_static_files(client, db):
+    import re
+
+    from django.conf import settings
+    from django.contrib.staticfiles import finders
+
+    page = client.get("/api/docs/").content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css|png))"', page)
+    assert {asset.rsplit("/", 1)[-1] for asset in assets} >= {"swagger-ui-bundle.js", "swagger-ui.css"}
+    for asset in assets:
+        assert asset.startswith(settings.STATIC_URL), asset  # no CDN
+        assert finders.find(asset.removeprefix(settings.STATIC_URL)), f"{asset} is not a local static file"
 
 
 def test_admin_login_page_is_served(client, db):

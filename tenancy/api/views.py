@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -67,7 +67,19 @@ class TenantViewSet(
         )
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=MembershipRoleSerializer, responses=MembershipSerializer)
+    @extend_schema(
+        request=MembershipRoleSerializer,
+        responses=MembershipSerializer,
+        parameters=[
+            OpenApiParameter(
+                "member_key",
+                str,
+                OpenApiParameter.PATH,
+                description="The member's username (as listed and added); a user id only when no member has that "
+                "username.",
+            )
+        ],
+    )
     @action(
         detail=True, methods=["get", "patch", "delete"], url_path=r"members/(?P<member_key>[^/]+)", filter_backends=[]
     )

@@ -1,4 +1,5 @@
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from tenancy.models import Membership, Project, Tenant
@@ -104,8 +105,14 @@ def test_pagination_shape_and_limits(member_client, tenant):
 
 
 def test_page_size_capped_at_1000(member_client, tenant):
-    body = member_client.get("/api/v1/projects?limit=5000").json()
-    assert "limit" not in (body["next"] or "")
+    Project.objects.bulk_create(Project(tenant=tenant, name=f"p-{i:04d}") for i in range(1001))
+    capped = member_client.get("/api/v1/projects?limit=5000").json()
+    assert capped["count"] == 1001
+    assert len(capped["results"]) == 1000
+    assert "limit=1000" in capped["next"]
+    default = member_client.get("/api/v1/projects").json()
+    assert len(default["results"]) == 50
+    assert "limit=50" in default["next"]
 
 
 def test_project_filters(member_client, tenant, other_tenant, member_user):
@@ -226,6 +233,63 @@ def test_an_admin_can_step_down_when_another_admin_exists(admin_client, tenant, 
 
 def test_unknown_member_is_404(admin_client, tenant):
     assert admin_client.delete(f"/api/v1/tenants/{tenant.pk}/members/nobody").status_code == 404
+
+
+def test_member_with_a_numeric_username_is_addressed_by_it(admin_client, tenant):
+    numeric = UserFactory(username="12345")
+    MembershipFactory(user=numeric, tenant=tenant, role=Membership.Role.MEMBER)
+    url = f"/api/v1/tenants/{tenant.pk}/members/12345"
+    response = admin_client.patch(url, {"role": "viewer"})
+    assert response.status_code == 200, response.json()
+    assert response.json()["username"] == "12345"
+    assert Membership.objects.get(tenant=tenant, user=numeric).role == "viewer"
+    assert admin_client.delete(url).status_code == 204
+    assert not Membership.objects.filter(tenant=tenant, user=numeric).exists()
+
+
+def test_a_username_wins_over_a_user_id_of_the_same_digits(admin_client, tenant, member_user):
+    namesake = UserFactory(username=str(member_user.pk))
+    MembershipFactory(user=namesake, tenant=tenant, role=Membership.Role.VIEWER)
+    body = admin_client.get(f"/api/v1/tenants/{tenant.pk}/members/{member_user.pk}").json()
+    assert (body["user_id"], body["username"]) == (namesake.pk, str(member_user.pk))
+
+
+# --- session authentication (the browsable API and the console's pages) -----------------------------------------
+
+
+@pytest.fixture
+def session_client(member_user) -> Client:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(member_user)
+    return client
+
+
+def test_a_logged_in_session_reads_the_api(session_client, project, other_project):
+    response = session_client.get("/api/v1/projects", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    assert [p["id"] for p in response.json()["results"]] == [str(project.pk)]
+
+
+def test_a_session_write_without_csrf_token_is_refused(session_client, tenant):
+    response = session_client.post(
+        "/api/v1/projects", {"tenant_id": str(tenant.pk), "name": "forged"}, content_type="application/json"
+    )
+    assert response.status_code == 403
+    assert response.json()["detail"].startswith("CSRF Failed")
+    assert not Project.objects.filter(name="forged").exists()
+
+
+def test_a_session_write_with_csrf_token_is_accepted(session_client, tenant):
+    session_client.get("/accounts/login/")  # sets the csrftoken cookie, as the browsable API's form does
+    token = session_client.cookies["csrftoken"].value
+    response = session_client.post(
+        "/api/v1/projects",
+        {"tenant_id": str(tenant.pk), "name": "legit"},
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert response.status_code == 201, response.json()
+    assert Project.objects.get(name="legit").tenant == tenant
 
 
 def test_reverse_names_exist():
