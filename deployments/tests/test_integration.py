@@ -2,7 +2,10 @@
 
 from datetime import timedelta
 
+import psycopg
 import pytest
+from django.conf import settings
+from django.db import connection
 
 from conftest import broker_reachable, start_celery_worker, stop_celery_worker
 from core.testing import client_for, wait_for
@@ -10,11 +13,26 @@ from deployments import services
 from deployments.models import DeploymentEvent, UseCaseDeployment
 from deployments.selectors import service_gap_seconds
 from deployments.tests.factories import SIMPLE_RAG_PARAMS, make_cluster, seed_system_templates
+from jobs.models import Job
 from templates_app.models import UseCaseTemplate
 from templates_app.resolver import parameters_schema
 from templates_app.selectors import template_get_for_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def conftest_database_url() -> str:
+    """The test database's URL, for a second connection of our own."""
+    params = connection.get_connection_params()
+    return psycopg.conninfo.make_conninfo(
+        **{k: v for k, v in params.items() if k in ("dbname", "user", "host", "port", "password")}
+    )
+
+
+def waiting_on_locks(conn) -> int:
+    """Sessions of the test database waiting for a lock."""
+    query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    return conn.execute(query).fetchone()[0]
 
 
 def minimal_parameters(schema: dict) -> dict:
@@ -141,6 +159,63 @@ def test_a_worker_killed_mid_deployment_heals(tenant, project, member_user):
     finally:
         app.conf.task_default_queue = original_queue
         if first.poll() is None:
+            stop_celery_worker(first, kill=True)
+
+
+@pytest.mark.skipif(not settings.IS_POSTGRES, reason="holds a row lock from a second connection")
+def test_a_worker_killed_inside_a_reconcile_pass_leaves_nothing_half_done(tenant, project, member_user):
+    """SIGKILL the worker while its pass is blocked half-way (after starting to submit a job): the pass's
+    transaction dies with it, and the next pass starts each component exactly once."""
+    reason = broker_reachable()
+    if reason:
+        pytest.skip(f"no Celery broker reachable ({reason})")
+    from config.celery_app import app
+
+    seed_system_templates()
+    cluster = make_cluster(tenant=tenant, name="sim-kill-mid")
+    queue = "kill-mid-test"
+    original_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    first = None
+    blocker = psycopg.connect(conftest_database_url(), autocommit=False)
+    try:
+        template = template_get_for_user(user=member_user, template_id="simple-rag-v1")
+        deployment, _ = services.deployment_create(
+            user=member_user, template=template, project=project, cluster=cluster, parameters=SIMPLE_RAG_PARAMS
+        )  # its reconcile task waits in this test's queue: no worker consumes it yet
+        # Hold the cluster's row: the pass blocks on its first job submission, inside its transaction.
+        blocker.execute("SELECT id FROM jobs_cluster WHERE id = %s FOR UPDATE", [cluster.pk])
+        # Two processes: one takes the reconcile task and blocks, the other answers the start-up ping.
+        first = start_celery_worker(name="doomed-mid", queue=queue, concurrency=2, log_name="test-worker-mid.log")
+
+        wait_for(lambda: waiting_on_locks(blocker) >= 1, timeout=30, message="the worker's pass to block")
+        stop_celery_worker(first, kill=True)
+        blocker.rollback()  # the orphaned backend now runs on, finds its client gone, and rolls back
+        wait_for(lambda: waiting_on_locks(blocker) == 0, timeout=30, message="the killed pass to end")
+        blocker.rollback()
+        assert not Job.objects.filter(usecase_deployment_id=deployment.pk).exists()  # nothing half-submitted
+        assert not deployment.components.filter(job__isnull=False).exists()
+        second = start_celery_worker(name="rescuer-mid", queue=queue, concurrency=1, log_name="test-worker-rescuer.log")
+        try:
+            wait_for(
+                lambda: (
+                    services.deployments_requeue_stale(stale_after=timedelta(0)) >= 0
+                    and deployment_status(deployment.pk) == "RUNNING"
+                ),
+                timeout=60,
+                interval=0.5,
+                message="RUNNING after the worker was killed",
+            )
+        finally:
+            stop_celery_worker(second)
+        jobs = Job.objects.filter(usecase_deployment_id=deployment.pk)
+        assert sorted(jobs.values_list("labels__usecase.component", flat=True)) == sorted(
+            ["vector-db", "embedding", "llm", "orchestrator"]
+        )  # one job each: nothing from the killed pass survived to be submitted twice
+    finally:
+        blocker.close()
+        app.conf.task_default_queue = original_queue
+        if first is not None and first.poll() is None:
             stop_celery_worker(first, kill=True)
 
 
