@@ -145,6 +145,13 @@ class Job(models.Model):
         return self.cost_before_rate + cost_between(self.hourly_rate, self.rate_since or self.started_at, end)
 
     @property
+    def cost_so_far(self) -> Decimal:
+        """actual_cost, accrued up to this moment while the job runs (passes store it by the cent)."""
+        if self.status == Job.Status.RUNNING:
+            return self.cost_until(timezone.now())
+        return self.actual_cost
+
+    @property
     def is_waiting(self) -> bool:
         """Not yet admitted: holds no capacity."""
         return self.status in (Job.Status.PENDING, Job.Status.QUEUED) and self.admitted_at is None

@@ -112,6 +112,13 @@ class JobSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     queue_position = serializers.SerializerMethodField(help_text="Place among jobs waiting for the same resources.")
     predicted_start = serializers.SerializerMethodField(help_text="When a waiting job should start running.")
     waiting_reason = serializers.SerializerMethodField(help_text="Why a waiting job waits.")
+    actual_cost = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        read_only=True,
+        source="cost_so_far",
+        help_text="What the job has cost so far: up to now while it runs, up to completed_at once it ended.",
+    )
 
     class Meta:
         model = Job

@@ -368,3 +368,15 @@ def test_schedule_window_is_validated(member_client, cluster):
         f"/api/v1/clusters/{cluster.pk}/schedule?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z"
     )
     assert response.json()["errors"] == {"to": ["Must be after `from`."]}
+
+
+def test_a_running_job_reads_its_cost_up_to_now(member_client, cluster, project, clock):
+    body = job_body(project, job_type="SERVICE", resources=resources(gpus=4, cpu=0, memory_gib=0))
+    del body["duration_seconds"]
+    job_id = member_client.post(jobs_url(cluster), body, format="json").json()["id"]
+    clock.shift(10)  # start-up
+    services.cluster_schedule_pass(cluster=cluster)
+    clock.shift(3600)  # an hour with no pass: nothing stored it
+    assert Job.objects.get(pk=job_id).actual_cost == 0
+    job = Job.objects.get(pk=job_id)
+    assert member_client.get(jobs_url(cluster, job)).json()["actual_cost"] == "10.0000"  # 4 x 2.5 for an hour
