@@ -6,8 +6,8 @@ import time_machine
 from deployments import reconciler
 from deployments.models import ComponentDeployment, UseCaseDeployment
 from deployments.tests.factories import SIMPLE_RAG_PARAMS, make_cluster
-from jobs import services as job_services
 from jobs.models import Job
+from jobs.tests.factories import submit_job
 from tenancy.tests.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -182,16 +182,7 @@ def busy_until(tenant, project):
     """A small cluster whose only A100 is held by a batch job that ends 600 s after T0 (the clock is stopped at T0)."""
     with time_machine.travel(T0, tick=False):
         cluster = make_cluster(tenant=tenant, name="tiny", gpus={"A100-80GB": 1, "L4": 1, "H100-80GB": 0})
-        batch = job_services.job_submit(
-            cluster=cluster,
-            name="fine-tune",
-            job_type="BATCH",
-            tenant=tenant,
-            project=project,
-            resources={"gpu_type": "A100-80GB", "gpu_count": 1, "cpu": 4, "memory_gib": 16},
-            spec={"kind": "docker", "image": "ghcr.io/acme/trainer", "tag": "1.0"},
-            duration_seconds=600,
-        )
+        batch = submit_job(cluster, project, "fine-tune", job_type="BATCH", gpu_type="A100-80GB", duration_seconds=600)
     assert batch.status == "RUNNING"
     return cluster, T0 + timedelta(seconds=600)
 

@@ -70,6 +70,19 @@ def post_simple_rag(client, project, cluster) -> str:
     return response.json()["id"]
 
 
+def heal_with_the_stale_sweep(deployment_id) -> None:
+    """Run the beat's stale sweep (anything not reconciled since now) until the deployment is RUNNING."""
+    wait_for(
+        lambda: (
+            services.deployments_requeue_stale(stale_after=timedelta(0)) >= 0
+            and deployment_status(deployment_id) == "RUNNING"
+        ),
+        timeout=60,
+        interval=0.5,
+        message="RUNNING after the worker was killed",
+    )
+
+
 def deployment_status(deployment_id):
     return UseCaseDeployment.objects.get(pk=deployment_id).status
 
@@ -145,15 +158,7 @@ def test_a_worker_killed_mid_deployment_heals(tenant, project, member_user):
         assert deployment_status(deployment.pk) == "DEPLOYING"
         second = start_celery_worker(name="rescuer", queue=queue, concurrency=1, log_name="test-worker-rescuer.log")
         try:
-            wait_for(
-                lambda: (
-                    services.deployments_requeue_stale(stale_after=timedelta(0)) >= 0
-                    and deployment_status(deployment.pk) == "RUNNING"
-                ),
-                timeout=60,
-                interval=0.5,
-                message="RUNNING after the worker was killed",
-            )
+            heal_with_the_stale_sweep(deployment.pk)
         finally:
             stop_celery_worker(second)
     finally:
@@ -197,15 +202,7 @@ def test_a_worker_killed_inside_a_reconcile_pass_leaves_nothing_half_done(tenant
         assert not deployment.components.filter(job__isnull=False).exists()
         second = start_celery_worker(name="rescuer-mid", queue=queue, concurrency=1, log_name="test-worker-rescuer.log")
         try:
-            wait_for(
-                lambda: (
-                    services.deployments_requeue_stale(stale_after=timedelta(0)) >= 0
-                    and deployment_status(deployment.pk) == "RUNNING"
-                ),
-                timeout=60,
-                interval=0.5,
-                message="RUNNING after the worker was killed",
-            )
+            heal_with_the_stale_sweep(deployment.pk)
         finally:
             stop_celery_worker(second)
         jobs = Job.objects.filter(usecase_deployment_id=deployment.pk)

@@ -14,13 +14,14 @@ from django.utils import timezone
 from deployments import reconciler, services
 from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
 from deployments.tests.factories import SIMPLE_RAG_PARAMS, make_cluster
-from jobs import services as job_services
 from jobs.models import Job
+from jobs.tests.factories import submit_job
 from templates_app.selectors import template_get_for_user
 
 pytestmark = pytest.mark.django_db
 
 NEW_MODEL = {"model_id": "mistralai/Mistral-7B-Instruct-v0.3"}
+A100 = "A100-80GB"
 
 
 def running(user, project, cluster, now=None):
@@ -224,16 +225,7 @@ def test_scale_beyond_capacity_queues_the_extra_part_with_its_predicted_start(te
     with time_machine.travel(start, tick=False):
         deployment = running(member_user, project, cluster)
         llm_job = current(deployment)["llm"].job_id
-        batch = job_services.job_submit(
-            cluster=cluster,
-            name="training",
-            job_type="BATCH",
-            tenant=tenant,
-            project=project,
-            resources={"gpu_type": "A100-80GB", "gpu_count": 1, "cpu": 1, "memory_gib": 1},
-            spec={"kind": "docker", "image": "ghcr.io/acme/train", "tag": "1"},
-            duration_seconds=600,
-        )
+        batch = submit_job(cluster, project, "training", job_type="BATCH", gpu_type=A100, duration_seconds=600)
         assert batch.status == "RUNNING"  # the second A100
         frees_at = start + timedelta(seconds=600)
         plan = services.deployment_change_plan(user=member_user, deployment=deployment, change={"scale": {"llm": 2}})
@@ -261,15 +253,7 @@ def test_scale_down_on_a_full_cluster_frees_capacity_at_once(templates, member_u
     services.deployment_scale(user=member_user, deployment=deployment, scale={"llm": 3})
     reconcile(deployment)
     assert current(deployment)["llm"].job.resources["replicas"] == 3
-    waiting = job_services.job_submit(
-        cluster=cluster,
-        name="waiting",
-        job_type="SERVICE",
-        tenant=tenant,
-        project=project,
-        resources={"gpu_type": "A100-80GB", "gpu_count": 2, "cpu": 1, "memory_gib": 1},
-        spec={"kind": "docker", "image": "ghcr.io/acme/app", "tag": "1"},
-    )
+    waiting = submit_job(cluster, project, "waiting", gpu_type=A100, gpus=2)
     assert waiting.status == "QUEUED"
     services.deployment_scale(user=member_user, deployment=deployment, scale={"llm": 1})
     reconcile(deployment)
@@ -302,15 +286,7 @@ def test_a_change_waiting_for_capacity_can_be_cancelled(templates, member_user, 
     llm_job = current(deployment)["llm"].job_id
     cluster.inventory = {**cluster.inventory, "gpus": {"A100-80GB": 2, "L4": 2, "H100-80GB": 0}}
     cluster.save()
-    blocker = job_services.job_submit(
-        cluster=cluster,
-        name="blocker",
-        job_type="SERVICE",
-        tenant=tenant,
-        project=project,
-        resources={"gpu_type": "A100-80GB", "gpu_count": 1, "cpu": 1, "memory_gib": 1},
-        spec={"kind": "docker", "image": "ghcr.io/acme/app", "tag": "1"},
-    )
+    blocker = submit_job(cluster, project, "blocker", gpu_type=A100)
     assert blocker.status == "RUNNING"  # runs until cancelled: the extra part would wait for ever
     services.deployment_scale(user=member_user, deployment=deployment, scale={"llm": 2})
     reconcile(deployment)

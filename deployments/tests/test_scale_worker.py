@@ -6,13 +6,12 @@ from core.testing import client_for, wait_for
 from deployments.models import ComponentDeployment, DeploymentRevision, UseCaseDeployment
 from deployments.tests.factories import make_cluster, seed_system_templates
 from deployments.tests.test_integration import post_simple_rag
-from jobs import services as job_services
 from jobs.models import Job
+from jobs.tests.factories import submit_job
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-DOCKER = {"kind": "docker", "image": "ghcr.io/acme/app", "tag": "1"}
-ONE_A100 = {"gpu_type": "A100-80GB", "gpu_count": 1, "cpu": 1, "memory_gib": 1}
+A100 = "A100-80GB"
 
 
 def llm(deployment_id) -> ComponentDeployment:
@@ -69,16 +68,7 @@ def test_scale_beyond_capacity_waits_for_it_then_applies(celery_worker_process, 
     cluster = make_cluster(tenant=tenant, name="sim-small", gpus={"A100-80GB": 2, "L4": 2, "H100-80GB": 0})
     deployment_id = post_simple_rag(client, project, cluster)
     wait_for(revision_applied(deployment_id, 1), timeout=60, message="RUNNING")
-    batch = job_services.job_submit(
-        cluster=cluster,
-        name="training",
-        job_type="BATCH",
-        tenant=tenant,
-        project=project,
-        resources=ONE_A100,
-        spec=DOCKER,
-        duration_seconds=3,
-    )
+    batch = submit_job(cluster, project, "training", job_type="BATCH", gpu_type=A100, duration_seconds=3)
     assert batch.status == "RUNNING"  # the other A100, for 3 s
 
     response = client.post(f"/api/v1/deployments/{deployment_id}/scale", {"scale": {"llm": 2}}, format="json")
@@ -100,15 +90,7 @@ def test_a_scale_that_cannot_get_capacity_is_cancelled(celery_worker_process, cl
     cluster = make_cluster(tenant=tenant, name="sim-tight", gpus={"A100-80GB": 2, "L4": 2, "H100-80GB": 0})
     deployment_id = post_simple_rag(client, project, cluster)
     wait_for(revision_applied(deployment_id, 1), timeout=60, message="RUNNING")
-    job_services.job_submit(
-        cluster=cluster,
-        name="forever",
-        job_type="SERVICE",
-        tenant=tenant,
-        project=project,
-        resources=ONE_A100,
-        spec=DOCKER,
-    )
+    submit_job(cluster, project, "forever", gpu_type=A100)
     client.post(f"/api/v1/deployments/{deployment_id}/scale", {"scale": {"llm": 2}}, format="json")
     wait_for(
         lambda: ComponentDeployment.objects.filter(

@@ -1,5 +1,6 @@
 import factory
 
+from jobs import services
 from jobs.models import Cluster
 from tenancy.tests.factories import TenantFactory
 
@@ -30,3 +31,33 @@ def resources(gpus: int = 0, gpu_type: str = "H100-80GB", cpu: float = 1, memory
         "memory_gib": memory_gib,
         "replicas": replicas,
     }
+
+
+def submit_job(
+    cluster,
+    project,
+    name: str = "job",
+    *,
+    job_type: str = "SERVICE",
+    gpus: int = 1,
+    gpu_type: str = "H100-80GB",
+    cpu: float = 1,
+    memory_gib: float = 1,
+    replicas: int = 1,
+    duration_seconds: float | None = None,
+    **kwargs,
+):
+    """A job submitted through jobs.services on the cluster's tenant; BATCH and TRAINING run 60 s unless told."""
+    if job_type != "SERVICE" and duration_seconds is None:
+        duration_seconds = 60
+    return services.job_submit(
+        cluster=cluster,
+        name=name,
+        job_type=job_type,
+        tenant=cluster.tenant,
+        project=project,
+        resources=resources(gpus=gpus, gpu_type=gpu_type, cpu=cpu, memory_gib=memory_gib, replicas=replicas),
+        spec=kwargs.pop("spec", SPEC),
+        duration_seconds=duration_seconds,
+        **kwargs,
+    )

@@ -6,7 +6,7 @@ import pytest
 
 from jobs import services
 from jobs.models import Cluster, Job
-from jobs.tests.factories import SPEC, resources
+from jobs.tests.factories import SPEC, resources, submit_job
 
 pytestmark = pytest.mark.django_db
 
@@ -18,16 +18,7 @@ def staff_client(client, superuser):
 
 
 def submit(cluster, project, name="job", gpus=4, **kwargs):
-    return services.job_submit(
-        cluster=cluster,
-        name=name,
-        job_type="SERVICE",
-        tenant=cluster.tenant,
-        project=project,
-        resources=resources(gpus=gpus),
-        spec=SPEC,
-        **kwargs,
-    )
+    return submit_job(cluster, project, name, gpus=gpus, **kwargs)
 
 
 def job_url(job, action="change"):

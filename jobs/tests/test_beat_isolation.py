@@ -4,25 +4,15 @@ import logging
 
 import pytest
 
-from jobs import services
 from jobs.models import Cluster, Job
 from jobs.tasks import advance_jobs
-from jobs.tests.factories import SPEC, ClusterFactory, resources
+from jobs.tests.factories import ClusterFactory, submit_job
 
 pytestmark = pytest.mark.django_db
 
 
 def submit(cluster, project, name):
-    return services.job_submit(
-        cluster=cluster,
-        name=name,
-        job_type="BATCH",
-        tenant=cluster.tenant,
-        project=project,
-        resources=resources(gpus=1),
-        spec=SPEC,
-        duration_seconds=5,
-    )
+    return submit_job(cluster, project, name, job_type="BATCH", duration_seconds=5)
 
 
 def test_a_failing_cluster_does_not_stop_the_beat_for_the_others(tenant, project, clock, caplog):

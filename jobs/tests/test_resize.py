@@ -7,22 +7,13 @@ import pytest
 from core.exceptions import Conflict, ValidationError
 from jobs import services
 from jobs.models import Job
-from jobs.tests.factories import SPEC, resources
+from jobs.tests.factories import submit_job
 
 pytestmark = pytest.mark.django_db
 
 
-def service(cluster, project, name="svc", gpus=1, replicas=1, **kwargs):
-    return services.job_submit(
-        cluster=cluster,
-        name=name,
-        job_type="SERVICE",
-        tenant=cluster.tenant,
-        project=project,
-        resources=resources(gpus=gpus, cpu=0, memory_gib=0, replicas=replicas),
-        spec=SPEC,
-        **kwargs,
-    )
+def service(cluster, project, name="svc", gpus=1, replicas=1):
+    return submit_job(cluster, project, name, gpus=gpus, cpu=0, memory_gib=0, replicas=replicas)
 
 
 def test_shrinking_frees_capacity_at_once_and_a_waiting_job_is_admitted(cluster, project, clock):
