@@ -4,6 +4,7 @@
     python bench/deployments_bench.py --embedded --count 10             # single deployments on the embedded default
     python bench/deployments_bench.py --quick                           # 50 deployments, for a smoke run
     python bench/deployments_bench.py --update 100                      # issue 8: update the LLM of 100 at once
+    python bench/deployments_bench.py --scale 100                       # issue 8: scale their LLM 1 -> 3 -> 1
 
 PostgreSQL mode creates (and drops) its own database `uf_bench_deployments`, runs a simulated cluster with zero
 start-up time and enough capacity for every deployment, starts N Celery worker processes (concurrency 1 each),
@@ -17,6 +18,8 @@ POSTs `--count` simple-rag-v1 deployments through the API and waits until all ar
 Update mode (`--update N`) deploys N simple-rag-v1 stacks on a cluster with 1 s start-up, waits until all run, then
 PATCHes the LLM model of all N at once and reports the time until every revision is applied, the jobs started
 and cancelled by the update (by component), and the longest gap in which any deployment had no RUNNING LLM job.
+Scale mode (`--scale N`) does the same with a scale of the LLM from 1 to 3 replicas and back to 1: time to applied,
+jobs started and ended per component, replicas of the serving LLM jobs, how many were replaced, and the gap.
 Embedded mode uses a SQLite file and the filesystem broker under a temporary VAR_DIR, like `make run`, and
 reports the median time from POST to RUNNING of single deployments.
 """
@@ -108,11 +111,12 @@ def main() -> None:
     parser.add_argument("--embedded", action="store_true")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--update", type=int, default=0, metavar="N", help="update mode with N deployments")
+    parser.add_argument("--scale", type=int, default=0, metavar="N", help="scale mode with N deployments")
     args = parser.parse_args()
     if args.quick:
         args.count = 10 if args.embedded else 50
-    if args.update:
-        args.count = args.update
+    if args.update or args.scale:
+        args.count = args.update or args.scale
     setup_environment(args)
 
     import django
@@ -140,7 +144,7 @@ def main() -> None:
     Membership.objects.create(user=user, tenant=tenant, role="admin")
     project = Project.objects.create(tenant=tenant, name="bench")
     big = {"gpus": {"H100-80GB": 100000, "A100-80GB": 100000, "L4": 100000}, "cpu_cores": 10**7, "memory_gib": 10**8}
-    cluster = make_cluster(tenant=tenant, name="bench", startup=1 if args.update else 0, **big)
+    cluster = make_cluster(tenant=tenant, name="bench", startup=1 if args.update or args.scale else 0, **big)
     client = APIClient()
     client.force_authenticate(user)
     body = {
@@ -155,8 +159,9 @@ def main() -> None:
     print("workers ready", file=sys.stderr)
     results: dict = {"count": args.count, "workers": args.workers, "database": connection.vendor}
     try:
-        if args.update:
-            results.update(update_run(args.update, client, body, UseCaseDeployment, Job))
+        if args.update or args.scale:
+            run = update_run if args.update else scale_run
+            results.update(run(args.count, client, body, UseCaseDeployment, Job))
             print(json.dumps(results, indent=2, default=str))
             return
         if args.embedded:
@@ -252,6 +257,59 @@ def update_run(count: int, client, body: dict, UseCaseDeployment, Job) -> dict:
         "jobs_cancelled_by_component": dict(Counter(job.labels.get("usecase.component") for job in cancelled)),
         "longest_llm_gap_s": max(gaps),
     }
+
+
+def scale_run(count: int, client, body: dict, UseCaseDeployment, Job) -> dict:
+    """Scale the LLM of `count` running deployments from 1 to 3 replicas, then back to 1, through the API."""
+    from collections import Counter
+
+    from django.utils import timezone
+
+    from deployments.models import ComponentDeployment
+    from deployments.selectors import service_gap_seconds
+
+    def serving_llm_jobs() -> dict:
+        rows = ComponentDeployment.objects.filter(
+            deployment_id__in=ids, key="llm", retired_at__isnull=True, is_candidate=False
+        )
+        return dict(rows.values_list("deployment_id", "job_id"))
+
+    def wait_for_revision(number: int) -> None:
+        while (
+            UseCaseDeployment.objects.filter(pk__in=ids).exclude(revision=number).exists()
+            or UseCaseDeployment.objects.filter(pk__in=ids).exclude(status="RUNNING").exists()
+        ):
+            time.sleep(0.2)
+
+    ids = [client.post("/api/v1/deployments", body, format="json").json()["id"] for _ in range(count)]
+    wait_for_revision(1)
+    before = serving_llm_jobs()
+    results: dict = {"deployments": count}
+    for name, replicas, revision in (("up_1_to_3", 3, 2), ("down_3_to_1", 1, 3)):
+        changed_at = timezone.now()
+        started = time.perf_counter()
+        for deployment_id in ids:
+            response = client.post(
+                f"/api/v1/deployments/{deployment_id}/scale", {"scale": {"llm": replicas}}, format="json"
+            )
+            assert response.status_code == 202, response.content
+        posted = time.perf_counter() - started
+        wait_for_revision(revision)
+        new_jobs = Job.objects.filter(created_at__gte=changed_at, usecase_deployment_id__in=ids)
+        ended = Job.objects.filter(completed_at__gte=changed_at, status="CANCELLED", usecase_deployment_id__in=ids)
+        replicas_now = Counter(
+            Job.objects.filter(pk__in=serving_llm_jobs().values()).values_list("resources__replicas", flat=True)
+        )
+        results[name] = {
+            "post_seconds": posted,
+            "time_to_all_applied_s": time.perf_counter() - started,
+            "jobs_started_by_component": dict(Counter(job.labels.get("usecase.component") for job in new_jobs)),
+            "jobs_ended_by_component": dict(Counter(job.labels.get("usecase.component") for job in ended)),
+            "serving_llm_replicas": dict(replicas_now),
+        }
+    results["serving_llm_jobs_replaced"] = sum(1 for key, job in serving_llm_jobs().items() if before[key] != job)
+    results["longest_llm_gap_s"] = max(service_gap_seconds(deployment_id=i, key="llm") for i in ids)
+    return results
 
 
 def component_overheads(ComponentDeployment, UseCaseDeployment) -> list[float]:
