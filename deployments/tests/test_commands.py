@@ -89,7 +89,7 @@ def test_update_prints_plan_and_applies_with_yes(deployed, member_user):
     )
     assert "llm                  replaced" in output
     assert "orchestrator         replaced   — it consumes llm.url, which changes" in output
-    assert "Revision 2: applied." in output
+    assert "Revision 2: applied.\n" in output
     deployment.refresh_from_db()
     assert deployment.revision == 2
 
@@ -209,7 +209,7 @@ def test_update_progress_counts_serving_components_and_prints_each_candidate_sta
         f"{full} UPDATING (revision 2: 1/2 new parts running)",
         f"{full} RUNNING",
     ]
-    assert "Revision 2: applied." in output
+    assert "Revision 2: applied.\n" in output
 
 
 def test_deployments_list_counts_serving_components_during_a_roll_out(templates, member_user, project, slow_cluster):

@@ -213,7 +213,8 @@ class Command(BaseCommand):
         if opts["wait"] or opts["inline"]:
             status = self.watch(deployment, timeout=opts["timeout"], inline=opts["inline"])
             revision.refresh_from_db()
-            self.stdout.write(f"Revision {revision.number}: {revision.status}. {revision.status_message}")
+            detail = "" if revision.status == "applied" else f" {revision.status_message}"
+            self.stdout.write(f"Revision {revision.number}: {revision.status}.{detail}")
             if status != DeploymentStatus.RUNNING or revision.status != "applied":
                 sys.exit(1)
 
