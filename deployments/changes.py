@@ -146,8 +146,8 @@ def scale_mode(old: dict, new: dict, *, job_type: str) -> str:
 
 
 SCALE_REASONS = {
-    ADD_REPLICAS: "it gains {n} replicas: an extra part starts and joins it once running",
-    REMOVE_REPLICAS: "it drops {n} replicas in place",
+    ADD_REPLICAS: "it gains {n} {replicas}: an extra part starts and joins it once running",
+    REMOVE_REPLICAS: "it drops {n} {replicas} in place",
     NEW_PART: "its resources change: a new part starts beside the old one",
 }
 
@@ -179,7 +179,7 @@ def compute_change(
         elif resource_diff:
             mode = scale_mode(old["resources"], new["resources"], job_type=new.get("job_type", "SERVICE"))
             count = abs(replica_count(new["resources"]) - replica_count(old["resources"]))
-            reason = SCALE_REASONS[mode].format(n=count)
+            reason = SCALE_REASONS[mode].format(n=count, replicas="replica" if count == 1 else "replicas")
             changes[key] = ComponentChange(
                 key, SCALED, [reason], resource_diff, old["resources"], new["resources"], scale_mode=mode
             )

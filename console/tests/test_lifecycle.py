@@ -165,6 +165,8 @@ def test_scale_plan_shows_the_scaled_component_gpus_and_cost(member_web, running
     assert '<tr data-key="llm" data-action="scaled">' in page
     assert f"+2 \u00d7 {gpu_type}" in page
     assert "<code>resources.replicas</code>: <del>1</del> → <ins>3</ins>" in page
+    assert "it gains 2 replicas: an extra part starts and joins it once running" in page
+    assert "New parts start first (llm) and join the serving ones once running; nothing stops." in page
     assert not candidates(running)
 
 
@@ -360,3 +362,16 @@ def test_during_a_roll_out_the_status_page_tells_serving_and_new_parts_apart(mem
     delete = member_web.get(f"/deployments/{running.pk}/delete")
     keys = [item["row"].key for wave in delete.context["waves"] for item in wave]
     assert sorted(keys) == ["embedding", "llm", "orchestrator", "vector-db"]  # one entry per component
+
+
+def test_the_plan_says_what_stops_and_when_nothing_starts(member_web, running):
+    running.scale = {"llm": {"replicas": 2}}  # as if scaled before: scaling down starts nothing
+    llm = running.components.get(key="llm", retired_at__isnull=True)
+    llm.resources = {**llm.resources, "replicas": 2}
+    llm.save()
+    page = member_web.post(f"/deployments/{running.pk}/scale", scale_data(llm=1)).content.decode()
+    assert "it drops 1 replica in place" in page
+    assert "No new part starts: the change applies in place at once." in page
+    data = update_data(**{"parameters-model_id": NEW_MODEL})
+    page = member_web.post(f"/deployments/{running.pk}/update", {**data, "step": "plan"}).content.decode()
+    assert "the old ones keep serving until all of them run, then stop (llm, orchestrator)." in page
