@@ -74,19 +74,15 @@ def test_deployments_lists_them(deployed):
     assert "4/4" in output
 
 
+def update_model_inline(deployment, user) -> str:
+    """`deploy --update ID --param model_id=... --yes --inline`: its output."""
+    model = "model_id=mistralai/Mistral-7B-Instruct-v0.3"
+    return run("deploy", "--update", str(deployment.pk), "--param", model, "--user", user.username, "--yes", "--inline")
+
+
 def test_update_prints_plan_and_applies_with_yes(deployed, member_user):
     _, deployment = deployed
-    output = run(
-        "deploy",
-        "--update",
-        str(deployment.pk),
-        "--param",
-        "model_id=mistralai/Mistral-7B-Instruct-v0.3",
-        "--user",
-        member_user.username,
-        "--yes",
-        "--inline",
-    )
+    output = update_model_inline(deployment, member_user)
     assert "llm                  replaced" in output
     assert "orchestrator         replaced   — it consumes llm.url, which changes" in output
     assert "Revision 2: applied.\n" in output
@@ -183,17 +179,7 @@ def test_update_progress_counts_serving_components_and_prints_each_candidate_sta
     cluster = make_cluster(tenant=tenant, name="sim-short", startup=0.3)
     run(*deploy_args("simple-rag-v1", project, cluster, member_user, "--inline"))
     deployment = UseCaseDeployment.objects.get()
-    output = run(
-        "deploy",
-        "--update",
-        str(deployment.pk),
-        "--param",
-        "model_id=mistralai/Mistral-7B-Instruct-v0.3",
-        "--user",
-        member_user.username,
-        "--yes",
-        "--inline",
-    )
+    output = update_model_inline(deployment, member_user)
     lines = output.splitlines()
     assert "/6" not in output
     candidates: dict[str, list[str]] = {}

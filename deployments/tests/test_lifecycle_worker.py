@@ -12,6 +12,7 @@ from django.db import connection
 from core.testing import client_for, wait_for
 from deployments.models import DeploymentRevision, UseCaseDeployment
 from deployments.tests.factories import SIMPLE_RAG_PARAMS, make_cluster, seed_system_template_version
+from deployments.tests.test_integration import post_simple_rag
 from jobs.models import Cluster, Job
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -33,15 +34,7 @@ def url(deployment_id, action: str = "") -> str:
 
 def deploy(client, project, cluster) -> str:
     """simple-rag-v1 deployed through the API and brought to RUNNING by the worker; its id."""
-    body = {
-        "template_id": "simple-rag-v1",
-        "project_id": str(project.pk),
-        "cluster_id": str(cluster.pk),
-        "parameters": SIMPLE_RAG_PARAMS,
-    }
-    response = client.post("/api/v1/deployments", body, format="json")
-    assert response.status_code == 201, response.json()
-    deployment_id = response.json()["id"]
+    deployment_id = post_simple_rag(client, project, cluster)
     wait_for(
         lambda: UseCaseDeployment.objects.get(pk=deployment_id).status == "RUNNING", timeout=TIMEOUT, message="RUNNING"
     )
