@@ -30,7 +30,8 @@ def conftest_database_url() -> str:
 
 
 def waiting_on_locks(conn) -> int:
-    """Sessions of the test database waiting for a lock."""
+    """Sessions of the test database waiting for a lock. `conn` must be in autocommit: inside a transaction
+    pg_stat_activity is a snapshot taken at its first read."""
     query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
     return conn.execute(query).fetchone()[0]
 
@@ -183,6 +184,7 @@ def test_a_worker_killed_inside_a_reconcile_pass_leaves_nothing_half_done(tenant
     app.conf.task_default_queue = queue
     first = None
     blocker = psycopg.connect(conftest_database_url(), autocommit=False)
+    observer = psycopg.connect(conftest_database_url(), autocommit=True)
     try:
         template = template_get_for_user(user=member_user, template_id="simple-rag-v1")
         deployment, _ = services.deployment_create(
@@ -193,10 +195,10 @@ def test_a_worker_killed_inside_a_reconcile_pass_leaves_nothing_half_done(tenant
         # Two processes: one takes the reconcile task and blocks, the other answers the start-up ping.
         first = start_celery_worker(name="doomed-mid", queue=queue, concurrency=2, log_name="test-worker-mid.log")
 
-        wait_for(lambda: waiting_on_locks(blocker) >= 1, timeout=30, message="the worker's pass to block")
-        stop_celery_worker(first, kill=True)
+        wait_for(lambda: waiting_on_locks(observer) >= 1, timeout=30, message="the worker's pass to block")
+        stop_celery_worker(first, kill=True)  # its pool processes die with it (celery sets PR_SET_PDEATHSIG)
         blocker.rollback()  # the orphaned backend now runs on, finds its client gone, and rolls back
-        wait_for(lambda: waiting_on_locks(blocker) == 0, timeout=30, message="the killed pass to end")
+        wait_for(lambda: waiting_on_locks(observer) == 0, timeout=30, message="the killed pass to end")
         blocker.rollback()
         assert not Job.objects.filter(usecase_deployment_id=deployment.pk).exists()  # nothing half-submitted
         assert not deployment.components.filter(job__isnull=False).exists()
@@ -211,6 +213,7 @@ def test_a_worker_killed_inside_a_reconcile_pass_leaves_nothing_half_done(tenant
         )  # one job each: nothing from the killed pass survived to be submitted twice
     finally:
         blocker.close()
+        observer.close()
         app.conf.task_default_queue = original_queue
         if first is not None and first.poll() is None:
             stop_celery_worker(first, kill=True)
