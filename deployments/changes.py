@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from jobs.scheduling import per_replica
+
 UNCHANGED = "unchanged"
 REPLACED = "replaced"
 SCALED = "scaled"
@@ -102,9 +104,6 @@ class ChangePlan:
     def by_action(self, *actions: str) -> list[str]:
         return [c.key for c in self.components if c.action in actions]
 
-    def get(self, key: str) -> ComponentChange:
-        return next(c for c in self.components if c.key == key)
-
     @property
     def new_parts(self) -> list[ComponentChange]:
         return [c for c in self.components if c.starts_a_part]
@@ -139,8 +138,7 @@ def replica_count(resources: dict | None) -> int:
 
 def scale_mode(old: dict, new: dict, *, job_type: str) -> str:
     """How a component whose resources change is scaled (see ADD_REPLICAS)."""
-    same_shape = {k: v for k, v in old.items() if k != "replicas"} == {k: v for k, v in new.items() if k != "replicas"}
-    if job_type == "SERVICE" and same_shape:
+    if job_type == "SERVICE" and per_replica(old) == per_replica(new):
         return ADD_REPLICAS if replica_count(new) > replica_count(old) else REMOVE_REPLICAS
     return NEW_PART
 

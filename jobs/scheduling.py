@@ -56,6 +56,11 @@ class Demand:
         return ", ".join(parts)
 
 
+def per_replica(resources: Mapping[str, Any]) -> dict:
+    """Resources without the replica count: what one replica asks for (two jobs of one shape can merge)."""
+    return {key: value for key, value in resources.items() if key != "replicas"}
+
+
 def _num(value: float) -> str:
     return f"{value:g}"
 

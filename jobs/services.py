@@ -18,8 +18,9 @@ from django.utils import timezone
 from core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
 from jobs.drivers import SchedulePassResult, get_driver
 from jobs.models import Cluster, Job, check_transition
-from jobs.scheduling import CENT, Capacity, Demand, PlanJob, hourly_rate, order_key, startup_seconds
+from jobs.scheduling import CENT, Capacity, Demand, PlanJob, hourly_rate, order_key, per_replica, startup_seconds
 from jobs.validation import (
+    MAX_REPLICAS,
     normalise_resources,
     parse_priority,
     validate_cluster_settings,
@@ -401,8 +402,8 @@ def _resize(job: Job, replicas: int, now: datetime) -> list[str]:
 
 
 def _check_replicas(replicas) -> None:
-    if isinstance(replicas, bool) or not isinstance(replicas, int) or not 1 <= replicas <= 1000:
-        raise ValidationError({"replicas": ["A whole number from 1 to 1000."]})
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or not 1 <= replicas <= MAX_REPLICAS:
+        raise ValidationError({"replicas": [f"A whole number from 1 to {MAX_REPLICAS}."]})
 
 
 def job_resize(*, job: Job, replicas: int, now: datetime | None = None) -> Job:
@@ -430,10 +431,6 @@ def job_resize(*, job: Job, replicas: int, now: datetime | None = None) -> Job:
     return job
 
 
-def _per_replica(resources: dict) -> dict:
-    return {key: value for key, value in resources.items() if key != "replicas"}
-
-
 def job_absorb(*, job: Job, part: Job, now: datetime | None = None) -> Job:
     """Fold a running extra part into a running SERVICE job: the job gains the part's replicas, the part ends.
 
@@ -450,7 +447,7 @@ def job_absorb(*, job: Job, part: Job, now: datetime | None = None) -> Job:
         both = (target, extra)
         if any(j.status != Job.Status.RUNNING or j.job_type != Job.JobType.SERVICE for j in both):
             raise Conflict("Both jobs must be RUNNING services.")
-        if _per_replica(target.resources) != _per_replica(extra.resources):
+        if per_replica(target.resources) != per_replica(extra.resources):
             raise Conflict("The part asks for other resources per replica than the job.")
         check_transition(extra, Job.Status.CANCELLED)
         total = int(target.resources.get("replicas", 1)) + int(extra.resources.get("replicas", 1))
@@ -508,13 +505,20 @@ def forecast_item_info(item) -> dict:
     return {"queue_position": item.queue_position, "predicted_start": item.predicted_start, "reason": item.reason}
 
 
-def cluster_never_fits_reason(*, cluster: Cluster, resources: dict) -> str | None:
-    """Why these resources could not run even on the empty cluster (None when they could)."""
+def _demand_on(cluster: Cluster, resources: dict) -> tuple[Demand | None, str | None]:
+    """What the resources hold on this cluster, or why they could not run even on it empty (invalid, too big)."""
     try:
         normalised = normalise_resources(resources, inventory=cluster.inventory)
     except ValidationError as exc:
-        return "; ".join(f"{path}: {' '.join(messages)}" for path, messages in exc.errors.items())
-    return Capacity.from_inventory(cluster.inventory).never_fits_reason(Demand.from_resources(normalised))
+        return None, "; ".join(f"{path}: {' '.join(messages)}" for path, messages in exc.errors.items())
+    demand = Demand.from_resources(normalised)
+    reason = Capacity.from_inventory(cluster.inventory).never_fits_reason(demand)
+    return (None, reason) if reason else (demand, None)
+
+
+def cluster_never_fits_reason(*, cluster: Cluster, resources: dict) -> str | None:
+    """Why these resources could not run even on the empty cluster (None when they could)."""
+    return _demand_on(cluster, resources)[1]
 
 
 def cluster_capacity_check(
@@ -531,19 +535,11 @@ def cluster_capacity_check(
     """
     now = now or timezone.now()
     priority = parse_priority(priority)
-    total = Capacity.from_inventory(cluster.inventory)
     simulation = cluster.simulation or {}
     candidates: list[PlanJob] = []
     never_fits: list[dict] = []
     for index, resources in enumerate(resources_list):
-        try:
-            normalised = normalise_resources(resources, inventory=cluster.inventory)
-        except ValidationError as exc:
-            reason = "; ".join(f"{path}: {' '.join(messages)}" for path, messages in exc.errors.items())
-            never_fits.append({"index": index, "reason": reason})
-            continue
-        demand = Demand.from_resources(normalised)
-        reason = total.never_fits_reason(demand)
+        demand, reason = _demand_on(cluster, resources)
         if reason:
             never_fits.append({"index": index, "reason": reason})
             continue
