@@ -10,15 +10,7 @@ from django.shortcuts import redirect
 
 from tenancy import services
 from tenancy.models import Membership, Project, Tenant
-from tenancy.selectors import tenant_loses_last_admin
-
-
-def _losing_last_admin(memberships) -> bool:
-    """Whether removing these memberships leaves any of their tenants without an admin."""
-    by_tenant: dict = {}
-    for membership in memberships:
-        by_tenant.setdefault(membership.tenant_id, []).append(membership.pk)
-    return any(tenant_loses_last_admin(tenant_id=tenant_id, losing=pks) for tenant_id, pks in by_tenant.items())
+from tenancy.selectors import removal_loses_last_admin, tenant_loses_last_admin
 
 
 class MembershipInlineForm(forms.ModelForm):
@@ -141,14 +133,14 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def delete_view(self, request, object_id, extra_context=None):
         membership = self.get_object(request, unquote(object_id))
-        if membership is not None and _losing_last_admin([membership]):
+        if membership is not None and removal_loses_last_admin([membership]):
             self.message_user(request, services.LAST_ADMIN, messages.ERROR)
             return redirect("admin:tenancy_membership_change", membership.pk)
         return super().delete_view(request, object_id, extra_context)
 
     @admin.action(permissions=["delete"], description="Delete selected memberships")
     def delete_selected(self, request, queryset):
-        if _losing_last_admin(queryset):
+        if removal_loses_last_admin(queryset):
             self.message_user(request, services.LAST_ADMIN, messages.ERROR)
             return None
         return django_delete_selected(self, request, queryset)

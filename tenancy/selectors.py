@@ -79,6 +79,14 @@ def tenant_loses_last_admin(*, tenant_id, losing: Iterable, gaining: bool = Fals
     return bool(lost) and not gaining and not admins - lost
 
 
+def removal_loses_last_admin(memberships: Iterable[Membership]) -> bool:
+    """Whether removing these memberships (of any tenants) leaves one of their tenants without an admin."""
+    by_tenant: dict = {}
+    for membership in memberships:
+        by_tenant.setdefault(membership.tenant_id, []).append(membership.pk)
+    return any(tenant_loses_last_admin(tenant_id=tenant_id, losing=pks) for tenant_id, pks in by_tenant.items())
+
+
 def tenant_of(obj: Model, tenant_field: str = "tenant") -> object:
     """The tenant id of an object, following a dotted/underscored path such as `project__tenant`."""
     value = obj

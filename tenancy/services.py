@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
@@ -10,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
 from tenancy.models import Membership, Project, Tenant
-from tenancy.selectors import tenant_loses_last_admin, user_can_write, user_is_tenant_admin
+from tenancy.selectors import removal_loses_last_admin, tenant_loses_last_admin, user_can_write, user_is_tenant_admin
 
 User = get_user_model()
 
@@ -132,11 +131,9 @@ def membership_remove(*, user, membership: Membership) -> None:
 @transaction.atomic
 def membership_delete(*, memberships: Iterable[Membership]) -> None:
     """Remove memberships with no caller check (the admin site); refused when a tenant would lose its last admin."""
-    by_tenant: dict = defaultdict(list)
-    for membership in memberships:
-        by_tenant[membership.tenant_id].append(membership.pk)
-    for tenant_id, pks in sorted(by_tenant.items(), key=lambda item: str(item[0])):
+    memberships = list(memberships)
+    for tenant_id in sorted({membership.tenant_id for membership in memberships}, key=str):
         _lock_admins(tenant_id)
-        if tenant_loses_last_admin(tenant_id=tenant_id, losing=pks):
-            raise Conflict(LAST_ADMIN)
-    Membership.objects.filter(pk__in=[pk for pks in by_tenant.values() for pk in pks]).delete()
+    if removal_loses_last_admin(memberships):
+        raise Conflict(LAST_ADMIN)
+    Membership.objects.filter(pk__in=[membership.pk for membership in memberships]).delete()

@@ -23,12 +23,11 @@ from usecases.api.serializers import (
 )
 from usecases.filters import SORT_FIELDS, UsecaseFilterSet
 from usecases.models import Usecase
-
-TRUE = {"1", "true", "yes", "on"}
+from usecases.validation import TRUE_STRINGS
 
 
 def _flag(request, name: str) -> bool:
-    return str(request.query_params.get(name, "")).lower() in TRUE
+    return str(request.query_params.get(name, "")).lower() in TRUE_STRINGS
 
 
 class SearchPagination(LimitOffsetPagination):
