@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from io import StringIO
 from pathlib import Path
 
+import time_machine
 import yaml
 from django.conf import settings
 from django.core.management import call_command
@@ -26,6 +28,16 @@ def make_cluster(*, tenant, name: str = "sim", startup: float = 0, failure_rate:
         prices=PRICES,
         simulation={"startup_seconds": {"default": startup}, "failure_rate": failure_rate, "seed": 7},
     )
+
+
+def bring_up_on_slow_cluster(deployment_id, start: datetime) -> None:
+    """Reconcile a simple-rag-v1 deployment on a cluster with 5 s start-ups (the `slow_cluster` fixture) at 0, 6
+    and 12 s after `start`: one pass per wave of its start order, RUNNING after the third."""
+    from deployments import reconciler
+
+    for seconds in (0, 6, 12):
+        with time_machine.travel(start + timedelta(seconds=seconds), tick=False):
+            reconciler.deployment_reconcile(deployment_id=deployment_id)
 
 
 def seed_system_templates() -> None:

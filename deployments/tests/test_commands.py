@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from deployments import reconciler, services
 from deployments.models import UseCaseDeployment
-from deployments.tests.factories import SIMPLE_RAG_PARAMS, make_cluster
+from deployments.tests.factories import SIMPLE_RAG_PARAMS, bring_up_on_slow_cluster, make_cluster
 from templates_app.models import UseCaseTemplate
 from templates_app.selectors import template_get_for_user
 from templates_app.services import template_fork, template_update
@@ -205,9 +205,7 @@ def test_deployments_list_counts_serving_components_during_a_roll_out(templates,
         deployment, _ = services.deployment_create(
             user=member_user, template=template, project=project, cluster=slow_cluster, parameters=SIMPLE_RAG_PARAMS
         )
-    for seconds in (0, 6, 12):
-        with time_machine.travel(start + timedelta(seconds=seconds), tick=False):
-            reconciler.deployment_reconcile(deployment_id=deployment.pk)
+    bring_up_on_slow_cluster(deployment.pk, start)
     with time_machine.travel(start + timedelta(seconds=20), tick=False):
         services.deployment_update(
             user=member_user, deployment=deployment, parameters={"model_id": "mistralai/Mistral-7B-Instruct-v0.3"}

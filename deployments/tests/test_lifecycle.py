@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from deployments import reconciler, services
 from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
-from deployments.tests.factories import SIMPLE_RAG_PARAMS, make_cluster
+from deployments.tests.factories import SIMPLE_RAG_PARAMS, bring_up_on_slow_cluster, make_cluster
 from jobs.models import Job
 from jobs.tests.factories import submit_job
 from templates_app.selectors import template_get_for_user
@@ -87,9 +87,8 @@ def test_update_is_new_before_old_and_replaces_only_what_changed(templates, memb
         deployment, _ = services.deployment_create(
             user=member_user, template=template, project=project, cluster=slow_cluster, parameters=SIMPLE_RAG_PARAMS
         )
-    for seconds in (0, 6, 12):
-        with time_machine.travel(start + timedelta(seconds=seconds), tick=False):
-            reconcile(deployment)
+    bring_up_on_slow_cluster(deployment.pk, start)
+    deployment.refresh_from_db()
     assert deployment.status == "RUNNING"
     before = {key: row.job_id for key, row in current(deployment).items()}
     t0 = start + timedelta(seconds=20)

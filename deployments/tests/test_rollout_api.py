@@ -8,7 +8,7 @@ import time_machine
 from django.utils import timezone
 
 from deployments import reconciler
-from deployments.tests.factories import SIMPLE_RAG_PARAMS, seed_system_template_version
+from deployments.tests.factories import SIMPLE_RAG_PARAMS, bring_up_on_slow_cluster, seed_system_template_version
 from jobs.models import Job
 from templates_app.resolver import SECRET_MASK
 
@@ -122,9 +122,7 @@ def test_during_a_roll_out_each_component_says_whether_it_serves_or_is_a_candida
     start = timezone.now()
     with time_machine.travel(start, tick=False):
         deployment_id = create(member_client, project, slow_cluster)
-    for seconds in (0, 6, 12):  # five seconds of start-up per wave
-        with time_machine.travel(start + timedelta(seconds=seconds), tick=False):
-            reconcile(deployment_id)
+    bring_up_on_slow_cluster(deployment_id, start)
     with time_machine.travel(start + timedelta(seconds=20), tick=False):
         response = member_client.patch(url(deployment_id), {"parameters": NEW_MODEL}, format="json")
         assert response.status_code == 202, response.json()
