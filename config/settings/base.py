@@ -13,6 +13,9 @@ env.read_env(BASE_DIR / ".env", overwrite=False)
 
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-key-change-me-in-production-0123456789")
 DEBUG = env.bool("DEBUG", default=False)
+# Fernet keys for secrets at rest (core.crypto), comma-separated: the first encrypts, all decrypt. Empty: one key
+# derived from SECRET_KEY (development only; production settings require this variable).
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

@@ -89,6 +89,7 @@ def test_production_settings_pass_deploy_check():
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "SECRET_KEY": "a-real-secret-" + "x" * 60,
         "ALLOWED_HOSTS": "foundry.example.com",
+        "FIELD_ENCRYPTION_KEYS": "i6h1kUq0Y8p1o9JwQx3n3oVQe2f5mD8m1oQyTnq3x2A=",
         "PATH": "/usr/bin:/bin",
     }
     result = subprocess.run(
