@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "templates_app",
     "jobs",
     "deployments",
+    "sizing",
     "console",
 ]
 
