@@ -204,3 +204,25 @@ def rotate_encrypted_fields(*, batch_size: int = 500) -> dict[str, int]:
                 count += 1
         counts[f"{model._meta.label}.{field.name}"] = count
     return counts
+
+
+def _transform_column(model, field_name: str, schema_editor, transform) -> None:
+    meta = model._meta
+    quote = schema_editor.quote_name
+    table, column, pk = quote(meta.db_table), quote(meta.get_field(field_name).column), quote(meta.pk.column)
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(f"SELECT {pk}, {column} FROM {table} WHERE {column} IS NOT NULL")
+        for pk_value, value in cursor.fetchall():
+            new_value = transform(value)
+            if new_value != value:
+                cursor.execute(f"UPDATE {table} SET {column} = %s WHERE {pk} = %s", [new_value, pk_value])
+
+
+def encrypt_column(model, field_name: str, schema_editor) -> None:
+    """Migration helper: encrypt the clear values left in a column that has just become an encrypted field."""
+    _transform_column(model, field_name, schema_editor, lambda value: value if is_encrypted(value) else encrypt(value))
+
+
+def decrypt_column(model, field_name: str, schema_editor) -> None:
+    """Migration helper (the reverse of `encrypt_column`): put the clear values back before the field reverts."""
+    _transform_column(model, field_name, schema_editor, lambda value: decrypt(value) if is_encrypted(value) else value)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.crypto import EncryptedJSONField
 from deployments.state import ComponentStatus, DeploymentStatus
 
 
@@ -27,8 +28,8 @@ class UseCaseDeployment(models.Model):
     template = models.ForeignKey("templates_app.UseCaseTemplate", on_delete=models.PROTECT, related_name="deployments")
     template_version = models.CharField(max_length=50)
     name = models.CharField(max_length=200)
-    # Full parameters (secrets included: the deployer needs them); responses mask secrets via the plan.
-    parameters = models.JSONField(default=dict)
+    # Full parameters (secrets included: the deployer needs them), so encrypted at rest; responses mask secrets.
+    parameters = EncryptedJSONField(default=dict)
     plan = models.JSONField(default=dict, help_text="The resolved plan as deployed (templates_app.resolver.Plan).")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     status_message = models.TextField(blank=True, default="")
@@ -118,9 +119,10 @@ class ComponentDeployment(models.Model):
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     status_message = models.TextField(blank=True, default="")
-    planned = models.JSONField(default=dict, help_text="The planned component, output references unrendered.")
-    config = models.JSONField(default=dict, help_text="Rendered config as deployed.")
-    env = models.JSONField(default=dict, help_text="Rendered env as deployed.")
+    # Rendered from the parameters, secrets included: encrypted at rest.
+    planned = EncryptedJSONField(default=dict, help_text="The planned component, output references unrendered.")
+    config = EncryptedJSONField(default=dict, help_text="Rendered config as deployed.")
+    env = EncryptedJSONField(default=dict, help_text="Rendered env as deployed.")
     resources = models.JSONField(default=dict)
     outputs = models.JSONField(default=dict)
     has_run = models.BooleanField(default=False)
@@ -195,7 +197,7 @@ class DeploymentRevision(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     status_message = models.TextField(blank=True, default="")
-    parameters = models.JSONField(default=dict)
+    parameters = EncryptedJSONField(default=dict)
     template_version = models.CharField(max_length=50)
     plan = models.JSONField(default=dict, help_text="The resolved plan it asked for (secrets masked).")
     scale = models.JSONField(default=dict, blank=True)

@@ -4,6 +4,7 @@ from decimal import Decimal
 from django.db import models
 from django.utils import timezone
 
+from core.crypto import EncryptedJSONField
 from core.exceptions import Conflict
 from jobs.scheduling import cost_between
 
@@ -89,7 +90,8 @@ class Job(models.Model):
     demand_gpus = models.PositiveIntegerField(default=0)
     demand_millicores = models.BigIntegerField(default=0)
     demand_memory_mib = models.BigIntegerField(default=0)
-    spec = models.JSONField(default=dict)
+    # The rendered workload, a deployment's secret parameters included: encrypted at rest.
+    spec = EncryptedJSONField(default=dict)
     outputs = models.JSONField(default=dict, blank=True)
     labels = models.JSONField(default=dict, blank=True)
     priority = models.IntegerField(default=50)
