@@ -5,10 +5,14 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.views import healthz
+from sso import views as sso_views
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("admin/login/", sso_views.admin_login),
     path("admin/", admin.site.urls),
+    path("accounts/logout/", sso_views.logout, name="logout"),  # ends the identity provider's session too
+    path("accounts/oidc/", include("sso.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

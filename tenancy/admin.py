@@ -24,6 +24,8 @@ class MembershipInlineForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["user"].disabled = True
+            # A group-made row follows the identity provider: sign-in sets its role.
+            self.fields["role"].disabled = self.instance.source == Membership.Source.GROUPS
 
 
 class MembershipInlineFormSet(BaseInlineFormSet):
@@ -38,6 +40,8 @@ class MembershipInlineFormSet(BaseInlineFormSet):
             if not hasattr(form, "cleaned_data"):
                 continue
             removed = self.can_delete and self._should_delete_form(form)
+            if removed and form.instance.source == Membership.Source.GROUPS:
+                raise forms.ValidationError(services.MAPPED)
             is_admin = not removed and form.cleaned_data.get("role") == Membership.Role.ADMIN
             if form.instance.pk and not is_admin:
                 losing.append(form.instance.pk)
@@ -52,6 +56,7 @@ class MembershipInline(admin.TabularInline):
     formset = MembershipInlineFormSet
     extra = 0
     autocomplete_fields = ["user"]
+    readonly_fields = ["source"]
 
 
 @admin.register(Tenant)
@@ -108,16 +113,21 @@ class MembershipAdminForm(forms.ModelForm):
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
     form = MembershipAdminForm
-    list_display = ["user", "tenant", "role", "created_at"]
+    list_display = ["user", "tenant", "role", "source", "created_at"]
     search_fields = ["user__username", "tenant__name"]
-    list_filter = ["role", "tenant"]
+    list_filter = ["role", "source", "tenant"]
     list_select_related = ["user", "tenant"]
     autocomplete_fields = ["user", "tenant"]
     actions = ["delete_selected"]
 
     def get_readonly_fields(self, request, obj=None):
-        # A membership is a (user, tenant) pair: once made, only its role changes.
-        return ["user", "tenant"] if obj is not None else []
+        # A membership is a (user, tenant) pair: once made, only its role changes, and only a hand-made one's.
+        if obj is not None and obj.source == Membership.Source.GROUPS:
+            return ["user", "tenant", "role", "source"]
+        return ["user", "tenant", "source"] if obj is not None else ["source"]
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or obj.source == Membership.Source.MANUAL)
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -140,6 +150,9 @@ class MembershipAdmin(admin.ModelAdmin):
 
     @admin.action(permissions=["delete"], description="Delete selected memberships")
     def delete_selected(self, request, queryset):
+        if queryset.filter(source=Membership.Source.GROUPS).exists():
+            self.message_user(request, services.MAPPED, messages.ERROR)
+            return None
         if removal_loses_last_admin(queryset):
             self.message_user(request, services.LAST_ADMIN, messages.ERROR)
             return None

@@ -38,16 +38,24 @@ class Project(models.Model):
 
 
 class Membership(models.Model):
-    """A user's role in a tenant: admins manage members and clusters, members write, viewers read."""
+    """A user's role in a tenant: admins manage members and clusters, members write, viewers read.
+
+    `source` keeps hand-made memberships apart from those the identity provider's groups grant: sign-in changes
+    and removes only the latter, and only sign-in changes them."""
 
     class Role(models.TextChoices):
         ADMIN = "admin"
         MEMBER = "member"
         VIEWER = "viewer"
 
+    class Source(models.TextChoices):
+        MANUAL = "manual", "made by hand"
+        GROUPS = "groups", "identity provider groups"
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -60,3 +68,6 @@ class Membership(models.Model):
 
 
 WRITE_ROLES = frozenset({Membership.Role.ADMIN, Membership.Role.MEMBER})
+
+ROLE_RANK = {Membership.Role.VIEWER: 0, Membership.Role.MEMBER: 1, Membership.Role.ADMIN: 2}
+"""Order of the roles, for picking the strongest of several grants."""

@@ -68,6 +68,11 @@ def membership_list(*, tenant: Tenant) -> QuerySet[Membership]:
     return Membership.objects.filter(tenant=tenant).select_related("user", "tenant")
 
 
+def user_membership_list(*, user) -> QuerySet[Membership]:
+    """The user's own memberships with their tenants (for "your tenants and roles")."""
+    return Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__name")
+
+
 def tenant_loses_last_admin(*, tenant_id, losing: Iterable, gaining: bool = False) -> bool:
     """Whether demoting or removing the memberships `losing` (ids) leaves a tenant that has admins with none;
     `gaining`: another membership becomes an admin in the same change. The API, the services and the admin site

@@ -63,6 +63,13 @@ def project_update(*, user, project: Project, **fields) -> Project:
 
 
 LAST_ADMIN = "A tenant keeps at least one admin."
+MAPPED = "This membership comes from the identity provider's groups; change the group mapping or the groups instead."
+
+
+def _require_manual(memberships: Iterable[Membership]) -> None:
+    # Sign-in would undo a hand change to a group-made membership: refuse it instead of letting it silently revert.
+    if any(membership.source == Membership.Source.GROUPS for membership in memberships):
+        raise Conflict(MAPPED)
 
 
 def _require_admin(user, tenant: Tenant) -> None:
@@ -110,6 +117,7 @@ def membership_change_role(*, user, membership: Membership, role: str) -> Member
 def membership_set_role(*, membership: Membership, role: str) -> Membership:
     """Set a member's role with no caller check (the admin site, guarded by Django's permissions); the last admin
     cannot be demoted."""
+    _require_manual([membership])
     _lock_admins(membership.tenant_id)
     # The stored role decides, not the instance's: an admin form has already written the new role onto it.
     if role != Membership.Role.ADMIN and tenant_loses_last_admin(
@@ -132,6 +140,7 @@ def membership_remove(*, user, membership: Membership) -> None:
 def membership_delete(*, memberships: Iterable[Membership]) -> None:
     """Remove memberships with no caller check (the admin site); refused when a tenant would lose its last admin."""
     memberships = list(memberships)
+    _require_manual(memberships)
     for tenant_id in sorted({membership.tenant_id for membership in memberships}, key=str):
         _lock_admins(tenant_id)
     if removal_loses_last_admin(memberships):

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "deployments",
     "sizing",
     "console",
+    "sso",
 ]
 
 MIDDLEWARE = [
@@ -68,6 +69,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "sso.context_processors.sso",
             ],
         },
     },
@@ -118,6 +120,29 @@ STORAGES = {
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+# --- Single sign-on (OpenID Connect); off while OIDC_ISSUER is empty. README "Single sign-on" -------------------
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="").rstrip("/")
+OIDC_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+OIDC_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
+OIDC_SCOPES = env.str("OIDC_SCOPES", default="openid email profile")
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="single sign-on")
+OIDC_CLAIM_USERNAME = env.str("OIDC_CLAIM_USERNAME", default="preferred_username")
+OIDC_CLAIM_EMAIL = env.str("OIDC_CLAIM_EMAIL", default="email")
+OIDC_CLAIM_FIRST_NAME = env.str("OIDC_CLAIM_FIRST_NAME", default="given_name")
+OIDC_CLAIM_LAST_NAME = env.str("OIDC_CLAIM_LAST_NAME", default="family_name")
+OIDC_CLAIM_GROUPS = env.str("OIDC_CLAIM_GROUPS", default="groups")
+# `group=Tenant:role` or `group=superuser`, separated by `;` (beside the admin-editable table).
+OIDC_GROUP_ROLES = env.str("OIDC_GROUP_ROLES", default="")
+OIDC_API_AUDIENCE = env.str("OIDC_API_AUDIENCE", default="")  # empty: the client id
+OIDC_LEEWAY_SECONDS = env.int("OIDC_LEEWAY_SECONDS", default=60)
+OIDC_TIMEOUT_SECONDS = env.float("OIDC_TIMEOUT_SECONDS", default=5.0)
+OIDC_LINK_EXISTING_USERS = env.bool("OIDC_LINK_EXISTING_USERS", default=False)
+LOCAL_LOGIN_ENABLED = env.bool("LOCAL_LOGIN_ENABLED", default=True)
+# The SSO backend only restores sessions (it authenticates nobody by itself); the model backend is password login.
+AUTHENTICATION_BACKENDS = ["sso.backends.IdentityProviderBackend"] + (
+    ["django.contrib.auth.backends.ModelBackend"] if LOCAL_LOGIN_ENABLED else []
+)
 
 # --- Redis: Celery broker and Django cache when configured ----------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -189,6 +214,7 @@ REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes an anonymous request a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
+        "sso.authentication.IdentityProviderTokenAuthentication",  # `Bearer <JWT>` from OIDC_ISSUER
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -4,6 +4,7 @@ from django.shortcuts import render
 
 from deployments import selectors as deployment_selectors
 from templates_app.selectors import template_list
+from tenancy.selectors import user_membership_list
 
 
 @login_required
@@ -18,5 +19,6 @@ def home(request):
             "recent": deployments[:5],
             "status_counts": sorted(counts.items()),
             "template_count": template_list(user=request.user).filter(is_active=True).count(),
+            "memberships": user_membership_list(user=request.user),
         },
     )

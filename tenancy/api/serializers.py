@@ -41,8 +41,8 @@ class MembershipSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     class Meta:
         model = Membership
-        fields = ["user_id", "username", "tenant_id", "role", "created_at"]
-        read_only_fields = ["created_at"]
+        fields = ["user_id", "username", "tenant_id", "role", "source", "created_at"]
+        read_only_fields = ["source", "created_at"]
 
 
 class MembershipRoleSerializer(StrictFieldsMixin, serializers.Serializer):
