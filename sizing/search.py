@@ -66,6 +66,7 @@ class SizingRequest:
     prices: Mapping[str, Decimal] = field(default_factory=dict)
     free_gpus: Mapping[str, int] | None = None
     unsized_gpu_types: tuple[str, ...] = ()  # cluster types the catalog does not know
+    cluster_names: Mapping[str, str] = field(default_factory=dict)  # catalog id -> the cluster's inventory name
 
 
 @dataclass
@@ -93,6 +94,7 @@ class Candidate:
     hourly_cost: Decimal | None
     cost_per_million_tokens: Decimal | None
     cluster_can_hold: bool | None
+    cluster_gpu_type: str | None = None  # the name the cluster's inventory uses for this GPU type
     reason: str = ""
 
     @property
@@ -104,7 +106,8 @@ class Candidate:
         return max((v["miss_ratio"] for v in self.violations), default=0.0)
 
     def label(self) -> str:
-        return f"{self.replicas} x {self.gpu_count} x {self.gpu_type} {self.precision}"
+        plural = "replica" if self.replicas == 1 else "replicas"
+        return f"{self.replicas} {plural} of {self.gpu_count} x {self.gpu_type} {self.precision}"
 
     def as_dict(self) -> dict:
         return {
@@ -130,6 +133,7 @@ class Candidate:
             "hourly_cost": _text(self.hourly_cost),
             "cost_per_million_tokens": _text(self.cost_per_million_tokens),
             "cluster_can_hold": self.cluster_can_hold,
+            "cluster_gpu_type": self.cluster_gpu_type,
             "reason": self.reason,
         }
 
@@ -180,7 +184,7 @@ def _candidate(request: SizingRequest, gpu: GpuType, count: int, precision: str)
     )
     price = request.prices.get(gpu.id, gpu.default_hourly_usd)
     load = request.load
-    best = _max_concurrency_meeting(setup, request.slo, _users_cap(setup, load))
+    best = max_concurrency_meeting(setup, request.slo, _users_cap(setup, load))
     if best:
         replicas, per_replica = _replicas_for(setup, load, best)
     else:  # cannot meet: its best case, one user per replica
@@ -212,6 +216,7 @@ def _candidate(request: SizingRequest, gpu: GpuType, count: int, precision: str)
         hourly_cost=hourly,
         cost_per_million_tokens=cost_per_million_tokens(hourly, tokens) if hourly is not None else None,
         cluster_can_hold=None if free is None else (estimate.fits and count * replicas <= free.get(gpu.id, 0)),
+        cluster_gpu_type=request.cluster_names.get(gpu.id),
         reason=estimate.reason,
     )
 
@@ -226,7 +231,7 @@ def _users_cap(setup: Setup, load: Load) -> int:
     return max(1, math.ceil(load.requests_per_second * setup.latencies(setup.max_concurrency)[2]))
 
 
-def _max_concurrency_meeting(setup: Setup, slo: Slo, cap: int) -> int:
+def max_concurrency_meeting(setup: Setup, slo: Slo, cap: int) -> int:
     """The largest per-replica concurrency (up to `cap`) whose estimate meets every SLO (0: not even one user).
     Latency grows with concurrency, so a check of the cap, then a bisection find it in O(log n) estimates."""
     limit = min(setup.max_concurrency, cap)

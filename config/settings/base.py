@@ -251,6 +251,7 @@ SPECTACULAR_SETTINGS = {
         "ComponentJobTypeEnum": "components.models.ComponentDefinition.JobType",
         "ComponentRoleEnum": "deployments.selectors.COMPONENT_ROLES",
         "RoleEnum": "tenancy.models.Membership.Role",  # keeps its name beside the components' role
+        "PrecisionEnum": "sizing.reference.PRECISIONS",
     },
 }
 
