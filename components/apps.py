@@ -5,3 +5,4 @@ class ComponentsConfig(AppConfig):
     """The registry of deployable components."""
 
     name = "components"
+    verbose_name = "Component registry"

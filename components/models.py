@@ -9,20 +9,20 @@ class ComponentDefinition(models.Model):
     """A deployable component: how to run it (Helm chart, image or model server), its defaults and its outputs."""
 
     class Category(models.TextChoices):
-        VECTOR_DB = "vector_db"
-        LLM = "llm"
-        EMBEDDING = "embedding"
+        VECTOR_DB = "vector_db", "Vector database"
+        LLM = "llm", "LLM server"
+        EMBEDDING = "embedding", "Embedding server"
         RERANKER = "reranker"
         ORCHESTRATOR = "orchestrator"
-        UI = "ui"
+        UI = "ui", "Chat UI"
         MEMORY = "memory"
         TOOL = "tool"
         AGENT = "agent"
 
     class DeploymentType(models.TextChoices):
-        HELM = "HELM"
-        DOCKER = "DOCKER"
-        MODEL = "MODEL"
+        HELM = "HELM", "Helm chart"
+        DOCKER = "DOCKER", "Container image"
+        MODEL = "MODEL", "Model server"
 
     class JobType(models.TextChoices):
         SERVICE = "SERVICE"

@@ -91,3 +91,29 @@ def layout(
             )
     width = PADDING * 2 + len(waves) * NODE_WIDTH + max(0, len(waves) - 1) * COLUMN_GAP
     return Graph(nodes=list(nodes.values()), edges=edges, width=width, height=height)
+
+
+def deployment_layout(plan: dict, rows) -> Graph:
+    """A deployment's graph as it runs: the plan's components coloured by their serving part's state, and each
+    part of a change rolling out (a replacement, extra replicas or an added component) as a node of its own,
+    "<key> (new)", in its component's column, so an update is visible in the picture as in the table."""
+    plan_components = plan.get("components", [])
+    waves = [list(wave) for wave in plan.get("waves", [])]
+    depends_on = {c["key"]: list(c.get("depends_on", [])) for c in plan_components}
+    labels = {c["key"]: c.get("component_id", "") for c in plan_components}
+    statuses = {row.key: row.status for row in rows if not row.is_candidate}
+    column = {key: i for i, wave in enumerate(waves) for key in wave}
+    for row in rows:
+        if not row.is_candidate:
+            continue
+        node = f"{row.key} (new)"
+        needs = [key for key in row.depends_on or () if key in column]
+        index = column.get(row.key, max((column[key] + 1 for key in needs), default=0))
+        while len(waves) <= index:
+            waves.append([])
+        waves[index].append(node)
+        column[node] = index
+        depends_on[node] = needs
+        labels[node] = row.component_id
+        statuses[node] = row.status
+    return layout(waves, depends_on, labels=labels, statuses=statuses)

@@ -40,8 +40,12 @@ class DeployTargetForm(forms.Form):
         self.fields["project"].label_from_instance = lambda p: f"{p.name} ({p.tenant.name})"
         self.fields["cluster"].queryset = cluster_list(user=user).order_by("tenant__name", "name")
         self.fields["cluster"].label_from_instance = lambda c: f"{c.name} ({c.tenant.name}, {c.driver}, {c.status})"
+        clusters = self.fields["cluster"].queryset
+        # With one choice there is nothing to choose: preselect it.
         if len(projects) == 1:
             self.fields["project"].initial = projects[0].pk
+        if len(clusters) == 1:
+            self.fields["cluster"].initial = clusters[0].pk
 
 
 def _coerce_item(kind: str):
@@ -113,14 +117,14 @@ def _field_for(name: str, schema: dict, *, required: bool) -> forms.Field:
     if "maxLength" in schema:
         text_attrs["maxlength"] = schema["maxLength"]
     if schema.get("x-parameter-type") == "model_ref":
-        text_attrs["placeholder"] = "e.g. meta-llama/Llama-3.1-8B-Instruct"
+        text_attrs.update(placeholder="e.g. meta-llama/Llama-3.1-8B-Instruct", autocomplete="off")
     return forms.CharField(initial=default, widget=forms.TextInput(attrs=text_attrs), strip=True, **common)
 
 
 class ParameterForm(forms.Form):
     """A form whose fields are a template's parameters; `parameters()` gives the dict the resolver takes."""
 
-    def __init__(self, *args, schema: dict, **kwargs):
+    def __init__(self, *args, schema: dict, models: list[str] = (), **kwargs):
         kwargs.setdefault("prefix", PARAMETER_PREFIX)
         super().__init__(*args, **kwargs)
         self.schema = schema
@@ -129,6 +133,10 @@ class ParameterForm(forms.Form):
             field = _field_for(name, prop, required=name in required)
             field.is_required_parameter = name in required
             field.parameter_type = prop.get("x-parameter-type") or prop.get("type", "")
+            if field.parameter_type == "model_ref" and models:
+                # a free-text input that offers the known models (a <datalist>), since any model id is allowed
+                field.suggestions = list(models)
+                field.widget.attrs["list"] = f"id_{self.prefix}-{name}_suggestions"
             self.fields[name] = field
 
     def parameters(self) -> dict:

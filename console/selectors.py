@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from components.models import ComponentDefinition
-from deployments.models import ComponentDeployment
+from deployments.models import ComponentDeployment, UseCaseDeployment
 from templates_app.models import UseCaseTemplate
 from templates_app.selectors import template_list
+from tenancy.selectors import scope_to_user
+from usecases.models import Usecase
 
 
 def deployment_gpus_freed(*, components: Iterable[ComponentDeployment]) -> list[tuple[str, int]]:
@@ -30,3 +32,42 @@ def component_used_by(*, user, component: ComponentDefinition) -> list[UseCaseTe
         for template in template_list(user=user).filter(is_active=True)
         if any(c.get("component_ref") in refs for c in template.components)
     ]
+
+
+# Open-weight models the simulated and real LLM servers (vLLM, TGI) are commonly run with; the wizard suggests them
+# beside the models already in use, and any other Hugging Face id is accepted.
+WELL_KNOWN_MODELS = (
+    "meta-llama/Llama-3.1-8B-Instruct",
+    "meta-llama/Llama-3.1-70B-Instruct",
+    "meta-llama/Llama-3.3-70B-Instruct",
+    "mistralai/Mistral-7B-Instruct-v0.3",
+    "mistralai/Mixtral-8x7B-Instruct-v0.1",
+    "Qwen/Qwen2.5-7B-Instruct",
+    "Qwen/Qwen2.5-72B-Instruct",
+    "google/gemma-2-9b-it",
+    "microsoft/Phi-3.5-mini-instruct",
+)
+RECENT_DEPLOYMENTS_SCANNED = 200
+
+
+def model_suggestions(*, user) -> list[str]:
+    """Model ids to suggest for a model parameter: the well-known ones, the templates' defaults and what the user's
+    tenants deployed recently; sorted, no repeats."""
+    models = set(WELL_KNOWN_MODELS)
+    names = {"model_id"}
+    for template in template_list(user=user).filter(is_active=True):
+        for parameter in template.parameters or ():
+            if parameter.get("type") == "model_ref":
+                names.add(parameter["name"])
+                if isinstance(parameter.get("default"), str):
+                    models.add(parameter["default"])
+    recent = scope_to_user(UseCaseDeployment.objects.order_by("-created_at"), user).values_list("parameters", flat=True)
+    for parameters in recent[:RECENT_DEPLOYMENTS_SCANNED]:
+        models.update(v for k, v in (parameters or {}).items() if k in names and isinstance(v, str) and v)
+    return sorted(models, key=str.lower)
+
+
+def can_import(user) -> bool:
+    """Whether the user may import into the SLO catalogue: add and change, as the API's CatalogPermission."""
+    meta = Usecase._meta
+    return user.has_perms([f"{meta.app_label}.{perm}_{meta.model_name}" for perm in ("add", "change")])

@@ -7,3 +7,4 @@ class CoreConfig(AppConfig):
     """Cross-cutting pieces: the API error shape, pagination, health check, encryption, start-up commands."""
 
     name = "core"
+    verbose_name = "Core"

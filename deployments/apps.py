@@ -5,3 +5,4 @@ class DeploymentsConfig(AppConfig):
     """Deployments of templates onto clusters, and the reconciler that drives them."""
 
     name = "deployments"
+    verbose_name = "Deployments"

@@ -5,3 +5,4 @@ class JobsConfig(AppConfig):
     """Clusters, jobs and cluster drivers: the stand-in for a cluster manager."""
 
     name = "jobs"
+    verbose_name = "Jobs and clusters"

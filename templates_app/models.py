@@ -18,7 +18,7 @@ class UseCaseTemplate(models.Model):
     """
 
     class Category(models.TextChoices):
-        RAG = "rag"
+        RAG = "rag", "RAG"
         CHATBOT = "chatbot"
         AGENT = "agent"
 

@@ -5,3 +5,4 @@ class UsecasesConfig(AppConfig):
     """The SLO catalog of AI use cases."""
 
     name = "usecases"
+    verbose_name = "Usecase SLO catalog"

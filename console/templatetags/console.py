@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal, InvalidOperation
 
 from django import template
@@ -47,11 +48,6 @@ def money(value, places: int = 2) -> str:
 
 
 @register.filter
-def is_url(value) -> bool:
-    return isinstance(value, str) and value.startswith(("http://", "https://"))
-
-
-@register.filter
 def gpus(resources: dict) -> str:
     """ "2 x H100-80GB" (with a multiplication sign) for a component's resources, a dash without GPUs."""
     resources = resources or {}
@@ -85,6 +81,7 @@ NAV_SECTIONS = {
     "component-detail": "components",
     "slo": "slo",
     "slo-detail": "slo",
+    "slo-import": "slo",
 }
 
 
@@ -116,3 +113,29 @@ def signed_money(value) -> str:
 @register.filter
 def revision_tone(status: str) -> str:
     return {"applied": "ok", "pending": "busy", "failed": "bad"}.get(status, "muted")
+
+
+@register.filter
+def as_json(value, pretty: str = "") -> str:
+    """A value as a person would write it in a request: JSON (not Python's repr); `as_json:"pretty"` indents."""
+    if isinstance(value, str) and not pretty:
+        return value
+    return json.dumps(value, indent=2 if pretty else None, ensure_ascii=False, default=str)
+
+
+PARAMETER_TYPES = {
+    "model_ref": "model",
+    "string": "text",
+    "secret": "secret",
+    "integer": "whole number",
+    "number": "number",
+    "boolean": "yes / no",
+    "list": "list",
+    "array": "list",
+}
+
+
+@register.filter
+def parameter_type(kind: str) -> str:
+    """A parameter's type in words ("model", "whole number"), not the schema's spelling."""
+    return PARAMETER_TYPES.get(kind or "", kind or "")

@@ -123,7 +123,7 @@ def test_deploy_simple_rag_through_the_wizard_watch_it_run_then_delete_it(
     assert page.evaluate("window.__noReload") is True
     expect(page.locator("tr[data-key=orchestrator]")).to_contain_text("RUNNING")
     expect(page.locator("#timeline")).to_contain_text("component_submitted")
-    expect(page.locator("tr[data-key=llm] a[href^='http://']").first).to_be_visible()
+    expect(page.locator("tr[data-key=llm] button.copy").first).to_be_visible()
     shot(page, "06-deployment-running")
 
     # scale the LLM from the status page: the plan first, then the rollout reaches revision 2

@@ -92,7 +92,7 @@ def test_detail_shows_components_jobs_outputs_and_events(member_web, member_user
     assert [c.key for c in response.context["components"]] == ["vector-db", "embedding", "llm", "orchestrator"]
     for row in response.context["components"]:
         assert row.job is not None
-        assert f'<a href="{row.outputs["url"]}"' in page
+        assert f'<code data-output="url">{row.outputs["url"]}</code>' in page
     assert 'data-testid="deployment-status">RUNNING<' in page
     events = DeploymentEvent.objects.filter(deployment=deployment)
     assert all(f'id="event-{e.id}"' in page for e in events)
@@ -128,7 +128,7 @@ def test_live_fragment_sends_only_new_events_out_of_band(member_web, member_user
     fresh = member_web.get(f"/deployments/{deployment.pk}/live", {"after": seen}).content.decode()
     new_events = DeploymentEvent.objects.filter(deployment=deployment, id__gt=seen)
     assert new_events.exists()
-    assert 'hx-swap-oob="beforeend:#timeline"' in fresh
+    assert 'hx-swap-oob="afterbegin:#timeline"' in fresh
     assert all(f'id="event-{e.id}"' in fresh for e in new_events)
     assert f'id="event-{seen}"' not in fresh
     assert 'data-status="RUNNING"' in fresh

@@ -14,7 +14,7 @@ def test_components_are_grouped_by_category(member_web, templates):
     assert [c.id for c in response.context["components"]] == list(
         ComponentDefinition.objects.filter(is_active=True).order_by("category", "id").values_list("id", flat=True)
     )
-    assert "<h2>Vector Db</h2>" in page or "<h2>Vector DB</h2>" in page
+    assert "<h2>Vector database</h2>" in page
     assert 'href="/components/qdrant"' in page
 
 

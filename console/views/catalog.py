@@ -9,11 +9,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from console.dag import layout
 from console.forms import DeployTargetForm, ParameterForm, apply_service_error
+from console.selectors import model_suggestions
 from core.exceptions import NotFound, ServiceError
 from deployments import services as deployment_services
 from templates_app.filters import TemplateFilterSet
 from templates_app.models import UseCaseTemplate
-from templates_app.resolver import parameters_schema, template_graph
+from templates_app.resolver import parameters_schema, resolve, template_graph
 from templates_app.selectors import template_get_for_user, template_list
 from tenancy.selectors import writable_tenant_ids
 
@@ -93,10 +94,25 @@ def template_detail_page(request, template_id: str):
     )
 
 
+def _check_all(template, target: DeployTargetForm, parameter_form: ParameterForm) -> bool:
+    """Both forms valid. When "where" is not, the parameters are still checked against the template (a pure
+    resolve, nothing written), so every problem shows on the first submit rather than one group per submit."""
+    target_ok = target.is_valid()
+    if not parameter_form.is_valid() or target_ok:
+        return target_ok and parameter_form.is_valid()
+    try:
+        resolve(template, parameter_form.parameters())
+    except ServiceError as error:
+        apply_service_error(error, target=target, parameters=parameter_form)
+    return False
+
+
 def _wizard_forms(request, template):
     data = request.POST if request.method == "POST" else None
     target = DeployTargetForm(data, user=request.user)
-    parameter_form = ParameterForm(data, schema=parameters_schema(template))
+    parameter_form = ParameterForm(
+        data, schema=parameters_schema(template), models=model_suggestions(user=request.user)
+    )
     return target, parameter_form
 
 
@@ -109,7 +125,7 @@ def deploy_wizard(request, template_id: str):
     target, parameter_form = _wizard_forms(request, template)
     status = 200
     if request.method == "POST":
-        if target.is_valid() & parameter_form.is_valid():
+        if _check_all(template, target, parameter_form):
             data = target.cleaned_data
             try:
                 deployment, _ = deployment_services.deployment_create(
@@ -146,7 +162,7 @@ def deploy_preview(request, template_id: str):
     template = _template_or_404(request, template_id)
     target, parameter_form = _wizard_forms(request, template)
     preview = graph = None
-    if target.is_valid() & parameter_form.is_valid():
+    if _check_all(template, target, parameter_form):
         data = target.cleaned_data
         try:
             preview = deployment_services.deployment_preview(

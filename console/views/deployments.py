@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from console.dag import layout
+from console.dag import deployment_layout
 from console.selectors import deployment_gpus_freed
 from core.exceptions import ServiceError
 from deployments import selectors, services
@@ -27,6 +27,7 @@ PAGE_SIZE = 50
 POLL_ACTIVE = "1s"
 POLL_RUNNING = "10s"
 EVENTS_SHOWN = 500
+READY = ("RUNNING", "SUCCEEDED")
 REVISIONS_SHOWN = 50
 
 
@@ -73,20 +74,23 @@ def deployment_list_page(request):
 
 def _live_context(deployment: UseCaseDeployment, *, after: int | None) -> dict:
     components = selectors.deployment_components(deployment=deployment)
-    events = list(selectors.deployment_events(deployment=deployment, after=after)[:EVENTS_SHOWN])
-    plan_components = deployment.plan.get("components", [])
-    graph = layout(
-        deployment.plan.get("waves", []),
-        {c["key"]: c.get("depends_on", []) for c in plan_components},
-        labels={c["key"]: c.get("component_id", "") for c in plan_components},
-        statuses={row.key: row.status for row in components if not row.is_candidate},  # what serves
-    )
-    last_event_id = events[-1].id if events else after
+    events = selectors.deployment_events(deployment=deployment, after=after)
+    # Newest first: the page shows the latest EVENTS_SHOWN; a poll brings those after the last one shown.
+    events = list(events.order_by("-id")[:EVENTS_SHOWN]) if after is None else list(events[:EVENTS_SHOWN])[::-1]
+    last_event_id = events[0].id if events else after
+    candidates = [row for row in components if row.is_candidate]
+    # What the stack waits for: the parts of a change rolling out, else the components themselves.
+    parts = candidates or [row for row in components if not row.is_candidate]
     return {
         "deployment": deployment,
         "components": components,
         "events": events,
-        "graph": graph,
+        "graph": deployment_layout(deployment.plan, components),
+        "progress": {
+            "ready": sum(row.status in READY for row in parts),
+            "total": len(parts),
+            "of": "new parts" if candidates else "components",
+        },
         "last_event_id": last_event_id or 0,
         "poll": poll_interval(deployment.status),
         "hourly_cost": deployment_hourly_cost(deployment),

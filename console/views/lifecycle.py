@@ -25,6 +25,7 @@ from console.forms import (
     changed_parameters,
     parameter_initial,
 )
+from console.selectors import model_suggestions
 from console.views.deployments import _deployment_or_404
 from core.exceptions import ServiceError
 from deployments import selectors, services
@@ -51,8 +52,10 @@ class ChangeForms:
         return [f for f in (self.parameters, self.form) if f is not None]
 
 
-def _update_forms(deployment: UseCaseDeployment, data) -> ChangeForms:
-    parameter_form = ParameterForm(data, schema=parameters_schema(deployment.template))
+def _update_forms(deployment: UseCaseDeployment, data, user) -> ChangeForms:
+    parameter_form = ParameterForm(
+        data, schema=parameters_schema(deployment.template), models=model_suggestions(user=user)
+    )
     parameter_form.initial = parameter_initial(parameter_form, deployment.plan.get("parameters", {}))
     form = UpdateForm(
         data, current=deployment.template_version, upgrade=selectors.deployment_upgrade_available(deployment)
@@ -60,12 +63,12 @@ def _update_forms(deployment: UseCaseDeployment, data) -> ChangeForms:
     return ChangeForms(form, parameter_form)
 
 
-def _scale_forms(deployment: UseCaseDeployment, data) -> ChangeForms:
+def _scale_forms(deployment: UseCaseDeployment, data, user) -> ChangeForms:
     rows = [row for row in selectors.deployment_components(deployment=deployment) if not row.is_candidate]
     return ChangeForms(ScaleForm(data, components=rows), extra={"components": rows})
 
 
-def _rollback_forms(deployment: UseCaseDeployment, data) -> ChangeForms:
+def _rollback_forms(deployment: UseCaseDeployment, data, user) -> ChangeForms:
     revisions = list(selectors.deployment_revisions(deployment=deployment))
     return ChangeForms(RollbackForm(data, revisions=revisions, current=deployment.revision))
 
@@ -116,7 +119,7 @@ def _change_page(request, pk, *, action: Action):
     if request.method == "POST" and not can_write:
         raise PermissionDenied("Your role in this tenant is read-only.")
     step = request.POST.get("step", PLAN) if request.method == "POST" else EDIT
-    forms_ = action.build(deployment, request.POST if request.method == "POST" else None)
+    forms_ = action.build(deployment, request.POST if request.method == "POST" else None, request.user)
     plan, status = None, 200
     if step in (PLAN, CONFIRM):
         if forms_.is_valid():

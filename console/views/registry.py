@@ -10,7 +10,7 @@ from django.shortcuts import render
 from components.filters import ComponentFilterSet
 from components.models import ComponentDefinition
 from components.selectors import component_get, component_list
-from console.selectors import component_used_by
+from console.selectors import can_import, component_used_by
 from core.exceptions import NotFound, ServiceError
 from usecases import profiles
 from usecases import selectors as usecase_selectors
@@ -60,16 +60,21 @@ def component_detail_page(request, component_id: str):
     return render(request, "console/components/detail.html", {"component": component, "used_by": used_by})
 
 
+def slo_search_params(query) -> dict:
+    """The catalogue search's keywords from the list page's query string (profiles as repeated checkboxes)."""
+    params = {name: query.get(name) for name in SLO_PARAMS if query.get(name)}
+    for name in ("latency_profile", "input_length_profile"):
+        if query.getlist(name):
+            params[name] = ",".join(query.getlist(name))
+    return params
+
+
 @login_required
 def slo_list_page(request):
     """The usecase SLO catalogue: the API's search (same parameters) with industry, tag and profile filters."""
-    params = {name: request.GET.get(name) for name in SLO_PARAMS if request.GET.get(name)}
-    for name in ("latency_profile", "input_length_profile"):
-        if request.GET.getlist(name):
-            params[name] = ",".join(request.GET.getlist(name))
     errors = None
     try:
-        queryset = usecase_selectors.usecase_search(**params)
+        queryset = usecase_selectors.usecase_search(**slo_search_params(request.GET))
     except ServiceError as error:
         errors, queryset = error.errors, usecase_selectors.usecase_queryset().none()
     page = Paginator(queryset, SLO_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -90,6 +95,7 @@ def slo_list_page(request):
             "selected_latency": request.GET.getlist("latency_profile"),
             "selected_input": request.GET.getlist("input_length_profile"),
             "sort_fields": SORT_FIELDS,
+            "can_import": can_import(request.user),
         },
     )
 
