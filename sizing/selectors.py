@@ -241,3 +241,13 @@ def _finite(value: float) -> float | None:
 
 def _text(value) -> str | None:
     return None if value is None else str(value)
+
+
+def sizing_for_models(*, workload: Workload, model_ids: Iterable[str], load: Load) -> list[dict]:
+    """The chosen candidate (or the reasons) of each catalog model for one workload: the SLO page's table."""
+    rows = []
+    for model_id in model_ids:
+        model = catalog().model(model_id)
+        result = sizing_run(model=model, workload=workload, load=load)
+        rows.append({"model_id": model.id, "chosen": result.chosen, "reasons": result.reasons})
+    return rows

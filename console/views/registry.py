@@ -12,12 +12,23 @@ from components.models import ComponentDefinition
 from components.selectors import component_get, component_list
 from console.selectors import can_import, component_used_by
 from core.exceptions import NotFound, ServiceError
+from sizing import selectors as sizing_selectors
+from sizing.search import Load
+from templates_app.selectors import template_list
 from usecases import profiles
 from usecases import selectors as usecase_selectors
 from usecases.filters import SORT_FIELDS
 
 SLO_PAGE_SIZE = 25
 SLO_PARAMS = ("q", "industry", "tags", "tags_mode", "latency_profile", "input_length_profile", "sort_by", "sort_order")
+# The models the SLO page sizes for (small, medium, large, mixture of experts).
+COMMON_MODELS = (
+    "meta-llama/Llama-3.1-8B-Instruct",
+    "Qwen/Qwen2.5-14B-Instruct",
+    "meta-llama/Llama-3.3-70B-Instruct",
+    "mistralai/Mixtral-8x7B-Instruct-v0.1",
+)
+MAX_PAGE_USERS = 10_000
 SLO_RANGES = (
     ("Input tokens", "input_tokens", ""),
     ("Output tokens", "output_tokens", ""),
@@ -116,4 +127,26 @@ def slo_detail_page(request, unique_id: str):
         }
         for label, name, unit in SLO_RANGES
     ]
-    return render(request, "console/slo/detail.html", {"usecase": usecase, "rows": rows})
+    users = _users(request.GET.get("users"))
+    workload = sizing_selectors.workload_resolve(
+        usecase_id=None,
+        input_tokens=usecase.input_tokens_max,
+        output_tokens=usecase.output_tokens_max,
+        slo={"ttft_s": usecase.ttft_max, "itl_s": usecase.inter_token_max, "e2e_s": usecase.e2e_max},
+    )
+    sizing = sizing_selectors.sizing_for_models(
+        workload=workload, model_ids=COMMON_MODELS, load=Load(concurrency=users)
+    )
+    templates = template_list(user=request.user).filter(tenant__isnull=True, is_active=True).order_by("name")
+    return render(
+        request,
+        "console/slo/detail.html",
+        {"usecase": usecase, "rows": rows, "sizing": sizing, "users": users, "templates": templates},
+    )
+
+
+def _users(raw: str | None) -> int:
+    try:
+        return min(MAX_PAGE_USERS, max(1, int(raw or 10)))
+    except ValueError:
+        return 10
