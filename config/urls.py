@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/v1/", include("jobs.api.urls")),
     path("api/v1/", include("deployments.api.urls")),
     path("api/v1/", include("sizing.api.urls")),
+    path("api/v1/", include("security.api.urls")),
     path("", include("console.urls")),
 ]
 

@@ -1,11 +1,10 @@
-"""Demo data for the embedded default: an admin user, a demo tenant and project, an API token."""
+"""Demo data for the embedded default: an admin user, a demo tenant and project (its API token: security)."""
 
 from __future__ import annotations
 
 import os
 
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 
 from tenancy.models import Membership, Project, Tenant
 
@@ -26,12 +25,10 @@ def bootstrap(*, stdout) -> dict:
     tenant, _ = Tenant.objects.get_or_create(name=DEMO_TENANT)
     Membership.objects.get_or_create(user=user, tenant=tenant, defaults={"role": Membership.Role.ADMIN})
     project, _ = Project.objects.get_or_create(tenant=tenant, name=DEMO_PROJECT)
-    token, _ = Token.objects.get_or_create(user=user)
     stdout.write(f"tenancy: user {username!r}, tenant {tenant.name!r}, project {project.name!r}")
     return {
         "admin_username": username,
         "admin_password": password if created else "(unchanged since first start)",
-        "api_token": token.key,
         "tenant_id": str(tenant.pk),
         "project_id": str(project.pk),
     }

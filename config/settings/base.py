@@ -28,7 +28,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -40,6 +39,7 @@ INSTALLED_APPS = [
     "jobs",
     "deployments",
     "sizing",
+    "security",
     "console",
     "sso",
 ]
@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "security.middleware.RefusedCallerMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -213,9 +214,14 @@ CELERY_BEAT_SCHEDULE: dict = {
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes an anonymous request a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "security.authentication.ApiTokenAuthentication",
         "sso.authentication.IdentityProviderTokenAuthentication",  # `Bearer <JWT>` from OIDC_ISSUER
         "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "security.throttling.UserRateThrottle",
+        "security.throttling.AnonRateThrottle",
+        "security.throttling.ExpensiveRateThrottle",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.LimitOffsetPagination",
@@ -231,6 +237,14 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+# Rates of security.throttling ("<n>/<second|minute|hour|day>"), read per request; on the cache, so with Redis they
+# hold across web processes (with the in-memory cache of `make run`, per process).
+API_THROTTLE_RATES = {
+    "user": env.str("API_RATE_USER", default="1200/minute"),
+    "anon": env.str("API_RATE_ANON", default="60/minute"),
+    "expensive": env.str("API_RATE_EXPENSIVE", default="30/minute"),
 }
 
 SPECTACULAR_SETTINGS = {

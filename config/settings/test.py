@@ -31,3 +31,5 @@ CACHES = {
         "KEY_PREFIX": "uf-test",
     }
 }
+# High enough that no functional test is throttled; the throttling tests set their own rates.
+API_THROTTLE_RATES = {"user": "100000/minute", "anon": "100000/minute", "expensive": "100000/minute"}

@@ -113,6 +113,14 @@ def test_bootstrap_is_idempotent():
     first = run_bootstrap(stdout=StringIO(), migrate=False)
     second = run_bootstrap(stdout=StringIO(), migrate=False)
     assert first["api_token"] == second["api_token"]
+    # The printed key works, and it is not stored in clear.
+    from rest_framework.test import APIClient
+
+    from security.models import ApiToken
+
+    client = APIClient(HTTP_AUTHORIZATION=f"Token {first['api_token']}")
+    assert client.get("/api/v1/projects").status_code == 200
+    assert not ApiToken.objects.filter(digest=first["api_token"]).exists()
     assert get_user_model().objects.filter(username="admin", is_superuser=True).count() == 1
     assert Tenant.objects.filter(name="Demo").count() == 1
     assert Project.objects.filter(tenant__name="Demo").count() == 1

@@ -53,6 +53,7 @@ class DeploymentViewSet(
     serializer_class = DeploymentSerializer
     filterset_class = DeploymentFilterSet
     ordering_fields = ["created_at", "name", "status", "updated_at"]
+    expensive_actions = {"preview", "plan"}  # resolve and price a whole stack: the stricter rate limit
 
     def get_queryset(self):
         return selectors.deployment_list(user=self.request.user)

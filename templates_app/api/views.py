@@ -49,6 +49,7 @@ class TemplateViewSet(
     lookup_field = "slug"
     lookup_url_kwarg = "id"
     lookup_value_regex = "[^/]+"
+    expensive_actions = {"resolve_plan"}  # the stricter rate limit (security.throttling)
 
     def get_queryset(self):
         return selectors.template_list(user=self.request.user)

@@ -1,7 +1,8 @@
 import factory
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 
+from security.models import ApiToken
+from security.services import token_create
 from tenancy.models import Membership, Project, Tenant
 
 
@@ -45,5 +46,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Membership.Role.MEMBER
 
 
-def token_for(user) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+def token_for(user, **options) -> str:
+    """A new API key for `user` (options: name, scope, expires_in_days)."""
+    options.setdefault("name", f"test-{ApiToken.objects.filter(user=user).count() + 1}")
+    return token_create(user=user, owner=user, **options)[1]

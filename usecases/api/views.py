@@ -80,6 +80,7 @@ class UsecaseViewSet(viewsets.ModelViewSet):
     lookup_field = "unique_id"
     lookup_value_regex = r"[A-Za-z0-9_-]+"
     ordering_fields = SORT_FIELDS
+    expensive_actions = {"import_usecases"}  # the stricter rate limit (security.throttling)
 
     def get_queryset(self):
         return selectors.usecase_queryset(include_inactive=True)
