@@ -9,6 +9,7 @@ from rest_framework.permissions import SAFE_METHODS
 
 from security.models import ApiToken
 from security.services import TokenInvalid, token_authenticate
+from security.throttling import view_action
 
 
 def client_ip(request) -> str | None:
@@ -19,7 +20,8 @@ def client_ip(request) -> str | None:
 class ApiTokenAuthentication(BaseAuthentication):
     """`Authorization: Token <key>`. request.auth is the ApiToken (its name goes into the audit trail).
 
-    A read-only token is refused (403) on any method but GET, HEAD and OPTIONS, whatever the view's permissions.
+    A read-only token is refused (403) on any method but GET, HEAD and OPTIONS, whatever the view's permissions,
+    except the actions a view lists in `read_only_actions` (a POST that only computes: a preview, a sizing search).
     """
 
     keyword = "Token"
@@ -35,7 +37,9 @@ class ApiTokenAuthentication(BaseAuthentication):
         except TokenInvalid as exc:
             raise exceptions.AuthenticationFailed(str(exc)) from None
         if token.scope == ApiToken.Scope.READ and request.method not in SAFE_METHODS:
-            raise exceptions.PermissionDenied("This token is read-only.")
+            view = (getattr(request, "parser_context", None) or {}).get("view")
+            if view_action(view, request) not in getattr(view, "read_only_actions", ()):
+                raise exceptions.PermissionDenied("This token is read-only.")
         return token.user, token
 
     def authenticate_header(self, request) -> str:

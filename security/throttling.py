@@ -1,9 +1,10 @@
 """API rate limits on Django's cache (Redis when REDIS_URL is set, so they hold across web processes).
 
 Rates come from settings.API_THROTTLE_RATES, read per request (DRF's classes read theirs once, at import).
-An endpoint that is expensive to answer (a preview, a sizing search, an import) is named in its viewset's
-`expensive_actions = {"preview"}` (or an APIView sets `throttle_scope = "expensive"`) and is limited by
-`ExpensiveRateThrottle` on top of the per-user or per-address limit. A refused request is a 429 with Retry-After.
+An endpoint that is expensive to answer (a preview, a sizing search, an import) is named in its view's
+`expensive_actions` — action names for a viewset (`{"preview"}`), method names for an APIView (`{"post"}`) — and
+is limited by `ExpensiveRateThrottle` on top of the per-user or per-address limit. A refused request is a 429
+with Retry-After.
 """
 
 from __future__ import annotations
@@ -12,6 +13,12 @@ from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
 EXPENSIVE = "expensive"
+
+
+def view_action(view, request) -> str:
+    """A viewset's action ("preview"), or an APIView's method ("post"): what `expensive_actions` and
+    `read_only_actions` name."""
+    return getattr(view, "action", None) or request.method.lower()
 
 
 class _SettingsRateThrottle(SimpleRateThrottle):
@@ -69,14 +76,12 @@ class RefusedCallerThrottle(AnonRateThrottle):
 
 
 class ExpensiveRateThrottle(_SettingsRateThrottle):
-    """The stricter limit of the actions in a viewset's `expensive_actions` (or of a view whose
-    `throttle_scope` is "expensive"), per user or per address."""
+    """The stricter limit of the actions in a view's `expensive_actions`, per user or per address."""
 
     scope = EXPENSIVE
 
     def allow_request(self, request, view) -> bool:
-        expensive = getattr(view, "action", None) in getattr(view, "expensive_actions", ())
-        if not expensive and getattr(view, "throttle_scope", None) != EXPENSIVE:
+        if view_action(view, request) not in getattr(view, "expensive_actions", ()):
             return True
         return super().allow_request(request, view)
 

@@ -54,6 +54,7 @@ class DeploymentViewSet(
     filterset_class = DeploymentFilterSet
     ordering_fields = ["created_at", "name", "status", "updated_at"]
     expensive_actions = {"preview", "plan"}  # resolve and price a whole stack: the stricter rate limit
+    read_only_actions = {"preview", "plan"}  # POSTs that write nothing: read-only tokens may call them
 
     def get_queryset(self):
         return selectors.deployment_list(user=self.request.user)

@@ -119,3 +119,15 @@ def test_create_api_token_command_prints_a_working_key(member_user, capsys):
     key = capsys.readouterr().out.strip()
     assert with_key(key).get("/api/v1/projects").status_code == 200
     assert ApiToken.objects.get(user=member_user, name="cli").scope == "read"
+
+
+def test_read_only_token_may_call_a_post_that_writes_nothing(templates, member_user, project, cluster):
+    client = with_key(token_for(member_user, scope="read"))
+    body = {
+        "template_id": "simple-rag-v1",
+        "project_id": str(project.pk),
+        "cluster_id": str(cluster.pk),
+        "parameters": {"model_id": "meta-llama/Llama-3.1-8B-Instruct"},
+    }
+    assert client.post("/api/v1/deployments/preview", body, format="json").status_code == 200
+    assert client.post("/api/v1/deployments", body, format="json").status_code == 403

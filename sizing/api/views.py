@@ -32,6 +32,9 @@ ERRORS = {
 
 
 class SizingView(APIView):
+    expensive_actions = {"post"}  # a search over every GPU configuration: the stricter rate limit
+    read_only_actions = {"post"}  # writes nothing: read-only tokens may call it
+
     @extend_schema(
         request=SizingRequestSerializer,
         responses={200: SizingResultSerializer, **ERRORS},
@@ -61,6 +64,8 @@ class SizingView(APIView):
 
 
 class EstimateView(APIView):
+    read_only_actions = {"post"}  # writes nothing: read-only tokens may call it
+
     @extend_schema(
         request=EstimateRequestSerializer,
         responses={200: EstimateSerializer, **ERRORS},

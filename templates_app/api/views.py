@@ -50,6 +50,7 @@ class TemplateViewSet(
     lookup_url_kwarg = "id"
     lookup_value_regex = "[^/]+"
     expensive_actions = {"resolve_plan"}  # the stricter rate limit (security.throttling)
+    read_only_actions = {"resolve_plan"}  # writes nothing: read-only tokens may call it
 
     def get_queryset(self):
         return selectors.template_list(user=self.request.user)

@@ -81,6 +81,7 @@ class UsecaseViewSet(viewsets.ModelViewSet):
     lookup_value_regex = r"[A-Za-z0-9_-]+"
     ordering_fields = SORT_FIELDS
     expensive_actions = {"import_usecases"}  # the stricter rate limit (security.throttling)
+    read_only_actions = {"export"}  # a POST that writes nothing: read-only tokens may call it
 
     def get_queryset(self):
         return selectors.usecase_queryset(include_inactive=True)
