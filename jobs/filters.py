@@ -13,6 +13,7 @@ class ClusterFilterSet(CreatedRangeFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Cluster.Status.choices)
     driver = django_filters.MultipleChoiceFilter(choices=Cluster.Driver.choices)
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+    name = django_filters.CharFilter(field_name="name", help_text="Exactly this name.")
 
     class Meta:
         model = Cluster

@@ -15,6 +15,7 @@ class TenantFilterSet(CreatedRangeFilterSet):
 class ProjectFilterSet(CreatedRangeFilterSet):
     tenant_id = django_filters.UUIDFilter(field_name="tenant_id")
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+    name = django_filters.CharFilter(field_name="name", help_text="Exactly this name.")
 
     class Meta:
         model = Project

@@ -163,12 +163,14 @@ else:
 # --- Celery -----------------------------------------------------------------------------------------------------
 # With no REDIS_URL the broker is kombu's filesystem transport under var/: a real broker that needs no server.
 BROKER_DIR = VAR_DIR / "broker"
+# The transport ignores the host, but kombu logs "No hostname was supplied" on every connection without one.
+FILESYSTEM_BROKER_URL = "filesystem://localhost/"
 if REDIS_URL:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
     CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
-    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+    CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=FILESYSTEM_BROKER_URL)
     for sub in ("queue", "processed", "results", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {

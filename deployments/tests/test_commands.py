@@ -93,6 +93,7 @@ def test_update_prints_plan_and_applies_with_yes(deployed, member_user):
 def test_scale_asks_for_confirmation(deployed, member_user, monkeypatch):
     _, deployment = deployed
     monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)  # a person at a terminal
     output = run("deploy", "--scale", str(deployment.pk), "llm=2", "--user", member_user.username)
     assert "llm                  scaled" in output
     assert "Nothing changed." in output

@@ -15,6 +15,21 @@ from django.core.management.base import BaseCommand
 from core.bootstrap import run_bootstrap
 
 
+def banner(base: str, facts: dict) -> str:
+    """What `make run` prints once started: where everything is and how to sign in."""
+    return (
+        "\nUseCase Foundry is starting:\n"
+        f"  console     {base}/\n"
+        f"  admin       {base}/admin/\n"
+        f"  API docs    {base}/api/docs/\n"
+        f"  OpenAPI     {base}/api/schema/ (YAML; ?format=json for JSON)\n"
+        f"  health      {base}/healthz\n"
+        f"  admin login {facts.get('admin_username')} / {facts.get('admin_password')}\n"
+        f"  API token   {facts.get('api_token')}\n"
+        "Press Ctrl-C to stop the web server, worker and beat.\n"
+    )
+
+
 class Command(BaseCommand):
     help = "Bootstrap, then run the web server, a Celery worker and Celery beat until Ctrl-C."
 
@@ -33,19 +48,7 @@ class Command(BaseCommand):
             "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "info", "-s", beat_schedule],
         }
         processes = {name: self._start(name, cmd) for name, cmd in commands.items()}
-        base = f"http://{host}:{port}"
-        self.stdout.write(
-            self.style.SUCCESS(
-                "\nUseCase Foundry is starting:\n"
-                f"  console     {base}/\n"
-                f"  admin       {base}/admin/\n"
-                f"  API docs    {base}/api/docs/\n"
-                f"  health      {base}/healthz\n"
-                f"  admin login {facts.get('admin_username')} / {facts.get('admin_password')}\n"
-                f"  API token   {facts.get('api_token')}\n"
-                "Press Ctrl-C to stop the web server, worker and beat.\n"
-            )
-        )
+        self.stdout.write(self.style.SUCCESS(banner(f"http://{host}:{port}", facts)))
         stopping = threading.Event()
 
         def stop(*_):

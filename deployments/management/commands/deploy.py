@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -32,22 +33,48 @@ def _by_name_or_id(queryset, value: str, what: str):
     return matches[0]
 
 
+def _json_or_text(raw: str):
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
 def parse_params(pairs: list[str], schema: dict) -> dict:
-    """`k=v` pairs; values typed by the template's parameter schema (JSON for non-strings)."""
+    """`k=v` pairs; values typed by the template's parameter schema (JSON for non-strings). A list parameter also
+    takes comma-separated values (`tools_enabled=calculator,http_request`), as the console's list inputs do."""
     properties = schema.get("properties", {})
     parameters = {}
     for pair in pairs:
         if "=" not in pair:
             raise CommandError(f"--param takes key=value, got {pair!r}.")
         key, raw = pair.split("=", 1)
-        if properties.get(key, {}).get("type") == "string":
+        kind = properties.get(key, {}).get("type")
+        if kind == "string":
             parameters[key] = raw
-            continue
-        try:
-            parameters[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            parameters[key] = raw
+        elif kind == "array" and not raw.lstrip().startswith("["):
+            item_type = properties[key].get("items", {}).get("type")
+            items = [item.strip() for item in raw.split(",") if item.strip()]
+            parameters[key] = items if item_type == "string" else [_json_or_text(item) for item in items]
+        else:
+            parameters[key] = _json_or_text(raw)
     return parameters
+
+
+def gpus_text(gpus: dict) -> str:
+    """{"A100-80GB": 2, "L4": -1} as "+2 x A100-80GB, -1 x L4" (with a multiplication sign)."""
+    return ", ".join(f"{count:+d} \u00d7 {gpu_type}" for gpu_type, count in sorted(gpus.items())) or "no change"
+
+
+def value_text(value) -> str:
+    """A parameter or resource value as it would be typed: JSON, strings unquoted, nothing as a dash."""
+    if value is None:
+        return "\u2014"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def money_text(value) -> str:
+    return f"${Decimal(str(value)):,.2f}/h"
 
 
 def progress_bar(done: int, total: int, width: int = 30) -> str:
@@ -195,7 +222,7 @@ class Command(BaseCommand):
         if plan["is_noop"]:
             self.stdout.write("Nothing would change.")
             return
-        if not opts["yes"] and input("Apply this change? [y/N] ").strip().lower() not in {"y", "yes"}:
+        if not opts["yes"] and not self.confirm("Apply this change? [y/N] "):
             self.stdout.write("Nothing changed.")
             return
         try:
@@ -218,6 +245,17 @@ class Command(BaseCommand):
             if status != DeploymentStatus.RUNNING or revision.status != "applied":
                 sys.exit(1)
 
+    def confirm(self, question: str) -> bool:
+        """Ask on the terminal; with no terminal to ask on (a script, CI, a pipe) refuse rather than guess."""
+        if not sys.stdin or not sys.stdin.isatty():
+            raise CommandError("This change needs a confirmation and there is no terminal to ask on: use --yes.")
+        try:
+            return input(question).strip().lower() in {"y", "yes"}
+        except EOFError:
+            raise CommandError(
+                "No answer (end of input): nothing changed. Use --yes to apply without asking."
+            ) from None
+
     def _deployment(self, value: str) -> UseCaseDeployment:
         try:
             return UseCaseDeployment.objects.select_related("template", "cluster").get(pk=value)
@@ -235,10 +273,13 @@ class Command(BaseCommand):
             reasons = f" — {'; '.join(component['reasons'])}" if component["reasons"] else ""
             self.stdout.write(f"  {component['key']:<20} {component['action']:<10}{reasons}")
             for change in component["diff"]:
-                self.stdout.write(f"      {change['path']}: {change['old']!r} -> {change['new']!r}")
-        gpus = plan["gpus"]["delta"] or "no change"
+                self.stdout.write(
+                    f"      {change['path']}: {value_text(change['old'])} \u2192 {value_text(change['new'])}"
+                )
+        cost = plan["hourly_cost"]
         self.stdout.write(
-            f"  GPUs: {gpus}; hourly cost: {plan['hourly_cost']['before']} -> {plan['hourly_cost']['after']}"
+            f"  GPUs: {gpus_text(plan['gpus']['delta'])}; hourly cost: {money_text(cost['before'])} \u2192 "
+            f"{money_text(cost['after'])}"
         )
         capacity = plan["capacity"]
         if capacity["new_parts"]:

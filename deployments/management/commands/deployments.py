@@ -6,6 +6,11 @@ from deployments.models import UseCaseDeployment
 from deployments.state import ComponentStatus
 
 
+def cut(text: str, width: int) -> str:
+    """The text in `width` characters, ending in an ellipsis when it had to be shortened."""
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
 class Command(BaseCommand):
     help = "List deployments: id, name, template, status, components ready, cluster, age."
 
@@ -24,7 +29,8 @@ class Command(BaseCommand):
             rows = [row for row in deployment.components.all() if row.retired_at is None and not row.is_candidate]
             ready = sum(1 for row in rows if row.status in ComponentStatus.READY)
             self.stdout.write(
-                f"{deployment.pk!s:<36}  {deployment.name[:28]:<28} {deployment.plan.get('template_id', '')[:20]:<20} "
-                f"{deployment.status:<10} {f'{ready}/{len(rows)}':<6} {deployment.cluster.name[:14]:<14} "
+                f"{deployment.pk!s:<36}  {cut(deployment.name, 28):<28} "
+                f"{cut(deployment.plan.get('template_id', ''), 20):<20} "
+                f"{deployment.status:<10} {f'{ready}/{len(rows)}':<6} {cut(deployment.cluster.name, 14):<14} "
                 f"{timesince(deployment.created_at, now)}"
             )
