@@ -9,11 +9,11 @@ import shutil
 import subprocess
 
 import pytest
-from rest_framework.authtoken.models import Token
 
 from conftest import ROOT
 from deployments.models import UseCaseDeployment
 from deployments.tests.factories import make_cluster, seed_system_templates
+from security.services import token_create
 from tenancy.tests.factories import ProjectFactory
 
 pytestmark = [
@@ -34,8 +34,8 @@ def test_the_readme_curl_walk_through_works(celery_worker_process, live_server, 
     seed_system_templates()
     ProjectFactory(tenant=tenant, name="default")
     make_cluster(tenant=tenant, name="sim-local", startup=0.2)
-    token = Token.objects.create(user=member_user)
-    env = {**os.environ, "BASE": live_server.url, "TOKEN": token.key}
+    _, key = token_create(user=member_user, owner=member_user, name="walk-through")
+    env = {**os.environ, "BASE": live_server.url, "TOKEN": key}
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", readme_block("api-walkthrough")],
         env=env,
