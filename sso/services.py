@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.exceptions import Conflict, ValidationError
@@ -39,9 +39,10 @@ def _user_for(*, issuer: str, claims: dict, conf: OIDCSettings) -> ExternalIdent
     subject = str(claims.get("sub") or "")
     if not subject:
         raise ValidationError({"sub": "The token has no subject."})
-    identity = (
+    identities = (
         ExternalIdentity.objects.select_for_update().select_related("user").filter(issuer=issuer, subject=subject)
-    ).first()
+    )
+    identity = identities.first()
     username = _username(claims, conf)
     if identity is not None:
         user = identity.user
@@ -49,6 +50,8 @@ def _user_for(*, issuer: str, claims: dict, conf: OIDCSettings) -> ExternalIdent
             user.username = username
         return identity
     user = User.objects.filter(username=username).first()
+    if user is not None and (identity := identities.first()) is not None:
+        return identity  # a concurrent first sign-in of this subject committed between the two reads
     if user is None:
         user = User(username=username)
         user.set_unusable_password()
@@ -86,10 +89,19 @@ def memberships_apply_grants(*, user, grants: Grants) -> dict:
     return changes
 
 
-@transaction.atomic
 def identity_sign_in(*, issuer: str, claims: dict, conf: OIDCSettings):
     """Create or update the user a verified token names (username, e-mail, name from the configured claims) and
     apply the group mappings to their memberships and superuser flag. Returns the user."""
+    try:
+        return _sign_in(issuer=issuer, claims=claims, conf=conf)
+    except IntegrityError:
+        # A concurrent first sign-in (a CI job's parallel requests with a new token) created the same user or
+        # membership first; the second attempt finds and locks its identity.
+        return _sign_in(issuer=issuer, claims=claims, conf=conf)
+
+
+@transaction.atomic
+def _sign_in(*, issuer: str, claims: dict, conf: OIDCSettings):
     identity = _user_for(issuer=issuer, claims=claims, conf=conf)
     user = identity.user
     groups = claim_groups(claims, conf)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -129,3 +131,26 @@ def test_unreachable_issuer_is_401_not_500(provider, settings, acme):
     response = bearer(token).get("/api/v1/tenants")
     assert response.status_code == 401
     assert response.json()["detail"].startswith("The identity provider cannot be reached")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_first_requests_with_a_new_token_make_one_user(provider, acme):
+    token = provider.client_credentials_token()
+    barrier = threading.Barrier(4)
+    statuses: list[int] = []
+
+    def call():
+        barrier.wait()
+        try:
+            statuses.append(bearer(token).get("/api/v1/tenants").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert statuses == [200] * 4
+    assert User.objects.filter(username="ucf-ci").count() == 1
+    assert Membership.objects.filter(user__username="ucf-ci").count() == 1
