@@ -38,6 +38,8 @@ class IdentityProviderTokenAuthentication(BaseAuthentication):
         except ServiceError as exc:
             logger.warning("sso: bearer token's user refused: %s %s", exc.detail, exc.errors)
             raise AuthenticationFailed(exc.detail) from None
+        if not user.is_active:
+            raise AuthenticationFailed("User inactive or deleted.")
         return user, token
 
     def authenticate_header(self, request) -> str:

@@ -1,6 +1,6 @@
 """A real OpenID Connect provider for tests and benchmarks: node `oidc-provider` (sso/tests/oidc-provider/), its
 npm packages installed on first use into that folder's node_modules (ignored by git), run on 127.0.0.1 on a
-free port. `node_unavailable()` says why it cannot run (no Node.js, npm install failed), for a skip."""
+free port. `node_unavailable()` says why it cannot run (no Node.js), for a skip."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ SCOPES = "openid email profile groups"
 
 
 def node_unavailable() -> str | None:
-    """None when the provider can run here, else the reason (for pytest.skip)."""
+    """None when the provider can run here (installing its npm packages on first use), else why not (no Node.js),
+    for pytest.skip."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         return "Node.js (node and npm) is not installed: the single sign-on tests need it to run oidc-provider"
@@ -39,7 +40,8 @@ def node_unavailable() -> str | None:
         check=False,
     )
     if result.returncode != 0:
-        return f"npm ci in {PROVIDER_DIR} failed: {result.stderr.strip()[-500:]}"
+        # Node.js is here, so the tests must run: a failed install is an error, never a quiet skip.
+        raise RuntimeError(f"npm ci in {PROVIDER_DIR} failed: {result.stderr.strip()[-500:]}")
     return None
 
 

@@ -8,6 +8,7 @@ import threading
 import time
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ObjectDoesNotExist
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jws import JWSRegistry, extract_compact
@@ -69,9 +70,10 @@ def token_user(token: str, conf: OIDCSettings):
     digest = hashlib.sha256(token.encode()).hexdigest()
     seen = _seen.get(digest)
     if seen is not None and seen[1] + conf.leeway > time.time():
-        user = get_user_model().objects.filter(pk=seen[0], is_active=True).first()
-        if user is not None:
-            return user
+        try:
+            return get_user_model().objects.get(pk=seen[0], is_active=True)
+        except ObjectDoesNotExist:
+            pass  # deactivated or deleted since: verify and map again, which says why it is refused
     claims = token_claims(token, conf)
     user = identity_sign_in(issuer=conf.issuer, claims=claims, conf=conf)
     with _seen_lock:

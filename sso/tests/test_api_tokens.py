@@ -93,6 +93,16 @@ def test_expired_token_is_401_even_after_it_was_accepted(provider, acme):
         assert client.get("/api/v1/tenants").status_code == 401
 
 
+def test_a_deactivated_service_account_is_401_even_with_a_seen_token(provider, acme):
+    client = bearer(provider.client_credentials_token())
+    assert client.get("/api/v1/tenants").status_code == 200
+    User.objects.filter(username="ucf-ci").update(is_active=False)
+    response = client.get("/api/v1/tenants")
+    assert response.status_code == 401
+    assert response.json()["detail"] == "User inactive or deleted."
+    assert bearer(provider.client_credentials_token()).get("/api/v1/tenants").status_code == 401
+
+
 def test_token_for_another_audience_is_401(provider, settings, acme):
     settings.OIDC_API_AUDIENCE = "urn:someone-else"
     response = bearer(provider.client_credentials_token()).get("/api/v1/tenants")
