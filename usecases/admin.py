@@ -9,6 +9,7 @@ from django.http import HttpResponse
 
 from core.exceptions import ValidationError
 from usecases import profiles, selectors, services
+from usecases.industries import industry_spellings
 from usecases.models import Usecase, UsecaseCache, UsecaseTag, UsecaseVersion
 from usecases.validation import SNAPSHOT_FIELDS, clean_usecase
 
@@ -80,7 +81,7 @@ class UsecaseAdminForm(forms.ModelForm):
         if self.instance.pk:
             data["unique_id"] = self.instance.unique_id
         try:
-            clean_usecase(data, industries=selectors.industry_spellings())
+            clean_usecase(data, industries=industry_spellings())
         except ValidationError as exc:
             for field, errors in exc.errors.items():
                 self.add_error(field if field in self.fields else None, errors)

@@ -21,6 +21,7 @@ from django.db.models import Case, Count, F, Q, Value, When
 
 from core.filters import CreatedRangeFilterSet
 from usecases import profiles
+from usecases.industries import industry_spellings
 from usecases.models import NUMERIC_FIELDS, Usecase, UsecaseTag
 from usecases.validation import UNIQUE_ID_RE, industry_key, normalise_industry, normalise_tag
 
@@ -175,8 +176,6 @@ class UsecaseFilterSet(CreatedRangeFilterSet):
         return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value) | by_id)
 
     def filter_industry(self, queryset, name, value):
-        from usecases.selectors import industry_spellings
-
         known = industry_spellings()
         wanted = {known.get(industry_key(part), normalise_industry(part)) for part in _csv(value)}
         return queryset.filter(industry__in=wanted) if wanted else queryset

@@ -7,8 +7,9 @@ from django.db.models import Avg, Count, F, Max, Min, Q, QuerySet
 from core.exceptions import NotFound
 from core.exceptions import ValidationError as ServiceValidationError
 from usecases import caching, profiles
+from usecases.filters import UsecaseFilterSet
 from usecases.models import Usecase, UsecaseTag, UsecaseVersion
-from usecases.validation import SNAPSHOT_FIELDS, industry_key
+from usecases.validation import SNAPSHOT_FIELDS
 
 CONTENT_FIELDS = tuple(field for field in SNAPSHOT_FIELDS if field not in ("unique_id", "tags"))
 STAT_RANGES = ("input_tokens", "output_tokens", "ttft", "e2e", "inter_token")
@@ -58,8 +59,6 @@ def usecase_search(*, limit: int | None = None, offset: int = 0, **params) -> Qu
     Lists (tags=["real-time"], industry=[...]) are taken as the API's comma-separated values. `limit` (1-1000) and
     `offset` slice the result; without a limit every match is returned. An unknown keyword is a TypeError.
     """
-    from usecases.filters import UsecaseFilterSet
-
     unknown = sorted(set(params) - set(UsecaseFilterSet.base_filters))
     if unknown:
         raise TypeError(f"usecase_search() got unexpected keyword argument(s): {', '.join(map(repr, unknown))}")
@@ -110,19 +109,6 @@ def usecase_version_get(*, usecase: Usecase, version: int) -> UsecaseVersion:
     if found is None:
         raise NotFound(f"Version {version} of {usecase.unique_id!r} does not exist.")
     return found
-
-
-def industry_spellings() -> dict[str, str]:
-    """industry_key -> the spelling stored in the catalog (deleted usecases included)."""
-
-    def compute():
-        names = Usecase.objects.order_by("industry").values_list("industry", flat=True).distinct()
-        spellings: dict[str, str] = {}
-        for name in names:
-            spellings.setdefault(industry_key(name), name)
-        return spellings
-
-    return caching.aggregate("industry_spellings", compute)
 
 
 def industry_list() -> list[dict]:

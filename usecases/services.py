@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core.exceptions import Conflict, NotFound, ValidationError
 from usecases import caching, selectors
+from usecases.industries import industry_spellings
 from usecases.models import Usecase, UsecaseCache, UsecaseTag, UsecaseVersion
 from usecases.selectors import CONTENT_FIELDS, usecase_snapshot
 from usecases.validation import clean_catalog_entry, clean_usecase, industry_key
@@ -64,7 +65,7 @@ def _drop_cached_values(usecase_ids: Iterable[int]) -> None:
 @transaction.atomic
 def usecase_create(*, data: dict, user=None) -> Usecase:
     """Validate and add a usecase (version 1)."""
-    snapshot = clean_usecase(data, industries=selectors.industry_spellings())
+    snapshot = clean_usecase(data, industries=industry_spellings())
     existing = Usecase.objects.filter(unique_id=snapshot["unique_id"]).values_list("is_active", flat=True).first()
     if existing is not None:
         message = "A usecase with this unique_id already exists."
@@ -94,7 +95,7 @@ def usecase_update(
     if "unique_id" in data and str(data["unique_id"]).strip() != locked.unique_id:
         raise ValidationError({"unique_id": ["The unique_id of a usecase cannot be changed."]})
     base = current if partial else {"unique_id": locked.unique_id}
-    snapshot = clean_usecase(data, base=base, industries=selectors.industry_spellings())
+    snapshot = clean_usecase(data, base=base, industries=industry_spellings())
     if snapshot == current:
         return locked
     _apply(locked, snapshot)
@@ -169,7 +170,7 @@ def usecases_import(*, data, partial: bool = False, dry_run: bool = False, user=
 def _import_plan(
     entries: list, *, can_delete: bool
 ) -> tuple[dict, list[tuple[dict, bool]], list[tuple[Usecase, dict, bool]]]:
-    industries = dict(selectors.industry_spellings())
+    industries = dict(industry_spellings())
     report = {"total": len(entries), "created": 0, "updated": 0, "unchanged": 0, "errors": [], "written": False}
     cleaned: list[tuple[int, dict, bool]] = []
     first_index: dict[str, int] = {}

@@ -1,7 +1,7 @@
-"""Every write of the deployments app: creating, deleting and changing deployments, and their events.
+"""Every write of the deployments app: creating, deleting and changing deployments.
 
-`core` holds creation, preview, deletion and the event/queue helpers; `lifecycle` holds changes to running
-deployments (plan, update, scale, rollback, upgrade). Import from here.
+`core` holds creation, preview and deletion; `lifecycle` holds changes to running deployments (plan,
+update, scale, rollback, upgrade). Events, revisions and queued passes are in `deployments.records`.
 """
 
 from deployments.services.core import (
@@ -9,10 +9,8 @@ from deployments.services.core import (
     deployment_delete,
     deployment_preview,
     deployments_requeue_stale,
-    event_record,
     plan_capacity_and_cost,
     plan_public_dict,
-    reconcile_enqueue,
 )
 from deployments.services.lifecycle import (
     deployment_cancel_change,
@@ -20,7 +18,6 @@ from deployments.services.lifecycle import (
     deployment_rollback,
     deployment_scale,
     deployment_update,
-    revision_record,
 )
 
 __all__ = [
@@ -33,9 +30,6 @@ __all__ = [
     "deployment_scale",
     "deployment_update",
     "deployments_requeue_stale",
-    "event_record",
     "plan_capacity_and_cost",
     "plan_public_dict",
-    "reconcile_enqueue",
-    "revision_record",
 ]

@@ -1,4 +1,4 @@
-"""Writes for deployments: create, preview, delete, events, and enqueueing the reconciler.
+"""Writes for deployments: create, preview and delete.
 
 The reconcile loop itself lives in deployments.reconciler; everything here is called by the API, the CLI,
 the console and the admin alike.
@@ -10,54 +10,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from core.exceptions import Conflict, PermissionDenied, ValidationError
-from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
+from deployments.models import ComponentDeployment, DeploymentRevision, UseCaseDeployment
+from deployments.records import component_row, event_record, reconcile_enqueue, revision_record
 from deployments.state import ComponentStatus, DeploymentStatus
 from jobs import services as job_services
 from templates_app.resolver import Plan, resolve
 from tenancy.selectors import user_can_write
-
-
-def event_record(
-    *,
-    deployment: UseCaseDeployment,
-    kind: str,
-    message: str = "",
-    component: ComponentDeployment | None = None,
-    data: dict | None = None,
-) -> DeploymentEvent:
-    """Append one event to a deployment's timeline."""
-    return DeploymentEvent.objects.create(
-        deployment=deployment, component=component, kind=kind, message=message, data=data or {}
-    )
-
-
-def revision_record(*, deployment: UseCaseDeployment, kind: str, user=None, **fields) -> DeploymentRevision:
-    """Append the next numbered revision of a deployment."""
-    last = deployment.revisions.aggregate(last=Max("number"))["last"] or 0
-    return DeploymentRevision.objects.create(
-        deployment=deployment,
-        number=last + 1,
-        kind=kind,
-        created_by=user if getattr(user, "pk", None) else None,
-        **fields,
-    )
-
-
-def reconcile_enqueue(*, deployment_id, delay: float = 0.0) -> None:
-    """Ask a worker to reconcile a deployment after the current transaction commits."""
-    from deployments.tasks import reconcile_deployment
-
-    def send() -> None:
-        if delay > 0:
-            reconcile_deployment.apply_async((str(deployment_id),), countdown=delay)
-        else:
-            reconcile_deployment.delay(str(deployment_id))
-
-    transaction.on_commit(send)
 
 
 def _check_target(*, user, project, cluster) -> None:
@@ -163,17 +125,9 @@ def deployment_create(
         return UseCaseDeployment.objects.get(tenant_id=project.tenant_id, idempotency_key=idempotency_key), False
     rows = ComponentDeployment.objects.bulk_create(
         [
-            ComponentDeployment(
+            component_row(
                 deployment=deployment,
-                key=component.key,
-                component_id=component.component_id,
-                component_version=component.component_version,
-                job_type=component.job_type,
-                depends_on=list(component.depends_on),
                 planned=component.to_dict(),
-                config=component.config,
-                env=component.env,
-                resources=component.resources,
                 status_message=_waiting_message(component.depends_on),
             )
             for component in plan.components

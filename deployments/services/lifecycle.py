@@ -28,7 +28,9 @@ from deployments.changes import (
     gpu_totals,
 )
 from deployments.models import ComponentDeployment, DeploymentRevision, UseCaseDeployment
-from deployments.services.core import event_record, plan_public_dict, reconcile_enqueue, revision_record
+from deployments.records import component_row, event_record, reconcile_enqueue, revision_record
+from deployments.rollout import cancel as rollout_cancel
+from deployments.services.core import plan_public_dict
 from deployments.state import ComponentStatus, DeploymentStatus
 from jobs import services as job_services
 from templates_app.resolver import Plan, mask_secrets, resolve
@@ -315,22 +317,15 @@ def _apply(*, user, deployment: UseCaseDeployment, change: dict) -> DeploymentRe
         extra_part = change.scale_mode == ADD_REPLICAS
         what = "Extra part" if extra_part else action.capitalize()
         candidates.append(
-            ComponentDeployment(
+            component_row(
                 deployment=deployment,
-                key=key,
-                component_id=planned["component_id"],
-                component_version=planned["component_version"],
+                planned=planned,
                 attempt=attempts.get(key, 0) + 1,
                 generation=generation,
                 is_candidate=True,
                 is_extra_part=extra_part,
                 replaces=old,
                 revision=revision.number,
-                job_type=planned["job_type"],
-                depends_on=list(planned["depends_on"]),
-                planned=planned,
-                config=planned["config"],
-                env=planned["env"],
                 resources=change.part_resources,
                 status_message=f"{what} in revision {revision.number}: waiting to start.",
             )
@@ -380,8 +375,6 @@ def deployment_rollback(*, user, deployment: UseCaseDeployment, revision: int) -
 def deployment_cancel_change(*, user, deployment: UseCaseDeployment) -> DeploymentRevision:
     """Stop rolling out the pending change (say, a scale waiting for capacity that will not come): its new parts
     stop, the revision running now serves on unchanged, and the deployment takes changes again."""
-    from deployments.reconciler import deployment_abandon_change  # the reconciler imports these services
-
     # The pending revision is read after the lock, not joined (see _apply).
     locked = UseCaseDeployment.objects.select_for_update(of=("self",)).select_related("cluster", "project")
     deployment = locked.get(pk=deployment.pk)
@@ -390,6 +383,6 @@ def deployment_cancel_change(*, user, deployment: UseCaseDeployment) -> Deployme
     revision = deployment.pending_revision
     if revision is None:
         raise Conflict("No change is rolling out; there is nothing to cancel.")
-    deployment_abandon_change(deployment=deployment, reason=f"cancelled by {user.get_username()}.")
+    rollout_cancel(deployment=deployment, reason=f"cancelled by {user.get_username()}.")
     revision.refresh_from_db()
     return revision
