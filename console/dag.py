@@ -1,6 +1,6 @@
 """Layout of a component graph for an inline SVG: one column per start wave, edges from upstream to dependent.
 
-Presentation only: the waves and dependencies come from the resolver (templates_app.resolver.template_graph or a
+Presentation only: the waves and dependencies come from the resolver (templates_app.structure.template_graph or a
 deployment's plan)."""
 
 from __future__ import annotations

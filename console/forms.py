@@ -1,7 +1,7 @@
 """Forms of the console. They parse input and show errors; every rule is checked by the services they call.
 
 The deploy wizard's parameter form is generated from the template's JSON Schema
-(templates_app.resolver.parameters_schema). Its fields coerce types only; required parameters, ranges, patterns and
+(templates_app.parameters.parameters_schema). Its fields coerce types only; required parameters, ranges, patterns and
 options are enforced by the resolver, whose errors ("parameters.<name>") are put back next to their field.
 """
 

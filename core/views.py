@@ -7,6 +7,8 @@ from django.http import JsonResponse
 from django.views import defaults
 from django.views.decorators.http import require_GET
 
+from config.celery_app import app
+
 API_PREFIX = "/api/"
 
 
@@ -21,8 +23,6 @@ def _check_database() -> str | None:
 
 
 def _check_broker() -> str | None:
-    from config.celery_app import app
-
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)

@@ -25,8 +25,9 @@ from deployments.state import (
     component_status_for_job,
     dependency_ready,
 )
+from jobs import selectors as job_selectors
 from jobs import services as job_services
-from templates_app.resolver import render_component_refs
+from templates_app.rendering import render_component_refs
 
 FALLBACK_DELAY = 5.0  # when waiting on something whose time the driver cannot predict (capacity freed by others)
 MAX_DELAY = 30.0
@@ -120,7 +121,7 @@ class ReconcilePass:
                 row.running_at = job.started_at or self.now
                 self.set_status(row, status, "Running.", outputs=row.outputs)
         elif status == ComponentStatus.QUEUED:
-            info = job_services.job_queue_info(job=job, now=self.now)
+            info = job_selectors.job_queue_info(job=job, now=self.now)
             predicted = info.get("predicted_start")
             when = f", predicted start {predicted:%Y-%m-%d %H:%M:%S} UTC" if predicted else ""
             message = (

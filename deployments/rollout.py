@@ -17,6 +17,7 @@ from deployments.models import ComponentDeployment, DeploymentRevision, UseCaseD
 from deployments.passes import ReconcilePass, plan_order
 from deployments.records import event_record
 from deployments.state import ComponentStatus, delete_order
+from jobs import selectors as job_selectors
 from jobs import services as job_services
 
 
@@ -90,7 +91,7 @@ def promote(p: ReconcilePass) -> None:
         row.is_candidate = False
         row.save(update_fields=["is_candidate", "updated_at"])
     cost_by_component = {
-        key: str(job_services.estimate_hourly_cost(cluster=deployment.cluster, resources=resources))
+        key: str(job_selectors.estimate_hourly_cost(cluster=deployment.cluster, resources=resources))
         for key, resources in revision.components.items()
     }
     deployment.plan = {

@@ -1,16 +1,22 @@
-"""Reads of the job layer, scoped to the caller's tenants."""
+"""Reads of the job layer: lists scoped to the caller's tenants, the schedule, costs, queue positions and
+whether resources fit a cluster (the driver's forecast, for previews)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.exceptions import ValidationError
 from jobs.drivers import Forecast, get_driver
 from jobs.models import Cluster, Job
+from jobs.scheduling import Capacity, Demand, PlanJob, hourly_rate, order_key, startup_seconds
+from jobs.validation import normalise_resources, parse_priority
 from tenancy.selectors import scope_to_user
 
+CANDIDATE_SEQUENCE = 2**62
 # What the schedule shows of a job: a timeline of thousands of jobs reads no spec, outputs or labels.
 SCHEDULE_FIELDS = (
     "id",
@@ -106,3 +112,88 @@ def _overlaps(interval: tuple[datetime, datetime | None], start: datetime, end: 
 
 def _usage(total: float, used: float) -> dict:
     return {"total": total, "used": used, "free": total - used, "utilisation": round(used / total, 4) if total else 0.0}
+
+
+def estimate_hourly_cost(*, cluster: Cluster, resources: dict) -> Decimal:
+    """What the resources cost per hour on this cluster (replicas multiply)."""
+    return hourly_rate(cluster.prices or {}, normalise_resources(resources, inventory=cluster.inventory))
+
+
+def job_queue_info(*, job: Job, now: datetime | None = None) -> dict:
+    """Where a waiting job stands: {"queue_position", "predicted_start", "reason"} (None when not waiting)."""
+    now = now or timezone.now()
+    if job.is_terminal or job.status == Job.Status.RUNNING:
+        return {"queue_position": None, "predicted_start": job.started_at, "reason": ""}
+    forecast = get_driver(job.cluster).forecast(cluster=job.cluster, now=now, summarise_quiet=True)
+    return forecast_item_info(forecast.jobs.get(job.pk))
+
+
+def forecast_item_info(item) -> dict:
+    if item is None:
+        return {"queue_position": None, "predicted_start": None, "reason": ""}
+    return {"queue_position": item.queue_position, "predicted_start": item.predicted_start, "reason": item.reason}
+
+
+def _demand_on(cluster: Cluster, resources: dict) -> tuple[Demand | None, str | None]:
+    """What the resources hold on this cluster, or why they could not run even on it empty (invalid, too big)."""
+    try:
+        normalised = normalise_resources(resources, inventory=cluster.inventory)
+    except ValidationError as exc:
+        return None, "; ".join(f"{path}: {' '.join(messages)}" for path, messages in exc.errors.items())
+    demand = Demand.from_resources(normalised)
+    reason = Capacity.from_inventory(cluster.inventory).never_fits_reason(demand)
+    return (None, reason) if reason else (demand, None)
+
+
+def cluster_never_fits_reason(*, cluster: Cluster, resources: dict) -> str | None:
+    """Why these resources could not run even on the empty cluster (None when they could)."""
+    return _demand_on(cluster, resources)[1]
+
+
+def cluster_capacity_check(
+    *,
+    cluster: Cluster,
+    resources_list: list[dict],
+    now: datetime | None = None,
+    priority: int | str = 50,
+    job_type: str = Job.JobType.SERVICE,
+) -> dict:
+    """Would these jobs fit, and when would they all be running? (The schedule's computation, for previews.)
+
+    Returns {"fits_now", "predicted_start", "never_fits": [{"index", "reason"}], "free": {...}}.
+    """
+    now = now or timezone.now()
+    priority = parse_priority(priority)
+    simulation = cluster.simulation or {}
+    candidates: list[PlanJob] = []
+    never_fits: list[dict] = []
+    for index, resources in enumerate(resources_list):
+        demand, reason = _demand_on(cluster, resources)
+        if reason:
+            never_fits.append({"index": index, "reason": reason})
+            continue
+        candidates.append(
+            PlanJob(
+                id=f"candidate-{index}",
+                demand=demand,
+                # After every job already submitted at the same priority.
+                order=order_key(priority, CANDIDATE_SEQUENCE + index, f"candidate-{index}"),
+                job_type=job_type,
+                startup=startup_seconds(simulation, kind=None, job_type=job_type),
+                duration=None,
+                hypothetical=True,
+            )
+        )
+    forecast = get_driver(cluster).forecast(cluster=cluster, now=now, extra=candidates, summarise_quiet=True)
+    items = [forecast.jobs[c.id] for c in candidates]
+    admitted_now = all(item.predicted_admission == now for item in items)
+    starts = [item.predicted_start for item in items]
+    predicted_start = None
+    if not never_fits and all(starts):
+        predicted_start = max(starts) if starts else now
+    return {
+        "fits_now": not never_fits and admitted_now,
+        "predicted_start": predicted_start,
+        "never_fits": never_fits,
+        "free": forecast.free.as_dict(),
+    }

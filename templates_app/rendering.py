@@ -18,6 +18,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError, Undefined, nodes
 from jinja2.exceptions import SecurityError
 
+from core.exceptions import ValidationError
 from templates_app.sandbox import MAX_OUTPUT, Sandbox, size_of
 
 ALLOWED_NAMES = frozenset({"parameters", "components"})
@@ -264,3 +265,35 @@ def render_value(
 def as_env_value(value) -> str:
     """Env values are strings: numbers as written, booleans as true/false, None as empty."""
     return _text(value)
+
+
+def render_component_refs(value, outputs_by_key: dict[str, dict]):
+    """Deploy time: render the remaining {{ components['x'].outputs.y }} in a str/dict/list from upstream outputs.
+
+    A missing output (or upstream) raises ValidationError naming the path of the string."""
+    ctx = {"components": {key: {"outputs": dict(outputs or {})} for key, outputs in outputs_by_key.items()}}
+    errors: dict[str, list[str]] = {}
+    rendered = _render_refs(value, ctx, "", errors, RenderBudget())
+    if errors:
+        raise ValidationError(errors, detail="An upstream output is missing.")
+    return rendered
+
+
+def _render_refs(value, ctx: dict, path: str, errors: dict, budget: RenderBudget):
+    if isinstance(value, str):
+        try:
+            if not analyse(value).has_component_refs:
+                return value
+        except ExpressionError:
+            return value
+        return render_value(value, ctx, keep_components=False, path=path or "value", errors=errors, budget=budget)
+    if isinstance(value, dict):
+        return {
+            key: _render_refs(item, ctx, f"{path}.{key}" if path else str(key), errors, budget)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            _render_refs(item, ctx, f"{path}.{i}" if path else str(i), errors, budget) for i, item in enumerate(value)
+        ]
+    return value

@@ -14,7 +14,7 @@ from components.loader import LoadedFile, SyncReport, content_hash, schema_error
 from components.services import bump_version
 from core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
 from templates_app.models import TemplateRevision, UseCaseTemplate
-from templates_app.resolver import check_template
+from templates_app.structure import check_template
 from tenancy.models import Tenant
 from tenancy.selectors import user_can_write
 

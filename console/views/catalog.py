@@ -14,8 +14,10 @@ from core.exceptions import NotFound, ServiceError
 from deployments import services as deployment_services
 from templates_app.filters import TemplateFilterSet
 from templates_app.models import UseCaseTemplate
-from templates_app.resolver import parameters_schema, resolve, template_graph
+from templates_app.parameters import parameters_schema
+from templates_app.resolver import resolve
 from templates_app.selectors import template_get_for_user, template_list
+from templates_app.structure import template_graph
 from tenancy.selectors import writable_tenant_ids
 
 

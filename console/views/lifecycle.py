@@ -31,7 +31,7 @@ from core.exceptions import ServiceError
 from deployments import selectors, services
 from deployments.models import DeploymentRevision, UseCaseDeployment
 from deployments.state import DeploymentStatus
-from templates_app.resolver import parameters_schema
+from templates_app.parameters import parameters_schema
 from tenancy.selectors import user_can_write
 
 PLAN, CONFIRM, EDIT = "plan", "confirm", "edit"

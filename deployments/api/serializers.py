@@ -15,7 +15,7 @@ from deployments.selectors import (
     deployment_upgrade_available,
 )
 from jobs.models import Cluster
-from templates_app.resolver import SECRET_MASK, mask_secrets
+from templates_app.plans import SECRET_MASK, mask_secrets
 from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField
 from tenancy.models import Project
 

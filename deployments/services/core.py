@@ -17,8 +17,9 @@ from core.exceptions import Conflict, PermissionDenied, ValidationError
 from deployments.models import ComponentDeployment, DeploymentRevision, UseCaseDeployment
 from deployments.records import component_row, event_record, reconcile_enqueue, revision_record
 from deployments.state import ComponentStatus, DeploymentStatus
-from jobs import services as job_services
-from templates_app.resolver import Plan, resolve
+from jobs import selectors as job_selectors
+from templates_app.plans import Plan
+from templates_app.resolver import resolve
 from tenancy.selectors import user_can_write
 
 
@@ -35,9 +36,9 @@ def _check_target(*, user, project, cluster) -> None:
 def plan_capacity_and_cost(*, plan: Plan, cluster, now: datetime | None = None) -> dict:
     """GPUs, capacity and hourly cost of a plan on a cluster: what a preview shows and a deploy checks."""
     resources = [component.resources for component in plan.components]
-    capacity = job_services.cluster_capacity_check(cluster=cluster, resources_list=resources, now=now)
+    capacity = job_selectors.cluster_capacity_check(cluster=cluster, resources_list=resources, now=now)
     per_component = {
-        component.key: job_services.estimate_hourly_cost(cluster=cluster, resources=component.resources)
+        component.key: job_selectors.estimate_hourly_cost(cluster=cluster, resources=component.resources)
         for component in plan.components
     }
     return {

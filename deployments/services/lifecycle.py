@@ -32,8 +32,9 @@ from deployments.records import component_row, event_record, reconcile_enqueue, 
 from deployments.rollout import cancel as rollout_cancel
 from deployments.services.core import plan_public_dict
 from deployments.state import ComponentStatus, DeploymentStatus
-from jobs import services as job_services
-from templates_app.resolver import Plan, mask_secrets, resolve
+from jobs import selectors as job_selectors
+from templates_app.plans import Plan, mask_secrets
+from templates_app.resolver import resolve
 from templates_app.selectors import template_content_at_version
 from tenancy.selectors import user_can_write
 
@@ -197,13 +198,13 @@ def _propose(*, deployment: UseCaseDeployment, change: dict, now: datetime | Non
     change_plan = compute_change(current=current, desired=desired, failed=failed)
     new_parts = [change.key for change in change_plan.new_parts]
     cluster = deployment.cluster
-    capacity = job_services.cluster_capacity_check(
+    capacity = job_selectors.cluster_capacity_check(
         cluster=cluster, resources_list=[change.part_resources for change in change_plan.new_parts], now=now
     )
     reasons = {new_parts[item["index"]]: item["reason"] for item in capacity.get("never_fits", [])}
     for change in change_plan.new_parts:
         # An extra part may fit where the component it joins could not: the whole component is what must fit.
-        whole = change.scale_mode == ADD_REPLICAS and job_services.cluster_never_fits_reason(
+        whole = change.scale_mode == ADD_REPLICAS and job_selectors.cluster_never_fits_reason(
             cluster=cluster, resources=change.new_resources
         )
         if whole:
@@ -211,8 +212,8 @@ def _propose(*, deployment: UseCaseDeployment, change: dict, now: datetime | Non
     never_fits = [{"component": key, "reason": reasons[key]} for key in new_parts if key in reasons]
     before = [row.resources for row in rows.values()]
     after = [component["resources"] for component in desired.values()]
-    cost_before = cost_sum(job_services.estimate_hourly_cost(cluster=cluster, resources=r) for r in before)
-    cost_after = cost_sum(job_services.estimate_hourly_cost(cluster=cluster, resources=r) for r in after)
+    cost_before = cost_sum(job_selectors.estimate_hourly_cost(cluster=cluster, resources=r) for r in before)
+    cost_after = cost_sum(job_selectors.estimate_hourly_cost(cluster=cluster, resources=r) for r in after)
     gpus_before, gpus_after = gpu_totals(before), gpu_totals(after)
     public = plan.public_parameters()
     summary = {

@@ -15,7 +15,7 @@ from deployments.selectors import service_gap_seconds
 from deployments.tests.factories import SIMPLE_RAG_PARAMS, make_cluster, seed_system_templates
 from jobs.models import Job
 from templates_app.models import UseCaseTemplate
-from templates_app.resolver import parameters_schema
+from templates_app.parameters import parameters_schema
 from templates_app.selectors import template_get_for_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -10,7 +10,7 @@ from django.utils import timezone
 from deployments import reconciler
 from deployments.tests.factories import SIMPLE_RAG_PARAMS, bring_up_on_slow_cluster, seed_system_template_version
 from jobs.models import Job
-from templates_app.resolver import SECRET_MASK
+from templates_app.plans import SECRET_MASK
 
 pytestmark = pytest.mark.django_db
 

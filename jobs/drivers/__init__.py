@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from jobs.drivers.base import ClusterDriver, Forecast, JobForecast, SchedulePassResult
+from jobs.drivers.simulated import SimulatedDriver
 
 
 def get_driver(cluster) -> ClusterDriver:
     """The driver for a cluster (by its `driver` field)."""
-    from jobs.drivers.simulated import SimulatedDriver
-
     if cluster.driver == "simulated":
         return SimulatedDriver()
     raise NotImplementedError(f"The {cluster.driver!r} driver is not available in this build.")

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from core.exceptions import Conflict, ValidationError
-from jobs import services
+from jobs import selectors, services
 from jobs.models import Job
 from jobs.tests.conftest import T0
 from jobs.tests.factories import SPEC, ClusterFactory, resources
@@ -313,7 +313,7 @@ def test_actual_cost_accrues_from_started_at_with_the_clock(cluster, project, cl
 
 
 def test_estimate_hourly_cost_multiplies_replicas(cluster):
-    rate = services.estimate_hourly_cost(cluster=cluster, resources=resources(gpus=1, cpu=0, memory_gib=0, replicas=3))
+    rate = selectors.estimate_hourly_cost(cluster=cluster, resources=resources(gpus=1, cpu=0, memory_gib=0, replicas=3))
     assert rate == Decimal("7.5")
 
 
@@ -324,18 +324,18 @@ def test_queue_info_predicts_start_from_running_jobs_expected_end(cluster, proje
     submit(cluster, project, name="a", resources=resources(gpus=8), duration=100)
     b = submit(cluster, project, name="b", resources=resources(gpus=8), duration=100)
     c = submit(cluster, project, name="c", resources=resources(gpus=8), duration=100)
-    info = services.job_queue_info(job=c)
+    info = selectors.job_queue_info(job=c)
     assert info["queue_position"] == 2
     # a: starts 10, ends 110; b: admitted 110, starts 120, ends 220; c: admitted 220, starts 230.
     assert info["predicted_start"] == at(230)
     assert "1 job ahead in the H100-80GB queue" in info["reason"]
-    assert services.job_queue_info(job=b)["predicted_start"] == at(120)
+    assert selectors.job_queue_info(job=b)["predicted_start"] == at(120)
 
 
 def test_predicted_start_matches_what_the_passes_do(cluster, project, clock):
     submit(cluster, project, name="a", resources=resources(gpus=8), duration=100)
     b = submit(cluster, project, name="b", resources=resources(gpus=8), duration=100)
-    predicted = services.job_queue_info(job=b)["predicted_start"]
+    predicted = selectors.job_queue_info(job=b)["predicted_start"]
     while True:
         result = services.cluster_schedule_pass(cluster=cluster)
         b.refresh_from_db()
@@ -348,14 +348,14 @@ def test_predicted_start_matches_what_the_passes_do(cluster, project, clock):
 def test_waiting_behind_a_service_has_no_predicted_start(cluster, project, clock):
     submit(cluster, project, name="svc", resources=resources(gpus=8), job_type="SERVICE")
     waiting = submit(cluster, project, name="w", resources=resources(gpus=1))
-    info = services.job_queue_info(job=waiting)
+    info = selectors.job_queue_info(job=waiting)
     assert (info["queue_position"], info["predicted_start"]) == (1, None)
     assert "held by services" in info["reason"]
 
 
 def test_capacity_check_for_a_preview(cluster, project, clock):
     submit(cluster, project, name="a", resources=resources(gpus=6), duration=100)
-    check = services.cluster_capacity_check(
+    check = selectors.cluster_capacity_check(
         cluster=cluster, resources_list=[resources(gpus=2), resources(gpus=1, gpu_type="A100-80GB")]
     )
     assert check == {
@@ -364,13 +364,13 @@ def test_capacity_check_for_a_preview(cluster, project, clock):
         "never_fits": [],
         "free": {"gpus": {"A100-80GB": 4, "H100-80GB": 2}, "cpu_cores": 63.0, "memory_gib": 511.0},
     }
-    later = services.cluster_capacity_check(cluster=cluster, resources_list=[resources(gpus=4)])
+    later = selectors.cluster_capacity_check(cluster=cluster, resources_list=[resources(gpus=4)])
     assert (later["fits_now"], later["predicted_start"]) == (False, at(120))
     assert Job.objects.count() == 1  # a preview records nothing
 
 
 def test_capacity_check_reports_requests_that_never_fit(cluster):
-    check = services.cluster_capacity_check(
+    check = selectors.cluster_capacity_check(
         cluster=cluster, resources_list=[resources(gpus=1), resources(gpus=9), resources(gpus=1, gpu_type="TPU")]
     )
     assert check["fits_now"] is False

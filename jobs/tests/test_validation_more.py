@@ -3,7 +3,7 @@
 import pytest
 
 from core.exceptions import ValidationError
-from jobs import services
+from jobs import selectors, services
 from jobs.models import Cluster, Job
 from jobs.tests.factories import SPEC, resources
 from jobs.validation import validate_spec
@@ -84,7 +84,7 @@ def test_job_asking_for_nothing_is_400(member_client, cluster, project):
 
 def test_capacity_preview_reports_a_job_asking_for_nothing(cluster):
     with pytest.raises(ValidationError):
-        services.estimate_hourly_cost(cluster=cluster, resources={"cpu": 0, "memory_gib": 0})
+        selectors.estimate_hourly_cost(cluster=cluster, resources={"cpu": 0, "memory_gib": 0})
 
 
 # --- label filter ----------------------------------------------------------------------------------------------

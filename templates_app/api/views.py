@@ -15,7 +15,8 @@ from templates_app.api.serializers import (
     TemplateWriteSerializer,
 )
 from templates_app.filters import TemplateFilterSet
-from templates_app.resolver import parameters_schema, resolve
+from templates_app.parameters import parameters_schema
+from templates_app.resolver import resolve
 from tenancy.models import Tenant
 from tenancy.selectors import writable_tenant_ids
 

@@ -11,7 +11,7 @@ import yaml
 
 from components.loader import SYSTEM_DIR, load_directory
 from components.services import component_files_contents
-from templates_app.resolver import definitions_index
+from templates_app.structure import definitions_index
 
 
 @pytest.fixture(scope="session")

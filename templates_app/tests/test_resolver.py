@@ -8,7 +8,10 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from core.exceptions import ValidationError
-from templates_app.resolver import SECRET_MASK, Plan, parameters_schema, render_component_refs, resolve
+from templates_app.parameters import parameters_schema
+from templates_app.plans import SECRET_MASK, Plan
+from templates_app.rendering import render_component_refs
+from templates_app.resolver import resolve
 from templates_app.tests.conftest import system_template
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"

@@ -16,7 +16,7 @@ from deployments import reconciler, selectors, services
 from deployments.models import UseCaseDeployment
 from deployments.state import ComponentStatus, DeploymentStatus
 from jobs.models import Cluster
-from templates_app.resolver import parameters_schema
+from templates_app.parameters import parameters_schema
 from templates_app.selectors import template_get_for_user
 from tenancy.models import Project
 

@@ -1,0 +1,27 @@
+"""Every write of the job layer; reads (costs, queue positions, capacity checks) are in `jobs.selectors`.
+
+`clusters` registers and changes clusters, `submission` records jobs, `changes` cancels, resizes, merges and
+re-prioritises them, and `passes` runs the driver's scheduling pass over one cluster or all. Other apps
+(deployments) call these functions; nothing outside `jobs/` talks to a driver.
+"""
+
+from jobs.drivers import SchedulePassResult
+from jobs.services.changes import job_absorb, job_cancel, job_resize, job_update
+from jobs.services.clusters import cluster_create, cluster_delete, cluster_update, cluster_validate
+from jobs.services.passes import cluster_schedule_pass, jobs_advance_all
+from jobs.services.submission import job_submit
+
+__all__ = [
+    "SchedulePassResult",
+    "cluster_create",
+    "cluster_delete",
+    "cluster_schedule_pass",
+    "cluster_update",
+    "cluster_validate",
+    "job_absorb",
+    "job_cancel",
+    "job_resize",
+    "job_submit",
+    "job_update",
+    "jobs_advance_all",
+]

@@ -1,0 +1,130 @@
+"""Writes of clusters: register, change and delete them (a tenant's admins only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+
+from core.exceptions import Conflict, PermissionDenied, ValidationError
+from jobs.models import Cluster, Job
+from jobs.scheduling import Capacity
+from jobs.services.passes import cluster_schedule_pass, lock_cluster
+from jobs.validation import validate_cluster_settings
+from tenancy.selectors import user_is_tenant_admin
+
+DEFAULT_SIMULATION = {"startup_seconds": {"default": 5}, "failure_rate": 0.0, "seed": 0}
+AVAILABLE_DRIVERS = {Cluster.Driver.SIMULATED}
+
+
+def _require_cluster_admin(user, tenant_id) -> None:
+    if user is not None and not user_is_tenant_admin(user, tenant_id):
+        raise PermissionDenied("Only the tenant's admins manage clusters.")
+
+
+def _check_cluster_fields(*, driver: str, inventory, prices, simulation) -> None:
+    if driver not in AVAILABLE_DRIVERS:
+        raise ValidationError({"driver": f"The {driver!r} driver is not available yet; use 'simulated'."})
+    validate_cluster_settings(inventory=inventory, prices=prices, simulation=simulation)
+
+
+def _check_inventory_holds(*, cluster: Cluster, inventory: dict) -> None:
+    # Admitted jobs keep what they hold whatever the inventory says: a smaller one would show negative free capacity.
+    held = (
+        Job.objects.filter(cluster=cluster, admitted_at__isnull=False, status__in=Job.Status.ACTIVE)
+        .values("queue_key")
+        .annotate(gpus=Sum("demand_gpus"), millicores=Sum("demand_millicores"), memory_mib=Sum("demand_memory_mib"))
+        .order_by("queue_key")
+    )
+    total = Capacity.from_inventory(inventory)
+    short: list[str] = []
+    millicores = memory_mib = 0
+    for row in held:
+        millicores += row["millicores"]
+        memory_mib += row["memory_mib"]
+        have = total.gpus.get(row["queue_key"], 0)
+        if row["gpus"] and row["gpus"] > have:
+            short.append(f"{row['gpus']} x {row['queue_key']} (the new inventory has {have})")
+    if millicores > total.millicores:
+        short.append(f"{millicores / 1000:g} CPU cores (the new inventory has {total.millicores / 1000:g})")
+    if memory_mib > total.memory_mib:
+        short.append(f"{memory_mib / 1024:g} GiB of memory (the new inventory has {total.memory_mib / 1024:g})")
+    if short:
+        message = (
+            f"Running and admitted jobs hold {'; '.join(short)}: cancel them or let them finish before shrinking "
+            "the inventory below that."
+        )
+        raise Conflict(message, errors={"inventory": [message]})
+
+
+def cluster_validate(*, cluster: Cluster | None, driver: str, inventory, prices, simulation) -> None:
+    """The checks a cluster's settings pass in the API and the admin alike: an available driver, well-formed
+    inventory, prices and simulation, and (for an existing cluster) no less inventory than its jobs hold."""
+    _check_cluster_fields(driver=driver, inventory=inventory, prices=prices, simulation=simulation)
+    if cluster is not None and cluster.pk is not None:
+        _check_inventory_holds(cluster=cluster, inventory=inventory)
+
+
+def cluster_create(
+    *,
+    tenant,
+    name: str,
+    inventory: dict,
+    prices: dict | None = None,
+    simulation: dict | None = None,
+    driver: str = Cluster.Driver.SIMULATED,
+    status: str = Cluster.Status.ACTIVE,
+    user=None,
+) -> Cluster:
+    """Register a cluster in a tenant (its admins; `user=None` for start-up code)."""
+    _require_cluster_admin(user, tenant.pk)
+    prices = prices if prices is not None else {}
+    simulation = simulation if simulation is not None else dict(DEFAULT_SIMULATION)
+    _check_cluster_fields(driver=driver, inventory=inventory, prices=prices, simulation=simulation)
+    try:
+        with transaction.atomic():
+            return Cluster.objects.create(
+                tenant=tenant,
+                name=name,
+                driver=driver,
+                status=status,
+                inventory=inventory,
+                prices=prices,
+                simulation=simulation,
+            )
+    except IntegrityError:
+        raise ValidationError({"name": "A cluster with this name already exists in the tenant."}) from None
+
+
+def cluster_update(*, cluster: Cluster, user=None, **fields: Any) -> Cluster:
+    """Change a cluster's name, status, inventory, prices or simulation settings, then run a pass."""
+    _require_cluster_admin(user, cluster.tenant_id)
+    allowed = {"name", "status", "inventory", "prices", "simulation", "driver"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValidationError({key: "This field cannot be changed." for key in sorted(unknown)})
+    merged = {key: fields.get(key, getattr(cluster, key)) for key in ("driver", "inventory", "prices", "simulation")}
+    _check_cluster_fields(**merged)
+    try:
+        with transaction.atomic():
+            # Under the cluster's lock no pass admits a job between the check of what jobs hold and the save.
+            lock_cluster(cluster.pk)
+            if "inventory" in fields:
+                _check_inventory_holds(cluster=cluster, inventory=fields["inventory"])
+            for key, value in fields.items():
+                setattr(cluster, key, value)
+            cluster.save()
+    except IntegrityError:
+        raise ValidationError({"name": "A cluster with this name already exists in the tenant."}) from None
+    # More capacity or a re-activated cluster admits waiting jobs; less capacity fails jobs that can never fit.
+    cluster_schedule_pass(cluster=cluster)
+    return cluster
+
+
+def cluster_delete(*, cluster: Cluster, user=None) -> None:
+    """Delete a cluster that never ran a job (jobs keep their history, so a cluster with jobs stays)."""
+    _require_cluster_admin(user, cluster.tenant_id)
+    if cluster.jobs.exists():
+        raise Conflict("The cluster has jobs; set its status to OFFLINE instead of deleting it.")
+    cluster.delete()
