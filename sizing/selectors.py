@@ -13,8 +13,7 @@ from decimal import Decimal
 
 from core.exceptions import NotFound, ValidationError
 from jobs.models import Cluster
-from jobs.selectors import cluster_list
-from jobs.services import cluster_capacity_check
+from jobs.selectors import cluster_capacity_check, cluster_list
 from sizing.perf import Setup, cost_per_million_tokens, money
 from sizing.reference import PRECISIONS, GpuType, ModelSpec, catalog, custom_model, normalise
 from sizing.search import (
