@@ -12,7 +12,7 @@ from config.settings.base import FILESYSTEM_BROKER_URL
 from deployments.management.commands.deploy import parse_params
 from deployments.models import UseCaseDeployment
 from deployments.tests.test_commands import deployed, run  # noqa: F401 — the fixture is used by name
-from templates_app.resolver import parameters_schema
+from templates_app.parameters import parameters_schema
 from templates_app.selectors import template_get_for_user
 
 pytestmark = pytest.mark.django_db
