@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from core.exceptions import PermissionDenied, ValidationError
 from security.models import ApiToken, ServiceAccount
 from tenancy.models import Membership, Tenant
@@ -63,6 +64,15 @@ def _insert_token(*, owner, name: str, key: str, scope: str, expires_at, created
         raise ValidationError({"name": "A live token with this name already exists."}) from None
 
 
+def _owner_tenant(owner):
+    # A service account's tokens belong to its tenant's trail; a person's tokens to no tenant (superusers see them).
+    return ServiceAccount.objects.filter(user=owner).values_list("tenant_id", flat=True).first()
+
+
+def _token_facts(token: ApiToken) -> dict:
+    return {"owner": token.user.username, "name": token.name, "scope": token.scope, "expires_at": token.expires_at}
+
+
 def token_create(
     *, user, owner, name: str, scope: str = ApiToken.Scope.WRITE, expires_in_days: int | None = None
 ) -> tuple[ApiToken, str]:
@@ -75,6 +85,7 @@ def token_create(
     token = _insert_token(
         owner=owner, name=name, key=key, scope=scope, expires_at=_expiry(expires_in_days), created_by=user
     )
+    audit_record(action="create", obj=token, tenant_id=_owner_tenant(owner), after=_token_facts(token))
     return token, key
 
 
@@ -85,6 +96,7 @@ def token_revoke(*, user, token: ApiToken) -> ApiToken:
         now = timezone.now()
         ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
         token.revoked_at = now
+        audit_record(action="revoke", obj=token, tenant_id=_owner_tenant(token.user), after={"revoked_at": now})
     return token
 
 
@@ -137,9 +149,11 @@ def service_account_create(*, user, tenant: Tenant, name: str, role: str, descri
     account_user.set_unusable_password()
     account_user.save()
     Membership.objects.create(user=account_user, tenant=tenant, role=role)
-    return ServiceAccount.objects.create(
+    account = ServiceAccount.objects.create(
         tenant=tenant, name=name, description=description, user=account_user, created_by=user
     )
+    audit_record(action="create", obj=account, after={"name": name, "role": role, "description": description})
+    return account
 
 
 @transaction.atomic
@@ -149,11 +163,15 @@ def service_account_update(
     """Change a service account's role or description (the tenant's admins)."""
     if not user_is_tenant_admin(user, account.tenant_id):
         raise PermissionDenied("Only the tenant's admins manage its service accounts.")
+    membership = Membership.objects.filter(user=account.user, tenant=account.tenant)
+    before = {"role": membership.values_list("role", flat=True).first(), "description": account.description}
     if role is not None:
-        Membership.objects.filter(user=account.user, tenant=account.tenant).update(role=role)
+        membership.update(role=role)
     if description is not None:
         account.description = description
         account.save(update_fields=["description"])
+    after = {"role": role or before["role"], "description": account.description}
+    audit_record(action="update", obj=account, before=before, after=after)
     return account
 
 
@@ -167,3 +185,4 @@ def service_account_deactivate(*, user, account: ServiceAccount) -> None:
     User.objects.filter(pk=account.user_id).update(is_active=False)
     ServiceAccount.objects.filter(pk=account.pk).update(is_active=False)
     account.is_active = False
+    audit_record(action="deactivate", obj=account, before={"is_active": True}, after={"is_active": False})

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
+from audit.services import audit_record, snapshot
 from core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
 from tenancy.models import Membership, Project, Tenant
 from tenancy.selectors import removal_loses_last_admin, tenant_loses_last_admin, user_can_write, user_is_tenant_admin
@@ -23,6 +24,7 @@ def tenant_create(*, user, name: str) -> Tenant:
         raise ValidationError({"name": "A tenant with this name already exists."})
     tenant = Tenant.objects.create(name=name)
     Membership.objects.create(user=user, tenant=tenant, role=Membership.Role.ADMIN)
+    audit_record(action="create", obj=tenant, after={"name": name})
     return tenant
 
 
@@ -32,9 +34,14 @@ def tenant_update(*, user, tenant: Tenant, name: str) -> Tenant:
         raise PermissionDenied("Only the tenant's admins can change it.")
     if Tenant.objects.filter(name__iexact=name).exclude(pk=tenant.pk).exists():
         raise ValidationError({"name": "A tenant with this name already exists."})
+    before = snapshot(tenant, ["name"])
     tenant.name = name
     tenant.save(update_fields=["name", "updated_at"])
+    audit_record(action="update", obj=tenant, before=before, after={"name": name})
     return tenant
+
+
+PROJECT_FIELDS = ["tenant", "name", "description"]
 
 
 def project_create(*, user, tenant: Tenant, name: str, description: str = "") -> Project:
@@ -43,7 +50,9 @@ def project_create(*, user, tenant: Tenant, name: str, description: str = "") ->
         raise PermissionDenied("Viewers cannot create projects.")
     try:
         with transaction.atomic():
-            return Project.objects.create(tenant=tenant, name=name, description=description)
+            project = Project.objects.create(tenant=tenant, name=name, description=description)
+            audit_record(action="create", obj=project, after=snapshot(project, PROJECT_FIELDS))
+            return project
     except IntegrityError:
         raise ValidationError({"name": "A project with this name already exists in the tenant."}) from None
 
@@ -52,11 +61,13 @@ def project_update(*, user, project: Project, **fields) -> Project:
     """Rename or describe a project."""
     if not user_can_write(user, project.tenant_id):
         raise PermissionDenied("Viewers cannot change projects.")
+    before = snapshot(project, PROJECT_FIELDS)
     for key, value in fields.items():
         setattr(project, key, value)
     try:
         with transaction.atomic():
             project.save()
+            audit_record(action="update", obj=project, before=before, after=snapshot(project, PROJECT_FIELDS))
     except IntegrityError:
         raise ValidationError({"name": "A project with this name already exists in the tenant."}) from None
     return project
@@ -91,7 +102,9 @@ def membership_add(*, user, tenant: Tenant, username: str, role: str) -> Members
         raise ValidationError({"username": f"No user named {username!r}."})
     if Membership.objects.filter(tenant=tenant, user=member).exists():
         raise ValidationError({"username": f"{username!r} is already a member of this tenant."})
-    return Membership.objects.create(tenant=tenant, user=member, role=role)
+    membership = Membership.objects.create(tenant=tenant, user=member, role=role)
+    audit_record(action="create", obj=membership, after={"user": member.username, "role": role})
+    return membership
 
 
 def membership_get(*, tenant: Tenant, member_key: str) -> Membership:
@@ -124,8 +137,10 @@ def membership_set_role(*, membership: Membership, role: str) -> Membership:
         tenant_id=membership.tenant_id, losing=[membership.pk]
     ):
         raise Conflict(LAST_ADMIN)
+    before = {"role": Membership.objects.filter(pk=membership.pk).values_list("role", flat=True).first()}
     Membership.objects.filter(pk=membership.pk).update(role=role)
     membership.role = role
+    audit_record(action="update", obj=membership, before=before, after={"role": role})
     return membership
 
 
@@ -146,3 +161,7 @@ def membership_delete(*, memberships: Iterable[Membership]) -> None:
     if removal_loses_last_admin(memberships):
         raise Conflict(LAST_ADMIN)
     Membership.objects.filter(pk__in=[membership.pk for membership in memberships]).delete()
+    for membership in memberships:
+        audit_record(
+            action="delete", obj=membership, before={"user": membership.user.username, "role": membership.role}
+        )

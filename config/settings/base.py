@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "deployments",
     "sizing",
     "security",
+    "audit",
     "console",
     "sso",
 ]
@@ -52,6 +53,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "security.middleware.RefusedCallerMiddleware",
+    "audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -211,6 +213,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     "usecases-purge-expired-cache": {"task": "usecases.tasks.purge_expired_usecase_cache", "schedule": 3600.0},
 }
+
+# --- Audit trail ------------------------------------------------------------------------------------------------
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
+# Writes under these paths are not audited as requests: sign-in and sign-out are recorded as login attempts.
+AUDIT_IGNORED_PATHS = ["/accounts/login", "/accounts/logout", "/accounts/oidc/", "/admin/login", "/admin/logout"]
+CELERY_BEAT_SCHEDULE["audit-purge"] = {"task": "audit.purge_expired_events", "schedule": 24 * 3600.0}
 
 # --- REST framework -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -8,6 +8,8 @@ from decimal import Decimal, InvalidOperation
 from django import template
 from django.utils.http import urlencode
 
+from audit.selectors import audit_can_read
+
 register = template.Library()
 
 TONES = {
@@ -68,6 +70,7 @@ def get(mapping, key):
 
 
 NAV_SECTIONS = {
+    "audit": "audit",
     "usecases": "catalog",
     "usecase-detail": "catalog",
     "deploy": "catalog",
@@ -139,3 +142,9 @@ PARAMETER_TYPES = {
 def parameter_type(kind: str) -> str:
     """A parameter's type in words ("model", "whole number"), not the schema's spelling."""
     return PARAMETER_TYPES.get(kind or "", kind or "")
+
+
+@register.filter
+def can_read_audit(user) -> bool:
+    """Whether the navigation shows the audit trail (tenant admins and superusers)."""
+    return audit_can_read(user)

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from audit.services import audit_record
 from core.exceptions import Conflict, PermissionDenied, ValidationError
 from deployments.models import ComponentDeployment, DeploymentRevision, UseCaseDeployment
 from deployments.records import component_row, event_record, reconcile_enqueue, revision_record
@@ -151,6 +152,18 @@ def deployment_create(
         message=f"Deployment of {plan.template_id} {plan.version} created with {len(rows)} components.",
         data={"start_order": [c.key for c in plan.components], "waves": [list(w) for w in plan.waves]},
     )
+    audit_record(
+        action="create",
+        obj=deployment,
+        after={
+            "name": deployment.name,
+            "template": plan.template_id,
+            "template_version": plan.version,
+            "project": str(project.pk),
+            "cluster": str(cluster.pk),
+            "parameters": plan.public_parameters(),
+        },
+    )
     reconcile_enqueue(deployment_id=deployment.pk)
     return deployment, True
 
@@ -169,7 +182,9 @@ def deployment_delete(*, user, deployment: UseCaseDeployment) -> UseCaseDeployme
     )
     if not updated.update(status=DeploymentStatus.DELETING, status_message="Deleting.", updated_at=timezone.now()):
         raise Conflict(f"The deployment is already {deployment.status.lower()}.")
+    before = {"status": deployment.status}
     deployment.refresh_from_db()
+    audit_record(action="delete", obj=deployment, before=before, after={"status": deployment.status})
     event_record(deployment=deployment, kind="status", message="Deletion requested.", data={"status": "DELETING"})
     reconcile_enqueue(deployment_id=deployment.pk)
     return deployment

@@ -13,6 +13,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Max
 
+from audit.services import audit_record
 from core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
 from deployments.changes import (
     ADD_REPLICAS,
@@ -346,6 +347,17 @@ def _apply(*, user, deployment: UseCaseDeployment, change: dict) -> DeploymentRe
         message=deployment.status_message,
         data={"revision": revision.number, "kind": target.kind, "summary": summary, "status": "UPDATING"},
     )
+    audit_record(
+        action=target.kind,
+        obj=deployment,
+        before={
+            "parameters": deployment.parameters,
+            "template_version": deployment.template_version,
+            "scale": deployment.scale,
+        },
+        after={"parameters": target.parameters, "template_version": proposal.plan.version, "scale": target.scale},
+        secret_values=_secret_values(proposal.plan, deployment.parameters, target.parameters),
+    )
     reconcile_enqueue(deployment_id=deployment.pk)
     return revision
 
@@ -386,4 +398,5 @@ def deployment_cancel_change(*, user, deployment: UseCaseDeployment) -> Deployme
         raise Conflict("No change is rolling out; there is nothing to cancel.")
     rollout_cancel(deployment=deployment, reason=f"cancelled by {user.get_username()}.")
     revision.refresh_from_db()
+    audit_record(action="cancel_change", obj=deployment, after={"revision": revision.number, "status": revision.status})
     return revision
