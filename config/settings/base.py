@@ -144,8 +144,12 @@ OIDC_LINK_EXISTING_USERS = env.bool("OIDC_LINK_EXISTING_USERS", default=False)
 LOCAL_LOGIN_ENABLED = env.bool("LOCAL_LOGIN_ENABLED", default=True)
 # The SSO backend only restores sessions (it authenticates nobody by itself); the model backend is password login.
 AUTHENTICATION_BACKENDS = ["sso.backends.IdentityProviderBackend"] + (
-    ["django.contrib.auth.backends.ModelBackend"] if LOCAL_LOGIN_ENABLED else []
+    ["security.login.LockoutModelBackend"] if LOCAL_LOGIN_ENABLED else []  # ModelBackend + failed-login lockout
 )
+# Sign-in protection (security.login): failures per username / per address within the window lock it for a while.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_IP_LIMIT = env.int("LOGIN_FAILURE_IP_LIMIT", default=20)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
 
 # --- Redis: Celery broker and Django cache when configured ----------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
