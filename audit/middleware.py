@@ -39,6 +39,15 @@ def _succeeded(request, response) -> bool:
     )
 
 
+def _writes_nothing(match, method: str) -> bool:
+    """A POST a view declares read only (`read_only_actions`: a preview, a sizing search) is not a write."""
+    if match is None:
+        return False
+    actions = getattr(match.func, "actions", None) or {}
+    action = actions.get(method.lower(), method.lower())
+    return action in getattr(getattr(match.func, "cls", None), "read_only_actions", ())
+
+
 def _model_of(match) -> type[models.Model] | None:
     view_class = getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)
     queryset = getattr(view_class, "queryset", None)
@@ -114,6 +123,7 @@ class AuditMiddleware:
                 and request.user.is_authenticated
                 and not request.path.startswith(tuple(settings.AUDIT_IGNORED_PATHS))
                 and _succeeded(request, response)
+                and not _writes_nothing(request.resolver_match, request.method)
             ):
                 _record_request(request, response)
         return response

@@ -28,10 +28,12 @@ def tenant_create(*, user, name: str) -> Tenant:
     return tenant
 
 
-def tenant_update(*, user, tenant: Tenant, name: str) -> Tenant:
-    """Rename a tenant (its admins)."""
+def tenant_update(*, user, tenant: Tenant, name: str | None = None) -> Tenant:
+    """Rename a tenant (its admins); no name (an empty PATCH) changes nothing."""
     if not user_is_tenant_admin(user, tenant.pk):
         raise PermissionDenied("Only the tenant's admins can change it.")
+    if name is None:
+        return tenant
     if Tenant.objects.filter(name__iexact=name).exclude(pk=tenant.pk).exists():
         raise ValidationError({"name": "A tenant with this name already exists."})
     before = snapshot(tenant, ["name"])

@@ -114,3 +114,14 @@ def test_purge_removes_only_events_past_retention(member_client, tenant, setting
     settings.AUDIT_RETENTION_DAYS = 30
     assert audit_purge() == 1
     assert [event.object_repr for event in AuditEvent.objects.all()] == ["Tenant A/new"]
+
+
+def test_a_post_that_writes_nothing_is_not_recorded(templates, member_client, project, cluster):
+    body = {
+        "template_id": "simple-rag-v1",
+        "project_id": str(project.pk),
+        "cluster_id": str(cluster.pk),
+        "parameters": SIMPLE_RAG_PARAMS,
+    }
+    assert member_client.post("/api/v1/deployments/preview", body, format="json").status_code == 200
+    assert not AuditEvent.objects.exists()
