@@ -47,3 +47,11 @@ class PermissionDenied(ServiceError):
 
     status_code = 403
     default_detail = "You do not have permission to perform this action."
+
+
+class IdempotencyMismatch(ServiceError):
+    """An Idempotency-Key reused for a different request (another body, user or operation): refused, not replayed,
+    as the IETF Idempotency-Key draft and Stripe answer it."""
+
+    status_code = 422
+    default_detail = "This Idempotency-Key was already used for a different request; use a new key for a new request."

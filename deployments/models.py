@@ -37,6 +37,9 @@ class UseCaseDeployment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    idempotency_fingerprint = models.CharField(
+        max_length=64, blank=True, default="", help_text="SHA-256 of who asked what with the Idempotency-Key."
+    )
     scale = models.JSONField(
         default=dict, blank=True, help_text="Per-component scale overrides: {key: {replicas, resources}}."
     )
@@ -66,7 +69,13 @@ class UseCaseDeployment(models.Model):
                 fields=["tenant", "idempotency_key"],
                 condition=Q(idempotency_key__isnull=False),
                 name="unique_deployment_idempotency_key",
-            )
+            ),
+            # The name is part of every component's address on the cluster: two live deployments may not share it.
+            models.UniqueConstraint(
+                fields=["cluster", "name"],
+                condition=~Q(status="DELETED"),
+                name="unique_live_deployment_name_per_cluster",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -3,7 +3,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core.exceptions import NotFound, ValidationError
+from core.exceptions import NotFound, ServiceError, ValidationError
 from deployments import selectors, services
 from deployments.api.serializers import (
     ChangePlanSerializer,
@@ -67,7 +67,9 @@ class DeploymentViewSet(
                 "Idempotency-Key",
                 location=OpenApiParameter.HEADER,
                 required=False,
-                description="Retrying a POST with the same key returns the deployment the first one created.",
+                description="Retrying a POST with the same key (and the same body, from the same user) returns the "
+                "deployment the first one created, with `Idempotent-Replayed: true`; the key with another body is a "
+                "422.",
             )
         ],
     )
@@ -170,9 +172,13 @@ class DeploymentViewSet(
         deployment = self.get_object()
         serializer = DeploymentRollbackSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        revision = services.deployment_rollback(
-            user=request.user, deployment=deployment, revision=serializer.validated_data["revision"]
-        )
+        try:
+            revision = services.deployment_rollback(
+                user=request.user, deployment=deployment, revision=serializer.validated_data["revision"]
+            )
+        except ServiceError as error:  # the service's name for it is rollback_to; the client sent `revision`
+            error.errors = {"revision" if k == "rollback_to" else k: v for k, v in error.errors.items()}
+            raise
         return self._changed(request, deployment, revision)
 
     @extend_schema(request=None, responses={200: DeploymentSerializer})

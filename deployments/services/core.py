@@ -14,9 +14,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
-from core.exceptions import Conflict, PermissionDenied, ValidationError
+from core.exceptions import Conflict, IdempotencyMismatch, PermissionDenied, ValidationError
 from deployments.models import ComponentDeployment, DeploymentRevision, UseCaseDeployment
 from deployments.records import component_row, event_record, reconcile_enqueue, revision_record
+from deployments.services.identity import deployment_name_check, deployment_name_generate, request_fingerprint
 from deployments.state import ComponentStatus, DeploymentStatus
 from jobs import selectors as job_selectors
 from templates_app.plans import Plan
@@ -76,6 +77,15 @@ def plan_public_dict(plan: Plan) -> dict:
     return plan.to_dict(redact=True)
 
 
+def _idempotent_replay(project, key: str, fingerprint: str) -> UseCaseDeployment | None:
+    """The deployment an earlier request with this key created, if the request is the same; another request with
+    the key is refused (422)."""
+    earlier = UseCaseDeployment.objects.filter(tenant_id=project.tenant_id, idempotency_key=key).first()
+    if earlier is not None and earlier.idempotency_fingerprint and earlier.idempotency_fingerprint != fingerprint:
+        raise IdempotencyMismatch(errors={"Idempotency-Key": [IdempotencyMismatch.default_detail]})
+    return earlier
+
+
 @transaction.atomic
 def deployment_create(
     *,
@@ -93,10 +103,21 @@ def deployment_create(
     deployment and created=False, writing nothing.
     """
     _check_target(user=user, project=project, cluster=cluster)
-    if idempotency_key:
-        existing = UseCaseDeployment.objects.filter(tenant_id=project.tenant_id, idempotency_key=idempotency_key)
-        if existing := existing.first():
-            return existing, False
+    fingerprint = request_fingerprint(
+        user=user,
+        operation="deployment_create",
+        request={
+            "template_id": template.api_id,
+            "project_id": project.pk,
+            "cluster_id": cluster.pk,
+            "name": name,
+            "parameters": parameters,
+        },
+    )
+    if idempotency_key and (replay := _idempotent_replay(project, idempotency_key, fingerprint)):
+        return replay, False
+    if name:
+        deployment_name_check(cluster=cluster, name=name)
     plan = resolve(template, parameters)
     costing = plan_capacity_and_cost(plan=plan, cluster=cluster)
     if costing["capacity"].get("never_fits"):
@@ -116,15 +137,20 @@ def deployment_create(
                 cluster=cluster,
                 template=template,
                 template_version=plan.version,
-                name=name or f"{plan.template_id}-{timezone.now():%Y%m%d-%H%M%S}",
+                name=name or deployment_name_generate(cluster=cluster, template_id=plan.template_id),
                 parameters=plan.parameters,
                 plan=stored_plan,
                 created_by=user if getattr(user, "pk", None) else None,
                 idempotency_key=idempotency_key or None,
+                idempotency_fingerprint=fingerprint if idempotency_key else "",
             )
     except IntegrityError:
-        # A concurrent request with the same key won the race: answer with its deployment.
-        return UseCaseDeployment.objects.get(tenant_id=project.tenant_id, idempotency_key=idempotency_key), False
+        # A concurrent request won the race: with the same key, answer with its deployment; else it took the name.
+        if idempotency_key and (replay := _idempotent_replay(project, idempotency_key, fingerprint)):
+            return replay, False
+        deployment_name_check(cluster=cluster, name=name)
+        raise
+
     rows = ComponentDeployment.objects.bulk_create(
         [
             component_row(

@@ -1,0 +1,79 @@
+"""What a new user tripped on in the deployments API (issue 14): names that collide as addresses, an
+Idempotency-Key replayed for another body, errors under another name than the client sent."""
+
+import pytest
+
+from deployments import reconciler
+from deployments.models import UseCaseDeployment
+from deployments.tests.test_api import body, create
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_name_live_on_the_cluster_is_refused_on_the_name_field(templates, member_client, project, cluster):
+    create(member_client, project, cluster, name="my-rag")
+    response = member_client.post("/api/v1/deployments", body(project, cluster, name="my-rag"), format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["name"]
+    assert "already runs on cluster sim-a" in response.json()["errors"]["name"][0]
+    assert UseCaseDeployment.objects.filter(name="my-rag").count() == 1
+
+
+def test_a_deleted_deployment_frees_its_name(templates, member_client, project, cluster):
+    first = create(member_client, project, cluster, name="my-rag")
+    UseCaseDeployment.objects.filter(pk=first["id"]).update(status="DELETED")
+    assert create(member_client, project, cluster, name="my-rag")["name"] == "my-rag"
+
+
+def test_two_live_deployments_never_share_an_address(templates, member_client, project, cluster):
+    ids = [create(member_client, project, cluster)["id"] for _ in range(3)]  # generated names, same second
+    for deployment_id in ids:
+        reconciler.deployment_reconcile(deployment_id=deployment_id)
+    urls = [
+        c["outputs"]["url"]
+        for deployment_id in ids
+        for c in member_client.get(f"/api/v1/deployments/{deployment_id}").json()["components"]
+    ]
+    assert len(urls) == len(set(urls)) == 12
+
+
+@pytest.mark.parametrize("name", ["Bad Name!!", "bad_name", "-bad", "UPPER", "x" * 41])
+def test_a_name_that_is_not_an_address_is_refused_not_changed(templates, member_client, project, cluster, name):
+    response = member_client.post("/api/v1/deployments", body(project, cluster, name=name), format="json")
+    assert response.status_code == 400
+    assert "lower-case letters, digits and dashes" in response.json()["errors"]["name"][0]
+    assert not UseCaseDeployment.objects.exists()
+
+
+def test_bad_name_suggests_a_valid_one(templates, member_client, project, cluster):
+    response = member_client.post("/api/v1/deployments", body(project, cluster, name="Bad Name!!"), format="json")
+    assert "For example 'bad-name'." in response.json()["errors"]["name"][0]
+
+
+def test_idempotency_key_with_another_body_is_422(templates, member_client, project, cluster):
+    headers = {"HTTP_IDEMPOTENCY_KEY": "key-1"}
+    first = member_client.post("/api/v1/deployments", body(project, cluster, name="one"), format="json", **headers)
+    assert first.status_code == 201
+    replay = member_client.post("/api/v1/deployments", body(project, cluster, name="one"), format="json", **headers)
+    assert replay.status_code == 200 and replay["Idempotent-Replayed"] == "true"
+    assert replay.json()["id"] == first.json()["id"]
+    other = member_client.post("/api/v1/deployments", body(project, cluster, name="two"), format="json", **headers)
+    assert other.status_code == 422
+    assert "different request" in other.json()["detail"]
+    assert UseCaseDeployment.objects.count() == 1
+
+
+def test_idempotency_key_of_another_user_is_422(templates, member_client, admin_client, project, cluster):
+    headers = {"HTTP_IDEMPOTENCY_KEY": "shared"}
+    assert (
+        member_client.post("/api/v1/deployments", body(project, cluster), format="json", **headers).status_code == 201
+    )
+    assert admin_client.post("/api/v1/deployments", body(project, cluster), format="json", **headers).status_code == 422
+
+
+def test_rollback_errors_use_the_name_the_client_sent(templates, member_client, project, cluster):
+    data = create(member_client, project, cluster)
+    reconciler.deployment_reconcile(deployment_id=data["id"])  # RUNNING: a change may be asked for
+    response = member_client.post(f"/api/v1/deployments/{data['id']}/rollback", {"revision": 99}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["revision"]
