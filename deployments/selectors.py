@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import DecimalField, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from core.money import money
 from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
 from jobs.models import Job
 from tenancy.selectors import scope_to_user
@@ -22,24 +23,24 @@ def current_components_prefetch() -> Prefetch:
     )
 
 
-def _cost_so_far() -> Subquery:
-    """Actual cost accrued by every job the deployment ever ran (retries and replaced parts included)."""
-    totals = (
-        Job.objects.filter(usecase_deployment_id=OuterRef("pk"))
-        .order_by()
-        .values("usecase_deployment_id")
-        .annotate(total=Sum("actual_cost"))
-        .values("total")
-    )
-    return Subquery(totals, output_field=DecimalField(max_digits=14, decimal_places=4))
+def deployments_cost_so_far(deployments) -> None:
+    """Set `cost_so_far` on each deployment: the sum of what its jobs (retries and replaced parts included) have
+    cost up to now, each as the jobs API shows it (a running job up to this moment). One query for them all."""
+    by_id = {deployment.pk: deployment for deployment in deployments}
+    totals = dict.fromkeys(by_id, Decimal("0"))
+    fields = ("usecase_deployment_id", "status", "actual_cost", "started_at", "hourly_rate", "rate_since")
+    for job in Job.objects.filter(usecase_deployment_id__in=list(by_id)).only(*fields, "cost_before_rate"):
+        totals[job.usecase_deployment_id] += job.cost_so_far
+    for pk, deployment in by_id.items():
+        deployment.cost_so_far = money(totals[pk])
 
 
 def deployment_list(*, user) -> QuerySet[UseCaseDeployment]:
     """Deployments in the caller's tenants, with what a list or detail response shows prefetched."""
     return scope_to_user(
-        UseCaseDeployment.objects.select_related("template", "cluster", "project", "created_by", "pending_revision")
-        .prefetch_related(current_components_prefetch())
-        .annotate(cost_so_far=_cost_so_far()),
+        UseCaseDeployment.objects.select_related(
+            "template", "cluster", "project", "created_by", "pending_revision"
+        ).prefetch_related(current_components_prefetch()),
         user,
     )
 

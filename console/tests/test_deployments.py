@@ -19,11 +19,11 @@ def test_list_shows_status_template_cluster_age_and_cost(member_web, member_user
     assert f'href="/deployments/{running.pk}"' in page
     assert '<span class="badge ok">RUNNING</span>' in page
     assert "Simple RAG" in page and "sim-a" in page
-    # Cost so far: the sum of what every job of the deployment has accrued, to four places.
+    # Cost so far: the sum of what every job of the deployment has cost (here ended ones), to four places.
     jobs = list(Job.objects.filter(usecase_deployment_id=running.pk).order_by("created_at"))
     assert len(jobs) == 4
     for job, cost in zip(jobs, ("1.2500", "0.0625", "2.0000", "0.1234"), strict=True):
-        Job.objects.filter(pk=job.pk).update(actual_cost=Decimal(cost))
+        Job.objects.filter(pk=job.pk).update(actual_cost=Decimal(cost), status="CANCELLED", completed_at=job.started_at)
     response = member_web.get("/deployments")
     assert response.context["page"].object_list[0].cost_so_far == Decimal("3.4359")
     assert '<td class="num">$3.4359</td>' in response.content.decode()

@@ -35,6 +35,7 @@ def _deployment_or_404(request, pk) -> UseCaseDeployment:
     deployment = selectors.deployment_list(user=request.user).filter(pk=pk).first()
     if deployment is None:
         raise Http404("No such deployment.")
+    selectors.deployments_cost_so_far([deployment])
     return deployment
 
 
@@ -53,6 +54,7 @@ def deployment_list_page(request):
     errors = None if filterset.is_valid() else filterset.errors
     queryset = filterset.qs if errors is None else UseCaseDeployment.objects.none()
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    selectors.deployments_cost_so_far(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     return render(

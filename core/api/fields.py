@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.money import MONEY_PLACES, money
+
 
 class StrictFieldsMixin:
     """Reject unknown and read-only fields in a write instead of silently ignoring them (a 400 per field)."""
@@ -22,3 +24,14 @@ class StrictFieldsMixin:
             if errors:
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
+
+
+class MoneyField(serializers.DecimalField):
+    """An amount of money: a string with exactly core.money.MONEY_PLACES decimal places, read-only."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        super().__init__(max_digits=18, decimal_places=MONEY_PLACES, coerce_to_string=True, **kwargs)
+
+    def to_representation(self, value):
+        return super().to_representation(money(value))

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from decimal import Decimal
-
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.fields import StrictFieldsMixin
+from core.api.fields import MoneyField, StrictFieldsMixin
+from core.money import money_text
 from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
 from deployments.selectors import (
     COMPONENT_ROLES,
@@ -13,6 +12,7 @@ from deployments.selectors import (
     components_in_order,
     deployment_hourly_cost,
     deployment_upgrade_available,
+    deployments_cost_so_far,
 )
 from jobs.models import Cluster
 from templates_app.plans import SECRET_MASK, mask_secrets
@@ -109,8 +109,10 @@ class DeploymentSerializer(serializers.ModelSerializer):
     template_id = serializers.SerializerMethodField()
     parameters = serializers.SerializerMethodField()
     components = serializers.SerializerMethodField()
-    estimated_hourly_cost = serializers.SerializerMethodField()
-    cost_so_far = serializers.SerializerMethodField()
+    estimated_hourly_cost = serializers.SerializerMethodField(help_text="Per hour, as planned.")
+    cost_so_far = serializers.SerializerMethodField(
+        help_text="What every job of the deployment has cost up to now, as the jobs API shows each job's."
+    )
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
     pending_revision = serializers.IntegerField(source="pending_revision.number", read_only=True, default=None)
     upgrade_available = serializers.SerializerMethodField(
@@ -150,6 +152,16 @@ class DeploymentSerializer(serializers.ModelSerializer):
     def get_upgrade_available(self, deployment) -> str | None:
         return deployment_upgrade_available(deployment)
 
+    @extend_schema_field(MoneyField())
+    def get_estimated_hourly_cost(self, deployment) -> str:
+        return money_text(deployment_hourly_cost(deployment))
+
+    @extend_schema_field(MoneyField())
+    def get_cost_so_far(self, deployment) -> str:
+        if not hasattr(deployment, "cost_so_far"):
+            deployments_cost_so_far([deployment])
+        return money_text(deployment.cost_so_far)
+
     def get_parameters(self, deployment) -> dict:
         return deployment.plan.get("parameters", {})
 
@@ -158,13 +170,6 @@ class DeploymentSerializer(serializers.ModelSerializer):
         if rows is None:
             rows = list(deployment.components.filter(retired_at__isnull=True).select_related("job"))
         return ComponentSummarySerializer(components_in_order(deployment, rows), many=True).data
-
-    def get_estimated_hourly_cost(self, deployment) -> str:
-        return str(deployment_hourly_cost(deployment))
-
-    def get_cost_so_far(self, deployment) -> str:
-        value = getattr(deployment, "cost_so_far", None)
-        return str(value if value is not None else Decimal("0"))
 
 
 class DeploymentEventSerializer(serializers.ModelSerializer):
@@ -188,8 +193,8 @@ class DeploymentPreviewSerializer(serializers.Serializer):
     start_order = serializers.ListField(child=serializers.CharField())
     totals = serializers.DictField()
     capacity = PreviewCapacitySerializer()
-    estimated_hourly_cost = serializers.CharField()
-    hourly_cost_by_component = serializers.DictField(child=serializers.CharField())
+    estimated_hourly_cost = MoneyField()
+    hourly_cost_by_component = serializers.DictField(child=MoneyField())
 
 
 class DeploymentUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -254,7 +259,7 @@ class ChangePlanSerializer(serializers.Serializer):
     components = serializers.ListField(child=serializers.DictField())
     summary = serializers.DictField()
     gpus = serializers.DictField()
-    hourly_cost = serializers.DictField()
+    hourly_cost = serializers.DictField(child=MoneyField(), help_text="before, after and delta, per hour.")
     capacity = serializers.DictField()
     start_order = serializers.ListField(child=serializers.CharField())
     stop_order_after_switch = serializers.ListField(child=serializers.CharField())

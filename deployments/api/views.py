@@ -59,6 +59,12 @@ class DeploymentViewSet(
     def get_queryset(self):
         return selectors.deployment_list(user=self.request.user)
 
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if page is not None and queryset.model is UseCaseDeployment:
+            selectors.deployments_cost_so_far(page)  # one query for the page, not one per deployment
+        return page
+
     @extend_schema(
         request=DeploymentCreateSerializer,
         responses={201: DeploymentSerializer, 200: DeploymentSerializer},

@@ -1,7 +1,13 @@
 """What a new user tripped on in the deployments API (issue 14): names that collide as addresses, an
 Idempotency-Key replayed for another body, errors under another name than the client sent."""
 
+import re
+from datetime import timedelta
+from decimal import Decimal
+
 import pytest
+import time_machine
+from django.utils import timezone
 
 from deployments import reconciler
 from deployments.models import UseCaseDeployment
@@ -77,3 +83,32 @@ def test_rollback_errors_use_the_name_the_client_sent(templates, member_client, 
     response = member_client.post(f"/api/v1/deployments/{data['id']}/rollback", {"revision": 99}, format="json")
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["revision"]
+
+
+MONEY = r"^-?\d+\.\d{4}$"
+
+
+def test_money_has_four_places_everywhere_and_the_deployment_agrees_with_its_jobs(
+    templates, member_client, project, cluster
+):
+    data = create(member_client, project, cluster)
+    assert re.match(MONEY, data["cost_so_far"]) and data["cost_so_far"] == "0.0000"
+    assert re.match(MONEY, data["estimated_hourly_cost"])
+    preview = member_client.post("/api/v1/deployments/preview", body(project, cluster), format="json").json()
+    assert re.match(MONEY, preview["estimated_hourly_cost"])
+    assert all(re.match(MONEY, value) for value in preview["hourly_cost_by_component"].values())
+    reconciler.deployment_reconcile(deployment_id=data["id"])
+    with time_machine.travel(timezone.now() + timedelta(minutes=7), tick=False):
+        detail = member_client.get(f"/api/v1/deployments/{data['id']}").json()
+        listed = member_client.get("/api/v1/deployments").json()["results"][0]
+        jobs = [
+            member_client.get(f"/api/v1/clusters/{cluster.pk}/jobs/{c['job_id']}").json() for c in detail["components"]
+        ]
+    assert all(re.match(MONEY, job["actual_cost"]) and re.match(MONEY, job["hourly_rate"]) for job in jobs)
+    total = sum(Decimal(job["actual_cost"]) for job in jobs)
+    assert total > 0
+    assert detail["cost_so_far"] == listed["cost_so_far"] == str(total)
+    plan = member_client.post(
+        f"/api/v1/deployments/{data['id']}/plan", {"scale": {"llm": {"replicas": 2}}}, format="json"
+    ).json()
+    assert all(re.match(MONEY, value) for value in plan["hourly_cost"].values())

@@ -74,13 +74,13 @@ def test_plans_print_gpus_costs_and_values_for_people(deployed, member_user, mon
 
 
 def test_deployments_table_marks_a_cut_name_with_an_ellipsis(templates, member_user, project, cluster):
-    long_name = "a-deployment-name-much-longer-than-the-column"
+    long_name = "a-deployment-name-longer-than-the-column"
     run(
         *("deploy", "simple-rag-v1", "--project", project.name, "--cluster", cluster.name, "--name", long_name),
         *("--user", member_user.username, "--param", "model_id=meta-llama/Llama-3.1-8B-Instruct"),
     )
     output = run("deployments")
-    assert "a-deployment-name-much-long\u2026 " in output
+    assert "a-deployment-name-longer-th\u2026 " in output
     assert long_name not in output
 
 

@@ -408,7 +408,7 @@ def test_bad_changes_are_400_naming_the_field(deployment, member_client):
     response = member_client.patch(url, {"template_version": "9.9.9"}, format="json")
     assert response.json()["errors"] == {"template_version": ["The template has no version '9.9.9'."]}
     response = member_client.post(f"{url}/rollback", {"revision": 7}, format="json")
-    assert response.json()["errors"] == {"rollback_to": ["No revision 7 of this deployment."]}
+    assert response.json()["errors"] == {"revision": ["No revision 7 of this deployment."]}
     response = member_client.patch(url, {"parameters": SIMPLE_RAG_PARAMS}, format="json")
     assert response.json()["errors"] == {"non_field_errors": ["Nothing would change."]}
     response = member_client.patch(url, {"status": "RUNNING"}, format="json")

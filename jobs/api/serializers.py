@@ -4,7 +4,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.fields import StrictFieldsMixin
+from core.api.fields import MoneyField, StrictFieldsMixin
 from jobs.models import Cluster, Job
 from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField
 from tenancy.models import Project, Tenant
@@ -112,13 +112,12 @@ class JobSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     queue_position = serializers.SerializerMethodField(help_text="Place among jobs waiting for the same resources.")
     predicted_start = serializers.SerializerMethodField(help_text="When a waiting job should start running.")
     waiting_reason = serializers.SerializerMethodField(help_text="Why a waiting job waits.")
-    actual_cost = serializers.DecimalField(
-        max_digits=14,
-        decimal_places=4,
-        read_only=True,
+    actual_cost = MoneyField(
         source="cost_so_far",
         help_text="What the job has cost so far: up to now while it runs, up to completed_at once it ended.",
     )
+    hourly_rate = MoneyField(help_text="Per hour, from the cluster's prices at submission.")
+    estimated_cost = MoneyField(allow_null=True, help_text="One hour of a SERVICE; the whole run of a BATCH job.")
 
     class Meta:
         model = Job
@@ -196,8 +195,8 @@ class ScheduleJobSerializer(serializers.Serializer):
     queue_position = serializers.SerializerMethodField()
     predicted_start = serializers.SerializerMethodField()
     expected_end = serializers.SerializerMethodField(help_text="completed_at, or when a BATCH/TRAINING job should end.")
-    estimated_cost = serializers.DecimalField(max_digits=14, decimal_places=4, allow_null=True)
-    actual_cost = serializers.DecimalField(max_digits=14, decimal_places=4)
+    estimated_cost = MoneyField(allow_null=True)
+    actual_cost = MoneyField()
 
     def _item(self, job):
         return self.context["forecast"].jobs.get(job.pk)
