@@ -124,6 +124,26 @@ def timed(client, path: str, runs: int, before=None) -> tuple[list[float], int, 
     return timings, queries, status
 
 
+def explain(client) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of each query a search runs (after the token lookup), as the search ran it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for label, query in SEARCHES:
+        with CaptureQueriesContext(connection) as ctx:
+            client.get(f"/api/usecases/search?{query}")
+        print(f"\n### {label}\n")
+        for captured in ctx.captured_queries[1:]:
+            sql = captured["sql"]
+            if sql.startswith("EXPLAIN"):  # the count's estimate: the plan is its answer
+                print(f"```\n{sql[:300]}\n```")
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+            print(f"```\n{sql[:300]}\n{plan}\n```")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="5,000 usecases, 1,000-entry import, fewer runs")
@@ -131,6 +151,9 @@ def main() -> None:
     parser.add_argument("--import-size", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--reuse", action="store_true", help="search a database kept by --keep: no drop, no seeding")
+    parser.add_argument("--searches-only", action="store_true", help="skip the detail and import measurements")
+    parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of every search's queries")
     args = parser.parse_args()
     if args.quick:
         args.count, args.import_size, args.runs = 5_000, 1_000, 50
@@ -138,7 +161,8 @@ def main() -> None:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL database the benchmark may drop and re-create.")
-    recreate_database(url)
+    if not args.reuse:
+        recreate_database(url)
 
     import django
 
@@ -156,10 +180,11 @@ def main() -> None:
     cache.clear()
     fixture = json.loads((ROOT / "fixtures" / "usecases.json").read_text())
     t0 = time.perf_counter()
-    seed(args.count, fixture)
+    if not args.reuse:
+        seed(args.count, fixture)
     seed_s = time.perf_counter() - t0
 
-    user = get_user_model().objects.create_user("bench", password="x")
+    user, _ = get_user_model().objects.get_or_create(username="bench")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
 
@@ -173,11 +198,16 @@ def main() -> None:
         timed(client, path, 5)
         timings, queries, status = timed(client, path, args.runs)
         assert status == 200, (path, status)
-        found = client.get(path).json()["count"]
+        body = client.get(path).json()
+        found = f"{body['count']:,}" + ("" if body.get("count_exact", True) else " (estimate)")
         print(
             f"| search: {label} | {statistics.median(timings):.1f} | {percentile(timings, 99):.1f} | "
-            f"{queries} | {found:,} |"
+            f"{queries} | {found} |"
         )
+    if args.explain:
+        explain(client)
+    if args.searches_only:
+        return
 
     rng = random.Random(7)
     unique_ids = [f"{fixture[n % len(fixture)]['unique_id']}_{n:06d}" for n in rng.sample(range(args.count), 500)]

@@ -1,6 +1,6 @@
 """The catalog's search and list filters (GET /api/usecases, /search, POST /export, selectors.usecase_search).
 
-`q` is full-text search on PostgreSQL (English stemming, web-search syntax, the GIN index of migration 0002) with
+`q` is full-text search on PostgreSQL (English stemming, web-search syntax, the stored document of migration 0003) with
 the last word also matched as a prefix ("Patient Summ"), and a substring match elsewhere; on both, a unique_id
 matches exactly or by its start.
 
@@ -16,8 +16,9 @@ import re
 
 import django_filters
 from django.conf import settings
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
-from django.db.models import Case, Count, F, Q, Value, When
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
+from django.db.models.expressions import RawSQL
 
 from core.filters import CreatedRangeFilterSet
 from usecases import profiles
@@ -32,9 +33,12 @@ LAST_WORD_RE = re.compile(r"(?:^|\s)([^\W_]+)$")
 OR_RE = re.compile(r"\sor\s", re.IGNORECASE)
 
 
-def search_vector() -> SearchVector:
-    """The expression the GIN index (migration 0002) is built on: a query must use exactly this one."""
-    return SearchVector("name", "description", config=SEARCH_CONFIG)
+def search_document() -> RawSQL:
+    """The stored tsvector of name and description (migration 0003, PostgreSQL only, GIN-indexed).
+
+    Unqualified: only the usecase table has this column, so it also resolves inside the tag subqueries.
+    """
+    return RawSQL("search_document", [], output_field=SearchVectorField())
 
 
 def text_query(value: str) -> SearchQuery:
@@ -148,7 +152,12 @@ class UsecaseFilterSet(CreatedRangeFilterSet):
         sort_by = cleaned.get("sort_by")
         descending = cleaned.get("sort_order") == "desc"
         if sort_by:
-            key = F(sort_by).desc(nulls_last=True) if descending else F(sort_by).asc(nulls_last=True)
+            # NULLS LAST only where a column can be null: on a NOT NULL column it would keep PostgreSQL from
+            # reading its index backwards for a descending sort (and change nothing in the order).
+            if Usecase._meta.get_field(sort_by).null:
+                key = F(sort_by).desc(nulls_last=True) if descending else F(sort_by).asc(nulls_last=True)
+            else:
+                key = F(sort_by).desc() if descending else F(sort_by).asc()
             return queryset.order_by(key, "-unique_id" if descending else "unique_id")
         if (cleaned.get("q") or "").strip() and settings.IS_POSTGRES:
             return queryset.order_by("-rank", "name", "unique_id")
@@ -168,7 +177,7 @@ class UsecaseFilterSet(CreatedRangeFilterSet):
             by_id |= Q(unique_id__startswith=unique_id)
         if settings.IS_POSTGRES:
             query = text_query(value)
-            vector = search_vector()
+            vector = search_document()
             rank = SearchRank(vector, query)
             if ids:  # the usecase named exactly comes first
                 rank += Case(When(unique_id__in=ids, then=Value(1.0)), default=Value(0.0))
@@ -184,10 +193,13 @@ class UsecaseFilterSet(CreatedRangeFilterSet):
         tags = sorted({normalise_tag(tag) for tag in _csv(value)} - {""})
         if not tags:
             return queryset
-        tagged = UsecaseTag.objects.filter(name__in=tags).values("usecase_id")
-        if self.form.cleaned_data.get("tags_mode") != "any":
-            tagged = tagged.annotate(n=Count("name", distinct=True)).filter(n=len(tags)).values("usecase_id")
-        return queryset.filter(pk__in=tagged)
+        # EXISTS probes of the (usecase, name) unique index: PostgreSQL can walk the page's sort order and stop
+        # at the page, where the former `id IN (... GROUP BY ... HAVING)` built the whole tagged set first.
+        if self.form.cleaned_data.get("tags_mode") == "any":
+            return queryset.filter(Exists(UsecaseTag.objects.filter(usecase=OuterRef("pk"), name__in=tags)))
+        for tag in tags:
+            queryset = queryset.filter(Exists(UsecaseTag.objects.filter(usecase=OuterRef("pk"), name=tag)))
+        return queryset
 
     def filter_max_latency(self, queryset, name, value):
         return queryset.filter(

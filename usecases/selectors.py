@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import Avg, Count, F, Max, Min, Q, QuerySet
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import Avg, Count, F, IntegerField, Max, Min, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from core.exceptions import NotFound
 from core.exceptions import ValidationError as ServiceValidationError
@@ -83,6 +90,86 @@ def usecase_search(*, limit: int | None = None, offset: int = 0, **params) -> Qu
     if limit is not None:
         return queryset[offset : offset + limit]
     return queryset[offset:] if offset else queryset
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of a search: its rows (Usecase columns as a dict, plus sorted `tags`) and the match count."""
+
+    rows: list[dict]
+    count: int
+    count_exact: bool
+
+
+PAGE_FIELDS = tuple(field.attname for field in Usecase._meta.concrete_fields)
+
+
+def _exact_bound(at_least: int) -> int:
+    return max(settings.USECASE_SEARCH_EXACT_COUNT, at_least)
+
+
+def _estimate(ids: QuerySet, bound: int) -> int:
+    plan = json.loads(ids.explain(format="json"))
+    return max(int(plan[0]["Plan"]["Plan Rows"]), bound + 1)
+
+
+def usecase_count(*, queryset: QuerySet[Usecase], at_least: int = 0) -> tuple[int, bool]:
+    """How many usecases match, and whether that is exact: (count, True) up to USECASE_SEARCH_EXACT_COUNT matches
+    (or `at_least`, the end of the page asked for), else PostgreSQL's estimate, never below that bound, and False.
+
+    The bounded count stops at the bound, so a broad search never counts its whole match; SQLite counts exactly.
+    """
+    ids = queryset.order_by().values("pk")
+    if not settings.IS_POSTGRES:
+        return ids.count(), True
+    bound = _exact_bound(at_least)
+    found = ids[: bound + 1].count()
+    return (found, True) if found <= bound else (_estimate(ids, bound), False)
+
+
+def _tag_lists(rows: list[dict]) -> dict[int, list[str]]:
+    tags: dict[int, list[str]] = defaultdict(list)
+    if rows:
+        pairs = UsecaseTag.objects.filter(usecase_id__in=[row["id"] for row in rows]).order_by()
+        for usecase_id, name in pairs.values_list("usecase_id", "name"):
+            tags[usecase_id].append(name)
+    return tags
+
+
+def usecase_search_page(*, queryset: QuerySet[Usecase], limit: int, offset: int = 0) -> SearchPage:
+    """A page of a filtered, ordered queryset as plain dicts (no model instance or prefetch cache per row), with
+    its bounded count (usecase_count).
+
+    On PostgreSQL one statement reads the page, its tags (an array subquery per row shown) and the bounded count (an
+    uncorrelated subquery, evaluated once); the planner's estimate is a second one only past the bound. Elsewhere:
+    count, page, tags.
+    """
+    queryset = queryset.prefetch_related(None)
+    if not settings.IS_POSTGRES:
+        count, exact = usecase_count(queryset=queryset, at_least=offset + limit)
+        rows = list(queryset.values(*PAGE_FIELDS)[offset : offset + limit])
+        tags = _tag_lists(rows)
+        for row in rows:
+            row["tags"] = sorted(tags.get(row["id"], ()))
+        return SearchPage(rows=rows, count=count, count_exact=exact)
+
+    bound = _exact_bound(offset + limit)
+    ids = queryset.order_by().values("pk")
+    bounded_sql, params = ids[: bound + 1].query.sql_with_params()
+    rows = list(
+        queryset.annotate(
+            tag_list=ArraySubquery(UsecaseTag.objects.filter(usecase=OuterRef("pk")).order_by().values("name")),
+            bounded_count=RawSQL(f"SELECT COUNT(*) FROM ({bounded_sql}) bounded", params, output_field=IntegerField()),
+        ).values(*PAGE_FIELDS, "tag_list", "bounded_count")[offset : offset + limit]
+    )
+    # An empty page counts on its own, and needs no query when nothing matches from the start.
+    found = rows[0]["bounded_count"] if rows else (ids[: bound + 1].count() if offset else 0)
+    for row in rows:
+        row["tags"] = sorted(row.pop("tag_list"))
+        del row["bounded_count"]
+    if found <= bound:
+        return SearchPage(rows=rows, count=found, count_exact=True)
+    return SearchPage(rows=rows, count=_estimate(ids, bound), count_exact=False)
 
 
 def usecases_export(*, queryset: QuerySet[Usecase] | None = None, **params) -> dict:

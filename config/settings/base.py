@@ -96,6 +96,9 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
+# Catalog searches count their matches exactly up to this many (or the end of the page asked for); beyond it the
+# count is PostgreSQL's estimate, flagged `count_exact: false`, so a broad search never counts 100,000 rows.
+USECASE_SEARCH_EXACT_COUNT = env.int("USECASE_SEARCH_EXACT_COUNT", default=1000)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

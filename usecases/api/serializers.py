@@ -1,6 +1,9 @@
 from collections.abc import Mapping
+from functools import cache
 
-from rest_framework import serializers
+from django.utils import timezone
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from core.api.fields import StrictFieldsMixin
 from usecases import profiles
@@ -60,6 +63,56 @@ class UsecaseSerializer(StrictFieldsMixin, _ParsedByService):
     version = serializers.IntegerField(read_only=True, help_text="Number of the latest version.")
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+
+
+DERIVED = {
+    "latency_profile": lambda row: profiles.latency_profile(row["e2e_max"]),
+    "input_length_profile": lambda row: profiles.input_length_profile(row["input_tokens_max"]),
+}
+
+
+@cache
+def _row_plan() -> tuple[tuple[str, serializers.Field | None], ...]:
+    # (name, field whose to_representation is needed): ints, floats, strings and booleans come from the database
+    # as DRF would return them, so only datetimes go through their field.
+    fields = UsecaseSerializer().fields
+    return tuple(
+        (name, field if isinstance(field, serializers.DateTimeField) else None)
+        for name, field in fields.items()
+        if not field.write_only
+    )
+
+
+def _datetime_writer(field: serializers.DateTimeField):
+    """DateTimeField.to_representation for ISO 8601 output, with the time zone looked up once, not per value."""
+    output_format = getattr(field, "format", api_settings.DATETIME_FORMAT)
+    if output_format is None or output_format.lower() != ISO_8601:
+        return field.to_representation
+    zone = field.timezone if hasattr(field, "timezone") else field.default_timezone()
+
+    def write(value):
+        text = (value.astimezone(zone) if zone is not None and timezone.is_aware(value) else value).isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return write
+
+
+def usecase_rows_data(rows: list[dict]) -> list[dict]:
+    """UsecaseSerializer's representation of search rows (selectors.SearchPage), built without a serializer per
+    row: one dict per row, the same keys in the same order, the same values."""
+    plan = [(name, field and _datetime_writer(field)) for name, field in _row_plan()]
+    data = []
+    for row in rows:
+        item = {}
+        for name, write in plan:
+            if name in DERIVED:
+                item[name] = DERIVED[name](row)
+            elif write is not None and row[name] is not None:
+                item[name] = write(row[name])
+            else:
+                item[name] = row[name]
+        data.append(item)
+    return data
 
 
 class UsecaseVersionSerializer(serializers.ModelSerializer):

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from core.api.pagination import LimitOffsetPagination
 from core.exceptions import NotFound
 from usecases import selectors, services
+from usecases.api.pagination import CatalogPagination, SearchPagination
 from usecases.api.permissions import CatalogPermission
 from usecases.api.serializers import (
     ExportRequestSerializer,
@@ -20,6 +21,7 @@ from usecases.api.serializers import (
     TagCountSerializer,
     UsecaseSerializer,
     UsecaseVersionSerializer,
+    usecase_rows_data,
 )
 from usecases.filters import SORT_FIELDS, UsecaseFilterSet
 from usecases.models import Usecase
@@ -28,32 +30,6 @@ from usecases.validation import TRUE_STRINGS
 
 def _flag(request, name: str) -> bool:
     return str(request.query_params.get(name, "")).lower() in TRUE_STRINGS
-
-
-class SearchPagination(LimitOffsetPagination):
-    """limit 1-1000 (default 100), offset >= 0; out-of-range values are a 400, not silently clamped."""
-
-    default_limit = 100
-    max_limit = selectors.SEARCH_LIMIT_MAX
-
-    def _bounded(self, request, name: str, default: int, low: int, high: int | None) -> int:
-        raw = request.query_params.get(name)
-        if raw in (None, ""):
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise DRFValidationError({name: ["A valid integer is required."]}) from None
-        if value < low or (high is not None and value > high):
-            bound = f"between {low} and {high}" if high is not None else f"{low} or more"
-            raise DRFValidationError({name: [f"Must be {bound}."]})
-        return value
-
-    def get_limit(self, request):
-        return self._bounded(request, self.limit_query_param, self.default_limit, 1, self.max_limit)
-
-    def get_offset(self, request):
-        return self._bounded(request, self.offset_query_param, 0, 0, None)
 
 
 HARD = OpenApiParameter("hard", bool, description="Delete the row and its history instead of soft-deleting.")
@@ -76,6 +52,7 @@ class UsecaseViewSet(viewsets.ModelViewSet):
     queryset = Usecase.objects.all()
     serializer_class = UsecaseSerializer
     filterset_class = UsecaseFilterSet
+    pagination_class = CatalogPagination
     permission_classes = [CatalogPermission]
     lookup_field = "unique_id"
     lookup_value_regex = r"[A-Za-z0-9_-]+"
@@ -100,6 +77,11 @@ class UsecaseViewSet(viewsets.ModelViewSet):
             raise NotFound(f"Usecase {unique_id!r} does not exist.")
         self.check_object_permissions(self.request, usecase)
         return usecase
+
+    def list(self, request, *args, **kwargs):
+        # The page comes back as plain rows (selectors.usecase_search_page), serialised without a serializer per row.
+        rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(usecase_rows_data(rows))
 
     def perform_create(self, serializer):
         serializer.instance = services.usecase_create(data=serializer.validated_data, user=self.request.user)
@@ -181,7 +163,13 @@ class UsecaseViewSet(viewsets.ModelViewSet):
         return Response(selectors.usecases_export(queryset=filterset.qs))
 
     @extend_schema(summary="Versions of a usecase, newest first", responses=UsecaseVersionSerializer(many=True))
-    @action(detail=True, methods=["get"], filter_backends=[], serializer_class=UsecaseVersionSerializer)
+    @action(
+        detail=True,
+        methods=["get"],
+        filter_backends=[],
+        serializer_class=UsecaseVersionSerializer,
+        pagination_class=LimitOffsetPagination,
+    )
     def versions(self, request, unique_id=None):
         page = self.paginate_queryset(selectors.usecase_versions(usecase=self.get_object()))
         return self.get_paginated_response(UsecaseVersionSerializer(page, many=True).data)
