@@ -152,12 +152,7 @@ class UsecaseFilterSet(CreatedRangeFilterSet):
         sort_by = cleaned.get("sort_by")
         descending = cleaned.get("sort_order") == "desc"
         if sort_by:
-            # NULLS LAST only where a column can be null: on a NOT NULL column it would keep PostgreSQL from
-            # reading its index backwards for a descending sort (and change nothing in the order).
-            if Usecase._meta.get_field(sort_by).null:
-                key = F(sort_by).desc(nulls_last=True) if descending else F(sort_by).asc(nulls_last=True)
-            else:
-                key = F(sort_by).desc() if descending else F(sort_by).asc()
+            key = F(sort_by).desc(nulls_last=True) if descending else F(sort_by).asc(nulls_last=True)
             return queryset.order_by(key, "-unique_id" if descending else "unique_id")
         if (cleaned.get("q") or "").strip() and settings.IS_POSTGRES:
             return queryset.order_by("-rank", "name", "unique_id")
