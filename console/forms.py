@@ -114,6 +114,10 @@ def _field_for(name: str, schema: dict, *, required: bool) -> forms.Field:
     if schema.get("x-parameter-type") == "secret":
         return forms.CharField(widget=forms.PasswordInput(attrs={**attrs, "autocomplete": "new-password"}), **common)
     text_attrs = {**attrs}
+    if schema.get("x-parameter-type") == "text":
+        if "maxLength" in schema:
+            text_attrs["maxlength"] = schema["maxLength"]
+        return forms.CharField(initial=default, widget=forms.Textarea(attrs={**text_attrs, "rows": 6}), **common)
     if "maxLength" in schema:
         text_attrs["maxlength"] = schema["maxLength"]
     if schema.get("x-parameter-type") == "model_ref":

@@ -16,6 +16,7 @@ from templates_app.plans import template_content_of
 NO_EXPRESSION = {"not": {"pattern": r"\{[{%#]"}}
 
 _SCALAR = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
+PARAMETER_TYPES = ("string", "text", "integer", "number", "boolean", "model_ref", "list", "secret")
 
 
 def parameter_schema(parameter: dict) -> dict:
@@ -27,9 +28,11 @@ def parameter_schema(parameter: dict) -> dict:
     if parameter.get("description"):
         schema["description"] = parameter["description"]
     low, high = parameter.get("min"), parameter.get("max")
-    if kind in ("string", "model_ref", "secret"):
+    if kind in ("string", "text", "model_ref", "secret"):
         schema["type"] = "string"
         schema.update(NO_EXPRESSION)
+        if kind == "text":  # multi-line free text (a system prompt): a textarea in forms, a string everywhere else
+            schema["x-parameter-type"] = "text"
         if kind == "model_ref":
             schema["minLength"] = max(1, int(low or 1))
             schema["x-parameter-type"] = "model_ref"

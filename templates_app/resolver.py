@@ -106,7 +106,7 @@ def _spec(definition: dict, config: dict, env: dict, model_id: str | None) -> di
             "config": config,
             "health_check_path": health,
         }
-    return {
+    spec = {
         "kind": "docker",
         "image": image,
         "tag": tag,
@@ -114,6 +114,11 @@ def _spec(definition: dict, config: dict, env: dict, model_id: str | None) -> di
         "port": definition.get("port"),
         "health_check_path": health,
     }
+    if config.get("args"):
+        # Container arguments (e.g. the command an MCP gateway wraps); only when given, so the specs of the
+        # components that take none stay as they were and running deployments see no change.
+        spec["args"] = [str(arg) for arg in config["args"]]
+    return spec
 
 
 def _planned(

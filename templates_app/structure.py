@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 
 from components.selectors import component_definitions_by_ref
 from core.exceptions import ValidationError
-from templates_app.parameters import parameter_schema
+from templates_app.parameters import PARAMETER_TYPES, parameter_schema
 from templates_app.plans import template_content_of
 from templates_app.rendering import ExpressionError, analyse, walk_strings
 
@@ -131,7 +131,7 @@ def structure_of(content: dict, index: dict, errors: dict) -> Structure | None:
 
 
 def _check_parameter_definition(i: int, parameter: dict, errors: dict) -> None:
-    if parameter.get("type") not in ("string", "integer", "number", "boolean", "model_ref", "list", "secret"):
+    if parameter.get("type") not in PARAMETER_TYPES:
         return
     try:
         schema = parameter_schema(parameter)
