@@ -13,6 +13,10 @@ from components.loader import SYSTEM_DIR, load_directory
 from components.services import component_files_contents
 from templates_app.structure import definitions_index
 
+SHIPPED_TEMPLATES = sorted(path.stem for path in SYSTEM_DIR.joinpath("templates").rglob("*.yaml"))
+SHIPPED_COMPONENTS = sorted(path.stem for path in SYSTEM_DIR.joinpath("components").glob("*.yaml"))
+T, C = len(SHIPPED_TEMPLATES), len(SHIPPED_COMPONENTS)  # counts the sync tests expect: every shipped file
+
 
 @pytest.fixture(scope="session")
 def _shipped_component_defs() -> dict:

@@ -2,6 +2,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from templates_app.models import TemplateRevision, UseCaseTemplate
+from templates_app.tests.conftest import T
 from templates_app.tests.factories import UserTemplateFactory, chatbot_components
 from tenancy.models import Membership
 from tenancy.tests.factories import MembershipFactory
@@ -38,17 +39,17 @@ def test_list_shows_system_templates_and_own_tenants_only(member_client, seeded,
     mine = UserTemplateFactory(tenant=tenant)
     UserTemplateFactory(tenant=other_tenant)
     results = member_client.get("/api/v1/templates?limit=100").json()["results"]
-    assert len(results) == 6
+    assert len(results) == T + 1
     assert {r["id"] for r in results if not r["is_system"]} == {str(mine.pk)}
 
 
 def test_list_query_count_is_constant(member_client, seeded, tenant, django_assert_max_num_queries):
     UserTemplateFactory.create_batch(2, tenant=tenant)
     with django_assert_max_num_queries(4):
-        assert member_client.get("/api/v1/templates").json()["count"] == 7
+        assert member_client.get("/api/v1/templates").json()["count"] == T + 2
     UserTemplateFactory.create_batch(20, tenant=tenant)
     with django_assert_max_num_queries(4):
-        assert member_client.get("/api/v1/templates").json()["count"] == 27
+        assert member_client.get("/api/v1/templates").json()["count"] == T + 22
 
 
 def test_revisions_list_query_count_is_constant(member_client, own, django_assert_max_num_queries):
@@ -62,11 +63,21 @@ def test_revisions_list_query_count_is_constant(member_client, own, django_asser
     ("query", "expected"),
     [
         ("category=rag", {"simple-rag-v1", "enterprise-rag-v1"}),
-        ("category=chatbot&category=agent", {"simple-chatbot-v1", "chatbot-memory-v1", "simple-agent-v1"}),
-        ("complexity=advanced", {"enterprise-rag-v1"}),
+        (
+            "category=chatbot&category=agent",
+            {
+                "simple-chatbot-v1",
+                "chatbot-memory-v1",
+                "simple-agent-v1",
+                "langgraph-agent-v1",
+                "crewai-crew-v1",
+                "research-agent-v1",
+            },
+        ),
+        ("complexity=advanced", {"enterprise-rag-v1", "research-agent-v1"}),
         ("tags=rag,beginner", {"simple-rag-v1"}),
         ("text=memory", {"chatbot-memory-v1"}),
-        ("is_system=true&q=agent", {"simple-agent-v1"}),
+        ("is_system=true&q=crewai", {"crewai-crew-v1"}),
     ],
 )
 def test_list_filters(member_client, seeded, query, expected):
@@ -77,7 +88,7 @@ def test_list_filters(member_client, seeded, query, expected):
 def test_list_hides_inactive_templates_unless_asked(member_client, seeded):
     UseCaseTemplate.objects.filter(slug="simple-rag-v1").update(is_active=False)
     listed = {r["id"] for r in member_client.get("/api/v1/templates?limit=100").json()["results"]}
-    assert "simple-rag-v1" not in listed and len(listed) == 4
+    assert "simple-rag-v1" not in listed and len(listed) == T - 1
     inactive = member_client.get("/api/v1/templates?is_active=false").json()["results"]
     assert [(r["id"], r["is_active"]) for r in inactive] == [("simple-rag-v1", False)]
     detail = member_client.get("/api/v1/templates/simple-rag-v1")

@@ -15,6 +15,7 @@ from components.models import ComponentDefinition, ComponentVersion
 from templates_app.models import TemplateRevision, UseCaseTemplate
 from templates_app.seeding import seed_templates
 from templates_app.selectors import template_content_at_version
+from templates_app.tests.conftest import SHIPPED_TEMPLATES, C, T
 
 pytestmark = pytest.mark.django_db
 
@@ -46,20 +47,15 @@ def write(system_dir, relative: str, text: str) -> None:
 def test_first_sync_creates_components_templates_and_first_revisions():
     out, err, failed = run()
     assert not failed, err
-    assert "components: 14 created" in out
-    assert "templates: 5 created" in out
-    assert set(UseCaseTemplate.objects.values_list("slug", flat=True)) == {
-        "simple-rag-v1",
-        "enterprise-rag-v1",
-        "simple-chatbot-v1",
-        "chatbot-memory-v1",
-        "simple-agent-v1",
-    }
+    assert f"components: {C} created" in out
+    assert f"templates: {T} created" in out
+    assert sorted(UseCaseTemplate.objects.values_list("slug", flat=True)) == SHIPPED_TEMPLATES
+    assert {"simple-rag-v1", "langgraph-agent-v1", "crewai-crew-v1", "research-agent-v1"} <= set(SHIPPED_TEMPLATES)
     template = UseCaseTemplate.objects.get(slug="simple-rag-v1")
     assert template.is_system and template.tenant is None
     assert template.source_file == SIMPLE_RAG
     assert template.revisions.get().revision == 1
-    assert ComponentVersion.objects.count() == ComponentDefinition.objects.count() == 14
+    assert ComponentVersion.objects.count() == ComponentDefinition.objects.count() == C
     assert ComponentDefinition.objects.get(pk="vllm").aliases == ["vllm-endpoint"]
 
 
@@ -70,14 +66,14 @@ def test_second_unchanged_sync_writes_nothing():
     assert not failed
     writes = [q["sql"] for q in queries if re.match(r"\s*(INSERT|UPDATE|DELETE)", q["sql"], re.I)]
     assert writes == []
-    assert "0 created, 0 updated, 14 unchanged" in out
-    assert TemplateRevision.objects.count() == 5
+    assert f"0 created, 0 updated, {C} unchanged" in out
+    assert TemplateRevision.objects.count() == T
 
 
 def test_check_validates_and_writes_nothing():
     out, err, failed = run("--check")
     assert not failed, err
-    assert "check: templates: 5 created" in out
+    assert f"check: templates: {T} created" in out
     assert UseCaseTemplate.objects.count() == 0
     assert ComponentDefinition.objects.count() == 0
 
@@ -132,7 +128,7 @@ def test_prune_deactivates_rows_whose_file_is_gone(system_dir):
     assert not failed
     assert "1 deactivated" in out
     assert not UseCaseTemplate.objects.get(slug="simple-agent-v1").is_active
-    assert UseCaseTemplate.objects.filter(is_system=True, is_active=True).count() == 4
+    assert UseCaseTemplate.objects.filter(is_system=True, is_active=True).count() == T - 1
 
 
 def test_pruned_template_is_reactivated_when_its_file_returns(system_dir):
@@ -151,8 +147,8 @@ def test_bad_file_does_not_stop_the_others_and_exits_non_zero(system_dir):
     write(system_dir, "templates/rag/broken.yaml", "id: broken\nname: [unclosed\n")
     out, err, failed = run("--path", str(system_dir))
     assert failed
-    assert "templates: 5 created" in out
-    assert UseCaseTemplate.objects.count() == 5
+    assert f"templates: {T} created" in out
+    assert UseCaseTemplate.objects.count() == T
     assert err.strip().startswith("templates/rag/broken.yaml: (yaml): YAML syntax error:")
 
 
@@ -215,7 +211,7 @@ def test_bad_template_file_is_reported_with_path_field_and_reason(case, system_d
     out, err, failed = run("--check", "--path", str(system_dir))
     assert failed
     assert err.splitlines()[0].startswith(expected), err
-    assert "check: templates: 5 created" in out  # every other file still validates
+    assert f"check: templates: {T} created" in out  # every other file still validates
 
 
 def test_template_in_the_folder_of_another_category_is_reported(system_dir):
@@ -227,7 +223,7 @@ def test_template_in_the_folder_of_another_category_is_reported(system_dir):
         "templates/rag/misfiled.yaml: category: 'chatbot' does not match the folder templates/rag/ "
         "(a template lives in templates/<category>/)"
     ]
-    assert "templates: 5 created" in out
+    assert f"templates: {T} created" in out
     assert not UseCaseTemplate.objects.filter(slug="misfiled-v1").exists()
 
 
@@ -240,7 +236,7 @@ def test_duplicate_id_is_reported_for_every_file_sharing_it(system_dir):
         f"{SIMPLE_RAG}: id: duplicate id 'simple-rag-v1' (also in templates/chatbot/copy.yaml)",
     ]
     assert not UseCaseTemplate.objects.filter(slug="simple-rag-v1").exists()
-    assert UseCaseTemplate.objects.count() == 4
+    assert UseCaseTemplate.objects.count() == T - 1
 
 
 def test_bad_component_file_is_reported_and_templates_using_it_fail(system_dir):
@@ -259,8 +255,8 @@ def test_bootstrap_is_idempotent():
     out = io.StringIO()
     bootstrap(stdout=out)
     facts = bootstrap(stdout=out)
-    assert facts == {"system_templates": 5}
-    assert TemplateRevision.objects.count() == 5
+    assert facts == {"system_templates": T}
+    assert TemplateRevision.objects.count() == T
 
 
 def test_check_works_before_migrations(monkeypatch):
@@ -270,5 +266,5 @@ def test_check_works_before_migrations(monkeypatch):
     with CaptureQueriesContext(connection) as queries:
         result = seed_templates(check=True)
     assert result.errors == []
-    assert len(result.templates.created) == 5
+    assert len(result.templates.created) == T
     assert not [q for q in queries if "components_" in q["sql"] or "templates_app_" in q["sql"]]
