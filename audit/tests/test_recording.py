@@ -10,6 +10,7 @@ from audit.models import AuditEvent, AuditImmutable
 from audit.services import MASK, audit_purge, changes_between
 from deployments import reconciler
 from deployments.tests.factories import SIMPLE_RAG_PARAMS
+from jobs.tests.factories import submit_job
 from tenancy.tests.factories import token_for
 
 pytestmark = pytest.mark.django_db
@@ -59,18 +60,23 @@ def test_secret_parameters_are_masked_in_the_change(templates, member_client, pr
     assert parameters["after"]["model_id"] == "mistralai/Mistral-7B-Instruct-v0.3"
 
 
-def test_a_write_no_service_records_is_still_recorded_from_the_request(admin_client, tenant):
-    # Clusters are written by the jobs services, which do not record yet: the request is recorded instead.
-    body = {
-        "tenant_id": str(tenant.pk),
-        "name": "gpu-pool",
-        "inventory": {"gpus": {"H100-80GB": 8}, "cpu_cores": 64, "memory_gib": 512},
-    }
-    response = admin_client.post("/api/v1/clusters", body, format="json")
-    assert response.status_code == 201, response.json()
-    event = AuditEvent.objects.get(object_type="jobs.cluster")
-    assert event.object_id == response.json()["id"] and event.tenant_id == tenant.pk
-    assert event.action.startswith("post:") and event.actor_username == "alice-admin"
+def test_a_cluster_change_records_before_and_after(admin_client, tenant, cluster):
+    response = admin_client.patch(f"/api/v1/clusters/{cluster.pk}", {"status": "OFFLINE"}, format="json")
+    assert response.status_code == 200, response.json()
+    event = AuditEvent.objects.get(object_type="jobs.cluster", action="update")
+    assert event.changes == {"status": {"before": "ACTIVE", "after": "OFFLINE"}}
+    assert event.tenant_id == tenant.pk and event.actor_username == "alice-admin"
+
+
+def test_a_write_no_service_records_is_still_recorded_from_the_request(member_client, tenant, project, cluster):
+    # Job changes are written by services that do not record yet: the request is recorded instead.
+    job = submit_job(cluster, project, "recorded-job")
+    response = member_client.patch(f"/api/v1/clusters/{cluster.pk}/jobs/{job.pk}", {"priority": 70}, format="json")
+    assert response.status_code == 200, response.json()
+    event = AuditEvent.objects.get(object_type="jobs.job")
+    assert event.object_id == str(job.pk) and event.tenant_id == tenant.pk
+    assert event.action.startswith("patch:") and event.actor_username == "bob-member"
+    assert event.request == f"PATCH /api/v1/clusters/{cluster.pk}/jobs/{job.pk}"
 
 
 def test_changes_mask_secret_field_names_anywhere():

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
+from audit.services import audit_record, snapshot
 from core.exceptions import Conflict, PermissionDenied, ValidationError
 from jobs.models import Cluster, Job
 from jobs.scheduling import Capacity
@@ -14,6 +15,7 @@ from jobs.services.passes import cluster_schedule_pass, lock_cluster
 from jobs.validation import validate_cluster_settings
 from tenancy.selectors import user_is_tenant_admin
 
+AUDITED_FIELDS = ["name", "driver", "status", "inventory", "prices", "simulation"]
 DEFAULT_SIMULATION = {"startup_seconds": {"default": 5}, "failure_rate": 0.0, "seed": 0}
 AVAILABLE_DRIVERS = {Cluster.Driver.SIMULATED}
 
@@ -84,7 +86,7 @@ def cluster_create(
     _check_cluster_fields(driver=driver, inventory=inventory, prices=prices, simulation=simulation)
     try:
         with transaction.atomic():
-            return Cluster.objects.create(
+            cluster = Cluster.objects.create(
                 tenant=tenant,
                 name=name,
                 driver=driver,
@@ -93,6 +95,8 @@ def cluster_create(
                 prices=prices,
                 simulation=simulation,
             )
+            audit_record(action="create", obj=cluster, after=snapshot(cluster, AUDITED_FIELDS))
+            return cluster
     except IntegrityError:
         raise ValidationError({"name": "A cluster with this name already exists in the tenant."}) from None
 
@@ -112,9 +116,11 @@ def cluster_update(*, cluster: Cluster, user=None, **fields: Any) -> Cluster:
             lock_cluster(cluster.pk)
             if "inventory" in fields:
                 _check_inventory_holds(cluster=cluster, inventory=fields["inventory"])
+            before = snapshot(cluster, AUDITED_FIELDS)
             for key, value in fields.items():
                 setattr(cluster, key, value)
             cluster.save()
+            audit_record(action="update", obj=cluster, before=before, after=snapshot(cluster, AUDITED_FIELDS))
     except IntegrityError:
         raise ValidationError({"name": "A cluster with this name already exists in the tenant."}) from None
     # More capacity or a re-activated cluster admits waiting jobs; less capacity fails jobs that can never fit.
@@ -127,4 +133,6 @@ def cluster_delete(*, cluster: Cluster, user=None) -> None:
     _require_cluster_admin(user, cluster.tenant_id)
     if cluster.jobs.exists():
         raise Conflict("The cluster has jobs; set its status to OFFLINE instead of deleting it.")
-    cluster.delete()
+    with transaction.atomic():
+        audit_record(action="delete", obj=cluster, before=snapshot(cluster, AUDITED_FIELDS))
+        cluster.delete()
