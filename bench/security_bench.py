@@ -129,10 +129,12 @@ def main() -> None:
         {"throttled": with_rates({**rates, "user": "1000000/minute"}), "unthrottled": with_rates(off)}, rounds
     )
     settings.API_THROTTLE_RATES = rates
+    redis = interleave({"cache_get": lambda: cache.get("bench-probe")}, rounds)
     results["throttle"] = {
         "throttled_ms": medians["throttled"] * 1000,
         "unthrottled_ms": medians["unthrottled"] * 1000,
         "overhead_ms": (medians["throttled"] - medians["unthrottled"]) * 1000,
+        "one_cache_get_us": redis["cache_get"] * 1e6,
     }
 
     # 3. Audit: the same PATCH with the recorder on, and with it replaced by a no-op (service and middleware).
@@ -187,6 +189,8 @@ def main() -> None:
         "encrypt_us": medians["encrypt"] * 1e6,
         "decrypt_us": medians["decrypt"] * 1e6,
     }
+    results["load_average_1m"] = os.getloadavg()[0]
+    results["cpus"] = os.cpu_count()
     print(json.dumps(results, indent=2))
 
 

@@ -11,12 +11,17 @@ from security.throttling import RefusedCallerThrottle
 API_PREFIX = "/api/"
 
 
+def _signed_in_by_session(request) -> bool:
+    # A browser with a valid session sends no key to guess: it skips the check (and its cache round trip).
+    return "HTTP_AUTHORIZATION" not in request.META and request.user.is_authenticated
+
+
 class RefusedCallerMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if not request.path.startswith(API_PREFIX):
+        if not request.path.startswith(API_PREFIX) or _signed_in_by_session(request):
             return self.get_response(request)
         wait = RefusedCallerThrottle().blocked_for(request)
         if wait is not None:
