@@ -5,7 +5,10 @@
 import hashlib
 import uuid
 
+from datetime import datetime, timezone
+
 from django.db import migrations
+from django.utils.dateparse import parse_datetime
 
 
 def import_drf_tokens(apps, schema_editor):
@@ -22,6 +25,9 @@ def import_drf_tokens(apps, schema_editor):
                 token = ApiToken.objects.create(
                     id=uuid.uuid4(), user_id=user_id, name="legacy token", prefix=key[:12], digest=digest, scope="write"
                 )
+                created = parse_datetime(created) if isinstance(created, str) else created
+                if isinstance(created, datetime) and created.tzinfo is None:
+                    created = created.replace(tzinfo=timezone.utc)  # SQLite hands back naive UTC times
                 ApiToken.objects.filter(pk=token.pk).update(created_at=created)
         cursor.execute("DELETE FROM authtoken_token")
 
