@@ -10,6 +10,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
+from audit.services import audit_record
 from components.loader import LoadedFile, SyncReport, content_hash, schema_errors, schema_validator
 from components.services import bump_version
 from core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
@@ -56,6 +57,9 @@ def _changed_fields(old: dict | None, new: dict) -> list[str]:
 def _record_revision(template: UseCaseTemplate, *, old: dict | None, source: str, user=None) -> TemplateRevision:
     content = template.as_content()
     last = template.revisions.aggregate(last=Max("revision"))["last"] or 0
+    kept = (TemplateRevision.Source.FORK, TemplateRevision.Source.RESTORE)
+    action = source if source in kept else ("create" if old is None else "update")
+    audit_record(action=str(action), obj=template, before=old or {}, after=content)
     return TemplateRevision.objects.create(
         template=template,
         revision=last + 1,
@@ -229,9 +233,10 @@ def template_update(*, user, template: UseCaseTemplate, source: str = TemplateRe
 def template_delete(*, user, template: UseCaseTemplate) -> None:
     """Soft-delete a user template: it disappears from lists; its revisions and forks stay."""
     _require_writable(user, template)
-    UseCaseTemplate.objects.filter(pk=template.pk, deleted_at__isnull=True).update(
+    if UseCaseTemplate.objects.filter(pk=template.pk, deleted_at__isnull=True).update(
         deleted_at=timezone.now(), is_active=False, updated_at=timezone.now()
-    )
+    ):
+        audit_record(action="delete", obj=template, before={"is_active": True}, after={"is_active": False})
 
 
 @transaction.atomic

@@ -131,3 +131,14 @@ def test_a_post_that_writes_nothing_is_not_recorded(templates, member_client, pr
     }
     assert member_client.post("/api/v1/deployments/preview", body, format="json").status_code == 200
     assert not AuditEvent.objects.exists()
+
+
+def test_an_admin_form_write_is_recorded_with_the_admin_as_source(client, superuser, project):
+    client.force_login(superuser)
+    url = f"/admin/tenancy/project/{project.pk}/change/"
+    form = {"tenant": str(project.tenant_id), "name": "renamed-in-admin", "description": ""}
+    response = client.post(url, form, REMOTE_ADDR="10.2.3.4")
+    assert response.status_code == 302, response.content.decode()[:2000]
+    event = AuditEvent.objects.get(object_type="tenancy.project")
+    assert (event.source, event.actor_username, event.ip) == ("admin", "root", "10.2.3.4")
+    assert event.object_id == str(project.pk) and event.tenant_id == project.tenant_id
