@@ -12,6 +12,7 @@ from sso.conf import ConfiguredMapping, configured_mappings
 from sso.models import GroupRoleMapping
 from sso.selectors import group_grants
 from sso.services import memberships_apply_grants
+from sso.testing import node_unavailable
 from tenancy.models import Membership
 from tenancy.tests.factories import MembershipFactory, TenantFactory, UserFactory
 
@@ -88,3 +89,10 @@ def test_admin_shows_group_made_membership_read_only_and_lists_configured_mappin
     listing = client.get("/admin/sso/grouprolemapping/")
     assert listing.status_code == 200
     assert b"<td>platform</td><td>superuser</td>" in listing.content
+
+
+def test_without_node_the_provider_tests_skip_with_the_reason(monkeypatch):
+    monkeypatch.setattr("sso.testing.shutil.which", lambda name: None)
+    assert node_unavailable() == (
+        "Node.js (node and npm) is not installed: the single sign-on tests need it to run oidc-provider"
+    )
