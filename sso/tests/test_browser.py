@@ -11,7 +11,8 @@ from playwright.sync_api import expect
 
 from console.tests.test_browser import CHROMIUM, shot
 from sso.models import GroupRoleMapping
-from sso.testing import TestProvider, node_unavailable
+from sso.provider import forget_provider
+from sso.testing import TestProvider, free_port, node_unavailable
 from sso.tests.conftest import PASSWORD, use_provider
 from tenancy.models import Membership
 from tenancy.tests.factories import TenantFactory
@@ -74,3 +75,18 @@ def test_sign_in_through_the_provider_lands_in_the_console_with_the_mapped_role(
     expect(tenants).to_contain_text("Acme viewer")
     page.set_viewport_size({"width": 390, "height": 800})
     shot(page, "sso-03-home-viewer-390")
+
+
+def test_an_unreachable_provider_is_explained_on_the_login_page(live_server, settings, browser_page):
+    settings.OIDC_ISSUER = f"http://127.0.0.1:{free_port()}"
+    settings.OIDC_CLIENT_ID, settings.OIDC_PROVIDER_NAME = "ucf-web", "Test IdP"
+    forget_provider()
+    page, url = browser_page, live_server.url
+    page.goto(f"{url}/accounts/login/")
+    page.get_by_role("link", name="Sign in with Test IdP").click()
+    expect(page.get_by_role("alert")).to_contain_text("The identity provider cannot be reached right now")
+    expect(page.get_by_label("Password")).to_be_visible()  # local login still offered
+    for width in (390, 1440):
+        page.set_viewport_size({"width": width, "height": 800})
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        shot(page, f"sso-04-provider-unreachable-{width}")
