@@ -20,6 +20,8 @@ logger = logging.getLogger("sso")
 
 # A token naming an unknown key refetches the JWKS at most this often, so forged key ids cannot hammer the provider.
 JWKS_MIN_REFRESH_SECONDS = 10.0
+# And the keys are fetched again after this long anyway, so a key the provider withdrew stops being trusted.
+JWKS_MAX_AGE_SECONDS = 3600.0
 
 _lock = threading.Lock()
 _clients: dict[OIDCSettings, DjangoOAuth2App] = {}
@@ -70,7 +72,8 @@ def server_metadata(conf: OIDCSettings) -> dict:
 
 
 def key_set(conf: OIDCSettings, *, kid: str | None = None) -> KeySet:
-    """The provider's signing keys; refetched when `kid` is not among them (the provider rotated its keys)."""
+    """The provider's signing keys; refetched when `kid` is not among them (the provider rotated its keys) and
+    when they are older than JWKS_MAX_AGE_SECONDS (the provider withdrew one). The sign-in shares them."""
     client = oauth_client(conf)
     server_metadata(conf)
     try:
@@ -79,12 +82,13 @@ def key_set(conf: OIDCSettings, *, kid: str | None = None) -> KeySet:
         if cached is None or cached[0] != id(jwks):
             cached = (id(jwks), KeySet.import_key_set(jwks), time.monotonic())
             _key_sets[conf] = cached
-        known = kid is None or any(key.kid == kid for key in cached[1])
-        if not known and time.monotonic() - cached[2] >= JWKS_MIN_REFRESH_SECONDS:
+        age = time.monotonic() - cached[2]
+        unknown = kid is not None and all(key.kid != kid for key in cached[1])
+        if age >= JWKS_MAX_AGE_SECONDS or (unknown and age >= JWKS_MIN_REFRESH_SECONDS):
             jwks = client.fetch_jwk_set(force=True)
             cached = (id(jwks), KeySet.import_key_set(jwks), time.monotonic())
             _key_sets[conf] = cached
-            logger.info("sso: fetched the JWKS of %s again (unknown key id %s)", conf.issuer, kid)
+            logger.info("sso: fetched the JWKS of %s again (key id %s, keys %.0f s old)", conf.issuer, kid, age)
     except ProviderError:
         raise
     except Exception as exc:

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.exceptions import ServiceError
 from sso.conf import oidc_settings
-from sso.provider import ProviderError, oauth_client, provider_error, server_metadata
+from sso.provider import ProviderError, key_set, oauth_client, provider_error, server_metadata
 from sso.services import identity_sign_in
 
 logger = logging.getLogger("sso")
@@ -64,6 +64,7 @@ def callback(request):
         return redirect(settings.LOGIN_URL)
     try:
         issuer = server_metadata(conf)["issuer"]
+        key_set(conf)  # keys older than JWKS_MAX_AGE_SECONDS are fetched again before the ID token is checked
         token = oauth_client(conf).authorize_access_token(
             request,
             leeway=conf.leeway,

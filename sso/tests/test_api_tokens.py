@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from sso.models import GroupRoleMapping
 from sso.testing import TestProvider, free_port
 from sso.tests.conftest import use_provider
+from sso.tokens import forget_tokens
 from tenancy.models import Membership, Project
 from tenancy.tests.factories import TenantFactory, UserFactory, token_for
 
@@ -120,6 +121,17 @@ def test_tokens_still_verify_after_the_provider_rotates_its_key(provider, acme, 
     assert bearer(provider.client_credentials_token()).get("/api/v1/tenants").status_code == 200
     provider.restart()
     assert bearer(provider.client_credentials_token()).get("/api/v1/tenants").status_code == 200
+
+
+def test_a_key_the_provider_withdrew_is_no_longer_trusted_once_the_keys_are_old(provider, acme, monkeypatch):
+    old_key_token = provider.client_credentials_token()
+    assert bearer(old_key_token).get("/api/v1/tenants").status_code == 200
+    forget_tokens()
+    provider.restart()  # the old key is gone from its JWKS
+    assert bearer(old_key_token).get("/api/v1/tenants").status_code == 200  # our keys are still fresh: trusted
+    monkeypatch.setattr("sso.provider.JWKS_MAX_AGE_SECONDS", 0)
+    forget_tokens()
+    assert bearer(old_key_token).get("/api/v1/tenants").status_code == 401
 
 
 def test_group_removed_from_the_client_means_role_gone_with_the_next_token(provider, acme):
