@@ -218,3 +218,16 @@ def test_admin_login_goes_to_the_console_login_page_with_the_provider(provider):
     response = Client().get("/admin/login/?next=/admin/sso/grouprolemapping/")
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/?next=%2Fadmin%2Fsso%2Fgrouprolemapping%2F"
+
+
+def test_a_superuser_group_signs_in_to_the_admin(provider, settings):
+    settings.OIDC_GROUP_ROLES = "platform=superuser"
+    provider.set_groups("alice", ["platform"])
+    client = Client()
+    login_page = client.get("/admin/login/?next=/admin/")["Location"]
+    assert login_page == "/accounts/login/?next=%2Fadmin%2F"
+    response = sign_in(client, provider, next_url="/admin/")
+    assert response["Location"] == "/admin/"
+    page = client.get("/admin/")
+    assert page.status_code == 200
+    assert b"Group role mappings" in page.content
