@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from core.exceptions import Conflict, ValidationError
 from sso.conf import OIDCSettings
 from sso.models import ExternalIdentity
@@ -16,6 +17,7 @@ from tenancy.models import Membership
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
+FROM_GROUPS = {"source": "identity provider groups"}
 
 
 def claim_groups(claims: dict, conf: OIDCSettings) -> list[str]:
@@ -65,27 +67,35 @@ def _user_for(*, issuer: str, claims: dict, conf: OIDCSettings) -> ExternalIdent
 
 
 def memberships_apply_grants(*, user, grants: Grants) -> dict:
-    """Make the user's group-made memberships match `grants` (create, change, remove); hand-made memberships are
-    never touched, and where one exists it wins. Returns {"created", "changed", "removed"} tenant ids."""
-    existing = {membership.tenant_id: membership for membership in Membership.objects.filter(user=user)}
+    """Make the user's group-made memberships match `grants` (create, change, remove), each change in the audit
+    trail; hand-made memberships are never touched, and where one exists it wins. Returns {"created", "changed",
+    "removed"} tenant ids."""
+    existing = {m.tenant_id: m for m in Membership.objects.filter(user=user).select_related("user", "tenant")}
     changes: dict = {"created": [], "changed": [], "removed": []}
     for tenant_id, role in grants.roles.items():
         membership = existing.get(tenant_id)
         if membership is None:
-            Membership.objects.create(user=user, tenant_id=tenant_id, role=role, source=Membership.Source.GROUPS)
+            membership = Membership.objects.create(
+                user=user, tenant_id=tenant_id, role=role, source=Membership.Source.GROUPS
+            )
+            audit_record(action="create", obj=membership, after={"user": user.username, "role": role, **FROM_GROUPS})
             changes["created"].append(tenant_id)
         elif membership.source == Membership.Source.GROUPS and membership.role != role:
             Membership.objects.filter(pk=membership.pk).update(role=role)
+            audit_record(action="update", obj=membership, before={"role": membership.role}, after={"role": role})
             changes["changed"].append(tenant_id)
-    gone = {
-        tenant_id: membership.pk
+    gone = [
+        membership
         for tenant_id, membership in existing.items()
         if membership.source == Membership.Source.GROUPS and tenant_id not in grants.roles
-    }
+    ]
     if gone:
         # The identity provider is the truth for these rows: a group removed is a role gone, last admin or not.
-        Membership.objects.filter(pk__in=gone.values()).delete()
-        changes["removed"] = list(gone)
+        Membership.objects.filter(pk__in=[membership.pk for membership in gone]).delete()
+        for membership in gone:
+            before = {"user": user.username, "role": membership.role, **FROM_GROUPS}
+            audit_record(action="delete", obj=membership, before=before)
+        changes["removed"] = [membership.tenant_id for membership in gone]
     return changes
 
 
@@ -111,7 +121,8 @@ def _sign_in(*, issuer: str, claims: dict, conf: OIDCSettings):
         if claim in claims:
             setattr(user, attr, str(claims[claim] or "")[: User._meta.get_field(attr).max_length])
     # Only a grant the groups made is revoked with them; a superuser made by hand stays one.
-    made_by_hand = user.is_superuser and not identity.superuser_from_groups
+    was_superuser = user.is_superuser
+    made_by_hand = was_superuser and not identity.superuser_from_groups
     if grants.superuser:
         user.is_superuser = user.is_staff = True
         identity.superuser_from_groups = not made_by_hand
@@ -119,6 +130,9 @@ def _sign_in(*, issuer: str, claims: dict, conf: OIDCSettings):
         user.is_superuser = user.is_staff = False
         identity.superuser_from_groups = False
     user.save()
+    if user.is_superuser != was_superuser:
+        after = {"is_superuser": user.is_superuser, **FROM_GROUPS}
+        audit_record(action="update", obj=user, before={"is_superuser": was_superuser}, after=after)
     changes = memberships_apply_grants(user=user, grants=grants)
     identity.groups = groups
     identity.last_login_at = timezone.now()

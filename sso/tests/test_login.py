@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from sso.models import ExternalIdentity, GroupRoleMapping
 from sso.testing import free_port, path_of
 from sso.tests.conftest import PASSWORD, use_provider
@@ -231,3 +232,21 @@ def test_a_superuser_group_signs_in_to_the_admin(provider, settings):
     page = client.get("/admin/")
     assert page.status_code == 200
     assert b"Group role mappings" in page.content
+
+
+def test_sign_in_changes_are_in_the_audit_trail(provider, settings, acme):
+    settings.OIDC_GROUP_ROLES = "platform=superuser"
+    provider.set_groups("alice", ["acme-admins", "platform"])
+    sign_in(Client(), provider)
+    provider.set_groups("alice", [])
+    sign_in(Client(), provider)
+    events = AuditEvent.objects.order_by("pk")
+    assert [(e.action, e.object_type, e.request) for e in events] == [
+        ("update", "auth.user", "GET /accounts/oidc/callback/"),
+        ("create", "tenancy.membership", "GET /accounts/oidc/callback/"),
+        ("update", "auth.user", "GET /accounts/oidc/callback/"),
+        ("delete", "tenancy.membership", "GET /accounts/oidc/callback/"),
+    ]
+    assert events[1].changes["role"] == {"before": None, "after": "admin"}
+    sign_in(Client(), provider)  # nothing changes: nothing recorded
+    assert AuditEvent.objects.count() == 4
