@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -230,6 +231,36 @@ def stop_celery_worker(process, *, kill: bool = False) -> None:
         process.kill()
         process.wait(timeout=10)
     process.log_file.close()
+
+
+def wait_until_held(process, *, scheduled: list[str], active: str | None = None, timeout: float = 30.0) -> None:
+    """Until the worker holds every task of `scheduled` (received, waiting for its ETA) and runs `active`."""
+    from config.celery_app import app
+
+    inspect = app.control.inspect(destination=[process.nodename], timeout=2)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = {task["id"] for task in (inspect.active() or {}).get(process.nodename, [])}
+        held = {entry["request"]["id"] for entry in (inspect.scheduled() or {}).get(process.nodename, [])}
+        if (active is None or active in running) and set(scheduled) <= held:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{process.nodename} never held {active} and {scheduled}")
+
+
+def terminate_within_grace(process, *, grace: float) -> float:
+    """SIGTERM, then wait up to `grace` seconds as the kubelet would; the seconds the worker took to exit."""
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+        raise AssertionError(f"the worker ignored SIGTERM for {grace}s and had to be killed") from None
+    finally:
+        process.log_file.close()
+    return time.monotonic() - started
 
 
 def quiesce_celery_worker(process, *, timeout: float = 30.0) -> None:
