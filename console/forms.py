@@ -17,7 +17,15 @@ from tenancy.selectors import project_list, writable_tenant_ids
 
 PARAMETER_PREFIX = "parameters"
 # Where a service's error path belongs on the target form.
-TARGET_FIELDS = {"project_id": "project", "cluster_id": "cluster", "name": "name"}
+TARGET_FIELDS = {
+    "project_id": "project",
+    "cluster_id": "cluster",
+    "name": "name",
+    "usecase_id": "usecase_id",
+    "load.concurrency": "load_users",
+    "load.requests_per_second": "load_rps",
+}
+MAX_USERS = 1_000_000
 
 
 class DeployTargetForm(forms.Form):
@@ -29,6 +37,21 @@ class DeployTargetForm(forms.Form):
     project = forms.ModelChoiceField(queryset=None, empty_label="Choose a project")
     cluster = forms.ModelChoiceField(queryset=None, empty_label="Choose a cluster")
     idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=200)
+    usecase_id = forms.CharField(
+        label="Use case",
+        max_length=100,
+        required=False,
+        help_text="Type to search the SLO catalog. Each LLM the template marks for sizing is sized to its SLOs.",
+        widget=forms.TextInput(attrs={"list": "usecase-options", "autocomplete": "off", "spellcheck": "false"}),
+    )
+    load_users = forms.IntegerField(
+        label="Expected concurrent users",
+        min_value=1,
+        max_value=MAX_USERS,
+        required=False,
+        help_text="With a use case: the load to size for (one user when empty).",
+    )
+    load_rps = forms.FloatField(label="or requests per second", min_value=0.001, max_value=MAX_USERS, required=False)
 
     def __init__(self, *args, user, **kwargs):
         kwargs.setdefault("initial", {}).setdefault("idempotency_key", str(uuid.uuid4()))
@@ -46,6 +69,23 @@ class DeployTargetForm(forms.Form):
             self.fields["project"].initial = projects[0].pk
         if len(clusters) == 1:
             self.fields["cluster"].initial = clusters[0].pk
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("load_users") and cleaned.get("load_rps"):
+            self.add_error("load_rps", "Give concurrent users or requests per second, not both.")
+        return cleaned
+
+    def sizing_inputs(self) -> dict:
+        """The use case and load for the deployment services ({} when no use case is chosen)."""
+        data = self.cleaned_data
+        if not data.get("usecase_id"):
+            return {}
+        if data.get("load_rps"):
+            load = {"requests_per_second": data["load_rps"]}
+        else:
+            load = {"concurrency": data.get("load_users") or 1}
+        return {"usecase_id": data["usecase_id"].strip(), "load": load}
 
 
 def _coerce_item(kind: str):

@@ -15,6 +15,7 @@ class DeploymentFilterSet(CreatedRangeFilterSet):
     cluster_id = django_filters.UUIDFilter(field_name="cluster_id")
     project = django_filters.UUIDFilter(field_name="project_id")
     cluster = django_filters.UUIDFilter(field_name="cluster_id")
+    usecase_id = django_filters.CharFilter(field_name="usecase_id", label="SLO catalog use case (unique_id)")
     q = django_filters.CharFilter(method="filter_q", label="Text in name")
 
     class Meta:

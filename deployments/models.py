@@ -31,6 +31,16 @@ class UseCaseDeployment(models.Model):
     # Full parameters (secrets included: the deployer needs them), so encrypted at rest; responses mask secrets.
     parameters = EncryptedJSONField(default=dict)
     plan = models.JSONField(default=dict, help_text="The resolved plan as deployed (templates_app.resolver.Plan).")
+    usecase_id = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        db_index=True,
+        help_text="The SLO catalog use case its LLMs were sized for (unique_id); empty when none.",
+    )
+    load = models.JSONField(
+        default=dict, blank=True, help_text='The expected load sized for: {"concurrency"} or {"requests_per_second"}.'
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     status_message = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 
 from core.exceptions import ValidationError
 from templates_app.parameters import parameter_errors, parameters_validator
@@ -204,6 +205,22 @@ def _totals(components) -> dict:
         "cpu": int(cpu) if cpu.is_integer() else round(cpu, 3),
         "memory_gib": int(memory) if memory.is_integer() else round(memory, 3),
     }
+
+
+def component_with_resources(component: PlannedComponent, resources: dict, config: dict) -> PlannedComponent:
+    """The component with other resources and server config (placement, sizing): a model server's arguments follow
+    its config, as they do when it is resolved."""
+    spec = copy.deepcopy(component.spec)
+    if spec.get("kind") == "model":
+        spec["config"] = copy.deepcopy(config)
+        spec["args"] = _cli_flags(config)
+    return replace(component, resources=dict(resources), config=copy.deepcopy(config), spec=spec)
+
+
+def plan_with_components(plan: Plan, components) -> Plan:
+    """The plan with these components (same keys and order) and the totals they add up to."""
+    components = tuple(components)
+    return replace(plan, components=components, totals=_totals(components))
 
 
 def resolve(template, parameters: dict, *, component_defs: dict | None = None) -> Plan:

@@ -15,6 +15,7 @@ from deployments.selectors import (
     deployments_cost_so_far,
 )
 from jobs.models import Cluster
+from sizing.api.serializers import LoadSerializer
 from templates_app.plans import SECRET_MASK, mask_secrets
 from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField
 from tenancy.models import Project
@@ -35,6 +36,13 @@ class DeploymentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     cluster_id = ScopedPrimaryKeyRelatedField(queryset=Cluster.objects.all())
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     parameters = serializers.DictField(required=False, default=dict)
+    usecase_id = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        help_text="An SLO catalog use case: each component with optimize_with_budsim is sized for its SLOs.",
+    )
+    load = LoadSerializer(required=False, help_text="The expected load to size for (with usecase_id).")
 
 
 class ComponentSummarySerializer(serializers.ModelSerializer):
@@ -132,6 +140,8 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "status",
             "status_message",
             "parameters",
+            "usecase_id",
+            "load",
             "components",
             "estimated_hourly_cost",
             "cost_so_far",
@@ -195,6 +205,15 @@ class DeploymentPreviewSerializer(serializers.Serializer):
     capacity = PreviewCapacitySerializer()
     estimated_hourly_cost = MoneyField()
     hourly_cost_by_component = serializers.DictField(child=MoneyField())
+    sizing = serializers.DictField(
+        help_text='{"usecase_id", "load", "components": {key: placement or sizing}}: for a sized component the '
+        "chosen candidate (null when none meets every SLO), the runners-up, the SLO check and the reasons; for a "
+        "placed one the GPU type chosen on the cluster and why."
+    )
+    slo_errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text='{"slo.<name>": [...]}: SLOs no configuration meets; a deploy with them answers 400.',
+    )
 
 
 class DeploymentUpdateSerializer(StrictFieldsMixin, serializers.Serializer):

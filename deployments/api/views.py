@@ -38,6 +38,8 @@ def _resolve_create_body(request) -> dict:
         "cluster": data["cluster_id"],
         "parameters": data.get("parameters", {}),
         "name": data.get("name", ""),
+        "usecase_id": data.get("usecase_id", ""),
+        "load": data.get("load") or None,
     }
 
 

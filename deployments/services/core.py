@@ -20,6 +20,9 @@ from deployments.records import component_row, event_record, reconcile_enqueue, 
 from deployments.services.identity import deployment_name_check, deployment_name_generate, request_fingerprint
 from deployments.state import ComponentStatus, DeploymentStatus
 from jobs import selectors as job_selectors
+from sizing.planning import PlacedPlan, plan_for_cluster
+from sizing.search import Load
+from sizing.selectors import usecase_resolve
 from templates_app.plans import Plan
 from templates_app.resolver import resolve
 from tenancy.selectors import user_can_write
@@ -50,10 +53,33 @@ def plan_capacity_and_cost(*, plan: Plan, cluster, now: datetime | None = None) 
     }
 
 
-def deployment_preview(*, user, template, project, cluster, parameters: dict) -> dict:
-    """What a deploy would do, without writing anything: plan, waves, GPUs, capacity, hourly cost."""
-    _check_target(user=user, project=project, cluster=cluster)
+def plan_placed(
+    *, template, parameters: dict, cluster, usecase_id: str = "", load: dict | None = None, given=None
+) -> PlacedPlan:
+    """Resolve, then fit the plan to the cluster: GPU types placed, LLMs marked for sizing sized for the use case
+    and load (sizing.planning). `given`: the parameter names the user chose (default: those in `parameters`)."""
     plan = resolve(template, parameters)
+    usecase = usecase_resolve(usecase_id) if usecase_id else None
+    if load and not usecase:
+        raise ValidationError({"load": ["A load is sized for a use case: give usecase_id too."]})
+    return plan_for_cluster(
+        template=template,
+        plan=plan,
+        given=set(parameters) if given is None else set(given),
+        cluster=cluster,
+        usecase=usecase,
+        load=Load(**(load or {})) if usecase else None,
+    )
+
+
+def deployment_preview(
+    *, user, template, project, cluster, parameters: dict, usecase_id: str = "", load: dict | None = None
+) -> dict:
+    """What a deploy would do, without writing anything: plan, waves, GPUs, capacity, hourly cost, and with a use
+    case the sizing of its LLMs (an SLO no configuration meets is reported here, not raised)."""
+    _check_target(user=user, project=project, cluster=cluster)
+    placed = plan_placed(template=template, parameters=parameters, cluster=cluster, usecase_id=usecase_id, load=load)
+    plan = placed.plan
     costing = plan_capacity_and_cost(plan=plan, cluster=cluster)
     capacity = costing["capacity"]
     return {
@@ -69,6 +95,8 @@ def deployment_preview(*, user, template, project, cluster, parameters: dict) ->
         },
         "estimated_hourly_cost": costing["estimated_hourly_cost"],
         "hourly_cost_by_component": costing["hourly_cost_by_component"],
+        "sizing": placed.report,
+        "slo_errors": placed.slo_errors,
     }
 
 
@@ -96,6 +124,8 @@ def deployment_create(
     parameters: dict,
     name: str = "",
     idempotency_key: str | None = None,
+    usecase_id: str = "",
+    load: dict | None = None,
 ) -> tuple[UseCaseDeployment, bool]:
     """Resolve the template and record the deployment with one row per component; reconcile on commit.
 
@@ -112,13 +142,18 @@ def deployment_create(
             "cluster_id": cluster.pk,
             "name": name,
             "parameters": parameters,
+            "usecase_id": usecase_id or "",
+            "load": load or {},
         },
     )
     if idempotency_key and (replay := _idempotent_replay(project, idempotency_key, fingerprint)):
         return replay, False
     if name:
         deployment_name_check(cluster=cluster, name=name)
-    plan = resolve(template, parameters)
+    placed = plan_placed(template=template, parameters=parameters, cluster=cluster, usecase_id=usecase_id, load=load)
+    if placed.slo_errors:
+        raise ValidationError(placed.slo_errors, detail="No configuration on this cluster meets the use case's SLOs.")
+    plan = placed.plan
     costing = plan_capacity_and_cost(plan=plan, cluster=cluster)
     if costing["capacity"].get("never_fits"):
         raise ValidationError(
@@ -128,6 +163,7 @@ def deployment_create(
         **plan_public_dict(plan),
         "hourly_cost_by_component": costing["hourly_cost_by_component"],
         "estimated_hourly_cost": costing["estimated_hourly_cost"],
+        "sizing": {**placed.report, "given": sorted(parameters)},
     }
     try:
         with transaction.atomic():
@@ -143,6 +179,8 @@ def deployment_create(
                 created_by=user if getattr(user, "pk", None) else None,
                 idempotency_key=idempotency_key or None,
                 idempotency_fingerprint=fingerprint if idempotency_key else "",
+                usecase_id=usecase_id or "",
+                load=placed.report["load"],
             )
     except IntegrityError:
         # A concurrent request won the race: with the same key, answer with its deployment; else it took the name.

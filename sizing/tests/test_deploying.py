@@ -1,0 +1,130 @@
+"""Deployments meet sizing: placement on one-GPU-type clusters, LLMs sized for a shipped use case, SLO refusals."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from core.exceptions import ValidationError
+from deployments.models import UseCaseDeployment
+from deployments.services import deployment_create, deployment_preview
+from deployments.tests.factories import make_cluster, seed_system_templates
+from templates_app.models import UseCaseTemplate
+
+pytestmark = pytest.mark.django_db
+
+SYSTEM_TEMPLATES = ["simple-rag-v1", "simple-chatbot-v1", "chatbot-memory-v1", "simple-agent-v1", "enterprise-rag-v1"]
+MODEL = "meta-llama/Llama-3.1-8B-Instruct"
+REAL_TIME = "ambient_scribe"  # shipped: 600 in / 200 out, TTFT <= 0.35 s, ITL <= 35 ms, E2E <= 1.76 s
+
+
+def one_type_cluster(tenant, gpu_type: str, count: int = 16):
+    cluster = make_cluster(tenant=tenant, name=f"only-{gpu_type.lower()}")
+    cluster.inventory = {"gpus": {gpu_type: count}, "cpu_cores": 512, "memory_gib": 4096}
+    cluster.prices = {"gpu_hour": {gpu_type: 2.0}, "cpu_hour": 0.02, "memory_gib_hour": 0.003}
+    cluster.save()
+    return cluster
+
+
+def template(slug: str) -> UseCaseTemplate:
+    return UseCaseTemplate.objects.get(slug=slug, tenant__isnull=True)
+
+
+@pytest.mark.parametrize("gpu_type", ["H100-80GB", "A100-80GB", "L40S"])
+def test_every_system_template_deploys_on_a_one_gpu_type_cluster(admin_user, project, tenant, gpu_type):
+    seed_system_templates()
+    cluster = one_type_cluster(tenant, gpu_type)
+    for slug in SYSTEM_TEMPLATES:
+        deployment, created = deployment_create(
+            user=admin_user,
+            template=template(slug),
+            project=project,
+            cluster=cluster,
+            parameters={"model_id": MODEL},
+            name=slug,
+        )
+        assert created
+        used = {c.resources["gpu_type"] for c in deployment.components.all() if c.resources.get("gpu_count")}
+        assert used == {gpu_type}, (slug, used)
+        assert set(deployment.plan["totals"]["gpus"]) == {gpu_type}
+
+
+def test_the_plan_says_where_a_preference_went(admin_user, project, tenant):
+    seed_system_templates()
+    cluster = one_type_cluster(tenant, "H100-80GB")
+    preview = deployment_preview(
+        user=admin_user,
+        template=template("simple-rag-v1"),
+        project=project,
+        cluster=cluster,
+        parameters={"model_id": MODEL},
+    )
+    embedding = preview["sizing"]["components"]["embedding"]
+    assert embedding["gpu_type"] == "H100-80GB"
+    assert embedding["placement"].startswith("preferred L4 not on this cluster")
+    assert preview["capacity"]["never_fits"] == []
+
+
+def test_a_gpu_type_the_user_gives_is_required(admin_user, project, tenant):
+    seed_system_templates()
+    cluster = one_type_cluster(tenant, "L40S")
+    with pytest.raises(ValidationError) as caught:
+        deployment_preview(
+            user=admin_user,
+            template=template("simple-chatbot-v1"),
+            project=project,
+            cluster=cluster,
+            parameters={"model_id": MODEL, "gpu_type": "H100-80GB"},
+        )
+    ((path, messages),) = caught.value.errors.items()
+    assert path.endswith(".resources.gpu_type")
+    assert "H100-80GB is required and not on this cluster; types that would fit: L40S" in messages[0]
+
+
+def test_simple_rag_for_a_real_time_use_case_meets_its_slos(admin_user, project, tenant, shipped_usecases):
+    seed_system_templates()
+    cluster = make_cluster(tenant=tenant, name="mixed")  # H100-80GB, A100-80GB, L4
+    deployment, _ = deployment_create(
+        user=admin_user,
+        template=template("simple-rag-v1"),
+        project=project,
+        cluster=cluster,
+        parameters={"model_id": MODEL},
+        usecase_id=REAL_TIME,
+        load={"concurrency": 20},
+    )
+    sizing = deployment.plan["sizing"]["components"]["llm"]
+    chosen = sizing["chosen"]
+    assert chosen["meets_slo"] and all(row["met"] for row in sizing["slo_check"])
+    assert chosen["ttft_s"] <= 0.35 and chosen["itl_s"] <= 0.035 and chosen["e2e_s"] <= 1.76
+    llm = deployment.components.get(key="llm")
+    assert llm.resources["gpu_type"] == chosen["gpu_type"] and llm.resources["gpu_count"] == chosen["gpu_count"]
+    assert llm.resources["replicas"] == chosen["replicas"]
+    assert llm.config["tensor_parallel_size"] == chosen["gpu_count"]
+    assert deployment.usecase_id == REAL_TIME and deployment.load == {"concurrency": 20}
+    assert sizing["runners_up"] and all(
+        not r["meets_slo"] or Decimal(r["hourly_cost"]) >= Decimal(chosen["hourly_cost"]) for r in sizing["runners_up"]
+    )
+
+
+def test_no_candidate_previews_with_reasons_and_refuses_to_deploy(admin_user, project, tenant, shipped_usecases):
+    seed_system_templates()
+    # search_query_rewrite: 5,000 tokens in, TTFT <= 0.18 s, ITL <= 13 ms; L4s (300 GB/s, PCIe between them) cannot
+    cluster = one_type_cluster(tenant, "L4")
+    arguments = dict(
+        user=admin_user,
+        template=template("simple-rag-v1"),
+        project=project,
+        cluster=cluster,
+        parameters={"model_id": MODEL},
+        usecase_id="search_query_rewrite",
+    )
+    preview = deployment_preview(**arguments)
+    llm = preview["sizing"]["components"]["llm"]
+    assert llm["chosen"] is None and llm["reasons"]
+    assert any(key.startswith("slo.") for key in preview["slo_errors"])
+    with pytest.raises(ValidationError) as caught:
+        deployment_create(**arguments)
+    assert set(caught.value.errors) == set(preview["slo_errors"])
+    assert UseCaseDeployment.objects.count() == 0
