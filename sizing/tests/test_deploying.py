@@ -128,3 +128,55 @@ def test_no_candidate_previews_with_reasons_and_refuses_to_deploy(admin_user, pr
         deployment_create(**arguments)
     assert set(caught.value.errors) == set(preview["slo_errors"])
     assert UseCaseDeployment.objects.count() == 0
+
+
+def deploy_body(project, cluster, **extra) -> dict:
+    return {
+        "template_id": "simple-rag-v1",
+        "project_id": str(project.pk),
+        "cluster_id": str(cluster.pk),
+        "parameters": {"model_id": MODEL},
+        **extra,
+    }
+
+
+def test_api_deploys_for_a_use_case_and_filters_by_it(
+    member_client, project, tenant, shipped_usecases, django_assert_max_num_queries
+):
+    seed_system_templates()
+    cluster = make_cluster(tenant=tenant, name="mixed")
+    preview = member_client.post(
+        "/api/v1/deployments/preview",
+        deploy_body(project, cluster, usecase_id=REAL_TIME, load={"concurrency": 5}),
+        format="json",
+    )
+    assert preview.status_code == 200, preview.json()
+    assert preview.json()["sizing"]["components"]["llm"]["chosen"]["meets_slo"]
+    assert preview.json()["slo_errors"] == {}
+    created = member_client.post(
+        "/api/v1/deployments",
+        deploy_body(project, cluster, usecase_id=REAL_TIME, load={"concurrency": 5}),
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    assert created.json()["usecase_id"] == REAL_TIME and created.json()["load"] == {"concurrency": 5}
+    member_client.post("/api/v1/deployments", deploy_body(project, cluster), format="json")
+    with django_assert_max_num_queries(12):
+        listed = member_client.get(f"/api/v1/deployments?usecase_id={REAL_TIME}").json()
+    assert [d["id"] for d in listed["results"]] == [created.json()["id"]]
+
+
+def test_api_field_errors_for_use_case_and_slo(member_client, project, tenant, shipped_usecases):
+    seed_system_templates()
+    cluster = one_type_cluster(tenant, "L4")
+    unknown = member_client.post(
+        "/api/v1/deployments", deploy_body(project, cluster, usecase_id="ambient_scrib"), format="json"
+    )
+    assert unknown.status_code == 400 and "ambient_scribe" in unknown.json()["errors"]["usecase_id"][0]
+    too_fast = deploy_body(project, cluster, usecase_id="search_query_rewrite")
+    preview = member_client.post("/api/v1/deployments/preview", too_fast, format="json")
+    assert preview.status_code == 200 and preview.json()["sizing"]["components"]["llm"]["chosen"] is None
+    refused = member_client.post("/api/v1/deployments", too_fast, format="json")
+    assert refused.status_code == 400
+    assert any(key.startswith("slo.") for key in refused.json()["errors"])
+    assert "meets" in refused.json()["detail"]
