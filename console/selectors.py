@@ -10,6 +10,8 @@ from templates_app.models import UseCaseTemplate
 from templates_app.selectors import template_list
 from tenancy.selectors import scope_to_user
 from usecases.models import Usecase
+from usecases.profiles import latency_profile
+from usecases.selectors import usecase_list_active
 
 
 def deployment_gpus_freed(*, components: Iterable[ComponentDeployment]) -> list[tuple[str, int]]:
@@ -71,3 +73,9 @@ def can_import(user) -> bool:
     """Whether the user may import into the SLO catalogue: add and change, as the API's CatalogPermission."""
     meta = Usecase._meta
     return user.has_perms([f"{meta.app_label}.{perm}_{meta.model_name}" for perm in ("add", "change")])
+
+
+def usecase_options() -> list[tuple[str, str]]:
+    """(unique_id, "name · latency profile") of every active use case: the wizard's searchable use-case picker."""
+    rows = usecase_list_active().order_by("name").values_list("unique_id", "name", "e2e_max")
+    return [(unique_id, f"{name} · {latency_profile(e2e_max)}") for unique_id, name, e2e_max in rows]

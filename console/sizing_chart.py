@@ -133,3 +133,27 @@ def table_rows(result: dict, *, limit: int = 12) -> list[dict]:
         if len(rows) >= limit:
             break
     return rows
+
+
+def sized_components(report: dict) -> list[dict]:
+    """From a preview's sizing report: per sized component, what the `_sizing.html` partial shows."""
+    rows = []
+    for key, entry in (report or {}).get("components", {}).items():
+        if entry.get("kind") != "sized":
+            continue
+        result = {
+            "candidates": entry.get("candidates", []),
+            "chosen": entry.get("chosen"),
+            "reasons": entry.get("reasons", []),
+            "inputs": {"slo": entry.get("slo") or {}},
+        }
+        rows.append(
+            {
+                "key": key,
+                "model_id": entry.get("model_id"),
+                "sizing": result,
+                "rows": table_rows(result),
+                "chart": chart(result),
+            }
+        )
+    return rows

@@ -44,6 +44,15 @@ class PlacedPlan:
     report: dict  # {"usecase_id", "load", "components": {key: {...}}}
     slo_errors: dict  # {"slo.<name>": [message]} for sized components no candidate could serve
 
+    def stored_report(self) -> dict:
+        """The report without every candidate of each search (a preview shows them; a deployment keeps the choice,
+        the runners-up and the SLO check)."""
+        components = {
+            key: {name: value for name, value in entry.items() if name != "candidates"}
+            for key, entry in self.report["components"].items()
+        }
+        return {**self.report, "components": components}
+
 
 def pinned_fields(raw_component: Mapping, given: Mapping) -> set[str]:
     """The resource fields of a template component whose value comes from a parameter the user gave."""
@@ -170,6 +179,7 @@ def _sized(component: PlannedComponent, workload, load: Load, cluster: Cluster, 
         "pinned": sorted(pinned),
         "chosen": chosen.as_dict() if chosen else None,
         "runners_up": [c.as_dict() for c in _runners_up(result, chosen)],
+        "candidates": [c.as_dict() for c in result.candidates if c.fits],
         "slo": workload.as_dict()["slo"],
         "slo_check": _slo_check(workload, chosen or _closest(result)),
         "reasons": result.reasons,

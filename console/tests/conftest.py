@@ -28,3 +28,6 @@ def other_web(other_member_user):
 @pytest.fixture
 def staff_web(superuser):
     return web_client(superuser)
+
+
+from sizing.tests.conftest import shipped_usecases  # noqa: E402, F401  (the shipped SLO catalog, loaded)

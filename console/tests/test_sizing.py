@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from console.sizing_chart import chart, table_rows
+from deployments.models import UseCaseDeployment
 from deployments.tests.factories import seed_system_templates
 from sizing.reference import catalog
 from sizing.search import Load, SizingRequest, Slo, size
@@ -89,3 +90,59 @@ def test_chart_places_cheaper_lower_and_slower_right():
 
 def test_chart_is_none_without_a_fitting_candidate():
     assert chart({"candidates": [{"fits": False, "e2e_s": None, "hourly_cost": None}], "chosen": None}) is None
+
+
+def wizard_post(project, cluster, **extra):
+    data = {
+        "project": str(project.pk),
+        "cluster": str(cluster.pk),
+        "name": "",
+        "idempotency_key": "",
+        "parameters-model_id": "meta-llama/Llama-3.1-8B-Instruct",
+    }
+    return {**data, **extra}
+
+
+def test_wizard_offers_the_use_case_picker_prefilled_from_the_slo_page(member_web, templates, shipped_usecases):
+    page = member_web.get("/usecases/deploy/simple-rag-v1", {"usecase_id": "ambient_scribe"}).content.decode()
+    assert 'list="usecase-options"' in page and 'value="ambient_scribe"' in page
+    assert '<option value="clinical_note_summary">' in page  # every active use case is searchable
+    assert 'name="load_users"' in page and 'name="load_rps"' in page
+
+
+def test_wizard_preview_shows_candidates_chart_and_placement(member_web, templates, project, cluster, shipped_usecases):
+    response = member_web.post(
+        "/usecases/deploy/simple-rag-v1/preview",
+        wizard_post(project, cluster, usecase_id="ambient_scribe", load_users="20"),
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    (item,) = response.context["sized"]
+    assert item["key"] == "llm" and item["sizing"]["chosen"]["meets_slo"]
+    assert "Sizing of llm" in page and "✔ meets every SLO" in page and 'class="sizing-table"' in page
+    assert "<svg" in page and "Cost per hour against end-to-end latency" in page
+    assert "✘" in page  # candidates that miss an SLO are in the table too
+    assert "preferred" not in page or "placement" in page
+
+
+def test_wizard_deploys_for_the_use_case(member_web, templates, project, cluster, shipped_usecases):
+    response = member_web.post(
+        "/usecases/deploy/simple-rag-v1", wizard_post(project, cluster, usecase_id="ambient_scribe", load_rps="2")
+    )
+    assert response.status_code == 302, response.context["target"].errors
+    deployment = UseCaseDeployment.objects.get()
+    assert deployment.usecase_id == "ambient_scribe" and deployment.load == {"requests_per_second": 2.0}
+
+
+def test_wizard_puts_sizing_errors_next_to_their_field(member_web, templates, project, cluster, shipped_usecases):
+    response = member_web.post(
+        "/usecases/deploy/simple-rag-v1",
+        wizard_post(project, cluster, usecase_id="nope_not_here", load_users="3", load_rps="2"),
+    )
+    assert response.status_code == 400
+    errors = response.context["target"].errors
+    assert "load_rps" in errors
+    response = member_web.post(
+        "/usecases/deploy/simple-rag-v1", wizard_post(project, cluster, usecase_id="ambient_scrib")
+    )
+    assert "ambient_scribe" in response.context["target"].errors["usecase_id"][0]

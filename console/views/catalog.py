@@ -9,7 +9,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from console.dag import layout
 from console.forms import DeployTargetForm, ParameterForm, apply_service_error
-from console.selectors import model_suggestions
+from console.selectors import model_suggestions, usecase_options
+from console.sizing_chart import sized_components
 from core.exceptions import NotFound, ServiceError
 from deployments import services as deployment_services
 from templates_app.filters import TemplateFilterSet
@@ -111,7 +112,8 @@ def _check_all(template, target: DeployTargetForm, parameter_form: ParameterForm
 
 def _wizard_forms(request, template):
     data = request.POST if request.method == "POST" else None
-    target = DeployTargetForm(data, user=request.user)
+    initial = {"usecase_id": request.GET.get("usecase_id", "")[:100]} if data is None else {}
+    target = DeployTargetForm(data, user=request.user, initial=initial)
     parameter_form = ParameterForm(
         data, schema=parameters_schema(template), models=model_suggestions(user=request.user)
     )
@@ -138,6 +140,7 @@ def deploy_wizard(request, template_id: str):
                     parameters=parameter_form.parameters(),
                     name=data["name"],
                     idempotency_key=data["idempotency_key"] or None,
+                    **target.sizing_inputs(),
                 )
             except ServiceError as error:
                 apply_service_error(error, target=target, parameters=parameter_form)
@@ -152,6 +155,7 @@ def deploy_wizard(request, template_id: str):
             "target": target,
             "parameter_form": parameter_form,
             "can_deploy": _can_deploy(request.user),
+            "usecase_options": usecase_options(),
         },
         status=status,
     )
@@ -164,6 +168,7 @@ def deploy_preview(request, template_id: str):
     template = _template_or_404(request, template_id)
     target, parameter_form = _wizard_forms(request, template)
     preview = graph = None
+    sized: list[dict] = []
     if _check_all(template, target, parameter_form):
         data = target.cleaned_data
         try:
@@ -173,10 +178,12 @@ def deploy_preview(request, template_id: str):
                 project=data["project"],
                 cluster=data["cluster"],
                 parameters=parameter_form.parameters(),
+                **target.sizing_inputs(),
             )
         except ServiceError as error:
             apply_service_error(error, target=target, parameters=parameter_form)
         else:
+            sized = sized_components(preview["sizing"])
             components = preview["plan"]["components"]
             graph = layout(
                 preview["waves"],
@@ -187,7 +194,7 @@ def deploy_preview(request, template_id: str):
     return render(
         request,
         "console/usecases/_preview.html",
-        {"preview": preview, "graph": graph, "problems": problems, "template": template},
+        {"preview": preview, "graph": graph, "problems": problems, "template": template, "sized": sized},
     )
 
 

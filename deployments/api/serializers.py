@@ -219,10 +219,14 @@ class DeploymentPreviewSerializer(serializers.Serializer):
 class DeploymentUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
     parameters = serializers.DictField(required=False, help_text="Merged onto the current parameters.")
     template_version = serializers.CharField(required=False, max_length=50)
+    usecase_id = serializers.CharField(
+        required=False, allow_blank=True, max_length=100, help_text="Size again for this use case ('' for none)."
+    )
+    load = LoadSerializer(required=False, help_text="Size again for this load.")
 
     def validate(self, attrs):
         if not attrs:
-            raise serializers.ValidationError("Give parameters and/or template_version.")
+            raise serializers.ValidationError("Give parameters, template_version, usecase_id and/or load.")
         return attrs
 
 
@@ -237,6 +241,8 @@ class DeploymentRollbackSerializer(StrictFieldsMixin, serializers.Serializer):
 class DeploymentChangeSerializer(StrictFieldsMixin, serializers.Serializer):
     parameters = serializers.DictField(required=False)
     template_version = serializers.CharField(required=False, max_length=50)
+    usecase_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    load = LoadSerializer(required=False)
     scale = serializers.DictField(required=False)
     rollback_to = serializers.IntegerField(required=False, min_value=1)
 
@@ -283,3 +289,10 @@ class ChangePlanSerializer(serializers.Serializer):
     start_order = serializers.ListField(child=serializers.CharField())
     stop_order_after_switch = serializers.ListField(child=serializers.CharField())
     is_noop = serializers.BooleanField()
+    usecase_id = serializers.DictField(help_text='{"from", "to"}: the use case sized for.')
+    load = serializers.DictField(help_text='{"from", "to"}: the load sized for.')
+    sizing = serializers.DictField(help_text="The new plan's placement and sizing (as in a preview).")
+    slo_errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="SLOs no configuration meets; applying the change answers 400.",
+    )

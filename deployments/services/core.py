@@ -163,7 +163,7 @@ def deployment_create(
         **plan_public_dict(plan),
         "hourly_cost_by_component": costing["hourly_cost_by_component"],
         "estimated_hourly_cost": costing["estimated_hourly_cost"],
-        "sizing": {**placed.report, "given": sorted(parameters)},
+        "sizing": {**placed.stored_report(), "given": sorted(parameters)},
     }
     try:
         with transaction.atomic():

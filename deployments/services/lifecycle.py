@@ -31,11 +31,11 @@ from deployments.changes import (
 from deployments.models import ComponentDeployment, DeploymentRevision, UseCaseDeployment
 from deployments.records import component_row, event_record, reconcile_enqueue, revision_record
 from deployments.rollout import cancel as rollout_cancel
-from deployments.services.core import plan_public_dict
+from deployments.services.core import plan_placed, plan_public_dict
 from deployments.state import ComponentStatus, DeploymentStatus
 from jobs import selectors as job_selectors
+from sizing.planning import PlacedPlan
 from templates_app.plans import Plan, mask_secrets
-from templates_app.resolver import resolve
 from templates_app.selectors import template_content_at_version
 from tenancy.selectors import user_can_write
 
@@ -51,6 +51,9 @@ class _Target:
     template_version: str
     scale: dict
     rollback_of: int | None = None
+    usecase_id: str = ""
+    load: dict | None = None
+    given: tuple[str, ...] = ()  # parameter names the user chose (they pin what they feed: sizing keeps them)
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Proposal:
     current: dict[str, ComponentDeployment]
     change: ChangePlan
     summary: dict
+    placed: PlacedPlan
 
     def to_dict(self) -> dict:
         return self.summary
@@ -128,7 +132,7 @@ def _check_scale(scale, current_keys, gpu_types=frozenset()) -> dict:
 
 
 def _target(*, deployment: UseCaseDeployment, change: dict) -> _Target:
-    allowed = {"parameters", "template_version", "scale", "rollback_to"}
+    allowed = {"parameters", "template_version", "scale", "rollback_to", "usecase_id", "load"}
     if not isinstance(change, dict) or not change:
         raise ValidationError({"non_field_errors": [f"Give one of: {', '.join(sorted(allowed))}."]})
     unknown = set(change) - allowed
@@ -146,8 +150,16 @@ def _target(*, deployment: UseCaseDeployment, change: dict) -> _Target:
             raise ValidationError({"rollback_to": [f"No revision {number!r} of this deployment."]})
         if revision.number == deployment.revision:
             raise ValidationError({"rollback_to": [f"The deployment already runs revision {revision.number}."]})
+        sizing = revision.plan.get("sizing") or {}
         return _Target(
-            "rollback", dict(revision.parameters), revision.template_version, dict(revision.scale), revision.number
+            "rollback",
+            dict(revision.parameters),
+            revision.template_version,
+            dict(revision.scale),
+            revision.number,
+            usecase_id=sizing.get("usecase_id") or "",
+            load=sizing.get("load") or None,
+            given=tuple(sizing.get("given", ())),
         )
     current_keys = {component["key"] for component in deployment.plan.get("components", [])}
     if "scale" in change:
@@ -160,7 +172,9 @@ def _target(*, deployment: UseCaseDeployment, change: dict) -> _Target:
             if "resources" in entry:
                 merged["resources"] = {**merged.get("resources", {}), **entry["resources"]}
             scale[key] = merged
-        return _Target("scale", dict(deployment.parameters), deployment.template_version, scale)
+        return _Target(
+            "scale", dict(deployment.parameters), deployment.template_version, scale, **_sizing_of(deployment)
+        )
     parameters = change.get("parameters", {})
     if not isinstance(parameters, dict):
         raise ValidationError({"parameters": ["An object is required."]})
@@ -168,20 +182,41 @@ def _target(*, deployment: UseCaseDeployment, change: dict) -> _Target:
     if not isinstance(version, str) or not version:
         raise ValidationError({"template_version": ["A version string is required."]})
     kind = "upgrade" if version != deployment.template_version else "update"
-    return _Target(kind, {**deployment.parameters, **parameters}, version, dict(deployment.scale))
+    sizing = _sizing_of(deployment)
+    if "usecase_id" in change:
+        sizing["usecase_id"] = change["usecase_id"] or ""
+        sizing["load"] = None if not sizing["usecase_id"] else sizing["load"]
+    if "load" in change:
+        sizing["load"] = change["load"] or None
+    sizing["given"] = tuple(sorted({*sizing["given"], *parameters}))
+    return _Target(kind, {**deployment.parameters, **parameters}, version, dict(deployment.scale), **sizing)
 
 
-def _resolve_target(deployment: UseCaseDeployment, target: _Target) -> Plan:
+def _sizing_of(deployment: UseCaseDeployment) -> dict:
+    """The use case, load and user-chosen parameter names the deployment was last sized with."""
+    stored = deployment.plan.get("sizing") or {}
+    given = stored.get("given", tuple(deployment.parameters))
+    return {"usecase_id": deployment.usecase_id, "load": deployment.load or None, "given": tuple(given)}
+
+
+def _resolve_target(deployment: UseCaseDeployment, target: _Target) -> PlacedPlan:
+    """The target's plan fitted to the deployment's cluster: placed, and sized for its use case and load."""
     template = deployment.template
-    if target.template_version == template.version:
-        return resolve(template, target.parameters)
-    try:
-        content = template_content_at_version(template=template, version=target.template_version)
-    except NotFound:
-        raise ValidationError(
-            {"template_version": [f"The template has no version {target.template_version!r}."]}
-        ) from None
-    return resolve(content, target.parameters)
+    if target.template_version != template.version:
+        try:
+            template = template_content_at_version(template=template, version=target.template_version)
+        except NotFound:
+            raise ValidationError(
+                {"template_version": [f"The template has no version {target.template_version!r}."]}
+            ) from None
+    return plan_placed(
+        template=template,
+        parameters=target.parameters,
+        cluster=deployment.cluster,
+        usecase_id=target.usecase_id,
+        load=target.load,
+        given=target.given,
+    )
 
 
 def _current_rows(deployment: UseCaseDeployment) -> dict[str, ComponentDeployment]:
@@ -191,7 +226,8 @@ def _current_rows(deployment: UseCaseDeployment) -> dict[str, ComponentDeploymen
 
 def _propose(*, deployment: UseCaseDeployment, change: dict, now: datetime | None = None) -> Proposal:
     target = _target(deployment=deployment, change=change)
-    plan = _resolve_target(deployment, target)
+    placed = _resolve_target(deployment, target)
+    plan = placed.plan
     desired = {c.key: apply_scale(c.to_dict(), target.scale.get(c.key)) for c in plan.components}
     rows = _current_rows(deployment)
     current = {key: {**row.planned, "resources": row.resources} for key, row in rows.items()}
@@ -237,8 +273,12 @@ def _propose(*, deployment: UseCaseDeployment, change: dict, now: datetime | Non
         "start_order": [key for key in desired if key in new_parts],
         "stop_order_after_switch": change_plan.stopped_after_switch,
         "is_noop": change_plan.is_noop,
+        "usecase_id": {"from": deployment.usecase_id, "to": target.usecase_id},
+        "load": {"from": deployment.load, "to": placed.report["load"]},
+        "sizing": placed.stored_report(),
+        "slo_errors": placed.slo_errors,
     }
-    return Proposal(target, plan, desired, rows, change_plan, summary)
+    return Proposal(target, plan, desired, rows, change_plan, summary, placed)
 
 
 def _secret_values(plan: Plan, *parameter_sets: dict) -> list[str]:
@@ -288,6 +328,8 @@ def _apply(*, user, deployment: UseCaseDeployment, change: dict) -> DeploymentRe
     )
     _check_changeable(deployment, user=user)
     proposal = _propose(deployment=deployment, change=change)
+    if proposal.placed.slo_errors:
+        raise ValidationError(proposal.placed.slo_errors, detail="No configuration on this cluster meets the SLOs.")
     if proposal.change.is_noop:
         raise ValidationError({"non_field_errors": ["Nothing would change."]})
     never_fits = proposal.summary["capacity"]["never_fits"]
@@ -303,7 +345,10 @@ def _apply(*, user, deployment: UseCaseDeployment, change: dict) -> DeploymentRe
         user=user,
         parameters=target.parameters,
         template_version=proposal.plan.version,
-        plan=plan_public_dict(proposal.plan),
+        plan={
+            **plan_public_dict(proposal.plan),
+            "sizing": {**proposal.placed.stored_report(), "given": list(target.given)},
+        },
         scale=target.scale,
         components={key: component["resources"] for key, component in proposal.desired.items()},
         change=proposal.summary,
@@ -333,6 +378,7 @@ def _apply(*, user, deployment: UseCaseDeployment, change: dict) -> DeploymentRe
             )
         )
     ComponentDeployment.objects.bulk_create(candidates)
+    deployment.usecase_id, deployment.load = target.usecase_id or "", proposal.placed.report["load"]
     deployment.pending_revision = revision
     deployment.status = DeploymentStatus.UPDATING
     summary = proposal.summary["summary"]
@@ -340,7 +386,7 @@ def _apply(*, user, deployment: UseCaseDeployment, change: dict) -> DeploymentRe
         f"{action} {', '.join(summary[action])}" for action in (REPLACED, SCALED, ADDED, REMOVED) if summary[action]
     ]
     deployment.status_message = f"Rolling out revision {revision.number} ({target.kind}): {'; '.join(parts)}."
-    deployment.save(update_fields=["pending_revision", "status", "status_message", "updated_at"])
+    deployment.save(update_fields=["usecase_id", "load", "pending_revision", "status", "status_message", "updated_at"])
     event_record(
         deployment=deployment,
         kind="revision_started",
@@ -363,14 +409,18 @@ def _apply(*, user, deployment: UseCaseDeployment, change: dict) -> DeploymentRe
 
 
 def deployment_update(
-    *, user, deployment: UseCaseDeployment, parameters: dict | None = None, template_version: str | None = None
+    *,
+    user,
+    deployment: UseCaseDeployment,
+    parameters: dict | None = None,
+    template_version: str | None = None,
+    usecase_id: str | None = None,
+    load: dict | None = None,
 ) -> DeploymentRevision:
-    """New parameters and/or template version: replace only what changes (and consumers of changed outputs)."""
-    change: dict = {}
-    if parameters is not None:
-        change["parameters"] = parameters
-    if template_version is not None:
-        change["template_version"] = template_version
+    """New parameters, template version, use case and/or load: the LLMs marked for sizing are sized again; only
+    what changes is replaced (and consumers of changed outputs)."""
+    given = {"parameters": parameters, "template_version": template_version, "usecase_id": usecase_id, "load": load}
+    change = {name: value for name, value in given.items() if value is not None}
     return _apply(user=user, deployment=deployment, change=change)
 
 

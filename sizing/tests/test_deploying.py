@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from core.exceptions import ValidationError
+from deployments import reconciler
 from deployments.models import UseCaseDeployment
 from deployments.services import deployment_create, deployment_preview
 from deployments.tests.factories import make_cluster, seed_system_templates
@@ -180,3 +181,38 @@ def test_api_field_errors_for_use_case_and_slo(member_client, project, tenant, s
     assert refused.status_code == 400
     assert any(key.startswith("slo.") for key in refused.json()["errors"])
     assert "meets" in refused.json()["detail"]
+
+
+def test_a_new_load_resizes_and_the_plan_shows_the_gpu_and_cost_change(
+    member_client, project, tenant, shipped_usecases
+):
+    seed_system_templates()
+    cluster = make_cluster(tenant=tenant, name="mixed")
+    body = deploy_body(project, cluster, usecase_id=REAL_TIME, load={"concurrency": 2})
+    deployment_id = member_client.post("/api/v1/deployments", body, format="json").json()["id"]
+    plan = member_client.post(
+        f"/api/v1/deployments/{deployment_id}/plan", {"load": {"concurrency": 300}}, format="json"
+    )
+    assert plan.status_code == 200, plan.json()
+    data = plan.json()
+    assert data["load"] == {"from": {"concurrency": 2}, "to": {"concurrency": 300}}
+    assert sum(data["gpus"]["after"].values()) > sum(data["gpus"]["before"].values())
+    assert Decimal(data["hourly_cost"]["delta"]) > 0
+    assert data["sizing"]["components"]["llm"]["chosen"]["meets_slo"]
+    assert any(c["key"] == "llm" and c["action"] != "unchanged" for c in data["components"])
+    for _ in range(4):  # zero start-up time: a pass per start wave brings it up
+        reconciler.deployment_reconcile(deployment_id=deployment_id)
+    assert UseCaseDeployment.objects.get(pk=deployment_id).status == "RUNNING"
+    applied = member_client.patch(f"/api/v1/deployments/{deployment_id}", {"load": {"concurrency": 300}}, format="json")
+    assert applied.status_code == 202, applied.json()
+    assert applied.json()["load"] == {"concurrency": 300} and applied.json()["usecase_id"] == REAL_TIME
+    other_model = member_client.post(
+        f"/api/v1/deployments/{deployment_id}/plan",
+        {"parameters": {"model_id": "Qwen/Qwen2.5-32B-Instruct"}},
+        format="json",
+    )
+    assert other_model.status_code == 200  # a model change is sized again, for the use case and load kept
+    resized = other_model.json()["sizing"]["components"]["llm"]
+    assert resized["model_id"] == "Qwen/Qwen2.5-32B-Instruct" and other_model.json()["load"]["to"] == {
+        "concurrency": 300
+    }
