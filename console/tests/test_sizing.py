@@ -35,7 +35,7 @@ def test_slo_page_sizes_common_models_and_links_the_wizard(member_web, django_as
     rows = {row["model_id"]: row for row in response.context["sizing"]}
     small = rows["meta-llama/Llama-3.1-8B-Instruct"]["chosen"]
     assert small.meets_slo and small.e2e_s <= 1.76 and small.replicas * small.concurrency_per_replica >= 20
-    assert f"{small.gpu_count} \u00d7 {small.gpu_type} {small.precision}" in page
+    assert f"{small.gpu_count} \u00d7 {small.gpu_type} {small.precision}, {small.replicas} replica" in page
     assert "/usecases/deploy/simple-rag-v1?usecase_id=chat_rt" in page
     assert 'value="20"' in page
 

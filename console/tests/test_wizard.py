@@ -160,8 +160,9 @@ def test_errors_without_a_field_are_shown_above_the_form(member_web, templates, 
     no_gpus = make_cluster(tenant=tenant, name="no-gpus", gpus={})
     response = member_web.post("/usecases/deploy/simple-rag-v1", wizard_data(project, no_gpus, model_id=MODEL))
     assert response.status_code == 400
-    assert "Unknown GPU type" in response.context["target"].non_field_errors()[0]
-    assert "Unknown GPU type" in response.content.decode()
+    # placement (sizing.placement) finds no GPU type for the embedding server, and says why
+    assert "the cluster has no GPUs" in response.context["target"].non_field_errors()[0]
+    assert "the cluster has no GPUs" in response.content.decode()
 
 
 def test_viewer_sees_the_wizard_but_cannot_deploy(viewer_web, templates, project, cluster):

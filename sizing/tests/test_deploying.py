@@ -11,7 +11,9 @@ from deployments import reconciler
 from deployments.models import UseCaseDeployment
 from deployments.services import deployment_create, deployment_preview
 from deployments.tests.factories import make_cluster, seed_system_templates
+from sizing.planning import plan_for_cluster
 from templates_app.models import UseCaseTemplate
+from templates_app.resolver import resolve
 
 pytestmark = pytest.mark.django_db
 
@@ -216,3 +218,22 @@ def test_a_new_load_resizes_and_the_plan_shows_the_gpu_and_cost_change(
     assert resized["model_id"] == "Qwen/Qwen2.5-32B-Instruct" and other_model.json()["load"]["to"] == {
         "concurrency": 300
     }
+
+
+def test_a_template_can_require_its_gpu_type(tenant):
+    seed_system_templates()
+    content = template("simple-rag-v1").as_content()
+    llm = next(c for c in content["components"] if c["id"] == "llm")
+    llm.update(gpu_type="A100-80GB", gpu_type_required=True)
+    plan = resolve(content, {"model_id": MODEL})
+    with pytest.raises(ValidationError) as caught:
+        plan_for_cluster(template=content, plan=plan, given={"model_id"}, cluster=one_type_cluster(tenant, "L40S"))
+    assert caught.value.errors == {
+        "components.2.resources.gpu_type": [
+            "llm: A100-80GB is required and not on this cluster; types that would fit: L40S."
+        ]
+    }
+    placed = plan_for_cluster(
+        template=content, plan=plan, given={"model_id"}, cluster=one_type_cluster(tenant, "A100-80GB")
+    )
+    assert placed.plan.component("llm").resources["gpu_type"] == "A100-80GB"
