@@ -132,6 +132,8 @@ def test_wizard_deploys_for_the_use_case(member_web, templates, project, cluster
     assert response.status_code == 302, response.context["target"].errors
     deployment = UseCaseDeployment.objects.get()
     assert deployment.usecase_id == "ambient_scribe" and deployment.load == {"requests_per_second": 2.0}
+    status_page = member_web.get(f"/deployments/{deployment.pk}").content.decode()
+    assert "Sized for" in status_page and 'href="/slo/ambient_scribe"' in status_page and "2.0 req/s" in status_page
 
 
 def test_wizard_puts_sizing_errors_next_to_their_field(member_web, templates, project, cluster, shipped_usecases):
