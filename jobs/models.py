@@ -4,7 +4,7 @@ from decimal import Decimal
 from django.db import models
 from django.utils import timezone
 
-from core.crypto import EncryptedJSONField
+from core.crypto import EncryptedJSONField, EncryptedTextField
 from core.exceptions import Conflict
 from jobs.scheduling import cost_between
 
@@ -29,6 +29,12 @@ class Cluster(models.Model):
     inventory = models.JSONField(default=dict)  # {"gpus": {"H100-80GB": 8}, "cpu_cores": 256, "memory_gib": 2048}
     prices = models.JSONField(default=dict)  # {"gpu_hour": {...}, "cpu_hour": 0.02, "memory_gib_hour": 0.003}
     simulation = models.JSONField(default=dict)  # {"startup_seconds": {"default": 5}, "failure_rate": 0, "seed": 0}
+    # The Kubernetes driver's connection: a kubeconfig (encrypted at rest, never returned by the API) or in-cluster
+    # credentials, and how GPUs show on the nodes:
+    # {"in_cluster": false, "gpu_resource": "nvidia.com/gpu", "gpu_label": "nvidia.com/gpu.product",
+    #  "gpu_products": {"NVIDIA-H100-80GB-HBM3": "H100-80GB"}, "storage_class": null}
+    kubeconfig = EncryptedTextField(blank=True, default="")
+    kubernetes = models.JSONField(default=dict, blank=True)
     # Counts submissions; each job takes the next number, which orders the queue FIFO within a priority.
     jobs_submitted = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -94,6 +100,8 @@ class Job(models.Model):
     spec = EncryptedJSONField(default=dict)
     outputs = models.JSONField(default=dict, blank=True)
     labels = models.JSONField(default=dict, blank=True)
+    # What a real driver created for the job and has seen of it ({"namespace", "name", "kind", "seen"}).
+    driver_state = models.JSONField(default=dict, blank=True)
     priority = models.IntegerField(default=50)
     sequence = models.BigIntegerField(default=0, editable=False)  # submission order on the cluster
     duration_seconds = models.FloatField(null=True, blank=True)

@@ -63,9 +63,35 @@ SIMULATION_SCHEMA = {
     },
 }
 
+_label_key = {"type": "string", "minLength": 1, "maxLength": 316, "pattern": r"^[A-Za-z0-9./_-]+$"}
+KUBERNETES_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "in_cluster": {"type": "boolean"},
+        "gpu_resource": {"enum": ["nvidia.com/gpu", "amd.com/gpu"]},
+        "gpu_label": _label_key,
+        "gpu_products": {
+            "type": "object",
+            "propertyNames": {"minLength": 1, "maxLength": 63},
+            "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 100},
+        },
+        "storage_class": {"type": ["string", "null"], "maxLength": 253},
+    },
+}
+
 _env = {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}
 _port = {"type": "integer", "minimum": 1, "maximum": 65535}
-_common = {"port": _port, "namespace": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"}}
+_storage = {
+    "type": "object",
+    "required": ["size"],
+    "properties": {"size": {"type": "string", "minLength": 1}, "mount_path": {"type": "string", "pattern": "^/"}},
+}
+_common = {
+    "port": _port,
+    "namespace": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"},
+    "storage": _storage,
+}
 SPEC_SCHEMA = {
     "type": "object",
     "required": ["kind"],
@@ -134,11 +160,12 @@ def _schema_errors(schema: dict, value: Any, prefix: str) -> dict[str, list[str]
     return errors
 
 
-def validate_cluster_settings(*, inventory: Any, prices: Any, simulation: Any) -> None:
+def validate_cluster_settings(*, inventory: Any, prices: Any, simulation: Any, kubernetes: Any = None) -> None:
     errors = {
         **_schema_errors(INVENTORY_SCHEMA, inventory, "inventory"),
         **_schema_errors(PRICES_SCHEMA, prices, "prices"),
         **_schema_errors(SIMULATION_SCHEMA, simulation, "simulation"),
+        **_schema_errors(KUBERNETES_SCHEMA, kubernetes or {}, "kubernetes"),
     }
     if not errors and isinstance(prices.get("gpu_hour"), Mapping):
         for gpu_type in prices["gpu_hour"]:
@@ -203,17 +230,21 @@ def normalise_resources(resources: Any, *, inventory: Mapping[str, Any]) -> dict
     return out
 
 
-def _unsafe_paths(value: Any, path: str) -> list[tuple[str, str]]:
+def unsafe_message(key: str) -> str:
+    return f"{key} is not allowed: workloads may not use host namespaces or run privileged."
+
+
+def unsafe_paths(value: Any, path: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if isinstance(value, Mapping):
         for key, item in value.items():
             sub = f"{path}.{key}"
             if key in UNSAFE_KEYS and item not in (False, None, "false", "False", 0):
                 found.append((sub, key))
-            found.extend(_unsafe_paths(item, sub))
+            found.extend(unsafe_paths(item, sub))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found.extend(_unsafe_paths(item, f"{path}.{index}"))
+            found.extend(unsafe_paths(item, f"{path}.{index}"))
     return found
 
 
@@ -222,10 +253,8 @@ def validate_spec(spec: Any) -> dict:
     if not isinstance(spec, Mapping):
         raise ValidationError({"spec": "Must be an object."})
     errors = _schema_errors(SPEC_SCHEMA, spec, "spec")
-    for path, key in _unsafe_paths(spec, "spec"):
-        errors.setdefault(path, []).append(
-            f"{key} is not allowed: workloads may not use host namespaces or run privileged."
-        )
+    for path, key in unsafe_paths(spec, "spec"):
+        errors.setdefault(path, []).append(unsafe_message(key))
     repo, chart = spec.get("repo"), spec.get("chart")
     if spec.get("kind") == "helm" and isinstance(repo, str) and not _REMOTE_CHART.fullmatch(repo):
         errors.setdefault("spec.repo", []).append("Charts must come from an https:// or oci:// repository.")

@@ -106,6 +106,7 @@ def _spec(definition: dict, config: dict, env: dict, model_id: str | None) -> di
             "args": _cli_flags(config),
             "config": config,
             "health_check_path": health,
+            **_storage(config),
         }
     spec = {
         "kind": "docker",
@@ -114,12 +115,26 @@ def _spec(definition: dict, config: dict, env: dict, model_id: str | None) -> di
         "env": env,
         "port": definition.get("port"),
         "health_check_path": health,
+        **_storage(config),
     }
     if config.get("args"):
         # Container arguments (e.g. the command an MCP gateway wraps); only when given, so the specs of the
         # components that take none stay as they were and running deployments see no change.
         spec["args"] = [str(arg) for arg in config["args"]]
     return spec
+
+
+def _storage(config: dict) -> dict:
+    """{"storage": {"size", "mount_path"}} when the configuration asks for persistent storage (the catalog's
+    `persistence.size` / `storage.size`), so a driver can give the container a volume; {} otherwise."""
+    for key in ("persistence", "storage"):
+        section = config.get(key)
+        if isinstance(section, dict) and section.get("size") and section.get("enabled", True) is not False:
+            storage = {"size": str(section["size"])}
+            if section.get("mount_path"):
+                storage["mount_path"] = str(section["mount_path"])
+            return {"storage": storage}
+    return {}
 
 
 def _planned(

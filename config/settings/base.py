@@ -286,6 +286,16 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- The Kubernetes cluster driver (jobs/drivers/kubernetes) ---------------------------------------------------
+# helm for `helm` components: HELM_BINARY, else `helm` on PATH (scripts/k8s-test-cluster/tools.sh installs one).
+HELM_BINARY = env.str("HELM_BINARY", default="")
+KUBERNETES_HELM_TIMEOUT = env.str("KUBERNETES_HELM_TIMEOUT", default="10m")
+# Where helm's values, output and exit code of each release's install are kept (one private folder per job).
+KUBERNETES_WORK_DIR = env.str("KUBERNETES_WORK_DIR", default=str(VAR_DIR / "kubernetes"))
+# While a job starts on a Kubernetes cluster, how often the reconciler reads the cluster's objects again.
+KUBERNETES_POLL_SECONDS = env.float("KUBERNETES_POLL_SECONDS", default=2.0)
+KUBERNETES_CLUSTER_DOMAIN = env.str("KUBERNETES_CLUSTER_DOMAIN", default="cluster.local")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -13,7 +13,24 @@ from tenancy.models import Project, Tenant
 class ClusterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     tenant_id = ScopedPrimaryKeyRelatedField(source="tenant", queryset=Tenant.objects.all(), tenant_field="id")
     inventory = serializers.JSONField(
-        help_text='{"gpus": {"H100-80GB": 8}, "cpu_cores": 256, "memory_gib": 2048}',
+        required=False,
+        help_text='{"gpus": {"H100-80GB": 8}, "cpu_cores": 256, "memory_gib": 2048}. Required for a simulated '
+        "cluster; a Kubernetes cluster's is read from its nodes by POST /clusters/{id}/check.",
+    )
+    kubeconfig = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="Kubernetes driver: a kubeconfig (YAML). Write-only: stored encrypted, never returned.",
+    )
+    has_kubeconfig = serializers.SerializerMethodField(help_text="Whether a kubeconfig is stored.")
+    kubernetes = serializers.JSONField(
+        required=False,
+        help_text='Kubernetes driver: {"in_cluster": false, "gpu_resource": "nvidia.com/gpu" | "amd.com/gpu", '
+        '"gpu_label": "nvidia.com/gpu.product", "gpu_products": {"NVIDIA-H100-80GB-HBM3": "H100-80GB"}, '
+        '"storage_class": null}',
     )
     prices = serializers.JSONField(
         required=False,
@@ -35,6 +52,9 @@ class ClusterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "inventory",
             "prices",
             "simulation",
+            "kubeconfig",
+            "has_kubeconfig",
+            "kubernetes",
             "created_at",
             "updated_at",
         ]
@@ -46,6 +66,29 @@ class ClusterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         if self.instance is not None:
             fields["tenant_id"].read_only = True
         return fields
+
+    def get_has_kubeconfig(self, cluster) -> bool:
+        return bool(cluster.kubeconfig)
+
+
+class ClusterNodeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    gpu_type = serializers.CharField(allow_null=True)
+    gpus = serializers.IntegerField()
+
+
+class ClusterCheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="The cluster was reached and offers GPUs.")
+    driver = serializers.CharField()
+    server = serializers.CharField(allow_null=True, help_text="The API server's address.")
+    reason = serializers.ChoiceField(
+        choices=["", "unreachable", "unauthorised", "forbidden", "misconfigured", "no_gpu_nodes", "error"],
+        help_text="Why the cluster cannot be used (empty when ok).",
+    )
+    message = serializers.CharField()
+    inventory = serializers.JSONField(help_text="GPUs per catalog type, CPU cores and memory of the ready nodes.")
+    nodes = ClusterNodeSerializer(many=True)
+    checked_at = serializers.DateTimeField()
 
 
 @extend_schema_field(

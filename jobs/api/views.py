@@ -9,7 +9,14 @@ from rest_framework.response import Response
 
 from core.exceptions import NotFound, PermissionDenied, ValidationError
 from jobs import selectors, services
-from jobs.api.serializers import ClusterSerializer, JobCreateSerializer, JobSerializer, ScheduleSerializer
+from jobs.api.serializers import (
+    ClusterCheckSerializer,
+    ClusterSerializer,
+    JobCreateSerializer,
+    JobSerializer,
+    ScheduleSerializer,
+)
+from jobs.connections import cluster_check
 from jobs.filters import ClusterFilterSet, JobFilterSet
 from jobs.models import Cluster, Job
 from tenancy.api.viewsets import TenantScopedMixin, TenantScopedViewSet
@@ -37,6 +44,14 @@ class ClusterViewSet(TenantScopedViewSet):
 
     def perform_destroy(self, instance):
         services.cluster_delete(user=self.request.user, cluster=instance)
+
+    @extend_schema(request=None, responses=ClusterCheckSerializer)
+    @action(detail=True, methods=["post"], url_path="check", filter_backends=[], pagination_class=None)
+    def check(self, request, pk=None):
+        """Test the connection and read the inventory (GPUs per type from node allocatable), storing it on the
+        cluster. An unusable cluster answers 200 with `ok: false` and why (`reason`, `message`)."""
+        result = cluster_check(cluster=self.get_object(), user=request.user)
+        return Response(ClusterCheckSerializer(result).data)
 
     @extend_schema(
         parameters=[

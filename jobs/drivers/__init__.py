@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from jobs.drivers.base import ClusterDriver, Forecast, JobForecast, SchedulePassResult
+from jobs.drivers.kubernetes import KubernetesDriver
 from jobs.drivers.simulated import SimulatedDriver
 
 
@@ -10,6 +11,8 @@ def get_driver(cluster) -> ClusterDriver:
     """The driver for a cluster (by its `driver` field)."""
     if cluster.driver == "simulated":
         return SimulatedDriver()
+    if cluster.driver == "kubernetes":
+        return KubernetesDriver()
     raise NotImplementedError(f"The {cluster.driver!r} driver is not available in this build.")
 
 

@@ -53,6 +53,14 @@ class ClusterDriver(abc.ABC):
         """Fields the driver decides once, when a job is recorded (stored on the job)."""
         return {}
 
+    def validate(self, *, cluster, spec: dict, resources: dict) -> None:
+        """Refuse (ValidationError) what this driver could not run, before the job is recorded."""
+        return
+
+    def resize(self, *, job) -> None:
+        """Apply a job's new replica count on the cluster (its row already holds it)."""
+        return
+
     @abc.abstractmethod
     def submit(self, *, job) -> None:
         """Hand a freshly recorded job to the cluster (admission happens in `poll`)."""

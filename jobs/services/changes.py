@@ -95,7 +95,9 @@ def job_resize(*, job: Job, replicas: int, now: datetime | None = None) -> Job:
             raise Conflict("An admitted job cannot grow in place: submit the extra replicas as a part and absorb it.")
         fields = _resize(current, replicas, now)
         current.save(update_fields=fields)
-        get_driver(cluster).poll(cluster=cluster, now=now, bill_running=False)
+        driver = get_driver(cluster)
+        driver.resize(job=current)
+        driver.poll(cluster=cluster, now=now, bill_running=False)
     job.refresh_from_db()
     return job
 
@@ -108,7 +110,7 @@ def job_absorb(*, job: Job, part: Job, now: datetime | None = None) -> Job:
     """
     now = now or timezone.now()
     with transaction.atomic():
-        lock_cluster(job.cluster_id)
+        cluster = lock_cluster(job.cluster_id)
         target = Job.objects.get(pk=job.pk)
         extra = Job.objects.get(pk=part.pk)
         if target.cluster_id != extra.cluster_id or target.pk == extra.pk:
@@ -131,6 +133,10 @@ def job_absorb(*, job: Job, part: Job, now: datetime | None = None) -> Job:
         )
         if not merged:
             raise Conflict("The part changed while it was being absorbed; try again.")
+        # On a real cluster the job's workload grows to the total first, then the part's objects go.
+        driver = get_driver(cluster)
+        driver.resize(job=target)
+        driver.cancel(job=extra, now=now)
     job.refresh_from_db()
     return job
 

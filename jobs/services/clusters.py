@@ -9,6 +9,7 @@ from django.db.models import Sum
 
 from audit.services import audit_record, snapshot
 from core.exceptions import Conflict, PermissionDenied, ValidationError
+from jobs.connections import check_connection_fields
 from jobs.models import Cluster, Job
 from jobs.scheduling import Capacity
 from jobs.services.passes import cluster_schedule_pass, lock_cluster
@@ -17,7 +18,8 @@ from tenancy.selectors import user_is_tenant_admin
 
 AUDITED_FIELDS = ["name", "driver", "status", "inventory", "prices", "simulation"]
 DEFAULT_SIMULATION = {"startup_seconds": {"default": 5}, "failure_rate": 0.0, "seed": 0}
-AVAILABLE_DRIVERS = {Cluster.Driver.SIMULATED}
+AVAILABLE_DRIVERS = {Cluster.Driver.SIMULATED, Cluster.Driver.KUBERNETES}
+EMPTY_INVENTORY = {"gpus": {}, "cpu_cores": 0, "memory_gib": 0}
 
 
 def _require_cluster_admin(user, tenant_id) -> None:
@@ -25,10 +27,12 @@ def _require_cluster_admin(user, tenant_id) -> None:
         raise PermissionDenied("Only the tenant's admins manage clusters.")
 
 
-def _check_cluster_fields(*, driver: str, inventory, prices, simulation) -> None:
+def _check_cluster_fields(*, driver: str, inventory, prices, simulation, kubernetes=None, kubeconfig="") -> None:
     if driver not in AVAILABLE_DRIVERS:
-        raise ValidationError({"driver": f"The {driver!r} driver is not available yet; use 'simulated'."})
-    validate_cluster_settings(inventory=inventory, prices=prices, simulation=simulation)
+        raise ValidationError({"driver": f"The {driver!r} driver is not available; use 'simulated' or 'kubernetes'."})
+    validate_cluster_settings(inventory=inventory, prices=prices, simulation=simulation, kubernetes=kubernetes)
+    if driver == Cluster.Driver.KUBERNETES:
+        check_connection_fields(kubernetes=kubernetes or {}, kubeconfig=kubeconfig or "")
 
 
 def _check_inventory_holds(*, cluster: Cluster, inventory: dict) -> None:
@@ -60,10 +64,23 @@ def _check_inventory_holds(*, cluster: Cluster, inventory: dict) -> None:
         raise Conflict(message, errors={"inventory": [message]})
 
 
-def cluster_validate(*, cluster: Cluster | None, driver: str, inventory, prices, simulation) -> None:
+def cluster_validate(
+    *, cluster: Cluster | None, driver: str, inventory, prices, simulation, kubernetes=None, kubeconfig=None
+) -> None:
     """The checks a cluster's settings pass in the API and the admin alike: an available driver, well-formed
-    inventory, prices and simulation, and (for an existing cluster) no less inventory than its jobs hold."""
-    _check_cluster_fields(driver=driver, inventory=inventory, prices=prices, simulation=simulation)
+    inventory, prices and simulation, usable credentials for a Kubernetes cluster, and (for an existing cluster) no
+    less inventory than its jobs hold."""
+    if cluster is not None:
+        kubernetes = cluster.kubernetes if kubernetes is None else kubernetes
+        kubeconfig = cluster.kubeconfig if kubeconfig is None else kubeconfig
+    _check_cluster_fields(
+        driver=driver,
+        inventory=inventory,
+        prices=prices,
+        simulation=simulation,
+        kubernetes=kubernetes,
+        kubeconfig=kubeconfig,
+    )
     if cluster is not None and cluster.pk is not None:
         _check_inventory_holds(cluster=cluster, inventory=inventory)
 
@@ -72,18 +89,33 @@ def cluster_create(
     *,
     tenant,
     name: str,
-    inventory: dict,
+    inventory: dict | None = None,
     prices: dict | None = None,
     simulation: dict | None = None,
     driver: str = Cluster.Driver.SIMULATED,
     status: str = Cluster.Status.ACTIVE,
+    kubeconfig: str = "",
+    kubernetes: dict | None = None,
     user=None,
 ) -> Cluster:
-    """Register a cluster in a tenant (its admins; `user=None` for start-up code)."""
+    """Register a cluster in a tenant (its admins; `user=None` for start-up code). A Kubernetes cluster's
+    inventory may be left out: the connection check reads it from the nodes."""
     _require_cluster_admin(user, tenant.pk)
+    if inventory is None:
+        if driver != Cluster.Driver.KUBERNETES:
+            raise ValidationError({"inventory": "Required for a simulated cluster."})
+        inventory = dict(EMPTY_INVENTORY)
     prices = prices if prices is not None else {}
     simulation = simulation if simulation is not None else dict(DEFAULT_SIMULATION)
-    _check_cluster_fields(driver=driver, inventory=inventory, prices=prices, simulation=simulation)
+    kubernetes = kubernetes if kubernetes is not None else {}
+    _check_cluster_fields(
+        driver=driver,
+        inventory=inventory,
+        prices=prices,
+        simulation=simulation,
+        kubernetes=kubernetes,
+        kubeconfig=kubeconfig,
+    )
     try:
         with transaction.atomic():
             cluster = Cluster.objects.create(
@@ -94,6 +126,8 @@ def cluster_create(
                 inventory=inventory,
                 prices=prices,
                 simulation=simulation,
+                kubeconfig=kubeconfig or "",
+                kubernetes=kubernetes,
             )
             audit_record(action="create", obj=cluster, after=snapshot(cluster, AUDITED_FIELDS))
             return cluster
@@ -104,11 +138,12 @@ def cluster_create(
 def cluster_update(*, cluster: Cluster, user=None, **fields: Any) -> Cluster:
     """Change a cluster's name, status, inventory, prices or simulation settings, then run a pass."""
     _require_cluster_admin(user, cluster.tenant_id)
-    allowed = {"name", "status", "inventory", "prices", "simulation", "driver"}
+    allowed = {"name", "status", "inventory", "prices", "simulation", "driver", "kubeconfig", "kubernetes"}
     unknown = set(fields) - allowed
     if unknown:
         raise ValidationError({key: "This field cannot be changed." for key in sorted(unknown)})
-    merged = {key: fields.get(key, getattr(cluster, key)) for key in ("driver", "inventory", "prices", "simulation")}
+    settings_fields = ("driver", "inventory", "prices", "simulation", "kubernetes", "kubeconfig")
+    merged = {key: fields.get(key, getattr(cluster, key)) for key in settings_fields}
     _check_cluster_fields(**merged)
     try:
         with transaction.atomic():

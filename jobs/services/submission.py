@@ -79,6 +79,8 @@ def job_submit(
     labels = collect_errors(errors, validate_labels, labels)
     if job_type in Job.JobType.values:
         duration_seconds = collect_errors(errors, validate_duration, job_type, duration_seconds)
+    if not errors:
+        collect_errors(errors, get_driver(cluster).validate, cluster=cluster, spec=spec, resources=resources)
     if errors:
         raise ValidationError(errors)
     if cluster.status != Cluster.Status.ACTIVE:

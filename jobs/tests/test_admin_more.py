@@ -98,10 +98,10 @@ def test_admin_adds_a_cluster(staff_client, tenant):
     assert (cluster.tenant, cluster.inventory["gpus"]) == (tenant, {"H100-80GB": 8})
 
 
-def test_admin_refuses_a_driver_not_implemented(staff_client, tenant):
+def test_admin_refuses_a_kubernetes_cluster_without_credentials(staff_client, tenant):
     response = staff_client.post("/admin/jobs/cluster/add/", cluster_form(tenant, driver="kubernetes"))
     assert response.status_code == 200
-    assert "driver is not available yet" in response.content.decode()
+    assert "A Kubernetes cluster needs a kubeconfig" in response.content.decode()
     assert not Cluster.objects.exists()
 
 

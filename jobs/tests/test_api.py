@@ -96,8 +96,8 @@ def test_bad_inventory_and_prices_are_field_errors(admin_client, tenant):
     assert not Cluster.objects.exists()
 
 
-def test_kubernetes_driver_is_refused_for_now(admin_client, tenant):
-    response = admin_client.post("/api/v1/clusters", cluster_body(tenant, driver="kubernetes"))
+def test_unknown_driver_is_a_field_error(admin_client, tenant):
+    response = admin_client.post("/api/v1/clusters", cluster_body(tenant, driver="slurm"))
     assert response.status_code == 400
     assert "driver" in response.json()["errors"]
 

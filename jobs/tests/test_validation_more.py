@@ -132,17 +132,26 @@ def cluster_body(tenant, **extra):
     }
 
 
-def test_creating_a_cluster_with_a_driver_not_implemented_is_400(admin_client, tenant):
+def test_creating_a_kubernetes_cluster_without_credentials_is_400(admin_client, tenant):
     response = admin_client.post("/api/v1/clusters", cluster_body(tenant, driver="kubernetes"), format="json")
     assert response.status_code == 400
-    assert response.json()["errors"] == {"driver": ["The 'kubernetes' driver is not available yet; use 'simulated'."]}
+    assert list(response.json()["errors"]) == ["kubeconfig"]
+    assert "needs a kubeconfig" in response.json()["errors"]["kubeconfig"][0]
     assert not Cluster.objects.exists()
 
 
-def test_changing_a_cluster_to_a_driver_not_implemented_is_400(admin_client, cluster):
+def test_creating_a_kubernetes_cluster_with_a_broken_kubeconfig_is_400(admin_client, tenant):
+    body = cluster_body(tenant, driver="kubernetes", kubeconfig="apiVersion: v1\nclusters: 7\n")
+    response = admin_client.post("/api/v1/clusters", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"]["kubeconfig"][0].startswith("Not a usable kubeconfig")
+    assert not Cluster.objects.exists()
+
+
+def test_changing_a_cluster_to_kubernetes_without_credentials_is_400(admin_client, cluster):
     response = admin_client.patch(f"/api/v1/clusters/{cluster.pk}", {"driver": "kubernetes"}, format="json")
     assert response.status_code == 400
-    assert "not available yet" in response.json()["errors"]["driver"][0]
+    assert "needs a kubeconfig" in response.json()["errors"]["kubeconfig"][0]
     cluster.refresh_from_db()
     assert cluster.driver == "simulated"
 
