@@ -61,7 +61,7 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
 fi
-apt_install golang-go dpkg-dev make rsync ca-certificates
+apt_install golang-go dpkg-dev make rsync ca-certificates golang-github-modern-go-reflect2-dev
 
 WORK="$CACHE/build"
 rm -rf "$WORK"
@@ -72,12 +72,17 @@ dpkg-source --no-check -x ./*.dsc src >/dev/null
 
 # Module mode fails ("updates to go.mod needed"); GOPATH mode with the vendored tree works.
 export GOPATH="$WORK/gopath"
-export GOCACHE="$WORK/gocache"
+export GOCACHE="$CACHE/gocache"   # beside the work folder: an interrupted build resumes from it
 export GO111MODULE=off GOPROXY=off GOFLAGS= CGO_ENABLED=0
 mkdir -p "$GOPATH/src/k8s.io"
 mv "$WORK/download/src" "$GOPATH/src/k8s.io/kubernetes"
 cd "$GOPATH/src/k8s.io/kubernetes"
 rm -rf .git
+# Kubernetes 1.20 vendors modern-go/reflect2 1.0.1, which Go 1.18+ breaks: the apiserver then panics decoding any
+# object with a map (POST of a Node with labels). 1.0.2 (Debian's golang-github-modern-go-reflect2-dev) is the fix.
+rm -rf vendor/github.com/modern-go/reflect2
+cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 vendor/github.com/modern-go/reflect2
+rm -rf vendor/github.com/modern-go/reflect2/.git* vendor/github.com/modern-go/reflect2/debian
 # Without the generated openapi definitions the apiserver does not build.
 KUBE_GIT_VERSION="v$K8S_VERSION" make generated_files >"$WORK/generated_files.log" 2>&1 \
   || { tail -50 "$WORK/generated_files.log"; exit 1; }
@@ -103,6 +108,6 @@ mv "$OUT"/* "$BIN.new/"
 echo "v$K8S_VERSION debian $DEB_VERSION go $(go env GOVERSION) built in $(( $(date +%s) - started ))s" \
   >"$BIN.new/.complete"
 rm -rf "$BIN" && mv "$BIN.new" "$BIN"
-[ -n "${UCF_K8S_KEEP_BUILD:-}" ] || rm -rf "$WORK"   # ~2 GB of sources and Go cache; the binaries are all we keep
+[ -n "${UCF_K8S_KEEP_BUILD:-}" ] || rm -rf "$WORK" "$GOCACHE"   # ~2 GB of sources and Go cache: binaries suffice
 cat "$BIN/.complete" >&2
 echo "$BIN"

@@ -72,6 +72,7 @@ class KubernetesDriver(ClusterDriver):
         target = target_for(job, cluster)
         api = api_client(cluster)
         kind = "helm" if job.spec.get("kind") == "helm" else "workload"
+        created: list[list[str]] = []
         try:
             objects.ensure_namespace(
                 api,
@@ -97,11 +98,9 @@ class KubernetesDriver(ClusterDriver):
                     kubeconfig=_kubeconfig(cluster),
                     timeout=getattr(settings, "KUBERNETES_HELM_TIMEOUT", "10m"),
                 )
-                created = []
             else:
                 rendered = manifests.render_workload(spec=job.spec, resources=job.resources, target=target)
                 manifests.check_manifests(rendered)
-                created = []
                 for manifest in rendered:
                     objects.apply(api, manifest)
                     created.append([manifest["kind"], manifest["metadata"]["name"]])
@@ -115,10 +114,19 @@ class KubernetesDriver(ClusterDriver):
                 logger.exception("submitting job %s to cluster %s failed", job.pk, cluster.pk)
                 error = ServiceError(str(exc))
             self._refuse(job, f"The cluster refused the job: {error.detail}")
+            self._remove_partial(api, target.namespace, created if kind == "workload" else [])
             return
         state = {"kind": kind, "namespace": target.namespace, "name": target.name, "objects": created, "seen": False}
         Job.objects.filter(pk=job.pk).update(driver_state=state, status_message="Applied; waiting for the scheduler.")
         job.driver_state = state
+
+    def _remove_partial(self, api, namespace: str, created: list) -> None:
+        """Objects applied before a later one was refused go again: a failed job leaves nothing behind."""
+        for kind, name in reversed(created):
+            try:
+                objects.delete(api, kind=kind, namespace=namespace, name=name)
+            except Exception:
+                logger.warning("could not remove %s %s/%s of a refused job", kind, namespace, name, exc_info=True)
 
     def _refuse(self, job: Job, message: str) -> None:
         Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
@@ -178,8 +186,11 @@ class KubernetesDriver(ClusterDriver):
         for job in jobs:
             verdict = self._verdict(job, snapshot)
             fields = self._transition(job, verdict, now)
+            if fields.get("status") == job.status:
+                del fields["status"]
             if fields:
-                check_transition(job, fields.get("status", job.status))
+                if "status" in fields:
+                    check_transition(job, fields["status"])
                 if Job.objects.filter(pk=job.pk, status=job.status).update(**fields):
                     result.changed_job_ids.append(job.pk)
                     status = fields.get("status", job.status)
@@ -254,8 +265,8 @@ class KubernetesDriver(ClusterDriver):
             fields.update(status=Job.Status.PENDING)
         if verdict.message and verdict.message != job.status_message:
             fields["status_message"] = verdict.message
-        if fields.get("status") == job.status and len(fields) == 1:
-            return {}
+        if fields.get("status") == job.status:
+            fields = {k: v for k, v in fields.items() if k not in ("status", "queued_at") and v != getattr(job, k)}
         return fields
 
     # --- forecast -----------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Talking to the API for the driver: namespaces on demand, server-side apply under one field manager, deletes,
-and one list per kind per pass (label-selected, read with a resourceVersion so reads never go back in time)."""
+and one label-selected list per kind per pass for all of a cluster's jobs (the list's resourceVersion is kept, so a
+pass can tell how fresh its view was)."""
 
 from __future__ import annotations
 
@@ -56,15 +57,10 @@ def apply(api: client.ApiClient, manifest: dict) -> dict:
 
 
 def scale(api: client.ApiClient, *, namespace: str, name: str, replicas: int) -> None:
-    """Set a Deployment's replicas (an apply of that one field, under the same field manager)."""
-    body = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"replicas": replicas},
-    }
-    client.AppsV1Api(api).patch_namespaced_deployment(
-        name, namespace, body, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY, _request_timeout=TIMEOUT
+    """Set a Deployment's replicas through its scale subresource (an apply of only `replicas` under our field
+    manager would give up every other field it owns)."""
+    client.AppsV1Api(api).patch_namespaced_deployment_scale(
+        name, namespace, {"spec": {"replicas": replicas}}, field_manager=FIELD_MANAGER, _request_timeout=TIMEOUT
     )
 
 
@@ -100,13 +96,12 @@ class Snapshot:
 
 
 def _list(cluster_id, kind: str, call, **kwargs):
-    key = (str(cluster_id), kind)
-    version = _last_versions.get(key)
-    if version:
-        kwargs.update(resource_version=version, resource_version_match="NotOlderThan")
+    """A consistent list (read from etcd, so it sees every write made before it). A list from the watch cache
+    (`resourceVersionMatch=NotOlderThan` with the last version seen) was tried: a 1.20 apiserver answers 504 when the
+    newest version is from another kind, as its cache of this kind has no progress notifications."""
     result = call(_request_timeout=TIMEOUT, **kwargs)
     with _lock:
-        _last_versions[key] = result.metadata.resource_version
+        _last_versions[(str(cluster_id), kind)] = result.metadata.resource_version
     return result.items
 
 

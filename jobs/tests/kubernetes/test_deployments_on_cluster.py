@@ -12,7 +12,8 @@ from core.testing import client_for, wait_for
 from deployments import services as deployment_services
 from deployments.models import UseCaseDeployment
 from deployments.tests.factories import SIMPLE_RAG_PARAMS
-from jobs.drivers.kubernetes.manifests import LABEL_DEPLOYMENT
+from jobs import services as job_services
+from jobs.drivers.kubernetes.manifests import LABEL_DEPLOYMENT, namespace_for
 from jobs.models import Job
 from jobs.services import cluster_schedule_pass
 from jobs.tests.kubernetes.helpers import (
@@ -217,3 +218,59 @@ def test_a_job_whose_deployment_vanished_fails_with_the_reason(
 
     failed_job = wait_for(failed, timeout=30, interval=0.3, message="the llm's job to fail")
     assert failed_job.status_message == "Its Deployment was deleted outside the product."
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        ("ImagePullBackOff", 'Back-off pulling image "ghcr.io/acme/app:1.0"'),
+        ("CrashLoopBackOff", "back-off 40s restarting failed container=main"),
+    ],
+)
+def test_a_container_that_cannot_start_shows_the_kubelets_reason(project, k8s_cluster, control_plane, reason, message):
+    namespace = namespace_for(project_id=project.pk, project_name=project.name)
+    control_plane.kubelet.held.add(namespace)  # this kubelet reports the container waiting, not running
+    try:
+        job = job_services.job_submit(
+            cluster=k8s_cluster,
+            name=f"app-{reason.lower()}",
+            job_type="SERVICE",
+            tenant=k8s_cluster.tenant,
+            project=project,
+            resources={"cpu": 1, "memory_gib": 1},
+            spec={"kind": "docker", "image": "ghcr.io/acme/app", "tag": "1.0", "port": 8080},
+        )
+        selector = f"usecase-foundry.io/job={job.pk}"
+        pod = wait_for(
+            lambda: next(
+                (
+                    p
+                    for p in control_plane.core.list_namespaced_pod(namespace, label_selector=selector).items
+                    if p.spec.node_name
+                ),
+                None,
+            ),
+            timeout=60,
+            message="the pod to be scheduled",
+        )
+        waiting = {
+            "name": "main",
+            "image": "ghcr.io/acme/app:1.0",
+            "imageID": "",
+            "ready": False,
+            "restartCount": 3,
+            "state": {"waiting": {"reason": reason, "message": message}},
+        }
+        control_plane.core.patch_namespaced_pod_status(
+            pod.metadata.name, namespace, {"status": {"phase": "Pending", "containerStatuses": [waiting]}}
+        )
+
+        def shown():
+            cluster_schedule_pass(cluster=k8s_cluster)
+            return Job.objects.filter(pk=job.pk, status_message__startswith=reason).first()
+
+        current = wait_for(shown, timeout=30, interval=0.3, message=f"{reason} in the job's message")
+        assert current.status_message == f"{reason} in pod {pod.metadata.name}: {message}"
+        assert current.status == "PENDING" and current.admitted_at is not None
+    finally:
+        control_plane.kubelet.held.discard(namespace)
