@@ -108,8 +108,7 @@ def deploy_figures(count: int) -> list[float]:
     from config.celery_app import app
     from deployments.models import UseCaseDeployment
     from deployments.tests.factories import SIMPLE_RAG_PARAMS
-    from jobs.connections import cluster_check
-    from jobs.services import cluster_create
+    from jobs.services import cluster_check, cluster_create
     from jobs.tests.kubernetes.fake import GPU_PRODUCTS, FakeKubelet, add_nodes, start_control_plane, stop_control_plane
     from tenancy.models import Membership, Project, Tenant
 

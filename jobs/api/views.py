@@ -16,7 +16,6 @@ from jobs.api.serializers import (
     JobSerializer,
     ScheduleSerializer,
 )
-from jobs.connections import cluster_check
 from jobs.filters import ClusterFilterSet, JobFilterSet
 from jobs.models import Cluster, Job
 from tenancy.api.viewsets import TenantScopedMixin, TenantScopedViewSet
@@ -50,7 +49,7 @@ class ClusterViewSet(TenantScopedViewSet):
     def check(self, request, pk=None):
         """Test the connection and read the inventory (GPUs per type from node allocatable), storing it on the
         cluster. An unusable cluster answers 200 with `ok: false` and why (`reason`, `message`)."""
-        result = cluster_check(cluster=self.get_object(), user=request.user)
+        result = services.cluster_check(cluster=self.get_object(), user=request.user)
         return Response(ClusterCheckSerializer(result).data)
 
     @extend_schema(

@@ -1,6 +1,7 @@
 """Every write of the job layer; reads (costs, queue positions, capacity checks) are in `jobs.selectors`.
 
-`clusters` registers and changes clusters, `submission` records jobs, `changes` cancels, resizes, merges and
+`clusters` registers and changes clusters, `connections` checks a Kubernetes cluster's credentials and reads its
+inventory, `submission` records jobs, `changes` cancels, resizes, merges and
 re-prioritises them, and `passes` runs the driver's scheduling pass over one cluster or all. Other apps
 (deployments) call these functions; nothing outside `jobs/` talks to a driver.
 """
@@ -8,11 +9,13 @@ re-prioritises them, and `passes` runs the driver's scheduling pass over one clu
 from jobs.drivers import SchedulePassResult
 from jobs.services.changes import job_absorb, job_cancel, job_resize, job_update
 from jobs.services.clusters import cluster_create, cluster_delete, cluster_update, cluster_validate
+from jobs.services.connections import cluster_check
 from jobs.services.passes import cluster_schedule_pass, jobs_advance_all
 from jobs.services.submission import job_submit
 
 __all__ = [
     "SchedulePassResult",
+    "cluster_check",
     "cluster_create",
     "cluster_delete",
     "cluster_schedule_pass",

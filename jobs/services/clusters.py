@@ -9,9 +9,9 @@ from django.db.models import Sum
 
 from audit.services import audit_record, snapshot
 from core.exceptions import Conflict, PermissionDenied, ValidationError
-from jobs.connections import check_connection_fields
 from jobs.models import Cluster, Job
 from jobs.scheduling import Capacity
+from jobs.services.connections import check_connection_fields
 from jobs.services.passes import cluster_schedule_pass, lock_cluster
 from jobs.validation import validate_cluster_settings
 from tenancy.selectors import user_is_tenant_admin

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.connections import cluster_check
 from jobs.models import Cluster
-from jobs.services import cluster_create
+from jobs.services import cluster_check, cluster_create
 from jobs.tests.kubernetes.fake import (
     CHARTS,
     GPU_PRODUCTS,
