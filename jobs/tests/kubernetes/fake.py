@@ -98,7 +98,7 @@ def add_nodes(plane: ControlPlane) -> None:
 
 class FakeKubelet(threading.Thread):
     """Plays the kubelet of every fake node: bound Pods become Running and Ready (unless their namespace is held),
-    terminating Pods are removed at once."""
+    terminating Pods are removed at once; and a storage provisioner (a volume for every pending claim)."""
 
     def __init__(self, plane: ControlPlane):
         super().__init__(daemon=True, name="fake-kubelet")
@@ -113,7 +113,34 @@ class FakeKubelet(threading.Thread):
                 self.step()
             self.stopped.wait(0.2)
 
+    def provision(self) -> None:
+        """Play a storage provisioner: a PersistentVolume for every pending claim, reserved for it (the
+        controller-manager's PV controller binds the two, and the scheduler then places the Pod)."""
+        for claim in self.plane.core.list_persistent_volume_claim_for_all_namespaces().items:
+            if claim.spec.volume_name or claim.metadata.deletion_timestamp:
+                continue
+            name = f"pv-{claim.metadata.uid}"
+            volume = {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": name},
+                "spec": {
+                    "capacity": {"storage": claim.spec.resources.requests["storage"]},
+                    "accessModes": claim.spec.access_modes,
+                    "persistentVolumeReclaimPolicy": "Delete",
+                    "hostPath": {"path": f"/tmp/{name}"},
+                    "claimRef": {
+                        "namespace": claim.metadata.namespace,
+                        "name": claim.metadata.name,
+                        "uid": claim.metadata.uid,
+                    },
+                },
+            }
+            with contextlib.suppress(ApiException):
+                self.plane.core.create_persistent_volume(volume)
+
     def step(self) -> None:
+        self.provision()
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         for pod in self.plane.core.list_pod_for_all_namespaces().items:
             if pod.metadata.deletion_timestamp:

@@ -12,6 +12,7 @@ from core.testing import wait_for
 from deployments import reconciler
 from deployments.models import UseCaseDeployment
 from jobs.drivers.kubernetes.manifests import LABEL_COMPONENT, LABEL_DEPLOYMENT
+from jobs.models import Job
 
 SIMPLE_RAG_KEYS = {"vector-db", "embedding", "llm", "orchestrator"}
 
@@ -24,7 +25,15 @@ def reconcile_until(deployment_id, status: str, *, timeout: float = 120.0) -> Us
         deployment = UseCaseDeployment.objects.get(pk=deployment_id)
         return deployment if deployment.status == status else None
 
-    return wait_for(reached, timeout=timeout, interval=0.3, message=f"deployment {deployment_id} to be {status}")
+    try:
+        return wait_for(reached, timeout=timeout, interval=0.3, message=f"deployment {deployment_id} to be {status}")
+    except AssertionError as exc:
+        deployment = UseCaseDeployment.objects.get(pk=deployment_id)
+        jobs = "; ".join(
+            f"{job.name}: {job.status} {job.status_message}"
+            for job in Job.objects.filter(usecase_deployment_id=deployment_id).order_by("created_at")
+        )
+        raise AssertionError(f"{exc}; it is {deployment.status}: {deployment.status_message} Jobs: {jobs}") from None
 
 
 def by_component(items) -> dict:

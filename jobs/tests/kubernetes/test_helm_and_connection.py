@@ -9,6 +9,7 @@ from django.db import connection
 
 from core.testing import client_for, wait_for
 from jobs import services as job_services
+from jobs.drivers.kubernetes import helm
 from jobs.models import Cluster, Job
 from jobs.tests.kubernetes.fake import GPU_PRODUCTS
 
@@ -39,7 +40,14 @@ def advance_until(cluster, job, status: str):
         job_services.cluster_schedule_pass(cluster=cluster)
         return Job.objects.filter(pk=job.pk, status=status).first()
 
-    return wait_for(reached, timeout=120, interval=0.3, message=f"job {job.name} to be {status}")
+    try:
+        return wait_for(reached, timeout=120, interval=0.3, message=f"job {job.name} to be {status}")
+    except AssertionError as exc:
+        current = Job.objects.get(pk=job.pk)
+        code, output = helm.outcome(job.pk)
+        raise AssertionError(
+            f"{exc}; it is {current.status}: {current.status_message}; helm {code}: {output}"
+        ) from None
 
 
 def test_a_helm_component_installs_the_chart_as_a_release_and_cancel_uninstalls_it(
