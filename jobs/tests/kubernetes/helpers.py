@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
+import urllib3
 from kubernetes import watch
 
 from core.testing import wait_for
@@ -60,6 +61,7 @@ class DeploymentEvents(threading.Thread):
         self.namespace = namespace
         self.events: list[tuple[float, str, str, int]] = []
         self.watch = watch.Watch()
+        self.stopping = False
         listed = plane.apps.list_namespaced_deployment(namespace)
         self.resource_version = listed.metadata.resource_version
 
@@ -70,12 +72,17 @@ class DeploymentEvents(threading.Thread):
             resource_version=self.resource_version,
             timeout_seconds=300,
         )
-        for event in stream:
-            item = event["object"]
-            available = (item.status.available_replicas or 0) if item.status else 0
-            self.events.append((time.monotonic(), event["type"], item.metadata.name, available))
+        try:
+            for event in stream:
+                item = event["object"]
+                available = (item.status.available_replicas or 0) if item.status else 0
+                self.events.append((time.monotonic(), event["type"], item.metadata.name, available))
+        except urllib3.exceptions.ProtocolError:
+            if not self.stopping:  # a stopped watch ends its response early; anything else is a failure
+                raise
 
     def stop(self) -> None:
+        self.stopping = True
         self.watch.stop()
 
     def first(self, name: str, *, kind: str | None = None, available: bool = False) -> float | None:
