@@ -41,7 +41,7 @@ def advance_until(cluster, job, status: str):
         return Job.objects.filter(pk=job.pk, status=status).first()
 
     try:
-        return wait_for(reached, timeout=120, interval=0.3, message=f"job {job.name} to be {status}")
+        return wait_for(reached, timeout=180, interval=0.3, message=f"job {job.name} to be {status}")
     except AssertionError as exc:
         current = Job.objects.get(pk=job.pk)
         code, output = helm.outcome(job.pk)
