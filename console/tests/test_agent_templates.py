@@ -2,7 +2,9 @@
 
 import pytest
 
+from deployments import reconciler, services
 from deployments.models import UseCaseDeployment
+from templates_app.selectors import template_get_for_user
 
 pytestmark = pytest.mark.django_db
 
@@ -66,3 +68,26 @@ def test_wizard_deploys_a_crew_with_a_multi_line_prompt(member_web, templates, p
     assert deployment.parameters["max_iterations"] == 12
     crew = deployment.components.get(key="crew")
     assert crew.planned["env"]["CREW_SYSTEM_PROMPT"] == prompt
+
+
+def test_a_running_research_agent_shows_its_graph_and_every_output(
+    member_web, member_user, templates, project, cluster
+):
+    template = template_get_for_user(user=member_user, template_id="research-agent-v1")
+    deployment, _ = services.deployment_create(
+        user=member_user,
+        template=template,
+        project=project,
+        cluster=cluster,
+        parameters={"model_id": MODEL, "state_db_password": "correct-horse-battery", "langsmith_api_key": "k"},
+    )
+    reconciler.deployment_reconcile(deployment_id=deployment.pk)
+    response = member_web.get(f"/deployments/{deployment.pk}")
+    page = response.content.decode()
+    assert 'data-testid="deployment-status">RUNNING<' in page
+    assert "<svg" in page
+    rows = response.context["components"]
+    assert len(rows) == 8
+    for row in rows:
+        assert f'<code data-output="url">{row.outputs["url"]}</code>' in page
+    assert "correct-horse-battery" not in page
