@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sso.conf import configured_mappings
 from sso.models import GroupRoleMapping
 from tenancy.models import ROLE_RANK, Tenant
+
+logger = logging.getLogger("sso")
 
 
 @dataclass
@@ -40,4 +43,8 @@ def group_grants(*, groups: Iterable[str]) -> Grants:
             grants.superuser = True
         elif mapping.tenant_name in tenant_ids:
             grants.add(tenant_ids[mapping.tenant_name], mapping.role)
+        else:
+            logger.warning(
+                "sso: OIDC_GROUP_ROLES maps %r to tenant %r, which does not exist", mapping.group, mapping.tenant_name
+            )
     return grants

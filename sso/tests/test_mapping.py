@@ -37,7 +37,7 @@ def test_a_mapping_grants_a_tenant_role_or_superuser_never_nothing():
 
 
 @pytest.mark.django_db
-def test_grants_merge_table_and_configuration_strongest_role_wins(settings, django_assert_max_num_queries):
+def test_grants_merge_table_and_configuration_strongest_role_wins(settings, django_assert_max_num_queries, caplog):
     acme, beta = TenantFactory(name="Acme"), TenantFactory(name="Beta")
     GroupRoleMapping.objects.create(group="dev", tenant=acme, role="member")
     GroupRoleMapping.objects.create(group="leads", tenant=acme, role="admin")
@@ -46,6 +46,7 @@ def test_grants_merge_table_and_configuration_strongest_role_wins(settings, djan
         grants = group_grants(groups=["dev", "leads", "unmapped"])
     assert grants.roles == {acme.pk: "admin", beta.pk: "viewer"}
     assert not grants.superuser
+    assert "OIDC_GROUP_ROLES maps 'dev' to tenant 'Gone', which does not exist" in caplog.text
     assert group_grants(groups=["root"]).superuser
 
 
