@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/", include("usecases.api.urls")),
     path("api/v1/", include("jobs.api.urls")),
     path("api/v1/", include("deployments.api.urls")),
+    path("api/v1/", include("observability.api.urls")),
     path("api/v1/", include("sizing.api.urls")),
     path("api/v1/", include("security.api.urls")),
     path("api/v1/", include("audit.api.urls")),

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "audit",
     "console",
     "sso",
+    "observability",
 ]
 
 MIDDLEWARE = [
@@ -225,6 +226,18 @@ CELERY_BEAT_SCHEDULE: dict = {
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 # Writes under these paths are not audited as requests: sign-in and sign-out are recorded as login attempts.
 AUDIT_IGNORED_PATHS = ["/accounts/login", "/accounts/logout", "/accounts/oidc/", "/admin/login", "/admin/logout"]
+# --- Observability ----------------------------------------------------------------------------------------------
+# Minute rollups older than this are folded into hourly ones; rollups older than the retention are deleted.
+METRICS_MINUTE_RETENTION_DAYS = env.int("METRICS_MINUTE_RETENTION_DAYS", default=7)
+METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=90)
+# How far back a collection pass catches up for a deployment it has not read lately (minutes).
+METRICS_CATCH_UP_MINUTES = env.int("METRICS_CATCH_UP_MINUTES", default=15)
+CELERY_BEAT_SCHEDULE["observability-collect"] = {
+    "task": "observability.collect_metrics",
+    "schedule": 60.0,
+    "options": {"expires": 55},
+}
+CELERY_BEAT_SCHEDULE["observability-compact"] = {"task": "observability.compact_metrics", "schedule": 3600.0}
 CELERY_BEAT_SCHEDULE["audit-purge"] = {"task": "audit.purge_expired_events", "schedule": 24 * 3600.0}
 
 # --- REST framework -----------------------------------------------------------------------------------------

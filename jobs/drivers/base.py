@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from jobs.scheduling import Capacity
+from sizing.loadsim import LoadProfile, Serving, Window
 
 
 @dataclass
@@ -76,3 +77,10 @@ class ClusterDriver(abc.ABC):
     @abc.abstractmethod
     def forecast(self, *, cluster, now: datetime, extra: list | None = None, summarise_quiet: bool = False) -> Forecast:
         """Predict admissions and starts of waiting jobs (and of `extra` hypothetical PlanJobs)."""
+
+    def read_metrics(
+        self, *, job, start: datetime, end: datetime, profile: LoadProfile, serving: Serving | None
+    ) -> list[Window]:
+        """A running job's metrics, one Window per minute in [start, end). `profile` and `serving` describe the load
+        a simulation should produce; a real driver reads the same vLLM metric names from Prometheus instead."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read metrics yet (a Prometheus reader is planned).")

@@ -30,6 +30,7 @@ from jobs.scheduling import (
     startup_seconds,
 )
 from jobs.validation import dns_label
+from sizing.loadsim import LoadProfile, Serving, Window, simulate_llm, simulate_service
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ HOLDING = (Job.Status.PENDING, Job.Status.RUNNING)
 FIRST_CHUNK = 8
 MAX_CHUNK = 512
 BILLING_STEP = Decimal("0.01")
+# Mean request latency of a simulated non-LLM component, by source kind (a vector search, an API hop).
+SERVICE_LATENCY_S = {"helm": 0.015, "docker": 0.030, "default": 0.020}
 DEFAULT_PORTS = {"helm": 80, "docker": 8080, "model": 8000}
 # What a pass reads of a job: enough to plan, bill and publish outputs (big or unused columns stay in the table).
 PASS_FIELDS = (
@@ -171,6 +174,20 @@ class SimulatedDriver(ClusterDriver):
         return None
 
     # --- one pass ------------------------------------------------------------------------------------------
+
+    def read_metrics(
+        self, *, job: Job, start: datetime, end: datetime, profile: LoadProfile, serving: Serving | None
+    ) -> list[Window]:
+        """Minute windows produced by the load profile through the performance model (LLMs) or a fixed latency."""
+        windows, moment, key = [], start, str(job.pk)
+        while moment + timedelta(minutes=1) <= end:
+            if serving is not None:
+                windows.append(simulate_llm(profile=profile, serving=serving, start=moment, seconds=60, key=key))
+            else:
+                latency = SERVICE_LATENCY_S.get((job.spec or {}).get("kind"), SERVICE_LATENCY_S["default"])
+                windows.append(simulate_service(profile=profile, start=moment, seconds=60, key=key, latency_s=latency))
+            moment += timedelta(minutes=1)
+        return windows
 
     def poll(self, *, cluster: Cluster, now: datetime, bill_running: bool = True) -> SchedulePassResult:
         simulation = cluster.simulation or {}

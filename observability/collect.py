@@ -1,0 +1,183 @@
+"""Collection and retention of metric rollups: the beat task's work (writes, so services)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+
+from deployments.models import ComponentDeployment, UseCaseDeployment
+from jobs.drivers import get_driver
+from jobs.models import Job
+from observability.models import DeploymentMonitoring, MetricRollup
+from observability.sketch import sketch_count_at_most, sketch_from_values, sketch_merge_json, sketch_to_json
+from observability.workload import expected_for, serving_for
+from usecases.models import Usecase
+
+logger = logging.getLogger(__name__)
+MINUTE = timedelta(minutes=1)
+
+
+@dataclass
+class CollectResult:
+    components: int = 0
+    rows: int = 0
+    skipped: int = 0  # components whose driver cannot read metrics
+
+
+def floor_minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def metrics_collect(*, now: datetime) -> CollectResult:
+    """Read every running component's metrics for the whole minutes it has not reported yet and store rollups."""
+    end = floor_minute(now)
+    earliest = end - timedelta(minutes=settings.METRICS_CATCH_UP_MINUTES)
+    components = list(
+        ComponentDeployment.objects.filter(
+            retired_at__isnull=True, is_candidate=False, job__status=Job.Status.RUNNING
+        ).select_related("job", "job__cluster", "deployment")
+    )
+    result = CollectResult()
+    if not components:
+        return result
+    deployment_ids = {c.deployment_id for c in components}
+    last = {
+        (row["deployment_id"], row["component_key"]): row["last"]
+        for row in MetricRollup.objects.filter(
+            deployment_id__in=deployment_ids, resolution=MetricRollup.Resolution.MINUTE, start__gte=earliest
+        )
+        .values("deployment_id", "component_key")
+        .annotate(last=Max("start"))
+    }
+    monitoring = {m.deployment_id: m for m in DeploymentMonitoring.objects.filter(deployment_id__in=deployment_ids)}
+    usecase_ids = {c.deployment.usecase_id for c in components if c.deployment.usecase_id}
+    usecases = {u.unique_id: u for u in Usecase.objects.filter(unique_id__in=usecase_ids)}
+    rows: list[MetricRollup] = []
+    for component in components:
+        deployment, job = component.deployment, component.job
+        start = max(earliest, floor_minute(job.started_at or end) + MINUTE)
+        previous = last.get((deployment.pk, component.key))
+        if previous is not None:
+            start = max(start, previous + MINUTE)
+        if start >= end:
+            continue
+        expected = expected_for(
+            deployment, usecase=usecases.get(deployment.usecase_id), monitoring=monitoring.get(deployment.pk)
+        )
+        replicas = int((job.resources or {}).get("replicas", 1) or 1)
+        serving = serving_for(deployment, key=component.key, replicas=replicas, tokens=expected.tokens)
+        try:
+            windows = get_driver(job.cluster).read_metrics(
+                job=job, start=start, end=end, profile=expected.profile, serving=serving
+            )
+        except NotImplementedError:
+            result.skipped += 1
+            continue
+        result.components += 1
+        per_minute = (job.hourly_rate or Decimal(0)) / 60
+        targets = expected.targets if serving is not None else {}
+        rows.extend(_rollup(deployment, component.key, w, per_minute, targets, serving is not None) for w in windows)
+    MetricRollup.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    result.rows = len(rows)
+    return result
+
+
+def _rollup(
+    deployment: UseCaseDeployment, key: str, window, cost: Decimal, targets: dict[str, float], is_llm: bool
+) -> MetricRollup:
+    sketches = {name: sketch_from_values(getattr(window, name)) for name in ("ttft", "itl", "e2e")}
+    good = {name: sketch_count_at_most(sketches[name], target) for name, target in targets.items()}
+    return MetricRollup(
+        deployment=deployment,
+        component_key=key,
+        is_llm=is_llm,
+        resolution=MetricRollup.Resolution.MINUTE,
+        start=window.start,
+        requests=window.requests,
+        errors=window.errors,
+        prompt_tokens=window.prompt_tokens,
+        output_tokens=window.output_tokens,
+        running=window.running,
+        waiting=window.waiting,
+        gpu_utilisation=window.gpu_utilisation,
+        kv_cache_usage=window.kv_cache_usage,
+        cpu_utilisation=window.cpu_utilisation,
+        replicas=window.replicas,
+        cost=cost.quantize(Decimal("0.000001")),
+        ttft=sketch_to_json(sketches["ttft"]) if sketches["ttft"].count else None,
+        itl=sketch_to_json(sketches["itl"]) if sketches["itl"].count else None,
+        e2e=sketch_to_json(sketches["e2e"]) if sketches["e2e"].count else None,
+        ttft_good=good.get("ttft"),
+        itl_good=good.get("itl"),
+        e2e_good=good.get("e2e"),
+    )
+
+
+SUMMED = ("requests", "errors", "prompt_tokens", "output_tokens", "ttft_good", "itl_good", "e2e_good")
+AVERAGED = ("running", "waiting", "gpu_utilisation", "kv_cache_usage", "cpu_utilisation", "replicas")
+
+
+@dataclass
+class CompactResult:
+    hours: int = 0
+    folded: int = 0  # minute rows folded into hourly ones
+    purged: int = 0  # rows past the retention
+
+
+def metrics_compact(*, now: datetime, max_hours: int = 48) -> CompactResult:
+    """Fold minute rollups older than the minute retention into hourly ones (an hour per transaction), then purge."""
+    result = CompactResult()
+    cutoff = (now - timedelta(days=settings.METRICS_MINUTE_RETENTION_DAYS)).replace(minute=0, second=0, microsecond=0)
+    minutes = MetricRollup.objects.filter(resolution=MetricRollup.Resolution.MINUTE)
+    for _ in range(max_hours):
+        oldest = minutes.filter(start__lt=cutoff).order_by("start").values_list("start", flat=True).first()
+        if oldest is None:
+            break
+        hour = oldest.replace(minute=0, second=0, microsecond=0)
+        result.folded += _fold_hour(hour)
+        result.hours += 1
+    purge_before = now - timedelta(days=settings.METRICS_RETENTION_DAYS)
+    result.purged, _ = MetricRollup.objects.filter(start__lt=purge_before).delete()
+    return result
+
+
+@transaction.atomic
+def _fold_hour(hour: datetime) -> int:
+    rows = list(
+        MetricRollup.objects.select_for_update()
+        .filter(resolution=MetricRollup.Resolution.MINUTE, start__gte=hour, start__lt=hour + timedelta(hours=1))
+        .order_by("deployment_id", "component_key", "start")
+    )
+    groups: dict[tuple, list[MetricRollup]] = {}
+    for row in rows:
+        groups.setdefault((row.deployment_id, row.component_key), []).append(row)
+    hourly = [_fold(hour, deployment_id, key, group) for (deployment_id, key), group in groups.items()]
+    MetricRollup.objects.bulk_create(hourly, batch_size=500)
+    MetricRollup.objects.filter(pk__in=[r.pk for r in rows]).delete()
+    return len(rows)
+
+
+def _fold(hour: datetime, deployment_id, key: str, group: list[MetricRollup]) -> MetricRollup:
+    folded = MetricRollup(
+        deployment_id=deployment_id,
+        component_key=key,
+        is_llm=any(r.is_llm for r in group),
+        resolution=MetricRollup.Resolution.HOUR,
+        start=hour,
+        cost=sum((r.cost for r in group), Decimal(0)),
+    )
+    for name in SUMMED:
+        values = [getattr(r, name) for r in group if getattr(r, name) is not None]
+        setattr(folded, name, sum(values) if values else None)
+    for name in AVERAGED:  # a minute that did not report counts as idle
+        setattr(folded, name, sum(getattr(r, name) for r in group) / 60)
+    for name in ("ttft", "itl", "e2e"):
+        merged = sketch_merge_json(getattr(r, name) for r in group)
+        setattr(folded, name, sketch_to_json(merged) if merged.count else None)
+    return folded

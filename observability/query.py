@@ -1,0 +1,141 @@
+"""Range queries over the rollups, answered in the shape of Prometheus's /api/v1/query_range (a matrix).
+
+Names are the ones vLLM exports (`vllm:*`), DCGM's GPU utilisation, and `ucf:*` for what neither has. Counters are
+returned as per-second rates over each step, latency histograms as quantiles merged from the minute sketches
+(exact to the sketches' 1%), gauges as their mean over the step (summed over components, or averaged for shares).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from observability.models import MetricRollup
+from observability.sketch import sketch_from_json, sketch_new, sketch_quantile
+
+LATENCIES = {
+    "vllm:time_to_first_token_seconds": "ttft",
+    "vllm:time_per_output_token_seconds": "itl",
+    "vllm:e2e_request_latency_seconds": "e2e",
+}
+RATES = {
+    "vllm:request_success_total": "success",
+    "vllm:prompt_tokens_total": "prompt_tokens",
+    "vllm:generation_tokens_total": "output_tokens",
+    "ucf:requests_total": "requests",
+    "ucf:request_errors_total": "errors",
+}
+SUMMED_GAUGES = {
+    "vllm:num_requests_running": "running",
+    "vllm:num_requests_waiting": "waiting",
+    "ucf:replicas": "replicas",
+}
+SHARE_GAUGES = {  # name: (column, scale, LLM rows only)
+    "vllm:gpu_cache_usage_perc": ("kv_cache_usage", 1.0, True),
+    "DCGM_FI_DEV_GPU_UTIL": ("gpu_utilisation", 100.0, True),
+    "ucf:cpu_utilisation": ("cpu_utilisation", 1.0, False),
+}
+COST = "ucf:cost_dollars"
+NAMES = sorted([*LATENCIES, *RATES, *SUMMED_GAUGES, *SHARE_GAUGES, COST])
+QUANTILES = (0.5, 0.9, 0.99)
+MAX_POINTS = 11_000  # Prometheus refuses more points per series than this too
+MAX_RANGE = timedelta(days=90)
+MIN_STEP = 60
+
+
+@dataclass
+class _Bucket:
+    starts: set
+    sums: dict
+    counts: dict
+    sketches: dict
+
+
+def range_query(*, deployment_id, names: list[str], start: datetime, end: datetime, step: int, component: str = ""):
+    """A Prometheus matrix: one series per name (and per quantile for latencies), points at each step's start."""
+    columns = {"start", "resolution", "is_llm"}
+    for name in names:
+        if name in LATENCIES:
+            columns.add(LATENCIES[name])
+        elif name in RATES:
+            columns.update(("requests", "errors") if RATES[name] == "success" else (RATES[name],))
+        elif name in SUMMED_GAUGES:
+            columns.add(SUMMED_GAUGES[name])
+        elif name in SHARE_GAUGES:
+            columns.add(SHARE_GAUGES[name][0])
+        else:
+            columns.add("cost")
+    rows = MetricRollup.objects.filter(deployment_id=deployment_id, start__gte=start, start__lt=end)
+    if component:
+        rows = rows.filter(component_key=component)
+    buckets: dict[int, _Bucket] = defaultdict(lambda: _Bucket(set(), defaultdict(float), defaultdict(int), {}))
+    for row in rows.values(*sorted(columns)).iterator(chunk_size=2000):
+        index = int((row["start"] - start).total_seconds() // step)
+        bucket = buckets[index]
+        bucket.starts.add((row["start"], row["resolution"]))
+        _accumulate(bucket, row, names)
+    result = []
+    for name in names:
+        result.extend(_series(name, buckets, start, step, component))
+    return {"status": "success", "data": {"resultType": "matrix", "result": result}}
+
+
+def _accumulate(bucket: _Bucket, row: dict, names: list[str]) -> None:
+    seconds = row["resolution"]
+    for name in names:
+        if name in LATENCIES:
+            data = row[LATENCIES[name]]
+            if data and data.get("n"):
+                bucket.sketches.setdefault(name, sketch_new()).merge(sketch_from_json(data))
+        elif name in RATES:
+            column = RATES[name]
+            value = row["requests"] - row["errors"] if column == "success" else row[column]
+            bucket.sums[name] += value or 0.0
+        elif name in SUMMED_GAUGES:
+            bucket.sums[name] += (row[SUMMED_GAUGES[name]] or 0.0) * seconds
+        elif name in SHARE_GAUGES:
+            column, scale, llm_only = SHARE_GAUGES[name]
+            if row["is_llm"] == llm_only:
+                bucket.sums[name] += (row[column] or 0.0) * scale
+                bucket.counts[name] += 1
+        else:
+            bucket.sums[name] += float(row["cost"] or Decimal(0))
+
+
+def _series(name: str, buckets: dict, start: datetime, step: int, component: str) -> list[dict]:
+    labels = {"__name__": name, **({"component": component} if component else {})}
+    if name in LATENCIES:
+        series = []
+        for q in QUANTILES:
+            values = []
+            for index in sorted(buckets):
+                sketch = buckets[index].sketches.get(name)
+                value = sketch_quantile(sketch, q) if sketch is not None else None
+                if value is not None:
+                    values.append([_ts(start, index, step), _fmt(value)])
+            series.append({"metric": {**labels, "quantile": str(q)}, "values": values})
+        return series
+    values = []
+    for index in sorted(buckets):
+        bucket = buckets[index]
+        covered = sum(seconds for _, seconds in bucket.starts)
+        if name in RATES or name in SUMMED_GAUGES:
+            value = bucket.sums[name] / covered if covered else None
+        elif name in SHARE_GAUGES:
+            n = bucket.counts[name]
+            value = bucket.sums[name] / n if n else None
+        else:
+            value = bucket.sums[name]
+        if value is not None:
+            values.append([_ts(start, index, step), _fmt(value)])
+    return [{"metric": labels, "values": values}]
+
+
+def _ts(start: datetime, index: int, step: int) -> float:
+    return start.timestamp() + index * step
+
+
+def _fmt(value: float) -> str:
+    return format(value, ".6g")

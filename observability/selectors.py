@@ -1,0 +1,100 @@
+"""Reads over the rollups: SLO attainment, error budget and burn rate; Prometheus-shaped range queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Q, Sum
+
+from deployments.models import UseCaseDeployment
+from observability.models import DeploymentMonitoring, MetricRollup
+from observability.workload import TARGETS, targets_of
+from usecases.models import Usecase
+
+# The windows the SLO is read over: the SRE workbook's alert pairs (5m/1h, 30m/6h) and the 30-day budget period.
+WINDOWS = {"5m": timedelta(minutes=5), "30m": timedelta(minutes=30), "1h": timedelta(hours=1),
+           "6h": timedelta(hours=6), "30d": timedelta(days=30)}  # fmt: skip
+BUDGET_WINDOW = "30d"
+DEFAULT_OBJECTIVE = Decimal("0.99")
+
+
+@dataclass(frozen=True)
+class WindowAttainment:
+    requests: float
+    errors: float
+    good: dict[str, float | None]  # per target: requests within it (None: no target)
+
+    def attainment(self, target: str) -> float | None:
+        good = self.good.get(target)
+        if good is None or not self.requests:
+            return None
+        return min(1.0, good / self.requests)
+
+
+def deployment_objective(deployment: UseCaseDeployment) -> Decimal:
+    monitoring = DeploymentMonitoring.objects.filter(deployment=deployment).values_list("objective", flat=True).first()
+    return monitoring if monitoring is not None else DEFAULT_OBJECTIVE
+
+
+def attainment_windows(*, deployment_ids: list, now: datetime) -> dict:
+    """{deployment id: {window: WindowAttainment}} over the LLM components, in one query."""
+    aggregates = {}
+    for name, span in WINDOWS.items():
+        since = Q(start__gte=now - span, start__lt=now)
+        aggregates[f"{name}__requests"] = Sum("requests", filter=since)
+        aggregates[f"{name}__errors"] = Sum("errors", filter=since)
+        for target in TARGETS:
+            aggregates[f"{name}__{target}"] = Sum(f"{target}_good", filter=since)
+    rows = (
+        MetricRollup.objects.filter(
+            deployment_id__in=deployment_ids, is_llm=True, start__gte=now - WINDOWS[BUDGET_WINDOW], start__lt=now
+        )
+        .values("deployment_id")
+        .annotate(**aggregates)
+    )
+    result = {}
+    for row in rows:
+        result[row["deployment_id"]] = {
+            name: WindowAttainment(
+                requests=row[f"{name}__requests"] or 0.0,
+                errors=row[f"{name}__errors"] or 0.0,
+                good={t: row[f"{name}__{t}"] for t in TARGETS},
+            )
+            for name in WINDOWS
+        }
+    return result
+
+
+def deployment_slo(*, deployment: UseCaseDeployment, now: datetime) -> dict:
+    """Objectives, attainment per window, error budget left and burn rate, per latency target."""
+    usecase = Usecase.objects.filter(unique_id=deployment.usecase_id).first() if deployment.usecase_id else None
+    targets = targets_of(usecase)
+    objective = deployment_objective(deployment)
+    windows = attainment_windows(deployment_ids=[deployment.pk], now=now).get(deployment.pk, {})
+    return slo_summary(targets=targets, objective=objective, windows=windows, usecase_id=deployment.usecase_id or None)
+
+
+def slo_summary(*, targets: dict, objective: Decimal, windows: dict, usecase_id: str | None) -> dict:
+    budget = 1 - float(objective)
+    empty = WindowAttainment(requests=0.0, errors=0.0, good={})
+    windows = {name: windows.get(name, empty) for name in WINDOWS}
+    objectives = []
+    for target, seconds in targets.items():
+        attainment = {name: w.attainment(target) for name, w in windows.items()}
+        burn = {name: None if a is None else round((1 - a) / budget, 4) for name, a in attainment.items()}
+        month = attainment.get(BUDGET_WINDOW)
+        objectives.append(
+            {
+                "target": target,
+                "threshold_s": seconds,
+                "objective": float(objective),
+                "attainment": {k: None if v is None else round(v, 6) for k, v in attainment.items()},
+                "burn_rate": burn,
+                "error_budget_remaining": None if month is None else round(1 - (1 - month) / budget, 6),
+                "met": None if month is None else month >= float(objective),
+            }
+        )
+    volume = {name: {"requests": w.requests, "errors": w.errors} for name, w in windows.items()}
+    return {"usecase_id": usecase_id, "objective": float(objective), "objectives": objectives, "volume": volume}

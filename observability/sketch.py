@@ -1,0 +1,84 @@
+"""Latency distributions as DDSketches (1% relative accuracy), stored as JSON and merged across minutes and replicas.
+
+The `ddsketch` package does the sketching; this module only moves a sketch to and from a JSON column (sparse bins:
+{"b": {key: count}}) and answers the two questions the SLO code asks: a quantile, and how many values were at most
+a target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ddsketch import DDSketch
+
+RELATIVE_ACCURACY = 0.01
+
+
+def sketch_new() -> DDSketch:
+    return DDSketch(relative_accuracy=RELATIVE_ACCURACY)
+
+
+def sketch_from_values(values: Iterable[tuple[float, float]]) -> DDSketch:
+    """A sketch of weighted values (value, weight)."""
+    sketch = sketch_new()
+    for value, weight in values:
+        sketch.add(value, weight)
+    return sketch
+
+
+def sketch_to_json(sketch: DDSketch) -> dict:
+    store = sketch._store
+    bins = {str(store.offset + i): c for i, c in enumerate(store.bins) if c}
+    return {
+        "b": bins,
+        "n": sketch.count,
+        "s": sketch.sum,
+        "z": sketch._zero_count,
+        "lo": sketch._min if sketch.count else None,
+        "hi": sketch._max if sketch.count else None,
+    }
+
+
+def sketch_from_json(data: dict | None) -> DDSketch:
+    sketch = sketch_new()
+    if not data or not data.get("n"):
+        return sketch
+    for key, count in data["b"].items():
+        sketch._store.add(int(key), count)
+    sketch._zero_count = data.get("z", 0.0)
+    sketch._count = data["n"]
+    sketch._sum = data["s"]
+    sketch._min, sketch._max = data["lo"], data["hi"]
+    return sketch
+
+
+def sketch_merge_json(items: Iterable[dict | None]) -> DDSketch:
+    """One sketch of every stored sketch given (minutes, replicas, components)."""
+    merged = sketch_new()
+    for data in items:
+        if data and data.get("n"):
+            merged.merge(sketch_from_json(data))
+    return merged
+
+
+def sketch_quantile(sketch: DDSketch, q: float) -> float | None:
+    return sketch.get_quantile_value(q) if sketch.count else None
+
+
+def sketch_count_at_most(sketch: DDSketch, value: float) -> float:
+    """How many values were <= `value`, to the sketch's bound (a value within 1% of the target may land either side)."""
+    if not sketch.count:
+        return 0.0
+    if value <= 0:
+        return sketch._zero_count
+    # A bin counts when its representative value (within 1% of all its values) is within the target.
+    limit = sketch._mapping.key(value)
+    if sketch._mapping.value(limit) > value:
+        limit -= 1
+    store = sketch._store
+    counted = sketch._zero_count
+    for i, count in enumerate(store.bins):
+        if store.offset + i > limit:
+            break
+        counted += count
+    return counted
