@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -96,7 +97,19 @@ def start_worker() -> subprocess.Popen:
     return worker
 
 
-def deploy_figures(count: int) -> list[float]:
+def wait_until(deployment_id, status: str, started: float) -> None:
+    from deployments.models import UseCaseDeployment
+
+    while True:
+        deployment = UseCaseDeployment.objects.get(pk=deployment_id)
+        if deployment.status == status:
+            return
+        if deployment.status == "FAILED" or time.monotonic() - started > 300:
+            raise SystemExit(f"deployment {deployment_id}: {deployment.status} {deployment.status_message}")
+        time.sleep(0.05)
+
+
+def deploy_figures(count: int) -> tuple[list[float], list[float]]:
     import django
 
     django.setup()
@@ -106,7 +119,6 @@ def deploy_figures(count: int) -> list[float]:
 
     from components.models import ComponentDefinition
     from config.celery_app import app
-    from deployments.models import UseCaseDeployment
     from deployments.tests.factories import SIMPLE_RAG_PARAMS
     from jobs.services import cluster_check, cluster_create
     from jobs.tests.kubernetes.fake import GPU_PRODUCTS, FakeKubelet, add_nodes, start_control_plane, stop_control_plane
@@ -138,7 +150,7 @@ def deploy_figures(count: int) -> list[float]:
         worker = start_worker()
         client = APIClient()
         client.force_authenticate(user)
-        times = []
+        times, deletes = [], []
         for index in range(count):
             project = Project.objects.create(tenant=tenant, name=f"bench-{index}")
             body = {
@@ -151,15 +163,15 @@ def deploy_figures(count: int) -> list[float]:
             response = client.post("/api/v1/deployments", body, format="json")
             assert response.status_code == 201, response.json()
             deployment_id = response.json()["id"]
-            while True:
-                deployment = UseCaseDeployment.objects.get(pk=deployment_id)
-                if deployment.status == "RUNNING":
-                    break
-                if deployment.status == "FAILED" or time.monotonic() - started > 300:
-                    raise SystemExit(f"deployment {deployment_id}: {deployment.status} {deployment.status_message}")
-                time.sleep(0.05)
+            wait_until(deployment_id, "RUNNING", started)
             times.append(time.monotonic() - started)
-        return times
+            # Deleted before the next one: the fake nodes hold four A100s and four L4s, enough for one stack at
+            # a time with room to spare (and the delete is measured too).
+            started = time.monotonic()
+            assert client.delete(f"/api/v1/deployments/{deployment_id}").status_code in (200, 202, 204)
+            wait_until(deployment_id, "DELETED", started)
+            deletes.append(time.monotonic() - started)
+        return times, deletes
     finally:
         if worker is not None:
             worker.terminate()
@@ -169,6 +181,8 @@ def deploy_figures(count: int) -> list[float]:
 
 
 def main() -> None:
+    # Stopped from outside, the control plane, the kubelet and the worker it started still go (finally blocks).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     parser = argparse.ArgumentParser()
     parser.add_argument("--deploys", type=int, default=5)
     parser.add_argument("--starts", type=int, default=3)
@@ -185,11 +199,13 @@ def main() -> None:
         f"control-plane start: median {statistics.median(starts):.2f} s, min {min(starts):.2f}, max {max(starts):.2f}"
         f" ({args.starts} starts)"
     )
-    times = deploy_figures(args.deploys)
-    print(
-        f"simple-rag-v1 POST -> RUNNING (poll {args.poll:g} s): median {statistics.median(times):.2f} s, "
-        f"min {min(times):.2f}, max {max(times):.2f} ({args.deploys} deployments)"
-    )
+    times, deletes = deploy_figures(args.deploys)
+    for label, values in (("POST -> RUNNING", times), ("DELETE -> DELETED", deletes)):
+        print(
+            f"simple-rag-v1 {label} (poll {args.poll:g} s): median {statistics.median(values):.2f} s, "
+            f"min {min(values):.2f}, max {max(values):.2f} ({args.deploys} deployments: "
+            f"{', '.join(f'{v:.2f}' for v in values)})"
+        )
 
 
 if __name__ == "__main__":
