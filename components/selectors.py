@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from components.models import ComponentDefinition
 from core.exceptions import NotFound
@@ -34,13 +34,3 @@ def component_definitions_by_ref() -> dict[str, dict]:
         for alias in definition.aliases:
             index.setdefault(alias, data)
     return index
-
-
-def component_search(*, queryset: QuerySet | None = None, text: str = "") -> QuerySet[ComponentDefinition]:
-    """Free-text search over id, name, description and tags."""
-    queryset = component_list() if queryset is None else queryset
-    if not text:
-        return queryset
-    return queryset.filter(
-        Q(id__icontains=text) | Q(name__icontains=text) | Q(description__icontains=text) | Q(tags_text__icontains=text)
-    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from components.models import ComponentDefinition
+from core.resources import gpu_totals
 from deployments.models import ComponentDeployment, UseCaseDeployment
 from templates_app.models import UseCaseTemplate
 from templates_app.selectors import template_list
@@ -16,13 +17,7 @@ from usecases.selectors import usecase_list_active
 
 def deployment_gpus_freed(*, components: Iterable[ComponentDeployment]) -> list[tuple[str, int]]:
     """The GPUs stopping these components frees: (GPU type, gpu_count * replicas), sorted by type."""
-    gpus: dict[str, int] = {}
-    for row in components:
-        resources = row.resources or {}
-        if resources.get("gpu_count"):
-            count = resources["gpu_count"] * resources.get("replicas", 1)
-            gpus[resources["gpu_type"]] = gpus.get(resources["gpu_type"], 0) + count
-    return sorted(gpus.items())
+    return sorted(gpu_totals(row.resources for row in components).items())
 
 
 def component_used_by(*, user, component: ComponentDefinition) -> list[UseCaseTemplate]:

@@ -214,15 +214,6 @@ def compute_change(
     return ChangePlan(ordered)
 
 
-def gpu_totals(resources_list: list[dict]) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for resources in resources_list:
-        if resources and resources.get("gpu_count"):
-            count = int(resources["gpu_count"]) * int(resources.get("replicas", 1))
-            totals[resources["gpu_type"]] = totals.get(resources["gpu_type"], 0) + count
-    return dict(sorted(totals.items()))
-
-
 def gpu_delta(old: dict[str, int], new: dict[str, int]) -> dict[str, int]:
     return {
         gpu: new.get(gpu, 0) - old.get(gpu, 0)

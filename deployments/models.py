@@ -176,12 +176,24 @@ class ComponentDeployment(models.Model):
 class DeploymentEvent(models.Model):
     """One row for every state change of a deployment or one of its components, in order."""
 
+    class Kind(models.TextChoices):
+        CREATED = "created"
+        STATUS = "status"  # the deployment's status changed
+        COMPONENT_STATUS = "component_status"
+        COMPONENT_SUBMITTED = "component_submitted"
+        COMPONENT_RETRY_SCHEDULED = "component_retry_scheduled"
+        COMPONENT_SCALED = "component_scaled"
+        REVISION_STARTED = "revision_started"
+        REVISION_APPLIED = "revision_applied"
+        REVISION_FAILED = "revision_failed"
+        REVISION_CANCELLED = "revision_cancelled"
+
     id = models.BigAutoField(primary_key=True)
     deployment = models.ForeignKey(UseCaseDeployment, on_delete=models.CASCADE, related_name="events")
     component = models.ForeignKey(
         ComponentDeployment, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
     )
-    kind = models.CharField(max_length=40)
+    kind = models.CharField(max_length=40, choices=Kind.choices)
     message = models.TextField(blank=True, default="")
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

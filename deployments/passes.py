@@ -13,7 +13,7 @@ import re
 from datetime import datetime, timedelta
 
 from core.exceptions import Conflict, ServiceError
-from deployments.models import ComponentDeployment, UseCaseDeployment
+from deployments.models import ComponentDeployment, DeploymentEvent, UseCaseDeployment
 from deployments.records import component_row, event_record, reconcile_enqueue
 from deployments.state import (
     ComponentState,
@@ -27,12 +27,12 @@ from deployments.state import (
 )
 from jobs import selectors as job_selectors
 from jobs import services as job_services
+from jobs.models import Job
 from templates_app.rendering import render_component_refs
 
 FALLBACK_DELAY = 5.0  # when waiting on something whose time the driver cannot predict (capacity freed by others)
 MAX_DELAY = 30.0
 MIN_DELAY = 0.02
-LIVE_JOB_STATUSES = frozenset({"PENDING", "QUEUED", "RUNNING"})
 WAITING_ON_DRIVER = frozenset({ComponentStatus.QUEUED, ComponentStatus.STARTING, ComponentStatus.STOPPING})
 
 
@@ -64,9 +64,7 @@ class ReconcilePass:
 
     # --- one row ----------------------------------------------------------------------------------------------
 
-    def set_status(
-        self, row: ComponentDeployment, status: str, message: str, *, kind: str = "component_status", **data
-    ):
+    def set_status(self, row: ComponentDeployment, status: str, message: str, **data):
         """Save a row's status and message; a change of status is an event."""
         changed = row.status != status
         row.status = status
@@ -76,7 +74,7 @@ class ReconcilePass:
             event_record(
                 deployment=self.deployment,
                 component=row,
-                kind=kind,
+                kind=DeploymentEvent.Kind.COMPONENT_STATUS,
                 message=f"{row.key}: {message}",
                 data={"key": row.key, "status": status, "attempt": row.attempt, "job_id": _id(row.job_id), **data},
             )
@@ -88,7 +86,7 @@ class ReconcilePass:
     def stop(self, row: ComponentDeployment, message: str) -> None:
         """Cancel a row's job if it still lives, and retire the row as STOPPED."""
         job = row.job
-        if job is not None and job.status in LIVE_JOB_STATUSES:
+        if job is not None and job.status in Job.Status.ACTIVE:
             with contextlib.suppress(Conflict):  # finished meanwhile: nothing left to stop
                 job_services.job_cancel(job=job, reason=message)
         self.set_status(row, ComponentStatus.STOPPED, message)
@@ -97,7 +95,7 @@ class ReconcilePass:
     def advance_cluster(self) -> None:
         """Let the driver move time forward for jobs that are queued or starting, and learn its next change."""
         live = self.rows + self.candidates
-        if any(row.job and row.job.status in {"PENDING", "QUEUED"} for row in live):
+        if any(row.job and row.job.status in {Job.Status.PENDING, Job.Status.QUEUED} for row in live):
             self.next_change_at = self._schedule_pass()
             for row in live:
                 if row.job_id:
@@ -136,7 +134,9 @@ class ReconcilePass:
             self.set_status(row, status, "Completed.", outputs=row.outputs)
         elif row.status not in {ComponentStatus.FAILED, ComponentStatus.STOPPED}:
             # FAILED, or cancelled behind our back: both are failures of this attempt.
-            reason = job.status_message or ("cancelled outside the deployment" if job.status == "CANCELLED" else "")
+            reason = job.status_message or (
+                "cancelled outside the deployment" if job.status == Job.Status.CANCELLED else ""
+            )
             self.fail(row, reason or "the job failed")
 
     def fail(self, row: ComponentDeployment, reason: str) -> None:
@@ -175,7 +175,7 @@ class ReconcilePass:
         event_record(
             deployment=self.deployment,
             component=retry,
-            kind="component_retry_scheduled",
+            kind=DeploymentEvent.Kind.COMPONENT_RETRY_SCHEDULED,
             message=retry.status_message,
             data={"key": row.key, "attempt": retry.attempt, "retry_at": retry.next_attempt_at.isoformat()},
         )
@@ -257,7 +257,7 @@ class ReconcilePass:
         event_record(
             deployment=self.deployment,
             component=row,
-            kind="component_submitted",
+            kind=DeploymentEvent.Kind.COMPONENT_SUBMITTED,
             message=f"{row.key}: job {job.pk} submitted (attempt {row.attempt}).",
             data={"key": row.key, "job_id": str(job.pk), "attempt": row.attempt},
         )
@@ -316,7 +316,7 @@ class ReconcilePass:
         if previous != status:
             event_record(
                 deployment=deployment,
-                kind="status",
+                kind=DeploymentEvent.Kind.STATUS,
                 message=f"{previous} -> {status}: {message}",
                 data={"from": previous, "status": status},
             )

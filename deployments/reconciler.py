@@ -19,9 +19,10 @@ from django.utils import timezone
 from core.exceptions import Conflict
 from deployments import rollout
 from deployments.models import UseCaseDeployment
-from deployments.passes import LIVE_JOB_STATUSES, ReconcilePass
+from deployments.passes import ReconcilePass
 from deployments.state import ComponentStatus, DeploymentStatus, delete_order
 from jobs import services as job_services
+from jobs.models import Job
 
 
 @dataclass
@@ -77,11 +78,11 @@ def _delete(p: ReconcilePass) -> None:
             if row.status == ComponentStatus.STOPPED:
                 continue
             job = row.job
-            if job is not None and job.status in LIVE_JOB_STATUSES:
+            if job is not None and job.status in Job.Status.ACTIVE:
                 with contextlib.suppress(Conflict):  # finished meanwhile: nothing left to stop
                     job_services.job_cancel(job=job, reason="deployment deleted")
                 job.refresh_from_db()
-            if job is not None and job.status in LIVE_JOB_STATUSES:
+            if job is not None and job.status in Job.Status.ACTIVE:
                 # A real driver stops asynchronously: wait for this wave before stopping what it depends on.
                 p.set_status(row, ComponentStatus.STOPPING, "Stopping.")
                 continue

@@ -13,12 +13,13 @@ from decimal import Decimal
 from django.utils import timezone
 
 from deployments.changes import ADD_REPLICAS, REMOVE_REPLICAS
-from deployments.models import ComponentDeployment, DeploymentRevision, UseCaseDeployment
+from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
 from deployments.passes import ReconcilePass, plan_order
 from deployments.records import event_record
 from deployments.state import ComponentStatus, delete_order
 from jobs import selectors as job_selectors
 from jobs import services as job_services
+from jobs.models import Job
 
 
 def roll_out(p: ReconcilePass) -> None:
@@ -35,7 +36,7 @@ def roll_out(p: ReconcilePass) -> None:
     # Parts resized in place need their serving job running at the switch.
     for key in resized_in_place(p.deployment.pending_revision):
         row = p.by_key.get(key)
-        if row is None or row.job is None or row.job.status != "RUNNING":
+        if row is None or row.job is None or row.job.status != Job.Status.RUNNING:
             abandon(p, reason=f"{key} stopped serving during the change; nothing was resized.")
             return
     promote(p)
@@ -66,7 +67,7 @@ def resize(p: ReconcilePass, *, key: str, mode: str, revision: DeploymentRevisio
     event_record(
         deployment=p.deployment,
         component=row,
-        kind="component_scaled",
+        kind=DeploymentEvent.Kind.COMPONENT_SCALED,
         message=f"{key}: now {resources.get('replicas', 1)} replicas (revision {revision.number}).",
         data={"key": key, "replicas": resources.get("replicas", 1), "job_id": str(row.job_id) if row.job_id else None},
     )
@@ -107,7 +108,7 @@ def promote(p: ReconcilePass) -> None:
     _close(revision, status=DeploymentRevision.Status.APPLIED, message="Applied.", now=p.now)
     event_record(
         deployment=deployment,
-        kind="revision_applied",
+        kind=DeploymentEvent.Kind.REVISION_APPLIED,
         message=f"Revision {revision.number} ({revision.kind}) applied.",
         data={"revision": revision.number, "kind": revision.kind},
     )
@@ -138,7 +139,7 @@ def abandon(
     )
     event_record(
         deployment=p.deployment,
-        kind=f"revision_{revision.status}",
+        kind=DeploymentEvent.Kind(f"revision_{revision.status}"),
         message=p.failed_revision_message,
         data={"revision": revision.number, "kind": revision.kind, "component": failed.key if failed else None},
     )

@@ -5,6 +5,7 @@ from core.exceptions import ServiceError
 from jobs import services
 from jobs.models import Cluster, Job
 from jobs.validation import parse_priority, validate_labels
+from tenancy.selectors import user_can_write, user_is_tenant_admin
 
 CLUSTER_SETTINGS = ("driver", "inventory", "prices", "simulation")
 CLUSTER_CHANGEABLE = ("name", "status", *CLUSTER_SETTINGS)
@@ -27,8 +28,13 @@ class ClusterAdminForm(forms.ModelForm):
         model = Cluster
         fields = ["tenant", *CLUSTER_CHANGEABLE]
 
+    user = None  # the acting user, set by ClusterAdmin.get_form
+
     def clean(self):
         cleaned = super().clean()
+        tenant = cleaned.get("tenant")
+        if self.instance._state.adding and tenant and not user_is_tenant_admin(self.user, tenant.pk):
+            self.add_error("tenant", "Only the tenant's admins manage clusters.")
         if any(name in self.errors for name in CLUSTER_SETTINGS):
             return cleaned
         existing = None if self.instance._state.adding else self.instance
@@ -60,13 +66,22 @@ class ClusterAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "tenant"] if obj is not None else self.readonly_fields
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.user = request.user
+        return form
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or user_is_tenant_admin(request.user, obj.tenant_id))
+
     def save_model(self, request, obj, form, change):
         data = {name: form.cleaned_data[name] for name in CLUSTER_CHANGEABLE if name in form.cleaned_data}
         if change:
             changed = {name: value for name, value in data.items() if name in form.changed_data}
-            saved = services.cluster_update(cluster=obj, **changed)
+            saved = services.cluster_update(cluster=obj, user=request.user, **changed)
         else:
-            saved = services.cluster_create(tenant=form.cleaned_data["tenant"], **data)
+            saved = services.cluster_create(tenant=form.cleaned_data["tenant"], user=request.user, **data)
         obj.pk = saved.pk
         obj.refresh_from_db()
 
@@ -119,9 +134,13 @@ class JobAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # a job keeps its record: cancel it instead
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or user_can_write(request.user, obj.tenant_id))
+
     def save_model(self, request, obj, form, change):
         changed = {name: form.cleaned_data[name] for name in JOB_CHANGEABLE if name in form.changed_data}
-        services.job_update(job=obj, **changed)
+        services.job_update(job=obj, user=request.user, **changed)
 
     @admin.action(description="Cancel selected jobs")
     def cancel_jobs(self, request, queryset):
@@ -130,7 +149,7 @@ class JobAdmin(admin.ModelAdmin):
             if job.is_terminal:
                 continue
             try:
-                services.job_cancel(job=job, reason=f"cancelled by {request.user} in the admin")
+                services.job_cancel(job=job, user=request.user, reason=f"cancelled by {request.user} in the admin")
                 cancelled += 1
             except ServiceError as exc:
                 self.message_user(request, f"{job}: {exc.detail}", messages.WARNING)

@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
+from core.resources import gpus_of, replicas_of
+
 CPU_QUEUE = "cpu"
 SERVICE = "SERVICE"
 
@@ -36,8 +38,8 @@ class Demand:
 
     @classmethod
     def from_resources(cls, resources: Mapping[str, Any]) -> Demand:
-        replicas = int(resources.get("replicas", 1) or 0)
-        gpus = int(resources.get("gpu_count") or 0) * replicas
+        replicas = replicas_of(resources)
+        gpus = gpus_of(resources)
         return cls(
             gpu_type=resources.get("gpu_type") if gpus else None,
             gpus=gpus,

@@ -20,7 +20,7 @@ from jobs.scheduling import PRIORITY_NAMES
 MAX_GPU_COUNT = 64
 MAX_CPU = 4096
 MAX_MEMORY_GIB = 65536
-MAX_REPLICAS = 1000
+MAX_REPLICAS = 1000  # the one replica limit: of a job (API, admin, resize) and of a deployment's scale
 MAX_PRIORITY = 1000
 MAX_DURATION_SECONDS = 365 * 24 * 3600
 

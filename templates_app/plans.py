@@ -102,14 +102,20 @@ class Plan:
             "max_retries": self.max_retries,
         }
         if redact:
-            secrets = [
-                str(self.parameters[name])
-                for name in self.secret_parameters
-                if self.parameters.get(name) not in (None, "")
-            ]
-            if secrets:
-                data["components"] = _mask(data["components"], secrets)
+            data["components"] = mask_secrets(
+                data["components"], secret_values(self.parameters, self.secret_parameters)
+            )
         return data
+
+    def to_stored_dict(self) -> dict:
+        """What a deployment stores: the redacted plan and the names of its secret parameters (so what to mask
+        later is known, never guessed)."""
+        return {**self.to_dict(redact=True), "secret_parameters": list(self.secret_parameters)}
+
+
+def secret_values(parameters: dict, secret_names) -> list[str]:
+    """The values of the named secret parameters that are set: what must never be shown."""
+    return [str(parameters[name]) for name in secret_names if parameters.get(name) not in (None, "")]
 
 
 def mask_secrets(value, secrets: list[str]):

@@ -12,6 +12,7 @@ import json
 from dataclasses import replace
 
 from core.exceptions import ValidationError
+from core.resources import gpu_totals
 from templates_app.parameters import parameter_errors, parameters_validator
 from templates_app.plans import DEFAULT_MAX_RETRIES, Plan, PlannedComponent, template_content_of
 from templates_app.rendering import RenderBudget, as_env_value, render_value
@@ -205,18 +206,14 @@ def _planned(
 
 
 def _totals(components) -> dict:
-    gpus: dict[str, int] = {}
     cpu = 0.0
     memory = 0.0
     for component in components:
         resources = component.resources
-        replicas = resources["replicas"]
-        if resources["gpu_count"]:
-            gpus[resources["gpu_type"]] = gpus.get(resources["gpu_type"], 0) + resources["gpu_count"] * replicas
-        cpu += resources["cpu"] * replicas
-        memory += resources["memory_gib"] * replicas
+        cpu += resources["cpu"] * resources["replicas"]
+        memory += resources["memory_gib"] * resources["replicas"]
     return {
-        "gpus": dict(sorted(gpus.items())),
+        "gpus": gpu_totals(component.resources for component in components),
         "cpu": int(cpu) if cpu.is_integer() else round(cpu, 3),
         "memory_gib": int(memory) if memory.is_integer() else round(memory, 3),
     }

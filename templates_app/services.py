@@ -17,7 +17,7 @@ from core.exceptions import Conflict, NotFound, PermissionDenied, ValidationErro
 from templates_app.models import TemplateRevision, UseCaseTemplate
 from templates_app.structure import check_template
 from tenancy.models import Tenant
-from tenancy.selectors import user_can_write
+from tenancy.selectors import require_write
 
 _DEFAULTS = {
     "description": "",
@@ -162,8 +162,7 @@ def template_validate_content(content: dict, *, component_defs: dict | None = No
 def _require_writable(user, template: UseCaseTemplate) -> None:
     if template.is_system:
         raise PermissionDenied("System templates are read-only: they change by pull request. Fork one instead.")
-    if not user_can_write(user, template.tenant_id):
-        raise PermissionDenied("Your role in this tenant is read-only.")
+    require_write(user, template.tenant_id)
 
 
 def _unique_slug(tenant: Tenant, base: str, *, exclude_pk=None) -> str:
@@ -191,8 +190,7 @@ def _save_user_template(template: UseCaseTemplate) -> None:
 @transaction.atomic
 def template_create(*, user, tenant: Tenant, slug: str | None = None, **fields) -> UseCaseTemplate:
     """Create a user template in a tenant where the user may write; its first revision records the content."""
-    if not user_can_write(user, tenant.pk):
-        raise PermissionDenied("Your role in this tenant is read-only.")
+    require_write(user, tenant.pk)
     slug = slug or slugify(fields.get("name", ""))[:100] or "template"
     content = template_content({"id": slug, **fields})
     template_validate_content(content)
@@ -244,8 +242,7 @@ def template_fork(
     *, user, template: UseCaseTemplate, tenant: Tenant, slug: str | None = None, name: str | None = None
 ) -> UseCaseTemplate:
     """Copy a system (or own) template into a tenant, with forked_from set; the copy is a normal user template."""
-    if not user_can_write(user, tenant.pk):
-        raise PermissionDenied("Your role in this tenant is read-only.")
+    require_write(user, tenant.pk)
     if not template.is_active:
         raise Conflict("This template is inactive.")
     if not template.is_system and template.tenant_id != tenant.pk:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from django.db.models import Model, Q, QuerySet
 
+from core.exceptions import PermissionDenied
 from tenancy.models import WRITE_ROLES, Membership, Project, Tenant
 
 
@@ -40,6 +41,12 @@ def user_role(user, tenant_id) -> str | None:
 def user_can_write(user, tenant_id) -> bool:
     """Admins and members write in their tenant; viewers only read."""
     return user.is_superuser or user_tenant_roles(user).get(tenant_id) in WRITE_ROLES
+
+
+def require_write(user, tenant_id) -> None:
+    """PermissionDenied unless the user writes in the tenant: what every write service checks first."""
+    if not user_can_write(user, tenant_id):
+        raise PermissionDenied("Your role in this tenant is read-only.")
 
 
 def user_is_tenant_admin(user, tenant_id) -> bool:

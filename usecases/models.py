@@ -72,6 +72,17 @@ class Usecase(models.Model):
             models.CheckConstraint(
                 condition=models.Q(output_tokens_min__lte=models.F("output_tokens_max")), name="usecase_output_range"
             ),
+            # Every optional range too: min <= max whenever both ends are given.
+            *(
+                models.CheckConstraint(
+                    condition=models.Q(**{f"{name}_min__isnull": True})
+                    | models.Q(**{f"{name}_max__isnull": True})
+                    | models.Q(**{f"{name}_min__lte": models.F(f"{name}_max")}),
+                    name=f"usecase_{name}_range",
+                )
+                for name in RANGE_FIELDS
+                if name not in REQUIRED_RANGES
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,15 +1,18 @@
-"""Settings shared by every environment; everything that varies comes from the environment (12-factor)."""
+"""Settings shared by every environment; everything that varies comes from the environment (12-factor).
+
+`.env` is read before any variable, by the one `environ.Env`. Importing settings creates nothing on disk: the
+folders under VAR_DIR (SQLite file, static files, filesystem broker) are made at start-up by `core.apps`.
+"""
 
 from pathlib import Path
 
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
-
 env = environ.Env()
 env.read_env(BASE_DIR / ".env", overwrite=False)
+
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 SECRET_KEY = env.str("SECRET_KEY", default="insecure-dev-key-change-me-in-production-0123456789")
 DEBUG = env.bool("DEBUG", default=False)
@@ -117,7 +120,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -175,23 +177,28 @@ else:
 BROKER_DIR = VAR_DIR / "broker"
 # The transport ignores the host, but kombu logs "No hostname was supplied" on every connection without one.
 FILESYSTEM_BROKER_URL = "filesystem://localhost/"
+
+
+def filesystem_broker_options(folder: Path) -> dict:
+    """kombu's filesystem transport in `folder` (its queue, processed and control sub-folders)."""
+    return {
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
+        "store_processed": False,
+        # The transport polls its folder; its 1 s default would put a second on every hop of a deployment.
+        "polling_interval": 0.1,
+    }
+
+
 if REDIS_URL:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
     CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=FILESYSTEM_BROKER_URL)
-    for sub in ("queue", "processed", "results", "control"):
-        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
-        # The transport polls its folder; its 1 s default would put a second on every hop of a deployment.
-        "polling_interval": 0.1,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(BROKER_DIR)
     CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=f"file://{BROKER_DIR / 'results'}")
 
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")

@@ -5,7 +5,7 @@ Tasks go to their own queue (and, on the filesystem broker, their own folder), s
 """
 
 from .base import *  # noqa: F403
-from .base import BROKER_DIR, REDIS_URL, VAR_DIR, env
+from .base import BROKER_DIR, REDIS_URL, VAR_DIR, env, filesystem_broker_options
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -13,17 +13,7 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="test")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "test-celerybeat-schedule")
 if not REDIS_URL:
     TEST_BROKER_DIR = BROKER_DIR.parent / "test-broker"
-    for sub in ("queue", "processed", "results", "control"):
-        (TEST_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(TEST_BROKER_DIR / "queue"),
-        "data_folder_out": str(TEST_BROKER_DIR / "queue"),
-        "processed_folder": str(TEST_BROKER_DIR / "processed"),
-        "control_folder": str(TEST_BROKER_DIR / "control"),
-        "store_processed": False,
-        # The transport polls its folder; its 1 s default would put a second on every hop of a deployment.
-        "polling_interval": 0.1,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(TEST_BROKER_DIR)
     CELERY_RESULT_BACKEND = f"file://{TEST_BROKER_DIR / 'results'}"
 CACHES = {
     "default": {

@@ -13,6 +13,7 @@ from console.tests.factories import deploy
 from deployments import reconciler
 from deployments.models import ComponentDeployment, DeploymentRevision, UseCaseDeployment
 from deployments.tests.factories import SIMPLE_RAG_PARAMS
+from jobs.validation import MAX_REPLICAS
 
 pytestmark = pytest.mark.django_db
 
@@ -187,7 +188,7 @@ def test_confirmed_scale_reaches_revision_2(member_web, running):
 def test_scale_errors_are_shown_next_to_the_component(member_web, running):
     response = member_web.post(f"/deployments/{running.pk}/scale", scale_data(llm=0))
     assert response.status_code == 400
-    assert response.context["forms"].form.errors["llm"] == ["A whole number from 1 to 100."]
+    assert response.context["forms"].form.errors["llm"] == [f"A whole number from 1 to {MAX_REPLICAS}."]
     assert 'id="id_llm_error"' in response.content.decode()
 
 

@@ -16,18 +16,9 @@ from deployments.selectors import (
 )
 from jobs.models import Cluster
 from sizing.api.serializers import LoadSerializer
-from templates_app.plans import SECRET_MASK, mask_secrets
+from templates_app.plans import mask_secrets, secret_values
 from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField
 from tenancy.models import Project
-
-
-def secret_values(deployment: UseCaseDeployment) -> set[str]:
-    public = deployment.plan.get("parameters", {})
-    return {
-        str(value)
-        for name, value in deployment.parameters.items()
-        if public.get(name) == SECRET_MASK and value not in (None, "")
-    }
 
 
 class DeploymentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -100,8 +91,9 @@ class ComponentDetailSerializer(ComponentSummarySerializer):
     def get_job_status(self, row) -> str | None:
         return row.job.status if row.job_id else None
 
-    def _secrets(self, row) -> set[str]:
-        return secret_values(row.deployment)
+    def _secrets(self, row) -> list[str]:
+        deployment = row.deployment
+        return secret_values(deployment.parameters, deployment.plan.get("secret_parameters", ()))
 
     def get_config(self, row) -> dict:
         return mask_secrets(row.config, self._secrets(row))

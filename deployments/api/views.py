@@ -51,7 +51,7 @@ class DeploymentViewSet(
 ):
     """Use-case deployments: a template deployed onto a cluster, one job per component in dependency order."""
 
-    queryset = UseCaseDeployment.objects.all()
+    queryset = UseCaseDeployment.objects.none()  # for the router and the schema; requests read the selector
     serializer_class = DeploymentSerializer
     filterset_class = DeploymentFilterSet
     ordering_fields = ["created_at", "name", "status", "updated_at"]

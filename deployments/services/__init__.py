@@ -10,7 +10,6 @@ from deployments.services.core import (
     deployment_preview,
     deployments_requeue_stale,
     plan_capacity_and_cost,
-    plan_public_dict,
 )
 from deployments.services.lifecycle import (
     deployment_cancel_change,
@@ -31,5 +30,4 @@ __all__ = [
     "deployment_update",
     "deployments_requeue_stale",
     "plan_capacity_and_cost",
-    "plan_public_dict",
 ]

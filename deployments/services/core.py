@@ -14,18 +14,19 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
-from core.exceptions import Conflict, IdempotencyMismatch, PermissionDenied, ValidationError
-from deployments.models import ComponentDeployment, DeploymentRevision, UseCaseDeployment
+from core.exceptions import Conflict, IdempotencyMismatch, ValidationError
+from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
 from deployments.records import component_row, event_record, reconcile_enqueue, revision_record
 from deployments.services.identity import deployment_name_check, deployment_name_generate, request_fingerprint
 from deployments.state import ComponentStatus, DeploymentStatus
 from jobs import selectors as job_selectors
+from jobs.models import Job
 from sizing.planning import PlacedPlan, plan_for_cluster
 from sizing.search import Load
 from sizing.selectors import usecase_resolve
 from templates_app.plans import Plan
 from templates_app.resolver import resolve
-from tenancy.selectors import user_can_write
+from tenancy.selectors import require_write
 
 
 def _check_target(*, user, project, cluster) -> None:
@@ -34,8 +35,7 @@ def _check_target(*, user, project, cluster) -> None:
         errors["cluster_id"] = ["The cluster belongs to another tenant than the project."]
     if errors:
         raise ValidationError(errors)
-    if not user_can_write(user, project.tenant_id):
-        raise PermissionDenied("Your role in this tenant is read-only.")
+    require_write(user, project.tenant_id)
 
 
 def plan_capacity_and_cost(*, plan: Plan, cluster, now: datetime | None = None) -> dict:
@@ -83,7 +83,7 @@ def deployment_preview(
     costing = plan_capacity_and_cost(plan=plan, cluster=cluster)
     capacity = costing["capacity"]
     return {
-        "plan": plan_public_dict(plan),
+        "plan": plan.to_dict(redact=True),
         "waves": [list(wave) for wave in plan.waves],
         "start_order": [component.key for component in plan.components],
         "totals": plan.totals,
@@ -98,11 +98,6 @@ def deployment_preview(
         "sizing": placed.report,
         "slo_errors": placed.slo_errors,
     }
-
-
-def plan_public_dict(plan: Plan) -> dict:
-    """The plan as stored and shown: secrets masked everywhere they could appear."""
-    return plan.to_dict(redact=True)
 
 
 def _idempotent_replay(project, key: str, fingerprint: str) -> UseCaseDeployment | None:
@@ -160,7 +155,7 @@ def deployment_create(
             {"cluster_id": [f"The cluster can never fit this deployment: {costing['capacity']['never_fits']}"]}
         )
     stored_plan = {
-        **plan_public_dict(plan),
+        **plan.to_stored_dict(),
         "hourly_cost_by_component": costing["hourly_cost_by_component"],
         "estimated_hourly_cost": costing["estimated_hourly_cost"],
         "sizing": {**placed.stored_report(), "given": sorted(parameters)},
@@ -212,7 +207,7 @@ def deployment_create(
     )
     event_record(
         deployment=deployment,
-        kind="created",
+        kind=DeploymentEvent.Kind.CREATED,
         message=f"Deployment of {plan.template_id} {plan.version} created with {len(rows)} components.",
         data={"start_order": [c.key for c in plan.components], "waves": [list(w) for w in plan.waves]},
     )
@@ -239,8 +234,7 @@ def _waiting_message(depends_on) -> str:
 @transaction.atomic
 def deployment_delete(*, user, deployment: UseCaseDeployment) -> UseCaseDeployment:
     """Start deleting: DELETING now; the reconciler stops components dependents-first, then DELETED."""
-    if not user_can_write(user, deployment.tenant_id):
-        raise PermissionDenied("Your role in this tenant is read-only.")
+    require_write(user, deployment.tenant_id)
     updated = UseCaseDeployment.objects.filter(pk=deployment.pk).exclude(
         status__in=[DeploymentStatus.DELETING, DeploymentStatus.DELETED]
     )
@@ -249,7 +243,12 @@ def deployment_delete(*, user, deployment: UseCaseDeployment) -> UseCaseDeployme
     before = {"status": deployment.status}
     deployment.refresh_from_db()
     audit_record(action="delete", obj=deployment, before=before, after={"status": deployment.status})
-    event_record(deployment=deployment, kind="status", message="Deletion requested.", data={"status": "DELETING"})
+    event_record(
+        deployment=deployment,
+        kind=DeploymentEvent.Kind.STATUS,
+        message="Deletion requested.",
+        data={"status": "DELETING"},
+    )
     reconcile_enqueue(deployment_id=deployment.pk)
     return deployment
 
@@ -263,7 +262,7 @@ def deployments_requeue_stale(*, stale_after: timedelta = timedelta(seconds=15),
     broken = ComponentDeployment.objects.filter(
         retired_at__isnull=True,
         status=ComponentStatus.RUNNING,
-        job__status__in=["FAILED", "CANCELLED"],
+        job__status__in=[Job.Status.FAILED, Job.Status.CANCELLED],
     ).exclude(deployment__status__in=[DeploymentStatus.DELETING, DeploymentStatus.DELETED])
     ids = set(overdue.values_list("pk", flat=True)[:1000]) | set(broken.values_list("deployment_id", flat=True)[:1000])
     for deployment_id in ids:

@@ -14,7 +14,8 @@ from django.db import transaction
 from django.db.models import Max
 
 from audit.services import audit_record
-from core.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
+from core.exceptions import Conflict, NotFound, ValidationError
+from core.resources import gpu_totals
 from deployments.changes import (
     ADD_REPLICAS,
     ADDED,
@@ -26,22 +27,21 @@ from deployments.changes import (
     compute_change,
     cost_sum,
     gpu_delta,
-    gpu_totals,
 )
-from deployments.models import ComponentDeployment, DeploymentRevision, UseCaseDeployment
+from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
 from deployments.records import component_row, event_record, reconcile_enqueue, revision_record
 from deployments.rollout import cancel as rollout_cancel
-from deployments.services.core import plan_placed, plan_public_dict
+from deployments.services.core import plan_placed
 from deployments.state import ComponentStatus, DeploymentStatus
 from jobs import selectors as job_selectors
+from jobs.validation import MAX_REPLICAS
 from sizing.planning import PlacedPlan
-from templates_app.plans import Plan, mask_secrets
+from templates_app.plans import Plan, mask_secrets, secret_values
 from templates_app.selectors import template_content_at_version
-from tenancy.selectors import user_can_write
+from tenancy.selectors import require_write
 
 CHANGEABLE = frozenset({DeploymentStatus.RUNNING, DeploymentStatus.DEGRADED, DeploymentStatus.FAILED})
 SCALE_RESOURCE_KEYS = frozenset({"cpu", "memory_gib", "gpu_count", "gpu_type"})
-MAX_REPLICAS = 100
 
 
 @dataclass
@@ -261,7 +261,7 @@ def _propose(*, deployment: UseCaseDeployment, change: dict, now: datetime | Non
         "parameters": {"from": deployment.plan.get("parameters", {}), "to": public},
         "scale": target.scale,
         # The diff shows rendered config and env: a secret parameter's old and new values would appear in it.
-        **mask_secrets(change_plan.to_dict(), _secret_values(plan, deployment.parameters, target.parameters)),
+        **mask_secrets(change_plan.to_dict(), _secrets_of(plan, deployment.parameters, target.parameters)),
         "gpus": {"before": gpus_before, "after": gpus_after, "delta": gpu_delta(gpus_before, gpus_after)},
         "hourly_cost": {"before": str(cost_before), "after": str(cost_after), "delta": str(cost_after - cost_before)},
         "capacity": {
@@ -281,13 +281,8 @@ def _propose(*, deployment: UseCaseDeployment, change: dict, now: datetime | Non
     return Proposal(target, plan, desired, rows, change_plan, summary, placed)
 
 
-def _secret_values(plan: Plan, *parameter_sets: dict) -> list[str]:
-    return [
-        str(parameters[name])
-        for parameters in parameter_sets
-        for name in plan.secret_parameters
-        if parameters.get(name) not in (None, "")
-    ]
+def _secrets_of(plan: Plan, *parameter_sets: dict) -> list[str]:
+    return [value for parameters in parameter_sets for value in secret_values(parameters, plan.secret_parameters)]
 
 
 def _iso(value):
@@ -304,8 +299,7 @@ def deployment_change_plan(*, user, deployment: UseCaseDeployment, change: dict)
 
 
 def _check_changeable(deployment: UseCaseDeployment, *, user, for_plan: bool = False) -> None:
-    if not user_can_write(user, deployment.tenant_id):
-        raise PermissionDenied("Your role in this tenant is read-only.")
+    require_write(user, deployment.tenant_id)
     if deployment.status in {DeploymentStatus.DELETING, DeploymentStatus.DELETED}:
         raise Conflict(f"The deployment is {deployment.status.lower()}; it cannot change.")
     if for_plan:
@@ -346,7 +340,7 @@ def _apply(*, user, deployment: UseCaseDeployment, change: dict) -> DeploymentRe
         parameters=target.parameters,
         template_version=proposal.plan.version,
         plan={
-            **plan_public_dict(proposal.plan),
+            **proposal.plan.to_stored_dict(),
             "sizing": {**proposal.placed.stored_report(), "given": list(target.given)},
         },
         scale=target.scale,
@@ -389,7 +383,7 @@ def _apply(*, user, deployment: UseCaseDeployment, change: dict) -> DeploymentRe
     deployment.save(update_fields=["usecase_id", "load", "pending_revision", "status", "status_message", "updated_at"])
     event_record(
         deployment=deployment,
-        kind="revision_started",
+        kind=DeploymentEvent.Kind.REVISION_STARTED,
         message=deployment.status_message,
         data={"revision": revision.number, "kind": target.kind, "summary": summary, "status": "UPDATING"},
     )
@@ -402,7 +396,7 @@ def _apply(*, user, deployment: UseCaseDeployment, change: dict) -> DeploymentRe
             "scale": deployment.scale,
         },
         after={"parameters": target.parameters, "template_version": proposal.plan.version, "scale": target.scale},
-        secret_values=_secret_values(proposal.plan, deployment.parameters, target.parameters),
+        secret_values=_secrets_of(proposal.plan, deployment.parameters, target.parameters),
     )
     reconcile_enqueue(deployment_id=deployment.pk)
     return revision
@@ -441,8 +435,7 @@ def deployment_cancel_change(*, user, deployment: UseCaseDeployment) -> Deployme
     # The pending revision is read after the lock, not joined (see _apply).
     locked = UseCaseDeployment.objects.select_for_update(of=("self",)).select_related("cluster", "project")
     deployment = locked.get(pk=deployment.pk)
-    if not user_can_write(user, deployment.tenant_id):
-        raise PermissionDenied("Your role in this tenant is read-only.")
+    require_write(user, deployment.tenant_id)
     revision = deployment.pending_revision
     if revision is None:
         raise Conflict("No change is rolling out; there is nothing to cancel.")

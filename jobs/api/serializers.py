@@ -106,10 +106,6 @@ class PriorityField(serializers.Field):
         return value
 
 
-class ResourcesField(serializers.JSONField):
-    pass
-
-
 JOB_FIELDS = [
     "id",
     "name",

@@ -7,7 +7,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core.exceptions import NotFound, PermissionDenied, ValidationError
+from core.exceptions import NotFound, ValidationError
 from jobs import selectors, services
 from jobs.api.serializers import (
     ClusterCheckSerializer,
@@ -19,7 +19,7 @@ from jobs.api.serializers import (
 from jobs.filters import ClusterFilterSet, JobFilterSet
 from jobs.models import Cluster, Job
 from tenancy.api.viewsets import TenantScopedMixin, TenantScopedViewSet
-from tenancy.selectors import user_can_write
+from tenancy.selectors import require_write
 
 CLUSTER_ID = OpenApiParameter("cluster_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 
@@ -27,11 +27,14 @@ CLUSTER_ID = OpenApiParameter("cluster_id", OpenApiTypes.UUID, OpenApiParameter.
 class ClusterViewSet(TenantScopedViewSet):
     """Clusters of the caller's tenants. Everyone reads; tenant admins create, change and delete."""
 
-    queryset = Cluster.objects.select_related("tenant")
+    queryset = Cluster.objects.none()  # for the router and the schema; requests read selectors.cluster_list
     serializer_class = ClusterSerializer
     filterset_class = ClusterFilterSet
     ordering_fields = ["name", "created_at", "status"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.cluster_list(user=self.request.user)
 
     def perform_create(self, serializer):
         serializer.instance = services.cluster_create(user=self.request.user, **serializer.validated_data)
@@ -115,7 +118,7 @@ class JobViewSet(
 ):
     """Jobs on a cluster. Members submit, reprioritise, relabel and cancel; viewers read."""
 
-    queryset = Job.objects.select_related("cluster", "tenant", "project")
+    queryset = Job.objects.none()  # for the router and the schema; requests read selectors.job_list
     serializer_class = JobSerializer
     filterset_class = JobFilterSet
     ordering_fields = [
@@ -140,7 +143,7 @@ class JobViewSet(
         return self._cluster
 
     def get_queryset(self):
-        return super().get_queryset().filter(cluster=self.get_cluster())
+        return selectors.job_list(user=self.request.user, cluster=self.get_cluster())
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
@@ -155,11 +158,12 @@ class JobViewSet(
 
     def create(self, request, *args, **kwargs):
         cluster = self.get_cluster()
-        if not user_can_write(request.user, cluster.tenant_id):
-            raise PermissionDenied("Your role in this tenant is read-only.")
+        require_write(request.user, cluster.tenant_id)  # a viewer's POST is a 403 before its body is read
         serializer = JobCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
-        job = services.job_submit(cluster=cluster, tenant=cluster.tenant, **serializer.validated_data)
+        job = services.job_submit(
+            user=request.user, cluster=cluster, tenant=cluster.tenant, **serializer.validated_data
+        )
         job = self.get_queryset().get(pk=job.pk)
         return Response(self.get_serializer(job).data, status=status.HTTP_201_CREATED)
 
@@ -168,10 +172,10 @@ class JobViewSet(
         return super().update(request, *args, **kwargs)
 
     def perform_update(self, serializer):
-        services.job_update(job=serializer.instance, **serializer.validated_data)
+        services.job_update(job=serializer.instance, user=self.request.user, **serializer.validated_data)
         serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
 
     def destroy(self, request, *args, **kwargs):
         job = self.get_object()
-        services.job_cancel(job=job, reason=request.query_params.get("reason", "")[:500])
+        services.job_cancel(job=job, user=request.user, reason=request.query_params.get("reason", "")[:500])
         return Response(self.get_serializer(self.get_queryset().get(pk=job.pk)).data)

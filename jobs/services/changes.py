@@ -13,12 +13,13 @@ from jobs.drivers import get_driver
 from jobs.models import Job, check_transition
 from jobs.scheduling import Demand, per_replica
 from jobs.services.passes import cluster_schedule_pass, lock_cluster
-from jobs.services.submission import collect_errors, estimated_cost
+from jobs.services.submission import collect_errors, estimated_cost, require_job_writer
 from jobs.validation import MAX_REPLICAS, parse_priority, validate_labels
 
 
-def job_cancel(*, job: Job, reason: str = "", now: datetime | None = None) -> Job:
+def job_cancel(*, job: Job, user=None, reason: str = "", now: datetime | None = None) -> Job:
     """Cancel an unfinished job: it keeps its record (CANCELLED), frees its capacity, and waiting jobs move up."""
+    require_job_writer(user, job.tenant_id)
     now = now or timezone.now()
     # Bring the cluster up to date first (committed on its own), so a job that already finished is not
     # recorded as cancelled and the refusal below does not undo the pass.
@@ -75,12 +76,13 @@ def _check_replicas(replicas) -> None:
         raise ValidationError({"replicas": [f"A whole number from 1 to {MAX_REPLICAS}."]})
 
 
-def job_resize(*, job: Job, replicas: int, now: datetime | None = None) -> Job:
+def job_resize(*, job: Job, replicas: int, user=None, now: datetime | None = None) -> Job:
     """Change the replicas of an unfinished SERVICE job in place, as scaling a Kubernetes Deployment does.
 
     Fewer replicas free their capacity at once and waiting jobs move up. A job not yet admitted can also grow;
     an admitted one grows by absorbing an extra part that waited for capacity on its own (`job_absorb`).
     """
+    require_job_writer(user, job.tenant_id)
     _check_replicas(replicas)
     now = now or timezone.now()
     cluster_schedule_pass(cluster=job.cluster, now=now, bill_running=False)
@@ -102,12 +104,13 @@ def job_resize(*, job: Job, replicas: int, now: datetime | None = None) -> Job:
     return job
 
 
-def job_absorb(*, job: Job, part: Job, now: datetime | None = None) -> Job:
+def job_absorb(*, job: Job, part: Job, user=None, now: datetime | None = None) -> Job:
     """Fold a running extra part into a running SERVICE job: the job gains the part's replicas, the part ends.
 
     Both hold their capacity up to this moment and the sum does not change, so no other job can take any of it
     in between: scaling up never gives up what it already runs.
     """
+    require_job_writer(user, job.tenant_id)
     now = now or timezone.now()
     with transaction.atomic():
         cluster = lock_cluster(job.cluster_id)
@@ -141,8 +144,9 @@ def job_absorb(*, job: Job, part: Job, now: datetime | None = None) -> Job:
     return job
 
 
-def job_update(*, job: Job, priority: int | str | None = None, labels: dict | None = None) -> Job:
+def job_update(*, job: Job, user=None, priority: int | str | None = None, labels: dict | None = None) -> Job:
     """Change a job's priority (unfinished jobs only) or replace its labels."""
+    require_job_writer(user, job.tenant_id)
     fields: dict = {}
     errors: dict = {}
     if priority is not None:

@@ -16,6 +16,7 @@ from jobs.models import Cluster, Job
 from jobs.scheduling import CENT, Capacity, Demand, hourly_rate
 from jobs.services.passes import cluster_schedule_pass
 from jobs.validation import normalise_resources, parse_priority, validate_duration, validate_labels, validate_spec
+from tenancy.selectors import require_write
 
 
 def collect_errors(errors: dict, func, *args, **kwargs):
@@ -33,8 +34,16 @@ def estimated_cost(job_type: str, rate: Decimal, duration: float | None) -> Deci
     return (rate * Decimal(str(duration)) / Decimal(3600)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def require_job_writer(user, tenant_id) -> None:
+    """The acting user must write in the tenant; `user=None` is the system (the reconciler for a deployment whose
+    change was checked when it was asked for, the beat), which may."""
+    if user is not None:
+        require_write(user, tenant_id)
+
+
 def job_submit(
     *,
+    user=None,
     cluster: Cluster,
     name: str,
     job_type: str,
@@ -55,6 +64,7 @@ def job_submit(
 
     Idempotent on (component_deployment_id, attempt): a repeated call returns the job already recorded.
     """
+    require_job_writer(user, cluster.tenant_id)
     if component_deployment_id is not None:
         existing = Job.objects.filter(component_deployment_id=component_deployment_id, attempt=attempt).first()
         if existing is not None:

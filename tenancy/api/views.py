@@ -110,10 +110,13 @@ class ProjectViewSet(
 ):
     """Projects in the caller's tenants."""
 
-    queryset = Project.objects.select_related("tenant")
+    queryset = Project.objects.none()  # for the router and the schema; requests read selectors.project_list
     serializer_class = ProjectSerializer
     filterset_class = ProjectFilterSet
     ordering_fields = ["name", "created_at"]
+
+    def get_queryset(self):
+        return selectors.project_list(user=self.request.user)
 
     def perform_create(self, serializer):
         serializer.instance = services.project_create(user=self.request.user, **serializer.validated_data)

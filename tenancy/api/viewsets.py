@@ -1,4 +1,6 @@
-"""Base viewsets and fields that scope every tenant-owned API to the caller's tenants."""
+"""Base viewsets and fields of every tenant-owned API. Querysets come from each app's selectors, already scoped
+to the caller's tenants (`tenancy.selectors.scope_to_user`, the one scoping mechanism): another tenant's object
+is a 404."""
 
 from __future__ import annotations
 
@@ -10,25 +12,16 @@ from tenancy.selectors import scope_to_user
 
 
 class TenantScopedMixin:
-    """get_queryset() keeps only rows of the caller's tenants: another tenant's object is a 404."""
+    """Signed-in callers only, writes for the tenant's writers; `get_queryset()` returns the app's selector."""
 
-    tenant_field = "tenant"
-    include_system_rows = False
     permission_classes = [IsAuthenticated, TenantWritePermission]
 
     def get_queryset(self):
-        queryset = super().get_queryset()
-        return scope_to_user(
-            queryset, self.request.user, tenant_field=self.tenant_field, include_null=self.include_system_rows
-        )
+        raise NotImplementedError(f"{type(self).__name__} must take its queryset from its app's selector.")
 
 
 class TenantScopedViewSet(TenantScopedMixin, viewsets.ModelViewSet):
     """A model viewset scoped to the caller's tenants."""
-
-
-class TenantScopedReadOnlyViewSet(TenantScopedMixin, viewsets.ReadOnlyModelViewSet):
-    """A read-only viewset scoped to the caller's tenants."""
 
 
 class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
