@@ -2,8 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from console.tests.factories import deploy
 from deployments.models import ComponentDeployment, DeploymentEvent, UseCaseDeployment
+from deployments.tests.factories import deploy
 from jobs.models import Job
 from tenancy.tests.factories import ProjectFactory
 

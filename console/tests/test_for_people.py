@@ -9,9 +9,9 @@ from django.contrib.auth.models import Permission
 from django.contrib.staticfiles import finders
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from console.tests.factories import deploy
 from console.tests.test_lifecycle import NEW_MODEL, update_data
 from deployments.models import DeploymentEvent
+from deployments.tests.factories import deploy
 from tenancy.tests.factories import ProjectFactory
 from usecases.models import Usecase
 from usecases.tests.factories import make_usecase

@@ -9,10 +9,9 @@ import yaml
 from django.conf import settings
 from django.core.management import call_command
 
-from console.tests.factories import deploy
 from deployments import reconciler
 from deployments.models import ComponentDeployment, DeploymentRevision, UseCaseDeployment
-from deployments.tests.factories import SIMPLE_RAG_PARAMS
+from deployments.tests.factories import SIMPLE_RAG_PARAMS, deploy
 from jobs.validation import MAX_REPLICAS
 
 pytestmark = pytest.mark.django_db

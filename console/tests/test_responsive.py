@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from console.tests.factories import deploy
 from console.tests.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, SCREENSHOTS
-from deployments.tests.factories import make_cluster, seed_system_templates
+from deployments.tests.factories import deploy, make_cluster, seed_system_templates
 from tenancy.models import Membership
 from tenancy.tests.factories import MembershipFactory, UserFactory
 from usecases.tests.factories import make_usecase

@@ -1,3 +1,8 @@
+"""Changes to a running deployment: plan, update, upgrade, scale, rollback, cancel, each run pass by pass.
+
+Over 400 lines on purpose: every change kind is checked against the same running deployment and the same
+roll-out helpers (new-before-old, promote, abandon); the worker-driven versions are in test_lifecycle_worker.py."""
+
 import shutil
 from datetime import timedelta
 from decimal import Decimal

@@ -1,4 +1,8 @@
-"""Services and the simulated driver on the database, with a controlled clock."""
+"""Services and the simulated driver on the database, with a controlled clock.
+
+Over 400 lines on purpose: one scenario per test over the whole life of a job (submit, admit, queue, start,
+finish, fail, cancel, bill, forecast) shares the clock and cluster fixtures here; split by stage it would
+repeat them in every file."""
 
 import datetime as dt
 import uuid

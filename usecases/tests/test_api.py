@@ -1,3 +1,8 @@
+"""The catalog's HTTP API end to end: list, search filters, detail, writes, versions, stats, lists.
+
+Over 400 lines on purpose: the search has a dozen filters whose meanings (overlap, profiles, text) are asserted
+through the one endpoint users call; import/export, services and validation have their own files."""
+
 import json
 from pathlib import Path
 
