@@ -6,7 +6,8 @@
     python bench/deployments_bench.py --update 100                      # issue 8: update the LLM of 100 at once
     python bench/deployments_bench.py --scale 100                       # issue 8: scale their LLM 1 -> 3 -> 1
 
-PostgreSQL mode creates (and drops) its own database `uf_bench_deployments`, runs a simulated cluster with zero
+PostgreSQL mode creates (and drops) its own database `uf_bench_deployments` (`BENCH_DB` names another, `BENCH_REDIS_URL`
+another Redis database, so two runs on one server do not collide), runs a simulated cluster with zero
 start-up time and enough capacity for every deployment, starts N Celery worker processes (concurrency 1 each),
 POSTs `--count` simple-rag-v1 deployments through the API and waits until all are RUNNING. It reports:
   - deployments per minute (first POST to last RUNNING),
@@ -55,7 +56,7 @@ def setup_environment(args) -> None:
         os.environ.pop("DATABASE_URL", None)
         os.environ.pop("REDIS_URL", None)
     else:
-        db = "uf_bench_deployments"
+        db = os.environ.get("BENCH_DB", "uf_bench_deployments")  # its own name when two benches share the server
         subprocess.run(
             ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {db}"], check=True
         )

@@ -98,7 +98,7 @@ class ComponentChange:
 
 
 @dataclass
-class ChangePlan:
+class ChangeSet:
     components: list[ComponentChange]
 
     def by_action(self, *actions: str) -> list[str]:
@@ -152,7 +152,7 @@ SCALE_REASONS = {
 
 def compute_change(
     *, current: dict[str, dict], desired: dict[str, dict], failed: set[str] | frozenset = frozenset()
-) -> ChangePlan:
+) -> ChangeSet:
     """Compare the components as deployed with the desired ones.
 
     `current` and `desired` map a component key to its planned dict (with "resources", "depends_on",
@@ -211,7 +211,7 @@ def compute_change(
         for key in current
         if key not in desired
     ]
-    return ChangePlan(ordered)
+    return ChangeSet(ordered)
 
 
 def gpu_delta(old: dict[str, int], new: dict[str, int]) -> dict[str, int]:

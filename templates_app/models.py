@@ -57,6 +57,8 @@ class UseCaseTemplate(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    #: Where a template came from and when (read-only in the API and the admin).
+    PROVENANCE_FIELDS = ("source_file", "forked_from", "forked_from_version", "created_by", "created_at", "updated_at")
     #: Columns that make up a template's content (the YAML keys; `id` is the slug).
     CONTENT_FIELDS = (
         "name",

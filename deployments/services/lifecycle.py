@@ -22,7 +22,7 @@ from deployments.changes import (
     REMOVED,
     REPLACED,
     SCALED,
-    ChangePlan,
+    ChangeSet,
     apply_scale,
     compute_change,
     cost_sum,
@@ -64,7 +64,7 @@ class Proposal:
     plan: Plan
     desired: dict[str, dict]
     current: dict[str, ComponentDeployment]
-    change: ChangePlan
+    change: ChangeSet
     summary: dict
     placed: PlacedPlan
 
@@ -232,14 +232,14 @@ def _propose(*, deployment: UseCaseDeployment, change: dict, now: datetime | Non
     rows = _current_rows(deployment)
     current = {key: {**row.planned, "resources": row.resources} for key, row in rows.items()}
     failed = {key for key, row in rows.items() if row.status not in ComponentStatus.READY}
-    change_plan = compute_change(current=current, desired=desired, failed=failed)
-    new_parts = [change.key for change in change_plan.new_parts]
+    change_set = compute_change(current=current, desired=desired, failed=failed)
+    new_parts = [change.key for change in change_set.new_parts]
     cluster = deployment.cluster
     capacity = job_selectors.cluster_capacity_check(
-        cluster=cluster, resources_list=[change.part_resources for change in change_plan.new_parts], now=now
+        cluster=cluster, resources_list=[change.part_resources for change in change_set.new_parts], now=now
     )
     reasons = {new_parts[item["index"]]: item["reason"] for item in capacity.get("never_fits", [])}
-    for change in change_plan.new_parts:
+    for change in change_set.new_parts:
         # An extra part may fit where the component it joins could not: the whole component is what must fit.
         whole = change.scale_mode == ADD_REPLICAS and job_selectors.cluster_never_fits_reason(
             cluster=cluster, resources=change.new_resources
@@ -261,7 +261,7 @@ def _propose(*, deployment: UseCaseDeployment, change: dict, now: datetime | Non
         "parameters": {"from": deployment.plan.get("parameters", {}), "to": public},
         "scale": target.scale,
         # The diff shows rendered config and env: a secret parameter's old and new values would appear in it.
-        **mask_secrets(change_plan.to_dict(), _secrets_of(plan, deployment.parameters, target.parameters)),
+        **mask_secrets(change_set.to_dict(), _secrets_of(plan, deployment.parameters, target.parameters)),
         "gpus": {"before": gpus_before, "after": gpus_after, "delta": gpu_delta(gpus_before, gpus_after)},
         "hourly_cost": {"before": str(cost_before), "after": str(cost_after), "delta": str(cost_after - cost_before)},
         "capacity": {
@@ -271,14 +271,14 @@ def _propose(*, deployment: UseCaseDeployment, change: dict, now: datetime | Non
             "never_fits": never_fits,
         },
         "start_order": [key for key in desired if key in new_parts],
-        "stop_order_after_switch": change_plan.stopped_after_switch,
-        "is_noop": change_plan.is_noop,
+        "stop_order_after_switch": change_set.stopped_after_switch,
+        "is_noop": change_set.is_noop,
         "usecase_id": {"from": deployment.usecase_id, "to": target.usecase_id},
         "load": {"from": deployment.load, "to": placed.report["load"]},
         "sizing": placed.stored_report(),
         "slo_errors": placed.slo_errors,
     }
-    return Proposal(target, plan, desired, rows, change_plan, summary, placed)
+    return Proposal(target, plan, desired, rows, change_set, summary, placed)
 
 
 def _secrets_of(plan: Plan, *parameter_sets: dict) -> list[str]:
@@ -311,7 +311,7 @@ def _check_changeable(deployment: UseCaseDeployment, *, user, for_plan: bool = F
 
 
 @transaction.atomic
-def _apply(*, user, deployment: UseCaseDeployment, change: dict) -> DeploymentRevision:
+def _change_start(*, user, deployment: UseCaseDeployment, change: dict) -> DeploymentRevision:
     # The row lock makes "check no change is running, then start one" atomic: a second change waits here and
     # then sees the first one's pending revision (409). The revision is read after the lock, not joined: a row
     # joined to a locked one keeps its value from before the wait (it would be None, though the id is set).
@@ -415,24 +415,24 @@ def deployment_update(
     what changes is replaced (and consumers of changed outputs)."""
     given = {"parameters": parameters, "template_version": template_version, "usecase_id": usecase_id, "load": load}
     change = {name: value for name, value in given.items() if value is not None}
-    return _apply(user=user, deployment=deployment, change=change)
+    return _change_start(user=user, deployment=deployment, change=change)
 
 
 def deployment_scale(*, user, deployment: UseCaseDeployment, scale: dict) -> DeploymentRevision:
     """Replicas (and optionally resources) per component; other components are not touched."""
-    return _apply(user=user, deployment=deployment, change={"scale": scale})
+    return _change_start(user=user, deployment=deployment, change={"scale": scale})
 
 
 def deployment_rollback(*, user, deployment: UseCaseDeployment, revision: int) -> DeploymentRevision:
     """Back to revision N's parameters, template version and scale, by the same update mechanism."""
-    return _apply(user=user, deployment=deployment, change={"rollback_to": revision})
+    return _change_start(user=user, deployment=deployment, change={"rollback_to": revision})
 
 
 @transaction.atomic
 def deployment_cancel_change(*, user, deployment: UseCaseDeployment) -> DeploymentRevision:
     """Stop rolling out the pending change (say, a scale waiting for capacity that will not come): its new parts
     stop, the revision running now serves on unchanged, and the deployment takes changes again."""
-    # The pending revision is read after the lock, not joined (see _apply).
+    # The pending revision is read after the lock, not joined (see _change_start).
     locked = UseCaseDeployment.objects.select_for_update(of=("self",)).select_related("cluster", "project")
     deployment = locked.get(pk=deployment.pk)
     require_write(user, deployment.tenant_id)

@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -18,7 +18,7 @@ from jobs.api.serializers import (
 )
 from jobs.filters import ClusterFilterSet, JobFilterSet
 from jobs.models import Cluster, Job
-from tenancy.api.viewsets import TenantScopedMixin, TenantScopedViewSet
+from tenancy.api.viewsets import TenantScopedViewSet
 from tenancy.selectors import require_write
 
 CLUSTER_ID = OpenApiParameter("cluster_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
@@ -107,15 +107,7 @@ class ClusterViewSet(TenantScopedViewSet):
         description="Cancel the job: it stops, frees its capacity and keeps its record as CANCELLED.",
     ),
 )
-class JobViewSet(
-    TenantScopedMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class JobViewSet(TenantScopedViewSet):
     """Jobs on a cluster. Members submit, reprioritise, relabel and cancel; viewers read."""
 
     queryset = Job.objects.none()  # for the router and the schema; requests read selectors.job_list

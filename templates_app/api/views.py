@@ -1,6 +1,6 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -34,14 +34,7 @@ TEMPLATE_ID = OpenApiParameter(
     destroy=extend_schema(parameters=[TEMPLATE_ID]),
     create=extend_schema(request=TemplateWriteSerializer, responses={201: TemplateSerializer}),
 )
-class TemplateViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class TemplateViewSet(viewsets.ModelViewSet):
     """System templates (read-only, from YAML) and your tenants' templates (create, change, fork, restore)."""
 
     serializer_class = TemplateSerializer
