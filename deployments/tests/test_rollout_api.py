@@ -1,13 +1,16 @@
 """Changes as the API shows them: parts added and removed, serving parts beside their candidates during a roll-out,
 and the resolved plan of every revision. The reconciler runs in-process, on a stopped clock where timing matters."""
 
+import importlib
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.apps import apps as django_apps
 from django.utils import timezone
 
 from deployments import reconciler
+from deployments.models import UseCaseDeployment
 from deployments.tests.factories import SIMPLE_RAG_PARAMS, bring_up_on_slow_cluster, seed_system_template_version
 from jobs.models import Job
 from templates_app.plans import SECRET_MASK
@@ -15,6 +18,7 @@ from templates_app.plans import SECRET_MASK
 pytestmark = pytest.mark.django_db
 
 NEW_MODEL = {"model_id": "mistralai/Mistral-7B-Instruct-v0.3"}
+name_secrets = importlib.import_module("deployments.migrations.0007_plan_secret_parameters").name_secrets
 
 
 def url(deployment_id, action: str = "") -> str:
@@ -191,3 +195,29 @@ def test_revision_plans_mask_secret_parameters(templates, member_client, project
         assert revision["plan"]["parameters"]["search_api_key"] == SECRET_MASK
         tools = next(c for c in revision["plan"]["components"] if c["key"] == "tools")
         assert tools["env"]["SEARCH_API_KEY"] == SECRET_MASK
+
+
+def test_component_env_is_masked_by_the_secret_names_stored_with_the_plan(templates, member_client, project, cluster):
+    parameters = {**SIMPLE_RAG_PARAMS, "search_api_key": "plain-secret-value"}
+    deployment_id = create(member_client, project, cluster, template_id="simple-agent-v1", parameters=parameters)
+    reconcile(deployment_id)
+    deployment = UseCaseDeployment.objects.get(pk=deployment_id)
+    assert deployment.plan["secret_parameters"] == ["search_api_key"]
+    body = member_client.get(url(deployment_id)).content.decode()
+    assert "plain-secret-value" not in body
+    assert SECRET_MASK in body
+
+
+def test_plans_stored_before_the_names_get_them_from_the_mask(templates, member_client, project, cluster):
+    parameters = {**SIMPLE_RAG_PARAMS, "search_api_key": "legacy-secret-value"}
+    deployment_id = create(member_client, project, cluster, template_id="simple-agent-v1", parameters=parameters)
+    reconcile(deployment_id)
+    deployment = UseCaseDeployment.objects.get(pk=deployment_id)
+    legacy = {key: value for key, value in deployment.plan.items() if key != "secret_parameters"}
+    UseCaseDeployment.objects.filter(pk=deployment_id).update(plan=legacy)
+
+    name_secrets(django_apps, None)
+
+    deployment.refresh_from_db()
+    assert deployment.plan["secret_parameters"] == ["search_api_key"]
+    assert "legacy-secret-value" not in member_client.get(url(deployment_id)).content.decode()
