@@ -1,15 +1,20 @@
-"""The pure state rules: no database."""
+"""The pure state rules (no database), and that they agree with the models' and the job layer's choices."""
 
 import pytest
 
+from deployments.models import ComponentDeployment, UseCaseDeployment
 from deployments.state import (
+    JOB_TO_COMPONENT,
     ComponentState,
+    ComponentStatus,
+    DeploymentStatus,
     aggregate_status,
     backoff_seconds,
     component_status_for_job,
     delete_order,
     dependency_ready,
 )
+from jobs.models import Job
 
 
 def states(*pairs, **flags):
@@ -96,3 +101,14 @@ def test_component_outputs_build_declared_outputs_on_the_job_host():
         "grpc_url": "grpc://rag-llm.ns.svc.cluster.local:9000",
     }
     assert component_outputs({}, specs) == {}
+
+
+def test_every_job_status_maps_onto_a_component_status():
+    # The pure rules spell job statuses as strings; these are the job layer's choices, every one of them.
+    assert set(JOB_TO_COMPONENT) == set(Job.Status.values)
+    assert set(JOB_TO_COMPONENT.values()) <= set(ComponentStatus.CHOICES)
+
+
+def test_the_models_choices_are_the_pure_statuses():
+    assert tuple(UseCaseDeployment.Status.values) == DeploymentStatus.CHOICES
+    assert tuple(ComponentDeployment.Status.values) == ComponentStatus.CHOICES
