@@ -40,14 +40,14 @@ def form_data(**overrides) -> dict:
 )
 def test_changelist_with_filters_and_search(admin_web, query):
     make_usecase()
-    UsecaseFactory(unique_id="rt", e2e_max=1.0, tags=["voice"])
+    UsecaseFactory(unique_id="rt", e2e_min=0.5, e2e_max=1.0, tags=["voice"])
     response = admin_web.get(ADMIN + query)
     assert response.status_code == 200
 
 
 def test_changelist_profile_filter_selects_rows(admin_web):
     make_usecase()
-    UsecaseFactory(unique_id="rt_one", e2e_max=1.0)
+    UsecaseFactory(unique_id="rt_one", e2e_min=0.5, e2e_max=1.0)
     content = admin_web.get(ADMIN + "?latency_profile=real-time").content.decode()
     assert "rt_one" in content and "healthcare_001" not in content
 
