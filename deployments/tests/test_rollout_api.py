@@ -18,7 +18,7 @@ from templates_app.plans import SECRET_MASK
 pytestmark = pytest.mark.django_db
 
 NEW_MODEL = {"model_id": "mistralai/Mistral-7B-Instruct-v0.3"}
-name_secrets = importlib.import_module("deployments.migrations.0008_plan_secret_parameters").name_secrets
+name_secrets = importlib.import_module("deployments.migrations.0009_plan_secret_parameters").name_secrets
 
 
 def url(deployment_id, action: str = "") -> str:

@@ -23,7 +23,7 @@ def name_secrets(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("deployments", "0007_event_kind_choices"),
+        ("deployments", "0008_event_kind_choices"),
     ]
 
     operations = [
