@@ -1,7 +1,8 @@
 """Every write of the deployments app: creating, deleting and changing deployments.
 
 `core` holds creation, preview and deletion; `lifecycle` holds changes to running deployments (plan,
-update, scale, rollback, upgrade). Events, revisions and queued passes are in `deployments.records`.
+update, scale, rollback, upgrade; the scale request's shape in `scaling`). Events, revisions and queued passes are in
+`deployments.records`.
 """
 
 from deployments.services.core import (

@@ -32,16 +32,15 @@ from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentR
 from deployments.records import component_row, event_record, reconcile_enqueue, revision_record
 from deployments.rollout import cancel as rollout_cancel
 from deployments.services.core import plan_placed
+from deployments.services.scaling import scale_request_check
 from deployments.state import ComponentStatus, DeploymentStatus
 from jobs import selectors as job_selectors
-from jobs.validation import MAX_REPLICAS
 from sizing.planning import PlacedPlan
 from templates_app.plans import Plan, mask_secrets, secret_values
 from templates_app.selectors import template_content_at_version
 from tenancy.selectors import require_write
 
 CHANGEABLE = frozenset({DeploymentStatus.RUNNING, DeploymentStatus.DEGRADED, DeploymentStatus.FAILED})
-SCALE_RESOURCE_KEYS = frozenset({"cpu", "memory_gib", "gpu_count", "gpu_type"})
 
 
 @dataclass
@@ -73,62 +72,6 @@ class Proposal:
 
 
 # --- working out a change -----------------------------------------------------------------------------------------
-
-
-def _check_scale_resources(resources: dict, gpu_types) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    if "gpu_type" in resources and resources["gpu_type"] not in gpu_types:
-        errors["gpu_type"] = [f"Unknown GPU type; the cluster has {', '.join(sorted(gpu_types)) or 'none'}."]
-    for name in ("gpu_count", "cpu", "memory_gib"):
-        if name not in resources:
-            continue
-        value = resources[name]
-        whole = name == "gpu_count"
-        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) or value < 0:
-            errors[name] = ["A whole number, 0 or more." if whole else "A number, 0 or more."]
-    return errors
-
-
-def _check_scale(scale, current_keys, gpu_types=frozenset()) -> dict:
-    if not isinstance(scale, dict) or not scale:
-        raise ValidationError({"scale": ['An object such as {"llm": {"replicas": 3}} is required.']})
-    errors: dict[str, list[str]] = {}
-    clean: dict[str, dict] = {}
-    for key, value in scale.items():
-        path = f"scale.{key}"
-        if key not in current_keys:
-            errors[path] = [f"Unknown component {key!r}; the deployment has {', '.join(sorted(current_keys))}."]
-            continue
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = {"replicas": value}
-        if not isinstance(value, dict) or not ({"replicas", "resources"} & set(value)):
-            errors[path] = ['Give {"replicas": N} and/or {"resources": {...}}.']
-            continue
-        unknown = set(value) - {"replicas", "resources"}
-        if unknown:
-            errors[path] = [f"Unknown fields: {', '.join(sorted(unknown))}."]
-            continue
-        entry: dict = {}
-        if "replicas" in value:
-            replicas = value["replicas"]
-            if isinstance(replicas, bool) or not isinstance(replicas, int) or not 1 <= replicas <= MAX_REPLICAS:
-                errors[f"{path}.replicas"] = [f"A whole number from 1 to {MAX_REPLICAS}."]
-                continue
-            entry["replicas"] = replicas
-        if "resources" in value:
-            resources = value["resources"]
-            if not isinstance(resources, dict) or set(resources) - SCALE_RESOURCE_KEYS:
-                errors[f"{path}.resources"] = [f"Only {', '.join(sorted(SCALE_RESOURCE_KEYS))} can be changed."]
-                continue
-            resource_errors = _check_scale_resources(resources, gpu_types)
-            if resource_errors:
-                errors.update({f"{path}.resources.{name}": messages for name, messages in resource_errors.items()})
-                continue
-            entry["resources"] = resources
-        clean[key] = entry
-    if errors:
-        raise ValidationError(errors)
-    return clean
 
 
 def _target(*, deployment: UseCaseDeployment, change: dict) -> _Target:
@@ -165,7 +108,7 @@ def _target(*, deployment: UseCaseDeployment, change: dict) -> _Target:
     if "scale" in change:
         scale = {**deployment.scale}
         gpu_types = set((deployment.cluster.inventory or {}).get("gpus") or {})
-        for key, entry in _check_scale(change["scale"], current_keys, gpu_types).items():
+        for key, entry in scale_request_check(change["scale"], current_keys, gpu_types).items():
             merged = {**scale.get(key, {})}
             if "replicas" in entry:
                 merged["replicas"] = entry["replicas"]
