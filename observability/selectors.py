@@ -11,6 +11,7 @@ from django.db.models import Q, Sum
 from deployments.models import UseCaseDeployment
 from observability.models import DeploymentMonitoring, MetricRollup
 from observability.workload import TARGETS, targets_of
+from tenancy.selectors import scope_to_user
 from usecases.models import Usecase
 
 # The windows the SLO is read over: the SRE workbook's alert pairs (5m/1h, 30m/6h) and the 30-day budget period.
@@ -31,6 +32,11 @@ class WindowAttainment:
         if good is None or not self.requests:
             return None
         return min(1.0, good / self.requests)
+
+
+def monitored_deployments(*, user):
+    """Deployments whose metrics the caller may read: those of their tenants (another tenant's is a 404)."""
+    return scope_to_user(UseCaseDeployment.objects.all(), user)
 
 
 def deployment_objective(deployment: UseCaseDeployment) -> Decimal:

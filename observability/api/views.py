@@ -28,10 +28,13 @@ BAD_QUERY = OpenApiResponse(ErrorSerializer, description="Field errors: unknown 
 class DeploymentObservabilityViewSet(TenantScopedMixin, viewsets.GenericViewSet):
     """A deployment's metrics, SLO attainment and monitoring settings (detail routes only)."""
 
-    queryset = UseCaseDeployment.objects.all()
+    queryset = UseCaseDeployment.objects.none()  # for the router and the schema; requests read the selector
     serializer_class = SloStatusSerializer
     filter_backends: list = []
     pagination_class = None
+
+    def get_queryset(self):
+        return selectors.monitored_deployments(user=self.request.user)
 
     @extend_schema(responses={200: SloStatusSerializer, **ERRORS})
     @action(detail=True, methods=["get"])
