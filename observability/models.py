@@ -1,7 +1,12 @@
+import uuid
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
+
+from core.crypto import EncryptedJSONField
 
 
 class DeploymentMonitoring(models.Model):
@@ -85,3 +90,127 @@ class MetricRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deployment_id}/{self.component_key}@{self.start:%Y-%m-%d %H:%M}"
+
+
+class AlertRule(models.Model):
+    """A condition on one deployment that fires an alert: SLO burn rate over a window pair, a component not
+    RUNNING for N minutes, the deployment DEGRADED, or its cost over a budget."""
+
+    class Kind(models.TextChoices):
+        BURN_RATE = "burn_rate"
+        NOT_RUNNING = "not_running"
+        DEGRADED = "degraded"
+        COST_OVER_BUDGET = "cost_over_budget"
+
+    class Severity(models.TextChoices):
+        PAGE = "page"
+        TICKET = "ticket"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    deployment = models.ForeignKey(
+        "deployments.UseCaseDeployment", on_delete=models.CASCADE, related_name="alert_rules"
+    )
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.PAGE)
+    params = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="burn_rate: {target, long_window, short_window, factor}; not_running: {minutes}; "
+        "cost_over_budget: {budget, window} (dollars over 1h/6h/30d).",
+    )
+    source = models.CharField(max_length=16, default="api", help_text="api, template or default.")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["deployment", "name"]
+        constraints = [models.UniqueConstraint(fields=["deployment", "name"], name="unique_alert_rule_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Alert(models.Model):
+    """One firing of a rule, from when it fired until it resolved, with the value and threshold that fired it."""
+
+    class State(models.TextChoices):
+        FIRING = "firing"
+        RESOLVED = "resolved"
+
+    id = models.BigAutoField(primary_key=True)
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")
+    deployment = models.ForeignKey("deployments.UseCaseDeployment", on_delete=models.CASCADE, related_name="alerts")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.FIRING)
+    value = models.FloatField(null=True)
+    threshold = models.FloatField(null=True)
+    message = models.TextField(blank=True, default="")
+    fired_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    silenced_until = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-fired_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule"], condition=Q(state="firing"), name="one_firing_alert_per_rule")
+        ]
+        indexes = [models.Index(fields=["deployment", "state"]), models.Index(fields=["state", "fired_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} {self.state}"
+
+
+class NotificationChannel(models.Model):
+    """Where a tenant's alerts go: a webhook (generic JSON or Slack-compatible) or e-mail addresses."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook"
+        SLACK = "slack"
+        EMAIL = "email"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="notification_channels")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # Webhook URLs carry tokens (Slack's do): encrypted at rest.
+    target = EncryptedJSONField(default=dict, help_text='{"url": ...} or {"emails": [...]}.')
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant", "name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="unique_channel_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Delivery(models.Model):
+    """One notification of one alert event to one channel, retried with back-off until sent or failed."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENT = "sent"
+        FAILED = "failed"
+
+    id = models.BigAutoField(primary_key=True)
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.ForeignKey(NotificationChannel, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=10, help_text="firing or resolved")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} -> {self.channel_id} ({self.status})"

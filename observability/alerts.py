@@ -1,0 +1,232 @@
+"""Alert evaluation: rules (defaults, the template's `observability.alerts`, the API's) fire and resolve alerts.
+
+The SLO rules are the Google SRE workbook's multi-window burn-rate alerts on a 30-day budget: page when both the
+hour and its last 5 minutes burn faster than 14.4x (2% of the budget in an hour), ticket when both 6 hours and their
+last 30 minutes burn faster than 6x. The short window makes an alert resolve soon after the burning stops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from celery import current_app
+from django.db import transaction
+from django.db.models import Q, Sum
+
+from deployments.models import ComponentDeployment, UseCaseDeployment
+from deployments.records import event_record
+from observability.models import Alert, AlertRule, Delivery, DeploymentMonitoring, MetricRollup, NotificationChannel
+from observability.selectors import DEFAULT_OBJECTIVE, attainment_windows
+from observability.workload import TARGETS
+
+DELIVER_TASK = "observability.deliver_notification"
+DEFAULT_RULES = (
+    ("slo-fast-burn", AlertRule.Kind.BURN_RATE, AlertRule.Severity.PAGE,
+     {"target": "any", "long_window": "1h", "short_window": "5m", "factor": 14.4}),
+    ("slo-slow-burn", AlertRule.Kind.BURN_RATE, AlertRule.Severity.TICKET,
+     {"target": "any", "long_window": "6h", "short_window": "30m", "factor": 6.0}),
+    ("component-not-running", AlertRule.Kind.NOT_RUNNING, AlertRule.Severity.PAGE, {"minutes": 10}),
+    ("deployment-degraded", AlertRule.Kind.DEGRADED, AlertRule.Severity.TICKET, {}),
+)  # fmt: skip
+COST_WINDOWS = {"1h": timedelta(hours=1), "6h": timedelta(hours=6), "30d": timedelta(days=30)}
+WATCHED = (UseCaseDeployment.Status.RUNNING, UseCaseDeployment.Status.DEGRADED, UseCaseDeployment.Status.UPDATING)
+
+
+@dataclass
+class EvaluateResult:
+    rules: int = 0
+    fired: int = 0
+    resolved: int = 0
+
+
+def rules_ensure(*, deployments: list[UseCaseDeployment]) -> None:
+    """The default rules and the template's (entries of `observability.alerts` that name a known `kind`)."""
+    rows = []
+    for deployment in deployments:
+        for name, kind, severity, params in DEFAULT_RULES:
+            rows.append(
+                AlertRule(
+                    deployment=deployment, name=name, kind=kind, severity=severity, params=params, source="default"
+                )
+            )
+        for entry in (deployment.template.observability or {}).get("alerts") or []:
+            if isinstance(entry, dict) and entry.get("kind") in AlertRule.Kind.values and entry.get("name"):
+                params = {k: v for k, v in entry.items() if k not in ("name", "kind", "severity")}
+                severity = entry.get("severity") if entry.get("severity") in AlertRule.Severity.values else "page"
+                rows.append(
+                    AlertRule(
+                        deployment=deployment,
+                        name=str(entry["name"])[:100],
+                        kind=entry["kind"],
+                        severity=severity,
+                        params=params,
+                        source="template",
+                    )
+                )
+    AlertRule.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def alerts_evaluate(*, now: datetime) -> EvaluateResult:
+    """Evaluate every enabled rule of every watched deployment; fire and resolve (a constant number of queries
+    plus one transaction per change)."""
+    deployments = list(UseCaseDeployment.objects.filter(status__in=WATCHED).select_related("template"))
+    result = EvaluateResult()
+    if not deployments:
+        return result
+    ids = [d.pk for d in deployments]
+    rules_ensure(deployments=deployments)
+    rules = list(AlertRule.objects.filter(deployment_id__in=ids, enabled=True))
+    windows = attainment_windows(deployment_ids=ids, now=now)
+    objectives = dict(
+        DeploymentMonitoring.objects.filter(deployment_id__in=ids).values_list("deployment_id", "objective")
+    )
+    firing = {a.rule_id: a for a in Alert.objects.filter(rule__in=rules, state=Alert.State.FIRING)}
+    stalled = _stalled_since(ids)
+    costs = _costs(ids, now)
+    by_id = {d.pk: d for d in deployments}
+    for rule in rules:
+        result.rules += 1
+        deployment = by_id[rule.deployment_id]
+        objective = objectives.get(deployment.pk, DEFAULT_OBJECTIVE)
+        active, value, threshold, message = _check(
+            rule,
+            deployment,
+            windows.get(deployment.pk, {}),
+            objective,
+            stalled.get(deployment.pk, {}),
+            costs.get(deployment.pk, {}),
+            now,
+        )
+        open_alert = firing.get(rule.pk)
+        if active and open_alert is None:
+            alert_fire(rule=rule, deployment=deployment, value=value, threshold=threshold, message=message, now=now)
+            result.fired += 1
+        elif not active and open_alert is not None:
+            alert_resolve(alert=open_alert, deployment=deployment, value=value, now=now)
+            result.resolved += 1
+    return result
+
+
+def _check(rule, deployment, windows, objective, stalled, costs, now) -> tuple[bool, float | None, float | None, str]:
+    params = rule.params or {}
+    if rule.kind == AlertRule.Kind.BURN_RATE:
+        budget = 1 - float(objective)
+        targets = TARGETS if params.get("target", "any") == "any" else (params["target"],)
+        long_name, short_name = params.get("long_window", "1h"), params.get("short_window", "5m")
+        factor = float(params.get("factor", 14.4))
+        worst = None
+        for target in targets:
+            burns = []
+            for name in (long_name, short_name):
+                attained = windows[name].attainment(target) if name in windows else None
+                burns.append(None if attained is None else (1 - attained) / budget)
+            if None in burns:
+                continue
+            binding = min(burns)
+            if worst is None or binding > worst[0]:
+                worst = (binding, target, burns)
+        if worst is None:
+            return False, None, factor, ""
+        binding, target, (long_burn, short_burn) = worst
+        message = (
+            f"{target} burn rate {long_burn:.1f}x over {long_name} and {short_burn:.1f}x over {short_name} "
+            f"(threshold {factor}x of a {float(objective):.3%} objective)"
+        )
+        return binding > factor, round(binding, 4), factor, message
+    if rule.kind == AlertRule.Kind.NOT_RUNNING:
+        minutes = float(params.get("minutes", 10))
+        late = {key: since for key, since in stalled.items() if since <= now - timedelta(minutes=minutes)}
+        longest = max(((now - s).total_seconds() / 60 for s in late.values()), default=0.0)
+        message = f"not RUNNING for over {minutes:g} min: {', '.join(sorted(late))}" if late else ""
+        return bool(late), round(longest, 2), minutes, message
+    if rule.kind == AlertRule.Kind.DEGRADED:
+        degraded = deployment.status == UseCaseDeployment.Status.DEGRADED
+        return degraded, 1.0 if degraded else 0.0, 1.0, f"deployment DEGRADED: {deployment.status_message}"[:500]
+    budget = Decimal(str(params.get("budget", 0)))
+    window = params.get("window", "30d")
+    spent = costs.get(window, Decimal(0))
+    return spent > budget, float(spent), float(budget), f"cost ${spent:.2f} over {window} above ${budget:.2f}"
+
+
+def _stalled_since(ids: list) -> dict:
+    """{deployment: {component key: since when it is not RUNNING}} for current rows that should run."""
+    rows = ComponentDeployment.objects.filter(
+        deployment_id__in=ids, retired_at__isnull=True, is_candidate=False, job_type="SERVICE"
+    ).exclude(status=ComponentDeployment.Status.RUNNING)
+    result: dict = {}
+    for deployment_id, key, updated in rows.values_list("deployment_id", "key", "updated_at"):
+        result.setdefault(deployment_id, {})[key] = updated
+    return result
+
+
+def _costs(ids: list, now: datetime) -> dict:
+    sums = {name: Sum("cost", filter=Q(start__gte=now - span)) for name, span in COST_WINDOWS.items()}
+    rows = (
+        MetricRollup.objects.filter(deployment_id__in=ids, start__gte=now - max(COST_WINDOWS.values()), start__lt=now)
+        .values("deployment_id")
+        .annotate(**sums)
+    )
+    return {row["deployment_id"]: {name: row[name] or Decimal(0) for name in COST_WINDOWS} for row in rows}
+
+
+@transaction.atomic
+def alert_fire(*, rule: AlertRule, deployment, value, threshold, message: str, now: datetime) -> Alert:
+    """Record the alert, a deployment event, and a delivery to every enabled channel of the tenant."""
+    previous = Alert.objects.filter(rule=rule).order_by("-fired_at").first()
+    silenced = (
+        previous.silenced_until if previous and previous.silenced_until and previous.silenced_until > now else None
+    )
+    alert = Alert.objects.create(
+        rule=rule,
+        deployment=deployment,
+        value=value,
+        threshold=threshold,
+        message=message,
+        fired_at=now,
+        silenced_until=silenced,
+    )
+    event_record(
+        deployment=deployment,
+        kind="alert_firing",
+        message=f"{rule.name}: {message}",
+        data={"alert": alert.pk, "rule": rule.name, "value": value, "threshold": threshold},
+    )
+    _notify(alert, "firing", now)
+    return alert
+
+
+@transaction.atomic
+def alert_resolve(*, alert: Alert, deployment, value, now: datetime) -> None:
+    updated = Alert.objects.filter(pk=alert.pk, state=Alert.State.FIRING).update(
+        state=Alert.State.RESOLVED, resolved_at=now
+    )
+    if not updated:
+        return
+    alert.state, alert.resolved_at = Alert.State.RESOLVED, now
+    event_record(
+        deployment=deployment,
+        kind="alert_resolved",
+        message=f"{alert.rule.name} resolved",
+        data={"alert": alert.pk, "rule": alert.rule.name, "value": value},
+    )
+    _notify(alert, "resolved", now)
+
+
+def _notify(alert: Alert, event: str, now: datetime) -> None:
+    if alert.silenced_until and alert.silenced_until > now:
+        return
+    channels = NotificationChannel.objects.filter(tenant_id=alert.deployment.tenant_id, enabled=True)
+    deliveries = Delivery.objects.bulk_create(
+        [Delivery(alert=alert, channel=c, event=event, next_attempt_at=now) for c in channels]
+    )
+    ids = [d.pk for d in deliveries]
+    if ids:
+        transaction.on_commit(lambda: deliveries_enqueue(ids=ids))
+
+
+def deliveries_enqueue(*, ids: list[int]) -> None:
+    """Hand deliveries to the worker by task name (the task module imports this one)."""
+    for delivery_id in ids:
+        current_app.send_task(DELIVER_TASK, args=[delivery_id])
