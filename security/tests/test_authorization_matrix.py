@@ -17,6 +17,7 @@ import re
 import pytest
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
@@ -25,6 +26,7 @@ from components.models import ComponentDefinition
 from deployments import services as deployment_services
 from deployments.tests.factories import SIMPLE_RAG_PARAMS, make_cluster, seed_system_templates
 from jobs.tests.factories import submit_job
+from observability.models import Alert, AlertRule, NotificationChannel
 from security import services as security_services
 from security.tests.authorization_table import API_MATRIX, CALLERS, CONSOLE_MATRIX
 from templates_app import services as template_services
@@ -69,7 +71,15 @@ def _world() -> dict:
     usecase = make_usecase()
     event = AuditEvent.objects.filter(tenant_id=tenant_a.pk).first()
     component_id = ComponentDefinition.objects.order_by("id").values_list("id", flat=True).first()
+    rule = AlertRule.objects.create(deployment=deployment, name="matrix-rule", kind=AlertRule.Kind.DEGRADED)
+    alert = Alert.objects.create(rule=rule, deployment=deployment, fired_at=timezone.now())
+    channel = NotificationChannel.objects.create(
+        tenant=tenant_a, name="matrix", kind=NotificationChannel.Kind.EMAIL, target={"emails": ["ops@example.com"]}
+    )
     values = {
+        "alert-rules": rule.pk,
+        "alerts": alert.pk,
+        "notification-channels": channel.pk,
         "deployments": deployment.pk,
         "clusters": cluster.pk,
         "cluster_id": cluster.pk,
