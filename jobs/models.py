@@ -33,7 +33,8 @@ class Cluster(models.Model):
     # credentials, and how GPUs show on the nodes:
     # {"in_cluster": false, "gpu_resource": "nvidia.com/gpu", "gpu_label": "nvidia.com/gpu.product",
     #  "gpu_products": {"NVIDIA-H100-80GB-HBM3": "H100-80GB"}, "storage_class": null}
-    kubeconfig = EncryptedTextField(blank=True, default="")
+    # NULL when there is none: an encrypted empty string would tie every cluster row to the key of the day.
+    kubeconfig = EncryptedTextField(blank=True, null=True, default=None)
     kubernetes = models.JSONField(default=dict, blank=True)
     # Counts submissions; each job takes the next number, which orders the queue FIFO within a priority.
     jobs_submitted = models.BigIntegerField(default=0, editable=False)

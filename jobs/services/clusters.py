@@ -126,7 +126,7 @@ def cluster_create(
                 inventory=inventory,
                 prices=prices,
                 simulation=simulation,
-                kubeconfig=kubeconfig or "",
+                kubeconfig=kubeconfig or None,
                 kubernetes=kubernetes,
             )
             audit_record(action="create", obj=cluster, after=snapshot(cluster, AUDITED_FIELDS))
@@ -142,6 +142,8 @@ def cluster_update(*, cluster: Cluster, user=None, **fields: Any) -> Cluster:
     unknown = set(fields) - allowed
     if unknown:
         raise ValidationError({key: "This field cannot be changed." for key in sorted(unknown)})
+    if "kubeconfig" in fields:
+        fields["kubeconfig"] = fields["kubeconfig"] or None
     settings_fields = ("driver", "inventory", "prices", "simulation", "kubernetes", "kubeconfig")
     merged = {key: fields.get(key, getattr(cluster, key)) for key in settings_fields}
     _check_cluster_fields(**merged)

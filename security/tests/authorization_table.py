@@ -529,6 +529,15 @@ API_MATRIX: dict[tuple[str, str], dict[str, int]] = {
         "other": 400,
         "superuser": 400,
     },
+    # The connection check writes the inventory it reads: tenant admins only.
+    ("POST", "/api/v1/clusters/{id}/check/"): {
+        "anon": 401,
+        "viewer": 403,
+        "member": 403,
+        "admin": 200,
+        "other": 404,
+        "superuser": 200,
+    },
     ("POST", "/api/v1/clusters/{cluster_id}/jobs/"): {
         "anon": 401,
         "viewer": 403,
