@@ -113,6 +113,7 @@ class JobViewSet(TenantScopedViewSet):
     queryset = Job.objects.none()  # for the router and the schema; requests read selectors.job_list
     serializer_class = JobSerializer
     filterset_class = JobFilterSet
+    extra_query_params = {"destroy": ("reason",)}
     ordering_fields = [
         "created_at",
         "priority",

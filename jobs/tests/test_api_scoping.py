@@ -136,8 +136,10 @@ def test_ordering(member_client, cluster, three_jobs, ordering, expected):
     assert names(member_client, cluster, f"ordering={ordering}") == expected
 
 
-def test_ordering_by_a_field_not_offered_is_ignored(member_client, cluster, three_jobs):
-    assert names(member_client, cluster, "ordering=spec") == ["c-normal", "a-low", "b-high"]
+def test_ordering_by_a_field_not_offered_is_a_400_naming_the_valid_ones(member_client, cluster, three_jobs):
+    response = member_client.get(f"{jobs_url(cluster)}?ordering=spec")
+    assert response.status_code == 400
+    assert response.json()["errors"]["ordering"][0].startswith("Cannot order by spec. Order by one of: actual_cost")
 
 
 # --- a TRAINING job's life -------------------------------------------------------------------------------------

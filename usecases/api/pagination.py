@@ -1,6 +1,5 @@
 """Pages of the catalog's list and search: a bounded count (exact, or an estimate flagged `count_exact: false`)."""
 
-from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 
 from core.api.pagination import LimitOffsetPagination
@@ -57,22 +56,4 @@ class SearchPagination(CatalogPagination):
 
     default_limit = 100
     max_limit = selectors.SEARCH_LIMIT_MAX
-
-    def _bounded(self, request, name: str, default: int, low: int, high: int | None) -> int:
-        raw = request.query_params.get(name)
-        if raw in (None, ""):
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise DRFValidationError({name: ["A valid integer is required."]}) from None
-        if value < low or (high is not None and value > high):
-            bound = f"between {low} and {high}" if high is not None else f"{low} or more"
-            raise DRFValidationError({name: [f"Must be {bound}."]})
-        return value
-
-    def get_limit(self, request):
-        return self._bounded(request, self.limit_query_param, self.default_limit, 1, self.max_limit)
-
-    def get_offset(self, request):
-        return self._bounded(request, self.offset_query_param, 0, 0, None)
+    refuse_above_max = True

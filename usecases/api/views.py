@@ -154,6 +154,12 @@ class UsecaseViewSet(viewsets.ModelViewSet):
     def export(self, request):
         params = QueryDict(mutable=True)
         params.update(request.query_params)
+        if request.data and not isinstance(request.data, dict):
+            raise DRFValidationError({"non_field_errors": ["The body is an object of search filters."]})
+        known = set(UsecaseFilterSet.base_filters) | {"format"}
+        unknown = sorted({*request.query_params, *(request.data or {})} - known)
+        if unknown:
+            raise DRFValidationError({name: ["Unknown filter."] for name in unknown})
         if isinstance(request.data, dict):
             for key, value in request.data.items():
                 params.setlist(key, [str(item) for item in value] if isinstance(value, list) else [str(value)])
