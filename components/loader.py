@@ -16,6 +16,8 @@ import yaml
 from django.conf import settings
 from jsonschema import Draft202012Validator
 
+from core.schema_messages import json_message
+
 SYSTEM_DIR = Path(settings.BASE_DIR) / "system_templates"
 SCHEMA_DIR = SYSTEM_DIR / "schema"
 
@@ -102,7 +104,7 @@ def schema_errors(validator: Draft202012Validator, data) -> list[tuple[str, str]
         if error.validator == "format" and error.cause is not None:
             problems.append((".".join(path), f"not a valid {error.validator_value}: {error.cause}"))
             continue
-        problems.append((".".join(path), error.message))
+        problems.append((".".join(path), json_message(error)))
     return problems
 
 

@@ -118,7 +118,10 @@ class ComponentDeployment(models.Model):
     key = models.CharField(max_length=100, help_text="The template's component id, e.g. vector-db.")
     component = models.ForeignKey("components.ComponentDefinition", on_delete=models.PROTECT, related_name="+")
     component_version = models.CharField(max_length=50)
-    attempt = models.PositiveIntegerField(default=1)
+    attempt = models.PositiveIntegerField(default=1, help_text="The row's number among the component's rows.")
+    try_number = models.PositiveIntegerField(
+        default=1, help_text="Which try of this part: 1, then +1 per retry after a failure (not per change)."
+    )
     generation = models.PositiveIntegerField(
         default=1, help_text="Bumped when the component is replaced with new config: a new job at a new address."
     )

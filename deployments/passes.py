@@ -76,7 +76,7 @@ class ReconcilePass:
                 component=row,
                 kind=DeploymentEvent.Kind.COMPONENT_STATUS,
                 message=f"{row.key}: {message}",
-                data={"key": row.key, "status": status, "attempt": row.attempt, "job_id": _id(row.job_id), **data},
+                data={"key": row.key, "status": status, "attempt": row.try_number, "job_id": _id(row.job_id), **data},
             )
 
     def retire(self, row: ComponentDeployment) -> None:
@@ -146,11 +146,12 @@ class ReconcilePass:
             # A replacement that fails does not retry: the roll-out is abandoned and the old part keeps serving.
             self.set_status(row, ComponentStatus.FAILED, f"Replacement failed: {reason}")
             return
-        if row.attempt >= attempts:
-            self.set_status(row, ComponentStatus.FAILED, f"Failed after {row.attempt} attempts: {reason}")
+        tries = row.try_number  # per part: the changes that made new rows before it are not failures
+        if tries >= attempts:
+            self.set_status(row, ComponentStatus.FAILED, f"Failed after {tries} attempts: {reason}")
             return
-        delay = backoff_seconds(row.attempt)
-        self.set_status(row, ComponentStatus.FAILED, f"Attempt {row.attempt} of {attempts} failed: {reason}")
+        delay = backoff_seconds(tries)
+        self.set_status(row, ComponentStatus.FAILED, f"Attempt {tries} of {attempts} failed: {reason}")
         self.retire(row)
         retry = component_row(
             deployment=self.deployment,
@@ -164,11 +165,11 @@ class ReconcilePass:
             env=row.env,
             resources=row.resources,
             attempt=row.attempt + 1,
+            try_number=tries + 1,
             has_run=row.has_run,
             next_attempt_at=self.now + timedelta(seconds=delay),
             status_message=(
-                f"Attempt {row.attempt} failed: {reason}. Retrying in {delay:g} s "
-                f"(attempt {row.attempt + 1} of {attempts})."
+                f"Attempt {tries} failed: {reason}. Retrying in {delay:g} s (attempt {tries + 1} of {attempts})."
             ),
         )
         retry.save()
@@ -177,7 +178,7 @@ class ReconcilePass:
             component=retry,
             kind=DeploymentEvent.Kind.COMPONENT_RETRY_SCHEDULED,
             message=retry.status_message,
-            data={"key": row.key, "attempt": retry.attempt, "retry_at": retry.next_attempt_at.isoformat()},
+            data={"key": row.key, "attempt": retry.try_number, "retry_at": retry.next_attempt_at.isoformat()},
         )
         self.rows[self.rows.index(row)] = retry
         self.by_key[row.key] = retry
@@ -258,8 +259,8 @@ class ReconcilePass:
             deployment=self.deployment,
             component=row,
             kind=DeploymentEvent.Kind.COMPONENT_SUBMITTED,
-            message=f"{row.key}: job {job.pk} submitted (attempt {row.attempt}).",
-            data={"key": row.key, "job_id": str(job.pk), "attempt": row.attempt},
+            message=f"{row.key}: job {job.pk} submitted (attempt {row.try_number}).",
+            data={"key": row.key, "job_id": str(job.pk), "attempt": row.try_number},
         )
         self.sync(row)
         return True
@@ -285,7 +286,7 @@ class ReconcilePass:
                 key=row.key,
                 status=row.status,
                 has_run=row.has_run,
-                retrying=row.status == ComponentStatus.PENDING and row.attempt > 1,
+                retrying=row.status == ComponentStatus.PENDING and row.try_number > 1,
             )
             for row in self.rows
         ]

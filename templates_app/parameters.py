@@ -10,10 +10,12 @@ from functools import lru_cache
 
 from jsonschema import Draft202012Validator
 
+from core.schema_messages import json_message
 from templates_app.plans import template_content_of
 
 # Parameter values are data, never expressions: this keeps a value from being rendered again at deploy time.
-NO_EXPRESSION = {"not": {"pattern": r"\{[{%#]"}}
+# A string with a template expression; a value of another type is judged by its own `type`, once.
+NO_EXPRESSION = {"not": {"type": "string", "pattern": r"\{[{%#]"}}
 
 _SCALAR = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
 PARAMETER_TYPES = ("string", "text", "integer", "number", "boolean", "model_ref", "list", "secret")
@@ -116,7 +118,7 @@ def parameter_errors(validator: Draft202012Validator, values: dict) -> dict[str,
                 if name not in allowed:
                     errors.setdefault(f"parameters.{name}", ["Unknown parameter."])
             continue
-        message = error.message
+        message = json_message(error)
         if error.validator == "not":
             message = "Template expressions ({{ }}, {% %}) are not allowed in parameter values."
         if error.validator_value is True and error.validator == "writeOnly":

@@ -155,3 +155,12 @@ def test_slo_import_dry_runs_then_imports(member_web, member_user):
 
 def _upload(data) -> SimpleUploadedFile:
     return SimpleUploadedFile("usecases.json", json.dumps(data).encode(), content_type="application/json")
+
+
+def test_the_wizard_puts_the_gpu_type_error_next_to_its_field(member_web, templates, project, cluster):
+    data = {"project": str(project.pk), "cluster": str(cluster.pk), "name": "", "idempotency_key": ""}
+    data.update({"parameters-model_id": "m/x", "parameters-gpu_type": "L40S", "parameters-agent_type": "react"})
+    data["parameters-tools_enabled"] = ["calculator"]
+    response = member_web.post("/usecases/deploy/simple-agent-v1", data)
+    assert response.status_code == 400
+    assert "has no L40S GPUs" in response.context["parameter_form"].errors["gpu_type"][0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
@@ -42,6 +43,12 @@ def _summary(errors: dict[str, list[str]]) -> str:
     return "Invalid input."
 
 
+def object_name(view) -> str:
+    """What the API calls a view's objects, for "Deployment not found.": its `object_name`, else its route's name."""
+    name = getattr(view, "object_name", None) or getattr(view, "basename", None) or "object"
+    return name[:1].upper() + name[1:].replace("-", " ")
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler producing the project's error shape."""
     if isinstance(exc, ServiceError):
@@ -50,6 +57,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response({"detail": _summary(errors), "errors": errors}, status=status.HTTP_400_BAD_REQUEST)
 
+    if isinstance(exc, Http404) and "matches the given query" in str(exc):
+        exc = drf_exceptions.NotFound(f"{object_name(context.get('view'))} not found.")
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -46,6 +46,11 @@ class ComponentSummarySerializer(serializers.ModelSerializer):
         )
     )
     revision = serializers.IntegerField(read_only=True, help_text="The deployment revision that started this part.")
+    attempt = serializers.IntegerField(
+        source="try_number",
+        read_only=True,
+        help_text="Which try of this part: 1, then one more per retry after a failure (changes do not count).",
+    )
 
     class Meta:
         model = ComponentDeployment

@@ -17,7 +17,12 @@ from audit.services import audit_record
 from core.exceptions import Conflict, IdempotencyMismatch, ValidationError
 from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
 from deployments.records import component_row, event_record, reconcile_enqueue, revision_record
-from deployments.services.identity import deployment_name_check, deployment_name_generate, request_fingerprint
+from deployments.services.identity import (
+    deployment_name_check,
+    deployment_name_generate,
+    gpu_type_errors_on_parameters,
+    request_fingerprint,
+)
 from deployments.state import ComponentStatus, DeploymentStatus
 from jobs import selectors as job_selectors
 from jobs.models import Job
@@ -62,14 +67,17 @@ def plan_placed(
     usecase = usecase_resolve(usecase_id) if usecase_id else None
     if load and not usecase:
         raise ValidationError({"load": ["A load is sized for a use case: give usecase_id too."]})
-    return plan_for_cluster(
-        template=template,
-        plan=plan,
-        given=set(parameters) if given is None else set(given),
-        cluster=cluster,
-        usecase=usecase,
-        load=Load(**(load or {})) if usecase else None,
-    )
+    try:
+        return plan_for_cluster(
+            template=template,
+            plan=plan,
+            given=set(parameters) if given is None else set(given),
+            cluster=cluster,
+            usecase=usecase,
+            load=Load(**(load or {})) if usecase else None,
+        )
+    except ValidationError as error:
+        raise gpu_type_errors_on_parameters(error, template=template, plan=plan) from None
 
 
 def deployment_preview(

@@ -60,3 +60,26 @@ def request_fingerprint(*, user, operation: str, request: dict) -> str:
     """SHA-256 of who asked for what: the key of a retry must come with the same user, operation and body."""
     payload = {"user": getattr(user, "pk", None), "operation": operation, "request": request}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+PARAMETER_REF = re.compile(r"parameters\.([A-Za-z_][A-Za-z0-9_]*)")
+GPU_TYPE_PATH = re.compile(r"^components\.(\d+)\.resources\.gpu_type$")
+
+
+def gpu_type_errors_on_parameters(error: ValidationError, *, template, plan) -> ValidationError:
+    """The same error with each component's GPU-type problem moved to the parameter that chose the type
+    (`parameters.gpu_type`, where a form shows it); a type the template fixes stays on its component."""
+    raw = {
+        c.get("id"): str(c.get("gpu_type") or (c.get("resources") or {}).get("gpu_type") or "")
+        for c in template.components or ()
+    }
+    moved: dict[str, list[str]] = {}
+    for path, messages in error.errors.items():
+        match = GPU_TYPE_PATH.match(path)
+        index = int(match.group(1)) if match else -1
+        source = (
+            PARAMETER_REF.search(raw.get(plan.components[index].key, "")) if 0 <= index < len(plan.components) else None
+        )
+        target = f"parameters.{source.group(1)}" if source else path
+        moved.setdefault(target, []).extend(m for m in messages if m not in moved.get(target, []))
+    return ValidationError(moved, detail=error.detail)

@@ -114,6 +114,7 @@ class JobViewSet(TenantScopedViewSet):
     serializer_class = JobSerializer
     filterset_class = JobFilterSet
     extra_query_params = {"destroy": ("reason",)}
+    object_name = "job"
     ordering_fields = [
         "created_at",
         "priority",

@@ -25,6 +25,7 @@ class ApiTokenViewSet(
     """The caller's API tokens. The key is in the creation response only; DELETE revokes."""
 
     serializer_class = ApiTokenSerializer
+    object_name = "API token"
     permission_classes = [IsAuthenticated]
     filterset_fields = ["scope"]
     ordering_fields = ["created_at", "name", "last_used_at"]
