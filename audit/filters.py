@@ -2,6 +2,7 @@ import django_filters
 from django.db.models import Q
 
 from audit.models import AuditEvent
+from core.filters import UtcDateTimeFilter
 
 
 class AuditEventFilterSet(django_filters.FilterSet):
@@ -13,7 +14,7 @@ class AuditEventFilterSet(django_filters.FilterSet):
     tenant_id = django_filters.UUIDFilter(field_name="tenant_id")
     action = django_filters.CharFilter()
     source = django_filters.MultipleChoiceFilter(choices=AuditEvent.Source.choices)
-    to = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt", help_text="Events before this time.")
+    to = UtcDateTimeFilter(field_name="at", lookup_expr="lt", help_text="Events before this time.")
 
     class Meta:
         model = AuditEvent
@@ -27,6 +28,6 @@ class AuditEventFilterSet(django_filters.FilterSet):
 
 
 # `from` is a Python keyword, so it cannot be declared in the class body.
-AuditEventFilterSet.base_filters["from"] = django_filters.IsoDateTimeFilter(
+AuditEventFilterSet.base_filters["from"] = UtcDateTimeFilter(
     field_name="at", lookup_expr="gte", help_text="Events at or after this time."
 )

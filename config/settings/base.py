@@ -296,6 +296,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # After the enum hook: every operation's 4xx answers in the project's error shape (core.api.schema).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.api.schema.error_responses"],
     "ENUM_NAME_OVERRIDES": {
         "ComponentCategoryEnum": "components.models.ComponentDefinition.Category",
         "TemplateCategoryEnum": "templates_app.models.UseCaseTemplate.Category",

@@ -135,7 +135,7 @@ def test_type_errors_are_caught_by_the_form(member_web, templates, project, clus
     too_many = member_web.post(
         "/usecases/deploy/simple-rag-v1", wizard_data(project, cluster, model_id=MODEL, replicas="9")
     )
-    assert "maximum of 4" in too_many.context["parameter_form"].errors["replicas"][0]
+    assert "Must be at most 4 (got 9)." in too_many.context["parameter_form"].errors["replicas"][0]
 
 
 def test_another_tenants_cluster_is_rejected_on_the_cluster_field(member_web, templates, project, other_cluster):

@@ -14,6 +14,7 @@ from deployments.selectors import (
     deployment_upgrade_available,
     deployments_cost_so_far,
 )
+from deployments.services.identity import NAME_MAX_LENGTH, NAME_RE, NAME_RULE
 from jobs.models import Cluster
 from sizing.api.serializers import LoadSerializer
 from templates_app.plans import mask_secrets, secret_values
@@ -25,7 +26,15 @@ class DeploymentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     template_id = serializers.CharField(max_length=200)
     project_id = ScopedPrimaryKeyRelatedField(queryset=Project.objects.all())
     cluster_id = ScopedPrimaryKeyRelatedField(queryset=Cluster.objects.all())
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    name = serializers.RegexField(
+        NAME_RE.pattern,
+        max_length=NAME_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        error_messages={"invalid": NAME_RULE},
+        help_text="Part of every component's address: a DNS label, unique among the cluster's live deployments; "
+        "generated from the template when empty.",
+    )
     parameters = serializers.DictField(required=False, default=dict)
     usecase_id = serializers.CharField(
         max_length=100,

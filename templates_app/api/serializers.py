@@ -16,7 +16,7 @@ class TemplateSerializer(serializers.ModelSerializer):
     routing = serializers.JSONField(read_only=True, allow_null=True)
     observability = serializers.JSONField(read_only=True, allow_null=True)
     forked_from = serializers.SerializerMethodField()
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = UseCaseTemplate
@@ -108,7 +108,7 @@ class PlanSerializer(serializers.Serializer):
 
 
 class TemplateRevisionSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     content = serializers.JSONField(read_only=True)
     changed_fields = serializers.ListField(child=serializers.CharField(), read_only=True)
 

@@ -160,7 +160,7 @@ BAD_CASES = {
     "schema violation": (
         "id: bad\nname: Bad\ncategory: poetry\nversion: '1'\nparameters: []\n"
         "components: [{id: a, component_ref: redis}]\n",
-        "templates/rag/bad.yaml: category: 'poetry' is not one of ['rag', 'chatbot', 'agent']",
+        'templates/rag/bad.yaml: category: Must be one of "rag", "chatbot", "agent" (got "poetry").',
     ),
     "missing field": (
         "id: bad\nname: Bad\ncategory: rag\nparameters: []\ncomponents: [{id: a, component_ref: redis}]\n",
@@ -244,7 +244,9 @@ def test_bad_component_file_is_reported_and_templates_using_it_fail(system_dir):
     _out, err, failed = run("--path", str(system_dir))
     assert failed
     lines = err.splitlines()
-    assert lines[0] == "components/chat-ui.yaml: deployment_type: 'KUBECTL' is not one of ['HELM', 'DOCKER', 'MODEL']"
+    assert lines[0] == (
+        'components/chat-ui.yaml: deployment_type: Must be one of "HELM", "DOCKER", "MODEL" (got "KUBECTL").'
+    )
     assert "templates/chatbot/simple-chatbot-v1.yaml: components.1.component_ref: unknown component 'chat-ui'" in lines
     assert UseCaseTemplate.objects.filter(slug="simple-rag-v1").exists()
 
