@@ -41,10 +41,27 @@ def _codes(path: str, method: str, operation: dict) -> list[str]:
     return codes
 
 
+def _strict_request_bodies(generator) -> set[str]:
+    """Names of the request-body components whose serializer refuses unknown fields (StrictFieldsMixin)."""
+    names: set[str] = set()
+    registry = getattr(generator, "registry", None)
+    for component in registry._components.values() if registry is not None else ():
+        serializer = component.object
+        strict = isinstance(serializer, StrictFieldsMixin) or (
+            isinstance(serializer, type) and issubclass(serializer, StrictFieldsMixin)
+        )
+        if strict and component.type == "schemas" and component.name.endswith("Request"):
+            names.add(component.name)
+    return names
+
+
 def error_responses(result: dict, generator, request, public) -> dict:
     """POSTPROCESSING_HOOKS entry: the Error schema, each operation's 4xx answers, no inherited internal notes."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = ERROR
+    for name in _strict_request_bodies(generator):
+        if name in schemas:
+            schemas[name]["additionalProperties"] = False  # an unknown field is a 400: say so
     for schema in schemas.values():
         if schema.get("description") in INTERNAL_NOTES:
             del schema["description"]

@@ -47,6 +47,7 @@ def test_deploy_states_its_constraints_and_its_422(schema):
     assert name["pattern"].startswith("^[a-z0-9]")
     assert name["maxLength"] == 40
     assert set(body["required"]) == {"template_id", "project_id", "cluster_id"}
+    assert body["additionalProperties"] is False  # an unknown field is a 400
     limit = next(p for p in schema["paths"]["/api/v1/deployments/"]["get"]["parameters"] if p["name"] == "limit")
     assert limit["schema"]["minimum"] == 1
     ordering = next(p for p in schema["paths"]["/api/v1/deployments/"]["get"]["parameters"] if p["name"] == "ordering")
