@@ -163,4 +163,12 @@ def test_the_wizard_puts_the_gpu_type_error_next_to_its_field(member_web, templa
     data["parameters-tools_enabled"] = ["calculator"]
     response = member_web.post("/usecases/deploy/simple-agent-v1", data)
     assert response.status_code == 400
-    assert "has no L40S GPUs" in response.context["parameter_form"].errors["gpu_type"][0]
+    assert "L40S is required and not on this cluster" in response.context["parameter_form"].errors["gpu_type"][0]
+
+
+def test_bad_name_from_the_console_suggests_a_valid_one(member_web, templates, project, cluster):
+    data = {"project": str(project.pk), "cluster": str(cluster.pk), "name": "Bad Name!!", "idempotency_key": ""}
+    data["parameters-model_id"] = "m/x"
+    response = member_web.post("/usecases/deploy/simple-rag-v1", data)
+    assert response.status_code == 400
+    assert "For example 'bad-name'." in response.context["target"].errors["name"][0]

@@ -31,7 +31,7 @@ class DeploymentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
         max_length=NAME_MAX_LENGTH,
         required=False,
         allow_blank=True,
-        error_messages={"invalid": NAME_RULE},
+        error_messages={"invalid": NAME_RULE, "max_length": NAME_RULE},
         help_text="Part of every component's address: a DNS label, unique among the cluster's live deployments; "
         "generated from the template when empty.",
     )
