@@ -15,6 +15,7 @@ from django.db.models import Max
 
 from audit.services import audit_record
 from core.exceptions import Conflict, NotFound, ValidationError
+from core.money import money_map
 from core.resources import gpu_totals
 from deployments.changes import (
     ADD_REPLICAS,
@@ -206,7 +207,7 @@ def _propose(*, deployment: UseCaseDeployment, change: dict, now: datetime | Non
         # The diff shows rendered config and env: a secret parameter's old and new values would appear in it.
         **mask_secrets(change_set.to_dict(), _secrets_of(plan, deployment.parameters, target.parameters)),
         "gpus": {"before": gpus_before, "after": gpus_after, "delta": gpu_delta(gpus_before, gpus_after)},
-        "hourly_cost": {"before": str(cost_before), "after": str(cost_after), "delta": str(cost_after - cost_before)},
+        "hourly_cost": money_map({"before": cost_before, "after": cost_after, "delta": cost_after - cost_before}),
         "capacity": {
             "new_parts": new_parts,
             "fits_now": capacity["fits_now"] and not never_fits,
