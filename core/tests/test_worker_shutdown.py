@@ -42,10 +42,14 @@ def test_sigterm_finishes_the_running_task_and_requeues_the_held_ones(redis_brok
     A pod stopped in between must hand them back, not take them down with it."""
     queue = redis_broker
     first = start_celery_worker(name="drain-a", concurrency=1, queue=queue, log_name="test-drain-a.log")
-    held = [drain_probe.apply_async((0.1, f"held-{n}"), queue=queue, countdown=15) for n in range(3)]
-    wait_until_held(first, scheduled=[result.id for result in held])
-    running = drain_probe.apply_async((4, "running"), queue=queue)
-    wait_until_held(first, active=running.id, scheduled=[result.id for result in held])
+    try:
+        held = [drain_probe.apply_async((0.1, f"held-{n}"), queue=queue, countdown=15) for n in range(3)]
+        wait_until_held(first, scheduled=[result.id for result in held])
+        running = drain_probe.apply_async((4, "running"), queue=queue)
+        wait_until_held(first, active=running.id, scheduled=[result.id for result in held])
+    except BaseException:
+        stop_celery_worker(first, kill=True)  # never leave a worker behind on the shared broker
+        raise
 
     took = terminate_within_grace(first, grace=GRACE_SECONDS)
 
