@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "console",
     "sso",
     "observability",
+    "billing",
 ]
 
 MIDDLEWARE = [
@@ -226,6 +227,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 5.0,
         "options": {"expires": 10},
     },
+    # Metering: every minute of job wall time that is over becomes one usage record per job (billing app).
+    "billing-meter-usage": {"task": "billing.meter_usage", "schedule": 60.0, "options": {"expires": 55}},
     "usecases-purge-expired-cache": {"task": "usecases.tasks.purge_expired_usecase_cache", "schedule": 3600.0},
 }
 

@@ -1,0 +1,69 @@
+from django.conf import settings
+from django.db import models
+
+# Quantities and amounts of one minute are kept to 12 places: a storage precision fine enough that no sum of
+# records a month can hold moves a cent. The one rounding to money is at invoice line level (README, Billing).
+METER_DIGITS = {"max_digits": 24, "decimal_places": 12}
+
+
+class PriceList(models.Model):
+    """A cluster's prices from a moment on (same shape as Cluster.prices); usage before it keeps the older list."""
+
+    cluster = models.ForeignKey("jobs.Cluster", on_delete=models.CASCADE, related_name="price_lists")
+    effective_from = models.DateTimeField()
+    prices = models.JSONField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["cluster", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "effective_from"], name="one_price_list_per_moment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id} from {self.effective_from:%Y-%m-%d %H:%M}"
+
+
+class UsageRecord(models.Model):
+    """What one job ran during one wall-clock minute: seconds, resource-minutes and their amounts, unrounded."""
+
+    job = models.ForeignKey("jobs.Job", on_delete=models.PROTECT, related_name="usage_records")
+    minute = models.DateTimeField()  # start of the minute (UTC, seconds zero)
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="+")
+    project = models.ForeignKey("tenancy.Project", on_delete=models.PROTECT, related_name="+")
+    cluster = models.ForeignKey("jobs.Cluster", on_delete=models.PROTECT, related_name="+")
+    # A deployment is referred to by id, so its usage survives its deletion (as the job's reference does).
+    usecase_deployment_id = models.UUIDField(null=True, blank=True)
+    seconds = models.DecimalField(max_digits=9, decimal_places=6)  # of wall time within the minute, 0 < s <= 60
+    gpu_type = models.CharField(max_length=100, blank=True, default="")
+    gpu_minutes = models.DecimalField(**METER_DIGITS)
+    cpu_core_minutes = models.DecimalField(**METER_DIGITS)
+    memory_gib_minutes = models.DecimalField(**METER_DIGITS)
+    gpu_amount = models.DecimalField(**METER_DIGITS)
+    cpu_amount = models.DecimalField(**METER_DIGITS)
+    memory_amount = models.DecimalField(**METER_DIGITS)
+    price_list = models.ForeignKey(PriceList, null=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["job", "minute"]
+        indexes = [models.Index(fields=["tenant", "minute"], name="usage_tenant_minute_idx")]
+        constraints = [
+            # Idempotence lives here: a repeated pass, or one that resumes after a killed worker, cannot add a row.
+            models.UniqueConstraint(fields=["job", "minute"], name="one_usage_record_per_job_minute"),
+            models.CheckConstraint(condition=models.Q(seconds__gt=0, seconds__lte=60), name="usage_seconds_in_minute"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} @ {self.minute:%Y-%m-%d %H:%M}"
+
+
+class MeteringState(models.Model):
+    """The single row recording when the last complete metering pass started (where the next one looks back to)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_pass_started_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"metering state (last pass {self.last_pass_started_at})"

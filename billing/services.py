@@ -1,0 +1,42 @@
+"""Writes of the billing app: price changes with an effective moment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from billing.models import PriceList
+from core.exceptions import ValidationError
+from jobs.models import Cluster
+from jobs.validation import validate_cluster_settings
+
+BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@transaction.atomic
+def price_list_create(
+    *, user: AbstractBaseUser | None, cluster: Cluster, prices: dict, effective_from: datetime
+) -> PriceList:
+    """Change a cluster's prices from `effective_from` (a whole minute); minutes before it keep the older prices.
+
+    A change already in effect also becomes the cluster's current prices, which new jobs' hourly rates use.
+    """
+    validate_cluster_settings(inventory=cluster.inventory, prices=prices, simulation=cluster.simulation or {})
+    if effective_from.second or effective_from.microsecond:
+        raise ValidationError({"effective_from": "A price change takes effect on a whole minute (seconds zero)."})
+    if PriceList.objects.filter(cluster=cluster, effective_from=effective_from).exists():
+        raise ValidationError({"effective_from": "This cluster already has a price change at that moment."})
+    if not PriceList.objects.filter(cluster=cluster).exists():
+        # The first change starts the history: the prices until now become the list in effect since the beginning.
+        PriceList.objects.create(
+            cluster=cluster, prices=cluster.prices or {}, effective_from=BEGINNING, created_by=user
+        )
+    price_list = PriceList.objects.create(
+        cluster=cluster, prices=prices, effective_from=effective_from, created_by=user
+    )
+    if effective_from <= timezone.now():
+        Cluster.objects.filter(pk=cluster.pk).update(prices=prices)
+    return price_list
