@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
 
@@ -67,3 +69,65 @@ class MeteringState(models.Model):
 
     def __str__(self) -> str:
         return f"metering state (last pass {self.last_pass_started_at})"
+
+
+class Invoice(models.Model):
+    """A tenant's bill for one calendar month: a draft rebuilt from metering until it is finalised, then immutable."""
+
+    class Status(models.TextChoices):
+        DRAFT = "DRAFT"
+        FINAL = "FINAL"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="invoices")
+    month = models.DateField()  # the first day of the month billed (UTC)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    number = models.CharField(max_length=32, null=True, blank=True, unique=True)  # set when finalised
+    currency = models.CharField(max_length=3, default="USD")
+    usage_total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    checksum = models.CharField(max_length=64, blank=True, default="")  # sha256 of the finalised content
+    computed_at = models.DateTimeField(null=True, blank=True)
+    finalised_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-month", "tenant"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "month"], name="one_invoice_per_tenant_month")]
+
+    def __str__(self) -> str:
+        return self.number or f"draft {self.month:%Y-%m} ({self.tenant_id})"
+
+
+class InvoiceLine(models.Model):
+    """One line of an invoice: usage of one resource by one deployment of a project, or a credit/adjustment."""
+
+    class Kind(models.TextChoices):
+        USAGE = "USAGE"
+        ADJUSTMENT = "ADJUSTMENT"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    project = models.ForeignKey("tenancy.Project", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    usecase_deployment_id = models.UUIDField(null=True, blank=True)
+    # Copied when the line is written, so the invoice still reads after the deployment is deleted.
+    deployment_name = models.CharField(max_length=200, blank=True, default="")
+    usecase = models.CharField(max_length=100, blank=True, default="")
+    template = models.CharField(max_length=100, blank=True, default="")
+    resource = models.CharField(max_length=120, blank=True, default="")  # "gpu:H100-80GB", "cpu", "memory"
+    unit = models.CharField(max_length=32, blank=True, default="")  # "GPU-minute", "core-minute", "GiB-minute"
+    quantity = models.DecimalField(max_digits=24, decimal_places=6, default=0)
+    unrounded_amount = models.DecimalField(**METER_DIGITS, default=0)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    reason = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["invoice", "kind", "project_id", "deployment_name", "resource", "id"]
+        indexes = [models.Index(fields=["invoice", "kind"], name="invoice_line_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.resource or self.reason[:40]} {self.amount}"

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from billing.invoices import invoices_close_month
 from billing.metering import metering_pass
 
 
@@ -9,3 +10,9 @@ from billing.metering import metering_pass
 def meter_usage() -> dict:
     """Beat task: record every minute of job wall time that is over and not yet metered."""
     return metering_pass()
+
+
+@shared_task(name="billing.close_month", ignore_result=True)
+def close_month() -> dict:
+    """Beat task: finalise last month's invoices once it is over (a no-op for invoices already final)."""
+    return invoices_close_month()

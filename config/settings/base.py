@@ -229,6 +229,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # Metering: every minute of job wall time that is over becomes one usage record per job (billing app).
     "billing-meter-usage": {"task": "billing.meter_usage", "schedule": 60.0, "options": {"expires": 55}},
+    # Last month's invoices are finalised once it is over (hourly, so a month closes within the hour).
+    "billing-close-month": {"task": "billing.close_month", "schedule": 3600.0},
     "usecases-purge-expired-cache": {"task": "usecases.tasks.purge_expired_usecase_cache", "schedule": 3600.0},
 }
 
