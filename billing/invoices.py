@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from billing.metering import metering_pass
 from billing.models import Invoice, InvoiceLine, UsageRecord
-from core.exceptions import Conflict, ValidationError
+from billing.selectors import invoice_can_adjust
+from core.exceptions import Conflict, PermissionDenied, ValidationError
 from deployments.models import UseCaseDeployment
 from tenancy.models import Project, Tenant
 
@@ -143,6 +144,8 @@ def invoice_adjustment_add(
 ) -> InvoiceLine:
     """A credit (negative) or charge on a draft, to the cent, with who added it and why."""
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if not invoice_can_adjust(user=user, invoice=invoice):
+        raise PermissionDenied("Only the tenant's admins adjust its invoices.")
     errors = {}
     if invoice.status == Invoice.Status.FINAL:
         raise Conflict(f"Invoice {invoice.number} is final; it cannot change.")
@@ -227,3 +230,15 @@ def invoices_close_month(*, now: datetime | None = None) -> dict:
             invoice_finalise(invoice=invoice, now=now)
             finalised += 1
     return {"month": last.isoformat(), "finalised": finalised}
+
+
+def invoices_refresh_current(*, now: datetime | None = None) -> dict:
+    """Beat task body: rebuild this month's draft of every tenant with usage this month."""
+    now = now or timezone.now()
+    month = month_start(now)
+    start, end = month_bounds(month)
+    tenant_ids = UsageRecord.objects.filter(minute__gte=start, minute__lt=end).values_list("tenant_id", flat=True)
+    tenants = Tenant.objects.filter(pk__in=tenant_ids.distinct()).order_by("pk")
+    for tenant in tenants:
+        invoice_refresh(tenant=tenant, month=month, now=now)
+    return {"month": month.isoformat(), "refreshed": len(tenants)}

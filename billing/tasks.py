@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from billing.invoices import invoices_close_month
+from billing.invoices import invoices_close_month, invoices_refresh_current
 from billing.metering import metering_pass
 
 
@@ -16,3 +16,9 @@ def meter_usage() -> dict:
 def close_month() -> dict:
     """Beat task: finalise last month's invoices once it is over (a no-op for invoices already final)."""
     return invoices_close_month()
+
+
+@shared_task(name="billing.refresh_drafts", ignore_result=True)
+def refresh_drafts() -> dict:
+    """Beat task: this month's drafts follow metering (every 10 minutes)."""
+    return invoices_refresh_current()

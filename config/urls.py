@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/v1/", include("sizing.api.urls")),
     path("api/v1/", include("security.api.urls")),
     path("api/v1/", include("audit.api.urls")),
+    path("api/v1/", include("billing.api.urls")),
     path("", include("console.urls")),
 ]
 

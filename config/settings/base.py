@@ -231,6 +231,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "billing-meter-usage": {"task": "billing.meter_usage", "schedule": 60.0, "options": {"expires": 55}},
     # Last month's invoices are finalised once it is over (hourly, so a month closes within the hour).
     "billing-close-month": {"task": "billing.close_month", "schedule": 3600.0},
+    "billing-refresh-drafts": {"task": "billing.refresh_drafts", "schedule": 600.0},
     "usecases-purge-expired-cache": {"task": "usecases.tasks.purge_expired_usecase_cache", "schedule": 3600.0},
 }
 
@@ -311,6 +312,7 @@ SPECTACULAR_SETTINGS = {
         "ComponentRoleEnum": "deployments.selectors.COMPONENT_ROLES",
         "RoleEnum": "tenancy.models.Membership.Role",  # keeps its name beside the components' role
         "PrecisionEnum": "sizing.reference.PRECISIONS",
+        "InvoiceStatusEnum": "billing.models.Invoice.Status",
     },
 }
 

@@ -13,6 +13,7 @@ every request runs in a savepoint that is rolled back, so one caller's DELETE do
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from django.db import transaction
@@ -22,6 +23,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from billing.invoices import invoice_refresh
 from components.models import ComponentDefinition
 from deployments import services as deployment_services
 from deployments.tests.factories import SIMPLE_RAG_PARAMS, make_cluster, seed_system_templates
@@ -70,6 +72,7 @@ def _world() -> dict:
     admin_token, _ = security_services.token_create(user=admin, owner=admin, name="laptop")
     usecase = make_usecase()
     event = AuditEvent.objects.filter(tenant_id=tenant_a.pk).first()
+    invoice = invoice_refresh(tenant=tenant_a, month=date(2026, 3, 1))
     component_id = ComponentDefinition.objects.order_by("id").values_list("id", flat=True).first()
     rule = AlertRule.objects.create(deployment=deployment, name="matrix-rule", kind=AlertRule.Kind.DEGRADED)
     alert = Alert.objects.create(rule=rule, deployment=deployment, fired_at=timezone.now())
@@ -94,6 +97,7 @@ def _world() -> dict:
         "token_id": account_token.pk,
         "tokens": admin_token.pk,
         "audit": event.pk,
+        "invoices": invoice.pk,
         "member_key": users["member"].username,
         "revision": 1,
         "version": 1,

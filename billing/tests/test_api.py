@@ -1,0 +1,65 @@
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+
+from billing.invoices import invoice_refresh
+from billing.metering import metering_pass
+from billing.tests.test_metering import PRICES, ran
+from core.testing import client_for
+from jobs.tests.factories import ClusterFactory
+
+M0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def invoice(tenant, project):
+    cluster = ClusterFactory(tenant=tenant, name="sim", prices=PRICES)
+    for day in range(3):
+        ran(cluster, project, start=M0 + dt.timedelta(days=day, seconds=30), stop=M0 + dt.timedelta(days=day, hours=1))
+    metering_pass(now=M0 + dt.timedelta(days=5))
+    return invoice_refresh(tenant=tenant, month=dt.date(2026, 3, 1))
+
+
+@pytest.mark.django_db
+def test_members_list_and_read_their_invoices_and_another_tenant_gets_404(
+    invoice, member_client, other_client, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(6):
+        listed = member_client.get("/api/v1/invoices?month=2026-03-17&status=DRAFT")
+    assert listed.status_code == 200 and [row["id"] for row in listed.json()["results"]] == [str(invoice.pk)]
+    with django_assert_max_num_queries(6):
+        detail = member_client.get(f"/api/v1/invoices/{invoice.pk}")
+    body = detail.json()
+    assert body["total"] == str(invoice.total) and len(body["lines"]) == 3
+    assert {line["resource"] for line in body["lines"]} == {"gpu:H100-80GB", "cpu", "memory"}
+    assert sum(Decimal(line["amount"]) for line in body["lines"]) == Decimal(body["total"])
+    assert other_client.get(f"/api/v1/invoices/{invoice.pk}").status_code == 404
+    assert other_client.get(f"/api/v1/invoices/{invoice.pk}/csv").status_code == 404
+    assert other_client.get("/api/v1/invoices").json()["results"] == []
+
+
+@pytest.mark.django_db
+def test_csv_has_a_row_per_line_and_the_total(invoice, viewer_client):
+    response = viewer_client.get(f"/api/v1/invoices/{invoice.pk}/csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == 4 and rows[-1]["kind"] == "TOTAL" and Decimal(rows[-1]["amount"]) == invoice.total
+    assert sum(Decimal(row["amount"]) for row in rows[:-1]) == invoice.total
+
+
+@pytest.mark.django_db
+def test_adjustments_by_admins_with_field_errors(invoice, admin_client, member_client, admin_user, other_project):
+    url = f"/api/v1/invoices/{invoice.pk}/adjustments"
+    assert member_client.post(url, {"amount": "-1.00", "reason": "x"}, format="json").status_code == 403
+    bad = admin_client.post(url, {"amount": "abc", "project_id": str(other_project.pk)}, format="json")
+    assert bad.status_code == 400
+    assert {"amount", "reason", "project_id"} <= set(bad.json()["errors"])
+    zero = admin_client.post(url, {"amount": "0", "reason": "nothing"}, format="json")
+    assert zero.status_code == 400 and "amount" in zero.json()["errors"]
+    made = admin_client.post(url, {"amount": "-1.50", "reason": "goodwill"}, format="json")
+    assert made.status_code == 201 and made.json()["created_by"] == admin_user.username
+    detail = client_for(admin_user).get(f"/api/v1/invoices/{invoice.pk}").json()
+    assert Decimal(detail["total"]) == invoice.total - Decimal("1.50")
