@@ -82,13 +82,15 @@ def metrics_collect(*, now: datetime) -> CollectResult:
         result.components += 1
         per_minute = (job.hourly_rate or Decimal(0)) / 60
         targets = expected.targets if serving is not None else {}
-        rows.extend(_rollup(deployment, component.key, w, per_minute, targets, serving is not None) for w in windows)
+        rows.extend(
+            rollup_from_window(deployment, component.key, w, per_minute, targets, serving is not None) for w in windows
+        )
     MetricRollup.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
     result.rows = len(rows)
     return result
 
 
-def _rollup(
+def rollup_from_window(
     deployment: UseCaseDeployment, key: str, window, cost: Decimal, targets: dict[str, float], is_llm: bool
 ) -> MetricRollup:
     sketches = {name: sketch_from_values(getattr(window, name)) for name in ("ttft", "itl", "e2e")}

@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db.models import Q, Sum
 
 from deployments.models import UseCaseDeployment
-from observability.models import DeploymentMonitoring, MetricRollup
+from observability.models import Alert, AlertRule, DeploymentMonitoring, MetricRollup, NotificationChannel
 from observability.workload import TARGETS, targets_of
 from tenancy.selectors import scope_to_user
 from usecases.models import Usecase
@@ -37,6 +37,20 @@ class WindowAttainment:
 def monitored_deployments(*, user):
     """Deployments whose metrics the caller may read: those of their tenants (another tenant's is a 404)."""
     return scope_to_user(UseCaseDeployment.objects.all(), user)
+
+
+def alert_list(*, user):
+    """Alerts of the caller's deployments."""
+    queryset = Alert.objects.select_related("rule", "deployment", "acknowledged_by")
+    return scope_to_user(queryset, user, tenant_field="deployment__tenant")
+
+
+def alert_rule_list(*, user):
+    return scope_to_user(AlertRule.objects.select_related("deployment"), user, tenant_field="deployment__tenant")
+
+
+def channel_list(*, user):
+    return scope_to_user(NotificationChannel.objects.select_related("tenant"), user)
 
 
 def deployment_objective(deployment: UseCaseDeployment) -> Decimal:

@@ -6,7 +6,7 @@ from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from observability import services
+from observability import selectors, services
 from observability.api.alert_serializers import (
     AlertRuleSerializer,
     AlertSerializer,
@@ -28,12 +28,15 @@ WRITE_ERRORS = {
 class AlertRuleViewSet(TenantScopedViewSet):
     """Alert rules per deployment: the defaults (SLO fast/slow burn, not running, degraded), the template's, yours."""
 
-    queryset = AlertRule.objects.select_related("deployment")
+    queryset = AlertRule.objects.none()  # for the router and the schema; requests read the selector
     serializer_class = AlertRuleSerializer
     filterset_class = AlertRuleFilterSet
     tenant_field = "deployment__tenant"
     ordering_fields = ["name", "created_at"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.alert_rule_list(user=self.request.user)
 
     def perform_create(self, serializer):
         serializer.instance = services.alert_rule_create(user=self.request.user, **serializer.validated_data)
@@ -49,11 +52,14 @@ class AlertRuleViewSet(TenantScopedViewSet):
 class NotificationChannelViewSet(TenantScopedViewSet):
     """Where alerts go: webhooks (generic JSON), Slack-compatible webhooks, e-mail."""
 
-    queryset = NotificationChannel.objects.select_related("tenant")
+    queryset = NotificationChannel.objects.none()  # for the router and the schema; requests read the selector
     serializer_class = NotificationChannelSerializer
     filterset_class = NotificationChannelFilterSet
     ordering_fields = ["name", "created_at"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.channel_list(user=self.request.user)
 
     def perform_create(self, serializer):
         serializer.instance = services.channel_create(user=self.request.user, **serializer.validated_data)
@@ -69,11 +75,14 @@ class NotificationChannelViewSet(TenantScopedViewSet):
 class AlertViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Firing and recent alerts of the caller's deployments; silence or acknowledge one."""
 
-    queryset = Alert.objects.select_related("rule", "deployment", "acknowledged_by")
+    queryset = Alert.objects.none()  # for the router and the schema; requests read the selector
     serializer_class = AlertSerializer
     filterset_class = AlertFilterSet
     tenant_field = "deployment__tenant"
     ordering_fields = ["fired_at", "resolved_at"]
+
+    def get_queryset(self):
+        return selectors.alert_list(user=self.request.user)
 
     @extend_schema(request=SilenceSerializer, responses={200: AlertSerializer, **WRITE_ERRORS})
     @action(detail=True, methods=["post"], filter_backends=[])

@@ -1,0 +1,201 @@
+"""Observability benchmark (issue 17): 1,000 running deployments, their metric collection, storage and queries.
+
+    python bench/observability_bench.py [--count 1000] [--minutes 5] [--runs 50]
+
+Creates (and drops) its own PostgreSQL database `uf_bench_observability` (BENCH_DB names another), deploys one
+simple-rag-v1 stack sized for the `ambient_scribe` use case through the real services and brings it to RUNNING, then
+clones it (deployment, components and RUNNING jobs) to `--count` deployments. It reports:
+  - collection: one `metrics_collect` pass per minute of data for every component of every deployment (4 each:
+    one LLM from the performance model, three services) — wall and CPU seconds and SQL queries per pass;
+  - storage: bytes per rollup row (table + indexes + TOAST, from pg_total_relation_size) and so per deployment per
+    day at minute resolution and, past 7 days, at hour resolution;
+  - a 24 h range query at a 1-minute step (TTFT quantiles, request rate, GPU utilisation) and the 30-day SLO query,
+    on deployments with 24 h of minute rollups, resp. 7 days of minutes + 23 days of hours: median and p99 of --runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def setup_database() -> str:
+    db = os.environ.get("BENCH_DB", "uf_bench_observability")
+    for sql in (f"DROP DATABASE IF EXISTS {db}", f"CREATE DATABASE {db}"):
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True)
+    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{db}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    return db
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--minutes", type=int, default=5, help="collection passes (one minute of data each)")
+    parser.add_argument("--runs", type=int, default=50)
+    args = parser.parse_args()
+    db = setup_database()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    run(args)
+    django.db.connections.close_all()
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {db}"], check=True)
+
+
+def run(args) -> None:
+    import json
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from deployments import reconciler
+    from deployments.models import ComponentDeployment, UseCaseDeployment
+    from deployments.services import deployment_create
+    from deployments.tests.factories import make_cluster, seed_system_templates
+    from jobs.drivers import get_driver
+    from jobs.models import Job
+    from observability.collect import floor_minute, metrics_collect, rollup_from_window
+    from observability.models import MetricRollup
+    from observability.query import range_query
+    from observability.selectors import deployment_slo
+    from observability.workload import expected_for, serving_for
+    from templates_app.models import UseCaseTemplate
+    from tenancy.tests.factories import MembershipFactory, ProjectFactory, TenantFactory, UserFactory
+    from usecases import services as usecase_services
+    from usecases.bootstrap import FIXTURE
+    from usecases.models import Usecase
+
+    usecase_services.usecases_import(data=json.loads(FIXTURE.read_text(encoding="utf-8")))
+    seed_system_templates()
+    tenant = TenantFactory(name="bench")
+    user = UserFactory(username="bench")
+    MembershipFactory(user=user, tenant=tenant, role="admin")
+    project = ProjectFactory(tenant=tenant, name="bench")
+    cluster = make_cluster(tenant=tenant, name="bench")
+    template = UseCaseTemplate.objects.get(slug="simple-rag-v1", tenant__isnull=True)
+    first, _ = deployment_create(user=user, template=template, project=project, cluster=cluster,
+                                 parameters={"model_id": "meta-llama/Llama-3.1-8B-Instruct"}, name="bench-0",
+                                 usecase_id="ambient_scribe", load={"concurrency": 20})  # fmt: skip
+    for _ in range(6):
+        reconciler.deployment_reconcile(deployment_id=first.pk)
+    first.refresh_from_db()
+    assert first.status == "RUNNING", first.status_message
+    started = timezone.now() - timedelta(days=31)
+    Job.objects.filter(usecase_deployment_id=first.pk).update(started_at=started)
+    components = list(first.components.filter(retired_at__isnull=True, is_candidate=False).select_related("job"))
+    deployments, rows, jobs = [], [], []
+    for i in range(1, args.count):
+        clone = UseCaseDeployment.objects.get(pk=first.pk)
+        clone.pk, clone.name, clone.idempotency_key = uuid.uuid4(), f"bench-{i}", None
+        deployments.append(clone)
+        for component in components:
+            job = Job.objects.get(pk=component.job_id)
+            row = ComponentDeployment.objects.get(pk=component.pk)
+            row.pk, row.deployment_id = uuid.uuid4(), clone.pk
+            job.pk, job.usecase_deployment_id, job.component_deployment_id = uuid.uuid4(), clone.pk, row.pk
+            row.job_id = job.pk
+            jobs.append(job)
+            rows.append(row)
+    UseCaseDeployment.objects.bulk_create(deployments, batch_size=500)
+    Job.objects.bulk_create(jobs, batch_size=500)
+    ComponentDeployment.objects.bulk_create(rows, batch_size=500)
+    print(f"{args.count} deployments, {len(rows) + len(components)} running components")
+
+    now = floor_minute(timezone.now())
+    metrics_collect(now=now - timedelta(minutes=args.minutes))  # the catch-up pass, not measured
+    passes = []
+    for m in range(args.minutes, 0, -1):
+        with CaptureQueriesContext(connection) as queries:
+            wall, cpu = time.perf_counter(), time.process_time()
+            result = metrics_collect(now=now - timedelta(minutes=m - 1))
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        passes.append((wall, cpu, len(queries), result.rows))
+    print("collection pass (1 minute of data):")
+    for wall, cpu, count, written in passes:
+        print(f"  wall {wall:.2f} s  cpu {cpu:.2f} s  queries {count}  rows {written}")
+    print(f"  median wall {statistics.median(p[0] for p in passes):.2f} s, "
+          f"median cpu {statistics.median(p[1] for p in passes):.2f} s")  # fmt: skip
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE observability_metricrollup")
+        cursor.execute("SELECT pg_total_relation_size('observability_metricrollup')")
+        total = cursor.fetchone()[0]
+    count = MetricRollup.objects.count()
+    per_row = total / count
+    per_minute_rows = len(components)
+    print(f"storage: {count} rows, {total / 1e6:.1f} MB, {per_row:.0f} B/row; per deployment per day: "
+          f"{per_row * per_minute_rows * 1440 / 1e6:.2f} MB at minute resolution, "
+          f"{per_row * per_minute_rows * 24 / 1e3:.1f} kB at hour resolution (rows of similar size)")  # fmt: skip
+
+    # History for the query deployments: 24 h of minutes for the range query; 7 d minutes + 23 d hours for the SLO.
+    usecase = Usecase.objects.get(unique_id="ambient_scribe")
+    expected = expected_for(first, usecase=usecase, monitoring=None)
+    driver = get_driver(cluster)
+    history = []
+    llm = next(c for c in components if c.key == "llm")
+    serving = serving_for(first, key="llm", replicas=int(llm.job.resources.get("replicas", 1)), tokens=expected.tokens)
+    MetricRollup.objects.filter(deployment=first).delete()
+    t0 = time.perf_counter()
+    for component in components:
+        s = serving if component.key == "llm" else None
+        windows = driver.read_metrics(job=component.job, start=now - timedelta(days=7), end=now,
+                                      profile=expected.profile, serving=s)  # fmt: skip
+        cost = component.job.hourly_rate / 60
+        history.extend(rollup_from_window(first, component.key, w, cost, expected.targets if s else {}, s is not None)
+                       for w in windows)  # fmt: skip
+    from sizing.loadsim import simulate_llm
+
+    hour = (now - timedelta(days=30)).replace(minute=0)
+    while hour < now - timedelta(days=7):
+        w = simulate_llm(profile=expected.profile, serving=serving, start=hour, seconds=3600, key="llm")
+        row = rollup_from_window(first, "llm", w, llm.job.hourly_rate, expected.targets, True)
+        row.resolution = MetricRollup.Resolution.HOUR
+        history.append(row)
+        hour += timedelta(hours=1)
+    MetricRollup.objects.bulk_create(history, batch_size=1000)
+    print(f"history for one deployment: {len(history)} rows in {time.perf_counter() - t0:.1f} s")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE observability_metricrollup")  # the visibility map for index-only scans
+
+    def timed(fn) -> tuple[float, float, int]:
+        samples = []
+        for _ in range(args.runs):
+            with CaptureQueriesContext(connection) as queries:
+                t = time.perf_counter()
+                fn()
+                samples.append((time.perf_counter() - t) * 1000)
+        return statistics.median(samples), percentile(samples, 99), len(queries)
+
+    names = ["vllm:time_to_first_token_seconds", "vllm:request_success_total", "DCGM_FI_DEV_GPU_UTIL"]
+    for label, component in (("llm component", "llm"), ("all components", "")):
+        median, p99, q = timed(lambda c=component: range_query(deployment_id=first.pk, names=names,
+                                                               start=now - timedelta(hours=24), end=now, step=60,
+                                                               component=c))  # fmt: skip
+        print(f"24 h range query, 1-minute step, 3 names ({label}): median {median:.1f} ms, p99 {p99:.1f} ms, "
+              f"{q} queries")  # fmt: skip
+    median, p99, q = timed(lambda: deployment_slo(deployment=first, now=now))
+    print(f"30-day SLO query: median {median:.1f} ms, p99 {p99:.1f} ms, {q} queries")
+
+
+if __name__ == "__main__":
+    main()
