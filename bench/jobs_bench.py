@@ -4,6 +4,11 @@ to completion with the beat task (`jobs.tasks.advance_jobs`) on a controlled clo
 Measures: submissions per second, jobs admitted per second of pass time, the median and p99 wall time of one
 scheduling pass, and SQL queries per pass (split into the constant part and the part per changed job).
 
+The N jobs are submitted one by one with `job_submit(..., schedule=False)` (recorded PENDING; the beat's passes
+admit them). After the drain, in the same run and database, two more clusters measure the other ways in: the
+same N jobs through `jobs_submit_many` (1,000 per call, one pass each), and `--with-pass` jobs (default 1,000)
+submitted one by one with a pass each, as every submit did before.
+
     python bench/jobs_bench.py            # 10,000 jobs on PostgreSQL database uf_bench_jobs (created, then dropped)
     python bench/jobs_bench.py --quick    # 1,000 jobs
     python bench/jobs_bench.py --database-url sqlite:///var/bench_jobs.sqlite3
@@ -66,8 +71,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database afterwards")
+    parser.add_argument("--with-pass", type=int, default=None, help="jobs submitted with a pass each (default 1,000)")
     args = parser.parse_args()
     total = args.jobs or (1_000 if args.quick else 10_000)
+    with_pass = args.with_pass if args.with_pass is not None else min(total, 1_000)
     is_postgres = args.database_url.startswith("postgres")
 
     if is_postgres:
@@ -88,6 +95,7 @@ def main() -> None:
 
     from jobs import services
     from jobs.models import Job
+    from jobs.services.submission import BULK_MAX
     from jobs.tasks import advance_jobs
     from tenancy.models import Project, Tenant
 
@@ -95,31 +103,38 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         tenant = Tenant.objects.create(name="Bench")
         project = Project.objects.create(tenant=tenant, name="bench")
-        cluster = services.cluster_create(
-            tenant=tenant,
-            name="bench",
-            inventory={"gpus": {"H100-80GB": SLOTS}, "cpu_cores": SLOTS * 4, "memory_gib": SLOTS * 32},
-            prices={"gpu_hour": {"H100-80GB": 2.5}, "cpu_hour": 0.02, "memory_gib_hour": 0.003},
-            simulation={"startup_seconds": {"default": 2}, "failure_rate": 0.02, "seed": 1},
-        )
+
+        def new_cluster(name: str):
+            return services.cluster_create(
+                tenant=tenant,
+                name=name,
+                inventory={"gpus": {"H100-80GB": SLOTS}, "cpu_cores": SLOTS * 4, "memory_gib": SLOTS * 32},
+                prices={"gpu_hour": {"H100-80GB": 2.5}, "cpu_hour": 0.02, "memory_gib_hour": 0.003},
+                simulation={"startup_seconds": {"default": 2}, "failure_rate": 0.02, "seed": 1},
+            )
+
         resources = {"gpu_type": "H100-80GB", "gpu_count": 1, "cpu": 4, "memory_gib": 32, "replicas": 1}
         spec = {"kind": "docker", "image": "ghcr.io/acme/trainer", "tag": "1.0"}
+
+        def job(i: int) -> dict:
+            return {
+                "name": f"job-{i}",
+                "job_type": "BATCH",
+                "tenant": tenant,
+                "project": project,
+                "resources": resources,
+                "spec": spec,
+                "priority": (0, 50, 75)[i % 3],
+                "duration_seconds": 10 + (i * 7919) % 51,  # 10..60 s, spread deterministically
+            }
+
+        cluster = new_cluster("bench")
         start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
         with time_machine.travel(start, tick=False) as clock:
             t0 = time.perf_counter()
             for i in range(total):
-                services.job_submit(
-                    cluster=cluster,
-                    name=f"job-{i}",
-                    job_type="BATCH",
-                    tenant=tenant,
-                    project=project,
-                    resources=resources,
-                    spec=spec,
-                    priority=(0, 50, 75)[i % 3],
-                    duration_seconds=10 + (i * 7919) % 51,  # 10..60 s, spread deterministically
-                )
+                services.job_submit(cluster=cluster, schedule=False, **job(i))
                 if i % 50 == 49:
                     clock.shift(0.01)
             submit_seconds = time.perf_counter() - t0
@@ -130,7 +145,7 @@ def main() -> None:
             admitted_total = 0
             waiting_at_pass: list[int] = []
             while Job.objects.filter(status__in=Job.Status.ACTIVE).exists():
-                waiting_at_pass.append(Job.objects.filter(status="QUEUED").count())
+                waiting_at_pass.append(Job.objects.filter(status__in=("PENDING", "QUEUED"), admitted_at=None).count())
                 clock.shift(BEAT_SECONDS)
                 connection.queries_log.clear()  # the log keeps 9,000 entries; a pass must start below that
                 with CaptureQueriesContext(connection) as ctx:
@@ -143,7 +158,22 @@ def main() -> None:
                 if len(pass_seconds) > 100_000:
                     raise RuntimeError("jobs did not finish")
 
-        counts = dict(Job.objects.values_list("status").annotate(n=django.db.models.Count("id")))
+            # The other ways in, same run: many at once (one pass per call), and one by one with a pass each.
+            bulk_cluster = new_cluster("bench-bulk")
+            t0 = time.perf_counter()
+            for first in range(0, total, BULK_MAX):
+                batch = [job(i) for i in range(first, min(total, first + BULK_MAX))]
+                services.jobs_submit_many(cluster=bulk_cluster, jobs=batch)
+            bulk_seconds = time.perf_counter() - t0
+            pass_cluster = new_cluster("bench-pass")
+            t0 = time.perf_counter()
+            for i in range(with_pass):
+                services.job_submit(cluster=pass_cluster, **job(i))
+            with_pass_seconds = time.perf_counter() - t0
+
+        counts = dict(
+            Job.objects.filter(cluster=cluster).values_list("status").annotate(n=django.db.models.Count("id"))
+        )
         idle = [q for q, c in zip(pass_queries, pass_changes, strict=True) if c == 0]
         # Queries beyond one per changed job (a start, an end or a bulk admission touches each job once or twice).
         overhead = [q - c for q, c in zip(pass_queries, pass_changes, strict=True)]
@@ -153,7 +183,12 @@ def main() -> None:
         busy = sum(pass_seconds)
         print(f"database: {connection.vendor}; jobs: {total}; cluster slots: {SLOTS}; beat: {BEAT_SECONDS:g} s")
         print(f"final statuses: {counts}")
-        print(f"submit: {total / submit_seconds:,.0f} jobs/s ({submit_seconds:.1f} s, each submit runs a pass)")
+        print(f"submit one by one, no pass: {total / submit_seconds:,.0f} jobs/s ({submit_seconds:.1f} s)")
+        print(f"submit {BULK_MAX:,} per jobs_submit_many call: {total / bulk_seconds:,.0f} jobs/s")
+        if with_pass:
+            rate = with_pass / with_pass_seconds
+            print(f"submit one by one with a pass each ({with_pass:,} jobs): {rate:,.0f} jobs/s")
+        print(f"first pass (admits {SLOTS}, queues the other {total - SLOTS:,}): {pass_seconds[0] * 1000:.1f} ms")
         print(f"passes: {len(pass_seconds)}; admitted during passes: {admitted_total}")
         print(f"admitted per second of pass time: {admitted_total / busy:,.0f} ({busy:.2f} s in passes)")
         print(

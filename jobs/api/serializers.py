@@ -6,7 +6,8 @@ from rest_framework import serializers
 
 from core.api.fields import MoneyField, StrictFieldsMixin
 from jobs.models import Cluster, Job
-from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField
+from jobs.services.submission import BULK_MAX
+from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField, resolve_scoped_references
 from tenancy.models import Project, Tenant
 
 
@@ -203,6 +204,23 @@ class JobCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     usecase_deployment_id = serializers.UUIDField(required=False, allow_null=True, default=None)
     component_deployment_id = serializers.UUIDField(required=False, allow_null=True, default=None)
     attempt = serializers.IntegerField(required=False, min_value=1, default=1)
+
+
+class JobBulkCreateSerializer(serializers.Serializer):
+    """Many jobs for one cluster, recorded together (all or nothing) and admitted by one scheduling pass."""
+
+    jobs = JobCreateSerializer(many=True, min_length=1, max_length=BULK_MAX)
+
+    def to_internal_value(self, data):
+        items = data.get("jobs") if isinstance(data, dict) else None
+        if isinstance(items, list):  # every item's project_id in one query, not one per item
+            ids = [item.get("project_id") for item in items if isinstance(item, dict) and item.get("project_id")]
+            resolve_scoped_references(self, self.fields["jobs"].child.fields["project_id"], ids)
+        return super().to_internal_value(data)
+
+
+class JobBulkSerializer(serializers.Serializer):
+    jobs = JobSerializer(many=True, help_text="In the order they were sent, as the pass left them.")
 
 
 class UsageSerializer(serializers.Serializer):

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -12,6 +12,8 @@ from jobs import selectors, services
 from jobs.api.serializers import (
     ClusterCheckSerializer,
     ClusterSerializer,
+    JobBulkCreateSerializer,
+    JobBulkSerializer,
     JobCreateSerializer,
     JobSerializer,
     ScheduleSerializer,
@@ -160,6 +162,35 @@ class JobViewSet(TenantScopedViewSet):
         )
         job = self.get_queryset().get(pk=job.pk)
         return Response(self.get_serializer(job).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[CLUSTER_ID],
+        request=JobBulkCreateSerializer,
+        responses={
+            201: JobBulkSerializer,
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description='{"detail", "errors": {"jobs.<index>.<field>": [...]}}: nothing recorded.',
+            ),
+            403: OpenApiResponse(OpenApiTypes.OBJECT, description="A viewer of the tenant."),
+            404: OpenApiResponse(OpenApiTypes.OBJECT, description="No such cluster in the caller's tenants."),
+            409: OpenApiResponse(OpenApiTypes.OBJECT, description="The cluster accepts no new jobs."),
+        },
+        summary="Submit many jobs at once",
+        description="Up to 1,000 jobs, each as in a single submission, recorded in one transaction (all or nothing) "
+        "and admitted by one scheduling pass in priority order.",
+    )
+    @action(detail=False, methods=["post"], url_path="bulk", filter_backends=[], pagination_class=None)
+    def bulk(self, request, *args, **kwargs):
+        cluster = self.get_cluster()
+        require_write(request.user, cluster.tenant_id)  # a viewer's POST is a 403 before its body is read
+        serializer = JobBulkCreateSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        items = [{**item, "tenant": cluster.tenant} for item in serializer.validated_data["jobs"]]
+        jobs = services.jobs_submit_many(user=request.user, cluster=cluster, jobs=items)
+        found = self.get_queryset().in_bulk([job.pk for job in jobs])
+        data = JobSerializer([found[job.pk] for job in jobs], many=True, context=self.get_serializer_context()).data
+        return Response({"jobs": data}, status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
         kwargs["partial"] = True

@@ -1,4 +1,10 @@
-"""Submitting a job: validate it, record it with its demand and price, and let a pass admit it at once."""
+"""Submitting jobs: validate them, record them with their demand and price, and let a pass admit them.
+
+`job_submit` records one job and, by default, runs a pass so a job that fits is admitted at once;
+`jobs_submit_many` records many in one transaction and runs one pass for all of them. With `schedule=False`
+either only records (the job waits PENDING): the next pass admits it (the beat's, every 2 s, or the caller's own).
+Queue position and predicted start are right either way: the forecast reads every waiting job, passed or not.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,7 @@ import uuid
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.exceptions import Conflict, ValidationError
@@ -17,6 +22,8 @@ from jobs.scheduling import CENT, Capacity, Demand, hourly_rate
 from jobs.services.passes import cluster_schedule_pass
 from jobs.validation import normalise_resources, parse_priority, validate_duration, validate_labels, validate_spec
 from tenancy.selectors import require_write
+
+BULK_MAX = 1000  # jobs per jobs_submit_many call (and per POST .../jobs/bulk)
 
 
 def collect_errors(errors: dict, func, *args, **kwargs):
@@ -59,8 +66,10 @@ def job_submit(
     attempt: int = 1,
     duration_seconds: float | None = None,
     now: datetime | None = None,
+    schedule: bool = True,
 ) -> Job:
-    """Validate and record a job, then run a scheduling pass so a job that fits is admitted at once.
+    """Validate and record a job; with `schedule` (default) run a scheduling pass so a job that fits is admitted at
+    once, without it leave it PENDING for the next pass.
 
     Idempotent on (component_deployment_id, attempt): a repeated call returns the job already recorded.
     """
@@ -70,6 +79,57 @@ def job_submit(
         if existing is not None:
             return existing
 
+    now = now or timezone.now()
+    fields = job_fields(
+        cluster=cluster,
+        name=name,
+        job_type=job_type,
+        tenant=tenant,
+        project=project,
+        resources=resources,
+        spec=spec,
+        source_type=source_type,
+        priority=priority,
+        labels=labels,
+        usecase_deployment_id=usecase_deployment_id,
+        component_deployment_id=component_deployment_id,
+        attempt=attempt,
+        duration_seconds=duration_seconds,
+        now=now,
+    )
+    _require_active(cluster)
+    try:
+        with transaction.atomic():
+            (job,) = _record(cluster, [fields])
+    except IntegrityError:
+        if component_deployment_id is None:
+            raise
+        # Another caller recorded this attempt first: theirs is the job.
+        return Job.objects.get(component_deployment_id=component_deployment_id, attempt=attempt)
+    if _hand_over(cluster, [job], now=now, schedule=schedule):
+        job.refresh_from_db()
+    return job
+
+
+def job_fields(
+    *,
+    cluster: Cluster,
+    name: str,
+    job_type: str,
+    tenant,
+    project,
+    resources: dict,
+    spec: dict,
+    source_type: str = Job.SourceType.DIRECT,
+    priority: int | str = 50,
+    labels: dict | None = None,
+    usecase_deployment_id=None,
+    component_deployment_id=None,
+    attempt: int = 1,
+    duration_seconds: float | None = None,
+    now: datetime,
+) -> dict:
+    """The validated columns of a new job on this cluster, all but its sequence (ValidationError per field)."""
     errors: dict = {}
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
         errors["name"] = ["A name of 1 to 255 characters is required."]
@@ -93,14 +153,11 @@ def job_submit(
         collect_errors(errors, get_driver(cluster).validate, cluster=cluster, spec=spec, resources=resources)
     if errors:
         raise ValidationError(errors)
-    if cluster.status != Cluster.Status.ACTIVE:
-        raise Conflict(f"The cluster is {cluster.status} and accepts no new jobs.")
 
-    now = now or timezone.now()
     demand = Demand.from_resources(resources)
     rate = hourly_rate(cluster.prices or {}, resources)
-    never_fits = Capacity.from_inventory(cluster.inventory).never_fits_reason(demand)
     fields = {
+        "id": uuid.uuid4(),
         "name": name.strip(),
         "job_type": job_type,
         "source_type": source_type,
@@ -126,24 +183,110 @@ def job_submit(
         "status": Job.Status.PENDING,
         "status_message": "Submitted.",
     }
+    never_fits = Capacity.from_inventory(cluster.inventory).never_fits_reason(demand)
     if never_fits:
         fields.update(
             status=Job.Status.FAILED, completed_at=now, status_message=f"Can never fit on this cluster: {never_fits}"
         )
-    fields["id"] = uuid.uuid4()
     fields.update(get_driver(cluster).submission_fields(cluster=cluster, job_id=fields["id"], labels=labels))
+    return fields
+
+
+def _require_active(cluster: Cluster) -> None:
+    if cluster.status != Cluster.Status.ACTIVE:
+        raise Conflict(f"The cluster is {cluster.status} and accepts no new jobs.")
+
+
+def _take_sequence_numbers(cluster: Cluster, count: int) -> int:
+    """Advance the cluster's submission counter by `count` and return its new value, in one round trip (UPDATE
+    ... RETURNING: PostgreSQL, and SQLite from 3.35); the row stays locked until the caller's transaction ends."""
+    table = connection.ops.quote_name(Cluster._meta.db_table)
+    column = connection.ops.quote_name(Cluster._meta.get_field("jobs_submitted").column)
+    key = connection.ops.quote_name(Cluster._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {column} = {column} + %s WHERE {key} = %s RETURNING {column}",
+            [count, Cluster._meta.pk.get_db_prep_value(cluster.pk, connection)],
+        )
+        return cursor.fetchone()[0]
+
+
+def _record(cluster: Cluster, rows: list[dict]) -> list[Job]:
+    """Insert the jobs with the next sequence numbers of the cluster (one counter update for all), in one
+    transaction; the caller wraps it so a duplicate attempt undoes the counter too."""
+    last = _take_sequence_numbers(cluster, len(rows))
+    jobs = [Job(**row, sequence=last - len(rows) + index) for index, row in enumerate(rows, start=1)]
+    if len(jobs) == 1:
+        jobs[0].save(force_insert=True)
+    else:
+        Job.objects.bulk_create(jobs)
+    return jobs
+
+
+def _hand_over(cluster: Cluster, jobs: list[Job], *, now: datetime, schedule: bool) -> bool:
+    """Give the driver the jobs that can run; with `schedule`, run one pass. True when a pass ran."""
+    driver = get_driver(cluster)
+    runnable = [job for job in jobs if job.status != Job.Status.FAILED]
+    for job in runnable:
+        driver.submit(job=job)
+    if runnable and schedule:
+        cluster_schedule_pass(cluster=cluster, now=now, bill_running=False)
+        return True
+    return False
+
+
+def jobs_submit_many(
+    *, user=None, cluster: Cluster, jobs: list[dict], now: datetime | None = None, schedule: bool = True
+) -> list[Job]:
+    """Validate and record many jobs on one cluster in one transaction, then run one pass for all of them
+    (none with `schedule=False`). Each item takes job_submit's keywords (tenant, project, name, ...).
+
+    All or nothing: any invalid item is a ValidationError with paths `jobs.<index>.<field>` and nothing is
+    recorded. Items for a (component_deployment_id, attempt) already recorded return that job, as job_submit does.
+    Returns the jobs in the order of the items, with the statuses the pass left them in.
+    """
+    require_job_writer(user, cluster.tenant_id)
+    if not isinstance(jobs, list) or not 1 <= len(jobs) <= BULK_MAX:
+        raise ValidationError({"jobs": [f"A list of 1 to {BULK_MAX} jobs."]})
+    now = now or timezone.now()
+    attempts = {
+        (item.get("component_deployment_id"), item.get("attempt", 1))
+        for item in jobs
+        if item.get("component_deployment_id") is not None
+    }
+    existing = {}
+    if attempts:
+        found = Job.objects.filter(component_deployment_id__in={component for component, _ in attempts})
+        existing = {(job.component_deployment_id, job.attempt): job for job in found}
+    errors: dict = {}
+    rows: list[dict] = []
+    order: list = []  # per item: the existing job, or the index of its new row
+    for index, item in enumerate(jobs):
+        key = (item.get("component_deployment_id"), item.get("attempt", 1))
+        if key in existing:
+            order.append(existing[key])
+            continue
+        try:
+            rows.append(job_fields(cluster=cluster, now=now, **item))
+        except ValidationError as exc:
+            errors.update({f"jobs.{index}.{path}": messages for path, messages in exc.errors.items()})
+        except TypeError as exc:  # an unknown or missing keyword
+            errors[f"jobs.{index}"] = [str(exc)]
+        order.append(len(rows) - 1)
+    if errors:
+        raise ValidationError(errors)
+    if not rows:
+        return order
+    _require_active(cluster)
     try:
         with transaction.atomic():
-            Cluster.objects.filter(pk=cluster.pk).update(jobs_submitted=F("jobs_submitted") + 1)
-            fields["sequence"] = Cluster.objects.filter(pk=cluster.pk).values_list("jobs_submitted", flat=True).get()
-            job = Job.objects.create(**fields)
+            created = _record(cluster, rows)
     except IntegrityError:
-        if component_deployment_id is None:
+        if not attempts:
             raise
-        # Another caller recorded this attempt first: theirs is the job.
-        return Job.objects.get(component_deployment_id=component_deployment_id, attempt=attempt)
-    if not never_fits:
-        get_driver(cluster).submit(job=job)
-        cluster_schedule_pass(cluster=cluster, now=now, bill_running=False)
-        job.refresh_from_db()
-    return job
+        # Another caller recorded one of these attempts first: each item again, one by one (idempotent).
+        return [job_submit(cluster=cluster, now=now, schedule=schedule, **item) for item in jobs]
+    if _hand_over(cluster, created, now=now, schedule=schedule):
+        fresh = Job.objects.in_bulk([job.pk for job in created])
+        created = [fresh[job.pk] for job in created]
+    return [created[item] if isinstance(item, int) else item for item in order]

@@ -4,6 +4,7 @@ is a 404."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers, viewsets
 from rest_framework.permissions import IsAuthenticated
 
@@ -37,3 +38,23 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         if request is None:
             return queryset.none()
         return scope_to_user(queryset, request.user, tenant_field=self.tenant_field)
+
+    def to_internal_value(self, data):
+        # A list of items resolves its references once (resolve_scoped_references); each item reads from that.
+        resolved = self.context.get("resolved_references", {}).get(self.queryset.model, {})
+        if str(data) in resolved:
+            return resolved[str(data)]
+        return super().to_internal_value(data)
+
+
+def resolve_scoped_references(serializer: serializers.Serializer, field: ScopedPrimaryKeyRelatedField, ids) -> None:
+    """Read the objects these ids name (within the caller's tenants) in one query, for `field` in every item of a
+    list `serializer` is about to validate; unknown or malformed ids are left to the field's own error."""
+    wanted = set()
+    for value in ids:
+        try:
+            wanted.add(str(field.queryset.model._meta.pk.to_python(value)))
+        except (DjangoValidationError, TypeError, ValueError):  # a malformed id fails in the field, with its message
+            continue
+    found = {str(obj.pk): obj for obj in field.get_queryset().filter(pk__in=wanted)} if wanted else {}
+    serializer.context.setdefault("resolved_references", {})[field.queryset.model] = found
