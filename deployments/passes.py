@@ -186,13 +186,14 @@ class ReconcilePass:
     # --- starting what is ready -------------------------------------------------------------------------------
 
     def start_ready(self, rows: list[ComponentDeployment]) -> None:
-        """Start every row whose dependencies are ready, until nothing more starts. With zero start-up time a
-        started component is RUNNING at once and unblocks its dependants, so a whole stack comes up in one pass."""
-        progress = True
-        while progress:
-            progress = False
-            for row in list(rows):
-                progress |= self._try_start(row)
+        """Start every row whose dependencies are ready, a wave at a time, until nothing more starts. A wave's jobs
+        are submitted together and admitted by one scheduling pass; with zero start-up time they are RUNNING at
+        once and unblock their dependants, so a whole stack comes up in one reconcile pass."""
+        while True:
+            wave = [row for row in list(rows) if self._ready(row)]
+            if not wave:
+                return
+            self._start_wave(wave)
 
     def upstream(self, row: ComponentDeployment, key: str) -> ComponentDeployment:
         """What a row's dependency `key` is: a candidate consumes the new version of a part being replaced (an
@@ -202,7 +203,9 @@ class ReconcilePass:
             return candidate
         return self.by_key[key]
 
-    def _try_start(self, row: ComponentDeployment) -> bool:
+    def _ready(self, row: ComponentDeployment) -> bool:
+        """A row not yet submitted whose retry time has come and whose dependencies are ready (otherwise its
+        message says what it waits for)."""
         if row.status != ComponentStatus.PENDING or row.job_id is not None:
             return False
         if row.next_attempt_at and row.next_attempt_at > self.now:
@@ -215,40 +218,67 @@ class ReconcilePass:
                 row.status_message = message
                 row.save(update_fields=["status_message", "updated_at"])
             return False
-        outputs = {dep.key: dep.outputs for dep in upstream}
-        planned = row.planned
+        return True
+
+    def _start_wave(self, wave: list[ComponentDeployment]) -> None:
+        """Render each row's inputs from its upstream outputs, submit the wave's jobs in one call (one transaction,
+        one scheduling pass), then record each submission. A refused wave is submitted row by row, so each row
+        fails with its own reason."""
+        rendered = []
+        for row in wave:
+            outputs = {key: self.upstream(row, key).outputs for key in row.depends_on}
+            planned = row.planned
+            try:
+                env = render_component_refs(planned.get("env", {}), outputs)
+                config = render_component_refs(planned.get("config", {}), outputs)
+                spec = render_component_refs(planned.get("spec", {}), outputs)
+            except ServiceError as exc:
+                self.set_status(row, ComponentStatus.FAILED, f"Could not render its inputs: {exc.errors or exc.detail}")
+                continue
+            if env:
+                spec["env"] = env
+            rendered.append((row, env, config, self._job_request(row, spec)))
+        if not rendered:
+            return
         try:
-            env = render_component_refs(planned.get("env", {}), outputs)
-            config = render_component_refs(planned.get("config", {}), outputs)
-            spec = render_component_refs(planned.get("spec", {}), outputs)
-        except ServiceError as exc:
-            self.set_status(row, ComponentStatus.FAILED, f"Could not render its inputs: {exc.errors or exc.detail}")
-            return True
-        if env:
-            spec["env"] = env
-        try:
-            job = job_services.job_submit(
-                cluster=self.deployment.cluster,
-                name=job_name(self.deployment, row),
-                job_type=row.job_type,
-                tenant=self.deployment.tenant,
-                project=self.deployment.project,
-                resources=row.resources,
-                spec=spec,
-                source_type="USECASE",
-                labels={
-                    "usecase.deployment": str(self.deployment.pk),
-                    "usecase.component": row.key,
-                    "usecase.template": self.deployment.plan.get("template_id", ""),
-                    **(planned.get("labels") or {}),
-                },
-                usecase_deployment_id=self.deployment.pk,
-                component_deployment_id=row.pk,
-                attempt=row.attempt,
+            jobs = job_services.jobs_submit_many(
+                cluster=self.deployment.cluster, jobs=[request for *_, request in rendered]
             )
-        except ServiceError as exc:
-            self.set_status(row, ComponentStatus.FAILED, f"The cluster refused the job: {exc.errors or exc.detail}")
-            return True
+        except ServiceError:
+            jobs = []
+            for *_, request in rendered:
+                try:
+                    jobs.append(job_services.job_submit(cluster=self.deployment.cluster, **request))
+                except ServiceError as exc:
+                    jobs.append(exc)
+        for (row, env, config, _request), job in zip(rendered, jobs, strict=True):
+            if isinstance(job, ServiceError):
+                self.set_status(row, ComponentStatus.FAILED, f"The cluster refused the job: {job.errors or job.detail}")
+                continue
+            self._record_submission(row, job, env=env, config=config)
+
+    def _job_request(self, row: ComponentDeployment, spec: dict) -> dict:
+        deployment = self.deployment
+        return {
+            "name": job_name(deployment, row),
+            "job_type": row.job_type,
+            "tenant": deployment.tenant,
+            "project": deployment.project,
+            "resources": row.resources,
+            "spec": spec,
+            "source_type": "USECASE",
+            "labels": {
+                "usecase.deployment": str(deployment.pk),
+                "usecase.component": row.key,
+                "usecase.template": deployment.plan.get("template_id", ""),
+                **(row.planned.get("labels") or {}),
+            },
+            "usecase_deployment_id": deployment.pk,
+            "component_deployment_id": row.pk,
+            "attempt": row.attempt,
+        }
+
+    def _record_submission(self, row: ComponentDeployment, job, *, env: dict, config: dict) -> None:
         row.job = job
         row.env = env
         row.config = config
@@ -263,7 +293,6 @@ class ReconcilePass:
             data={"key": row.key, "job_id": str(job.pk), "attempt": row.try_number},
         )
         self.sync(row)
-        return True
 
     # --- the deployment ---------------------------------------------------------------------------------------
 

@@ -104,6 +104,9 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.post
 # Catalog searches count their matches exactly up to this many (or the end of the page asked for); beyond it the
 # count is PostgreSQL's estimate, flagged `count_exact: false`, so a broad search never counts 100,000 rows.
 USECASE_SEARCH_EXACT_COUNT = env.int("USECASE_SEARCH_EXACT_COUNT", default=1000)
+# A new deployment's first reconcile pass runs in the creating process right after the commit (no broker hop);
+# false sends it to a worker like every later pass.
+DEPLOYMENTS_FIRST_PASS_INLINE = env.bool("DEPLOYMENTS_FIRST_PASS_INLINE", default=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

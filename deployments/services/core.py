@@ -6,9 +6,11 @@ the console and the admin alike.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -16,6 +18,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from core.exceptions import Conflict, IdempotencyMismatch, ValidationError
 from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
+from deployments.reconciler import deployment_reconcile
 from deployments.records import component_row, event_record, reconcile_enqueue, revision_record
 from deployments.services.identity import (
     deployment_name_check,
@@ -32,6 +35,8 @@ from sizing.selectors import usecase_resolve
 from templates_app.plans import Plan
 from templates_app.resolver import resolve
 from tenancy.selectors import require_write
+
+logger = logging.getLogger(__name__)
 
 
 def _check_target(*, user, project, cluster) -> None:
@@ -231,8 +236,22 @@ def deployment_create(
             "parameters": plan.public_parameters(),
         },
     )
-    reconcile_enqueue(deployment_id=deployment.pk)
+    if settings.DEPLOYMENTS_FIRST_PASS_INLINE:
+        transaction.on_commit(lambda: _first_pass(deployment.pk))
+    else:
+        reconcile_enqueue(deployment_id=deployment.pk)
     return deployment, True
+
+
+def _first_pass(deployment_id) -> None:
+    """The first reconcile pass, here and now after the commit rather than through the broker: a stack that
+    fits starts before the POST answers (and one that needs no waiting never goes through a worker). If it
+    fails, a worker takes over."""
+    try:
+        deployment_reconcile(deployment_id=deployment_id)
+    except Exception:
+        logger.exception("First reconcile pass of deployment %s failed; a worker takes over", deployment_id)
+        reconcile_enqueue(deployment_id=deployment_id)
 
 
 def _waiting_message(depends_on) -> str:

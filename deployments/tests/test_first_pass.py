@@ -1,0 +1,58 @@
+"""The first reconcile pass runs in the POST's process after its commit, and a wave is submitted in one call."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from deployments import reconciler
+from deployments.models import UseCaseDeployment
+from deployments.tests.test_reconciler import deploy, rows
+from jobs.models import Job
+
+pytestmark = pytest.mark.django_db
+
+# A simple-rag-v1 stack on a zero start-up cluster: three roots in one wave, the orchestrator in the next.
+FIRST_PASS_QUERIES = 58  # 87 when each job was submitted with its own scheduling pass
+CLUSTER_LOCKS = 2  # one scheduling pass per wave, not one per job
+
+
+def test_create_brings_a_stack_up_without_the_broker(
+    templates, member_user, project, cluster, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        deployment = deploy(member_user, project, cluster)
+    deployment.refresh_from_db()
+    assert deployment.status == "RUNNING"
+    assert len(callbacks) == 1  # the first pass itself; RUNNING asks for no further pass
+    assert {row.status for row in rows(deployment).values()} == {"RUNNING"}
+
+
+def test_a_failed_first_pass_leaves_the_deployment_to_a_worker(
+    templates, member_user, project, cluster, django_capture_on_commit_callbacks, monkeypatch
+):
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("deployments.services.core.deployment_reconcile", broken)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        deployment = deploy(member_user, project, cluster)
+    sent = []
+    monkeypatch.setattr("deployments.services.core.reconcile_enqueue", lambda **kwargs: sent.append(kwargs))
+    callbacks[0]()
+    assert sent == [{"deployment_id": deployment.pk}]
+    assert UseCaseDeployment.objects.get(pk=deployment.pk).status == "PENDING"
+
+
+def test_first_pass_submits_each_wave_in_one_call(templates, member_user, project, cluster):
+    deployment = deploy(member_user, project, cluster)
+    with CaptureQueriesContext(connection) as ctx:
+        reconciler.deployment_reconcile(deployment_id=deployment.pk)
+    sqls = [query["sql"] for query in ctx.captured_queries]
+    assert len(sqls) <= FIRST_PASS_QUERIES
+    assert sum(1 for sql in sqls if sql.startswith('INSERT INTO "jobs_job"')) == 2  # a bulk insert per wave
+    assert sum(1 for sql in sqls if sql.startswith('SELECT "jobs_cluster"') and "FOR UPDATE" in sql) == CLUSTER_LOCKS
+    sequences = dict(Job.objects.values_list("labels__usecase.component", "sequence"))
+    assert sequences.pop("orchestrator") == 4
+    assert sorted(sequences.values()) == [1, 2, 3]
+    deployment.refresh_from_db()
+    assert deployment.status == "RUNNING"
