@@ -86,7 +86,7 @@ def start_workers(count: int) -> list[subprocess.Popen]:
                     "-c",
                     "1",
                     "-Q",
-                    "bench",
+                    os.environ["CELERY_TASK_DEFAULT_QUEUE"],
                     "--without-gossip",
                     "--without-mingle",
                     "-n",
