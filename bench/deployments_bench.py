@@ -212,7 +212,7 @@ def main() -> None:
         with CaptureQueriesContext(connection) as ctx:
             deployment_id = client.post("/api/v1/deployments", body, format="json").json()["id"]
         sqls = [query["sql"] for query in ctx.captured_queries]
-        first = next(i for i, sql in enumerate(sqls) if "FOR UPDATE SKIP LOCKED" in sql and "deployment" in sql)
+        first = next(i for i, sql in enumerate(sqls) if "SKIP LOCKED" in sql and "deployments_usecasedeployment" in sql)
         results["queries_post"] = first
         results["queries_first_pass"] = len(sqls) - first
         results["queries_first_pass_per_component"] = (len(sqls) - first) / len(body_components(deployment_id))

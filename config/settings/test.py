@@ -10,6 +10,9 @@ from .base import BROKER_DIR, REDIS_URL, VAR_DIR, env, filesystem_broker_options
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="test")
+# Tests create deployments and drive their passes themselves (at chosen times); deployments/tests/test_first_pass.py
+# turns the product's default (the first pass inside the creating transaction) back on.
+DEPLOYMENTS_FIRST_PASS_INLINE = env.bool("DEPLOYMENTS_FIRST_PASS_INLINE", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "test-celerybeat-schedule")
 if not REDIS_URL:
     TEST_BROKER_DIR = BROKER_DIR.parent / "test-broker"

@@ -237,16 +237,17 @@ def deployment_create(
         },
     )
     if settings.DEPLOYMENTS_FIRST_PASS_INLINE:
-        transaction.on_commit(lambda: _first_pass(deployment.pk))
+        _first_pass(deployment.pk)
     else:
         reconcile_enqueue(deployment_id=deployment.pk)
     return deployment, True
 
 
 def _first_pass(deployment_id) -> None:
-    """The first reconcile pass, here and now after the commit rather than through the broker: a stack that
-    fits starts before the POST answers (and one that needs no waiting never goes through a worker). If it
-    fails, a worker takes over."""
+    """The first reconcile pass, here and now in the creating transaction rather than through the broker: the
+    first wave is submitted with the deployment's rows, and a stack whose components start at once is RUNNING
+    when the POST answers, without a worker. The pass runs in a savepoint: if it fails, only it is undone, and a
+    worker takes over after the commit."""
     try:
         deployment_reconcile(deployment_id=deployment_id)
     except Exception:

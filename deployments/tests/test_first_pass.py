@@ -1,4 +1,4 @@
-"""The first reconcile pass runs in the POST's process after its commit, and a wave is submitted in one call."""
+"""The first reconcile pass runs in the creating transaction (no broker hop), and a wave is submitted in one call."""
 
 import pytest
 from django.db import connection
@@ -10,6 +10,12 @@ from deployments.tests.test_reconciler import deploy, rows
 from jobs.models import Job
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _first_pass_inline(settings):
+    settings.DEPLOYMENTS_FIRST_PASS_INLINE = True  # the product's default (tests otherwise drive every pass)
+
 
 # A simple-rag-v1 stack on a zero start-up cluster: three roots in one wave, the orchestrator in the next.
 FIRST_PASS_QUERIES = 58  # 87 when each job was submitted with its own scheduling pass
@@ -23,27 +29,24 @@ def test_create_brings_a_stack_up_without_the_broker(
         deployment = deploy(member_user, project, cluster)
     deployment.refresh_from_db()
     assert deployment.status == "RUNNING"
-    assert len(callbacks) == 1  # the first pass itself; RUNNING asks for no further pass
+    assert callbacks == []  # nothing for the broker: the pass ran inside, and RUNNING asks for no further pass
     assert {row.status for row in rows(deployment).values()} == {"RUNNING"}
 
 
-def test_a_failed_first_pass_leaves_the_deployment_to_a_worker(
-    templates, member_user, project, cluster, django_capture_on_commit_callbacks, monkeypatch
-):
+def test_a_failed_first_pass_leaves_the_deployment_to_a_worker(templates, member_user, project, cluster, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("database went away")
 
     monkeypatch.setattr("deployments.services.core.deployment_reconcile", broken)
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        deployment = deploy(member_user, project, cluster)
     sent = []
     monkeypatch.setattr("deployments.services.core.reconcile_enqueue", lambda **kwargs: sent.append(kwargs))
-    callbacks[0]()
+    deployment = deploy(member_user, project, cluster)
     assert sent == [{"deployment_id": deployment.pk}]
     assert UseCaseDeployment.objects.get(pk=deployment.pk).status == "PENDING"
 
 
-def test_first_pass_submits_each_wave_in_one_call(templates, member_user, project, cluster):
+def test_first_pass_submits_each_wave_in_one_call(templates, member_user, project, cluster, settings):
+    settings.DEPLOYMENTS_FIRST_PASS_INLINE = False  # so that the pass below is the first one
     deployment = deploy(member_user, project, cluster)
     with CaptureQueriesContext(connection) as ctx:
         reconciler.deployment_reconcile(deployment_id=deployment.pk)

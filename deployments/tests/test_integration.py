@@ -169,13 +169,12 @@ def test_a_worker_killed_mid_deployment_heals(tenant, project, member_user):
 
 
 @pytest.mark.skipif(not settings.IS_POSTGRES, reason="holds a row lock from a second connection")
-def test_a_worker_killed_inside_a_reconcile_pass_leaves_nothing_half_done(tenant, project, member_user, settings):
+def test_a_worker_killed_inside_a_reconcile_pass_leaves_nothing_half_done(tenant, project, member_user):
     """SIGKILL the worker while its pass is blocked half-way (after starting to submit a job): the pass's
     transaction dies with it, and the next pass starts each component exactly once."""
     reason = broker_reachable()
     if reason:
         pytest.skip(f"no Celery broker reachable ({reason})")
-    settings.DEPLOYMENTS_FIRST_PASS_INLINE = False  # the first pass too goes to a worker: the one this test kills
     from config.celery_app import app
 
     seed_system_templates()
