@@ -101,7 +101,7 @@ def start_workers(count: int) -> list[subprocess.Popen]:
     from core.tasks import ping
 
     for _ in range(count * 2):
-        ping.apply_async(("x",), queue="bench").get(timeout=60)
+        ping.apply_async(("x",), queue=os.environ["CELERY_TASK_DEFAULT_QUEUE"]).get(timeout=60)
     return workers
 
 
