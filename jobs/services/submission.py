@@ -12,7 +12,8 @@ import uuid
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from core.exceptions import Conflict, ValidationError
@@ -79,7 +80,6 @@ def job_submit(
         if existing is not None:
             return existing
 
-    now = now or timezone.now()
     fields = job_fields(
         cluster=cluster,
         name=name,
@@ -97,6 +97,7 @@ def job_submit(
         duration_seconds=duration_seconds,
         now=now,
     )
+    now = fields["queued_at"]
     _require_active(cluster)
     try:
         with transaction.atomic():
@@ -127,7 +128,7 @@ def job_fields(
     component_deployment_id=None,
     attempt: int = 1,
     duration_seconds: float | None = None,
-    now: datetime,
+    now: datetime | None = None,
 ) -> dict:
     """The validated columns of a new job on this cluster, all but its sequence (ValidationError per field)."""
     errors: dict = {}
@@ -154,6 +155,7 @@ def job_fields(
     if errors:
         raise ValidationError(errors)
 
+    now = now or timezone.now()  # after validation: the pass that follows runs at this moment
     demand = Demand.from_resources(resources)
     rate = hourly_rate(cluster.prices or {}, resources)
     fields = {
@@ -197,24 +199,11 @@ def _require_active(cluster: Cluster) -> None:
         raise Conflict(f"The cluster is {cluster.status} and accepts no new jobs.")
 
 
-def _take_sequence_numbers(cluster: Cluster, count: int) -> int:
-    """Advance the cluster's submission counter by `count` and return its new value, in one round trip (UPDATE
-    ... RETURNING: PostgreSQL, and SQLite from 3.35); the row stays locked until the caller's transaction ends."""
-    table = connection.ops.quote_name(Cluster._meta.db_table)
-    column = connection.ops.quote_name(Cluster._meta.get_field("jobs_submitted").column)
-    key = connection.ops.quote_name(Cluster._meta.pk.column)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET {column} = {column} + %s WHERE {key} = %s RETURNING {column}",
-            [count, Cluster._meta.pk.get_db_prep_value(cluster.pk, connection)],
-        )
-        return cursor.fetchone()[0]
-
-
 def _record(cluster: Cluster, rows: list[dict]) -> list[Job]:
     """Insert the jobs with the next sequence numbers of the cluster (one counter update for all), in one
     transaction; the caller wraps it so a duplicate attempt undoes the counter too."""
-    last = _take_sequence_numbers(cluster, len(rows))
+    Cluster.objects.filter(pk=cluster.pk).update(jobs_submitted=F("jobs_submitted") + len(rows))
+    last = Cluster.objects.filter(pk=cluster.pk).values_list("jobs_submitted", flat=True).get()
     jobs = [Job(**row, sequence=last - len(rows) + index) for index, row in enumerate(rows, start=1)]
     if len(jobs) == 1:
         jobs[0].save(force_insert=True)

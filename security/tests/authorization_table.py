@@ -578,6 +578,14 @@ API_MATRIX: dict[tuple[str, str], dict[str, int]] = {
         "other": 404,
         "superuser": 400,
     },
+    ("POST", "/api/v1/clusters/{cluster_id}/jobs/bulk/"): {
+        "anon": 401,
+        "viewer": 403,
+        "member": 400,
+        "admin": 400,
+        "other": 404,
+        "superuser": 400,
+    },
     ("POST", "/api/v1/deployments/"): {
         "anon": 401,
         "viewer": 403,
