@@ -1,0 +1,125 @@
+"""Benchmark of billing: meter a month of 1,000 deployments (4 jobs each, 4,000 jobs) and close the month.
+
+Jobs are written directly with real start/stop times spread over March 2026 (durations drawn with a fixed seed,
+10 to --max-minutes minutes), so the run measures metering and the close, not the simulated driver. Measures: usage
+rows written, time of the metering pass, time of a repeated pass (writes nothing), time of the monthly close (a last
+pass, rebuilding and finalising the invoice), size on disk of the usage table with its indexes.
+
+    python bench/billing_bench.py                  # 1,000 deployments x 4 jobs, database uf_bench_billing
+    python bench/billing_bench.py --max-minutes 240
+
+The PostgreSQL database is created (dropped first when it exists) and dropped at the end unless --keep is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.jobs_bench import drop_postgres, recreate_postgres  # noqa: E402
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/uf_bench_billing"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--deployments", type=int, default=1_000)
+    parser.add_argument("--jobs-per-deployment", type=int, default=4)
+    parser.add_argument("--max-minutes", type=int, default=110)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    recreate_postgres(args.database_url)
+    os.environ["DATABASE_URL"] = args.database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from billing.invoices import invoices_close_month
+    from billing.metering import metering_pass
+    from billing.models import Invoice, UsageRecord
+    from jobs.models import Cluster, Job
+    from tenancy.models import Project, Tenant
+
+    try:
+        call_command("migrate", verbosity=0)
+        tenant = Tenant.objects.create(name="Bench")
+        project = Project.objects.create(tenant=tenant, name="bench")
+        cluster = Cluster.objects.create(
+            tenant=tenant,
+            name="bench",
+            inventory={"gpus": {"H100-80GB": 10_000}, "cpu_cores": 100_000, "memory_gib": 1_000_000},
+            prices={"gpu_hour": {"H100-80GB": 2.5}, "cpu_hour": 0.02, "memory_gib_hour": 0.003},
+        )
+        rng = random.Random(1)
+        month = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+        jobs = []
+        for _ in range(args.deployments):
+            deployment_id = uuid.uuid4()
+            for index in range(args.jobs_per_deployment):
+                start = month + dt.timedelta(seconds=rng.uniform(0, 30 * 86400))
+                stop = start + dt.timedelta(seconds=rng.uniform(600, args.max_minutes * 60))
+                jobs.append(
+                    Job(
+                        name=f"j{index}",
+                        job_type="SERVICE",
+                        cluster=cluster,
+                        tenant=tenant,
+                        project=project,
+                        usecase_deployment_id=deployment_id,
+                        status="SUCCEEDED",
+                        started_at=start,
+                        completed_at=stop,
+                        resources={
+                            "gpu_type": "H100-80GB",
+                            "gpu_count": index % 2,
+                            "cpu": 4,
+                            "memory_gib": 16,
+                            "replicas": 1,
+                        },
+                    )
+                )
+        Job.objects.bulk_create(jobs, batch_size=1000)
+        close_at = dt.datetime(2026, 4, 1, 1, tzinfo=dt.UTC)
+        t0 = time.perf_counter()
+        metering_pass(now=close_at - dt.timedelta(minutes=30))
+        pass_seconds = time.perf_counter() - t0
+        rows = UsageRecord.objects.count()
+        t0 = time.perf_counter()
+        metering_pass(now=close_at - dt.timedelta(minutes=30))
+        repeat_seconds = time.perf_counter() - t0
+        assert UsageRecord.objects.count() == rows
+        t0 = time.perf_counter()
+        invoices_close_month(now=close_at)
+        close_seconds = time.perf_counter() - t0
+        invoice = Invoice.objects.get()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_total_relation_size('billing_usagerecord')")
+            size = cursor.fetchone()[0]
+        print(
+            f"jobs {len(jobs)}, usage rows {rows}, metering pass {pass_seconds:.2f} s, "
+            f"repeated pass {repeat_seconds:.2f} s (0 rows), monthly close {close_seconds:.2f} s, "
+            f"usage table + indexes {size / 2**20:.1f} MiB ({size / rows:.0f} B/row), "
+            f"invoice {invoice.number} {invoice.lines.count()} lines total {invoice.total}"
+        )
+    finally:
+        connection.close()
+        if not args.keep:
+            drop_postgres(args.database_url)
+
+
+if __name__ == "__main__":
+    main()
