@@ -13,7 +13,7 @@ import pytest
 from celery.utils.nodenames import host_format
 from rest_framework.test import APIClient
 
-from core.testing import client_for
+from core.testing import client_for, database_url_for
 from deployments.tests.factories import make_cluster, seed_system_templates
 from tenancy.models import Membership
 from tenancy.tests.factories import MembershipFactory, ProjectFactory, TenantFactory, UserFactory
@@ -143,19 +143,6 @@ def broker_reachable() -> str | None:
     return None
 
 
-def _database_url_for(settings_dict: dict) -> str:
-    engine = settings_dict["ENGINE"]
-    name = settings_dict["NAME"]
-    if engine.endswith("sqlite3"):
-        return f"sqlite:///{name}"
-    user = settings_dict.get("USER") or ""
-    password = settings_dict.get("PASSWORD") or ""
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = settings_dict.get("HOST") or "127.0.0.1"
-    port = settings_dict.get("PORT") or 5432
-    return f"postgres://{auth}{host}:{port}/{name}"
-
-
 def start_celery_worker(
     *, name: str, concurrency: int = 2, log_name: str = "test-celery-worker.log", queue: str | None = None
 ):
@@ -172,7 +159,7 @@ def start_celery_worker(
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": _database_url_for(connection.settings_dict),
+        "DATABASE_URL": database_url_for(connection.settings_dict),
         "CONN_MAX_AGE": "0",
         "PYTHONUNBUFFERED": "1",
     }

@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from core.testing import client_for
+from core.testing import client_for, database_url_for
 from tenancy.models import Membership
 from tenancy.tests.factories import UserFactory
 
@@ -95,13 +95,11 @@ def test_list_is_bounded_in_queries(trail, admin_client, django_assert_max_num_q
 def test_a_management_command_is_recorded_with_the_os_user(tenant):
     user = UserFactory(username="ops-person")
     Membership.objects.create(user=user, tenant=tenant, role="member")
-    name = connection.settings_dict["NAME"]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
-    if connection.vendor == "postgresql":
-        settings_dict = connection.settings_dict
-        env["DATABASE_URL"] = (
-            f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/{name}"
-        )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": database_url_for(connection.settings_dict),
+    }
     result = subprocess.run(
         [sys.executable, "manage.py", "create_api_token", "ops-person", "--name", "from-shell"],
         cwd=ROOT,

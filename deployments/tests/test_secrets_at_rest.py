@@ -5,6 +5,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from core.crypto import generate_key
+from core.testing import db_id
 from deployments import reconciler, services
 from deployments.models import ComponentDeployment, UseCaseDeployment
 from deployments.tests.factories import SIMPLE_RAG_PARAMS
@@ -61,7 +62,7 @@ def test_rotating_the_key_re_encrypts_every_secret(templates, member_user, proje
     settings.FIELD_ENCRYPTION_KEYS = [old]
     deployment = deploy_agent(member_user, project, cluster, FIRST_SECRET)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT parameters FROM deployments_usecasedeployment WHERE id = %s", [deployment.pk])
+        cursor.execute("SELECT parameters FROM deployments_usecasedeployment WHERE id = %s", [db_id(deployment)])
         (before,) = cursor.fetchone()
 
     settings.FIELD_ENCRYPTION_KEYS = [new, old]
@@ -71,7 +72,7 @@ def test_rotating_the_key_re_encrypts_every_secret(templates, member_user, proje
     deployment = UseCaseDeployment.objects.get(pk=deployment.pk)
     assert deployment.parameters["search_api_key"] == FIRST_SECRET
     with connection.cursor() as cursor:
-        cursor.execute("SELECT parameters FROM deployments_usecasedeployment WHERE id = %s", [deployment.pk])
+        cursor.execute("SELECT parameters FROM deployments_usecasedeployment WHERE id = %s", [db_id(deployment)])
         (after,) = cursor.fetchone()
     assert after != before
     assert all(row.env is not None for row in ComponentDeployment.objects.filter(deployment=deployment))

@@ -1,6 +1,7 @@
 """security.0002 turns DRF's plaintext tokens into hashed named tokens with the same key, and deletes the clear rows."""
 
 import importlib
+from types import SimpleNamespace
 
 import pytest
 from django.apps import apps
@@ -22,9 +23,11 @@ def test_a_drf_token_keeps_working_and_its_plaintext_row_is_gone(member_user):
             "INSERT INTO authtoken_token (key, user_id, created) VALUES (%s, %s, '2026-01-02 03:04:05')",
             [LEGACY_KEY, member_user.pk],
         )
-    with connection.schema_editor() as schema_editor:
-        migration.import_drf_tokens(apps, schema_editor)
-        migration.import_drf_tokens(apps, schema_editor)  # idempotent
+    # The data migration only reads `schema_editor.connection`; SQLite refuses a real schema editor inside the
+    # test's transaction.
+    schema_editor = SimpleNamespace(connection=connection)
+    migration.import_drf_tokens(apps, schema_editor)
+    migration.import_drf_tokens(apps, schema_editor)  # idempotent
 
     token = ApiToken.objects.get(user=member_user)
     assert (token.name, token.scope, token.expires_at, token.prefix) == ("legacy token", "write", None, LEGACY_KEY[:12])

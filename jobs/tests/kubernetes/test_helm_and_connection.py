@@ -7,7 +7,7 @@ import pytest
 import yaml
 from django.db import connection
 
-from core.testing import client_for, wait_for
+from core.testing import client_for, db_id, wait_for
 from jobs import services as job_services
 from jobs.drivers.kubernetes import helm
 from jobs.models import Cluster, Job
@@ -179,7 +179,7 @@ def test_a_kubeconfig_never_comes_back_from_the_api(admin_user, tenant, control_
         assert '"kubeconfig"' not in response.content.decode()
     assert created.json()["has_kubeconfig"] is True
     with connection.cursor() as cursor:
-        cursor.execute("SELECT kubeconfig FROM jobs_cluster WHERE id = %s", [cluster_id])
+        cursor.execute("SELECT kubeconfig FROM jobs_cluster WHERE id = %s", [db_id(Cluster.objects.get(pk=cluster_id))])
         stored = cursor.fetchone()[0]
     assert token not in stored and stored.startswith("gAAAAA")  # a Fernet token, not the YAML
     assert Cluster.objects.get(pk=cluster_id).kubeconfig == control_plane.kubeconfig
