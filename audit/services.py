@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from audit.context import current
 from audit.models import AuditEvent
+from core.secrets import SECRET_MASK, mask_secrets
 
-MASK = "********"
+MASK = SECRET_MASK
 # Field names whose values never enter the trail, wherever they appear in a change.
 SECRET_NAME = re.compile(r"password|secret|token|api_?key|kubeconfig|credential|digest|private", re.IGNORECASE)
 
@@ -49,28 +50,29 @@ def snapshot(obj: models.Model, fields: Iterable[str]) -> dict:
     return {name: _jsonable(getattr(obj, name)) for name in fields}
 
 
-def _mask(value, name: str, secret_values: tuple[str, ...]):
+def _mask_names(value, name: str):
+    """`value` with whatever sits under a secret-looking field name (at any depth) replaced by the mask."""
     if SECRET_NAME.search(name):
         return MASK if value not in (None, "", {}, []) else value
     if isinstance(value, dict):
-        return {key: _mask(item, str(key), secret_values) for key, item in value.items()}
+        return {key: _mask_names(item, str(key)) for key, item in value.items()}
     if isinstance(value, list):
-        return [_mask(item, name, secret_values) for item in value]
-    if isinstance(value, str):
-        for secret in secret_values:
-            value = value.replace(secret, MASK)
+        return [_mask_names(item, name) for item in value]
     return value
 
 
 def changes_between(before: dict, after: dict, *, secret_values: Iterable[str] = ()) -> dict:
     """{field: {"before", "after"}} for the fields whose value differs; secrets masked (by field name anywhere
     in the value, and every occurrence of the given secret values)."""
-    secrets = tuple(sorted({str(value) for value in secret_values if value not in (None, "")}, key=len, reverse=True))
+    secrets = list(secret_values)
     changed = {}
     for name in sorted(set(before) | set(after)):
         old, new = _jsonable(before.get(name)), _jsonable(after.get(name))
         if old != new:
-            changed[name] = {"before": _mask(old, name, secrets), "after": _mask(new, name, secrets)}
+            changed[name] = {
+                "before": mask_secrets(_mask_names(old, name), secrets),
+                "after": mask_secrets(_mask_names(new, name), secrets),
+            }
     return changed
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-SECRET_MASK = "********"
+from core.secrets import SECRET_MASK, mask_secrets
+
 DEFAULT_MAX_RETRIES = 2
 
 
@@ -116,21 +117,3 @@ class Plan:
 def secret_values(parameters: dict, secret_names) -> list[str]:
     """The values of the named secret parameters that are set: what must never be shown."""
     return [str(parameters[name]) for name in secret_names if parameters.get(name) not in (None, "")]
-
-
-def mask_secrets(value, secrets: list[str]):
-    """`value` (JSON-like) with every occurrence of the given secret values replaced by the mask."""
-    secrets = sorted({str(secret) for secret in secrets if secret not in (None, "")}, key=len, reverse=True)
-    return _mask(value, secrets) if secrets else value
-
-
-def _mask(value, secrets: list[str]):
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, SECRET_MASK)
-        return value
-    if isinstance(value, dict):
-        return {key: _mask(item, secrets) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_mask(item, secrets) for item in value]
-    return value
