@@ -23,8 +23,8 @@ have_binaries() {
 
 apt_install() {
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "$@"
+  flock /var/lock/usecase-foundry-apt.lock apt-get -o DPkg::Lock::Timeout=300 update -qq
+  flock /var/lock/usecase-foundry-apt.lock apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "$@"
 }
 
 if have_binaries && command -v etcd >/dev/null; then

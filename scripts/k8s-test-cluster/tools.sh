@@ -18,8 +18,8 @@ if [ -x "$BIN/helm" ] && [ -x "$BIN/kubectl" ]; then
 fi
 if ! command -v npm >/dev/null || ! command -v unzip >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends npm unzip >/dev/null
+  flock /var/lock/usecase-foundry-apt.lock apt-get -o DPkg::Lock::Timeout=300 update -qq
+  flock /var/lock/usecase-foundry-apt.lock apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends npm unzip >/dev/null
 fi
 
 mkdir -p "$CACHE_ROOT"
