@@ -5,10 +5,12 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.views import healthz
+from observability.views import prometheus_metrics
 from sso import views as sso_views
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", prometheus_metrics, name="prometheus-metrics"),
     path("admin/login/", sso_views.admin_login),
     path("admin/", admin.site.urls),
     path("accounts/logout/", sso_views.logout, name="logout"),  # ends the identity provider's session too

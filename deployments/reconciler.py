@@ -10,6 +10,7 @@ fixed polling interval. The steps on rows live in `deployments.passes`, the roll
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import Conflict
+from core.runtime_metrics import reconcile_pass_observe
 from deployments import rollout
 from deployments.models import UseCaseDeployment
 from deployments.passes import ReconcilePass
@@ -35,7 +37,18 @@ class ReconcileOutcome:
 
 
 def deployment_reconcile(*, deployment_id, now: datetime | None = None) -> ReconcileOutcome:
-    """Run one reconcile pass over a deployment; returns what it did and when the next pass is due."""
+    """Run one reconcile pass over a deployment; returns what it did and when the next pass is due (counted and
+    timed for the control plane's /metrics)."""
+    started, outcome = time.perf_counter(), "error"
+    try:
+        result = _reconcile(deployment_id, now)
+        outcome = "skipped" if result.skipped else "done"
+        return result
+    finally:
+        reconcile_pass_observe(seconds=time.perf_counter() - started, outcome=outcome)
+
+
+def _reconcile(deployment_id, now: datetime | None) -> ReconcileOutcome:
     with transaction.atomic():
         deployment = (
             UseCaseDeployment.objects.select_for_update(skip_locked=True, of=("self",))

@@ -13,12 +13,11 @@ from decimal import Decimal
 
 from celery import current_app
 from django.db import transaction
-from django.db.models import Q, Sum
 
 from deployments.models import ComponentDeployment, UseCaseDeployment
 from deployments.records import event_record
-from observability.models import Alert, AlertRule, Delivery, DeploymentMonitoring, MetricRollup, NotificationChannel
-from observability.selectors import DEFAULT_OBJECTIVE, attainment_windows
+from observability.models import Alert, AlertRule, Delivery, DeploymentMonitoring, NotificationChannel
+from observability.selectors import DEFAULT_OBJECTIVE, attainment_windows, cost_windows
 from observability.workload import TARGETS
 
 DELIVER_TASK = "observability.deliver_notification"
@@ -30,7 +29,6 @@ DEFAULT_RULES = (
     ("component-not-running", AlertRule.Kind.NOT_RUNNING, AlertRule.Severity.PAGE, {"minutes": 10}),
     ("deployment-degraded", AlertRule.Kind.DEGRADED, AlertRule.Severity.TICKET, {}),
 )  # fmt: skip
-COST_WINDOWS = {"1h": timedelta(hours=1), "6h": timedelta(hours=6), "30d": timedelta(days=30)}
 WATCHED = (UseCaseDeployment.Status.RUNNING, UseCaseDeployment.Status.DEGRADED, UseCaseDeployment.Status.UPDATING)
 
 
@@ -84,7 +82,7 @@ def alerts_evaluate(*, now: datetime) -> EvaluateResult:
     )
     firing = {a.rule_id: a for a in Alert.objects.filter(rule__in=rules, state=Alert.State.FIRING)}
     stalled = _stalled_since(ids)
-    costs = _costs(ids, now)
+    costs = cost_windows(deployment_ids=ids, now=now)
     by_id = {d.pk: d for d in deployments}
     for rule in rules:
         result.rules += 1
@@ -159,16 +157,6 @@ def _stalled_since(ids: list) -> dict:
     for deployment_id, key, updated in rows.values_list("deployment_id", "key", "updated_at"):
         result.setdefault(deployment_id, {})[key] = updated
     return result
-
-
-def _costs(ids: list, now: datetime) -> dict:
-    sums = {name: Sum("cost", filter=Q(start__gte=now - span)) for name, span in COST_WINDOWS.items()}
-    rows = (
-        MetricRollup.objects.filter(deployment_id__in=ids, start__gte=now - max(COST_WINDOWS.values()), start__lt=now)
-        .values("deployment_id")
-        .annotate(**sums)
-    )
-    return {row["deployment_id"]: {name: row[name] or Decimal(0) for name in COST_WINDOWS} for row in rows}
 
 
 @transaction.atomic

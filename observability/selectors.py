@@ -18,6 +18,7 @@ from usecases.models import Usecase
 WINDOWS = {"5m": timedelta(minutes=5), "30m": timedelta(minutes=30), "1h": timedelta(hours=1),
            "6h": timedelta(hours=6), "30d": timedelta(days=30)}  # fmt: skip
 BUDGET_WINDOW = "30d"
+COST_WINDOWS = {"1h": timedelta(hours=1), "6h": timedelta(hours=6), "30d": timedelta(days=30)}
 DEFAULT_OBJECTIVE = Decimal("0.99")
 
 
@@ -118,3 +119,16 @@ def slo_summary(*, targets: dict, objective: Decimal, windows: dict, usecase_id:
         )
     volume = {name: {"requests": w.requests, "errors": w.errors} for name, w in windows.items()}
     return {"usecase_id": usecase_id, "objective": float(objective), "objectives": objectives, "volume": volume}
+
+
+def cost_windows(*, deployment_ids: list, now: datetime) -> dict:
+    """{deployment id: {window: dollars}} over 1h / 6h / 30d, in one query."""
+    sums = {name: Sum("cost", filter=Q(start__gte=now - span)) for name, span in COST_WINDOWS.items()}
+    rows = (
+        MetricRollup.objects.filter(
+            deployment_id__in=deployment_ids, start__gte=now - max(COST_WINDOWS.values()), start__lt=now
+        )
+        .values("deployment_id")
+        .annotate(**sums)
+    )
+    return {row["deployment_id"]: {name: row[name] or Decimal(0) for name in COST_WINDOWS} for row in rows}

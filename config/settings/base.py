@@ -248,6 +248,10 @@ METRICS_MINUTE_RETENTION_DAYS = env.int("METRICS_MINUTE_RETENTION_DAYS", default
 METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=90)
 # How far back a collection pass catches up for a deployment it has not read lately (minutes).
 METRICS_CATCH_UP_MINUTES = env.int("METRICS_CATCH_UP_MINUTES", default=15)
+# /metrics (Prometheus): a scraper sends "Authorization: Bearer <METRICS_BEARER_TOKEN>" (empty: superusers only, by
+# their session); the Celery queues whose length it shows.
+METRICS_BEARER_TOKEN = env.str("METRICS_BEARER_TOKEN", default="")
+METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=[CELERY_TASK_DEFAULT_QUEUE])
 CELERY_BEAT_SCHEDULE["observability-collect"] = {
     "task": "observability.collect_metrics",
     "schedule": 60.0,
