@@ -13,6 +13,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from billing.models import MeteringState, PriceList, UsageRecord
+from deployments.models import UseCaseDeployment
 from jobs.models import Job
 from jobs.scheduling import resource_prices, resource_quantities
 
@@ -77,7 +78,20 @@ def job_minutes(job: Job, *, after: datetime | None, now: datetime) -> Iterator[
         minute += MINUTE
 
 
-def usage_record(job: Job, minute: datetime, seconds: Decimal, prices: tuple[PriceList | None, dict]) -> UsageRecord:
+def deployment_labels(jobs: list[Job]) -> dict:
+    """{deployment id: (use case, template slug)} of the jobs' deployments, copied onto their records."""
+    ids = {job.usecase_deployment_id for job in jobs} - {None}
+    rows = UseCaseDeployment.objects.filter(pk__in=ids).values_list("pk", "usecase_id", "template__slug")
+    return {pk: (usecase, template) for pk, usecase, template in rows}
+
+
+def usage_record(
+    job: Job,
+    minute: datetime,
+    seconds: Decimal,
+    prices: tuple[PriceList | None, dict],
+    labels: tuple[str, str] = ("", ""),
+) -> UsageRecord:
     """The record of `seconds` of `job` in `minute`, at the price list in effect then."""
     gpu_type = job.resources.get("gpu_type") or ""
     quantities = resource_quantities(job.resources)
@@ -91,6 +105,8 @@ def usage_record(job: Job, minute: datetime, seconds: Decimal, prices: tuple[Pri
         project_id=job.project_id,
         cluster_id=job.cluster_id,
         usecase_deployment_id=job.usecase_deployment_id,
+        usecase=labels[0],
+        template=labels[1],
         seconds=seconds,
         gpu_type=gpu_type if quantities["gpu"] else "",
         gpu_minutes=_meter(quantities["gpu"] * minutes),
@@ -117,11 +133,13 @@ def metering_pass(*, now: datetime | None = None, batch_size: int = 5000) -> dic
         jobs = jobs.filter(Q(completed_at__isnull=True) | Q(completed_at__gte=state.last_pass_started_at - LOOKBACK))
     jobs = list(jobs.annotate(metered_until=Max("usage_records__minute")))
     book = PriceBook.load(jobs)
+    labels = deployment_labels(jobs)
     offered = 0
     pending: list[UsageRecord] = []
     for job in jobs:
         for minute, seconds in job_minutes(job, after=job.metered_until, now=now):
-            pending.append(usage_record(job, minute, seconds, book.at(job.cluster_id, minute)))
+            prices = book.at(job.cluster_id, minute)
+            pending.append(usage_record(job, minute, seconds, prices, labels.get(job.usecase_deployment_id, ("", ""))))
             if len(pending) >= batch_size:
                 offered += _write(pending)
     offered += _write(pending)

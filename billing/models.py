@@ -37,6 +37,9 @@ class UsageRecord(models.Model):
     cluster = models.ForeignKey("jobs.Cluster", on_delete=models.PROTECT, related_name="+")
     # A deployment is referred to by id, so its usage survives its deletion (as the job's reference does).
     usecase_deployment_id = models.UUIDField(null=True, blank=True)
+    # Copied from the deployment when metered: the cost explorer groups by them without a join, and after a deletion.
+    usecase = models.CharField(max_length=100, blank=True, default="")
+    template = models.CharField(max_length=100, blank=True, default="")
     seconds = models.DecimalField(max_digits=9, decimal_places=6)  # of wall time within the minute, 0 < s <= 60
     gpu_type = models.CharField(max_length=100, blank=True, default="")
     gpu_minutes = models.DecimalField(**METER_DIGITS)

@@ -1,0 +1,236 @@
+"""The cost explorer: what the usage records cost over time, grouped by one dimension, and per million tokens served.
+
+Amounts are the exact sums of the records (12 places, as metered): the explorer is showback and does not round;
+the one rounding to money is the invoice's, to the cent at line level (README, Billing). A cost per million tokens is
+a rate, reported to 6 places.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import F, QuerySet, Sum
+from django.db.models.functions import Trunc
+
+from billing.models import UsageRecord
+from deployments.models import UseCaseDeployment
+from observability.models import MetricRollup
+from tenancy.models import Project, Tenant
+from tenancy.selectors import scope_to_user
+
+# group_by: (usage record column, metric rollup column or None when tokens cannot be told apart by it)
+DIMENSIONS = {
+    "project": ("project_id", "deployment__project_id"),
+    "tenant": ("tenant_id", "deployment__tenant_id"),
+    "deployment": ("usecase_deployment_id", "deployment_id"),
+    "usecase": ("usecase", "deployment__usecase_id"),
+    "template": ("template", "deployment__template__slug"),
+    "gpu_type": ("gpu_type", None),
+}
+STEPS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
+RATE_STEP = Decimal("0.000001")
+MILLION = Decimal(1_000_000)
+
+
+@dataclass
+class CostGroup:
+    """One value of the dimension: its total, its amount per step, resource-minutes and tokens served."""
+
+    key: str
+    label: str = ""
+    total: Decimal = Decimal(0)
+    amounts: list[Decimal] = field(default_factory=list)
+    gpu_minutes: Decimal = Decimal(0)
+    cpu_core_minutes: Decimal = Decimal(0)
+    memory_gib_minutes: Decimal = Decimal(0)
+    tokens: float | None = None
+    requests: float | None = None
+
+    @property
+    def cost_per_million_tokens(self) -> Decimal | None:
+        if not self.tokens:
+            return None
+        return (self.total * MILLION / Decimal(repr(self.tokens))).quantize(RATE_STEP, rounding=ROUND_HALF_UP)
+
+
+@dataclass
+class CostReport:
+    group_by: str
+    start: datetime
+    end: datetime
+    step: str
+    buckets: list[datetime]
+    groups: list[CostGroup]  # largest total first
+
+    @property
+    def total(self) -> Decimal:
+        return sum((group.total for group in self.groups), Decimal(0))
+
+    @property
+    def tokens(self) -> float | None:
+        counted = [group.tokens for group in self.groups if group.tokens is not None]
+        return sum(counted) if counted else None
+
+    @property
+    def cost_per_million_tokens(self) -> Decimal | None:
+        tokens = self.tokens
+        if not tokens or DIMENSIONS[self.group_by][1] is None:
+            return None
+        return (self.total * MILLION / Decimal(repr(tokens))).quantize(RATE_STEP, rounding=ROUND_HALF_UP)
+
+
+def bucket_starts(start: datetime, end: datetime, step: str) -> list[datetime]:
+    """The step boundaries covering [start, end): start floored to the step (UTC), then every step until end."""
+    moment = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if step == "day":
+        moment = moment.replace(hour=0)
+    starts = []
+    while moment < end:
+        starts.append(moment)
+        moment += STEPS[step]
+    return starts
+
+
+def usage_scope(*, user, tenant=None, project=None, deployment_id=None) -> QuerySet[UsageRecord]:
+    """The usage records the caller may read, narrowed by the optional filters."""
+    records = scope_to_user(UsageRecord.objects.all(), user)
+    if tenant is not None:
+        records = records.filter(tenant_id=tenant.pk)
+    if project is not None:
+        records = records.filter(project_id=project.pk)
+    if deployment_id is not None:
+        records = records.filter(usecase_deployment_id=deployment_id)
+    return records
+
+
+def cost_report(
+    *,
+    user,
+    group_by: str,
+    start: datetime,
+    end: datetime,
+    step: str,
+    tenant: Tenant | None = None,
+    project: Project | None = None,
+    deployment_id=None,
+) -> CostReport:
+    """Cost of the caller's usage records with a minute in [start, end), per value of `group_by` and per step.
+
+    Three queries whatever the size: the usage sums per group and step, the tokens served per group (from the
+    observability rollups), the labels of the groups.
+    """
+    column, token_column = DIMENSIONS[group_by]
+    buckets = bucket_starts(start, end, step)
+    index = {moment: i for i, moment in enumerate(buckets)}
+    rows = (
+        usage_scope(user=user, tenant=tenant, project=project, deployment_id=deployment_id)
+        .filter(minute__gte=start, minute__lt=end)
+        .annotate(bucket=Trunc("minute", step, tzinfo=UTC))
+        .values(column, "bucket")
+        .annotate(
+            amount=Sum(F("gpu_amount") + F("cpu_amount") + F("memory_amount")),
+            gpu=Sum("gpu_minutes"),
+            cpu=Sum("cpu_core_minutes"),
+            memory=Sum("memory_gib_minutes"),
+        )
+        .order_by()
+    )
+    groups: dict[str, CostGroup] = {}
+    for row in rows:
+        key = _key(row[column])
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = CostGroup(key=key, amounts=[Decimal(0)] * len(buckets))
+        group.amounts[index[row["bucket"].astimezone(UTC)]] += row["amount"]
+        group.total += row["amount"]
+        group.gpu_minutes += row["gpu"]
+        group.cpu_core_minutes += row["cpu"]
+        group.memory_gib_minutes += row["memory"]
+    if token_column is not None:
+        _add_tokens(
+            groups, user=user, column=token_column, start=start, end=end, filters=(tenant, project, deployment_id)
+        )
+    _label(groups, group_by)
+    ordered = sorted(groups.values(), key=lambda group: (-group.total, group.label, group.key))
+    return CostReport(group_by=group_by, start=start, end=end, step=step, buckets=buckets, groups=ordered)
+
+
+def _key(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _add_tokens(groups: dict, *, user, column: str, start: datetime, end: datetime, filters: tuple) -> None:
+    tenant, project, deployment_id = filters
+    rollups = scope_to_user(MetricRollup.objects.all(), user, tenant_field="deployment__tenant")
+    if tenant is not None:
+        rollups = rollups.filter(deployment__tenant_id=tenant.pk)
+    if project is not None:
+        rollups = rollups.filter(deployment__project_id=project.pk)
+    if deployment_id is not None:
+        rollups = rollups.filter(deployment_id=deployment_id)
+    rows = (
+        rollups.filter(start__gte=start, start__lt=end)
+        .values(column)
+        .annotate(tokens=Sum(F("prompt_tokens") + F("output_tokens")), requests=Sum("requests"))
+        .order_by()
+    )
+    for row in rows:
+        key = _key(row[column])
+        group = groups.get(key)
+        if group is None:
+            continue  # tokens served by something that cost nothing metered in the window
+        group.tokens, group.requests = row["tokens"] or 0.0, row["requests"] or 0.0
+
+
+def _label(groups: dict, group_by: str) -> None:
+    keys = [key for key in groups if key]
+    names: dict = {}
+    if group_by == "project":
+        names = {str(pk): name for pk, name in Project.objects.filter(pk__in=keys).values_list("pk", "name")}
+    elif group_by == "tenant":
+        names = {str(pk): name for pk, name in Tenant.objects.filter(pk__in=keys).values_list("pk", "name")}
+    elif group_by == "deployment":
+        found = UseCaseDeployment.objects.filter(pk__in=keys).values_list("pk", "name")
+        names = {str(pk): name for pk, name in found}
+    empty = {"deployment": "(no deployment)", "usecase": "(no use case)", "template": "(no template)"}
+    for key, group in groups.items():
+        if not key:
+            group.label = empty.get(group_by, "(no GPU)")
+        elif group_by == "deployment" and key not in names:
+            group.label = f"deleted deployment {key}"
+        else:
+            group.label = names.get(key, key)
+
+
+CSV_COLUMNS = ["group_by", "key", "label", "start", "amount"]
+
+
+def cost_csv(report: CostReport) -> str:
+    """A row per group and step with usage (exact amounts), then a row per group with its total and tokens."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([*CSV_COLUMNS, "gpu_minutes", "cpu_core_minutes", "memory_gib_minutes", "cost_per_million_tokens"])
+    for group in report.groups:
+        for moment, amount in zip(report.buckets, group.amounts, strict=True):
+            if amount:
+                writer.writerow([report.group_by, group.key, group.label, moment.isoformat(), amount, "", "", "", ""])
+    for group in report.groups:
+        rate = group.cost_per_million_tokens
+        writer.writerow(
+            [
+                report.group_by,
+                group.key,
+                group.label,
+                "TOTAL",
+                group.total,
+                group.gpu_minutes,
+                group.cpu_core_minutes,
+                group.memory_gib_minutes,
+                "" if rate is None else rate,
+            ]
+        )
+    return out.getvalue()
