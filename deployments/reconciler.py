@@ -4,12 +4,12 @@ One pass: lock the deployment row (skip when another reconciler holds it), bring
 its job, start components whose dependencies are ready (rendering their output references from upstream
 outputs), carry a pending revision's roll-out one step further, aggregate into the deployment status, record an
 event for every change, and schedule the next pass for the moment the driver expects the next change, not on a
-fixed polling interval. The steps on rows live in `deployments.passes`, the roll-out in `deployments.rollout`.
+fixed polling interval. The pass and its primitives are `deployments.passes`; its steps are `syncing`, `starting`,
+`stopping` and `rollout`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,14 +17,11 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from core.exceptions import Conflict
 from core.runtime_metrics import reconcile_pass_observe
-from deployments import rollout
+from deployments import rollout, starting, stopping, syncing
 from deployments.models import UseCaseDeployment
 from deployments.passes import ReconcilePass
-from deployments.state import ComponentStatus, DeploymentStatus, delete_order
-from jobs import services as job_services
-from jobs.models import Job
+from deployments.state import DeploymentStatus
 
 
 @dataclass
@@ -71,10 +68,10 @@ def _reconcile(deployment_id, now: datetime | None) -> ReconcileOutcome:
 
 def _run(p: ReconcilePass) -> None:
     """Sync every row with its job, start what is ready, move a roll-out on, and aggregate."""
-    p.advance_cluster()
+    syncing.advance_cluster(p)
     for row in list(p.rows):
-        p.sync(row)
-    p.start_ready(p.rows)
+        syncing.sync(p, row)
+    starting.start_ready(p, p.rows)
     if p.deployment.pending_revision_id:
         rollout.roll_out(p)
     p.aggregate()
@@ -84,22 +81,5 @@ def _delete(p: ReconcilePass) -> None:
     """Stop components dependents-first; DELETED once every component is stopped."""
     if p.deployment.pending_revision_id:
         rollout.abandon(p, reason="the deployment is being deleted.")
-    waves = delete_order({row.key: [d for d in row.depends_on if d in p.by_key] for row in p.rows})
-    for wave in waves:
-        for key in wave:
-            row = p.by_key[key]
-            if row.status == ComponentStatus.STOPPED:
-                continue
-            job = row.job
-            if job is not None and job.status in Job.Status.ACTIVE:
-                with contextlib.suppress(Conflict):  # finished meanwhile: nothing left to stop
-                    job_services.job_cancel(job=job, reason="deployment deleted")
-                job.refresh_from_db()
-            if job is not None and job.status in Job.Status.ACTIVE:
-                # A real driver stops asynchronously: wait for this wave before stopping what it depends on.
-                p.set_status(row, ComponentStatus.STOPPING, "Stopping.")
-                continue
-            p.set_status(row, ComponentStatus.STOPPED, "Stopped: deployment deleted.")
-        if any(p.by_key[key].status != ComponentStatus.STOPPED for key in wave):
-            return
-    p.set_deployment_status(DeploymentStatus.DELETED, f"Deleted; {len(p.rows)} components stopped.")
+    if stopping.stop_all(p, reason="deployment deleted"):
+        p.set_deployment_status(DeploymentStatus.DELETED, f"Deleted; {len(p.rows)} components stopped.")

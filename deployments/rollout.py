@@ -16,7 +16,10 @@ from deployments.changes import ADD_REPLICAS, REMOVE_REPLICAS
 from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
 from deployments.passes import ReconcilePass, plan_order
 from deployments.records import event_record
-from deployments.state import ComponentStatus, delete_order
+from deployments.starting import start_ready
+from deployments.state import ComponentStatus
+from deployments.stopping import dependents_first, stop
+from deployments.syncing import sync
 from jobs import selectors as job_selectors
 from jobs import services as job_services
 from jobs.models import Job
@@ -25,8 +28,8 @@ from jobs.models import Job
 def roll_out(p: ReconcilePass) -> None:
     """Start the candidates as their dependencies allow; switch over once all run; abandon on a failure."""
     for row in list(p.candidates):
-        p.sync(row)
-    p.start_ready(p.candidates)
+        sync(p, row)
+    start_ready(p, p.candidates)
     failed = [row for row in p.candidates if row.status == ComponentStatus.FAILED]
     if failed:
         abandon(p, failed=failed[0])
@@ -83,11 +86,9 @@ def promote(p: ReconcilePass) -> None:
         resize(p, key=key, mode=mode, revision=revision)
     p.candidates = [row for row in p.candidates if not row.is_extra_part]
     gone = {row.key for row in p.candidates} | removed
-    waves = delete_order({row.key: [d for d in row.depends_on if d in p.by_key] for row in p.rows})
-    position = {key: index for index, wave in enumerate(waves) for key in wave}
-    for row in sorted((row for row in p.rows if row.key in gone), key=lambda r: position.get(r.key, 0)):
+    for row in dependents_first(p, [row for row in p.rows if row.key in gone]):
         verb = "Removed" if row.key in removed else "Replaced"
-        p.stop(row, f"{verb} by revision {revision.number}.")
+        stop(p, row, f"{verb} by revision {revision.number}.")
     for row in p.candidates:
         row.is_candidate = False
         row.save(update_fields=["is_candidate", "updated_at"])
@@ -126,7 +127,7 @@ def abandon(
     message = reason or f"{failed.key}: {failed.status_message}"
     for row in p.candidates:
         if row.status != ComponentStatus.FAILED:
-            p.stop(row, f"Abandoned with revision {revision.number}.")
+            stop(p, row, f"Abandoned with revision {revision.number}.")
         else:
             p.retire(row)
     status = DeploymentRevision.Status.CANCELLED if cancelled else DeploymentRevision.Status.FAILED
