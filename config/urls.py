@@ -29,6 +29,7 @@ urlpatterns = [
     path("api/v1/", include("security.api.urls")),
     path("api/v1/", include("audit.api.urls")),
     path("api/v1/", include("billing.api.urls")),
+    path("api/v1/", include("autoscaling.api.urls")),
     path("", include("console.urls")),
 ]
 

@@ -20,6 +20,7 @@ class UseCaseDeployment(models.Model):
         FAILED = DeploymentStatus.FAILED
         DELETING = DeploymentStatus.DELETING
         DELETED = DeploymentStatus.DELETED
+        SCALED_TO_ZERO = DeploymentStatus.SCALED_TO_ZERO
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="deployments")
@@ -190,6 +191,7 @@ class DeploymentEvent(models.Model):
         REVISION_APPLIED = "revision_applied"
         REVISION_FAILED = "revision_failed"
         REVISION_CANCELLED = "revision_cancelled"
+        AUTOSCALED = "autoscaled"  # the autoscaler changed a component's replicas (its reason in the message)
 
     id = models.BigAutoField(primary_key=True)
     deployment = models.ForeignKey(UseCaseDeployment, on_delete=models.CASCADE, related_name="events")

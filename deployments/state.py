@@ -34,8 +34,11 @@ class DeploymentStatus:
     FAILED = "FAILED"
     DELETING = "DELETING"
     DELETED = "DELETED"
+    # Every component that serves scaled to zero by its autoscaling policy: no job runs, no cost; the first request
+    # (or a wake) starts it again. Not active: the reconciler leaves it alone until then.
+    SCALED_TO_ZERO = "SCALED_TO_ZERO"
 
-    CHOICES = (PENDING, DEPLOYING, RUNNING, DEGRADED, UPDATING, FAILED, DELETING, DELETED)
+    CHOICES = (PENDING, DEPLOYING, RUNNING, DEGRADED, UPDATING, FAILED, DELETING, DELETED, SCALED_TO_ZERO)
     TERMINAL = frozenset({FAILED, DELETED})
     # States in which the reconciler keeps working without anyone asking.
     ACTIVE = frozenset({PENDING, DEPLOYING, DEGRADED, UPDATING, DELETING})

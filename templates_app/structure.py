@@ -111,6 +111,7 @@ def structure_of(content: dict, index: dict, errors: dict) -> Structure | None:
         depends[key] = tuple(sorted(explicit | {upstream for upstream, _ in refs}))
         if key in definitions:
             _check_required_inputs(i, component, definitions[key], errors)
+        _check_autoscaling(i, component.get("autoscaling"), errors)
     if errors:
         return None
     position = {key: i for i, key in enumerate(keys)}
@@ -155,6 +156,15 @@ def _check_parameter_definition(i: int, parameter: dict, errors: dict) -> None:
         )
         for error in Draft202012Validator(item_schema).iter_errors(option):
             errors.setdefault(f"parameters.{i}.options.{j}", []).append(error.message)
+
+
+def _check_autoscaling(i: int, block, errors: dict) -> None:
+    """The schema checks each field of an `autoscaling:` block; the one rule across fields is min <= max."""
+    if not isinstance(block, dict):
+        return
+    low, high = block.get("min_replicas"), block.get("max_replicas")
+    if isinstance(low, int) and isinstance(high, int) and low > high:
+        errors.setdefault(f"components.{i}.autoscaling.min_replicas", []).append(f"at most max_replicas ({high})")
 
 
 def _check_required_inputs(i: int, component: dict, definition: dict, errors: dict) -> None:

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "sso",
     "observability",
     "billing",
+    "autoscaling",
 ]
 
 MIDDLEWARE = [
@@ -258,6 +259,12 @@ CELERY_BEAT_SCHEDULE["observability-collect"] = {
     "options": {"expires": 55},
 }
 CELERY_BEAT_SCHEDULE["observability-compact"] = {"task": "observability.compact_metrics", "schedule": 3600.0}
+# The autoscaler reads the minute rollups: one pass every 15 s notices a new minute within a quarter of it.
+CELERY_BEAT_SCHEDULE["autoscaling-autoscale"] = {
+    "task": "autoscaling.autoscale",
+    "schedule": 15.0,
+    "options": {"expires": 14},
+}
 CELERY_BEAT_SCHEDULE["audit-purge"] = {"task": "audit.purge_expired_events", "schedule": 24 * 3600.0}
 
 # --- REST framework -----------------------------------------------------------------------------------------

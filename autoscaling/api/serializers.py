@@ -1,0 +1,64 @@
+from rest_framework import serializers
+
+from autoscaling.models import ScalingDecision
+from autoscaling.policy import SIGNALS
+
+
+class PolicySerializer(serializers.Serializer):
+    """The fields of a policy (all optional in a PUT: each is laid over the policy that applies now)."""
+
+    min_replicas = serializers.IntegerField(min_value=0, required=False, help_text="0: scale to zero when idle.")
+    max_replicas = serializers.IntegerField(min_value=1, required=False)
+    signal = serializers.ChoiceField(choices=SIGNALS, required=False)
+    target = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        help_text="Per replica (concurrency, queue depth), a share (GPU), or seconds "
+        "(SLO signals; null: the use case's target).",
+    )
+    scale_up_window_s = serializers.IntegerField(min_value=0, required=False)
+    scale_down_window_s = serializers.IntegerField(min_value=0, required=False)
+    max_step = serializers.IntegerField(min_value=1, required=False)
+    idle_timeout_s = serializers.IntegerField(min_value=60, required=False)
+    enabled = serializers.BooleanField(required=False)
+
+
+class ComponentPolicySerializer(serializers.Serializer):
+    component = serializers.CharField()
+    source = serializers.ChoiceField(choices=["api", "template", "none"])
+    replicas = serializers.IntegerField(help_text="Replicas the deployment asks for now.")
+    policy = PolicySerializer(allow_null=True)
+    effective_target = serializers.FloatField(
+        allow_null=True, help_text="The target used (an SLO signal's from the use case)."
+    )
+
+
+class AutoscalingSerializer(serializers.Serializer):
+    components = ComponentPolicySerializer(many=True)
+
+
+class AutoscalingUpdateSerializer(serializers.Serializer):
+    components = serializers.DictField(
+        child=PolicySerializer(allow_null=True),
+        help_text="{component key: policy fields}; null drops the deployment's own policy (the template's applies).",
+    )
+
+
+class ScalingDecisionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ScalingDecision
+        fields = [
+            "id",
+            "component_key",
+            "from_replicas",
+            "to_replicas",
+            "direction",
+            "outcome",
+            "signal",
+            "value",
+            "target",
+            "reason",
+            "revision",
+            "predicted_start",
+            "created_at",
+        ]

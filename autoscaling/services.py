@@ -1,0 +1,213 @@
+"""Writes of autoscaling: a deployment's policies, and the autoscaler's pass (decide, scale, record)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils.dateparse import parse_datetime
+
+from audit.services import audit_record
+from autoscaling import selectors
+from autoscaling.decide import HOLD, UP, LastChange, decide
+from autoscaling.models import AutoscalingPolicy, ScalingDecision
+from autoscaling.policy import Policy, policy_errors, policy_from
+from core.exceptions import Conflict, ServiceError, ValidationError
+from deployments.models import DeploymentEvent, UseCaseDeployment
+from deployments.records import event_record
+from deployments.services import deployment_scale
+from deployments.state import DeploymentStatus
+from jobs.validation import MAX_REPLICAS
+from tenancy.selectors import require_write
+
+logger = logging.getLogger(__name__)
+# The autoscaler acts on deployments that serve; one changing (UPDATING) is left until its change is over.
+SCALABLE = frozenset({DeploymentStatus.RUNNING, DeploymentStatus.DEGRADED})
+
+
+@transaction.atomic
+def policy_set(*, user, deployment: UseCaseDeployment, components: dict) -> dict[str, tuple[Policy, str]]:
+    """Set the deployment's own policy of some components ({key: fields}), each laid over the one that applies now
+    (the template's or the last one set); `null` for a component drops its own policy (the template's applies)."""
+    require_write(user, deployment.tenant_id)
+    if not isinstance(components, dict) or not components:
+        raise ValidationError({"components": ['An object such as {"llm": {"min_replicas": 1}} is required.']})
+    keys = selectors.component_keys(deployment)
+    current = selectors.effective_policies(deployment)
+    errors: dict[str, list[str]] = {}
+    chosen: dict[str, Policy | None] = {}
+    for key, data in components.items():
+        prefix = f"components.{key}."
+        if key not in keys:
+            errors[f"components.{key}"] = [f"Unknown component; the deployment has {', '.join(keys)}."]
+            continue
+        if data is None:
+            chosen[key] = None
+            continue
+        base = current.get(key, (Policy(min_replicas=1, max_replicas=1), ""))[0]
+        found = policy_errors(data, max_replicas=MAX_REPLICAS, prefix=prefix)
+        if not found:
+            merged = {**base.to_dict(), **data}
+            found = policy_errors(merged, max_replicas=MAX_REPLICAS, prefix=prefix)
+        errors.update(found)
+        if not found:
+            chosen[key] = policy_from(data, base=base)
+    if errors:
+        raise ValidationError(errors)
+    before = {key: policy.to_dict() for key, (policy, _) in current.items() if key in chosen}
+    for key, policy in chosen.items():
+        if policy is None:
+            AutoscalingPolicy.objects.filter(deployment=deployment, component_key=key).delete()
+            continue
+        AutoscalingPolicy.objects.update_or_create(
+            deployment=deployment, component_key=key, defaults={**policy.to_dict(), "updated_by": user}
+        )
+    after = selectors.effective_policies(deployment)
+    audit_record(
+        action="autoscaling_policy",
+        obj=deployment,
+        before=before,
+        after={key: after[key][0].to_dict() for key in chosen if key in after},
+    )
+    return after
+
+
+@dataclass
+class TickResult:
+    deployments: int = 0
+    decisions: int = 0
+    skipped: int = 0  # locked by another worker, or a change rolling out
+    errors: list[str] = field(default_factory=list)
+
+
+def _last_changes(deployment: UseCaseDeployment) -> dict[str, LastChange]:
+    last: dict[str, LastChange] = {}
+    for row in ScalingDecision.objects.filter(deployment=deployment).order_by("-id")[:50]:
+        last.setdefault(row.component_key, LastChange(at=row.created_at.timestamp(), direction=row.direction))
+    return last
+
+
+def _window_seconds(policy: Policy) -> int:
+    return max(
+        policy.scale_up_window_s,
+        policy.scale_down_window_s,
+        policy.idle_timeout_s if policy.min_replicas == 0 else 0,
+        60,
+    )
+
+
+def deployment_autoscale(*, deployment_id, now: datetime) -> list[ScalingDecision]:
+    """One autoscaler pass over one deployment: decide per component with a policy, scale them together through the
+    scale service (no downtime), record each decision and an event. All of it in one transaction under the
+    deployment's row lock: a worker that dies half-way leaves nothing half-made, and a second worker skips."""
+    with transaction.atomic():
+        deployment = (
+            UseCaseDeployment.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("template", "cluster")
+            .filter(pk=deployment_id)
+            .first()
+        )
+        if deployment is None or deployment.status not in SCALABLE or deployment.pending_revision_id:
+            return []
+        policies = {k: p for k, (p, _) in selectors.effective_policies(deployment).items() if p.enabled}
+        if not policies:
+            return []
+        replicas = selectors.current_replicas(deployment)
+        last = _last_changes(deployment)
+        planned = []
+        for key, policy in policies.items():
+            since = now - timedelta(seconds=_window_seconds(policy))
+            samples = selectors.samples_for(deployment_id=deployment.pk, key=key, since=since, until=now)
+            decision = decide(
+                current=replicas[key],
+                samples=samples,
+                policy=policy,
+                now=now.timestamp(),
+                target=selectors.slo_target(deployment, policy),
+                last_change=last.get(key),
+            )
+            # Scaling to zero stops the job: that is the scale-to-zero service's, not the in-place scale's.
+            if decision.direction != HOLD and decision.desired >= 1:
+                planned.append((key, policy, decision))
+        if not planned:
+            return []
+        revision = None
+        refused = ""
+        try:
+            revision = deployment_scale(
+                user=None, deployment=deployment, scale={key: decision.desired for key, _, decision in planned}
+            )
+        except (ValidationError, Conflict) as error:
+            refused = "; ".join(f"{k}: {' '.join(v)}" for k, v in (error.errors or {}).items()) or str(error.detail)
+        capacity = (revision.change.get("capacity") if revision else None) or {}
+        predicted = parse_datetime(capacity["predicted_start"]) if capacity.get("predicted_start") else None
+        records = []
+        for key, policy, decision in planned:
+            waiting = revision is not None and decision.direction == UP and not capacity.get("fits_now", True)
+            outcome = (
+                ScalingDecision.Outcome.REFUSED
+                if revision is None
+                else ScalingDecision.Outcome.WAITING
+                if waiting
+                else ScalingDecision.Outcome.APPLIED
+            )
+            reason = decision.reason
+            if waiting:
+                reason += (
+                    f"; waiting for capacity, predicted start {predicted:%H:%M:%S}"
+                    if predicted
+                    else "; waiting for capacity"
+                )
+            if refused:
+                reason += f"; refused: {refused}"
+            records.append(
+                ScalingDecision(
+                    deployment=deployment,
+                    component_key=key,
+                    from_replicas=replicas[key],
+                    to_replicas=decision.desired if revision else replicas[key],
+                    direction=decision.direction,
+                    outcome=outcome,
+                    signal=policy.signal,
+                    value=decision.signal_value,
+                    target=decision.target,
+                    reason=reason,
+                    revision=revision.number if revision else None,
+                    predicted_start=predicted if waiting else None,
+                )
+            )
+        ScalingDecision.objects.bulk_create(records)
+        for record in records:
+            event_record(
+                deployment=deployment,
+                kind=DeploymentEvent.Kind.AUTOSCALED,
+                message=f"{record.component_key}: {record.reason}",
+                data={
+                    "component": record.component_key,
+                    "from": record.from_replicas,
+                    "to": record.to_replicas,
+                    "direction": record.direction,
+                    "outcome": record.outcome,
+                    "revision": record.revision,
+                },
+            )
+        return records
+
+
+def autoscale_all(*, now: datetime) -> TickResult:
+    """The beat task's pass: every serving deployment that has a policy, each in its own transaction."""
+    result = TickResult()
+    with_policies = set(AutoscalingPolicy.objects.filter(enabled=True).values_list("deployment_id", flat=True))
+    candidates = UseCaseDeployment.objects.filter(status__in=SCALABLE).select_related("template")
+    for deployment in candidates:
+        if deployment.pk not in with_policies and not selectors.template_policies(deployment):
+            continue
+        result.deployments += 1
+        try:
+            result.decisions += len(deployment_autoscale(deployment_id=deployment.pk, now=now))
+        except ServiceError as error:  # one deployment's trouble never stops the others'
+            logger.warning("autoscaling %s: %s", deployment.pk, error)
+            result.errors.append(f"{deployment.pk}: {error}")
+    return result

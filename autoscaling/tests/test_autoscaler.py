@@ -1,0 +1,141 @@
+"""The autoscaler on real deployments: it scales through the scale service, records why, and leaves nothing
+half-made when it dies mid-decision; the API for policies and decisions."""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from autoscaling.models import AutoscalingPolicy, ScalingDecision
+from autoscaling.services import autoscale_all, deployment_autoscale, policy_set
+from autoscaling.tests.factories import rollups
+from core.exceptions import ValidationError
+from deployments.models import DeploymentEvent, DeploymentRevision
+from deployments.tests.factories import deploy
+from templates_app.services import template_validate_content
+
+pytestmark = pytest.mark.django_db
+
+SLO_POLICY = {"min_replicas": 1, "max_replicas": 3, "signal": "slo_ttft", "target": 1.5, "scale_up_window_s": 60}
+
+
+@pytest.fixture
+def running(templates, member_user, project, cluster):
+    return deploy(user=member_user, project=project, cluster=cluster, run=True)
+
+
+def url(deployment, what="autoscaling"):
+    return f"/api/v1/deployments/{deployment.pk}/{what}"
+
+
+def test_an_slo_breach_scales_up_through_the_scale_service_with_its_reason(running, member_user):
+    policy_set(user=member_user, deployment=running, components={"llm": SLO_POLICY})
+    now = timezone.now()
+    rollups(deployment=running, key="llm", end=now, minutes=3, replicas=1, ttft=1.8)
+    [decision] = deployment_autoscale(deployment_id=running.pk, now=now)
+    assert (decision.from_replicas, decision.to_replicas, decision.outcome) == (1, 2, "applied")
+    assert decision.reason.startswith("p95 TTFT 1.8 s > 1.5 s target: 1 → 2 replicas")
+    running.refresh_from_db()
+    assert running.status == "UPDATING" and running.pending_revision.kind == DeploymentRevision.Kind.SCALE
+    assert running.pending_revision.scale["llm"]["replicas"] == 2
+    event = running.events.get(kind=DeploymentEvent.Kind.AUTOSCALED)
+    assert event.message == f"llm: {decision.reason}" and event.data["to"] == 2
+    # While the change rolls out the autoscaler leaves the deployment alone: no second decision.
+    assert deployment_autoscale(deployment_id=running.pk, now=now + timedelta(seconds=15)) == []
+
+
+def test_within_target_nothing_is_decided(running, member_user):
+    policy_set(user=member_user, deployment=running, components={"llm": SLO_POLICY})
+    now = timezone.now()
+    rollups(deployment=running, key="llm", end=now, minutes=3, replicas=1, ttft=1.2)
+    assert autoscale_all(now=now).decisions == 0
+    assert not ScalingDecision.objects.exists()
+
+
+def test_a_worker_dying_mid_decision_leaves_no_half_made_change(running, member_user):
+    policy_set(user=member_user, deployment=running, components={"llm": SLO_POLICY})
+    now = timezone.now()
+    rollups(deployment=running, key="llm", end=now, minutes=3, replicas=1, ttft=1.8)
+    revisions = running.revisions.count()
+    killed = mock.patch("autoscaling.services.event_record", side_effect=RuntimeError("worker killed"))
+    with killed, pytest.raises(RuntimeError):
+        deployment_autoscale(deployment_id=running.pk, now=now)
+    running.refresh_from_db()
+    assert running.status == "RUNNING" and running.pending_revision is None
+    assert running.revisions.count() == revisions
+    assert not ScalingDecision.objects.exists()
+    assert not running.components.filter(is_candidate=True).exists()
+    # The next pass makes the whole change.
+    assert len(deployment_autoscale(deployment_id=running.pk, now=now)) == 1
+
+
+def test_the_template_block_is_the_policy_until_the_deployment_sets_its_own(running, member_client):
+    template = running.template
+    components = [dict(c) for c in template.components]
+    for component in components:
+        if component["id"] == "llm":
+            component["autoscaling"] = {"min_replicas": 0, "max_replicas": 2, "signal": "concurrency", "target": 8}
+    type(template).objects.filter(pk=template.pk).update(components=components)
+    body = member_client.get(url(running)).json()
+    llm = next(c for c in body["components"] if c["component"] == "llm")
+    assert llm["source"] == "template" and llm["policy"]["min_replicas"] == 0 and llm["replicas"] == 1
+    answer = member_client.put(url(running), {"components": {"llm": {"max_replicas": 4}}}, format="json")
+    assert answer.status_code == 200, answer.json()
+    llm = next(c for c in answer.json()["components"] if c["component"] == "llm")
+    assert llm["source"] == "api" and llm["policy"]["max_replicas"] == 4 and llm["policy"]["min_replicas"] == 0
+    dropped = member_client.put(url(running), {"components": {"llm": None}}, format="json")
+    assert next(c for c in dropped.json()["components"] if c["component"] == "llm")["source"] == "template"
+
+
+def test_put_answers_field_level_400s_403_and_404(running, member_client, viewer_client, other_client):
+    bad = member_client.put(
+        url(running),
+        {"components": {"llm": {"min_replicas": 3, "max_replicas": 2, "signal": "x"}, "nope": {}}},
+        format="json",
+    )
+    assert bad.status_code == 400
+    assert set(bad.json()["errors"]) == {"components.llm.min_replicas", "components.llm.signal", "components.nope"}
+    assert member_client.put(url(running), {"components": []}, format="json").status_code == 400
+    assert viewer_client.put(url(running), {"components": {"llm": SLO_POLICY}}, format="json").status_code == 403
+    assert other_client.get(url(running)).status_code == 404
+    assert other_client.get(url(running, "scaling")).status_code == 404
+    assert not AutoscalingPolicy.objects.exists()
+
+
+def test_decisions_list_paginated_and_filtered_in_constant_queries(
+    running, member_user, member_client, django_assert_max_num_queries
+):
+    for i in range(5):
+        ScalingDecision.objects.create(
+            deployment=running, component_key="llm", from_replicas=1 + i, to_replicas=2 + i, direction="up",
+            reason=f"step {i}",
+        )  # fmt: skip
+    ScalingDecision.objects.create(
+        deployment=running, component_key="llm", from_replicas=2, to_replicas=1, direction="down", reason="quiet"
+    )
+    with django_assert_max_num_queries(8):
+        page = member_client.get(url(running, "scaling"), {"limit": 2}).json()
+    assert page["count"] == 6 and len(page["results"]) == 2 and page["results"][0]["reason"] == "quiet"
+    downs = member_client.get(url(running, "scaling"), {"direction": "down"}).json()
+    assert [d["reason"] for d in downs["results"]] == ["quiet"]
+    assert member_client.get(url(running, "scaling"), {"colour": "red"}).status_code == 400
+    assert member_client.get(url(running, "scaling"), {"direction": "sideways"}).status_code == 400
+    with django_assert_max_num_queries(8):
+        assert member_client.get(url(running)).status_code == 200
+
+
+def test_the_template_schema_checks_the_autoscaling_block(running):
+    content = {field: getattr(running.template, field) for field in type(running.template).CONTENT_FIELDS}
+    content["id"] = running.template.slug
+    components = [dict(c) for c in content["components"]]
+    components[0]["autoscaling"] = {"min_replicas": 3, "max_replicas": 2, "signal": "vibes"}
+    with pytest.raises(ValidationError) as raised:
+        template_validate_content({**content, "components": components})
+    assert {"components.0.autoscaling.signal"} <= set(raised.value.errors)
+    components[0]["autoscaling"] = {"min_replicas": 3, "max_replicas": 2}
+    with pytest.raises(ValidationError) as raised:
+        template_validate_content({**content, "components": components})
+    assert "components.0.autoscaling.min_replicas" in raised.value.errors
+    components[0]["autoscaling"] = {"min_replicas": 0, "max_replicas": 2, "signal": "slo_ttft", "idle_timeout_s": 300}
+    template_validate_content({**content, "components": components})
