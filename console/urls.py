@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from console.views import audit, catalog, deployments, home, lifecycle, registry, slo_io
+from console.views import audit, catalog, costs, deployments, home, lifecycle, registry, slo_io
 
 app_name = "console"
 
@@ -32,6 +32,7 @@ urlpatterns = [
     page(r"components/(?P<component_id>[A-Za-z0-9_-]+)", registry.component_detail_page, "component-detail"),
     page("slo", registry.slo_list_page, "slo"),
     page("audit", audit.audit_list_page, "audit"),
+    page("costs", costs.cost_explorer_page, "costs"),
     page("slo/export", slo_io.slo_export, "slo-export"),
     page("slo/import", slo_io.slo_import, "slo-import"),
     page(r"slo/(?P<unique_id>[A-Za-z0-9_-]+)", registry.slo_detail_page, "slo-detail"),

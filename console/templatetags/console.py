@@ -71,6 +71,7 @@ def get(mapping, key):
 
 NAV_SECTIONS = {
     "audit": "audit",
+    "costs": "costs",
     "usecases": "catalog",
     "usecase-detail": "catalog",
     "deploy": "catalog",

@@ -71,6 +71,7 @@ def console_pages(tenant, project):
         ("slo-detail", "/slo/hc_responsive"),
         ("slo-import", "/slo/import"),
         ("audit", "/audit"),
+        ("costs", "/costs"),
     ]
 
 

@@ -1,0 +1,124 @@
+"""Layout of the cost explorer's stacked chart (cost per step, one colour per group) for an inline SVG.
+
+Presentation only: the numbers come from `billing.costs.cost_report`. The largest groups get a colour each and the
+rest are stacked as one "other" band, so the chart stays readable at a thousand deployments.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+from billing.costs import CostReport
+from console.sizing_chart import Tick
+
+WIDTH, HEIGHT = 720, 280
+LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 40
+SERIES = 6  # coloured groups; the rest are "other"
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    series: int  # colour index; SERIES is "other"
+    title: str
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    series: int
+    label: str
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class StackedChart:
+    bars: list[Bar]
+    x_ticks: list[Tick]
+    y_ticks: list[Tick]
+    legend: list[LegendEntry]
+    description: str
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    top: int = TOP
+    plot_right: int = WIDTH - RIGHT
+    plot_bottom: int = HEIGHT - BOTTOM
+
+    @property
+    def plot_width(self) -> int:
+        return self.plot_right - self.left
+
+    @property
+    def plot_height(self) -> int:
+        return self.plot_bottom - self.top
+
+
+def nice_ticks(high: float, count: int = 5) -> list[float]:
+    """0 and round steps (1, 2 or 5 x 10^n) up to at least `high`."""
+    if high <= 0:
+        return [0.0, 1.0]
+    raw = high / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    return [round(i * step, 12) for i in range(math.ceil(high / step - 1e-9) + 1)]
+
+
+def _money(value: float) -> str:
+    return f"${value:,.0f}" if value >= 10 else f"${value:,.2f}"
+
+
+def stacked_chart(report: CostReport) -> StackedChart | None:
+    """Bars per step, stacked by group (largest groups at the bottom); None when nothing cost anything."""
+    if not report.groups or not report.buckets or report.total <= 0:
+        return None
+    shown = report.groups[:SERIES]
+    other = report.groups[SERIES:]
+    stacks = [(index, group.label, group.amounts) for index, group in enumerate(shown)]
+    if other:
+        amounts = [sum(values, Decimal(0)) for values in zip(*(group.amounts for group in other), strict=True)]
+        stacks.append((SERIES, f"{len(other)} other", amounts))
+    heights = [sum((amounts[i] for _, _, amounts in stacks), Decimal(0)) for i in range(len(report.buckets))]
+    ticks = nice_ticks(float(max(heights)))
+    top_value = ticks[-1]
+    plot_width, plot_height = WIDTH - RIGHT - LEFT, HEIGHT - BOTTOM - TOP
+    slot = plot_width / len(report.buckets)
+    gap = min(2.0, slot * 0.15)
+    bars = []
+    for i, moment in enumerate(report.buckets):
+        base = 0.0
+        for series, label, amounts in stacks:
+            value = float(amounts[i])
+            if value <= 0:
+                continue
+            height = value / top_value * plot_height
+            y = TOP + plot_height - (base + height)
+            when = f"{moment:%Y-%m-%d}" if report.step == "day" else f"{moment:%Y-%m-%d %H:00}"
+            bars.append(
+                Bar(
+                    round(LEFT + i * slot + gap / 2, 2),
+                    round(y, 2),
+                    round(slot - gap, 2),
+                    round(height, 2),
+                    series,
+                    f"{label}, {when}: ${amounts[i]:.2f}",
+                )
+            )
+            base += height
+    every = max(1, math.ceil(len(report.buckets) / 8))
+    x_ticks = [
+        Tick(round(LEFT + (i + 0.5) * slot, 1), f"{moment:%d %b}" if report.step == "day" else f"{moment:%d %H:00}")
+        for i, moment in enumerate(report.buckets)
+        if i % every == 0
+    ]
+    y_ticks = [Tick(round(TOP + plot_height - value / top_value * plot_height, 1), _money(value)) for value in ticks]
+    legend = [LegendEntry(series, label, sum(amounts, Decimal(0))) for series, label, amounts in stacks]
+    description = (
+        f"Cost per {report.step} from {report.start:%Y-%m-%d} to {report.end:%Y-%m-%d}, stacked by {report.group_by}: "
+        + "; ".join(f"{entry.label} ${entry.total:.2f}" for entry in legend)
+    )
+    return StackedChart(bars=bars, x_ticks=x_ticks, y_ticks=y_ticks, legend=legend, description=description)

@@ -1,0 +1,40 @@
+import re
+from decimal import Decimal
+
+import pytest
+
+from billing.tests.test_costs import amount_of, usage  # noqa: F401  (March 2026 of usage in two tenants)
+from console.cost_chart import nice_ticks
+from console.tests.conftest import web_client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_cost_explorer_draws_a_stacked_chart_and_a_table_of_the_month(usage, member_user, tenant):  # noqa: F811
+    page = web_client(member_user).get("/costs", {"month": "2026-03", "group_by": "project"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    total = amount_of(tenant=tenant)
+    assert f"${total:.2f}" in html
+    assert "project-a" in html and "project-c" in html and "project-b" not in html  # another tenant's project
+    bars = re.findall(r'<rect class="series-(\d)"[^>]*height="([\d.]+)"', html)
+    assert {series for series, _ in bars} == {"0", "1"} and all(float(h) > 0 for _, h in bars)
+    assert "/api/v1/costs.csv?" in html and "month=2026-03" in html
+    assert "2026-02" in html and "2026-04" in html  # the neighbouring months are a click away
+
+
+def test_cost_explorer_by_use_case_shows_cost_per_million_tokens_and_empty_months(usage, member_user):  # noqa: F811
+    client = web_client(member_user)
+    html = client.get("/costs", {"month": "2026-03", "group_by": "usecase"}).content.decode()
+    assert "ambient_scribe" in html and "per million tokens served" in html
+    empty = client.get("/costs", {"month": "2025-01"}).content.decode()
+    assert "No usage metered in 2025-01" in empty and "<svg" not in empty
+    bad = client.get("/costs", {"month": "2026-3x", "group_by": "colour"})
+    assert bad.status_code == 200 and "group_by:" in bad.content.decode() and "month:" in bad.content.decode()
+
+
+def test_nice_ticks_cover_the_highest_bar_in_round_steps():
+    assert nice_ticks(0.37) == [0.0, 0.1, 0.2, 0.3, 0.4]
+    assert nice_ticks(940.0) == [0, 200, 400, 600, 800, 1000]
+    assert nice_ticks(0) == [0.0, 1.0]
+    assert Decimal(str(nice_ticks(12.0)[-1])) >= 12

@@ -1,0 +1,67 @@
+"""The cost explorer page: a month's cost over time by project, deployment, use case or GPU type; chart and table."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.http import QueryDict
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+
+from billing.api.cost_serializers import CostQuerySerializer
+from billing.costs import cost_report
+from console.cost_chart import stacked_chart
+from core.api.errors import flatten_errors
+
+GROUPS = [
+    ("project", "Project"),
+    ("deployment", "Deployment"),
+    ("usecase", "Use case"),
+    ("gpu_type", "GPU type"),
+    ("template", "Template"),
+    ("tenant", "Tenant"),
+]
+
+
+def _month_text(day: date) -> str:
+    return f"{day:%Y-%m}"
+
+
+@login_required
+def cost_explorer_page(request):
+    """Cost of the caller's usage for a month (any month), stacked by a dimension, with the CSV of the same data."""
+    params = {key: request.GET.get(key) for key in ("group_by", "month", "step") if request.GET.get(key)}
+    params.setdefault("month", _month_text(timezone.now().date()))
+    query = CostQuerySerializer(data=params, context={"request": request})
+    report = chart = None
+    errors = {}
+    if query.is_valid():
+        report = cost_report(
+            user=request.user, **{k: query.validated_data[k] for k in ("group_by", "start", "end", "step")}
+        )
+        chart = stacked_chart(report)
+    else:
+        errors = flatten_errors(query.errors)
+    month = (
+        date.fromisoformat(f"{params['month']}-01") if "month" not in errors else timezone.now().date().replace(day=1)
+    )
+    csv_query = QueryDict(mutable=True)
+    csv_query.update(params)
+    return render(
+        request,
+        "console/costs/explorer.html",
+        {
+            "report": report,
+            "chart": chart,
+            "errors": errors,
+            "groups": GROUPS,
+            "group_by": params.get("group_by", "project"),
+            "step": params.get("step", "day"),
+            "month": _month_text(month),
+            "previous_month": _month_text((month - timedelta(days=1)).replace(day=1)),
+            "next_month": _month_text((month + timedelta(days=32)).replace(day=1)),
+            "csv_url": f"{reverse('costs-csv', kwargs={'format': 'csv'})}?{csv_query.urlencode()}",
+        },
+    )
