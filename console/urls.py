@@ -23,6 +23,7 @@ urlpatterns = [
     page("deployments", deployments.deployment_list_page, "deployments"),
     page(f"deployments/{UUID}", deployments.deployment_detail_page, "deployment-detail"),
     page(f"deployments/{UUID}/live", deployments.deployment_live, "deployment-live"),
+    page(f"deployments/{UUID}/metrics", deployments.deployment_metrics, "deployment-metrics"),
     page(f"deployments/{UUID}/delete", deployments.deployment_delete_page, "deployment-delete"),
     page(f"deployments/{UUID}/update", lifecycle.deployment_update_page, "deployment-update"),
     page(f"deployments/{UUID}/scale", lifecycle.deployment_scale_page, "deployment-scale"),

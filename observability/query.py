@@ -53,7 +53,16 @@ class _Bucket:
     sketches: dict
 
 
-def range_query(*, deployment_id, names: list[str], start: datetime, end: datetime, step: int, component: str = ""):
+def range_query(
+    *,
+    deployment_id,
+    names: list[str],
+    start: datetime,
+    end: datetime,
+    step: int,
+    component: str = "",
+    quantiles: tuple[float, ...] = QUANTILES,
+):
     """A Prometheus matrix: one series per name (and per quantile for latencies), points at each step's start."""
     columns = {"start", "resolution", "is_llm"}
     for name in names:
@@ -78,7 +87,7 @@ def range_query(*, deployment_id, names: list[str], start: datetime, end: dateti
         _accumulate(bucket, row, names)
     result = []
     for name in names:
-        result.extend(_series(name, buckets, start, step, component))
+        result.extend(_series(name, buckets, start, step, component, quantiles))
     return {"status": "success", "data": {"resultType": "matrix", "result": result}}
 
 
@@ -104,11 +113,11 @@ def _accumulate(bucket: _Bucket, row: dict, names: list[str]) -> None:
             bucket.sums[name] += float(row["cost"] or Decimal(0))
 
 
-def _series(name: str, buckets: dict, start: datetime, step: int, component: str) -> list[dict]:
+def _series(name: str, buckets: dict, start: datetime, step: int, component: str, quantiles) -> list[dict]:
     labels = {"__name__": name, **({"component": component} if component else {})}
     if name in LATENCIES:
         series = []
-        for q in QUANTILES:
+        for q in quantiles:
             values = []
             for index in sorted(buckets):
                 sketch = buckets[index].sketches.get(name)

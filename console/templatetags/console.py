@@ -86,6 +86,7 @@ NAV_SECTIONS = {
     "slo": "slo",
     "slo-detail": "slo",
     "slo-import": "slo",
+    "alerts": "alerts",
 }
 
 
@@ -149,3 +150,37 @@ def parameter_type(kind: str) -> str:
 def can_read_audit(user) -> bool:
     """Whether the navigation shows the audit trail (tenant admins and superusers)."""
     return audit_can_read(user)
+
+
+@register.filter
+def split(value: str) -> list[str]:
+    """Words of a string: a literal list in a template ({% for w in "5m 1h"|split %})."""
+    return str(value).split()
+
+
+@register.filter
+def percent(value) -> str:
+    """A share as a percentage, up to two decimals: 99.5%, 100%, -12%."""
+    if value in (None, ""):
+        return "—"
+    number = float(value) * 100
+    text = f"{number:.2f}".rstrip("0").rstrip(".") if abs(number) < 1000 else f"{number:.0f}"
+    return f"{text}%"
+
+
+@register.filter
+def seconds(value) -> str:
+    """A latency with a readable unit: 350 ms, 1.76 s."""
+    if value in (None, ""):
+        return "—"
+    number = float(value)
+    return f"{number * 1000:.4g} ms" if number < 1 else f"{number:.4g} s"
+
+
+@register.filter
+def duration(value) -> str:
+    """Seconds as the step of a chart: 1 min, 10 min, 1 h."""
+    number = int(value)
+    if number % 3600 == 0:
+        return f"{number // 3600} h"
+    return f"{number // 60} min" if number % 60 == 0 else f"{number} s"

@@ -7,9 +7,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from console.dag import deployment_layout
+from console.metrics_panel import metrics_panel, range_name
 from console.selectors import deployment_gpus_freed
 from core.exceptions import ServiceError
 from deployments import selectors, services
@@ -111,7 +113,19 @@ def deployment_detail_page(request, pk):
         DeploymentStatus.DELETING,
         DeploymentStatus.DELETED,
     )
+    context["panel"] = metrics_panel(
+        deployment=deployment, range_name=range_name(request.GET.get("range")), now=timezone.now()
+    )
     return render(request, "console/deployments/detail.html", context)
+
+
+@login_required
+def deployment_metrics(request, pk):
+    """The htmx fragment of the metrics section (`?range=1h|24h|7d`): charts and SLO attainment, re-polled every
+    minute while the deployment runs."""
+    deployment = _deployment_or_404(request, pk)
+    panel = metrics_panel(deployment=deployment, range_name=range_name(request.GET.get("range")), now=timezone.now())
+    return render(request, "console/deployments/_metrics.html", {"deployment": deployment, "panel": panel})
 
 
 @login_required

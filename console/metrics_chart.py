@@ -1,0 +1,141 @@
+"""Layout of the deployment page's time-series charts (inline SVG drawn server-side): linear axes with units, a line
+per series, the SLO target as a dashed line. Presentation only: the series come from `observability.query`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from console.sizing_chart import Tick
+
+WIDTH, HEIGHT = 640, 220
+LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 36
+TIME_STEPS = (300, 600, 900, 1800, 3600, 7200, 10800, 14400, 21600, 43200, 86400)
+MAX_X_TICKS = 7
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    tone: int  # 0, 1, 2...: the series colour in the stylesheet
+    segments: list[str]  # SVG polyline points, split where data is missing
+    latest: str  # the last value, formatted with its unit
+
+
+@dataclass(frozen=True)
+class TimeChart:
+    key: str
+    title: str
+    unit: str
+    lines: list[Line]
+    x_ticks: list[Tick]
+    y_ticks: list[Tick]
+    slo_y: float | None = None
+    slo_label: str = ""
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    top: int = TOP
+    plot_right: int = WIDTH - RIGHT
+    plot_bottom: int = HEIGHT - BOTTOM
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not any(line.segments for line in self.lines)
+
+    @property
+    def plot_width(self) -> int:
+        return self.plot_right - self.left
+
+    @property
+    def description(self) -> str:
+        parts = [f"{line.label} now {line.latest}" for line in self.lines if line.segments]
+        if self.slo_label:
+            parts.append(f"target {self.slo_label}")
+        return f"{self.title} ({self.unit}) over time: " + ("; ".join(parts) or "no data yet") + "."
+
+
+def format_value(value: float, unit: str) -> str:
+    """A value with its unit, short enough for an axis label."""
+    if unit == "s":
+        if value == 0:
+            return "0"
+        return f"{value * 1000:.3g} ms" if abs(value) < 1 else f"{value:.3g} s"
+    if unit == "%":
+        return f"{value:.3g}%"
+    if unit == "$/h":
+        return f"${value:.3g}"
+    return f"{value:.3g}"
+
+
+def nice_step(span: float, ticks: int = 4) -> float:
+    """1, 2 or 5 times a power of ten, so that about `ticks` of them cover `span`."""
+    if span <= 0:
+        return 1.0
+    raw = span / ticks
+    power = 10 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+
+
+def time_chart(
+    *,
+    key: str,
+    title: str,
+    unit: str,
+    series: list[tuple[str, list[tuple[float, float]]]],
+    start: float,
+    end: float,
+    step: int,
+    slo: float | None = None,
+    y_max: float | None = None,
+) -> TimeChart:
+    """Lay out `series` [(label, [(unix time, value)])] over [start, end); the y axis starts at 0 and reaches the
+    highest value or the SLO target, whichever is higher (or `y_max` when given, e.g. 100 for a percentage)."""
+    values = [v for _, points in series for _, v in points]
+    top = y_max if y_max is not None else max([*values, slo or 0.0, 0.0]) * 1.15 or 1.0
+    y_step = nice_step(top)
+    top = math.ceil(top / y_step) * y_step
+    plot_bottom, plot_right = HEIGHT - BOTTOM, WIDTH - RIGHT
+
+    def sx(t: float) -> float:
+        return round(LEFT + (t - start) / max(end - start, 1) * (plot_right - LEFT), 1)
+
+    def sy(v: float) -> float:
+        return round(plot_bottom - min(v, top) / top * (plot_bottom - TOP), 1)
+
+    lines = []
+    for tone, (label, points) in enumerate(series):
+        segments, current, previous = [], [], None
+        for t, v in sorted(points):
+            if previous is not None and t - previous > step * 1.5 and current:
+                segments.append(current)
+                current = []
+            current.append(f"{sx(t)},{sy(v)}")
+            previous = t
+        if current:
+            segments.append(current)
+        # A lone point still shows: a zero-length segment drawn with round caps.
+        drawn = [" ".join(s if len(s) > 1 else [s[0], s[0]]) for s in segments]
+        latest = format_value(max(points)[1], unit) if points else "—"
+        lines.append(Line(label=label, tone=tone, segments=drawn, latest=latest))
+    y_ticks = [Tick(sy(i * y_step), format_value(i * y_step, unit)) for i in range(round(top / y_step) + 1)]
+    t_step = next((s for s in TIME_STEPS if (end - start) / s <= MAX_X_TICKS), TIME_STEPS[-1])
+    first = math.ceil(start / t_step) * t_step
+    fmt = "%H:%M" if t_step < 86400 else "%b %d"
+    x_ticks = [
+        Tick(sx(t), datetime.fromtimestamp(t, UTC).strftime(fmt)) for t in range(int(first), int(end) + 1, t_step)
+    ]
+    slo_y = sy(slo) if slo is not None else None
+    return TimeChart(
+        key=key,
+        title=title,
+        unit=unit,
+        lines=lines,
+        x_ticks=x_ticks,
+        y_ticks=y_ticks,
+        slo_y=slo_y,
+        slo_label=format_value(slo, unit) if slo is not None else "",
+    )
