@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from console.views import audit, catalog, costs, deployments, home, lifecycle, registry, slo_io
+from console.views import audit, catalog, costs, deployments, home, jobs, lifecycle, registry, slo_io
 
 app_name = "console"
 
@@ -29,6 +29,7 @@ urlpatterns = [
     page(f"deployments/{UUID}/scale", lifecycle.deployment_scale_page, "deployment-scale"),
     page(f"deployments/{UUID}/rollback", lifecycle.deployment_rollback_page, "deployment-rollback"),
     page(f"deployments/{UUID}/cancel-change", lifecycle.deployment_cancel_change_page, "deployment-cancel-change"),
+    page(f"jobs/{UUID}", jobs.job_detail_page, "job-detail"),
     page("components", registry.component_list_page, "components"),
     page(r"components/(?P<component_id>[A-Za-z0-9_-]+)", registry.component_detail_page, "component-detail"),
     page("slo", registry.slo_list_page, "slo"),

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from core.crypto import EncryptedJSONField, EncryptedTextField
 from core.exceptions import Conflict
+from jobs.checkpoints import Progress, interval_seconds, progress_at, remaining_seconds
 from jobs.scheduling import cost_between
 
 
@@ -124,6 +125,18 @@ class Job(models.Model):
     # The simulated driver decides at submission whether (and why) the job fails, so a later change of the
     # cluster's failure rate or of the job's labels never rewrites what already happened.
     simulated_failure = models.TextField(blank=True, default="")
+    # Checkpointing (BATCH/TRAINING, `jobs.checkpoints`): the job saves its work every interval while it runs; an
+    # interruption (failure, preemption) puts it back in the queue to resume from its last checkpoint.
+    checkpoint_interval_minutes = models.FloatField(null=True, blank=True)
+    work_resumed_from_seconds = models.FloatField(default=0)  # the work the current run started with
+    checkpoint_work_seconds = models.FloatField(default=0)  # the work saved by the last checkpoint
+    last_checkpoint_at = models.DateTimeField(null=True, blank=True)
+    checkpoints = models.PositiveIntegerField(default=0)  # checkpoints recorded, every run
+    resumes = models.PositiveIntegerField(default=0)
+    work_lost_seconds = models.FloatField(default=0)  # thrown away by interruptions, in total
+    # One entry per interruption: {"at", "kind": "failed"|"preempted"|"requeued", "reason", "work_seconds",
+    # "resumed_from_seconds", "lost_seconds"}.
+    resume_history = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -151,8 +164,8 @@ class Job(models.Model):
 
     def cost_until(self, end) -> Decimal:
         """What the job has cost from its start to `end`, at each rate it ran at."""
-        if self.started_at is None:
-            return Decimal("0.0000")
+        if self.started_at is None:  # waiting, or resumed and not yet running again: what earlier runs cost
+            return self.cost_before_rate or Decimal("0.0000")
         return self.cost_before_rate + cost_between(self.hourly_rate, self.rate_since or self.started_at, end)
 
     @property
@@ -161,6 +174,22 @@ class Job(models.Model):
         if self.status == Job.Status.RUNNING:
             return self.cost_until(timezone.now())
         return self.actual_cost
+
+    @property
+    def remaining_seconds(self) -> float | None:
+        """What the current run needs to finish: the duration less the work it resumed from."""
+        return remaining_seconds(duration=self.duration_seconds, resumed_from=self.work_resumed_from_seconds)
+
+    def progress_at(self, now) -> Progress:
+        """The job's work at `now` (its checkpoints, and how far it got), by `jobs.checkpoints`."""
+        end = self.completed_at if self.completed_at and self.completed_at < now else now
+        return progress_at(
+            duration=self.duration_seconds,
+            interval=interval_seconds(self.checkpoint_interval_minutes),
+            resumed_from=self.work_resumed_from_seconds,
+            started_at=self.started_at,
+            now=end,
+        )
 
     @property
     def is_waiting(self) -> bool:
@@ -175,7 +204,8 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
         {Job.Status.PENDING, Job.Status.QUEUED, Job.Status.RUNNING, Job.Status.FAILED, Job.Status.CANCELLED}
     ),
     Job.Status.QUEUED: frozenset({Job.Status.PENDING, Job.Status.RUNNING, Job.Status.FAILED, Job.Status.CANCELLED}),
-    Job.Status.RUNNING: frozenset({Job.Status.SUCCEEDED, Job.Status.FAILED, Job.Status.CANCELLED}),
+    # RUNNING -> QUEUED: interrupted (preempted, or failed with a checkpoint) and waiting to resume.
+    Job.Status.RUNNING: frozenset({Job.Status.SUCCEEDED, Job.Status.FAILED, Job.Status.CANCELLED, Job.Status.QUEUED}),
     Job.Status.SUCCEEDED: frozenset(),
     Job.Status.FAILED: frozenset(),
     Job.Status.CANCELLED: frozenset(),

@@ -316,6 +316,22 @@ def validate_duration(job_type: str, duration_seconds: Any) -> float | None:
     return float(duration_seconds)
 
 
+MAX_CHECKPOINT_INTERVAL_MINUTES = 7 * 24 * 60
+
+
+def validate_checkpoint_interval(job_type: str, minutes: Any) -> float | None:
+    """Minutes between checkpoints of a BATCH/TRAINING job (None: it does not checkpoint)."""
+    if minutes is None:
+        return None
+    if job_type == "SERVICE":
+        raise ValidationError({"checkpoint_interval_minutes": "Only BATCH and TRAINING jobs checkpoint."})
+    if not _is_number(minutes) or not 0 < minutes <= MAX_CHECKPOINT_INTERVAL_MINUTES:
+        raise ValidationError(
+            {"checkpoint_interval_minutes": f"Must be a number above 0 and at most {MAX_CHECKPOINT_INTERVAL_MINUTES}."}
+        )
+    return float(minutes)
+
+
 def dns_label(value: str, *, fallback: str) -> str:
     """A Kubernetes-safe DNS label (lower case, digits, dashes, at most 63 characters)."""
     label = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")[:63].strip("-")

@@ -1,11 +1,13 @@
 from datetime import timedelta
 
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.fields import MoneyField, StrictFieldsMixin
 from jobs.models import Cluster, Job
+from jobs.resume import checkpoints_before_run
 from jobs.services.submission import BULK_MAX
 from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField, resolve_scoped_references
 from tenancy.models import Project, Tenant
@@ -126,6 +128,15 @@ JOB_FIELDS = [
     "labels",
     "priority",
     "duration_seconds",
+    "checkpoint_interval_minutes",
+    "progress",
+    "work_done_seconds",
+    "checkpoint_work_seconds",
+    "last_checkpoint_at",
+    "checkpoints",
+    "resumes",
+    "work_lost_seconds",
+    "resume_history",
     "queue_position",
     "predicted_start",
     "waiting_reason",
@@ -152,6 +163,22 @@ class JobSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     queue_position = serializers.SerializerMethodField(help_text="Place among jobs waiting for the same resources.")
     predicted_start = serializers.SerializerMethodField(help_text="When a waiting job should start running.")
     waiting_reason = serializers.SerializerMethodField(help_text="Why a waiting job waits.")
+    progress = serializers.SerializerMethodField(
+        help_text="BATCH/TRAINING: the share of the duration done, 0..1 (up to now while it runs); null for a SERVICE."
+    )
+    work_done_seconds = serializers.SerializerMethodField(
+        help_text="Seconds of work done in total, earlier runs' checkpointed work included."
+    )
+    checkpoint_work_seconds = serializers.SerializerMethodField(
+        help_text="Seconds of work saved by the last checkpoint: where the job resumes from if interrupted now."
+    )
+    last_checkpoint_at = serializers.SerializerMethodField(help_text="When the last checkpoint was taken.")
+    checkpoints = serializers.SerializerMethodField(help_text="Checkpoints taken, every run.")
+    resume_history = serializers.JSONField(
+        read_only=True,
+        help_text='One entry per interruption: {"at", "kind": "failed" | "preempted" | "requeued", "reason", '
+        '"work_seconds", "resumed_from_seconds", "lost_seconds", "checkpoints"}.',
+    )
     actual_cost = MoneyField(
         source="cost_so_far",
         help_text="What the job has cost so far: up to now while it runs, up to completed_at once it ended.",
@@ -187,6 +214,35 @@ class JobSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         item = self._forecast_item(job)
         return item.reason if item and job.admitted_at is None else ""
 
+    def _progress(self, job):
+        if job.job_type == Job.JobType.SERVICE:
+            return None
+        if "now" not in self.context:
+            self.context["now"] = timezone.now()
+        return job.progress_at(self.context["now"])
+
+    def get_progress(self, job) -> float | None:
+        progress = self._progress(job)
+        return round(progress.fraction, 4) if progress else None
+
+    def get_work_done_seconds(self, job) -> float | None:
+        progress = self._progress(job)
+        return round(progress.work_seconds, 3) if progress else None
+
+    def get_checkpoint_work_seconds(self, job) -> float | None:
+        progress = self._progress(job)
+        return round(progress.checkpoint_work_seconds, 3) if progress else None
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_last_checkpoint_at(self, job):
+        progress = self._progress(job)
+        moment = (progress and progress.last_checkpoint_at) or job.last_checkpoint_at
+        return serializers.DateTimeField().to_representation(moment) if moment else None
+
+    def get_checkpoints(self, job) -> int:
+        progress = self._progress(job)
+        return checkpoints_before_run(job) + progress.checkpoints_this_run if progress else 0
+
 
 class JobCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     name = serializers.CharField(max_length=255)
@@ -201,9 +257,20 @@ class JobCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     priority = PriorityField(required=False, default=50)
     labels = serializers.JSONField(required=False, default=dict)
     duration_seconds = serializers.FloatField(required=False, allow_null=True, default=None)
+    checkpoint_interval_minutes = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="BATCH/TRAINING: save the work every this many minutes; a failure or preemption then resumes "
+        "from the last checkpoint, losing at most one interval.",
+    )
     usecase_deployment_id = serializers.UUIDField(required=False, allow_null=True, default=None)
     component_deployment_id = serializers.UUIDField(required=False, allow_null=True, default=None)
     attempt = serializers.IntegerField(required=False, min_value=1, default=1)
+
+
+class JobRequeueSerializer(StrictFieldsMixin, serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class JobBulkCreateSerializer(serializers.Serializer):

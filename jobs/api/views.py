@@ -15,6 +15,7 @@ from jobs.api.serializers import (
     JobBulkCreateSerializer,
     JobBulkSerializer,
     JobCreateSerializer,
+    JobRequeueSerializer,
     JobSerializer,
     ScheduleSerializer,
 )
@@ -191,6 +192,28 @@ class JobViewSet(TenantScopedViewSet):
         found = self.get_queryset().in_bulk([job.pk for job in jobs])
         data = JobSerializer([found[job.pk] for job in jobs], many=True, context=self.get_serializer_context()).data
         return Response({"jobs": data}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[CLUSTER_ID],
+        request=JobRequeueSerializer,
+        responses={
+            200: JobSerializer,
+            403: OpenApiResponse(OpenApiTypes.OBJECT, description="A viewer of the tenant."),
+            404: OpenApiResponse(OpenApiTypes.OBJECT, description="No such job in the caller's tenants."),
+            409: OpenApiResponse(OpenApiTypes.OBJECT, description="A SERVICE, or a job that holds no capacity."),
+        },
+        summary="Interrupt a job to resume it from its last checkpoint",
+        description="The job stops, frees its capacity and waits in its queue again; when admitted it resumes from "
+        "its last checkpoint (at most one checkpoint interval of work is lost, all of it without checkpoints).",
+    )
+    @action(detail=True, methods=["post"], url_path="requeue", filter_backends=[], pagination_class=None)
+    def requeue(self, request, *args, **kwargs):
+        job = self.get_object()
+        require_write(request.user, job.tenant_id)
+        serializer = JobRequeueSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.job_requeue(job=job, user=request.user, reason=serializer.validated_data["reason"])
+        return Response(self.get_serializer(self.get_queryset().get(pk=job.pk)).data)
 
     def update(self, request, *args, **kwargs):
         kwargs["partial"] = True

@@ -23,6 +23,7 @@ class SchedulePassResult:
     succeeded: int = 0
     failed: int = 0
     queued: int = 0
+    resumed: int = 0  # interrupted jobs sent back to their queue to resume from a checkpoint
     # The earliest moment the driver expects another job on the cluster to change state (None: nothing due).
     next_change_at: datetime | None = None
     skipped: bool = False  # another pass held the cluster lock (skip_locked)

@@ -17,6 +17,7 @@ from django.db.models import Q, Sum
 
 from jobs.drivers.base import ClusterDriver, Forecast, JobForecast, SchedulePassResult
 from jobs.models import Cluster, Job, check_transition
+from jobs.resume import checkpoint_fields, interruption_fields, resumes_on_failure
 from jobs.scheduling import (
     SERVICE,
     Capacity,
@@ -24,7 +25,6 @@ from jobs.scheduling import (
     ListQueue,
     PlanJob,
     Planner,
-    cost_between,
     failure_message,
     order_key,
     startup_seconds,
@@ -61,6 +61,14 @@ PASS_FIELDS = (
     "cost_before_rate",
     "rate_since",
     "actual_cost",
+    "checkpoint_interval_minutes",
+    "work_resumed_from_seconds",
+    "checkpoint_work_seconds",
+    "last_checkpoint_at",
+    "checkpoints",
+    "resumes",
+    "work_lost_seconds",
+    "resume_history",
 )
 
 
@@ -71,7 +79,7 @@ def plan_job(job: Job, simulation: dict) -> PlanJob:
         order=order_key(job.priority, job.sequence, job.pk),
         job_type=job.job_type,
         startup=startup_seconds(simulation, kind=(job.spec or {}).get("kind"), job_type=job.job_type),
-        duration=job.duration_seconds,
+        duration=job.remaining_seconds,  # a resumed job runs what its checkpoint left to do
         fails=job.simulated_failure or None,
         admitted_at=job.admitted_at,
         started_at=job.started_at,
@@ -212,6 +220,8 @@ class SimulatedDriver(ClusterDriver):
         self._apply(planner, rows, now, result, bill_running=bill_running)
         self._queue_the_rest(cluster, now, result)
         result.next_change_at = planner.next_event_at
+        if result.resumed:  # jobs back in the queue: the next pass may admit them at once
+            result.next_change_at = now
         return result
 
     def _apply(
@@ -245,8 +255,13 @@ class SimulatedDriver(ClusterDriver):
                     completed_at=event.time,
                     actual_cost=job.cost_until(event.time),
                     status_message=f"Completed after {event.job.duration:g} s.",
+                    **checkpoint_fields(job, now=event.time),
                 )
                 result.succeeded += 1
+            elif event.kind == "fail" and resumes_on_failure(job):
+                # A checkpointing job is not lost to a failure: it waits to resume from its last checkpoint.
+                fields.update(interruption_fields(job, now=event.time, reason=event.message, kind="failed"))
+                result.resumed += 1
             elif event.kind in ("fail", "never_fits"):
                 message = event.message if event.kind == "fail" else f"Can never fit on this cluster: {event.message}"
                 fields.update(
@@ -261,7 +276,7 @@ class SimulatedDriver(ClusterDriver):
 
         for pk, fields in changes.items():
             if fields["status"] == Job.Status.RUNNING:  # started during this pass: billed up to now
-                fields["actual_cost"] = cost_between(rows[pk].hourly_rate, fields["started_at"], now)
+                fields["actual_cost"] = rows[pk].cost_until(now)  # a resumed job's earlier runs included
 
         only_admitted = [pk for pk, f in changes.items() if f["status"] == Job.Status.PENDING]
         if only_admitted:
@@ -286,7 +301,7 @@ class SimulatedDriver(ClusterDriver):
         # independent of how many jobs already run.
         if not bill_running:
             return
-        accruing = []
+        accruing, checkpointing = [], []
         for plan in planner.active:
             job = rows[plan.id]
             if plan.id in changes or job.status != Job.Status.RUNNING:
@@ -295,8 +310,18 @@ class SimulatedDriver(ClusterDriver):
             if abs(cost - (job.actual_cost or 0)) >= BILLING_STEP:
                 job.actual_cost = cost
                 accruing.append(job)
+            if job.checkpoint_interval_minutes:
+                saved = checkpoint_fields(job, now=now)
+                if saved["checkpoints"] != job.checkpoints:  # a checkpoint was taken since the last pass
+                    for name, value in saved.items():
+                        setattr(job, name, value)
+                    checkpointing.append(job)
         if accruing:
             Job.objects.bulk_update(accruing, ["actual_cost"], batch_size=1000)
+        if checkpointing:
+            Job.objects.bulk_update(
+                checkpointing, ["checkpoints", "checkpoint_work_seconds", "last_checkpoint_at"], batch_size=1000
+            )
 
     def _queue_the_rest(self, cluster: Cluster, now: datetime, result: SchedulePassResult) -> None:
         """Submitted jobs the pass could not admit now wait in the queue."""

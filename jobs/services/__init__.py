@@ -11,6 +11,7 @@ from jobs.services.changes import job_absorb, job_cancel, job_resize, job_update
 from jobs.services.clusters import cluster_create, cluster_delete, cluster_update, cluster_validate
 from jobs.services.connections import cluster_check
 from jobs.services.passes import cluster_schedule_pass, jobs_advance_all
+from jobs.services.resume import job_requeue
 from jobs.services.submission import job_submit, jobs_submit_many
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "cluster_validate",
     "job_absorb",
     "job_cancel",
+    "job_requeue",
     "job_resize",
     "job_submit",
     "job_update",

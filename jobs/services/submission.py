@@ -21,7 +21,14 @@ from jobs.drivers import get_driver
 from jobs.models import Cluster, Job
 from jobs.scheduling import CENT, Capacity, Demand, hourly_rate
 from jobs.services.passes import cluster_schedule_pass
-from jobs.validation import normalise_resources, parse_priority, validate_duration, validate_labels, validate_spec
+from jobs.validation import (
+    normalise_resources,
+    parse_priority,
+    validate_checkpoint_interval,
+    validate_duration,
+    validate_labels,
+    validate_spec,
+)
 from tenancy.selectors import require_write
 
 BULK_MAX = 1000  # jobs per jobs_submit_many call (and per POST .../jobs/bulk)
@@ -66,6 +73,7 @@ def job_submit(
     component_deployment_id=None,
     attempt: int = 1,
     duration_seconds: float | None = None,
+    checkpoint_interval_minutes: float | None = None,
     now: datetime | None = None,
     schedule: bool = True,
 ) -> Job:
@@ -95,6 +103,7 @@ def job_submit(
         component_deployment_id=component_deployment_id,
         attempt=attempt,
         duration_seconds=duration_seconds,
+        checkpoint_interval_minutes=checkpoint_interval_minutes,
         now=now,
     )
     now = fields["queued_at"]
@@ -128,6 +137,7 @@ def job_fields(
     component_deployment_id=None,
     attempt: int = 1,
     duration_seconds: float | None = None,
+    checkpoint_interval_minutes: float | None = None,
     now: datetime | None = None,
 ) -> dict:
     """The validated columns of a new job on this cluster, all but its sequence (ValidationError per field)."""
@@ -150,6 +160,9 @@ def job_fields(
     labels = collect_errors(errors, validate_labels, labels)
     if job_type in Job.JobType.values:
         duration_seconds = collect_errors(errors, validate_duration, job_type, duration_seconds)
+        checkpoint_interval_minutes = collect_errors(
+            errors, validate_checkpoint_interval, job_type, checkpoint_interval_minutes
+        )
     if not errors:
         collect_errors(errors, get_driver(cluster).validate, cluster=cluster, spec=spec, resources=resources)
     if errors:
@@ -178,6 +191,7 @@ def job_fields(
         "labels": labels,
         "priority": priority,
         "duration_seconds": duration_seconds,
+        "checkpoint_interval_minutes": checkpoint_interval_minutes,
         "created_at": now,
         "queued_at": now,
         "hourly_rate": rate,
