@@ -4,7 +4,8 @@ The figures are a cluster's own (`Cluster.inventory["cold_start"]`, any of the k
 being those of a typical GPU cloud node: a ~10 GB vLLM image pulled at ~200 MB/s (50 s) or found in the node's
 cache (2 s); weights read from the model store (object storage through a node cache, 1 GB/s); CUDA graphs and the
 engine's warm-up (25 s). A pre-warmed pool replica has the image pulled and the engine up with no model: it only
-reads the weights from the node's local NVMe cache (5 GB/s) and attaches them (2 s).
+reads the weights from the node's local NVMe cache (5 GB/s) and attaches them (2 s). An image counts as cached
+for 6 hours after the component's last job on the cluster stopped.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ DEFAULTS = {
     "engine_warmup_s": 25.0,  # engine start, CUDA graphs, first batch
     "pool_storage_gbps": 5.0,  # GB/s from a pool node's local NVMe cache
     "pool_attach_s": 2.0,  # a warm engine takes a model (load, swap in, health check)
+    "image_cache_s": 6 * 3600.0,  # a node keeps an image this long after its last job stopped
 }
 
 
@@ -31,6 +33,7 @@ class StartModel:
     engine_warmup_s: float = DEFAULTS["engine_warmup_s"]
     pool_storage_gbps: float = DEFAULTS["pool_storage_gbps"]
     pool_attach_s: float = DEFAULTS["pool_attach_s"]
+    image_cache_s: float = DEFAULTS["image_cache_s"]
 
     @classmethod
     def of(cls, figures: dict | None) -> StartModel:

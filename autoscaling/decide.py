@@ -125,9 +125,11 @@ def decide(
     recent = sorted((s for s in samples if s.at <= now), key=lambda s: s.at)
     if policy.scales_to_zero:
         idle_since = now - policy.idle_timeout_s
-        covered = [s for s in recent if s.at >= idle_since]
+        # The minutes that end after idle_since; the first of them must start by then (a sample is a minute).
+        covered = [s for s in recent if s.at > idle_since]
         changed_before = last_change is None or last_change.at <= idle_since
-        if covered and changed_before and covered[0].at - idle_since < 60 and not any(s.requests for s in covered):
+        whole = bool(covered) and covered[0].at - 60 <= idle_since
+        if whole and changed_before and not any(s.requests for s in covered):
             minutes = policy.idle_timeout_s // 60
             return Decision(0, TO_ZERO, f"no request for {minutes} min (idle timeout): {current} → 0 replicas")
     if not recent:

@@ -7,14 +7,17 @@ from datetime import datetime, timedelta
 
 from django.db.models import QuerySet
 
+from autoscaling.coldstart import ColdStart, StartModel, cold_start
 from autoscaling.decide import Sample
 from autoscaling.models import AutoscalingPolicy, ScalingDecision
 from autoscaling.policy import Policy, policy_from
 from core.exceptions import NotFound
-from deployments.models import UseCaseDeployment
+from deployments.models import ComponentDeployment, UseCaseDeployment
+from deployments.state import ComponentStatus
 from observability.models import MetricRollup
 from observability.sketch import sketch_from_json, sketch_quantile
 from observability.workload import targets_of
+from sizing.reference import PRECISION_BYTES, catalog
 from templates_app.selectors import template_content_at_version
 from tenancy.selectors import scope_to_user
 from usecases.models import Usecase
@@ -48,13 +51,45 @@ def component_keys(deployment: UseCaseDeployment) -> list[str]:
 
 
 def current_replicas(deployment: UseCaseDeployment) -> dict[str, int]:
-    """Replicas per component as the deployment asks for them now (its scale over the plan)."""
+    """Replicas per component as the deployment asks for them now (its scale over the plan; 0 at zero)."""
+    zero = set(
+        deployment.components.filter(
+            retired_at__isnull=True, is_candidate=False, status=ComponentStatus.SCALED_TO_ZERO
+        ).values_list("key", flat=True)
+    )
     replicas = {}
     for component in (deployment.plan or {}).get("components", []):
         key = component["key"]
         override = (deployment.scale or {}).get(key) or {}
-        replicas[key] = int(override.get("replicas", component.get("resources", {}).get("replicas", 1)))
+        replicas[key] = 0 if key in zero else int(override.get("replicas", component["resources"].get("replicas", 1)))
     return replicas
+
+
+def model_gb(deployment: UseCaseDeployment, key: str) -> float:
+    """The weights one replica of the component loads (GB, all its GPUs): its model at the precision it was sized
+    for (16-bit when not sized); 0 for a component without a model."""
+    entry = ((deployment.plan or {}).get("sizing") or {}).get("components", {}).get(key) or {}
+    chosen = entry.get("chosen") or {}
+    planned = next((c for c in (deployment.plan or {}).get("components", []) if c["key"] == key), {})
+    model = catalog().model(entry.get("model_id") or planned.get("model_id"))
+    if model is None:
+        return 0.0
+    return model.params_b * PRECISION_BYTES.get(chosen.get("precision") or "bf16", 2)
+
+
+def start_model(deployment: UseCaseDeployment) -> StartModel:
+    return StartModel.of((deployment.cluster.inventory or {}).get("cold_start"))
+
+
+def cold_start_for(
+    *, deployment: UseCaseDeployment, row: ComponentDeployment, now: datetime, pooled: bool
+) -> ColdStart:
+    """How long this component takes to start again on its cluster (the row it starts from: its last job tells
+    whether the image is still in the node's cache)."""
+    model = start_model(deployment)
+    stopped = row.job.completed_at if row.job_id and row.job else None
+    cached = stopped is not None and (now - stopped).total_seconds() < model.image_cache_s
+    return cold_start(model, model_gb=model_gb(deployment, row.key), image_cached=cached, pooled=pooled)
 
 
 def effective_policies(deployment: UseCaseDeployment) -> dict[str, tuple[Policy, str]]:

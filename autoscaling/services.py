@@ -11,20 +11,21 @@ from django.utils.dateparse import parse_datetime
 
 from audit.services import audit_record
 from autoscaling import selectors
-from autoscaling.decide import HOLD, UP, LastChange, decide
+from autoscaling.coldstart import ColdStart
+from autoscaling.decide import HOLD, TO_ZERO, UP, WAKE, LastChange, decide
 from autoscaling.models import AutoscalingPolicy, ScalingDecision
 from autoscaling.policy import Policy, policy_errors, policy_from
 from core.exceptions import Conflict, ServiceError, ValidationError
 from deployments.models import DeploymentEvent, UseCaseDeployment
 from deployments.records import event_record
-from deployments.services import deployment_scale
-from deployments.state import DeploymentStatus
+from deployments.services import component_scale_to_zero, deployment_scale, deployment_wake
+from deployments.state import ComponentStatus, DeploymentStatus
 from jobs.validation import MAX_REPLICAS
 from tenancy.selectors import require_write
 
 logger = logging.getLogger(__name__)
 # The autoscaler acts on deployments that serve; one changing (UPDATING) is left until its change is over.
-SCALABLE = frozenset({DeploymentStatus.RUNNING, DeploymentStatus.DEGRADED})
+SCALABLE = frozenset({DeploymentStatus.RUNNING, DeploymentStatus.DEGRADED, DeploymentStatus.SCALED_TO_ZERO})
 
 
 @transaction.atomic
@@ -118,7 +119,7 @@ def deployment_autoscale(*, deployment_id, now: datetime) -> list[ScalingDecisio
         last = _last_changes(deployment)
         planned = []
         for key, policy in policies.items():
-            since = now - timedelta(seconds=_window_seconds(policy))
+            since = now - timedelta(seconds=_window_seconds(policy) + 120)  # the minutes that overlap the window
             samples = selectors.samples_for(deployment_id=deployment.pk, key=key, since=since, until=now)
             decision = decide(
                 current=replicas[key],
@@ -128,11 +129,14 @@ def deployment_autoscale(*, deployment_id, now: datetime) -> list[ScalingDecisio
                 target=selectors.slo_target(deployment, policy),
                 last_change=last.get(key),
             )
-            # Scaling to zero stops the job: that is the scale-to-zero service's, not the in-place scale's.
-            if decision.direction != HOLD and decision.desired >= 1:
+            if decision.direction != HOLD:
                 planned.append((key, policy, decision))
         if not planned:
             return []
+        # Scaling to zero stops the job (the zero service, not the in-place scale); other changes wait a pass.
+        to_zero = [item for item in planned if item[2].direction == TO_ZERO]
+        if to_zero:
+            return _scale_to_zero(deployment, to_zero, replicas, now)
         revision = None
         refused = ""
         try:
@@ -178,22 +182,90 @@ def deployment_autoscale(*, deployment_id, now: datetime) -> list[ScalingDecisio
                     predicted_start=predicted if waiting else None,
                 )
             )
-        ScalingDecision.objects.bulk_create(records)
-        for record in records:
-            event_record(
+        return _record(deployment, records)
+
+
+def _record(deployment: UseCaseDeployment, records: list[ScalingDecision]) -> list[ScalingDecision]:
+    """Store the decisions and one `autoscaled` event each (inside the caller's transaction)."""
+    ScalingDecision.objects.bulk_create(records)
+    for record in records:
+        event_record(
+            deployment=deployment,
+            kind=DeploymentEvent.Kind.AUTOSCALED,
+            message=f"{record.component_key}: {record.reason}",
+            data={
+                "component": record.component_key,
+                "from": record.from_replicas,
+                "to": record.to_replicas,
+                "direction": record.direction,
+                "outcome": record.outcome,
+                "revision": record.revision,
+                **record.data,
+            },
+        )
+    return records
+
+
+def _scale_to_zero(deployment, items, replicas: dict, now: datetime) -> list[ScalingDecision]:
+    records = []
+    for key, policy, decision in items:
+        try:
+            component_scale_to_zero(deployment=deployment, key=key, reason=decision.reason, now=now)
+            outcome, reason = ScalingDecision.Outcome.APPLIED, decision.reason
+        except Conflict as error:
+            outcome, reason = ScalingDecision.Outcome.REFUSED, f"{decision.reason}; refused: {error.detail}"
+        records.append(
+            ScalingDecision(
                 deployment=deployment,
-                kind=DeploymentEvent.Kind.AUTOSCALED,
-                message=f"{record.component_key}: {record.reason}",
-                data={
-                    "component": record.component_key,
-                    "from": record.from_replicas,
-                    "to": record.to_replicas,
-                    "direction": record.direction,
-                    "outcome": record.outcome,
-                    "revision": record.revision,
-                },
+                component_key=key,
+                from_replicas=replicas[key],
+                to_replicas=0 if outcome == ScalingDecision.Outcome.APPLIED else replicas[key],
+                direction=TO_ZERO,
+                outcome=outcome,
+                signal=policy.signal,
+                reason=reason,
             )
-        return records
+        )
+    return _record(deployment, records)
+
+
+def deployment_wake_up(*, user, deployment: UseCaseDeployment, now: datetime, reason: str = "") -> dict[str, ColdStart]:
+    """Start every component at zero again (the first request arrived, or a user asked) and record each wake with
+    its predicted cold start; returns {component key: cold start}. Nothing at zero: nothing happens."""
+    reason = reason or "woken"
+    with transaction.atomic():
+        deployment = (
+            UseCaseDeployment.objects.select_for_update(of=("self",))
+            .select_related("template", "cluster")
+            .get(pk=deployment.pk)
+        )
+        rows = list(
+            deployment.components.filter(
+                retired_at__isnull=True, is_candidate=False, status=ComponentStatus.SCALED_TO_ZERO
+            ).select_related("job")
+        )
+        starts = {
+            row.key: selectors.cold_start_for(deployment=deployment, row=row, now=now, pooled=False) for row in rows
+        }
+        woken = deployment_wake(user=user, deployment=deployment, now=now, reason=reason)
+        replicas = selectors.current_replicas(deployment)
+        records = []
+        for key in woken:
+            start = starts[key]
+            parts = f"image {start.image_s:.0f} s, weights {start.weights_s:.0f} s, warm-up {start.warmup_s:.0f} s"
+            records.append(
+                ScalingDecision(
+                    deployment=deployment,
+                    component_key=key,
+                    from_replicas=0,
+                    to_replicas=replicas[key],
+                    direction=WAKE,
+                    reason=f"{reason}: 0 → {replicas[key]} replicas; cold start about {start.total_s:.0f} s ({parts})",
+                    data={"cold_start": start.to_dict()},
+                )
+            )
+        _record(deployment, records)
+        return {key: starts[key] for key in woken}
 
 
 def autoscale_all(*, now: datetime) -> TickResult:

@@ -113,6 +113,7 @@ class ComponentDeployment(models.Model):
         FAILED = ComponentStatus.FAILED
         STOPPING = ComponentStatus.STOPPING
         STOPPED = ComponentStatus.STOPPED
+        SCALED_TO_ZERO = ComponentStatus.SCALED_TO_ZERO
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     deployment = models.ForeignKey(UseCaseDeployment, on_delete=models.CASCADE, related_name="components")

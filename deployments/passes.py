@@ -125,6 +125,9 @@ class ReconcilePass:
         ready = sum(1 for row in self.rows if row.status in ComponentStatus.READY)
         if status == DeploymentStatus.RUNNING:
             return f"All {total} components are running."
+        if status == DeploymentStatus.SCALED_TO_ZERO:
+            zero = [row.key for row in self.rows if row.status == ComponentStatus.SCALED_TO_ZERO]
+            return f"Scaled to zero: {', '.join(zero)} (no job, no cost); the first request starts it again."
         failed = [row for row in self.rows if row.status == ComponentStatus.FAILED]
         if status == DeploymentStatus.FAILED and failed:
             return f"Component {failed[0].key} failed: {failed[0].status_message}"
@@ -149,7 +152,7 @@ class ReconcilePass:
     def next_delay(self) -> float | None:
         """Seconds until the next pass: the earliest retry or driver change; None once nothing is expected."""
         status = self.deployment.status
-        if status in DeploymentStatus.TERMINAL or status == DeploymentStatus.RUNNING:
+        if status in DeploymentStatus.TERMINAL or status in {DeploymentStatus.RUNNING, DeploymentStatus.SCALED_TO_ZERO}:
             return None
         live = self.rows + self.candidates
         if self.next_change_at is None and any(row.status in WAITING_ON_DRIVER for row in live):

@@ -19,8 +19,10 @@ class ComponentStatus:
     FAILED = "FAILED"  # failed for good (retries exhausted)
     STOPPING = "STOPPING"
     STOPPED = "STOPPED"
+    # Its job stopped by the autoscaler (min 0, idle): the row keeps its place and a wake starts it in a new row.
+    SCALED_TO_ZERO = "SCALED_TO_ZERO"
 
-    CHOICES = (PENDING, QUEUED, STARTING, RUNNING, SUCCEEDED, FAILED, STOPPING, STOPPED)
+    CHOICES = (PENDING, QUEUED, STARTING, RUNNING, SUCCEEDED, FAILED, STOPPING, STOPPED, SCALED_TO_ZERO)
     READY = frozenset({RUNNING, SUCCEEDED})
     DONE = frozenset({SUCCEEDED, FAILED, STOPPED})
 
@@ -81,6 +83,8 @@ def aggregate_status(components: Iterable[ComponentState]) -> str:
         return DeploymentStatus.PENDING
     if all(c.status in ComponentStatus.READY for c in states):
         return DeploymentStatus.RUNNING
+    if all(c.status in ComponentStatus.READY or c.status == ComponentStatus.SCALED_TO_ZERO for c in states):
+        return DeploymentStatus.SCALED_TO_ZERO
     if any(c.status == ComponentStatus.FAILED and not c.retrying and not c.has_run for c in states):
         return DeploymentStatus.FAILED
     if any(c.has_run and c.status not in ComponentStatus.READY for c in states):

@@ -27,7 +27,7 @@ def advance_cluster(p: ReconcilePass) -> None:
 def sync(p: ReconcilePass, row: ComponentDeployment) -> None:
     """Bring a row's status in line with its job's."""
     job = row.job
-    if job is None:
+    if job is None or row.status == ComponentStatus.SCALED_TO_ZERO:  # its job was stopped on purpose
         return
     status = component_status_for_job(job.status)
     cluster = p.deployment.cluster

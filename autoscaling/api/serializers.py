@@ -62,3 +62,20 @@ class ScalingDecisionSerializer(serializers.ModelSerializer):
             "predicted_start",
             "created_at",
         ]
+
+
+class ColdStartSerializer(serializers.Serializer):
+    image_s = serializers.FloatField(help_text="Image pull (or found in the node's cache).")
+    weights_s = serializers.FloatField(help_text="Model bytes over the storage throughput.")
+    warmup_s = serializers.FloatField(help_text="Engine warm-up (or a pool engine taking the model).")
+    total_s = serializers.FloatField()
+    pooled = serializers.BooleanField(help_text="Started from a pre-warmed pool replica.")
+
+
+class WokenSerializer(serializers.Serializer):
+    component = serializers.CharField()
+    cold_start = ColdStartSerializer()
+
+
+class WakeSerializer(serializers.Serializer):
+    woken = WokenSerializer(many=True)

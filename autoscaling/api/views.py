@@ -1,3 +1,4 @@
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
@@ -5,7 +6,12 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from autoscaling import selectors, services
-from autoscaling.api.serializers import AutoscalingSerializer, AutoscalingUpdateSerializer, ScalingDecisionSerializer
+from autoscaling.api.serializers import (
+    AutoscalingSerializer,
+    AutoscalingUpdateSerializer,
+    ScalingDecisionSerializer,
+    WakeSerializer,
+)
 from autoscaling.filters import ScalingDecisionFilterSet
 from core.exceptions import ValidationError
 from deployments.models import UseCaseDeployment
@@ -95,3 +101,22 @@ class DeploymentAutoscalingViewSet(TenantScopedMixin, viewsets.GenericViewSet):
             raise ValidationError({name: list(errors) for name, errors in filterset.errors.items()})
         page = self.paginate_queryset(filterset.qs)
         return self.get_paginated_response(ScalingDecisionSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: WakeSerializer,
+            403: OpenApiResponse(ErrorSerializer, description="A read-only role in the deployment's tenant."),
+            409: OpenApiResponse(ErrorSerializer, description="The deployment is being deleted."),
+            **ERRORS,
+        },
+    )
+    @action(detail=True, methods=["post"], pagination_class=None)
+    def wake(self, request, pk=None):
+        """Start every component at zero again, as the first request would: each with its predicted cold start
+        (image pull, weights load, engine warm-up from the cluster's figures). Nothing at zero: an empty list."""
+        deployment = self.get_object()
+        starts = services.deployment_wake_up(
+            user=request.user, deployment=deployment, now=timezone.now(), reason=f"woken by {request.user}"
+        )
+        return Response({"woken": [{"component": k, "cold_start": v.to_dict()} for k, v in starts.items()]})

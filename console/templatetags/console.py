@@ -29,6 +29,7 @@ TONES = {
     "CANCELLED": "muted",
     "DELETED": "muted",
     "STOPPED": "muted",
+    "SCALED_TO_ZERO": "muted",
     "OFFLINE": "muted",
 }
 

@@ -44,7 +44,7 @@ def _deployment_or_404(request, pk) -> UseCaseDeployment:
 def poll_interval(status: str) -> str | None:
     if status in DeploymentStatus.ACTIVE:
         return POLL_ACTIVE
-    if status == DeploymentStatus.RUNNING:
+    if status in {DeploymentStatus.RUNNING, DeploymentStatus.SCALED_TO_ZERO}:  # at zero: to see a wake
         return POLL_RUNNING
     return None
 

@@ -19,8 +19,10 @@ from deployments.services.lifecycle import (
     deployment_scale,
     deployment_update,
 )
+from deployments.services.zero import component_scale_to_zero, deployment_wake
 
 __all__ = [
+    "component_scale_to_zero",
     "deployment_cancel_change",
     "deployment_change_plan",
     "deployment_create",
@@ -29,6 +31,7 @@ __all__ = [
     "deployment_rollback",
     "deployment_scale",
     "deployment_update",
+    "deployment_wake",
     "deployments_requeue_stale",
     "plan_capacity_and_cost",
 ]

@@ -1,0 +1,78 @@
+"""Scale to zero and back: the job stops (no cost), the deployment shows SCALED_TO_ZERO everywhere, and a wake
+starts the component again at the same address with its predicted cold start."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from autoscaling.models import ScalingDecision
+from autoscaling.services import deployment_autoscale, policy_set
+from autoscaling.tests.factories import rollups
+from deployments import reconciler
+from deployments.models import ComponentDeployment
+from deployments.tests.factories import deploy
+from jobs.models import Job
+
+pytestmark = pytest.mark.django_db
+
+ZERO = {"min_replicas": 0, "max_replicas": 2, "signal": "concurrency", "target": 8, "idle_timeout_s": 600}
+
+
+def llm_row(deployment) -> ComponentDeployment:
+    return deployment.components.select_related("job").get(key="llm", retired_at__isnull=True, is_candidate=False)
+
+
+@pytest.fixture
+def idle(templates, member_user, project, cluster):
+    deployment = deploy(user=member_user, project=project, cluster=cluster, run=True)
+    policy_set(user=member_user, deployment=deployment, components={"llm": ZERO})
+    return deployment
+
+
+def test_to_zero_after_the_idle_timeout_then_back_on_wake(idle, member_client):
+    now = timezone.now()
+    rollups(deployment=idle, key="llm", end=now, minutes=5, replicas=1, requests=0)
+    assert deployment_autoscale(deployment_id=idle.pk, now=now) == []  # 5 idle minutes: not yet
+    rollups(deployment=idle, key="llm", end=now - timedelta(minutes=5), minutes=6, replicas=1, requests=0)
+    [decision] = deployment_autoscale(deployment_id=idle.pk, now=now)
+    assert (decision.direction, decision.to_replicas, decision.outcome) == ("to_zero", 0, "applied")
+    idle.refresh_from_db()
+    row = llm_row(idle)
+    old_job = row.job
+    assert row.status == "SCALED_TO_ZERO" and old_job.status == Job.Status.CANCELLED  # GPUs freed, cost stops
+    assert idle.status == "SCALED_TO_ZERO" and "Scaled to zero: llm" in idle.status_message
+    assert idle.next_reconcile_at is None
+    # A reconcile pass leaves it as it is: the cancelled job is not a failure to retry.
+    reconciler.deployment_reconcile(deployment_id=idle.pk)
+    idle.refresh_from_db()
+    assert idle.status == "SCALED_TO_ZERO" and llm_row(idle).pk == row.pk
+    # Lists, filters and the API know the state.
+    listed = member_client.get("/api/v1/deployments", {"status": "SCALED_TO_ZERO"}).json()
+    assert [d["id"] for d in listed["results"]] == [str(idle.pk)]
+    assert member_client.get("/api/v1/deployments", {"status": "RUNNING"}).json()["count"] == 0
+    # The autoscaler leaves a component at zero alone until a request waits.
+    assert deployment_autoscale(deployment_id=idle.pk, now=now + timedelta(minutes=1)) == []
+
+    woken = member_client.post(f"/api/v1/deployments/{idle.pk}/wake")
+    assert woken.status_code == 200
+    [entry] = woken.json()["woken"]
+    cold = entry["cold_start"]
+    assert entry["component"] == "llm" and cold["pooled"] is False
+    # Llama-3.1-8B in bf16 (16 GB at 1 GB/s), the image still cached on the node, the engine warm-up.
+    assert cold["image_s"] == 2.0 and cold["warmup_s"] == 25.0 and cold["weights_s"] == pytest.approx(16.06, 0.01)
+    wake = ScalingDecision.objects.get(direction="wake")
+    assert wake.to_replicas == 1 and "cold start about 43 s" in wake.reason
+    idle.refresh_from_db()
+    assert idle.status == "DEPLOYING"
+    reconciler.deployment_reconcile(deployment_id=idle.pk)
+    idle.refresh_from_db()
+    row = llm_row(idle)
+    assert idle.status == "RUNNING" and row.status == "RUNNING"
+    assert row.job.name == old_job.name and row.job.pk != old_job.pk  # the same address, a new job
+    assert member_client.post(f"/api/v1/deployments/{idle.pk}/wake").json() == {"woken": []}
+
+
+def test_wake_is_refused_to_a_viewer_and_hidden_from_another_tenant(idle, viewer_client, other_client):
+    assert viewer_client.post(f"/api/v1/deployments/{idle.pk}/wake").status_code == 403
+    assert other_client.post(f"/api/v1/deployments/{idle.pk}/wake").status_code == 404
