@@ -12,6 +12,10 @@ submitted one by one with a pass each, as every submit did before.
     python bench/jobs_bench.py            # 10,000 jobs on PostgreSQL database uf_bench_jobs (created, then dropped)
     python bench/jobs_bench.py --quick    # 1,000 jobs
     python bench/jobs_bench.py --database-url sqlite:///var/bench_jobs.sqlite3
+    python bench/jobs_bench.py --submissions-only   # only the three ways in (no drain): under a minute when quiet
+
+Lines starting with SUMMARY are the submission figures (jobs/s, CPU time of this process and SQL statements per
+submit); the load average is printed beside them.
 
 The PostgreSQL database named in --database-url is created if missing (dropped first when it exists) and dropped
 at the end unless --keep is given.
@@ -72,6 +76,9 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database afterwards")
     parser.add_argument("--with-pass", type=int, default=None, help="jobs submitted with a pass each (default 1,000)")
+    parser.add_argument(
+        "--submissions-only", action="store_true", help="measure the three ways in, not the drain (no passes)"
+    )
     args = parser.parse_args()
     total = args.jobs or (1_000 if args.quick else 10_000)
     with_pass = args.with_pass if args.with_pass is not None else min(total, 1_000)
@@ -131,20 +138,24 @@ def main() -> None:
         cluster = new_cluster("bench")
         start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
+        load_start = os.getloadavg()[0]
         with time_machine.travel(start, tick=False) as clock:
-            t0 = time.perf_counter()
-            for i in range(total):
+            with CaptureQueriesContext(connection) as ctx:  # the first submit: its statements, and a warm-up
+                services.job_submit(cluster=cluster, schedule=False, **job(0))
+            submit_queries = len(ctx.captured_queries)
+            t0, c0 = time.perf_counter(), time.process_time()
+            for i in range(1, total):
                 services.job_submit(cluster=cluster, schedule=False, **job(i))
                 if i % 50 == 49:
                     clock.shift(0.01)
-            submit_seconds = time.perf_counter() - t0
+            submit_seconds, submit_cpu = time.perf_counter() - t0, time.process_time() - c0
 
             pass_seconds: list[float] = []
             pass_queries: list[int] = []
             pass_changes: list[int] = []
             admitted_total = 0
             waiting_at_pass: list[int] = []
-            while Job.objects.filter(status__in=Job.Status.ACTIVE).exists():
+            while not args.submissions_only and Job.objects.filter(status__in=Job.Status.ACTIVE).exists():
                 waiting_at_pass.append(Job.objects.filter(status__in=("PENDING", "QUEUED"), admitted_at=None).count())
                 clock.shift(BEAT_SECONDS)
                 connection.queries_log.clear()  # the log keeps 9,000 entries; a pass must start below that
@@ -183,11 +194,18 @@ def main() -> None:
         busy = sum(pass_seconds)
         print(f"database: {connection.vendor}; jobs: {total}; cluster slots: {SLOTS}; beat: {BEAT_SECONDS:g} s")
         print(f"final statuses: {counts}")
-        print(f"submit one by one, no pass: {total / submit_seconds:,.0f} jobs/s ({submit_seconds:.1f} s)")
-        print(f"submit {BULK_MAX:,} per jobs_submit_many call: {total / bulk_seconds:,.0f} jobs/s")
+        print(f"load average (1 min) at the start: {load_start:.2f}, at the end: {os.getloadavg()[0]:.2f}")
+        print(
+            f"SUMMARY submit one by one, no pass: {(total - 1) / submit_seconds:,.0f} jobs/s ({submit_seconds:.1f} s), "
+            f"{submit_cpu / (total - 1) * 1000:.3f} ms CPU of this process per submit, "
+            f"{submit_queries} SQL statement(s) per submit"
+        )
+        print(f"SUMMARY submit {BULK_MAX:,} per jobs_submit_many call: {total / bulk_seconds:,.0f} jobs/s")
         if with_pass:
             rate = with_pass / with_pass_seconds
-            print(f"submit one by one with a pass each ({with_pass:,} jobs): {rate:,.0f} jobs/s")
+            print(f"SUMMARY submit one by one with a pass each ({with_pass:,} jobs): {rate:,.0f} jobs/s")
+        if args.submissions_only:
+            return
         print(f"first pass (admits {SLOTS}, queues the other {total - SLOTS:,}): {pass_seconds[0] * 1000:.1f} ms")
         print(f"passes: {len(pass_seconds)}; admitted during passes: {admitted_total}")
         print(f"admitted per second of pass time: {admitted_total / busy:,.0f} ({busy:.2f} s in passes)")

@@ -1,0 +1,80 @@
+"""The shape of one submit without a pass: on PostgreSQL one statement takes the sequence number and inserts the job
+(no BEGIN/COMMIT of its own, no read of the counter back), so submissions one by one stay fast (issue 21)."""
+
+import uuid
+
+import pytest
+from django.conf import settings
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
+
+from jobs import services
+from jobs.models import Cluster, Job
+from jobs.services.submission import _insert_one, job_fields
+from jobs.tests.factories import SPEC, ClusterFactory, resources
+from tenancy.tests.factories import ProjectFactory, TenantFactory
+
+postgres_only = pytest.mark.skipif(not settings.IS_POSTGRES, reason="the one-statement submit is PostgreSQL's")
+
+
+def request(project, name="j", **extra):
+    return {
+        "name": name,
+        "job_type": "BATCH",
+        "tenant": project.tenant,
+        "project": project,
+        "resources": resources(gpus=1),
+        "spec": SPEC,
+        "duration_seconds": 60,
+        **extra,
+    }
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_submit_outside_a_transaction_is_one_statement():
+    project = ProjectFactory(tenant=TenantFactory())
+    cluster = ClusterFactory(tenant=project.tenant)
+    with CaptureQueriesContext(connection) as ctx:
+        jobs = [services.job_submit(cluster=cluster, schedule=False, **request(project, f"j{n}")) for n in range(3)]
+    assert [query["sql"].split()[0] for query in ctx.captured_queries] == ["WITH"] * 3
+    assert [job.sequence for job in jobs] == [1, 2, 3]
+    assert Cluster.objects.get(pk=cluster.pk).jobs_submitted == 3
+    stored = Job.objects.get(pk=jobs[1].pk)
+    assert (stored.name, stored.sequence, stored.spec, stored.status) == ("j1", 2, SPEC, Job.Status.PENDING)
+    assert stored.demand_gpus == 1 and stored.hourly_rate == jobs[1].hourly_rate
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_attempt_does_not_take_a_number():
+    project = ProjectFactory(tenant=TenantFactory())
+    cluster = ClusterFactory(tenant=project.tenant)
+    component = uuid.uuid4()
+    first = services.job_submit(cluster=cluster, schedule=False, **request(project, component_deployment_id=component))
+    # The statement of a second caller that lost the race fails as a whole: the counter is not moved.
+    fields = job_fields(cluster=cluster, **request(project, component_deployment_id=component))
+    with pytest.raises(IntegrityError, match="one_job_per_attempt"):
+        _insert_one(cluster, fields)
+    assert Cluster.objects.get(pk=cluster.pk).jobs_submitted == 1
+    again = services.job_submit(cluster=cluster, schedule=False, **request(project, component_deployment_id=component))
+    assert again.pk == first.pk
+
+
+@pytest.mark.django_db
+def test_a_submit_inside_a_transaction_is_a_savepoint_around_it(cluster, project):
+    with CaptureQueriesContext(connection) as ctx:
+        job = services.job_submit(cluster=cluster, schedule=False, **request(project))
+    sqls = [query["sql"] for query in ctx.captured_queries]
+    if settings.IS_POSTGRES:
+        assert len(sqls) == 3 and sqls[0].startswith("SAVEPOINT") and sqls[2].startswith("RELEASE SAVEPOINT")
+        assert sqls[1].startswith("WITH")
+    else:  # the counter update, its read back and the insert
+        assert len(sqls) == 5
+    assert job.sequence == 1 and Job.objects.get(pk=job.pk).sequence == 1
+
+
+@pytest.mark.django_db
+def test_a_submit_with_a_pass_reads_back_what_the_pass_did(cluster, project, clock):
+    job = services.job_submit(cluster=cluster, **request(project))
+    assert job.admitted_at is not None  # 1 GPU of 8: admitted by its own pass
