@@ -68,6 +68,8 @@ def format_value(value: float, unit: str) -> str:
         return f"{value:.3g}%"
     if unit == "$/h":
         return f"${value:.3g}"
+    if abs(value) >= 1000:
+        return f"{value / 1000:.3g}k"
     return f"{value:.3g}"
 
 

@@ -20,8 +20,11 @@ LATENCIES = (
     ("itl", "vllm:time_per_output_token_seconds", "Inter-token latency"),
     ("e2e", "vllm:e2e_request_latency_seconds", "End-to-end latency"),
 )
+# Read over the LLM components (the latencies above too): a request passes through every component of the stack, and
+# the LLM's count is the use case's. Replicas and cost are over every component.
+LLM_OTHERS = ("ucf:requests_total", "vllm:generation_tokens_total", "DCGM_FI_DEV_GPU_UTIL")
 OTHERS = {  # name: (key, title, unit, label, scale)
-    "ucf:requests_total": ("requests", "Throughput", "req/s", "requests/s", 1.0),
+    "ucf:requests_total": ("requests", "Throughput", "req/s", "requests/s served by the LLM", 1.0),
     "vllm:generation_tokens_total": ("tokens", "Output tokens", "tokens/s", "tokens/s", 1.0),
     "DCGM_FI_DEV_GPU_UTIL": ("gpu", "GPU utilisation", "%", "mean of the LLM GPUs", 1.0),
     "ucf:replicas": ("replicas", "Replicas", "replicas", "replicas, all components", 1.0),
@@ -39,10 +42,10 @@ def metrics_panel(*, deployment: UseCaseDeployment, range_name: str, now: dateti
     span, step = RANGES[range_name]
     end = floor_minute(now)
     start = end - span
-    names = [name for _, name, _ in LATENCIES] + list(OTHERS)
-    matrix = range_query(
-        deployment_id=deployment.pk, names=names, start=start, end=end, step=step, quantiles=QUANTILES
-    )["data"]["result"]
+    window = {"deployment_id": deployment.pk, "start": start, "end": end, "step": step}
+    llm = [name for _, name, _ in LATENCIES] + list(LLM_OTHERS)
+    matrix = range_query(names=llm, quantiles=QUANTILES, llm_only=True, **window)["data"]["result"]
+    matrix += range_query(names=[n for n in OTHERS if n not in LLM_OTHERS], **window)["data"]["result"]
     slo = deployment_slo(deployment=deployment, now=now)
     targets = {o["target"]: o["threshold_s"] for o in slo["objectives"]}
     by_name: dict[str, list] = {}

@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from console.views import audit, catalog, costs, deployments, home, jobs, lifecycle, registry, slo_io
+from console.views import alerts, audit, catalog, costs, deployments, home, jobs, lifecycle, registry, slo_io
 
 app_name = "console"
 
@@ -34,6 +34,9 @@ urlpatterns = [
     page(r"components/(?P<component_id>[A-Za-z0-9_-]+)", registry.component_detail_page, "component-detail"),
     page("slo", registry.slo_list_page, "slo"),
     page("audit", audit.audit_list_page, "audit"),
+    page("alerts", alerts.alert_list_page, "alerts"),
+    page(r"alerts/(?P<pk>[0-9]+)/acknowledge", alerts.alert_acknowledge_page, "alert-acknowledge"),
+    page(r"alerts/(?P<pk>[0-9]+)/silence", alerts.alert_silence_page, "alert-silence"),
     page("costs", costs.cost_explorer_page, "costs"),
     page("slo/export", slo_io.slo_export, "slo-export"),
     page("slo/import", slo_io.slo_import, "slo-import"),

@@ -62,8 +62,10 @@ def range_query(
     step: int,
     component: str = "",
     quantiles: tuple[float, ...] = QUANTILES,
+    llm_only: bool = False,
 ):
-    """A Prometheus matrix: one series per name (and per quantile for latencies), points at each step's start."""
+    """A Prometheus matrix: one series per name (and per quantile for latencies), points at each step's start
+    (`llm_only`: over the LLM components alone, the ones the SLO holds to their targets)."""
     columns = {"start", "resolution", "is_llm"}
     for name in names:
         if name in LATENCIES:
@@ -79,6 +81,8 @@ def range_query(
     rows = MetricRollup.objects.filter(deployment_id=deployment_id, start__gte=start, start__lt=end)
     if component:
         rows = rows.filter(component_key=component)
+    if llm_only:
+        rows = rows.filter(is_llm=True)
     buckets: dict[int, _Bucket] = defaultdict(lambda: _Bucket(set(), defaultdict(float), defaultdict(int), {}))
     for row in rows.values(*sorted(columns)).iterator(chunk_size=2000):
         index = int((row["start"] - start).total_seconds() // step)

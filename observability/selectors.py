@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 
 from deployments.models import UseCaseDeployment
 from observability.models import Alert, AlertRule, DeploymentMonitoring, MetricRollup, NotificationChannel
@@ -132,3 +132,64 @@ def cost_windows(*, deployment_ids: list, now: datetime) -> dict:
         .annotate(**sums)
     )
     return {row["deployment_id"]: {name: row[name] or Decimal(0) for name in COST_WINDOWS} for row in rows}
+
+
+@dataclass(frozen=True)
+class SloStatus:
+    """One deployment's SLO at a glance: its worst target over the last hour and 30 days, the least budget left."""
+
+    deployment: UseCaseDeployment
+    objective: float
+    hour: float | None  # the lowest attainment of its targets over the last hour (None: no traffic or no targets)
+    month: float | None
+    budget_left: float | None
+    firing: int
+
+    @property
+    def state(self) -> str:
+        """meets / misses / no data: on the 30-day window, as the error budget counts it."""
+        if self.month is None:
+            return "no data"
+        return "meets" if self.month >= self.objective else "misses"
+
+
+def deployments_slo_status(*, deployments: list[UseCaseDeployment], now: datetime) -> list[SloStatus]:
+    """The SLO status of each deployment given, in four queries whatever their number."""
+    ids = [d.pk for d in deployments]
+    if not ids:
+        return []
+    windows = attainment_windows(deployment_ids=ids, now=now)
+    objectives = dict(
+        DeploymentMonitoring.objects.filter(deployment_id__in=ids).values_list("deployment_id", "objective")
+    )
+    usecase_ids = {d.usecase_id for d in deployments if d.usecase_id}
+    usecases = {u.unique_id: u for u in Usecase.objects.filter(unique_id__in=usecase_ids)}
+    firing = dict(
+        Alert.objects.filter(deployment_id__in=ids, state=Alert.State.FIRING)
+        .order_by()
+        .values_list("deployment_id")
+        .annotate(n=Count("pk"))
+    )
+    rows = []
+    for deployment in deployments:
+        objective = float(objectives.get(deployment.pk, DEFAULT_OBJECTIVE))
+        seen = windows.get(deployment.pk, {})
+        targets = targets_of(usecases.get(deployment.usecase_id))
+
+        def worst(window: str, seen=seen, targets=targets) -> float | None:
+            shares = [seen[window].attainment(t) for t in targets if window in seen]
+            shares = [s for s in shares if s is not None]
+            return min(shares) if shares else None
+
+        month = worst(BUDGET_WINDOW)
+        rows.append(
+            SloStatus(
+                deployment=deployment,
+                objective=objective,
+                hour=worst("1h"),
+                month=month,
+                budget_left=None if month is None else 1 - (1 - month) / (1 - objective),
+                firing=firing.get(deployment.pk, 0),
+            )
+        )
+    return rows

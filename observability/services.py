@@ -111,6 +111,7 @@ def channel_delete(*, user, channel: NotificationChannel) -> None:
 @transaction.atomic
 def alert_silence(*, user, alert: Alert, minutes: int, now: datetime) -> Alert:
     """No notifications for this alert (and a refiring of its rule) until then."""
+    _require_write(user, alert.deployment.tenant_id)
     alert.silenced_until = now + timedelta(minutes=minutes)
     alert.save(update_fields=["silenced_until"])
     audit_record(action="silence", obj=alert, tenant_id=alert.deployment.tenant_id,
@@ -121,6 +122,7 @@ def alert_silence(*, user, alert: Alert, minutes: int, now: datetime) -> Alert:
 @transaction.atomic
 def alert_acknowledge(*, user, alert: Alert, now: datetime) -> Alert:
     """Someone is on it: recorded once (a second acknowledgement keeps the first)."""
+    _require_write(user, alert.deployment.tenant_id)
     Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(acknowledged_at=now, acknowledged_by=user)
     alert.refresh_from_db()
     audit_record(action="acknowledge", obj=alert, tenant_id=alert.deployment.tenant_id,

@@ -14,13 +14,12 @@ from console.metrics_chart import time_chart
 from jobs.models import Job
 from observability.collect import floor_minute, metrics_collect
 from observability.tests.conftest import running_deployment
-from sizing.tests.conftest import shipped_usecases  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def collected(admin_user, project, tenant, shipped_usecases):  # noqa: F811
+def collected(admin_user, project, tenant, shipped_usecases):
     deployment = running_deployment(user=admin_user, project=project, tenant=tenant)
     Job.objects.filter(usecase_deployment_id=deployment.pk).update(started_at=F("started_at") - timedelta(minutes=30))
     assert metrics_collect(now=floor_minute(timezone.now())).rows
@@ -81,7 +80,7 @@ def test_another_tenants_metrics_are_404(other_web, collected):
     assert other_web.get(f"/deployments/{collected.pk}/metrics").status_code == 404
 
 
-def test_no_metrics_yet_says_so(member_web, admin_user, project, tenant, shipped_usecases):  # noqa: F811
+def test_no_metrics_yet_says_so(member_web, admin_user, project, tenant, shipped_usecases):
     deployment = running_deployment(user=admin_user, project=project, tenant=tenant, name="fresh")
     html = member_web.get(f"/deployments/{deployment.pk}/metrics").content.decode()
     assert 'data-testid="metrics-empty"' in html

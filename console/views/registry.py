@@ -6,12 +6,16 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
+from django.utils import timezone
 
 from components.filters import ComponentFilterSet
 from components.models import ComponentDefinition
 from components.selectors import component_get, component_list
 from console.selectors import can_import, component_used_by
 from core.exceptions import NotFound, ServiceError
+from deployments.selectors import deployment_list
+from deployments.state import DeploymentStatus
+from observability.selectors import deployments_slo_status
 from sizing import selectors as sizing_selectors
 from sizing.search import Load
 from templates_app.selectors import template_list
@@ -29,6 +33,7 @@ COMMON_MODELS = (
     "mistralai/Mixtral-8x7B-Instruct-v0.1",
 )
 MAX_PAGE_USERS = 10_000
+SERVING_SHOWN = 100
 SLO_RANGES = (
     ("Input tokens", "input_tokens", ""),
     ("Output tokens", "output_tokens", ""),
@@ -138,10 +143,25 @@ def slo_detail_page(request, unique_id: str):
         workload=workload, model_ids=COMMON_MODELS, load=Load(concurrency=users)
     )
     templates = template_list(user=request.user).filter(tenant__isnull=True, is_active=True).order_by("name")
+    serving = list(
+        deployment_list(user=request.user)
+        .filter(usecase_id=usecase.unique_id)
+        .exclude(status=DeploymentStatus.DELETED)
+        .select_related(None)
+        .prefetch_related(None)
+        .order_by("name")[:SERVING_SHOWN]
+    )
     return render(
         request,
         "console/slo/detail.html",
-        {"usecase": usecase, "rows": rows, "sizing": sizing, "users": users, "templates": templates},
+        {
+            "usecase": usecase,
+            "rows": rows,
+            "sizing": sizing,
+            "users": users,
+            "templates": templates,
+            "serving": deployments_slo_status(deployments=serving, now=timezone.now()),
+        },
     )
 
 

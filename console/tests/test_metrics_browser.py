@@ -1,0 +1,96 @@
+"""The deployment page's metrics in a real browser (Debian's Chromium) at 390 and 1440 px: the latency charts with
+their SLO line, the range switch swapping the section in place, the home page's SLO status, the alerts page; no
+page scrolls sideways. Screenshots: test-artifacts/screenshots/metrics/."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db.models import F
+from django.utils import timezone
+
+from console.tests.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, SCREENSHOTS
+from console.tests.test_responsive import OVERFLOW_JS
+from jobs.models import Job
+from observability.collect import floor_minute, metrics_collect
+from observability.tests.conftest import running_deployment
+from tenancy.models import Membership
+from tenancy.tests.factories import MembershipFactory, UserFactory
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"),
+]
+
+
+def test_deployment_page_shows_the_metrics_charts(
+    live_server, admin_user, tenant, project, shipped_usecases, monkeypatch
+):
+    from playwright.sync_api import expect, sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    deployment = running_deployment(user=admin_user, project=project, tenant=tenant, name="charted")
+    Job.objects.filter(usecase_deployment_id=deployment.pk).update(started_at=F("started_at") - timedelta(minutes=90))
+    assert metrics_collect(now=floor_minute(timezone.now())).rows
+    user = UserFactory(username="mia-metrics")
+    user.set_password(PASSWORD)
+    user.save()
+    MembershipFactory(user=user, tenant=tenant, role=Membership.Role.MEMBER)
+    folder = SCREENSHOTS / "metrics"
+    folder.mkdir(parents=True, exist_ok=True)
+    overflowing = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        for width in (390, 1440):
+            context = browser.new_context(viewport={"width": width, "height": 900})
+            page = context.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(f"{live_server.url}/accounts/login/")
+            page.get_by_label("Username").fill(user.username)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_url(f"{live_server.url}/")
+            expect(page.get_by_test_id("slo-status").locator("tr[data-deployment='charted']")).to_be_visible()
+            _check(page, width, "home", folder, overflowing)
+
+            page.goto(f"{live_server.url}/deployments/{deployment.pk}")
+            metrics = page.locator("#metrics")
+            expect(metrics.get_by_role("heading", name="Metrics")).to_be_visible()
+            for key in ("ttft", "itl", "e2e"):
+                chart = metrics.locator(f"figure[data-chart='{key}'] svg")
+                expect(chart).to_be_visible()
+                expect(chart.locator("polyline.series")).to_have_count(3)  # p50, p95, p99
+                expect(chart.get_by_test_id("slo-line")).to_have_count(1)
+                expect(chart.locator("text.tick").first).to_be_visible()
+            for key in ("requests", "tokens", "gpu", "replicas", "cost"):
+                expect(metrics.locator(f"figure[data-chart='{key}'] svg")).to_be_visible()
+                # A flat series is a zero-height line, which Playwright calls hidden: attached is what can be asked.
+                expect(metrics.locator(f"figure[data-chart='{key}'] polyline.series").first).to_be_attached()
+            expect(metrics.get_by_test_id("slo-attainment")).to_contain_text("TTFT")
+            box = metrics.locator("figure[data-chart='ttft'] svg").bounding_box()
+            assert box["width"] > 300 and box["height"] > 100
+            _check(page, width, "deployment-1h", folder, overflowing)
+
+            page.evaluate("window.__noReload = true")
+            metrics.locator("a[data-range='24h']").click()
+            expect(page.locator("#metrics[data-range='24h']")).to_be_visible()
+            expect(page.locator("#metrics figure[data-chart='ttft'] polyline.series").first).to_be_visible()
+            assert page.evaluate("window.__noReload") is True  # swapped in place by htmx, not a page load
+            _check(page, width, "deployment-24h", folder, overflowing)
+
+            page.goto(f"{live_server.url}/alerts")
+            expect(page.get_by_role("heading", name="Alerts")).to_be_visible()
+            _check(page, width, "alerts", folder, overflowing)
+            context.close()
+        browser.close()
+    assert not overflowing, overflowing
+
+
+def _check(page, width: int, name: str, folder, overflowing: list) -> None:
+    page.wait_for_load_state("networkidle")
+    found = page.evaluate(OVERFLOW_JS)
+    page.screenshot(path=str(folder / f"{width}-{name}.png"), full_page=True)
+    if found["page"] > found["viewport"]:
+        overflowing.append((width, name, found))
