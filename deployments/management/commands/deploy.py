@@ -11,11 +11,14 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from autoscaling.policy import parse_range
+from autoscaling.services import policy_set
 from core.exceptions import ServiceError
 from deployments import reconciler, selectors, services
 from deployments.models import UseCaseDeployment
 from deployments.state import ComponentStatus, DeploymentStatus
 from jobs.models import Cluster
+from jobs.validation import MAX_REPLICAS
 from templates_app.parameters import parameters_schema
 from templates_app.selectors import template_get_for_user
 from tenancy.models import Project
@@ -100,6 +103,13 @@ class Command(BaseCommand):
         parser.add_argument("--yes", action="store_true", help="Apply a change without asking.")
         parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
         parser.add_argument("--name", default="")
+        parser.add_argument(
+            "--autoscale",
+            action="append",
+            default=[],
+            metavar="COMPONENT=MIN:MAX",
+            help="Autoscale a component between MIN and MAX replicas (MIN 0: to zero when idle), e.g. llm=1:4.",
+        )
         parser.add_argument("--user", default="admin", help="Who deploys (a username). Default: admin.")
         parser.add_argument("--wait", action="store_true", help="Show live progress until RUNNING or FAILED.")
         parser.add_argument("--timeout", type=float, default=600.0)
@@ -125,6 +135,7 @@ class Command(BaseCommand):
         project = _by_name_or_id(Project.objects.all(), opts["project"], "Project")
         cluster = _by_name_or_id(Cluster.objects.filter(tenant_id=project.tenant_id), opts["cluster"], "Cluster")
         parameters = parse_params(opts["param"], parameters_schema(template))
+        ranges = self._autoscale_ranges(opts["autoscale"], template)
         try:
             deployment, _ = services.deployment_create(
                 user=user,
@@ -137,11 +148,30 @@ class Command(BaseCommand):
         except ServiceError as exc:
             self._errors(exc)
         self.stdout.write(f"Deployment {deployment.pk} ({deployment.name}) created.")
+        if ranges:
+            policy_set(user=user, deployment=deployment, components=ranges)
+            spans = ", ".join(f"{key} {r['min_replicas']}-{r['max_replicas']}" for key, r in ranges.items())
+            self.stdout.write(f"Autoscaling: {spans} replicas.")
         if not (opts["wait"] or opts["inline"]):
             return
         status = self.watch(deployment, timeout=opts["timeout"], inline=opts["inline"])
         if status != DeploymentStatus.RUNNING:
             sys.exit(1)
+
+    @staticmethod
+    def _autoscale_ranges(values: list[str], template) -> dict:
+        """--autoscale llm=1:4 → {"llm": {"min_replicas": 1, "max_replicas": 4}}, checked before anything is made."""
+        keys = [component["id"] for component in template.components]
+        ranges = {}
+        for value in values:
+            try:
+                key, low, high = parse_range(value, max_replicas=MAX_REPLICAS)
+            except ValueError as exc:
+                raise CommandError(f"--autoscale {exc}") from None
+            if key not in keys:
+                raise CommandError(f"--autoscale {value!r}: the template has no component {key!r} ({', '.join(keys)}).")
+            ranges[key] = {"min_replicas": low, "max_replicas": high}
+        return ranges
 
     def watch(self, deployment: UseCaseDeployment, *, timeout: float, inline: bool) -> str:
         """Print a line per component change and a progress bar until the deployment settles.
