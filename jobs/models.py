@@ -106,6 +106,12 @@ class Job(models.Model):
     driver_state = models.JSONField(default=dict, blank=True)
     priority = models.IntegerField(default=50)
     sequence = models.BigIntegerField(default=0, editable=False)  # submission order on the cluster
+    # The quota the job is admitted under (from the LocalQueue of its tenant/project when it was submitted);
+    # NULL: no quota, only the cluster's capacity limits it.
+    cluster_queue = models.ForeignKey(
+        "jobs.ClusterQueue", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs"
+    )
+    preemptions = models.PositiveIntegerField(default=0)  # how many times it was stopped and put back to wait
     duration_seconds = models.FloatField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -149,6 +155,12 @@ class Job(models.Model):
                 fields=["cluster", "queue_key", "-priority", "sequence", "id"],
                 condition=models.Q(admitted_at__isnull=True, status__in=["PENDING", "QUEUED"]),
                 name="job_waiting_order_idx",
+            ),
+            # The same lines, one per ClusterQueue: a pass reads each queue's line without scanning the others'.
+            models.Index(
+                fields=["cluster", "cluster_queue", "queue_key", "-priority", "sequence", "id"],
+                condition=models.Q(admitted_at__isnull=True, status__in=["PENDING", "QUEUED"]),
+                name="job_queue_waiting_order_idx",
             ),
         ]
         constraints = [
@@ -217,3 +229,102 @@ def check_transition(job: Job, target: str, *, before: str | None = None) -> Non
     before = before or job.status
     if target not in ALLOWED_TRANSITIONS[before]:
         raise Conflict(f"Job {job.pk} is {before}; it cannot become {target}.")
+
+
+class ClusterQueue(models.Model):
+    """A quota on a cluster, in the way of Kueue's ClusterQueue: nominal quota per GPU type, CPU and memory; queues
+    of one cohort borrow each other's unused quota within their borrowing and lending limits."""
+
+    class ReclaimPolicy(models.TextChoices):
+        NEVER = "Never"
+        LOWER_PRIORITY = "LowerPriority"
+        ANY = "Any"
+
+    class WithinQueuePolicy(models.TextChoices):
+        NEVER = "Never"
+        LOWER_PRIORITY = "LowerPriority"
+        LOWER_OR_NEWER_EQUAL_PRIORITY = "LowerOrNewerEqualPriority"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="cluster_queues")
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="cluster_queues")
+    name = models.CharField(max_length=63)
+    cohort = models.CharField(max_length=63, blank=True, default="")
+    # A cluster inventory's shape: {"gpus": {"H100-80GB": 8}, "cpu_cores": 64, "memory_gib": 512}. A resource the
+    # quota does not name is not limited by the queue; in the limits, a resource not named has no limit.
+    nominal_quota = models.JSONField(default=dict)
+    borrowing_limit = models.JSONField(default=dict, blank=True)
+    lending_limit = models.JSONField(default=dict, blank=True)
+    weight = models.DecimalField(max_digits=8, decimal_places=3, default=Decimal("1"))
+    reclaim_within_cohort = models.CharField(max_length=16, choices=ReclaimPolicy.choices, default=ReclaimPolicy.ANY)
+    within_cluster_queue = models.CharField(
+        max_length=32, choices=WithinQueuePolicy.choices, default=WithinQueuePolicy.NEVER
+    )
+    # The recent average of the queue's dominant share (jobs.quotas.QuotaBook.history) and when it was taken:
+    # written by the scheduling pass, so fair share remembers the last minutes from pass to pass.
+    fair_share_history = models.FloatField(default=0, editable=False)
+    fair_share_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["cluster_id", "cohort", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "name"], name="unique_cluster_queue_name"),
+            models.CheckConstraint(condition=models.Q(weight__gt=0), name="cluster_queue_weight_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LocalQueue(models.Model):
+    """Which ClusterQueue a tenant's jobs (or one project's) on a cluster are admitted under."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="local_queues")
+    cluster_queue = models.ForeignKey(ClusterQueue, on_delete=models.CASCADE, related_name="local_queues")
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="local_queues")
+    project = models.ForeignKey(
+        "tenancy.Project", on_delete=models.CASCADE, null=True, blank=True, related_name="local_queues"
+    )
+    name = models.CharField(max_length=63)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["cluster_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "name"], name="unique_local_queue_name"),
+            models.UniqueConstraint(fields=["cluster", "tenant", "project"], name="one_local_queue_per_project"),
+            models.UniqueConstraint(
+                fields=["cluster", "tenant"],
+                condition=models.Q(project__isnull=True),
+                name="one_tenant_wide_local_queue",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class JobEvent(models.Model):
+    """Something that happened to a job beyond its status (a preemption, on both sides), with the reason."""
+
+    class Kind(models.TextChoices):
+        PREEMPTED = "PREEMPTED"  # this job was stopped and put back to wait
+        PREEMPTOR = "PREEMPTOR"  # this job's admission preempted another
+
+    id = models.BigAutoField(primary_key=True)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    message = models.TextField()
+    other_job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["job", "-created_at"], name="job_event_job_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.job_id}"

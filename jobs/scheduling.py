@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
 from core.resources import gpus_of, replicas_of
+from jobs.quotas import Blocked, Holder, QuotaBook, demand_vector
 
 CPU_QUEUE = "cpu"
 SERVICE = "SERVICE"
@@ -50,6 +51,11 @@ class Demand:
     @property
     def queue(self) -> str:
         return self.gpu_type if self.gpus else CPU_QUEUE
+
+    @property
+    def vector(self) -> dict[str, int]:
+        """The demand in quota units (jobs.quotas)."""
+        return demand_vector(self.gpu_type, self.gpus, self.millicores, self.memory_mib)
 
     def describe(self) -> str:
         parts = [f"{self.gpus} x {self.gpu_type}"] if self.gpus else []
@@ -224,14 +230,22 @@ class PlanJob:
     admitted_at: datetime | None = None
     started_at: datetime | None = None
     hypothetical: bool = False
+    queue: Any = None  # the ClusterQueue whose quota it counts against (None: no quota)
+    preempted: bool = False  # stopped during this plan: its pending events are void
+
+    def holder(self) -> Holder:
+        return Holder(
+            id=self.id, queue=self.queue, vector=self.demand.vector, priority=-self.order[0], sequence=self.order[1]
+        )
 
 
 @dataclass(frozen=True)
 class Event:
     time: datetime
-    kind: str  # "admit" | "start" | "succeed" | "fail" | "never_fits"
+    kind: str  # "admit" | "start" | "succeed" | "fail" | "never_fits" | "preempt"
     job: PlanJob
     message: str = ""
+    by: PlanJob | None = None  # "preempt": the job whose admission preempted this one
 
 
 class QueueSource(Protocol):
@@ -278,6 +292,11 @@ class Planner:
     events: list[Event] = field(default_factory=list)
     # Capacity held by jobs not replayed here (services that just run, summed by the caller).
     held: list[Demand] = field(default_factory=list)
+    # Quotas (jobs.quotas): with a book, a job of a queue is admitted only within what its queue may use now,
+    # heads are served by fair share, and with `preempting` a blocked job may preempt admitted ones.
+    quota: QuotaBook | None = None
+    preempting: bool = False
+    quota_at: datetime | None = None  # the moment the book's history was last advanced to
 
     def __post_init__(self):
         self.free = self.total.copy()
@@ -285,9 +304,29 @@ class Planner:
             self.free.take(demand)
         self._heap: list = []
         self._seq = itertools.count()
+        # Why a head waits for quota, as first found (at the plan's start): job id -> Blocked.
+        self.waits: dict = {}
+        self._ranks: dict = {}  # line key -> (head, queue version, rank)
+        self._versions: dict = {}
+        self._epoch = 0
+        self._active_weights: dict = {}
+        self._quota_jobs: dict = {}  # id -> admitted PlanJob of a queue (preemption candidates)
         for job in self.active:
             self.free.take(job.demand)
+            self._take_quota(job)
             self._schedule_next(job)
+
+    def _take_quota(self, job: PlanJob) -> None:
+        if self.quota is not None and job.queue is not None:
+            self.quota.take(job.holder())
+            self._quota_jobs[job.id] = job
+            self._versions[job.queue] = self._versions.get(job.queue, 0) + 1
+
+    def _give_quota(self, job: PlanJob) -> None:
+        if self.quota is not None and job.queue is not None:
+            self.quota.give(job.id, job.queue)
+            self._quota_jobs.pop(job.id, None)
+            self._versions[job.queue] = self._versions.get(job.queue, 0) + 1
 
     # Each admitted job has at most one pending event: its start (or start-up failure), then its end.
     def _schedule_next(self, job: PlanJob) -> None:
@@ -311,34 +350,104 @@ class Planner:
         released = 0
         while self._heap and self._heap[0][0] <= t:
             when, _, kind, job = heapq.heappop(self._heap)
+            if job.preempted:
+                continue
+            self._advance_quota(when)
             if kind == "start":
                 job.started_at = when
                 self.events.append(Event(when, "start", job))
                 self._schedule_next(job)
             else:
                 self.free.give(job.demand)
+                self._give_quota(job)
                 released += 1
                 self.events.append(Event(when, kind, job, job.fails or ""))
+        self._advance_quota(t)
         return released
+
+    def _advance_quota(self, t: datetime) -> None:
+        if self.quota is None:
+            return
+        if self.quota_at is not None and t > self.quota_at:
+            self.quota.advance((t - self.quota_at).total_seconds())
+            self._epoch += 1  # every share moved: cached ranks are stale
+        if self.quota_at is None or t > self.quota_at:
+            self.quota_at = t
+
+    def _rank(self, key: str, head: PlanJob) -> tuple:
+        """Heads that stay within their queue's quota (or have none) first, then borrowers from the queue with the
+        lowest weighted dominant share; then priority and FIFO. Nobody borrows while a job within its quota waits."""
+        if self.quota is None or head.queue is None:
+            return (False, 0.0, head.order)
+        version = (self._epoch, self._versions.get(head.queue, 0))
+        cached = self._ranks.get(key)
+        if cached is not None and cached[0] is head and cached[1] == version:
+            return cached[2]
+        # Share before admission (DRF: serve whoever has least), and whether this job would borrow.
+        borrows = self.quota.dominant(head.queue, head.demand.vector) > 0
+        rank = (borrows, -self.quota.deficit(head.queue, self._active_weights), head.order)
+        self._ranks[key] = (head, version, rank)
+        return rank
+
+    def _quota_check(self, job: PlanJob, reserved: dict) -> tuple[Blocked | None, str | None]:
+        if self.quota is None or job.queue is None:
+            return None, None
+        vector = job.demand.vector
+        return self.quota.check(job.queue, vector, reserved), self.quota.never_fits(job.queue, vector)
+
+    def _preempt_for(self, job: PlanJob, unreserved: Capacity, t: datetime) -> bool:
+        """Preempt what the quota's policies allow so `job` fits its queue (and the cluster): all or nothing."""
+        holders = self.quota.victims(job.queue, job.demand.vector, priority=-job.order[0], sequence=job.order[1])
+        if not holders:
+            return False
+        victims = [self._quota_jobs[h.id] for h in holders]
+        room = unreserved.copy()
+        for victim in victims:
+            room.give(victim.demand)
+        if not room.fits(job.demand):
+            return False
+        for victim in victims:
+            victim.preempted = True
+            self.free.give(victim.demand)
+            unreserved.give(victim.demand)
+            self._give_quota(victim)
+            reason = "reclaimed within the cohort" if victim.queue != job.queue else "higher priority in its queue"
+            self.events.append(Event(t, "preempt", victim, reason, by=job))
+        return True
 
     def _admit(self, t: datetime) -> int:
         admitted = 0
         blocked: set[str] = set()
         unreserved = self.free.copy()  # free capacity minus what blocked heads ahead in order reserve
+        pool_reserved: dict = {}  # the same for each cohort's pool of quota
+        if self.quota is not None:
+            wanting = {plan.queue for plan in self._quota_jobs.values()}
+            wanting.update(head.queue for head in (q.peek() for q in self.queues.values()) if head is not None)
+            self._active_weights = self.quota.cohort_weights(wanting)
         while True:
-            best_key, best = None, None
+            best_key, best, best_rank = None, None, None
             for key, queue in self.queues.items():
                 if key in blocked:
                     continue
                 head = queue.peek()
-                if head is not None and (best is None or head.order < best.order):
-                    best_key, best = key, head
+                if head is None:
+                    continue
+                rank = self._rank(key, head)
+                if best is None or rank < best_rank:
+                    best_key, best, best_rank = key, head, rank
             if best is None:
                 return admitted
-            reason = self.total.never_fits_reason(best.demand)
+            waits, never = self._quota_check(best, pool_reserved)
+            reason = self.total.never_fits_reason(best.demand) or never
             if reason:
                 self.queues[best_key].pop()
                 self.events.append(Event(t, "never_fits", best, reason))
+                continue
+            if waits is not None and not (self.preempting and self._preempt_for(best, unreserved, t)):
+                # It waits for its queue's quota, not for capacity: it sets aside its cohort's pool, not capacity.
+                self.waits.setdefault(best.id, waits)
+                blocked.add(best_key)
+                self.quota.reserve(best.queue, best.demand.vector, pool_reserved)
                 continue
             if not unreserved.fits(best.demand):
                 blocked.add(best_key)
@@ -348,6 +457,8 @@ class Planner:
             self.free.take(best.demand)
             unreserved.take(best.demand)
             best.admitted_at = t
+            self.waits.pop(best.id, None)
+            self._take_quota(best)
             self.events.append(Event(t, "admit", best))
             self._schedule_next(best)
             admitted += 1

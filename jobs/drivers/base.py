@@ -27,6 +27,8 @@ class SchedulePassResult:
     # The earliest moment the driver expects another job on the cluster to change state (None: nothing due).
     next_change_at: datetime | None = None
     skipped: bool = False  # another pass held the cluster lock (skip_locked)
+    # (job id, preempting job id, reason) the pass decided: the caller applies them under the same lock.
+    preemptions: list = field(default_factory=list)
 
 
 @dataclass

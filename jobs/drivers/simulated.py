@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.db.models import Q, Sum
 
 from jobs.drivers.base import ClusterDriver, Forecast, JobForecast, SchedulePassResult
+from jobs.drivers.queues import cluster_quota_book, line_key, publish_waits, save_fair_share
 from jobs.models import Cluster, Job, check_transition
 from jobs.resume import checkpoint_fields, interruption_fields, resumes_on_failure
 from jobs.scheduling import (
@@ -69,6 +70,8 @@ PASS_FIELDS = (
     "resumes",
     "work_lost_seconds",
     "resume_history",
+    "cluster_queue",
+    "status_message",
 )
 
 
@@ -83,6 +86,7 @@ def plan_job(job: Job, simulation: dict) -> PlanJob:
         fails=job.simulated_failure or None,
         admitted_at=job.admitted_at,
         started_at=job.started_at,
+        queue=job.cluster_queue_id,
     )
 
 
@@ -100,12 +104,13 @@ def holding_plans(cluster: Cluster, simulation: dict, rows: dict, *, summarise_q
 
     A SERVICE that is RUNNING has no event ahead of it: it only holds capacity. With `summarise_quiet`, those
     are summed by the database (one query, whatever their number) and only the jobs with events ahead (starting,
-    batch) are read, so a pass or a forecast costs the same with 10 or 10,000 services running.
+    batch) are read, so a pass or a forecast costs the same with 10 or 10,000 services running. Jobs under a
+    quota are always read: the quota counts them and preemption may pick them.
     """
     held: list[Demand] = []
     holding = Job.objects.filter(cluster=cluster, status__in=HOLDING, admitted_at__isnull=False)
     if summarise_quiet:
-        quiet = holding.filter(status=Job.Status.RUNNING, job_type=SERVICE)
+        quiet = holding.filter(status=Job.Status.RUNNING, job_type=SERVICE, cluster_queue__isnull=True)
         sums = (
             quiet.order_by()
             .values("queue_key")
@@ -121,7 +126,7 @@ def holding_plans(cluster: Cluster, simulation: dict, rows: dict, *, summarise_q
                     memory_mib=row["memory_mib"] or 0,
                 )
             )
-        holding = holding.exclude(status=Job.Status.RUNNING, job_type=SERVICE)
+        holding = holding.exclude(status=Job.Status.RUNNING, job_type=SERVICE, cluster_queue__isnull=True)
     active = []
     for job in holding.only(*PASS_FIELDS):
         rows[job.pk] = job
@@ -204,21 +209,35 @@ class SimulatedDriver(ClusterDriver):
         # A billing pass reads every running job (it bills them); any other pass only what has events ahead.
         held, active = holding_plans(cluster, simulation, rows, summarise_quiet=not bill_running)
         admitting = cluster.status == Cluster.Status.ACTIVE
+        book, cluster_queues, book_at = cluster_quota_book(cluster)
         queues = {}
         if admitting:
             waiting = waiting_queryset(cluster)
-            keys = waiting.order_by().values_list("queue_key", flat=True).distinct()
-            queues = {key: _DbQueue(waiting.filter(queue_key=key), simulation, rows) for key in keys}
+            if book is None:
+                keys = waiting.order_by().values_list("queue_key", flat=True).distinct()
+                queues = {key: _DbQueue(waiting.filter(queue_key=key), simulation, rows) for key in keys}
+            else:  # one line per ClusterQueue and GPU type
+                keys = waiting.order_by().values_list("queue_key", "cluster_queue_id").distinct()
+                queues = {
+                    line_key(key, cq): _DbQueue(waiting.filter(queue_key=key, cluster_queue=cq), simulation, rows)
+                    for key, cq in keys
+                }
         planner = Planner(
             total=Capacity.from_inventory(cluster.inventory),
             active=active,
             queues=queues,
             admitting=admitting,
             held=held,
+            quota=book,
+            preempting=True,
+            quota_at=book_at,
         )
         planner.run_until(now)
         self._apply(planner, rows, now, result, bill_running=bill_running)
         self._queue_the_rest(cluster, now, result)
+        if book is not None:
+            publish_waits(planner.waits, rows)
+            save_fair_share(book, cluster_queues, now)
         result.next_change_at = planner.next_event_at
         if result.resumed:  # jobs back in the queue: the next pass may admit them at once
             result.next_change_at = now
@@ -230,6 +249,9 @@ class SimulatedDriver(ClusterDriver):
         changes: dict = {}  # job id -> fields
         current: dict = {}  # job id -> status after the events so far (each step is checked)
         for event in planner.events:
+            if event.kind == "preempt":  # applied by the caller (jobs.services.preemption), after these writes
+                result.preemptions.append((event.job.id, event.by.id, event.message))
+                continue
             job = rows[event.job.id]
             fields = changes.setdefault(job.pk, {})
             before = current.get(job.pk, job.status)
@@ -349,16 +371,17 @@ class SimulatedDriver(ClusterDriver):
         simulation = cluster.simulation or {}
         total = Capacity.from_inventory(cluster.inventory)
         held, active = holding_plans(cluster, simulation, {}, summarise_quiet=summarise_quiet)
+        book, _, book_at = cluster_quota_book(cluster)
         lines: dict[str, list[PlanJob]] = {}
         for job in waiting_queryset(cluster).only(*PASS_FIELDS, "queue_key").order_by("-priority", "sequence", "id"):
             plan = plan_job(job, simulation)
-            lines.setdefault(job.queue_key, []).append(plan)
+            lines.setdefault(line_key(job.queue_key, job.cluster_queue_id), []).append(plan)
         for plan in extra or []:
             lines.setdefault(plan.demand.queue, []).append(plan)
         forecasts: dict = {}
-        for key, plans in lines.items():
+        for plans in lines.values():
             for position, plan in enumerate(sorted(plans, key=lambda p: p.order), start=1):
-                forecasts[plan.id] = JobForecast(queue=key, queue_position=position)
+                forecasts[plan.id] = JobForecast(queue=plan.demand.queue, queue_position=position)
         for plan in active:
             forecasts[plan.id] = JobForecast(queue=plan.demand.queue, predicted_admission=plan.admitted_at)
 
@@ -368,9 +391,13 @@ class SimulatedDriver(ClusterDriver):
             queues={key: ListQueue(plans) for key, plans in lines.items()},
             admitting=cluster.status == Cluster.Status.ACTIVE,
             held=held,
+            quota=book,
+            quota_at=book_at,
         )
         planner.process_until(now)  # jobs due to end by now have released their capacity, pass or no pass
         free_before = planner.free.copy()
+        planner.run_until(now)
+        waits = dict(planner.waits)  # why heads wait for quota now (later admissions clear them from the planner)
         planner.predict(now)
         for event in planner.events:
             item = forecasts[event.job.id]
@@ -393,19 +420,25 @@ class SimulatedDriver(ClusterDriver):
         for plans in lines.values():
             for plan in plans:
                 item = forecasts[plan.id]
-                item.reason = _reason(item, plan, free_before, cluster)
+                item.reason = _reason(item, plan, free_before, cluster, waits.get(plan.id), book)
         return Forecast(now=now, total=total, free=free_before, jobs=forecasts)
 
 
-def _reason(item: JobForecast, plan: PlanJob, free: Capacity, cluster: Cluster) -> str:
+def _reason(item: JobForecast, plan: PlanJob, free: Capacity, cluster: Cluster, blocked=None, book=None) -> str:
     if item.never_fits:
         return f"Can never fit on this cluster: {item.never_fits}"
     if cluster.status != Cluster.Status.ACTIVE:
         return f"The cluster is {cluster.status} and admits no jobs."
     ahead = (item.queue_position or 1) - 1
-    text = f"Waiting for capacity: needs {plan.demand.describe()}; free now: {free.describe()}"
+    line = f"the {item.queue} queue"
+    if book is not None and plan.queue in book.queues:
+        line = f"the {item.queue} line of queue {book.queues[plan.queue].name}"
+    if blocked is not None:
+        text = blocked.describe()
+    else:
+        text = f"Waiting for capacity: needs {plan.demand.describe()}; free now: {free.describe()}"
     if ahead:
-        text += f"; {ahead} job{'s' if ahead != 1 else ''} ahead in the {item.queue} queue"
+        text += f"; {ahead} job{'s' if ahead != 1 else ''} ahead in {line}"
     if item.predicted_start is None:
         text += "; the capacity it needs is held by services that run until cancelled"
     return text + "."

@@ -11,13 +11,22 @@ from django.utils import timezone
 
 from core.exceptions import NotFound
 from jobs.drivers import SchedulePassResult, get_driver
-from jobs.models import Cluster, Job
+from jobs.models import Cluster, ClusterQueue, Job
+from jobs.services.preemption import preemptions_apply
 
 logger = logging.getLogger(__name__)
 
 
 def lock_cluster(cluster_id, *, skip_locked: bool = False) -> Cluster | None:
-    return Cluster.objects.select_for_update(skip_locked=skip_locked).filter(pk=cluster_id).order_by().first()
+    # Whether it has quotas comes with the lock: a pass on a cluster without queues reads nothing more for them.
+    has_queues = Exists(ClusterQueue.objects.filter(cluster=OuterRef("pk")))
+    return (
+        Cluster.objects.select_for_update(skip_locked=skip_locked)
+        .annotate(has_queues=has_queues)
+        .filter(pk=cluster_id)
+        .order_by()
+        .first()
+    )
 
 
 def cluster_schedule_pass(
@@ -34,7 +43,9 @@ def cluster_schedule_pass(
             if skip_locked and Cluster.objects.filter(pk=cluster.pk).exists():
                 return SchedulePassResult(cluster_id=cluster.pk, now=now, skipped=True)
             raise NotFound("No such cluster.")
-        return get_driver(locked).poll(cluster=locked, now=now, bill_running=bill_running)
+        result = get_driver(locked).poll(cluster=locked, now=now, bill_running=bill_running)
+        preemptions_apply(result=result, now=now)
+        return result
 
 
 def jobs_advance_all(*, now: datetime | None = None) -> dict:

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from core.exceptions import Conflict, ValidationError
 from jobs.drivers import get_driver
-from jobs.models import Cluster, Job
+from jobs.models import Cluster, Job, LocalQueue
 from jobs.scheduling import CENT, Capacity, Demand, hourly_rate
 from jobs.services.passes import cluster_schedule_pass
 from jobs.validation import (
@@ -219,11 +219,28 @@ def _require_active(cluster: Cluster) -> None:
         raise Conflict(f"The cluster is {cluster.status} and accepts no new jobs.")
 
 
+def _assign_queues(cluster: Cluster, rows: list[dict]) -> None:
+    """Each job counts against the ClusterQueue of its project's LocalQueue on the cluster, else its tenant's
+    (one query for all); without either it has no quota, as before queues existed."""
+    local = {
+        (tenant_id, project_id): queue_id
+        for tenant_id, project_id, queue_id in LocalQueue.objects.filter(cluster=cluster).values_list(
+            "tenant_id", "project_id", "cluster_queue_id"
+        )
+    }
+    if not local:
+        return
+    for row in rows:
+        project_id = row["project"].pk
+        row["cluster_queue_id"] = local.get((row["tenant_id"], project_id)) or local.get((row["tenant_id"], None))
+
+
 def _record(cluster: Cluster, rows: list[dict]) -> list[Job]:
     """Insert the jobs with the next sequence numbers of the cluster (one counter update for all), in one
     transaction; the caller wraps it so a duplicate attempt undoes the counter too."""
     if len(rows) == 1 and connection.vendor == "postgresql":
-        return [_insert_one(cluster, rows[0])]
+        return [_insert_one(cluster, rows[0])]  # its queue is looked up by the same statement
+    _assign_queues(cluster, rows)
     Cluster.objects.filter(pk=cluster.pk).update(jobs_submitted=F("jobs_submitted") + len(rows))
     last = Cluster.objects.filter(pk=cluster.pk).values_list("jobs_submitted", flat=True).get()
     jobs = [Job(**row, sequence=last - len(rows) + index) for index, row in enumerate(rows, start=1)]
@@ -238,14 +255,18 @@ def _record(cluster: Cluster, rows: list[dict]) -> list[Job]:
 def _insert_one_sql(quote) -> str:
     # Every concrete column of a job; the sequence is the cluster's counter, bumped by the same statement.
     columns = ", ".join(quote(field.column) for field in Job._meta.concrete_fields)
-    values = ", ".join(
-        "(SELECT jobs_submitted FROM seq)" if field.attname == "sequence" else "%s"
-        for field in Job._meta.concrete_fields
+    # The quota: the ClusterQueue of the project's LocalQueue on the cluster, else of the tenant's (jobs.LocalQueue).
+    local = quote(LocalQueue._meta.db_table)
+    queue = (
+        f"COALESCE((SELECT cluster_queue_id FROM {local} WHERE cluster_id = %s AND tenant_id = %s AND project_id = %s),"
+        f" (SELECT cluster_queue_id FROM {local} WHERE cluster_id = %s AND tenant_id = %s AND project_id IS NULL))"
     )
+    special = {"sequence": "(SELECT jobs_submitted FROM seq)", "cluster_queue_id": queue}
+    values = ", ".join(special.get(field.attname, "%s") for field in Job._meta.concrete_fields)
     return (
         f"WITH seq AS (UPDATE {quote(Cluster._meta.db_table)} SET jobs_submitted = jobs_submitted + 1 "
         f"WHERE id = %s RETURNING jobs_submitted) "
-        f"INSERT INTO {quote(Job._meta.db_table)} ({columns}) VALUES ({values}) RETURNING sequence"
+        f"INSERT INTO {quote(Job._meta.db_table)} ({columns}) VALUES ({values}) RETURNING sequence, cluster_queue_id"
     )
 
 
@@ -255,11 +276,13 @@ def _insert_one(cluster: Cluster, row: dict) -> Job:
     job = Job(**row)
     params: list = [cluster.pk]
     for field in Job._meta.concrete_fields:
-        if field.attname != "sequence":
+        if field.attname == "cluster_queue_id":
+            params += [cluster.pk, job.tenant_id, job.project_id, cluster.pk, job.tenant_id]
+        elif field.attname != "sequence":
             params.append(field.get_db_prep_save(field.pre_save(job, True), connection=connection))
     with connection.cursor() as cursor:
         cursor.execute(_insert_one_sql(connection.ops.quote_name), params)
-        (job.sequence,) = cursor.fetchone()
+        job.sequence, job.cluster_queue_id = cursor.fetchone()
     job._state.adding = False
     job._state.db = connection.alias
     return job

@@ -1,0 +1,72 @@
+"""What a pass or a forecast reads and writes of a cluster's quotas: the ClusterQueues as `jobs.quotas` specs (one
+query), the fair-share history carried from pass to pass, and the status message of a job that waits for quota."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+
+from jobs.models import ClusterQueue, Job
+from jobs.quotas import QueueSpec, QuotaBook, vector_from_quota
+
+
+def queue_spec(queue: ClusterQueue) -> QueueSpec:
+    return QueueSpec(
+        id=queue.pk,
+        name=queue.name,
+        nominal=vector_from_quota(queue.nominal_quota),
+        cohort=queue.cohort or None,
+        borrowing_limit=vector_from_quota(queue.borrowing_limit),
+        lending_limit=vector_from_quota(queue.lending_limit),
+        weight=float(queue.weight),
+        reclaim_within_cohort=queue.reclaim_within_cohort,
+        within_cluster_queue=queue.within_cluster_queue,
+    )
+
+
+def cluster_quota_book(cluster) -> tuple[QuotaBook | None, dict, datetime | None]:
+    """The cluster's quotas (None when it has no ClusterQueue: today's behaviour), its queues by id, and when their
+    fair-share history was last advanced."""
+    if getattr(cluster, "has_queues", True) is False:  # known from the pass's lock (jobs.services.passes)
+        return None, {}, None
+    queues = {queue.pk: queue for queue in ClusterQueue.objects.filter(cluster=cluster)}
+    if not queues:
+        return None, {}, None
+    stamps = [queue.fair_share_at for queue in queues.values() if queue.fair_share_at is not None]
+    book = QuotaBook(
+        [queue_spec(queue) for queue in queues.values()],
+        history={pk: queue.fair_share_history for pk, queue in queues.items() if queue.fair_share_at is not None},
+        half_life=float(settings.JOBS_FAIR_SHARE_HALF_LIFE_SECONDS),
+    )
+    return book, queues, (max(stamps) if stamps else None)
+
+
+def save_fair_share(book: QuotaBook, queues: dict, now: datetime) -> None:
+    """Keep each queue's fair-share history for the next pass (one statement for all)."""
+    changed = []
+    for pk, queue in queues.items():
+        history = book.history.get(pk, book.dominant(pk))
+        if queue.fair_share_at != now or queue.fair_share_history != history:
+            queue.fair_share_history, queue.fair_share_at = history, now
+            changed.append(queue)
+    if changed:
+        ClusterQueue.objects.bulk_update(changed, ["fair_share_history", "fair_share_at"])
+
+
+def line_key(queue_key: str, cluster_queue_id) -> str:
+    return f"{queue_key}|{cluster_queue_id}" if cluster_queue_id else queue_key
+
+
+def publish_waits(waits: dict, rows: dict) -> int:
+    """Say in each waiting head's status message why it waits for quota (only where it changed)."""
+    changed = []
+    for job_id, blocked in waits.items():
+        job = rows.get(job_id)
+        message = blocked.describe() + "."
+        if job is not None and job.status_message != message:
+            job.status_message = message
+            changed.append(job)
+    if changed:
+        Job.objects.bulk_update(changed, ["status_message"], batch_size=1000)
+    return len(changed)
