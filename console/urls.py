@@ -29,7 +29,7 @@ urlpatterns = [
     page(f"deployments/{UUID}/scale", lifecycle.deployment_scale_page, "deployment-scale"),
     page(f"deployments/{UUID}/rollback", lifecycle.deployment_rollback_page, "deployment-rollback"),
     page(f"deployments/{UUID}/cancel-change", lifecycle.deployment_cancel_change_page, "deployment-cancel-change"),
-    page(f"jobs/{UUID}", jobs.job_detail_page, "job-detail"),
+    page(r"jobs/(?P<job_id>[0-9a-fA-F-]{36})", jobs.job_detail_page, "job-detail"),
     page("components", registry.component_list_page, "components"),
     page(r"components/(?P<component_id>[A-Za-z0-9_-]+)", registry.component_detail_page, "component-detail"),
     page("slo", registry.slo_list_page, "slo"),

@@ -5,7 +5,7 @@ from django.db.models.lookups import Exact
 
 from core.exceptions import ValidationError
 from core.filters import CreatedRangeFilterSet
-from jobs.models import Cluster, Job
+from jobs.models import Cluster, ClusterSet, Job
 
 
 class ClusterFilterSet(CreatedRangeFilterSet):
@@ -20,6 +20,18 @@ class ClusterFilterSet(CreatedRangeFilterSet):
         fields = []
 
 
+class ClusterSetFilterSet(CreatedRangeFilterSet):
+    tenant_id = django_filters.UUIDFilter(field_name="tenant_id")
+    strategy = django_filters.MultipleChoiceFilter(choices=ClusterSet.Strategy.choices)
+    cluster_id = django_filters.UUIDFilter(field_name="clusters", help_text="Sets this cluster is a member of.")
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+    name = django_filters.CharFilter(field_name="name", help_text="Exactly this name.")
+
+    class Meta:
+        model = ClusterSet
+        fields = []
+
+
 class JobFilterSet(CreatedRangeFilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Job.Status.choices)
     job_type = django_filters.MultipleChoiceFilter(choices=Job.JobType.choices)
@@ -27,6 +39,7 @@ class JobFilterSet(CreatedRangeFilterSet):
     project_id = django_filters.UUIDFilter(field_name="project_id")
     usecase_deployment_id = django_filters.UUIDFilter(field_name="usecase_deployment_id")
     component_deployment_id = django_filters.UUIDFilter(field_name="component_deployment_id")
+    cluster_set_id = django_filters.UUIDFilter(field_name="cluster_set_id")
     label = django_filters.CharFilter(
         method="filter_label", help_text="`key=value` or `key` (has the label); repeat to require several."
     )

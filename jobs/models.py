@@ -50,6 +50,31 @@ class Cluster(models.Model):
         return self.name
 
 
+class ClusterSet(models.Model):
+    """Several clusters of a tenant that take work as one, in the way of MultiKueue: a job or a deployment sent to
+    the set goes to the member where it starts first, or costs least (`jobs.placement`)."""
+
+    class Strategy(models.TextChoices):
+        EARLIEST_START = "earliest_start"
+        LOWEST_COST = "lowest_cost"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="cluster_sets")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    strategy = models.CharField(max_length=16, choices=Strategy.choices, default=Strategy.EARLIEST_START)
+    clusters = models.ManyToManyField(Cluster, related_name="cluster_sets")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="unique_cluster_set_name_per_tenant")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Job(models.Model):
     """A workload on a cluster; the unit a driver admits, runs and bills."""
 
@@ -143,6 +168,13 @@ class Job(models.Model):
     # One entry per interruption: {"at", "kind": "failed"|"preempted"|"requeued", "reason", "work_seconds",
     # "resumed_from_seconds", "lost_seconds"}.
     resume_history = models.JSONField(default=list, blank=True)
+    # Submitted to a cluster set: the set re-places the job while it waits if its cluster becomes unavailable.
+    cluster_set = models.ForeignKey(
+        ClusterSet, on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs", db_index=True
+    )
+    # Why the set chose this cluster: {"strategy", "at", "chosen": {...}, "runner_up": {...} | null, "candidates",
+    # "replaced_from": {...} (when a cluster went away)}.
+    placement = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

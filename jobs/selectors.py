@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from core.exceptions import ValidationError
 from jobs.drivers import Forecast, get_driver
-from jobs.models import Cluster, Job
+from jobs.models import Cluster, ClusterSet, Job
+from jobs.placement import Candidate, Placement, choose
 from jobs.scheduling import Capacity, Demand, PlanJob, hourly_rate, order_key, startup_seconds
 from jobs.validation import normalise_resources, parse_priority
 from tenancy.selectors import scope_to_user
@@ -40,6 +41,10 @@ SCHEDULE_FIELDS = (
 
 def cluster_list(*, user) -> QuerySet[Cluster]:
     return scope_to_user(Cluster.objects.select_related("tenant"), user)
+
+
+def cluster_set_list(*, user) -> QuerySet[ClusterSet]:
+    return scope_to_user(ClusterSet.objects.select_related("tenant").prefetch_related("clusters"), user)
 
 
 def job_list(*, user, cluster: Cluster | None = None) -> QuerySet[Job]:
@@ -197,3 +202,53 @@ def cluster_capacity_check(
         "never_fits": never_fits,
         "free": forecast.free.as_dict(),
     }
+
+
+def cluster_set_placement(
+    *,
+    cluster_set: ClusterSet,
+    resources_list: list[dict],
+    job_type: str = Job.JobType.SERVICE,
+    duration_seconds: float | None = None,
+    priority: int | str = 50,
+    strategy: str | None = None,
+    exclude: frozenset = frozenset(),
+    now: datetime | None = None,
+) -> Placement:
+    """Where the set would send this work (one job's resources, or every component of a deployment): each ACTIVE
+    member's forecast gives the start (`cluster_capacity_check`), its prices the cost; `jobs.placement` ranks them."""
+    now = now or timezone.now()
+    candidates = []
+    for cluster in cluster_set.clusters.all():
+        candidates.append(_candidate(cluster, resources_list, job_type, duration_seconds, priority, exclude, now))
+    return choose(candidates, strategy or cluster_set.strategy)
+
+
+def _candidate(cluster, resources_list, job_type, duration_seconds, priority, exclude, now) -> Candidate:
+    base = {"cluster_id": str(cluster.pk), "name": cluster.name, "status": cluster.status}
+    zero = Decimal("0")
+    if cluster.pk in exclude:
+        return Candidate(**base, predicted_start=None, hourly_cost=zero, cost=zero, excluded="The cluster went away.")
+    if cluster.status != Cluster.Status.ACTIVE:
+        return Candidate(
+            **base, predicted_start=None, hourly_cost=zero, cost=zero, excluded=f"The cluster is {cluster.status}."
+        )
+    try:
+        hourly = sum((estimate_hourly_cost(cluster=cluster, resources=r) for r in resources_list), zero)
+    except ValidationError as exc:
+        reason = "; ".join(f"{path}: {' '.join(messages)}" for path, messages in exc.errors.items())
+        return Candidate(**base, predicted_start=None, hourly_cost=zero, cost=zero, excluded=reason)
+    capacity = cluster_capacity_check(
+        cluster=cluster, resources_list=resources_list, now=now, priority=priority, job_type=job_type
+    )
+    if capacity["never_fits"]:
+        reason = "; ".join(item["reason"] for item in capacity["never_fits"])
+        return Candidate(**base, predicted_start=None, hourly_cost=hourly, cost=zero, excluded=reason)
+    hours = Decimal(str(duration_seconds)) / 3600 if duration_seconds and job_type != Job.JobType.SERVICE else 1
+    return Candidate(
+        **base,
+        predicted_start=capacity["predicted_start"],
+        hourly_cost=hourly,
+        cost=(hourly * hours).quantize(Decimal("0.000001")),
+        fits_now=capacity["fits_now"],
+    )

@@ -45,9 +45,9 @@ def progress_bar(job: Job, progress) -> dict:
 
 
 @login_required
-def job_detail_page(request, pk):
+def job_detail_page(request, job_id):
     """One job of the caller's tenants (another tenant's is a 404)."""
-    job = selectors.job_list(user=request.user).filter(pk=pk).first()
+    job = selectors.job_list(user=request.user).filter(pk=job_id).first()
     if job is None:
         raise Http404("No such job.")
     now = timezone.now()

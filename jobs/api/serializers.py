@@ -137,6 +137,8 @@ JOB_FIELDS = [
     "resumes",
     "work_lost_seconds",
     "resume_history",
+    "cluster_set_id",
+    "placement",
     "queue_position",
     "predicted_start",
     "waiting_reason",
@@ -178,6 +180,13 @@ class JobSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         read_only=True,
         help_text='One entry per interruption: {"at", "kind": "failed" | "preempted" | "requeued", "reason", '
         '"work_seconds", "resumed_from_seconds", "lost_seconds", "checkpoints"}.',
+    )
+    cluster_set_id = serializers.UUIDField(read_only=True, allow_null=True, help_text="The set it was submitted to.")
+    placement = serializers.JSONField(
+        read_only=True,
+        help_text='Submitted to a set: {"strategy", "at", "reason", "chosen", "runner_up", "candidates": '
+        '[{"cluster_id", "name", "status", "predicted_start", "hourly_cost", "cost", "fits_now", "excluded"}], '
+        '"replaced_from"}.',
     )
     actual_cost = MoneyField(
         source="cost_so_far",

@@ -1,8 +1,10 @@
 from core.api.routers import OptionalSlashRouter
+from jobs.api.sets import ClusterSetViewSet
 from jobs.api.views import ClusterViewSet, JobViewSet
 
 router = OptionalSlashRouter()
 router.register("clusters", ClusterViewSet, basename="cluster")
+router.register("cluster-sets", ClusterSetViewSet, basename="cluster-set")
 router.register(r"clusters/(?P<cluster_id>[0-9a-fA-F-]{36})/jobs", JobViewSet, basename="cluster-job")
 
 urlpatterns = router.urls

@@ -21,6 +21,13 @@ from jobs.services.queues import (
     local_queue_delete,
 )
 from jobs.services.resume import job_requeue
+from jobs.services.sets import (
+    cluster_set_create,
+    cluster_set_delete,
+    cluster_set_replace_waiting,
+    cluster_set_submit,
+    cluster_set_update,
+)
 from jobs.services.submission import job_submit, jobs_submit_many
 
 __all__ = [
@@ -32,6 +39,11 @@ __all__ = [
     "cluster_queue_delete",
     "cluster_queue_update",
     "cluster_schedule_pass",
+    "cluster_set_create",
+    "cluster_set_delete",
+    "cluster_set_replace_waiting",
+    "cluster_set_submit",
+    "cluster_set_update",
     "cluster_update",
     "cluster_validate",
     "job_absorb",

@@ -13,6 +13,7 @@ from jobs.models import Cluster, Job
 from jobs.scheduling import Capacity
 from jobs.services.connections import check_connection_fields
 from jobs.services.passes import cluster_schedule_pass, lock_cluster
+from jobs.services.sets import cluster_set_replace_waiting
 from jobs.validation import validate_cluster_settings
 from tenancy.selectors import user_is_tenant_admin
 
@@ -154,6 +155,7 @@ def cluster_update(*, cluster: Cluster, user=None, **fields: Any) -> Cluster:
             if "inventory" in fields:
                 _check_inventory_holds(cluster=cluster, inventory=fields["inventory"])
             before = snapshot(cluster, AUDITED_FIELDS)
+            was_active = cluster.status == Cluster.Status.ACTIVE
             for key, value in fields.items():
                 setattr(cluster, key, value)
             cluster.save()
@@ -162,6 +164,8 @@ def cluster_update(*, cluster: Cluster, user=None, **fields: Any) -> Cluster:
         raise ValidationError({"name": "A cluster with this name already exists in the tenant."}) from None
     # More capacity or a re-activated cluster admits waiting jobs; less capacity fails jobs that can never fit.
     cluster_schedule_pass(cluster=cluster)
+    if was_active and cluster.status != Cluster.Status.ACTIVE:
+        cluster_set_replace_waiting(cluster=cluster)  # its sets take back what waits there
     return cluster
 
 

@@ -77,6 +77,8 @@ def job_submit(
     attempt: int = 1,
     duration_seconds: float | None = None,
     checkpoint_interval_minutes: float | None = None,
+    cluster_set=None,
+    placement: dict | None = None,
     now: datetime | None = None,
     schedule: bool = True,
 ) -> Job:
@@ -107,6 +109,8 @@ def job_submit(
         attempt=attempt,
         duration_seconds=duration_seconds,
         checkpoint_interval_minutes=checkpoint_interval_minutes,
+        cluster_set=cluster_set,
+        placement=placement,
         now=now,
     )
     now = fields["queued_at"]
@@ -144,6 +148,8 @@ def job_fields(
     attempt: int = 1,
     duration_seconds: float | None = None,
     checkpoint_interval_minutes: float | None = None,
+    cluster_set=None,
+    placement: dict | None = None,
     now: datetime | None = None,
 ) -> dict:
     """The validated columns of a new job on this cluster, all but its sequence (ValidationError per field)."""
@@ -198,6 +204,8 @@ def job_fields(
         "priority": priority,
         "duration_seconds": duration_seconds,
         "checkpoint_interval_minutes": checkpoint_interval_minutes,
+        "cluster_set": cluster_set,
+        "placement": placement or {},
         "created_at": now,
         "queued_at": now,
         "hourly_rate": rate,

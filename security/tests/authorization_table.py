@@ -9,6 +9,70 @@ all but anon (401); a write a viewer may not make is 403 for viewer, 404 for oth
 CALLERS = ("anon", "viewer", "member", "admin", "other", "superuser")
 
 API_MATRIX: dict[tuple[str, str], dict[str, int]] = {
+    ("DELETE", "/api/v1/cluster-sets/{id}/"): {
+        "anon": 401,
+        "viewer": 403,
+        "member": 403,
+        "admin": 204,
+        "other": 404,
+        "superuser": 204,
+    },
+    ("GET", "/api/v1/cluster-sets/"): {
+        "anon": 401,
+        "viewer": 200,
+        "member": 200,
+        "admin": 200,
+        "other": 200,
+        "superuser": 200,
+    },
+    ("GET", "/api/v1/cluster-sets/{id}/"): {
+        "anon": 401,
+        "viewer": 200,
+        "member": 200,
+        "admin": 200,
+        "other": 404,
+        "superuser": 200,
+    },
+    ("PATCH", "/api/v1/cluster-sets/{id}/"): {
+        "anon": 401,
+        "viewer": 403,
+        "member": 403,
+        "admin": 200,
+        "other": 404,
+        "superuser": 200,
+    },
+    ("POST", "/api/v1/cluster-sets/"): {
+        "anon": 401,
+        "viewer": 403,
+        "member": 400,
+        "admin": 400,
+        "other": 400,
+        "superuser": 400,
+    },
+    ("POST", "/api/v1/cluster-sets/{id}/jobs/"): {
+        "anon": 401,
+        "viewer": 403,
+        "member": 400,
+        "admin": 400,
+        "other": 404,
+        "superuser": 400,
+    },
+    ("POST", "/api/v1/cluster-sets/{id}/preview/"): {
+        "anon": 401,
+        "viewer": 403,
+        "member": 400,
+        "admin": 400,
+        "other": 404,
+        "superuser": 400,
+    },
+    ("POST", "/api/v1/clusters/{cluster_id}/jobs/{id}/requeue/"): {
+        "anon": 401,
+        "viewer": 403,
+        "member": 409,
+        "admin": 409,
+        "other": 404,
+        "superuser": 409,
+    },
     ("DELETE", "/api/usecases/{unique_id}/"): {
         "anon": 401,
         "viewer": 403,
@@ -912,6 +976,7 @@ API_MATRIX: dict[tuple[str, str], dict[str, int]] = {
 # Console pages (GET): anonymous visitors are sent to the sign-in page (302).
 CONSOLE_MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/"): {"anon": 302, "viewer": 200, "member": 200, "admin": 200, "other": 200, "superuser": 200},
+    ("GET", "/jobs/{job_id}"): {"anon": 302, "viewer": 200, "member": 200, "admin": 200, "other": 404, "superuser": 200},
     ("GET", "/audit"): {"anon": 302, "viewer": 403, "member": 403, "admin": 200, "other": 200, "superuser": 200},
     ("GET", "/components"): {"anon": 302, "viewer": 200, "member": 200, "admin": 200, "other": 200, "superuser": 200},
     ("GET", "/components/{component_id}"): {

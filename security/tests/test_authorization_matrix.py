@@ -27,6 +27,7 @@ from billing.invoices import invoice_refresh
 from components.models import ComponentDefinition
 from deployments import services as deployment_services
 from deployments.tests.factories import SIMPLE_RAG_PARAMS, make_cluster, seed_system_templates
+from jobs.models import ClusterSet
 from jobs.tests.factories import submit_job
 from observability.models import Alert, AlertRule, NotificationChannel
 from security import services as security_services
@@ -67,6 +68,8 @@ def _world() -> dict:
     )
     fork = template_services.template_fork(user=admin, template=template, tenant=tenant_a, slug="matrix-fork")
     job = submit_job(cluster, project, "matrix-job")
+    cluster_set = ClusterSet.objects.create(tenant=tenant_a, name="matrix-set")
+    cluster_set.clusters.set([cluster])
     account = security_services.service_account_create(user=admin, tenant=tenant_a, name="ci", role="member")
     account_token, _ = security_services.token_create(user=admin, owner=account.user, name="ci")
     admin_token, _ = security_services.token_create(user=admin, owner=admin, name="laptop")
@@ -85,6 +88,7 @@ def _world() -> dict:
         "notification-channels": channel.pk,
         "deployments": deployment.pk,
         "clusters": cluster.pk,
+        "cluster-sets": cluster_set.pk,
         "cluster_id": cluster.pk,
         "jobs": job.pk,
         "projects": project.pk,
@@ -105,6 +109,7 @@ def _world() -> dict:
         "pk": deployment.pk,
         "template_id": "simple-rag-v1",
         "component_id": component_id,
+        "job_id": job.pk,
     }
     return {"users": users, "values": values}
 
