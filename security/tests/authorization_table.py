@@ -976,7 +976,14 @@ API_MATRIX: dict[tuple[str, str], dict[str, int]] = {
 # Console pages (GET): anonymous visitors are sent to the sign-in page (302).
 CONSOLE_MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/"): {"anon": 302, "viewer": 200, "member": 200, "admin": 200, "other": 200, "superuser": 200},
-    ("GET", "/jobs/{job_id}"): {"anon": 302, "viewer": 200, "member": 200, "admin": 200, "other": 404, "superuser": 200},
+    ("GET", "/jobs/{job_id}"): {
+        "anon": 302,
+        "viewer": 200,
+        "member": 200,
+        "admin": 200,
+        "other": 404,
+        "superuser": 200,
+    },
     ("GET", "/audit"): {"anon": 302, "viewer": 403, "member": 403, "admin": 200, "other": 200, "superuser": 200},
     ("GET", "/components"): {"anon": 302, "viewer": 200, "member": 200, "admin": 200, "other": 200, "superuser": 200},
     ("GET", "/components/{component_id}"): {
