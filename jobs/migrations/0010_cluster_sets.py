@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0008_job_checkpoints'),
+        ('jobs', '0009_quotas'),
         ('tenancy', '0002_membership_source'),
     ]
 
