@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from billing.metering import metering_pass
 from billing.models import Invoice, InvoiceLine, UsageRecord
+from billing.months import month_bounds, month_start
 from billing.selectors import invoice_can_adjust
 from core.exceptions import Conflict, PermissionDenied, ValidationError
 from deployments.models import UseCaseDeployment
@@ -25,17 +26,6 @@ RESOURCES = (  # (line resource, quantity field, amount field, unit)
     ("cpu", "cpu_core_minutes", "cpu_amount", "core-minute"),
     ("memory", "memory_gib_minutes", "memory_amount", "GiB-minute"),
 )
-
-
-def month_start(day: date | datetime) -> date:
-    return date(day.year, day.month, 1)
-
-
-def month_bounds(month: date) -> tuple[datetime, datetime]:
-    """[first instant, first instant of the next month) in UTC."""
-    start = datetime(month.year, month.month, 1, tzinfo=UTC)
-    end = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=UTC)
-    return start, end
 
 
 def round_lines(amounts: list[Decimal]) -> list[Decimal]:

@@ -134,3 +134,59 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.resource or self.reason[:40]} {self.amount}"
+
+
+class Budget(models.Model):
+    """A monthly spending limit for one project or a whole tenant: alerts at 80% and 100%, optionally a hard cap that
+    refuses new deployments and cost-raising changes once the month's spend has reached it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="budgets")
+    project = models.ForeignKey(
+        "tenancy.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="budgets"
+    )  # None: the whole tenant
+    name = models.CharField(max_length=100)
+    amount = models.DecimalField(max_digits=14, decimal_places=2, help_text="Per calendar month (UTC), in USD.")
+    hard_cap = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tenant", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="unique_budget_name"),
+            models.UniqueConstraint(
+                fields=["project"], condition=models.Q(project__isnull=False), name="one_budget_per_project"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant"], condition=models.Q(project__isnull=True), name="one_budget_per_tenant"
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="budget_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BudgetAlert(models.Model):
+    """A budget's spend crossing 80% or 100% in a month: recorded once (the constraint), notified once."""
+
+    id = models.BigAutoField(primary_key=True)
+    budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts")
+    month = models.DateField()
+    threshold = models.PositiveSmallIntegerField()  # percent: 80 or 100
+    spent = models.DecimalField(**METER_DIGITS)
+    forecast = models.DecimalField(**METER_DIGITS)
+    fired_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-fired_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["budget", "month", "threshold"], name="one_budget_alert_per_threshold")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.budget_id} {self.month:%Y-%m} {self.threshold}%"

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from billing.budget_services import budgets_check
 from billing.invoices import invoices_close_month, invoices_refresh_current
 from billing.metering import metering_pass
 
@@ -22,3 +23,9 @@ def close_month() -> dict:
 def refresh_drafts() -> dict:
     """Beat task: this month's drafts follow metering (every 10 minutes)."""
     return invoices_refresh_current()
+
+
+@shared_task(name="billing.check_budgets", ignore_result=True)
+def check_budgets() -> dict:
+    """Beat task: record and notify budgets crossing 80% and 100% this month (every 5 minutes)."""
+    return budgets_check()

@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from console.views import alerts, audit, catalog, costs, deployments, home, jobs, lifecycle, registry, slo_io
+from console.views import alerts, audit, budgets, catalog, costs, deployments, home, jobs, lifecycle, registry, slo_io
 
 app_name = "console"
 
@@ -38,6 +38,7 @@ urlpatterns = [
     page(r"alerts/(?P<pk>[0-9]+)/acknowledge", alerts.alert_acknowledge_page, "alert-acknowledge"),
     page(r"alerts/(?P<pk>[0-9]+)/silence", alerts.alert_silence_page, "alert-silence"),
     page("costs", costs.cost_explorer_page, "costs"),
+    page("budgets", budgets.budget_list_page, "budgets"),
     page("slo/export", slo_io.slo_export, "slo-export"),
     page("slo/import", slo_io.slo_import, "slo-import"),
     page(r"slo/(?P<unique_id>[A-Za-z0-9_-]+)", registry.slo_detail_page, "slo-detail"),

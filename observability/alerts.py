@@ -214,6 +214,19 @@ def _notify(alert: Alert, event: str, now: datetime) -> None:
         transaction.on_commit(lambda: deliveries_enqueue(ids=ids))
 
 
+def notification_send(*, tenant_id, event: str, subject: str, body: dict, now: datetime) -> list[int]:
+    """Notify every enabled channel of the tenant of something that is not an alert (a budget crossing 80%): the
+    same deliveries, retries and back-off as alerts, enqueued when the transaction commits."""
+    channels = NotificationChannel.objects.filter(tenant_id=tenant_id, enabled=True)
+    deliveries = Delivery.objects.bulk_create(
+        [Delivery(channel=c, event=event, subject=subject, body=body, next_attempt_at=now) for c in channels]
+    )
+    ids = [d.pk for d in deliveries]
+    if ids:
+        transaction.on_commit(lambda: deliveries_enqueue(ids=ids))
+    return ids
+
+
 def deliveries_enqueue(*, ids: list[int]) -> None:
     """Hand deliveries to the worker by task name (the task module imports this one)."""
     for delivery_id in ids:

@@ -196,7 +196,8 @@ class NotificationChannel(models.Model):
 
 
 class Delivery(models.Model):
-    """One notification of one alert event to one channel, retried with back-off until sent or failed."""
+    """One notification of one alert event (or of another app's event: a budget's) to one channel, retried with
+    back-off until sent or failed."""
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -204,9 +205,12 @@ class Delivery(models.Model):
         FAILED = "failed"
 
     id = models.BigAutoField(primary_key=True)
-    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
+    alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.ForeignKey(NotificationChannel, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.CharField(max_length=10, help_text="firing or resolved")
+    event = models.CharField(max_length=20, help_text="firing or resolved; budget_80 / budget_100 for a budget")
+    # A notification without an alert (notification_send) carries its own subject and JSON body.
+    subject = models.CharField(max_length=200, blank=True, default="")
+    body = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
@@ -217,6 +221,11 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(alert__isnull=False) | ~Q(subject=""), name="delivery_of_an_alert_or_with_a_subject"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.alert_id} -> {self.channel_id} ({self.status})"

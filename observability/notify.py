@@ -18,6 +18,10 @@ TIMEOUT_S = 5.0
 
 
 def payload(delivery: Delivery) -> dict:
+    if delivery.alert_id is None:  # another app's notification (notification_send): its own subject and body
+        if delivery.channel.kind == NotificationChannel.Kind.SLACK:
+            return {"text": f":warning: {delivery.subject}. {delivery.body.get('message', '')}".strip()}
+        return {"event": delivery.event, "subject": delivery.subject, **delivery.body}
     alert, rule, deployment = delivery.alert, delivery.alert.rule, delivery.alert.deployment
     body = {
         "event": delivery.event,
@@ -78,13 +82,15 @@ def _send(delivery: Delivery) -> str:
     target = channel.target or {}
     if channel.kind == NotificationChannel.Kind.EMAIL:
         body = payload(delivery)
-        subject = (
-            f"[{body['alert']['severity']}] {body['deployment']['name']}: {body['alert']['rule']} {delivery.event}"
-        )
-        try:
-            send_mail(
-                subject, body["alert"]["message"] or subject, settings.DEFAULT_FROM_EMAIL, target.get("emails", [])
+        if delivery.alert_id is None:
+            subject, message = delivery.subject, body.get("message") or delivery.subject
+        else:
+            subject = (
+                f"[{body['alert']['severity']}] {body['deployment']['name']}: {body['alert']['rule']} {delivery.event}"
             )
+            message = body["alert"]["message"] or subject
+        try:
+            send_mail(subject, message, settings.DEFAULT_FROM_EMAIL, target.get("emails", []))
         except OSError as exc:
             return f"e-mail: {exc}"
         return ""

@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.costs import DIMENSIONS, STEPS
-from billing.invoices import month_bounds, month_start
+from billing.months import month_bounds, month_start
 from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField
 from tenancy.models import Project, Tenant
 

@@ -1,11 +1,13 @@
 from django.urls import re_path
 
+from billing.api.budget_views import BudgetViewSet
 from billing.api.cost_views import CostView
 from billing.api.views import InvoiceViewSet
 from core.api.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
 router.register("invoices", InvoiceViewSet, basename="invoice")
+router.register("budgets", BudgetViewSet, basename="budget")
 
 urlpatterns = [
     re_path(r"^costs/?$", CostView.as_view(), name="costs"),

@@ -73,6 +73,7 @@ def get(mapping, key):
 NAV_SECTIONS = {
     "audit": "audit",
     "costs": "costs",
+    "budgets": "costs",
     "usecases": "catalog",
     "usecase-detail": "catalog",
     "deploy": "catalog",

@@ -1,11 +1,17 @@
+import datetime as dt
 import re
 from decimal import Decimal
 
 import pytest
+import time_machine
 
+from billing.budget_services import budget_create
+from billing.metering import metering_pass
 from billing.tests.test_costs import amount_of, usage  # noqa: F401  (March 2026 of usage in two tenants)
+from billing.tests.test_metering import PRICES, ran
 from console.cost_chart import nice_ticks
 from console.tests.conftest import web_client
+from jobs.tests.factories import ClusterFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -38,3 +44,22 @@ def test_nice_ticks_cover_the_highest_bar_in_round_steps():
     assert nice_ticks(940.0) == [0, 200, 400, 600, 800, 1000]
     assert nice_ticks(0) == [0.0, 1.0]
     assert Decimal(str(nice_ticks(12.0)[-1])) >= 12
+
+
+def test_budgets_page_shows_spent_and_forecast_against_the_budget(member_user, tenant, project, other_tenant):
+    now = dt.datetime(2026, 3, 11, tzinfo=dt.UTC)
+    cluster = ClusterFactory(tenant=tenant, name="priced", prices=PRICES)
+    ran(cluster, project, start=dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
+    metering_pass(now=now + dt.timedelta(minutes=1))
+    budget_create(
+        user=member_user, tenant=tenant, project=project, name="team-rag", amount=Decimal("1000"), hard_cap=True
+    )
+    with time_machine.travel(now, tick=False):
+        html = web_client(member_user).get("/budgets").content.decode()
+    assert "team-rag" in html and "hard cap" in html
+    assert "$884.74</strong> of $1000.00 spent (88.5%)" in html
+    assert "forecast <strong>$2742.68</strong>" in html and "forecast over budget" in html
+    spent, forecast = (
+        float(x) for x in re.findall(r'class="(?:spent warn|forecast)" x="0" y="6" width="([\d.]+)"', html)[::-1]
+    )
+    assert 0 < spent < forecast

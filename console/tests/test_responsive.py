@@ -72,6 +72,7 @@ def console_pages(tenant, project):
         ("slo-import", "/slo/import"),
         ("audit", "/audit"),
         ("costs", "/costs"),
+        ("budgets", "/budgets"),
     ]
 
 

@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
+from billing.budgets import budget_cap_check
 from core.exceptions import Conflict, IdempotencyMismatch, ValidationError
 from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
 from deployments.reconciler import deployment_reconcile
@@ -141,6 +142,7 @@ def deployment_create(
     deployment and created=False, writing nothing.
     """
     _check_target(user=user, project=project, cluster=cluster)
+    budget_cap_check(tenant_id=project.tenant_id, project_id=project.pk, action="new deployments")
     fingerprint = request_fingerprint(
         user=user,
         operation="deployment_create",

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Max
 
 from audit.services import audit_record
+from billing.budgets import budget_cap_check
 from core.exceptions import Conflict, NotFound, ValidationError
 from core.money import money_map
 from core.resources import gpu_totals
@@ -276,6 +278,8 @@ def _change_start(*, user, deployment: UseCaseDeployment, change: dict) -> Deplo
             raise ValidationError({f"scale.{item['component']}": [item["reason"]] for item in never_fits})
         reasons = [f"{item['component']}: {item['reason']}" for item in never_fits]
         raise ValidationError({"non_field_errors": [f"The cluster can never fit the new parts. {' '.join(reasons)}"]})
+    if Decimal(proposal.summary["hourly_cost"]["delta"]) > 0:  # scale-ups and updates that cost more per hour
+        budget_cap_check(tenant_id=deployment.tenant_id, project_id=deployment.project_id, action="scale-ups")
     target = proposal.target
     revision = revision_record(
         deployment=deployment,
