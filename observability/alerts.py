@@ -16,8 +16,10 @@ from django.db import transaction
 
 from deployments.models import ComponentDeployment, UseCaseDeployment
 from deployments.records import event_record
-from observability.models import Alert, AlertRule, Delivery, DeploymentMonitoring, NotificationChannel
-from observability.selectors import DEFAULT_OBJECTIVE, attainment_windows, cost_windows
+from observability.models import Alert, AlertRule, Delivery, DeploymentMonitoring, MetricRollup, NotificationChannel
+from observability.selectors import DEFAULT_OBJECTIVE, WINDOWS, attainment_windows, cost_windows
+from observability.sketch import sketch_merge_json, sketch_quantile
+from observability.template_rules import template_rules
 from observability.workload import TARGETS
 
 DELIVER_TASK = "observability.deliver_notification"
@@ -40,7 +42,7 @@ class EvaluateResult:
 
 
 def rules_ensure(*, deployments: list[UseCaseDeployment]) -> None:
-    """The default rules and the template's (entries of `observability.alerts` that name a known `kind`)."""
+    """The default rules and the template's (`observability.alerts`, read by observability.template_rules)."""
     rows = []
     for deployment in deployments:
         for name, kind, severity, params in DEFAULT_RULES:
@@ -49,20 +51,18 @@ def rules_ensure(*, deployments: list[UseCaseDeployment]) -> None:
                     deployment=deployment, name=name, kind=kind, severity=severity, params=params, source="default"
                 )
             )
-        for entry in (deployment.template.observability or {}).get("alerts") or []:
-            if isinstance(entry, dict) and entry.get("kind") in AlertRule.Kind.values and entry.get("name"):
-                params = {k: v for k, v in entry.items() if k not in ("name", "kind", "severity")}
-                severity = entry.get("severity") if entry.get("severity") in AlertRule.Severity.values else "page"
-                rows.append(
-                    AlertRule(
-                        deployment=deployment,
-                        name=str(entry["name"])[:100],
-                        kind=entry["kind"],
-                        severity=severity,
-                        params=params,
-                        source="template",
-                    )
-                )
+        rules, _ = template_rules(deployment.template.observability)
+        rows.extend(
+            AlertRule(
+                deployment=deployment,
+                name=rule.name,
+                kind=rule.kind,
+                severity=rule.severity,
+                params=rule.params,
+                source="template",
+            )
+            for rule in rules
+        )
     AlertRule.objects.bulk_create(rows, ignore_conflicts=True)
 
 
@@ -83,6 +83,7 @@ def alerts_evaluate(*, now: datetime) -> EvaluateResult:
     firing = {a.rule_id: a for a in Alert.objects.filter(rule__in=rules, state=Alert.State.FIRING)}
     stalled = _stalled_since(ids)
     costs = cost_windows(deployment_ids=ids, now=now)
+    latencies = _latencies([r for r in rules if r.kind == AlertRule.Kind.LATENCY], now)
     by_id = {d.pk: d for d in deployments}
     for rule in rules:
         result.rules += 1
@@ -96,6 +97,7 @@ def alerts_evaluate(*, now: datetime) -> EvaluateResult:
             stalled.get(deployment.pk, {}),
             costs.get(deployment.pk, {}),
             now,
+            latencies.get(rule.pk),
         )
         open_alert = firing.get(rule.pk)
         if active and open_alert is None:
@@ -107,8 +109,20 @@ def alerts_evaluate(*, now: datetime) -> EvaluateResult:
     return result
 
 
-def _check(rule, deployment, windows, objective, stalled, costs, now) -> tuple[bool, float | None, float | None, str]:
+def _check(
+    rule, deployment, windows, objective, stalled, costs, now, latency=None
+) -> tuple[bool, float | None, float | None, str]:
     params = rule.params or {}
+    if rule.kind == AlertRule.Kind.LATENCY:
+        threshold = float(params.get("threshold_s", 0))
+        if latency is None:  # no traffic in the window: nothing to judge
+            return False, None, threshold, ""
+        quantile = float(params.get("quantile", 0.95))
+        message = (
+            f"{params.get('component')} p{quantile * 100:g} latency {latency:.3f} s over {params.get('window', '5m')} "
+            f"(threshold {threshold:g} s)"
+        )
+        return latency > threshold, round(latency, 6), threshold, message
     if rule.kind == AlertRule.Kind.BURN_RATE:
         budget = 1 - float(objective)
         targets = TARGETS if params.get("target", "any") == "any" else (params["target"],)
@@ -146,6 +160,34 @@ def _check(rule, deployment, windows, objective, stalled, costs, now) -> tuple[b
     window = params.get("window", "30d")
     spent = costs.get(window, Decimal(0))
     return spent > budget, float(spent), float(budget), f"cost ${spent:.2f} over {window} above ${budget:.2f}"
+
+
+def _latencies(rules: list[AlertRule], now: datetime) -> dict:
+    """{rule id: the component's end-to-end latency at the rule's percentile over its window} (one query for all
+    the latency rules; sketches merged, so exact to 1%)."""
+    if not rules:
+        return {}
+    spans = {rule.pk: WINDOWS.get((rule.params or {}).get("window", "5m"), WINDOWS["5m"]) for rule in rules}
+    wanted = {(rule.deployment_id, (rule.params or {}).get("component")) for rule in rules}
+    rows = MetricRollup.objects.filter(
+        deployment_id__in={d for d, _ in wanted},
+        component_key__in={c for _, c in wanted},
+        start__gte=now - max(spans.values()),
+        start__lt=now,
+    ).values_list("deployment_id", "component_key", "start", "e2e")
+    found: dict[tuple, list] = {}
+    for deployment_id, key, start, e2e in rows:
+        found.setdefault((deployment_id, key), []).append((start, e2e))
+    result = {}
+    for rule in rules:
+        params = rule.params or {}
+        since = now - spans[rule.pk]
+        sketches = [
+            e2e for start, e2e in found.get((rule.deployment_id, params.get("component")), []) if start >= since
+        ]
+        merged = sketch_merge_json(sketches)
+        result[rule.pk] = sketch_quantile(merged, float(params.get("quantile", 0.95)))
+    return result
 
 
 def _stalled_since(ids: list) -> dict:

@@ -100,13 +100,15 @@ class MetricRollup(models.Model):
 
 class AlertRule(models.Model):
     """A condition on one deployment that fires an alert: SLO burn rate over a window pair, a component not
-    RUNNING for N minutes, the deployment DEGRADED, or its cost over a budget."""
+    RUNNING for N minutes, the deployment DEGRADED, its cost over a budget, or a component's latency percentile
+    over a threshold."""
 
     class Kind(models.TextChoices):
         BURN_RATE = "burn_rate"
         NOT_RUNNING = "not_running"
         DEGRADED = "degraded"
         COST_OVER_BUDGET = "cost_over_budget"
+        LATENCY = "latency"
 
     class Severity(models.TextChoices):
         PAGE = "page"
@@ -123,7 +125,8 @@ class AlertRule(models.Model):
         default=dict,
         blank=True,
         help_text="burn_rate: {target, long_window, short_window, factor}; not_running: {minutes}; "
-        "cost_over_budget: {budget, window} (dollars over 1h/6h/30d).",
+        "cost_over_budget: {budget, window} (dollars over 1h/6h/30d); "
+        "latency: {component, quantile, threshold_s, window} (end-to-end latency over 5m/30m/1h).",
     )
     source = models.CharField(max_length=16, default="api", help_text="api, template or default.")
     enabled = models.BooleanField(default=True)

@@ -6,6 +6,7 @@ from core.api.fields import StrictFieldsMixin
 from deployments.models import UseCaseDeployment
 from observability.models import Alert, AlertRule, NotificationChannel
 from observability.selectors import WINDOWS
+from observability.template_rules import latency_params
 from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField
 from tenancy.models import Tenant
 
@@ -17,7 +18,8 @@ class AlertRuleSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     params = serializers.JSONField(
         required=False,
         help_text='burn_rate: {"target": "any|ttft|itl|e2e", "long_window": "1h", "short_window": "5m", "factor": '
-        '14.4}; not_running: {"minutes": 10}; cost_over_budget: {"budget": "100.00", "window": "1h|6h|30d"}.',
+        '14.4}; not_running: {"minutes": 10}; cost_over_budget: {"budget": "100.00", "window": "1h|6h|30d"}; '
+        'latency: {"component": "orchestrator", "quantile": 0.95, "threshold_s": 3, "window": "5m|30m|1h"}.',
     )
 
     class Meta:
@@ -42,6 +44,12 @@ class AlertRuleSerializer(StrictFieldsMixin, serializers.ModelSerializer):
                 errors["params.factor"] = ["A positive number."]
         elif kind == AlertRule.Kind.NOT_RUNNING and not _positive(params.get("minutes", 10)):
             errors["params.minutes"] = ["A positive number of minutes."]
+        elif kind == AlertRule.Kind.LATENCY:
+            normalised, problem = latency_params({"name": attrs.get("name", ""), **params})
+            if problem:
+                errors["params"] = [problem]
+            else:
+                attrs["params"] = normalised
         elif kind == AlertRule.Kind.COST_OVER_BUDGET:
             if not _positive(params.get("budget")):
                 errors["params.budget"] = ["A positive amount of dollars."]
