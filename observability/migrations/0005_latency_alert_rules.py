@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('observability', '0003_rollup_sums_covering'),
+        ('observability', '0004_delivery_without_alert'),
     ]
 
     operations = [
