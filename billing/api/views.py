@@ -15,6 +15,7 @@ from billing.api.serializers import (
     InvoiceSerializer,
 )
 from billing.filters import InvoiceFilterSet
+from billing.invoice_pdf import invoice_pdf
 from billing.models import Invoice, InvoiceLine
 from billing.selectors import invoice_can_adjust, invoice_csv, invoice_list
 from core.exceptions import PermissionDenied
@@ -56,6 +57,21 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         response = HttpResponse(invoice_csv(invoice=invoice), content_type="text/csv")
         name = invoice.number or f"draft-{invoice.month:%Y-%m}"
         response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        return response
+
+    @extend_schema(
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The invoice as a PDF."),
+            **NOT_FOUND,
+        }
+    )
+    @action(detail=True, methods=["get"], url_path="pdf", pagination_class=None, filterset_class=None)
+    def pdf(self, request, pk=None):
+        """The invoice as a PDF: its lines, adjustments with who and why, totals, number and checksum."""
+        invoice = self.get_object()
+        response = HttpResponse(invoice_pdf(invoice=invoice), content_type="application/pdf")
+        name = invoice.number or f"draft-{invoice.month:%Y-%m}"
+        response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
         return response
 
     @extend_schema(
