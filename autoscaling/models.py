@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -90,3 +92,32 @@ class ScalingDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.component_key}: {self.reason}"
+
+
+class WarmPool(models.Model):
+    """Pre-warmed standby replicas on one cluster and GPU type: engines up with no model, each a running job (so
+    its GPUs are held and its cost is metered like any job's). A wake takes one and the pool starts a new one."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="warm_pools")
+    cluster = models.ForeignKey("jobs.Cluster", on_delete=models.PROTECT, related_name="warm_pools")
+    project = models.ForeignKey(
+        "tenancy.Project",
+        on_delete=models.PROTECT,
+        related_name="warm_pools",
+        help_text="Whose bill the standby is on.",
+    )
+    gpu_type = models.CharField(max_length=50)
+    gpu_count = models.PositiveIntegerField(default=1, help_text="GPUs per standby replica (the largest it serves).")
+    size = models.PositiveIntegerField(help_text="Standby replicas kept warm.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["cluster", "gpu_type"]
+        constraints = [models.UniqueConstraint(fields=["cluster", "gpu_type"], name="one_warm_pool_per_gpu_type")]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id}/{self.gpu_type} x{self.size}"

@@ -3,17 +3,21 @@ decides on."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db.models import QuerySet
 
 from autoscaling.coldstart import ColdStart, StartModel, cold_start
 from autoscaling.decide import Sample
-from autoscaling.models import AutoscalingPolicy, ScalingDecision
+from autoscaling.models import AutoscalingPolicy, ScalingDecision, WarmPool
 from autoscaling.policy import Policy, policy_from
+from autoscaling.pools import POOL_LABEL
 from core.exceptions import NotFound
 from deployments.models import ComponentDeployment, UseCaseDeployment
 from deployments.state import ComponentStatus
+from jobs.models import Job
 from observability.models import MetricRollup
 from observability.sketch import sketch_from_json, sketch_quantile
 from observability.workload import targets_of
@@ -138,3 +142,24 @@ def samples_for(*, deployment_id, key: str, since: datetime, until: datetime) ->
             )
         )
     return samples
+
+
+def pool_list(*, user) -> QuerySet[WarmPool]:
+    """Warm pools of the clusters in the caller's tenants."""
+    return scope_to_user(WarmPool.objects.select_related("cluster", "project"), user)
+
+
+def pools_standby(pools) -> dict:
+    """{pool id: (standby jobs running or starting, their hourly cost)} for a page of pools, in one query."""
+    ids = {str(pool.pk) for pool in pools}
+    result = {pool.pk: [0, Decimal(0)] for pool in pools}
+    jobs = Job.objects.filter(labels__has_key=POOL_LABEL, status__in=Job.Status.ACTIVE).values_list(
+        "labels", "hourly_rate"
+    )
+    for labels, rate in jobs:
+        pool_id = labels.get(POOL_LABEL)
+        if pool_id in ids:
+            entry = result[uuid.UUID(pool_id)]
+            entry[0] += 1
+            entry[1] += rate or Decimal(0)
+    return {key: (count, cost) for key, (count, cost) in result.items()}

@@ -15,6 +15,7 @@ from autoscaling.coldstart import ColdStart
 from autoscaling.decide import HOLD, TO_ZERO, UP, WAKE, LastChange, decide
 from autoscaling.models import AutoscalingPolicy, ScalingDecision
 from autoscaling.policy import Policy, policy_errors, policy_from
+from autoscaling.pools import pool_take
 from core.exceptions import Conflict, ServiceError, ValidationError
 from deployments.models import DeploymentEvent, UseCaseDeployment
 from deployments.records import event_record
@@ -244,15 +245,21 @@ def deployment_wake_up(*, user, deployment: UseCaseDeployment, now: datetime, re
                 retired_at__isnull=True, is_candidate=False, status=ComponentStatus.SCALED_TO_ZERO
             ).select_related("job")
         )
-        starts = {
-            row.key: selectors.cold_start_for(deployment=deployment, row=row, now=now, pooled=False) for row in rows
-        }
+        starts = {}
+        for row in rows:
+            gpus = int(row.resources.get("gpu_count") or 0)
+            pooled = bool(gpus) and pool_take(
+                cluster=deployment.cluster, gpu_type=row.resources.get("gpu_type") or "", gpu_count=gpus
+            )
+            starts[row.key] = selectors.cold_start_for(deployment=deployment, row=row, now=now, pooled=pooled)
         woken = deployment_wake(user=user, deployment=deployment, now=now, reason=reason)
         replicas = selectors.current_replicas(deployment)
         records = []
         for key in woken:
             start = starts[key]
             parts = f"image {start.image_s:.0f} s, weights {start.weights_s:.0f} s, warm-up {start.warmup_s:.0f} s"
+            if start.pooled:
+                parts = f"from the warm pool: weights {start.weights_s:.0f} s, attach {start.warmup_s:.0f} s"
             records.append(
                 ScalingDecision(
                     deployment=deployment,

@@ -79,3 +79,31 @@ class WokenSerializer(serializers.Serializer):
 
 class WakeSerializer(serializers.Serializer):
     woken = WokenSerializer(many=True)
+
+
+class WarmPoolSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    cluster_id = serializers.UUIDField()
+    project_id = serializers.UUIDField(help_text="Whose bill the standby replicas are on (the cluster's tenant).")
+    gpu_type = serializers.CharField()
+    gpu_count = serializers.IntegerField(default=1, help_text="GPUs per standby replica.")
+    size = serializers.IntegerField(help_text="Standby replicas kept warm (0 stops them).")
+    standby = serializers.IntegerField(read_only=True, help_text="Standby jobs running or starting now.")
+    hourly_cost = serializers.DecimalField(
+        max_digits=14, decimal_places=2, read_only=True, help_text="What the standby replicas cost per hour now."
+    )
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, pool):
+        standby, cost = self.context["standby"].get(pool.pk, (0, 0))
+        return {
+            "id": str(pool.pk),
+            "cluster_id": str(pool.cluster_id),
+            "project_id": str(pool.project_id),
+            "gpu_type": pool.gpu_type,
+            "gpu_count": pool.gpu_count,
+            "size": pool.size,
+            "standby": standby,
+            "hourly_cost": f"{cost:.2f}",
+            "updated_at": pool.updated_at.isoformat(),
+        }

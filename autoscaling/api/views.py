@@ -1,22 +1,26 @@
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from autoscaling import selectors, services
+from autoscaling import pools, selectors, services
 from autoscaling.api.serializers import (
     AutoscalingSerializer,
     AutoscalingUpdateSerializer,
     ScalingDecisionSerializer,
     WakeSerializer,
+    WarmPoolSerializer,
 )
 from autoscaling.filters import ScalingDecisionFilterSet
+from autoscaling.models import WarmPool
 from core.exceptions import ValidationError
 from deployments.models import UseCaseDeployment
+from jobs import selectors as job_selectors
 from sizing.api.serializers import ErrorSerializer
 from tenancy.api.viewsets import TenantScopedMixin
+from tenancy.selectors import project_list
 
 ERRORS = {
     401: OpenApiResponse(ErrorSerializer, description="Not signed in."),
@@ -120,3 +124,62 @@ class DeploymentAutoscalingViewSet(TenantScopedMixin, viewsets.GenericViewSet):
             user=request.user, deployment=deployment, now=timezone.now(), reason=f"woken by {request.user}"
         )
         return Response({"woken": [{"component": k, "cold_start": v.to_dict()} for k, v in starts.items()]})
+
+
+class WarmPoolViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Pre-warmed pools per cluster and GPU type: standby replicas (engine up, no model) that cut a wake's cold
+    start to seconds; each is a running job, so its cost is metered and shown here per hour."""
+
+    queryset = WarmPool.objects.none()  # for the router and the schema; requests read the selector
+    serializer_class = WarmPoolSerializer
+    filterset_fields = ["gpu_type"]
+
+    def get_queryset(self):
+        queryset = selectors.pool_list(user=self.request.user)
+        cluster_id = self.request.query_params.get("cluster_id")
+        return queryset.filter(cluster_id=cluster_id) if cluster_id else queryset
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "standby": getattr(self, "_standby", {})}
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        self._standby = selectors.pools_standby(page)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, *args, **kwargs):
+        pool = self.get_object()
+        self._standby = selectors.pools_standby([pool])
+        return Response(self.get_serializer(pool).data)
+
+    @extend_schema(
+        request=WarmPoolSerializer,
+        responses={
+            201: WarmPoolSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="Field errors: gpu_type, size, gpu_count, project_id."),
+            403: OpenApiResponse(ErrorSerializer, description="A read-only role in the cluster's tenant."),
+            **ERRORS,
+        },
+    )
+    def create(self, request):
+        """Create or resize the pool of a cluster's GPU type (one per type); standby jobs start or stop to match."""
+        body = WarmPoolSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        cluster = job_selectors.cluster_list(user=request.user).filter(pk=data["cluster_id"]).first()
+        if cluster is None:
+            raise ValidationError({"cluster_id": ["No such cluster in your tenants."]})
+        project = project_list(user=request.user).filter(pk=data["project_id"]).first()
+        if project is None:
+            raise ValidationError({"project_id": ["No such project in your tenants."]})
+        pool = pools.pool_set(
+            user=request.user,
+            cluster=cluster,
+            project=project,
+            gpu_type=data["gpu_type"],
+            size=data["size"],
+            gpu_count=data["gpu_count"],
+        )
+        self._standby = selectors.pools_standby([pool])
+        return Response(self.get_serializer(pool).data, status=status.HTTP_201_CREATED)

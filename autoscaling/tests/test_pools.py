@@ -1,0 +1,92 @@
+"""Warm pools: standby replicas are running jobs (their cost shows), and a wake that takes one starts in seconds."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from autoscaling.models import WarmPool
+from autoscaling.pools import standby_jobs
+from autoscaling.services import deployment_autoscale, deployment_wake_up, policy_set
+from autoscaling.tests.factories import rollups
+from deployments.tests.factories import deploy
+from jobs.models import Job
+
+pytestmark = pytest.mark.django_db
+
+
+def at_zero(deployment, user):
+    policy_set(user=user, deployment=deployment, components={"llm": {"min_replicas": 0, "max_replicas": 2}})
+    now = timezone.now()
+    rollups(deployment=deployment, key="llm", end=now, minutes=12, replicas=1, requests=0)
+    assert deployment_autoscale(deployment_id=deployment.pk, now=now)[0].direction == "to_zero"
+    return now
+
+
+@pytest.fixture
+def two(templates, member_user, project, cluster):
+    first = deploy(user=member_user, project=project, cluster=cluster, name="first", run=True)
+    second = deploy(user=member_user, project=project, cluster=cluster, name="second", run=True)
+    return first, second
+
+
+def test_a_pool_makes_the_cold_start_shorter_and_refills(two, member_user, member_client, project, cluster):
+    first, second = two
+    gpu_type = first.components.get(key="llm", retired_at__isnull=True).resources["gpu_type"]
+    answer = member_client.post(
+        "/api/v1/warm-pools",
+        {"cluster_id": str(cluster.pk), "project_id": str(project.pk), "gpu_type": gpu_type, "size": 1},
+        format="json",
+    )
+    assert answer.status_code == 201, answer.json()
+    body = answer.json()
+    assert body["standby"] == 1 and float(body["hourly_cost"]) > 0  # the standby's cost is counted and shown
+    pool = WarmPool.objects.get()
+    [standby] = standby_jobs(pool)
+    assert standby.status == Job.Status.RUNNING and standby.resources["gpu_type"] == gpu_type
+
+    at_zero(first, member_user)
+    at_zero(second, member_user)
+    now = timezone.now() + timedelta(minutes=1)
+    pooled = deployment_wake_up(user=member_user, deployment=first, now=now)["llm"]
+    standby.refresh_from_db()
+    assert pooled.pooled and standby.status == Job.Status.CANCELLED  # its GPUs went to the woken component
+    assert standby_jobs(pool).count() == 1  # the pool started a new standby in its place
+    cold = deployment_wake_up(user=member_user, deployment=second, now=now)["llm"]
+    assert cold.pooled  # the second wake takes the new standby
+    assert pooled.total_s < 30 and pooled.total_s == cold.total_s
+    listed = member_client.get("/api/v1/warm-pools").json()
+    assert listed["count"] == 1 and listed["results"][0]["standby"] == 1
+
+
+def test_without_a_free_standby_the_wake_is_a_full_cold_start(two, member_user):
+    first, _ = two
+    at_zero(first, member_user)
+    start = deployment_wake_up(user=member_user, deployment=first, now=timezone.now())["llm"]
+    assert not start.pooled and start.total_s > 30
+
+
+def test_pool_api_checks_fields_roles_and_tenants(
+    templates,
+    cluster,
+    project,
+    other_cluster,
+    member_client,
+    viewer_client,
+    other_client,
+    django_assert_max_num_queries,
+):
+    body = {"cluster_id": str(cluster.pk), "project_id": str(project.pk), "gpu_type": "A100-80GB", "size": 2}
+    bad = member_client.post("/api/v1/warm-pools", {**body, "gpu_type": "TPU", "size": 99}, format="json")
+    assert bad.status_code == 400 and set(bad.json()["errors"]) == {"gpu_type", "size"}
+    foreign = member_client.post("/api/v1/warm-pools", {**body, "cluster_id": str(other_cluster.pk)}, format="json")
+    assert foreign.status_code == 400 and "cluster_id" in foreign.json()["errors"]
+    assert viewer_client.post("/api/v1/warm-pools", body, format="json").status_code == 403
+    created = member_client.post("/api/v1/warm-pools", body, format="json").json()
+    assert created["standby"] == 2
+    assert other_client.get(f"/api/v1/warm-pools/{created['id']}").status_code == 404
+    assert other_client.get("/api/v1/warm-pools").json()["count"] == 0
+    with django_assert_max_num_queries(6):
+        assert member_client.get("/api/v1/warm-pools", {"gpu_type": "A100-80GB"}).json()["count"] == 1
+    smaller = member_client.post("/api/v1/warm-pools", {**body, "size": 0}, format="json").json()
+    assert smaller["standby"] == 0 and WarmPool.objects.count() == 1
