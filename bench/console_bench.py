@@ -64,7 +64,7 @@ def clone_deployments(source, count: int) -> None:
     from django.db import transaction
     from django.utils import timezone
 
-    from deployments.models import ComponentDeployment, DeploymentEvent, UseCaseDeployment
+    from deployments.models import ComponentDeployment, DeploymentEvent, UseCaseDeployment, endpoint_slug_for
     from jobs.models import Job
 
     rng = random.Random(9)
@@ -84,6 +84,7 @@ def clone_deployments(source, count: int) -> None:
                 deployment.name = f"bench-{i:05d}"
                 deployment.status = rng.choice(statuses)
                 deployment.idempotency_key = None
+                deployment.endpoint_slug = endpoint_slug_for(deployment.name, deployment.id)
                 deployments.append(deployment)
                 for row in components:
                     job = Job(**{f.attname: getattr(row.job, f.attname) for f in Job._meta.concrete_fields})

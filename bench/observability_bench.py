@@ -69,7 +69,7 @@ def run(args) -> None:
     from django.utils import timezone
 
     from deployments import reconciler
-    from deployments.models import ComponentDeployment, UseCaseDeployment
+    from deployments.models import ComponentDeployment, UseCaseDeployment, endpoint_slug_for
     from deployments.services import deployment_create
     from deployments.tests.factories import make_cluster, seed_system_templates
     from jobs.drivers import get_driver
@@ -107,6 +107,7 @@ def run(args) -> None:
     for i in range(1, args.count):
         clone = UseCaseDeployment.objects.get(pk=first.pk)
         clone.pk, clone.name, clone.idempotency_key = uuid.uuid4(), f"bench-{i}", None
+        clone.endpoint_slug = endpoint_slug_for(clone.name, clone.pk)
         deployments.append(clone)
         for component in components:
             job = Job.objects.get(pk=component.job_id)

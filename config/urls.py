@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.views import healthz
+from deployments.models import ENDPOINT_PATH_PREFIX
 from observability.views import prometheus_metrics
 from sso import views as sso_views
 
@@ -30,6 +31,8 @@ urlpatterns = [
     path("api/v1/", include("audit.api.urls")),
     path("api/v1/", include("billing.api.urls")),
     path("api/v1/", include("autoscaling.api.urls")),
+    path("api/v1/", include("serving.api.urls")),
+    path(ENDPOINT_PATH_PREFIX.lstrip("/"), include("serving.urls")),  # the request gateway: deployment keys only
     path("", include("console.urls")),
 ]
 

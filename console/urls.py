@@ -2,7 +2,20 @@
 
 from django.urls import re_path
 
-from console.views import alerts, audit, budgets, catalog, costs, deployments, home, jobs, lifecycle, registry, slo_io
+from console.views import (
+    alerts,
+    audit,
+    budgets,
+    catalog,
+    costs,
+    deployments,
+    home,
+    jobs,
+    keys,
+    lifecycle,
+    registry,
+    slo_io,
+)
 
 app_name = "console"
 
@@ -29,6 +42,12 @@ urlpatterns = [
     page(f"deployments/{UUID}/scale", lifecycle.deployment_scale_page, "deployment-scale"),
     page(f"deployments/{UUID}/rollback", lifecycle.deployment_rollback_page, "deployment-rollback"),
     page(f"deployments/{UUID}/cancel-change", lifecycle.deployment_cancel_change_page, "deployment-cancel-change"),
+    page(f"deployments/{UUID}/keys", keys.deployment_keys_page, "deployment-keys"),
+    page(
+        rf"deployments/{UUID}/keys/(?P<key_id>[0-9a-fA-F-]{{36}})/(?P<verb>rotate|revoke)",
+        keys.deployment_key_action,
+        "deployment-key-action",
+    ),
     page(r"jobs/(?P<job_id>[0-9a-fA-F-]{36})", jobs.job_detail_page, "job-detail"),
     page("components", registry.component_list_page, "components"),
     page(r"components/(?P<component_id>[A-Za-z0-9_-]+)", registry.component_detail_page, "component-detail"),

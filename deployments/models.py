@@ -7,6 +7,15 @@ from django.db.models import Q
 from core.crypto import EncryptedJSONField
 from deployments.state import ComponentStatus, DeploymentStatus
 
+#: Where the request gateway (serving app) answers a deployment's endpoint: <prefix><endpoint_slug>/<path>.
+ENDPOINT_PATH_PREFIX = "/serve/"
+
+
+def endpoint_slug_for(name: str, pk: uuid.UUID) -> str:
+    """A deployment's endpoint slug: its name (a DNS label) and the first 8 hex digits of its id, so it is unique
+    across clusters and tenants, never names a revision's component, and is still one DNS label (≤ 49 chars)."""
+    return f"{name}-{pk.hex[:8]}"
+
 
 class UseCaseDeployment(models.Model):
     """A template deployed onto a cluster with parameters; the reconciler drives it to its desired state."""
@@ -55,6 +64,13 @@ class UseCaseDeployment(models.Model):
         default=dict, blank=True, help_text="Per-component scale overrides: {key: {replicas, resources}}."
     )
     revision = models.PositiveIntegerField(default=1, help_text="The revision the deployment runs now.")
+    endpoint_slug = models.SlugField(
+        max_length=63,
+        unique=True,
+        null=True,
+        editable=False,
+        help_text="The stable entry point's name (<name>-<id prefix>): the same through updates, rollbacks, scaling.",
+    )
     pending_revision = models.ForeignKey(
         "deployments.DeploymentRevision",
         null=True,
@@ -92,9 +108,22 @@ class UseCaseDeployment(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs):
+        # The endpoint is named once, when the deployment is first saved, and never again (a rename keeps it).
+        if self.endpoint_slug is None and self.name:
+            self.endpoint_slug = endpoint_slug_for(self.name, self.pk)
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "endpoint_slug"}
+        super().save(*args, **kwargs)
+
     @property
     def is_active(self) -> bool:
         return self.status in DeploymentStatus.ACTIVE
+
+    @property
+    def endpoint_path(self) -> str | None:
+        """The path of the deployment's stable endpoint on the gateway (None for a row saved without a name)."""
+        return f"{ENDPOINT_PATH_PREFIX}{self.endpoint_slug}/" if self.endpoint_slug else None
 
 
 class ComponentDeployment(models.Model):

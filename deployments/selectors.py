@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
@@ -85,6 +86,16 @@ def deployment_upgrade_available(deployment: UseCaseDeployment) -> str | None:
     if template.is_active and template.version != deployment.template_version:
         return template.version
     return None
+
+
+def deployment_endpoint_url(deployment: UseCaseDeployment, *, request=None) -> str | None:
+    """The stable URL of the deployment's endpoint: SERVING_BASE_URL (or the host the request came to) + its path."""
+    path = deployment.endpoint_path
+    if path is None:
+        return None
+    if settings.SERVING_BASE_URL:
+        return settings.SERVING_BASE_URL.rstrip("/") + path
+    return request.build_absolute_uri(path) if request is not None else path
 
 
 def deployment_hourly_cost(deployment: UseCaseDeployment) -> Decimal:

@@ -77,6 +77,7 @@ class Plan:
     totals: dict
     max_retries: int = DEFAULT_MAX_RETRIES
     secret_parameters: tuple[str, ...] = ()
+    routing: dict = field(default_factory=dict)  # templates_app.routing.resolved_routing: where the endpoint sends
 
     def component(self, key: str) -> PlannedComponent:
         for component in self.components:
@@ -101,6 +102,7 @@ class Plan:
             "waves": [list(wave) for wave in self.waves],
             "totals": copy.deepcopy(self.totals),
             "max_retries": self.max_retries,
+            "routing": dict(self.routing),
         }
         if redact:
             data["components"] = mask_secrets(

@@ -16,6 +16,7 @@ from core.resources import gpu_totals
 from templates_app.parameters import parameter_errors, parameters_validator
 from templates_app.plans import DEFAULT_MAX_RETRIES, Plan, PlannedComponent, template_content_of
 from templates_app.rendering import RenderBudget, as_env_value, render_value
+from templates_app.routing import resolved_routing
 from templates_app.structure import Structure, db_definitions, definitions_index, structure_of
 
 
@@ -276,4 +277,5 @@ def resolve(template, parameters: dict, *, component_defs: dict | None = None) -
         totals=_totals(components),
         max_retries=int(content.get("max_retries", DEFAULT_MAX_RETRIES)),
         secret_parameters=tuple(p["name"] for p in declared if p.get("type") == "secret"),
+        routing=resolved_routing(content.get("routing"), waves=structure.waves),
     )

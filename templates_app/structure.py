@@ -16,6 +16,7 @@ from core.exceptions import ValidationError
 from templates_app.parameters import PARAMETER_TYPES, parameter_schema
 from templates_app.plans import template_content_of
 from templates_app.rendering import ExpressionError, analyse, walk_strings
+from templates_app.routing import routing_errors
 
 
 def definitions_index(component_defs: dict) -> dict:
@@ -112,6 +113,8 @@ def structure_of(content: dict, index: dict, errors: dict) -> Structure | None:
         if key in definitions:
             _check_required_inputs(i, component, definitions[key], errors)
         _check_autoscaling(i, component.get("autoscaling"), errors)
+    for path, reasons in routing_errors(content.get("routing"), keys).items():
+        errors.setdefault(path, []).extend(reasons)
     if errors:
         return None
     position = {key: i for i, key in enumerate(keys)}

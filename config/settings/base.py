@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "templates_app",
     "jobs",
     "deployments",
+    "serving",
     "sizing",
     "security",
     "audit",
@@ -243,7 +244,15 @@ CELERY_BEAT_SCHEDULE: dict = {
 # --- Audit trail ------------------------------------------------------------------------------------------------
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 # Writes under these paths are not audited as requests: sign-in and sign-out are recorded as login attempts.
-AUDIT_IGNORED_PATHS = ["/accounts/login", "/accounts/logout", "/accounts/oidc/", "/admin/login", "/admin/logout"]
+# The gateway's requests (/serve/) are counted per minute (serving.models.EndpointTraffic), not audited one by one.
+AUDIT_IGNORED_PATHS = [
+    "/accounts/login",
+    "/accounts/logout",
+    "/accounts/oidc/",
+    "/admin/login",
+    "/admin/logout",
+    "/serve/",
+]
 # --- Observability ----------------------------------------------------------------------------------------------
 # Minute rollups older than this are folded into hourly ones; rollups older than the retention are deleted.
 METRICS_MINUTE_RETENTION_DAYS = env.int("METRICS_MINUTE_RETENTION_DAYS", default=7)
@@ -267,6 +276,14 @@ CELERY_BEAT_SCHEDULE["autoscaling-autoscale"] = {
     "options": {"expires": 14},
 }
 CELERY_BEAT_SCHEDULE["audit-purge"] = {"task": "audit.purge_expired_events", "schedule": 24 * 3600.0}
+
+# --- Serving: stable endpoints, deployment keys, the request gateway (serving app; README "Endpoints and keys") ---
+# The public base URL of the gateway (https://api.example.com); empty: the host each API request came to.
+SERVING_BASE_URL = env.str("SERVING_BASE_URL", default="")
+# Requests per minute a new deployment key may make when its creator sets no limit (sliding window, per key).
+SERVING_DEFAULT_RATE_LIMIT = env.int("SERVING_DEFAULT_RATE_LIMIT", default=600)
+# A key's last_used_at is written at most this often (seconds): one UPDATE a minute, not one per request.
+SERVING_LAST_USED_RESOLUTION = env.int("SERVING_LAST_USED_RESOLUTION", default=60)
 
 # --- REST framework -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

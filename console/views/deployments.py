@@ -116,6 +116,7 @@ def deployment_detail_page(request, pk):
     context["panel"] = metrics_panel(
         deployment=deployment, range_name=range_name(request.GET.get("range")), now=timezone.now()
     )
+    context["endpoint"] = selectors.deployment_endpoint_url(deployment, request=request)
     return render(request, "console/deployments/detail.html", context)
 
 

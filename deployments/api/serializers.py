@@ -10,6 +10,7 @@ from deployments.selectors import (
     COMPONENT_ROLES,
     component_role,
     components_in_order,
+    deployment_endpoint_url,
     deployment_hourly_cost,
     deployment_upgrade_available,
     deployments_cost_so_far,
@@ -132,12 +133,17 @@ class DeploymentSerializer(serializers.ModelSerializer):
     upgrade_available = serializers.SerializerMethodField(
         help_text="The template's newer version when the deployment runs an older one (PATCH template_version)."
     )
+    endpoint = serializers.SerializerMethodField(
+        help_text="The stable URL clients send requests to (with `Authorization: Bearer <deployment key>`): it stays "
+        "the same through updates, rollbacks and scaling; the gateway routes it to whichever component serves."
+    )
 
     class Meta:
         model = UseCaseDeployment
         fields = [
             "id",
             "name",
+            "endpoint",
             "tenant_id",
             "project_id",
             "cluster_id",
@@ -164,6 +170,9 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
     def get_template_id(self, deployment) -> str:
         return deployment.template.api_id
+
+    def get_endpoint(self, deployment) -> str | None:
+        return deployment_endpoint_url(deployment, request=self.context.get("request"))
 
     def get_upgrade_available(self, deployment) -> str | None:
         return deployment_upgrade_available(deployment)

@@ -9,6 +9,54 @@ all but anon (401); a write a viewer may not make is 403 for viewer, 404 for oth
 CALLERS = ("anon", "viewer", "member", "admin", "other", "superuser")
 
 API_MATRIX: dict[tuple[str, str], dict[str, int]] = {
+    ("DELETE", "/api/v1/deployments/{deployment_id}/keys/{id}/"): {
+        "anon": 401,
+        "viewer": 403,
+        "member": 204,
+        "admin": 204,
+        "other": 404,
+        "superuser": 204,
+    },
+    ("GET", "/api/v1/deployments/{deployment_id}/keys/"): {
+        "anon": 401,
+        "viewer": 200,
+        "member": 200,
+        "admin": 200,
+        "other": 404,
+        "superuser": 200,
+    },
+    ("GET", "/api/v1/deployments/{deployment_id}/keys/{id}/"): {
+        "anon": 401,
+        "viewer": 200,
+        "member": 200,
+        "admin": 200,
+        "other": 404,
+        "superuser": 200,
+    },
+    ("PATCH", "/api/v1/deployments/{deployment_id}/keys/{id}/"): {
+        "anon": 401,
+        "viewer": 403,
+        "member": 200,
+        "admin": 200,
+        "other": 404,
+        "superuser": 200,
+    },
+    ("POST", "/api/v1/deployments/{deployment_id}/keys/"): {
+        "anon": 401,
+        "viewer": 403,
+        "member": 400,
+        "admin": 400,
+        "other": 404,
+        "superuser": 400,
+    },
+    ("POST", "/api/v1/deployments/{deployment_id}/keys/{id}/rotate/"): {
+        "anon": 401,
+        "viewer": 403,
+        "member": 200,
+        "admin": 200,
+        "other": 404,
+        "superuser": 200,
+    },
     ("DELETE", "/api/v1/cluster-sets/{id}/"): {
         "anon": 401,
         "viewer": 403,
@@ -975,6 +1023,22 @@ API_MATRIX: dict[tuple[str, str], dict[str, int]] = {
 
 # Console pages (GET): anonymous visitors are sent to the sign-in page (302).
 CONSOLE_MATRIX: dict[tuple[str, str], dict[str, int]] = {
+    ("GET", "/deployments/{pk}/keys"): {
+        "anon": 302,
+        "viewer": 200,
+        "member": 200,
+        "admin": 200,
+        "other": 404,
+        "superuser": 200,
+    },
+    ("GET", "/deployments/{pk}/keys/{key_id}/{verb}"): {
+        "anon": 302,
+        "viewer": 405,
+        "member": 405,
+        "admin": 405,
+        "other": 405,
+        "superuser": 405,
+    },
     ("GET", "/"): {"anon": 302, "viewer": 200, "member": 200, "admin": 200, "other": 200, "superuser": 200},
     ("GET", "/jobs/{job_id}"): {
         "anon": 302,

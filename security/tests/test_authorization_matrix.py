@@ -32,6 +32,7 @@ from jobs.tests.factories import submit_job
 from observability.models import Alert, AlertRule, NotificationChannel
 from security import services as security_services
 from security.tests.authorization_table import API_MATRIX, CALLERS, CONSOLE_MATRIX
+from serving import services as serving_services
 from templates_app import services as template_services
 from templates_app.selectors import template_get_for_user
 from tenancy.models import Membership
@@ -82,6 +83,7 @@ def _world() -> dict:
     channel = NotificationChannel.objects.create(
         tenant=tenant_a, name="matrix", kind=NotificationChannel.Kind.EMAIL, target={"emails": ["ops@example.com"]}
     )
+    deployment_key, _ = serving_services.key_create(user=admin, deployment=deployment, name="matrix")
     values = {
         "alert-rules": rule.pk,
         "alerts": alert.pk,
@@ -105,7 +107,11 @@ def _world() -> dict:
         "member_key": users["member"].username,
         "revision": 1,
         "version": 1,
+        "deployment_id": deployment.pk,
+        "keys": deployment_key.pk,
         # console
+        "key_id": deployment_key.pk,
+        "verb": "rotate",
         "pk": deployment.pk,
         "template_id": "simple-rag-v1",
         "component_id": component_id,

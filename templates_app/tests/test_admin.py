@@ -58,5 +58,5 @@ def test_editing_a_user_template_records_an_admin_revision(admin_browser, seeded
     response = admin_browser.post(url, data)
     assert response.status_code == 302, response.content.decode()[:2000]
     fork.refresh_from_db()
-    assert fork.name == "Renamed" and fork.version == "1.0.1"
+    assert fork.name == "Renamed" and fork.version == "1.1.1"  # simple-chatbot-v1 is at 1.1.0
     assert fork.revisions.order_by("-revision").first().source == TemplateRevision.Source.ADMIN

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ServingConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "serving"
+    verbose_name = "Serving (endpoints, keys, gateway)"
