@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from core.exceptions import ServiceError
+from core.job_specs import with_inputs
 from deployments.models import ComponentDeployment, DeploymentEvent, UseCaseDeployment
 from deployments.passes import ReconcilePass
 from deployments.records import event_record
@@ -73,9 +74,7 @@ def _start_wave(p: ReconcilePass, wave: list[ComponentDeployment]) -> None:
         except ServiceError as exc:
             p.set_status(row, ComponentStatus.FAILED, f"Could not render its inputs: {exc.errors or exc.detail}")
             continue
-        if env:
-            spec["env"] = env
-        rendered.append((row, env, config, _job_request(p, row, spec)))
+        rendered.append((row, env, config, _job_request(p, row, with_inputs(spec, env=env))))
     if not rendered:
         return
     cluster = p.deployment.cluster

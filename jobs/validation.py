@@ -14,6 +14,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from core.exceptions import ValidationError
+from core.job_specs import SPEC_SCHEMA
 from jobs.scheduling import PRIORITY_NAMES
 
 # Beyond these a request is a typo, not a workload (per replica, except replicas).
@@ -78,66 +79,6 @@ KUBERNETES_SCHEMA = {
         },
         "storage_class": {"type": ["string", "null"], "maxLength": 253},
     },
-}
-
-_env = {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}
-_port = {"type": "integer", "minimum": 1, "maximum": 65535}
-_storage = {
-    "type": "object",
-    "required": ["size"],
-    "properties": {"size": {"type": "string", "minLength": 1}, "mount_path": {"type": "string", "pattern": "^/"}},
-}
-_common = {
-    "port": _port,
-    "namespace": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"},
-    "storage": _storage,
-}
-SPEC_SCHEMA = {
-    "type": "object",
-    "required": ["kind"],
-    "properties": {"kind": {"enum": ["helm", "docker", "model"]}},
-    "allOf": [
-        {
-            "if": {"properties": {"kind": {"const": "helm"}}},
-            "then": {
-                "required": ["repo", "chart"],
-                "properties": {
-                    **_common,
-                    "repo": {"type": "string", "minLength": 1},
-                    "chart": {"type": "string", "minLength": 1},
-                    "version": {"type": "string"},
-                    "values": {"type": "object"},
-                },
-            },
-        },
-        {
-            "if": {"properties": {"kind": {"const": "docker"}}},
-            "then": {
-                "required": ["image"],
-                "properties": {
-                    **_common,
-                    "image": {"type": "string", "minLength": 1},
-                    "tag": {"type": "string"},
-                    "env": _env,
-                    "args": {"type": "array", "items": {"type": "string"}},
-                },
-            },
-        },
-        {
-            "if": {"properties": {"kind": {"const": "model"}}},
-            "then": {
-                "required": ["model_id"],
-                "properties": {
-                    **_common,
-                    "model_id": {"type": "string", "minLength": 1},
-                    "image": {"type": "string"},
-                    "tag": {"type": "string"},
-                    "env": _env,
-                    "args": {"type": "array", "items": {"type": "string"}},
-                },
-            },
-        },
-    ],
 }
 
 UNSAFE_KEYS = ("hostNetwork", "hostPID", "hostIPC", "privileged")

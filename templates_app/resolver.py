@@ -12,6 +12,7 @@ import json
 from dataclasses import replace
 
 from core.exceptions import ValidationError
+from core.job_specs import job_spec, with_config
 from core.resources import gpu_totals
 from templates_app.parameters import parameter_errors, parameters_validator
 from templates_app.plans import DEFAULT_MAX_RETRIES, Plan, PlannedComponent, template_content_of
@@ -66,77 +67,20 @@ def _resources(raw: dict, path: str, errors: dict) -> dict:
     return resources
 
 
-def _cli_flags(config: dict) -> list[str]:
-    flags = []
-    for key, value in config.items():
-        flag = "--" + str(key).replace("_", "-")
-        if value is True:
-            flags.append(flag)
-        elif value is False or value is None:
-            continue
-        elif isinstance(value, (dict, list)):
-            flags.append(f"{flag}={json.dumps(value, separators=(',', ':'))}")
-        else:
-            flags.append(f"{flag}={value}")
-    return flags
-
-
 def _spec(definition: dict, config: dict, env: dict, model_id: str | None) -> dict:
-    kind = definition["deployment_type"]
-    health = definition.get("health_check_path") or ""
-    if kind == "HELM":
-        return {
-            "kind": "helm",
-            "repo": definition.get("helm_repo", ""),
-            "chart": definition.get("helm_chart", ""),
-            "version": definition.get("helm_version", ""),
-            "values": config,
-            "port": definition.get("port"),
-            "health_check_path": health,
-        }
-    image = definition.get("image", "")
-    tag = definition.get("image_tag", "")
-    if kind == "MODEL":
-        return {
-            "kind": "model",
-            "model_id": model_id,
-            "image": f"{image}:{tag}" if tag else image,
-            "port": definition.get("port"),
-            "env": env,
-            # A model server's config becomes its command-line flags (max_model_len -> --max-model-len=8192),
-            # the list of container arguments the job layer expects; the mapping stays readable in `config`.
-            "args": _cli_flags(config),
-            "config": config,
-            "health_check_path": health,
-            **_storage(config),
-        }
-    spec = {
-        "kind": "docker",
-        "image": image,
-        "tag": tag,
-        "env": env,
-        "port": definition.get("port"),
-        "health_check_path": health,
-        **_storage(config),
-    }
-    if config.get("args"):
-        # Container arguments (e.g. the command an MCP gateway wraps); only when given, so the specs of the
-        # components that take none stay as they were and running deployments see no change.
-        spec["args"] = [str(arg) for arg in config["args"]]
-    return spec
-
-
-def _storage(config: dict) -> dict:
-    """{"storage": {"size", "mount_path"}} when the configuration asks for persistent storage (the catalog's
-    `persistence.size` / `storage.size`), so a driver can give the container a volume; {} otherwise."""
-    for key in ("persistence", "storage"):
-        section = config.get(key)
-        if isinstance(section, dict) and section.get("size") and section.get("enabled", True) is not False:
-            storage = {"size": str(section["size"])}
-            if section.get("mount_path"):
-                storage["mount_path"] = str(section["mount_path"])
-            return {"storage": storage}
-    return {}
+    return job_spec(
+        deployment_type=definition["deployment_type"],
+        config=config,
+        env=env,
+        model_id=model_id,
+        image=definition.get("image", ""),
+        image_tag=definition.get("image_tag", ""),
+        port=definition.get("port"),
+        health_check_path=definition.get("health_check_path") or "",
+        helm_repo=definition.get("helm_repo", ""),
+        helm_chart=definition.get("helm_chart", ""),
+        helm_version=definition.get("helm_version", ""),
+    )
 
 
 def _planned(
@@ -223,10 +167,7 @@ def _totals(components) -> dict:
 def component_with_resources(component: PlannedComponent, resources: dict, config: dict) -> PlannedComponent:
     """The component with other resources and server config (placement, sizing): a model server's arguments follow
     its config, as they do when it is resolved."""
-    spec = copy.deepcopy(component.spec)
-    if spec.get("kind") == "model":
-        spec["config"] = copy.deepcopy(config)
-        spec["args"] = _cli_flags(config)
+    spec = with_config(component.spec, config)
     return replace(component, resources=dict(resources), config=copy.deepcopy(config), spec=spec)
 
 
