@@ -14,7 +14,7 @@ from usecases import caching, selectors
 from usecases.industries import industry_spellings
 from usecases.models import Usecase, UsecaseCache, UsecaseTag, UsecaseVersion
 from usecases.selectors import CONTENT_FIELDS, usecase_snapshot
-from usecases.validation import clean_catalog_entry, clean_usecase, industry_key
+from usecases.validation import clean_usecase, industry_key, usecase_entry_cleaner
 
 IMPORT_BATCH = 1000
 
@@ -171,13 +171,14 @@ def _import_plan(
     entries: list, *, can_delete: bool
 ) -> tuple[dict, list[tuple[dict, bool]], list[tuple[Usecase, dict, bool]]]:
     industries = dict(industry_spellings())
+    clean_entry = usecase_entry_cleaner(industries=industries)
     report = {"total": len(entries), "created": 0, "updated": 0, "unchanged": 0, "errors": [], "written": False}
     cleaned: list[tuple[int, dict, bool]] = []
     first_index: dict[str, int] = {}
     for index, entry in enumerate(entries):
         unique_id = entry.get("unique_id") if isinstance(entry, dict) else None
         try:
-            snapshot, active = clean_catalog_entry(entry, industries=industries)
+            snapshot, active = clean_entry(entry)
         except ValidationError as exc:
             report["errors"].append({"index": index, "unique_id": unique_id, "errors": exc.errors})
             continue

@@ -11,6 +11,11 @@ class StrictFieldsMixin:
     """Reject unknown and read-only fields in a write instead of silently ignoring them (a 400 per field)."""
 
     def to_internal_value(self, data):
+        self.check_writable(data)
+        return super().to_internal_value(data)
+
+    def check_writable(self, data) -> None:
+        """A 400 naming every key of `data` that is not a writable field."""
         if isinstance(data, dict):
             errors = {}
             writable = {name for name, field in self.fields.items() if not field.read_only}
@@ -23,7 +28,6 @@ class StrictFieldsMixin:
                     errors[key] = ["Unknown field."]
             if errors:
                 raise serializers.ValidationError(errors)
-        return super().to_internal_value(data)
 
 
 class MoneyField(serializers.DecimalField):

@@ -16,6 +16,7 @@ from deployments.selectors import (
     deployments_cost_so_far,
 )
 from deployments.services.identity import NAME_MAX_LENGTH, NAME_RE, NAME_RULE
+from deployments.validation import ScaleRequestField
 from jobs.models import Cluster
 from sizing.api.serializers import LoadSerializer
 from templates_app.plans import mask_secrets, secret_values
@@ -246,7 +247,7 @@ class DeploymentUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class DeploymentScaleSerializer(StrictFieldsMixin, serializers.Serializer):
-    scale = serializers.DictField(help_text='Per component: {"llm": {"replicas": 3, "resources": {...}}}.')
+    scale = ScaleRequestField(help_text='Per component: {"llm": {"replicas": 3, "resources": {...}}}.')
 
 
 class DeploymentRollbackSerializer(StrictFieldsMixin, serializers.Serializer):
@@ -258,7 +259,7 @@ class DeploymentChangeSerializer(StrictFieldsMixin, serializers.Serializer):
     template_version = serializers.CharField(required=False, max_length=50)
     usecase_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
     load = LoadSerializer(required=False)
-    scale = serializers.DictField(required=False)
+    scale = ScaleRequestField(required=False)
     rollback_to = serializers.IntegerField(required=False, min_value=1)
 
 

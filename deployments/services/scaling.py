@@ -1,67 +1,34 @@
-"""The shape of a scale request: which components, how many replicas (the one limit of the job layer), which
-resources may change. Used by `deployment_scale` and the change plan alike."""
+"""A scale request checked against the deployment: its shape (`deployments.validation`), then the service's rules:
+only the deployment's components, only the cluster's GPU types. Used by `deployment_scale` and the change plan."""
 
 from __future__ import annotations
 
 from core.exceptions import ValidationError
-from jobs.validation import MAX_REPLICAS
-
-SCALE_RESOURCE_KEYS = frozenset({"cpu", "memory_gib", "gpu_count", "gpu_type"})
-
-
-def _check_scale_resources(resources: dict, gpu_types) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    if "gpu_type" in resources and resources["gpu_type"] not in gpu_types:
-        errors["gpu_type"] = [f"Unknown GPU type; the cluster has {', '.join(sorted(gpu_types)) or 'none'}."]
-    for name in ("gpu_count", "cpu", "memory_gib"):
-        if name not in resources:
-            continue
-        value = resources[name]
-        whole = name == "gpu_count"
-        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) or value < 0:
-            errors[name] = ["A whole number, 0 or more." if whole else "A number, 0 or more."]
-    return errors
+from deployments.validation import scale_request_shape
 
 
 def scale_request_check(scale, current_keys, gpu_types=frozenset()) -> dict:
     """A scale request ({key: replicas or {"replicas", "resources"}}) checked against the deployment's components
     and the cluster's GPU types; the clean {key: {"replicas"?, "resources"?}} or ValidationError by field path."""
     if not isinstance(scale, dict) or not scale:
-        raise ValidationError({"scale": ['An object such as {"llm": {"replicas": 3}} is required.']})
+        return scale_request_shape(scale)  # raises: the shape says what is expected
     errors: dict[str, list[str]] = {}
+    known = {key: value for key, value in scale.items() if key in current_keys}
+    for key in scale.keys() - known.keys():
+        errors[f"scale.{key}"] = [f"Unknown component {key!r}; the deployment has {', '.join(sorted(current_keys))}."]
     clean: dict[str, dict] = {}
-    for key, value in scale.items():
-        path = f"scale.{key}"
-        if key not in current_keys:
-            errors[path] = [f"Unknown component {key!r}; the deployment has {', '.join(sorted(current_keys))}."]
-            continue
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = {"replicas": value}
-        if not isinstance(value, dict) or not ({"replicas", "resources"} & set(value)):
-            errors[path] = ['Give {"replicas": N} and/or {"resources": {...}}.']
-            continue
-        unknown = set(value) - {"replicas", "resources"}
-        if unknown:
-            errors[path] = [f"Unknown fields: {', '.join(sorted(unknown))}."]
-            continue
-        entry: dict = {}
-        if "replicas" in value:
-            replicas = value["replicas"]
-            if isinstance(replicas, bool) or not isinstance(replicas, int) or not 1 <= replicas <= MAX_REPLICAS:
-                errors[f"{path}.replicas"] = [f"A whole number from 1 to {MAX_REPLICAS}."]
-                continue
-            entry["replicas"] = replicas
-        if "resources" in value:
-            resources = value["resources"]
-            if not isinstance(resources, dict) or set(resources) - SCALE_RESOURCE_KEYS:
-                errors[f"{path}.resources"] = [f"Only {', '.join(sorted(SCALE_RESOURCE_KEYS))} can be changed."]
-                continue
-            resource_errors = _check_scale_resources(resources, gpu_types)
-            if resource_errors:
-                errors.update({f"{path}.resources.{name}": messages for name, messages in resource_errors.items()})
-                continue
-            entry["resources"] = resources
-        clean[key] = entry
+    if known:
+        try:
+            clean = scale_request_shape(known)
+        except ValidationError as exc:
+            errors.update(exc.errors)
+    for key, value in known.items():
+        resources = value.get("resources") if isinstance(value, dict) else None
+        path = f"scale.{key}.resources"
+        checked = isinstance(resources, dict) and not {f"scale.{key}", path} & errors.keys()
+        if checked and "gpu_type" in resources and resources["gpu_type"] not in gpu_types:
+            known_types = ", ".join(sorted(gpu_types)) or "none"
+            errors[f"{path}.gpu_type"] = [f"Unknown GPU type; the cluster has {known_types}."]
     if errors:
         raise ValidationError(errors)
     return clean

@@ -7,52 +7,17 @@ from rest_framework.settings import api_settings
 
 from core.api.fields import StrictFieldsMixin
 from usecases import profiles
-from usecases.models import RANGE_MAXIMUMS, UsecaseVersion
+from usecases.models import UsecaseVersion
+from usecases.validation import NOT_AN_OBJECT, CatalogEntryFields, TagsField, UsecaseFields
 
 
-class _ParsedByService(serializers.Serializer):
-    """Declares the fields (schema, strictness); values are parsed once, by usecases.validation in the service."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, Mapping):
-            raise serializers.ValidationError({"non_field_errors": ["Expected an object with the usecase's fields."]})
-        return dict(data)
-
-
-def _int(name: str, **kwargs):
-    return serializers.IntegerField(min_value=0, max_value=RANGE_MAXIMUMS[name], **kwargs)
-
-
-def _seconds(name: str, **kwargs):
-    return serializers.FloatField(
-        min_value=0, max_value=RANGE_MAXIMUMS[name], required=False, allow_null=True, **kwargs
-    )
-
-
-class UsecaseSerializer(StrictFieldsMixin, _ParsedByService):
+class UsecaseSerializer(StrictFieldsMixin, UsecaseFields):
     """A usecase. Numbers may be sent as strings ("1000", "1.5"); each min must not exceed its max."""
 
-    unique_id = serializers.SlugField(max_length=100, help_text="Letters, numbers, '_' and '-'; fixed once created.")
-    name = serializers.CharField(max_length=200)
-    industry = serializers.CharField(max_length=100, help_text="Normalised: 'health care' matches 'Healthcare'.")
-    description = serializers.CharField(required=False, allow_blank=True)
-    tags = serializers.ListField(child=serializers.CharField(max_length=64), source="tag_names", required=False)
-    input_tokens_min = _int("input_tokens")
-    input_tokens_max = _int("input_tokens")
-    output_tokens_min = _int("output_tokens")
-    output_tokens_max = _int("output_tokens")
-    batch_size_min = _int("batch_size", required=False, allow_null=True)
-    batch_size_max = _int("batch_size", required=False, allow_null=True)
-    beam_size_min = _int("beam_size", required=False, allow_null=True)
-    beam_size_max = _int("beam_size", required=False, allow_null=True)
-    batch_size = _int("batch_size", required=False, write_only=True, help_text="Legacy single value: sets min and max.")
-    beam_size = _int("beam_size", required=False, write_only=True, help_text="Legacy single value: sets min and max.")
-    ttft_min = _seconds("ttft", help_text="Time to first token, seconds.")
-    ttft_max = _seconds("ttft", help_text="Time to first token, seconds.")
-    e2e_min = _seconds("e2e", help_text="End-to-end latency, seconds.")
-    e2e_max = _seconds("e2e", help_text="End-to-end latency, seconds.")
-    inter_token_min = _seconds("inter_token", help_text="Inter-token latency, seconds.")
-    inter_token_max = _seconds("inter_token", help_text="Inter-token latency, seconds.")
+    # The fields are `usecases.validation.UsecaseFields`, which the service runs (once) on what this passes on;
+    # this adds the state a response carries.
+
+    tags = TagsField(source="tag_names", required=False)
     latency_profile = serializers.ChoiceField(
         choices=profiles.LATENCY_PROFILE_NAMES, read_only=True, help_text="From e2e_max: see usecases.profiles."
     )
@@ -63,6 +28,17 @@ class UsecaseSerializer(StrictFieldsMixin, _ParsedByService):
     version = serializers.IntegerField(read_only=True, help_text="Number of the latest version.")
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+
+    def to_internal_value(self, data):
+        # Unknown and read-only keys are refused here; the values are parsed by the service (usecases.validation),
+        # against the current usecase for a partial update, so every caller gets the same messages.
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError({"non_field_errors": [NOT_AN_OBJECT]})
+        self.check_writable(data)
+        return dict(data)
+
+    def validate(self, attrs):
+        return attrs
 
 
 DERIVED = {
@@ -140,17 +116,8 @@ class ImportReportSerializer(serializers.Serializer):
     written = serializers.BooleanField(help_text="False for a dry run or when nothing changed.")
 
 
-class CatalogEntrySerializer(UsecaseSerializer):
+class CatalogEntrySerializer(StrictFieldsMixin, CatalogEntryFields):
     """A usecase in the import/export format: its fields and is_active, without the derived and state fields."""
-
-    is_active = serializers.BooleanField(
-        default=True, help_text="False: imported (or kept) soft-deleted. Absent, as in older files: true."
-    )
-    latency_profile = None
-    input_length_profile = None
-    version = None
-    created_at = None
-    updated_at = None
 
 
 class ImportRequestSerializer(serializers.Serializer):
