@@ -5,7 +5,7 @@ from django.db.models.lookups import Exact
 
 from core.exceptions import ValidationError
 from core.filters import CreatedRangeFilterSet
-from jobs.models import Cluster, ClusterSet, Job
+from jobs.models import Cluster, ClusterQueue, ClusterSet, Job, LocalQueue
 
 
 class ClusterFilterSet(CreatedRangeFilterSet):
@@ -64,3 +64,26 @@ class JobFilterSet(CreatedRangeFilterSet):
             else:  # SQLite: no JSON containment; compare the key's text value instead
                 queryset = queryset.filter(Exact(KeyTextTransform(key, "labels"), expected))
         return queryset
+
+
+class ClusterQueueFilterSet(CreatedRangeFilterSet):
+    cluster_id = django_filters.UUIDFilter(field_name="cluster_id")
+    tenant_id = django_filters.UUIDFilter(field_name="tenant_id")
+    cohort = django_filters.CharFilter(field_name="cohort")
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+
+    class Meta:
+        model = ClusterQueue
+        fields = []
+
+
+class LocalQueueFilterSet(CreatedRangeFilterSet):
+    cluster_id = django_filters.UUIDFilter(field_name="cluster_id")
+    cluster_queue_id = django_filters.UUIDFilter(field_name="cluster_queue_id")
+    tenant_id = django_filters.UUIDFilter(field_name="tenant_id")
+    project_id = django_filters.UUIDFilter(field_name="project_id")
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
+
+    class Meta:
+        model = LocalQueue
+        fields = []

@@ -187,6 +187,10 @@ class QuotaBook:
         self._add(holder.queue, holder.vector, +1)
         self.holders[holder.queue][holder.id] = holder
 
+    def add_usage(self, queue_id, vector: Mapping[str, int]) -> None:
+        """Count usage no single job is named for (sums read from the database, for reports)."""
+        self._add(queue_id, vector, +1)
+
     def give(self, holder_id, queue_id) -> None:
         """A job of the queue released what it held (finished, failed, preempted)."""
         holder = self.holders.get(queue_id, {}).pop(holder_id, None)

@@ -127,6 +127,8 @@ JOB_FIELDS = [
     "outputs",
     "labels",
     "priority",
+    "cluster_queue_id",
+    "preemptions",
     "duration_seconds",
     "checkpoint_interval_minutes",
     "progress",
@@ -160,6 +162,9 @@ class JobSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     cluster_id = serializers.UUIDField(read_only=True)
     tenant_id = serializers.UUIDField(read_only=True)
     project_id = serializers.UUIDField(read_only=True)
+    cluster_queue_id = serializers.UUIDField(
+        read_only=True, allow_null=True, help_text="The ClusterQueue whose quota it counts against (null: none)."
+    )
     priority = PriorityField(required=False)
     labels = serializers.JSONField(required=False)
     queue_position = serializers.SerializerMethodField(help_text="Place among jobs waiting for the same resources.")

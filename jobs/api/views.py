@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from core.exceptions import NotFound, ValidationError
 from jobs import selectors, services
+from jobs.api.quota_serializers import JobEventSerializer
 from jobs.api.serializers import (
     ClusterCheckSerializer,
     ClusterSerializer,
@@ -227,3 +228,11 @@ class JobViewSet(TenantScopedViewSet):
         job = self.get_object()
         services.job_cancel(job=job, user=request.user, reason=request.query_params.get("reason", "")[:500])
         return Response(self.get_serializer(self.get_queryset().get(pk=job.pk)).data)
+
+    @extend_schema(parameters=[CLUSTER_ID], responses=JobEventSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="events", filter_backends=[])
+    def events(self, request, *args, **kwargs):
+        """What happened to the job beyond its status, newest first: preemptions, on both sides, with the reason."""
+        job = self.get_object()
+        page = self.paginate_queryset(job.events.all())
+        return self.get_paginated_response(JobEventSerializer(page, many=True).data)
