@@ -5,6 +5,7 @@ from django.urls import re_path
 from console.views import (
     alerts,
     audit,
+    autoscaling,
     budgets,
     catalog,
     costs,
@@ -40,6 +41,7 @@ urlpatterns = [
     page(f"deployments/{UUID}/delete", deployments.deployment_delete_page, "deployment-delete"),
     page(f"deployments/{UUID}/update", lifecycle.deployment_update_page, "deployment-update"),
     page(f"deployments/{UUID}/scale", lifecycle.deployment_scale_page, "deployment-scale"),
+    page(f"deployments/{UUID}/autoscaling", autoscaling.deployment_autoscaling_page, "deployment-autoscaling"),
     page(f"deployments/{UUID}/rollback", lifecycle.deployment_rollback_page, "deployment-rollback"),
     page(f"deployments/{UUID}/cancel-change", lifecycle.deployment_cancel_change_page, "deployment-cancel-change"),
     page(f"deployments/{UUID}/keys", keys.deployment_keys_page, "deployment-keys"),
