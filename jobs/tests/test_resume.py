@@ -9,7 +9,8 @@ from core.exceptions import Conflict, ValidationError
 from jobs import services
 from jobs.models import Job
 from jobs.tests.conftest import T0
-from jobs.tests.factories import SPEC, resources
+from jobs.tests.factories import SPEC, ClusterFactory, resources
+from tenancy.tests.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -149,3 +150,57 @@ def test_api_shows_progress_and_requeues(instant, project, member_client, viewer
     assert response.status_code == 200, response.json()
     assert response.json()["resumes"] == 1
     assert response.json()["work_lost_seconds"] == pytest.approx(100)
+
+
+def test_a_training_job_preempted_by_reclaim_resumes_from_its_checkpoint(tenant, clock):
+    """Kueue-style reclaim (engineer 19a's pass) preempts a borrowing TRAINING job: it goes back to wait with its
+    checkpointed work, loses less than one interval, and finishes only what was left once capacity returns."""
+    cluster = ClusterFactory(
+        tenant=tenant,
+        inventory={"gpus": {"H100-80GB": 16}, "cpu_cores": 256, "memory_gib": 2048},
+        simulation={"startup_seconds": {"default": 0}},
+    )
+    pa, pb = ProjectFactory(tenant=tenant, name="pa"), ProjectFactory(tenant=tenant, name="pb")
+    for name, project, extra in (("team-a", pa, {}), ("team-b", pb, {"reclaim_within_cohort": "Any"})):
+        queue = services.cluster_queue_create(
+            user=None,
+            cluster=cluster,
+            data={"name": name, "nominal_quota": {"gpus": {"H100-80GB": 8}}, "cohort": "research", **extra},
+        )
+        services.local_queue_create(user=None, cluster_queue=queue, name=f"{name}-local", project=project)
+
+    def train(project, name, **kwargs):
+        return services.job_submit(
+            cluster=cluster,
+            name=name,
+            job_type="TRAINING",
+            tenant=tenant,
+            project=project,
+            resources=resources(gpus=8),
+            spec=SPEC,
+            **kwargs,
+        )
+
+    own = train(pa, "own", duration_seconds=7200)
+    borrower = train(pa, "borrower", duration_seconds=3600, checkpoint_interval_minutes=10)
+    assert borrower.status == Job.Status.RUNNING  # on team-b's unused quota
+    clock.shift(1500)
+    owner = train(pb, "owner", duration_seconds=600, priority="HIGH")
+    assert owner.status == Job.Status.RUNNING
+    borrower.refresh_from_db()
+    own.refresh_from_db()
+    assert own.status == Job.Status.RUNNING  # the owner of its quota is not touched
+    assert borrower.status == Job.Status.QUEUED
+    assert borrower.resume_history[-1]["kind"] == "preempted"
+    assert borrower.work_resumed_from_seconds == 1200  # checkpoints at 600 and 1200 s
+    assert borrower.work_lost_seconds == pytest.approx(300)
+    assert borrower.work_lost_seconds < 600
+    # The owner's 600 s end: the borrower resumes and runs the 2400 s its checkpoint left.
+    services.cluster_schedule_pass(cluster=cluster, now=T0 + dt.timedelta(seconds=2100))
+    borrower.refresh_from_db()
+    assert borrower.status == Job.Status.RUNNING
+    assert borrower.started_at == T0 + dt.timedelta(seconds=2100)
+    services.cluster_schedule_pass(cluster=cluster, now=T0 + dt.timedelta(seconds=2100 + 2400))
+    borrower.refresh_from_db()
+    assert borrower.status == Job.Status.SUCCEEDED
+    assert borrower.completed_at == T0 + dt.timedelta(seconds=4500)
