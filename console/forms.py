@@ -12,7 +12,8 @@ import uuid
 from django import forms
 
 from core.exceptions import ServiceError
-from jobs.selectors import cluster_list
+from jobs.models import ClusterSet
+from jobs.selectors import cluster_list, cluster_set_list
 from tenancy.selectors import project_list, writable_tenant_ids
 
 PARAMETER_PREFIX = "parameters"
@@ -20,6 +21,8 @@ PARAMETER_PREFIX = "parameters"
 TARGET_FIELDS = {
     "project_id": "project",
     "cluster_id": "cluster",
+    "cluster_set_id": "cluster_set",
+    "strategy": "strategy",
     "name": "name",
     "usecase_id": "usecase_id",
     "load.concurrency": "load_users",
@@ -35,7 +38,19 @@ class DeployTargetForm(forms.Form):
         max_length=200, required=False, help_text="Optional; a name is generated from the template when empty."
     )
     project = forms.ModelChoiceField(queryset=None, empty_label="Choose a project")
-    cluster = forms.ModelChoiceField(queryset=None, empty_label="Choose a cluster")
+    cluster = forms.ModelChoiceField(queryset=None, empty_label="Choose a cluster", required=False)
+    cluster_set = forms.ModelChoiceField(
+        queryset=None,
+        empty_label="— or a cluster set —",
+        required=False,
+        label="Cluster set",
+        help_text="Instead of a cluster: the set's member where the stack starts first (or costs least) takes it.",
+    )
+    strategy = forms.ChoiceField(
+        choices=[("", "The set's default"), *ClusterSet.Strategy.choices],
+        required=False,
+        label="Choose the member by",
+    )
     idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=200)
     usecase_id = forms.CharField(
         label="Use case",
@@ -64,17 +79,32 @@ class DeployTargetForm(forms.Form):
         self.fields["cluster"].queryset = cluster_list(user=user).order_by("tenant__name", "name")
         self.fields["cluster"].label_from_instance = lambda c: f"{c.name} ({c.tenant.name}, {c.driver}, {c.status})"
         clusters = self.fields["cluster"].queryset
+        self.fields["cluster_set"].queryset = cluster_set_list(user=user).order_by("tenant__name", "name")
+        self.fields["cluster_set"].label_from_instance = lambda s: (
+            f"{s.name} ({s.tenant.name}, {s.get_strategy_display()})"
+        )
         # With one choice there is nothing to choose: preselect it.
         if len(projects) == 1:
             self.fields["project"].initial = projects[0].pk
-        if len(clusters) == 1:
+        if len(clusters) == 1 and not self.fields["cluster_set"].queryset.exists():
             self.fields["cluster"].initial = clusters[0].pk
 
     def clean(self):
         cleaned = super().clean()
+        if bool(cleaned.get("cluster")) == bool(cleaned.get("cluster_set")) and "cluster" not in self.errors:
+            self.add_error("cluster", "Choose a cluster or a cluster set (one of them).")
+        if cleaned.get("strategy") and not cleaned.get("cluster_set"):
+            self.add_error("strategy", "A strategy chooses among a cluster set's members.")
         if cleaned.get("load_users") and cleaned.get("load_rps"):
             self.add_error("load_rps", "Give concurrent users or requests per second, not both.")
         return cleaned
+
+    def placement_inputs(self) -> dict:
+        """The cluster, or the cluster set and its strategy, for the deployment services."""
+        data = self.cleaned_data
+        if data.get("cluster_set"):
+            return {"cluster_set": data["cluster_set"], "strategy": data.get("strategy") or None}
+        return {"cluster": data["cluster"]}
 
     def sizing_inputs(self) -> dict:
         """The use case and load for the deployment services ({} when no use case is chosen)."""

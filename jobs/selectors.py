@@ -220,19 +220,50 @@ def cluster_set_placement(
     now = now or timezone.now()
     candidates = []
     for cluster in cluster_set.clusters.all():
-        candidates.append(_candidate(cluster, resources_list, job_type, duration_seconds, priority, exclude, now))
+        if cluster.pk in exclude:
+            candidates.append(placement_excluded(cluster=cluster, reason="The cluster went away."))
+            continue
+        candidates.append(
+            placement_candidate(
+                cluster=cluster,
+                resources_list=resources_list,
+                job_type=job_type,
+                duration_seconds=duration_seconds,
+                priority=priority,
+                now=now,
+            )
+        )
     return choose(candidates, strategy or cluster_set.strategy)
 
 
-def _candidate(cluster, resources_list, job_type, duration_seconds, priority, exclude, now) -> Candidate:
+def placement_excluded(*, cluster: Cluster, reason: str) -> Candidate:
+    """A member of a set that cannot take the work, and why."""
+    zero = Decimal("0")
+    return Candidate(
+        cluster_id=str(cluster.pk),
+        name=cluster.name,
+        status=cluster.status,
+        predicted_start=None,
+        hourly_cost=zero,
+        cost=zero,
+        excluded=reason,
+    )
+
+
+def placement_candidate(
+    *,
+    cluster: Cluster,
+    resources_list: list[dict],
+    job_type: str = Job.JobType.SERVICE,
+    duration_seconds: float | None = None,
+    priority: int | str = 50,
+    now: datetime,
+) -> Candidate:
+    """One member as a home for the work: its predicted start (its forecast) and cost (its prices), or why not."""
     base = {"cluster_id": str(cluster.pk), "name": cluster.name, "status": cluster.status}
     zero = Decimal("0")
-    if cluster.pk in exclude:
-        return Candidate(**base, predicted_start=None, hourly_cost=zero, cost=zero, excluded="The cluster went away.")
     if cluster.status != Cluster.Status.ACTIVE:
-        return Candidate(
-            **base, predicted_start=None, hourly_cost=zero, cost=zero, excluded=f"The cluster is {cluster.status}."
-        )
+        return placement_excluded(cluster=cluster, reason=f"The cluster is {cluster.status}.")
     try:
         hourly = sum((estimate_hourly_cost(cluster=cluster, resources=r) for r in resources_list), zero)
     except ValidationError as exc:

@@ -14,6 +14,7 @@ ROUTE_ARGUMENTS = {
     "pk": str(uuid.uuid4()),
     "component_id": "qdrant",
     "unique_id": "hc_1",
+    "job_id": str(uuid.uuid4()),
 }
 
 

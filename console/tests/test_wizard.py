@@ -1,6 +1,8 @@
 import pytest
 
 from deployments.models import UseCaseDeployment
+from deployments.tests.factories import PRICES, make_cluster
+from jobs.models import ClusterSet
 from templates_app.models import UseCaseTemplate
 
 pytestmark = pytest.mark.django_db
@@ -172,3 +174,26 @@ def test_viewer_sees_the_wizard_but_cannot_deploy(viewer_web, templates, project
     response = viewer_web.post("/usecases/deploy/simple-rag-v1", wizard_data(project, cluster, model_id=MODEL))
     assert response.status_code == 400
     assert not UseCaseDeployment.objects.exists()
+
+
+def test_the_wizard_can_target_a_cluster_set(member_web, templates, project, tenant):
+    dear = make_cluster(tenant=tenant, name="dear")
+    cheap = make_cluster(tenant=tenant, name="cheap")
+    cheap.prices = {**PRICES, "gpu_hour": {k: v / 2 for k, v in PRICES["gpu_hour"].items()}}
+    cheap.save()
+    cluster_set = ClusterSet.objects.create(tenant=tenant, name="both")
+    cluster_set.clusters.set([dear, cheap])
+    data = wizard_data(project, dear, model_id=MODEL)
+    data.update(cluster="", cluster_set=str(cluster_set.pk), strategy="lowest_cost")
+    response = member_web.post("/usecases/deploy/simple-rag-v1/preview", data)
+    page = response.content.decode()
+    assert "Cluster set: cheap costs least (runner-up dear)." in page
+    assert 'data-testid="placement"' in page
+    response = member_web.post("/usecases/deploy/simple-rag-v1", data)
+    assert response.status_code == 302
+    assert UseCaseDeployment.objects.get().cluster == cheap
+    both = wizard_data(project, dear, model_id=MODEL)
+    both["cluster_set"] = str(cluster_set.pk)
+    response = member_web.post("/usecases/deploy/simple-rag-v1", both)
+    assert response.status_code == 400
+    assert "cluster" in response.context["target"].errors

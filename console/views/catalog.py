@@ -136,9 +136,9 @@ def deploy_wizard(request, template_id: str):
                     user=request.user,
                     template=template,
                     project=data["project"],
-                    cluster=data["cluster"],
                     parameters=parameter_form.parameters(),
                     name=data["name"],
+                    **target.placement_inputs(),
                     idempotency_key=data["idempotency_key"] or None,
                     **target.sizing_inputs(),
                 )
@@ -176,8 +176,8 @@ def deploy_preview(request, template_id: str):
                 user=request.user,
                 template=template,
                 project=data["project"],
-                cluster=data["cluster"],
                 parameters=parameter_form.parameters(),
+                **target.placement_inputs(),
                 **target.sizing_inputs(),
             )
         except ServiceError as error:

@@ -17,7 +17,7 @@ from deployments.selectors import (
 )
 from deployments.services.identity import NAME_MAX_LENGTH, NAME_RE, NAME_RULE
 from deployments.validation import ScaleRequestField
-from jobs.models import Cluster
+from jobs.models import Cluster, ClusterSet
 from sizing.api.serializers import LoadSerializer
 from templates_app.plans import mask_secrets, secret_values
 from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField
@@ -27,7 +27,20 @@ from tenancy.models import Project
 class DeploymentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     template_id = serializers.CharField(max_length=200)
     project_id = ScopedPrimaryKeyRelatedField(queryset=Project.objects.all())
-    cluster_id = ScopedPrimaryKeyRelatedField(queryset=Cluster.objects.all())
+    cluster_id = ScopedPrimaryKeyRelatedField(
+        queryset=Cluster.objects.all(), required=False, help_text="The cluster to deploy on (or give cluster_set_id)."
+    )
+    cluster_set_id = ScopedPrimaryKeyRelatedField(
+        queryset=ClusterSet.objects.all(),
+        required=False,
+        help_text="Instead of cluster_id: a cluster set, whose member where the stack starts first (or costs least) "
+        "takes it; the choice and the runner-up are returned in the preview and kept in the plan's `placement`.",
+    )
+    strategy = serializers.ChoiceField(
+        choices=ClusterSet.Strategy.choices,
+        required=False,
+        help_text="With cluster_set_id: earliest_start or lowest_cost (default: the set's).",
+    )
     name = serializers.RegexField(
         NAME_RE.pattern,
         max_length=NAME_MAX_LENGTH,
@@ -45,6 +58,13 @@ class DeploymentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
         help_text="An SLO catalog use case: each component with optimize_with_budsim is sized for its SLOs.",
     )
     load = LoadSerializer(required=False, help_text="The expected load to size for (with usecase_id).")
+
+    def validate(self, attrs):
+        if ("cluster_id" in attrs) == ("cluster_set_id" in attrs):
+            raise serializers.ValidationError({"cluster_id": ["Give cluster_id or cluster_set_id (one of them)."]})
+        if "strategy" in attrs and "cluster_set_id" not in attrs:
+            raise serializers.ValidationError({"strategy": ["Only with cluster_set_id."]})
+        return attrs
 
 
 class ComponentSummarySerializer(serializers.ModelSerializer):
@@ -229,6 +249,12 @@ class DeploymentPreviewSerializer(serializers.Serializer):
     slo_errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         help_text='{"slo.<name>": [...]}: SLOs no configuration meets; a deploy with them answers 400.',
+    )
+    cluster_id = serializers.UUIDField(help_text="The cluster previewed (with a cluster set: the one it chose).")
+    placement = serializers.JSONField(
+        allow_null=True,
+        help_text='With cluster_set_id: {"strategy", "reason", "chosen", "runner_up", "candidates": [{"cluster_id", '
+        '"name", "status", "predicted_start", "hourly_cost", "cost", "fits_now", "excluded"}]}; null otherwise.',
     )
 
 

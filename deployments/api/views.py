@@ -35,7 +35,9 @@ def _resolve_create_body(request) -> dict:
     return {
         "template": template,
         "project": data["project_id"],
-        "cluster": data["cluster_id"],
+        "cluster": data.get("cluster_id"),
+        "cluster_set": data.get("cluster_set_id"),
+        "strategy": data.get("strategy"),
         "parameters": data.get("parameters", {}),
         "name": data.get("name", ""),
         "usecase_id": data.get("usecase_id", ""),

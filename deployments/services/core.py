@@ -29,7 +29,9 @@ from deployments.services.identity import (
 )
 from deployments.state import ComponentStatus, DeploymentStatus
 from jobs import selectors as job_selectors
-from jobs.models import Job
+from jobs.models import Cluster, ClusterSet, Job
+from jobs.placement import choose
+from jobs.services.sets import placement_record
 from sizing.planning import PlacedPlan, plan_for_cluster
 from sizing.search import Load
 from sizing.selectors import usecase_resolve
@@ -86,11 +88,104 @@ def plan_placed(
         raise gpu_type_errors_on_parameters(error, template=template, plan=plan) from None
 
 
+def deployment_place(
+    *,
+    user,
+    template,
+    project,
+    cluster_set: ClusterSet,
+    parameters: dict,
+    usecase_id: str = "",
+    load: dict | None = None,
+    strategy: str | None = None,
+    now: datetime | None = None,
+) -> tuple[Cluster, dict]:
+    """The member of a cluster set a deployment goes to: on each ACTIVE member the template is placed and sized as on
+    a cluster, then the whole stack's predicted start (the member's forecast) and hourly cost (its prices) are ranked
+    by `strategy` (default the set's). Returns the cluster and the placement to record (choice, runner-up, all)."""
+    if cluster_set.tenant_id != project.tenant_id:
+        raise ValidationError({"cluster_set_id": ["The cluster set belongs to another tenant than the project."]})
+    if strategy is not None and strategy not in ClusterSet.Strategy.values:
+        raise ValidationError({"strategy": [f"Must be one of {', '.join(ClusterSet.Strategy.values)}."]})
+    require_write(user, project.tenant_id)
+    resolve(template, parameters)  # errors in the parameters are the caller's, whatever the cluster
+    now = now or timezone.now()
+    candidates = []
+    for cluster in cluster_set.clusters.all():
+        if cluster.status != Cluster.Status.ACTIVE:
+            candidates.append(
+                job_selectors.placement_excluded(cluster=cluster, reason=f"The cluster is {cluster.status}.")
+            )
+            continue
+        try:
+            placed = plan_placed(
+                template=template, parameters=parameters, cluster=cluster, usecase_id=usecase_id, load=load
+            )
+        except ValidationError as error:
+            reason = "; ".join(f"{path}: {' '.join(map(str, messages))}" for path, messages in error.errors.items())
+            candidates.append(job_selectors.placement_excluded(cluster=cluster, reason=reason))
+            continue
+        if placed.slo_errors:
+            reason = "No configuration on this cluster meets the use case's SLOs."
+            candidates.append(job_selectors.placement_excluded(cluster=cluster, reason=reason))
+            continue
+        resources = [component.resources for component in placed.plan.components]
+        candidates.append(job_selectors.placement_candidate(cluster=cluster, resources_list=resources, now=now))
+    placement = choose(candidates, strategy or cluster_set.strategy)
+    if placement.chosen is None:
+        if all(c.excluded.startswith("The cluster is") for c in placement.candidates):
+            raise Conflict(placement.reason)
+        raise ValidationError({"cluster_set_id": [placement.reason]})
+    cluster = next(c for c in cluster_set.clusters.all() if str(c.pk) == placement.chosen.cluster_id)
+    return cluster, {**placement_record(placement, now=now), "cluster_set_id": str(cluster_set.pk)}
+
+
+def _target(*, user, template, project, cluster, cluster_set, parameters, usecase_id, load, strategy):
+    """The cluster to deploy on: the one given, or the one a cluster set chooses (with its placement)."""
+    if (cluster is None) == (cluster_set is None):
+        raise ValidationError({"cluster_id": ["Give a cluster or a cluster set (not both)."]})
+    if cluster_set is None:
+        if strategy:
+            raise ValidationError({"strategy": ["A strategy chooses among a cluster set's members."]})
+        return cluster, None
+    return deployment_place(
+        user=user,
+        template=template,
+        project=project,
+        cluster_set=cluster_set,
+        parameters=parameters,
+        usecase_id=usecase_id,
+        load=load,
+        strategy=strategy,
+    )
+
+
 def deployment_preview(
-    *, user, template, project, cluster, parameters: dict, usecase_id: str = "", load: dict | None = None
+    *,
+    user,
+    template,
+    project,
+    parameters: dict,
+    cluster=None,
+    cluster_set: ClusterSet | None = None,
+    strategy: str | None = None,
+    usecase_id: str = "",
+    load: dict | None = None,
 ) -> dict:
     """What a deploy would do, without writing anything: plan, waves, GPUs, capacity, hourly cost, and with a use
-    case the sizing of its LLMs (an SLO no configuration meets is reported here, not raised)."""
+    case the sizing of its LLMs (an SLO no configuration meets is reported here, not raised). With a cluster set,
+    the member it would go to, the runner-up and every member's start and cost (`placement`)."""
+    cluster, placement = _target(
+        user=user,
+        template=template,
+        project=project,
+        cluster=cluster,
+        cluster_set=cluster_set,
+        parameters=parameters,
+        usecase_id=usecase_id,
+        load=load,
+        strategy=strategy,
+    )
     _check_target(user=user, project=project, cluster=cluster)
     placed = plan_placed(template=template, parameters=parameters, cluster=cluster, usecase_id=usecase_id, load=load)
     plan = placed.plan
@@ -111,6 +206,8 @@ def deployment_preview(
         "hourly_cost_by_component": costing["hourly_cost_by_component"],
         "sizing": placed.report,
         "slo_errors": placed.slo_errors,
+        "cluster_id": str(cluster.pk),
+        "placement": placement,
     }
 
 
@@ -129,8 +226,10 @@ def deployment_create(
     user,
     template,
     project,
-    cluster,
     parameters: dict,
+    cluster=None,
+    cluster_set: ClusterSet | None = None,
+    strategy: str | None = None,
     name: str = "",
     idempotency_key: str | None = None,
     usecase_id: str = "",
@@ -139,25 +238,44 @@ def deployment_create(
     """Resolve the template and record the deployment with one row per component; reconcile on commit.
 
     Returns (deployment, created). With an idempotency key already used in the tenant, returns the earlier
-    deployment and created=False, writing nothing.
+    deployment and created=False, writing nothing. With a cluster set instead of a cluster, the set chooses the
+    member (`deployment_place`) and the choice is kept in the plan and the created event (`placement`).
     """
-    _check_target(user=user, project=project, cluster=cluster)
-    budget_cap_check(tenant_id=project.tenant_id, project_id=project.pk, action="new deployments")
+    target = {"cluster_id": cluster.pk} if cluster_set is None else {"cluster_set_id": cluster_set.pk}
+    if strategy:
+        target["strategy"] = strategy
     fingerprint = request_fingerprint(
         user=user,
         operation="deployment_create",
         request={
             "template_id": template.api_id,
             "project_id": project.pk,
-            "cluster_id": cluster.pk,
+            **target,
             "name": name,
             "parameters": parameters,
             "usecase_id": usecase_id or "",
             "load": load or {},
         },
     )
+    if cluster is not None:
+        _check_target(user=user, project=project, cluster=cluster)
+    else:
+        require_write(user, project.tenant_id)
+    budget_cap_check(tenant_id=project.tenant_id, project_id=project.pk, action="new deployments")
     if idempotency_key and (replay := _idempotent_replay(project, idempotency_key, fingerprint)):
         return replay, False
+    cluster, placement = _target(
+        user=user,
+        template=template,
+        project=project,
+        cluster=cluster,
+        cluster_set=cluster_set,
+        parameters=parameters,
+        usecase_id=usecase_id,
+        load=load,
+        strategy=strategy,
+    )
+    _check_target(user=user, project=project, cluster=cluster)
     if name:
         deployment_name_check(cluster=cluster, name=name)
     placed = plan_placed(template=template, parameters=parameters, cluster=cluster, usecase_id=usecase_id, load=load)
@@ -175,6 +293,8 @@ def deployment_create(
         "estimated_hourly_cost": costing["estimated_hourly_cost"],
         "sizing": {**placed.stored_report(), "given": sorted(parameters)},
     }
+    if placement:
+        stored_plan["placement"] = placement
     try:
         with transaction.atomic():
             deployment = UseCaseDeployment.objects.create(
@@ -223,8 +343,13 @@ def deployment_create(
     event_record(
         deployment=deployment,
         kind=DeploymentEvent.Kind.CREATED,
-        message=f"Deployment of {plan.template_id} {plan.version} created with {len(rows)} components.",
-        data={"start_order": [c.key for c in plan.components], "waves": [list(w) for w in plan.waves]},
+        message=f"Deployment of {plan.template_id} {plan.version} created with {len(rows)} components."
+        + (f" Placed by the cluster set: {placement['reason']}" if placement else ""),
+        data={
+            "start_order": [c.key for c in plan.components],
+            "waves": [list(w) for w in plan.waves],
+            **({"placement": placement} if placement else {}),
+        },
     )
     audit_record(
         action="create",
