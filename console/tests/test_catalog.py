@@ -1,7 +1,7 @@
 import uuid
 
 import pytest
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from console import urls as console_urls
 from templates_app.models import UseCaseTemplate
@@ -15,19 +15,22 @@ ROUTE_ARGUMENTS = {
     "component_id": "qdrant",
     "unique_id": "hc_1",
     "job_id": str(uuid.uuid4()),
+    "key_id": str(uuid.uuid4()),
+    "verb": "rotate",
 }
 
 
+def _reverse(route) -> str:
+    """The route's path with a value for each argument; a numeric `pk` where the route takes a number (alerts)."""
+    kwargs = {name: ROUTE_ARGUMENTS[name] for name in route.pattern.regex.groupindex}
+    try:
+        return reverse(f"console:{route.name}", kwargs=kwargs)
+    except NoReverseMatch:
+        return reverse(f"console:{route.name}", kwargs={**kwargs, "pk": "1"})
+
+
 def _console_paths() -> list:
-    return [
-        pytest.param(
-            reverse(
-                f"console:{route.name}", kwargs={name: ROUTE_ARGUMENTS[name] for name in route.pattern.regex.groupindex}
-            ),
-            id=route.name,
-        )
-        for route in console_urls.urlpatterns
-    ]
+    return [pytest.param(_reverse(route), id=route.name) for route in console_urls.urlpatterns]
 
 
 @pytest.mark.parametrize("path", _console_paths())
