@@ -59,6 +59,25 @@ def component_row(*, deployment: UseCaseDeployment, planned: dict, **fields) -> 
     return ComponentDeployment(deployment=deployment, **values)
 
 
+def next_attempt_row(row: ComponentDeployment, **fields) -> ComponentDeployment:
+    """An unsaved row for the next attempt of `row`'s part (a retry, a wake): the same planned component, config,
+    env and resources, attempt + 1; `fields` set the rest."""
+    return component_row(
+        deployment=row.deployment,
+        planned=row.planned,
+        key=row.key,
+        component_id=row.component_id,
+        component_version=row.component_version,
+        job_type=row.job_type,
+        depends_on=row.depends_on,
+        config=row.config,
+        env=row.env,
+        resources=row.resources,
+        attempt=row.attempt + 1,
+        **fields,
+    )
+
+
 def reconcile_enqueue(*, deployment_id, delay: float = 0.0) -> None:
     """Ask a worker to reconcile a deployment after the current transaction commits."""
     task = celery_app.signature(RECONCILE_TASK, args=(str(deployment_id),))

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from deployments.models import ComponentDeployment, DeploymentEvent
 from deployments.passes import ReconcilePass
-from deployments.records import component_row, event_record
+from deployments.records import event_record, next_attempt_row
 from deployments.state import ComponentStatus, backoff_seconds, component_outputs, component_status_for_job
 from jobs import selectors as job_selectors
 from jobs.models import Job
@@ -71,18 +71,8 @@ def fail(p: ReconcilePass, row: ComponentDeployment, reason: str) -> None:
     delay = backoff_seconds(tries)
     p.set_status(row, ComponentStatus.FAILED, f"Attempt {tries} of {attempts} failed: {reason}")
     p.retire(row)
-    retry = component_row(
-        deployment=p.deployment,
-        planned=row.planned,
-        key=row.key,
-        component_id=row.component_id,
-        component_version=row.component_version,
-        job_type=row.job_type,
-        depends_on=row.depends_on,
-        config=row.config,
-        env=row.env,
-        resources=row.resources,
-        attempt=row.attempt + 1,
+    retry = next_attempt_row(
+        row,
         try_number=tries + 1,
         has_run=row.has_run,
         next_attempt_at=p.now + timedelta(seconds=delay),

@@ -1,19 +1,7 @@
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdmin
 from security.models import ApiToken, LoginAttempt, ServiceAccount
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Listed for review; changed only through the API and the services (keys are never shown again)."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(ApiToken)

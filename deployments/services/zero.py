@@ -12,7 +12,7 @@ from datetime import datetime
 from core.exceptions import Conflict
 from deployments.models import ComponentDeployment, UseCaseDeployment
 from deployments.passes import ReconcilePass
-from deployments.records import component_row, reconcile_enqueue
+from deployments.records import next_attempt_row, reconcile_enqueue
 from deployments.state import ComponentStatus, DeploymentStatus
 from deployments.stopping import cancel_job
 from tenancy.selectors import require_write
@@ -58,18 +58,8 @@ def deployment_wake(*, user, deployment: UseCaseDeployment, now: datetime, reaso
     for row in rows:
         row.retired_at = now
         row.save(update_fields=["retired_at", "updated_at"])
-        component_row(
-            deployment=deployment,
-            planned=row.planned,
-            key=row.key,
-            component_id=row.component_id,
-            component_version=row.component_version,
-            job_type=row.job_type,
-            depends_on=row.depends_on,
-            config=row.config,
-            env=row.env,
-            resources=row.resources,
-            attempt=row.attempt + 1,
+        next_attempt_row(
+            row,
             generation=row.generation,  # the same job name, so the same address
             revision=row.revision,
             status_message=f"Waking from zero{': ' + reason if reason else ''}.",

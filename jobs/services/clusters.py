@@ -106,29 +106,18 @@ def cluster_create(
         if driver != Cluster.Driver.KUBERNETES:
             raise ValidationError({"inventory": "Required for a simulated cluster."})
         inventory = dict(EMPTY_INVENTORY)
-    prices = prices if prices is not None else {}
-    simulation = simulation if simulation is not None else dict(DEFAULT_SIMULATION)
-    kubernetes = kubernetes if kubernetes is not None else {}
-    _check_cluster_fields(
-        driver=driver,
-        inventory=inventory,
-        prices=prices,
-        simulation=simulation,
-        kubernetes=kubernetes,
-        kubeconfig=kubeconfig,
-    )
+    settings = {
+        "driver": driver,
+        "inventory": inventory,
+        "prices": prices if prices is not None else {},
+        "simulation": simulation if simulation is not None else dict(DEFAULT_SIMULATION),
+        "kubernetes": kubernetes if kubernetes is not None else {},
+    }
+    cluster_validate(cluster=None, kubeconfig=kubeconfig, **settings)
     try:
         with transaction.atomic():
             cluster = Cluster.objects.create(
-                tenant=tenant,
-                name=name,
-                driver=driver,
-                status=status,
-                inventory=inventory,
-                prices=prices,
-                simulation=simulation,
-                kubeconfig=kubeconfig or None,
-                kubernetes=kubernetes,
+                tenant=tenant, name=name, status=status, kubeconfig=kubeconfig or None, **settings
             )
             audit_record(action="create", obj=cluster, after=snapshot(cluster, AUDITED_FIELDS))
             return cluster

@@ -14,6 +14,7 @@ import functools
 import uuid
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -59,60 +60,21 @@ def require_job_writer(user, tenant_id) -> None:
         require_write(user, tenant_id)
 
 
-def job_submit(
-    *,
-    user=None,
-    cluster: Cluster,
-    name: str,
-    job_type: str,
-    tenant,
-    project,
-    resources: dict,
-    spec: dict,
-    source_type: str = Job.SourceType.DIRECT,
-    priority: int | str = 50,
-    labels: dict | None = None,
-    usecase_deployment_id=None,
-    component_deployment_id=None,
-    attempt: int = 1,
-    duration_seconds: float | None = None,
-    checkpoint_interval_minutes: float | None = None,
-    cluster_set=None,
-    placement: dict | None = None,
-    now: datetime | None = None,
-    schedule: bool = True,
-) -> Job:
-    """Validate and record a job; with `schedule` (default) run a scheduling pass so a job that fits is admitted at
-    once, without it leave it PENDING for the next pass.
+def job_submit(*, user=None, cluster: Cluster, now: datetime | None = None, schedule: bool = True, **job: Any) -> Job:
+    """Validate and record a job (`job` are `job_fields`' keywords: name, job_type, tenant, project, resources,
+    spec, ...); with `schedule` (default) run a scheduling pass so a job that fits is admitted at once, without it
+    leave it PENDING for the next pass.
 
     Idempotent on (component_deployment_id, attempt): a repeated call returns the job already recorded.
     """
     require_job_writer(user, cluster.tenant_id)
+    component_deployment_id, attempt = job.get("component_deployment_id"), job.get("attempt", 1)
     if component_deployment_id is not None:
         existing = Job.objects.filter(component_deployment_id=component_deployment_id, attempt=attempt).first()
         if existing is not None:
             return existing
 
-    fields = job_fields(
-        cluster=cluster,
-        name=name,
-        job_type=job_type,
-        tenant=tenant,
-        project=project,
-        resources=resources,
-        spec=spec,
-        source_type=source_type,
-        priority=priority,
-        labels=labels,
-        usecase_deployment_id=usecase_deployment_id,
-        component_deployment_id=component_deployment_id,
-        attempt=attempt,
-        duration_seconds=duration_seconds,
-        checkpoint_interval_minutes=checkpoint_interval_minutes,
-        cluster_set=cluster_set,
-        placement=placement,
-        now=now,
-    )
+    fields = job_fields(cluster=cluster, now=now, **job)
     now = fields["queued_at"]
     _require_active(cluster)
     try:
