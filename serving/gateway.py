@@ -9,10 +9,12 @@ from zero plug in there and nowhere else (see /work/notes/18a-interface.md and d
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from autoscaling.services import deployment_wake_up
 from deployments.models import ComponentDeployment, UseCaseDeployment
 from deployments.state import DeploymentStatus
 from serving import selectors, services
@@ -109,7 +111,20 @@ def dispatch(endpoint: Endpoint, request: RequestInfo) -> Outcome:
 
     Today: the row serving the endpoint's component answers if it runs (a simulated response naming it), else
     503. Whatever a caller sees of routing comes from here, so a queue goes in place of the 503 branch."""
-    row = selectors.serving_component(deployment_id=endpoint.deployment.pk, key=endpoint.component_key)
+    deployment = endpoint.deployment
+    if deployment.status == DeploymentStatus.SCALED_TO_ZERO:
+        # The first request at zero wakes the deployment; it is told to come back once the cold start is over.
+        starts = deployment_wake_up(
+            user=None, deployment=deployment, now=request.received_at, reason="a request arrived at zero"
+        )
+        seconds = math.ceil(max((start.total_s for start in starts.values()), default=5.0))
+        return _error(
+            503,
+            f"The deployment was scaled to zero and is starting: ready in about {seconds} s (cold start); retry then.",
+            counter="unavailable",
+            headers={"Retry-After": str(seconds)},
+        )
+    row = selectors.serving_component(deployment_id=deployment.pk, key=endpoint.component_key)
     if row is None or row.status != ComponentDeployment.Status.RUNNING:
         state = row.status if row is not None else "absent"
         return _error(

@@ -1,6 +1,7 @@
 """Scale to zero and back: the job stops (no cost), the deployment shows SCALED_TO_ZERO everywhere, and a wake
 starts the component again at the same address with its predicted cold start."""
 
+import math
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from deployments import reconciler
 from deployments.models import ComponentDeployment
 from deployments.tests.factories import deploy
 from jobs.models import Job
+from serving.tests.factories import running_with_key, send
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +78,21 @@ def test_to_zero_after_the_idle_timeout_then_back_on_wake(idle, member_client):
 def test_wake_is_refused_to_a_viewer_and_hidden_from_another_tenant(idle, viewer_client, other_client):
     assert viewer_client.post(f"/api/v1/deployments/{idle.pk}/wake").status_code == 403
     assert other_client.post(f"/api/v1/deployments/{idle.pk}/wake").status_code == 404
+
+
+def test_the_first_request_at_zero_wakes_it_and_waits_out_the_cold_start(templates, member_user, project, cluster):
+    deployment, _, secret = running_with_key(user=member_user, project=project, cluster=cluster)
+    policy_set(user=member_user, deployment=deployment, components={"llm": ZERO})
+    now = timezone.now()
+    rollups(deployment=deployment, key="llm", end=now, minutes=12, replicas=1, requests=0)
+    deployment_autoscale(deployment_id=deployment.pk, now=now)
+    deployment.refresh_from_db()
+    assert deployment.status == "SCALED_TO_ZERO"
+    answer = send(deployment.endpoint_slug, secret, "v1/chat/completions")
+    assert answer.status_code == 503
+    wake = ScalingDecision.objects.get(direction="wake")
+    cold = wake.data["cold_start"]["total_s"]
+    # The request's wait is the cold start: the client is told to come back when it is over.
+    assert int(answer["Retry-After"]) == math.ceil(cold) and f"about {math.ceil(cold)} s" in answer.json()["detail"]
+    reconciler.deployment_reconcile(deployment_id=deployment.pk)
+    assert send(deployment.endpoint_slug, secret, "v1/chat/completions").status_code == 200
