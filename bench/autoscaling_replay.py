@@ -1,0 +1,368 @@
+"""A day, replayed (issue 18): 24 simulated hours of several LLM deployments under a diurnal load with bursts and
+quiet nights, served statically for their peak, autoscaled with scale to zero, and autoscaled with scale to zero
+plus pre-warmed pools (at two autoscaling targets) — through the request queue and the cold-start model.
+
+    python bench/autoscaling_replay.py            # the day, every deployment, every way (3-10 minutes)
+    python bench/autoscaling_replay.py --hours 6  # a shorter day
+
+Pure Python (no Django, no database), one-second steps in accelerated time, seeded. What runs is the product's
+own code: the autoscaler's decision (`autoscaling.decide.decide`, every 15 s on per-minute samples, as the beat
+task does), the request queue (`autoscaling.queue.RequestQueue`: bounded, 30 s timeout, 429s counted), the cold
+start model (`autoscaling.coldstart`, the default cluster figures) and the performance model (`sizing.perf`) for
+what a replica carries and its latency at a load. What it leaves out: the database, the job layer and its
+scheduling (capacity is assumed free), draining (a replica removed by a scale-down stops at once), and network
+time. A request is within its SLO when its queue wait plus the replica's TTFT at that load is within the use
+case's TTFT target; a rejected request counts as outside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from autoscaling.coldstart import StartModel, cold_start  # noqa: E402
+from autoscaling.decide import TO_ZERO, LastChange, Sample, decide  # noqa: E402
+from autoscaling.policy import Policy  # noqa: E402
+from autoscaling.queue import QueueSettings, RequestQueue, weighted_quantile  # noqa: E402
+from sizing.loadsim import operating_point  # noqa: E402
+from sizing.perf import Setup  # noqa: E402
+from sizing.reference import PRECISION_BYTES, catalog  # noqa: E402
+
+TICK_S = 15  # the beat task's period
+TOKENS = (512, 256)
+TROUGH = 0.1  # the diurnal trough's share of the peak
+NIGHT = (1, 6)  # UTC hours of the quiet night: a request now and then
+NIGHT_GAP_S = 1200  # mean seconds between two night requests
+BURSTS_PER_DAY = 8
+BURST_MINUTES = 3
+BURST_FACTOR = 2.0
+# The autoscaler's target: each replica at this share of the concurrency that meets the SLO (two policies compared).
+HEADROOMS = (0.7, 0.5)
+POOL_SIZE = 1  # standby replicas per GPU type, in the pool run
+IDLE_TIMEOUT_S = 300  # the policy's idle timeout before zero
+QUEUE = QueueSettings(max_length=5000, timeout_s=30.0)
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    model_id: str
+    gpu: str
+    tp: int
+    precision: str
+    ttft_s: float  # the use case's TTFT target
+    itl_s: float  # the use case's ITL target: caps the concurrency a replica runs at
+    peak_rps: float
+    peak_hour: int
+    seed: int
+
+
+BASE = (
+    Spec("support-chat", "meta-llama/Llama-3.1-8B-Instruct", "A100-80GB", 1, "bf16", 1.0, 0.03, 40, 14, 1),
+    Spec("rag-assistant", "Qwen/Qwen2.5-7B-Instruct", "L40S", 1, "fp8", 1.5, 0.03, 25, 10, 2),
+    Spec("code-helper", "Qwen/Qwen2.5-32B-Instruct", "H100-80GB", 2, "fp8", 0.8, 0.03, 20, 16, 3),
+    Spec("summariser", "meta-llama/Llama-3.1-70B-Instruct", "H100-80GB", 2, "fp8", 3.0, 0.05, 8, 11, 4),
+    Spec("internal-qa", "mistralai/Mistral-7B-Instruct-v0.3", "L4", 1, "fp8", 2.0, 0.05, 3, 15, 5),
+    Spec("voice-ivr", "meta-llama/Llama-3.1-8B-Instruct", "L40S", 1, "fp8", 0.5, 0.025, 15, 13, 6),
+)
+# The same six use cases for a second team whose day peaks three hours later and at 60% of the load.
+SPECS = BASE + tuple(
+    replace(s, name=f"{s.name}-b", peak_rps=s.peak_rps * 0.6, peak_hour=(s.peak_hour + 3) % 24, seed=s.seed + 100)
+    for s in BASE
+)
+
+
+class Serving:
+    """One replica of a deployment: the concurrency it may run at within the SLO, its capacity and latency."""
+
+    def __init__(self, spec: Spec):
+        cat = catalog()
+        self.setup = Setup(
+            model=cat.model(spec.model_id),
+            gpu=cat.gpu(spec.gpu),
+            tp=spec.tp,
+            precision=spec.precision,
+            input_tokens=TOKENS[0],
+            output_tokens=TOKENS[1],
+        )
+        best = 1
+        for c in range(1, min(256, self.setup.max_concurrency) + 1):
+            ttft, itl, _, _ = self.setup.latencies(c)
+            if ttft <= spec.ttft_s / 2 and itl <= spec.itl_s:
+                best = c
+        self.concurrency = best
+        self.e2e = self.setup.latencies(best)[2]
+        self.capacity = best / self.e2e  # requests per second per replica at the SLO's concurrency
+        self.hourly = float(cat.gpu(spec.gpu).default_hourly_usd) * spec.tp
+        self.model_gb = cat.model(spec.model_id).params_b * PRECISION_BYTES[spec.precision]
+        self._ttft: dict[int, float] = {}
+
+    def ttft_at(self, rate_per_replica: float) -> float:
+        """The replica's TTFT carrying this rate (bucketed: the latency model is the hot path)."""
+        bucket = min(100, int(rate_per_replica / self.capacity * 50))
+        if bucket not in self._ttft:
+            self._ttft[bucket] = operating_point(self.setup, max(1e-6, bucket / 50 * self.capacity))[1]
+        return self._ttft[bucket]
+
+
+def rate_at(spec: Spec, second: int, bursts: set[int]) -> float:
+    hour = (second / 3600) % 24
+    if NIGHT[0] <= hour < NIGHT[1]:
+        return 1 / NIGHT_GAP_S
+    shape = (1 + math.cos(2 * math.pi * (hour - spec.peak_hour) / 24)) / 2
+    rate = spec.peak_rps * (TROUGH + (1 - TROUGH) * shape)
+    return rate * BURST_FACTOR if second // 60 in bursts else rate
+
+
+def burst_minutes(spec: Spec, hours: int) -> set[int]:
+    rng = random.Random(f"bursts:{spec.seed}")
+    minutes: set[int] = set()
+    for _ in range(max(1, BURSTS_PER_DAY * hours // 24)):
+        start = rng.randrange(hours * 60)
+        if not NIGHT[0] <= (start // 60) % 24 < NIGHT[1]:
+            minutes.update(range(start, start + BURST_MINUTES))
+    return minutes
+
+
+def poisson(rng: random.Random, mean: float) -> int:
+    if mean > 30:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit, k, p = math.exp(-mean), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
+
+
+@dataclass
+class Pool:
+    """Standby replicas per GPU type (engine up, no model); a claimed one is replaced after an engine start."""
+
+    size: int
+    free: dict[str, int] = field(default_factory=dict)
+    refills: list[tuple[float, str]] = field(default_factory=list)
+
+    def claim(self, gpu: str, now: float, model: StartModel) -> bool:
+        self.refills = [(t, g) for t, g in self.refills if not (t <= now and self._put(g))]
+        if self.free.get(gpu, self.size) <= 0:
+            return False
+        self.free[gpu] = self.free.get(gpu, self.size) - 1
+        self.refills.append((now + model.image_pull_s + model.engine_warmup_s, gpu))
+        return True
+
+    def _put(self, gpu: str) -> bool:
+        self.free[gpu] = self.free.get(gpu, self.size) + 1
+        return True
+
+
+@dataclass
+class Result:
+    requests: float = 0.0
+    good: float = 0.0
+    rejected: float = 0.0
+    cost: float = 0.0
+    cold_starts: list[float] = field(default_factory=list)  # every replica start
+    wakes: list[float] = field(default_factory=list)  # starts from zero: the cold starts requests wait for
+    waits: list[tuple[float, float]] = field(default_factory=list)
+    decisions: int = 0
+    peak_replicas: int = 0
+
+
+class Run:
+    """One deployment through the day, a second at a time: mode "static" (fixed replicas) or "auto" (the
+    autoscaler with scale to zero; with `pool`, wakes take a pre-warmed standby when one is free)."""
+
+    def __init__(
+        self, spec: Spec, *, hours: int, mode: str, pool: Pool | None, static_replicas: int, headroom: float = 0.7
+    ):
+        self.spec, self.mode, self.pool = spec, mode, pool
+        self.serving = serving = Serving(spec)
+        self.model = StartModel()
+        self.rng = random.Random(f"arrivals:{spec.seed}")
+        self.bursts = burst_minutes(spec, hours)
+        self.queue = RequestQueue(QUEUE)
+        self.policy = Policy(
+            min_replicas=0,
+            max_replicas=static_replicas + 2,
+            signal="concurrency",
+            target=serving.concurrency * headroom,
+            scale_up_window_s=60,
+            scale_down_window_s=300,
+            max_step=4,
+            idle_timeout_s=IDLE_TIMEOUT_S,
+        )
+        self.result = Result(waits=self.queue.stats.waits)  # the queue's list: (wait, requests) of those served
+        first = max(1, math.ceil(rate_at(spec, 0, self.bursts) / (serving.capacity * headroom)))
+        self.ready = self.asked = static_replicas if mode == "static" else first
+        self.starting: list[float] = []  # when each starting replica is ready
+        self.last_stop = 0.0  # when a replica last stopped (the node's image cache)
+        self.last_change: LastChange | None = None
+        self.samples: list[Sample] = []
+        self.minute = {"requests": 0.0, "served": 0.0, "queue": 0.0}
+        self.credit = 0.0
+
+    def step(self, second: int) -> None:
+        spec, serving, result, queue = self.spec, self.serving, self.result, self.queue
+        now = float(second)
+        if self.starting:
+            self.ready += sum(1 for t in self.starting if t <= now)
+            self.starting = [t for t in self.starting if t > now]
+        arrived = poisson(self.rng, rate_at(spec, second, self.bursts))
+        result.requests += arrived
+        self.minute["requests"] += arrived
+        if self.mode == "auto" and arrived and self.asked == 0:
+            # The gateway's hand-off: a request at zero wakes the deployment at once (it waits in the queue).
+            self.asked = 1
+            seconds = self._start(now, self.pool)
+            result.wakes.append(seconds)
+            self.starting.append(now + seconds)
+            self.last_change = LastChange(at=now, direction="wake")
+            result.decisions += 1
+        queue.offer(now=now, count=arrived)
+        queue.expire(now=now)
+        result.rejected = queue.stats.rejected
+        per_second = self.ready * serving.capacity
+        # Capacity accrues a second at a time (a fraction carries over); no replica, no capacity.
+        self.credit = min(self.credit + per_second, max(1.0, per_second)) if self.ready else 0.0
+        before = len(queue.stats.waits)
+        served = queue.serve(now=now, capacity=math.floor(self.credit))
+        self.credit -= served
+        if served:
+            ttft = serving.ttft_at(min(served, per_second) / max(1, self.ready))
+            result.good += sum(count for wait, count in queue.stats.waits[before:] if wait + ttft <= spec.ttft_s)
+        self.minute["served"] += served
+        self.minute["queue"] += queue.length
+        result.cost += (self.ready + len(self.starting)) * serving.hourly / 3600
+        result.peak_replicas = max(result.peak_replicas, self.ready + len(self.starting))
+        if second % 60 == 59:
+            self.samples.append(
+                Sample(
+                    at=now + 1,
+                    replicas=self.ready,
+                    requests=self.minute["requests"],
+                    concurrency=self.minute["served"] / 60 * serving.e2e,  # Little's law over the minute
+                    queue_depth=self.minute["queue"] / 60,
+                )
+            )
+            self.samples = self.samples[-15:]
+            self.minute = {"requests": 0.0, "served": 0.0, "queue": 0.0}
+        if self.mode == "auto" and second % TICK_S == 0 and self.asked:
+            self._autoscale(now)
+
+    def _autoscale(self, now: float) -> None:
+        policy = self.policy
+        decision = decide(
+            current=self.asked, samples=self.samples, policy=policy, now=now, target=policy.target,
+            last_change=self.last_change,
+        )  # fmt: skip
+        if decision.desired == self.asked:
+            return
+        self.result.decisions += 1
+        self.last_change = LastChange(at=now, direction=decision.direction)
+        if decision.desired > self.asked:
+            for _ in range(decision.desired - self.asked):
+                # As in the product, a pool serves wakes only; replicas added to a serving deployment start cold.
+                self.starting.append(now + self._start(now, None))
+        else:
+            drop = self.asked - decision.desired
+            cancel = min(drop, len(self.starting))
+            self.starting = sorted(self.starting)[: len(self.starting) - cancel]
+            self.ready -= drop - cancel
+            self.last_stop = now
+            if decision.direction == TO_ZERO:
+                self.samples = []
+        self.asked = decision.desired
+
+    def _start(self, now: float, pool: Pool | None) -> float:
+        pooled = pool is not None and pool.claim(self.spec.gpu, now, self.model)
+        cached = self.last_stop > 0 and now - self.last_stop < self.model.image_cache_s
+        seconds = cold_start(self.model, model_gb=self.serving.model_gb, image_cached=cached, pooled=pooled).total_s
+        self.result.cold_starts.append(seconds)
+        return seconds
+
+
+def static_replicas(spec: Spec, hours: int) -> int:
+    """Replicas for the day's peak (bursts included) at the SLO's concurrency: what a static deployment runs."""
+    serving = Serving(spec)
+    bursts = burst_minutes(spec, hours)
+    peak = max(rate_at(spec, s, bursts) for s in range(0, hours * 3600, 60))
+    return max(1, math.ceil(peak / serving.capacity))
+
+
+def pool_cost(hours: int) -> float:
+    """The standby replicas' cost: per GPU type used, POOL_SIZE replicas of the largest replica on it, all day."""
+    sizes: dict[str, float] = {}
+    for spec in SPECS:
+        sizes[spec.gpu] = max(sizes.get(spec.gpu, 0.0), Serving(spec).hourly)
+    return sum(sizes.values()) * POOL_SIZE * hours
+
+
+def _q(values: list[float], q: float) -> float:
+    return weighted_quantile([(v, 1.0) for v in values], q) or 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hours", type=int, default=24)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    high, low = HEADROOMS
+    modes = (  # name, mode, pool, headroom
+        ("static", "static", None, high),
+        (f"auto {high:.0%}", "auto", None, high),
+        (f"auto {high:.0%} + pool", "auto", Pool(size=POOL_SIZE), high),
+        (f"auto {low:.0%} + pool", "auto", Pool(size=POOL_SIZE), low),
+    )
+    runs: dict = {name: [] for name, *_ in modes}
+    print(f"{'deployment':16} {'model / GPU':44} {'static':>6} {'cap/rep':>7}")
+    for spec in SPECS:
+        fixed = static_replicas(spec, args.hours)
+        serving = Serving(spec)
+        print(f"{spec.name:16} {spec.model_id.split('/')[1] + ' on ' + str(spec.tp) + 'x' + spec.gpu:44} {fixed:>6} "
+              f"{serving.capacity:>7.2f}")  # fmt: skip
+        for name, mode, pool, headroom in modes:
+            runs[name].append(
+                Run(spec, hours=args.hours, mode=mode, pool=pool, static_replicas=fixed, headroom=headroom)
+            )
+    everything = [run for group in runs.values() for run in group]
+    for second in range(args.hours * 3600):  # every deployment in lockstep: the pool is shared in time
+        for run in everything:
+            run.step(second)
+    runs = {name: [run.result for run in group] for name, group in runs.items()}
+    elapsed = time.perf_counter() - started
+    static_cost = sum(r.cost for r in runs["static"])
+    print()
+    print("| run | cost ($) | saved vs static | within SLO | rejected (429) | queue wait p99 / max (s) | cold starts | "
+          "cold start p50 / p99 (s) | replica starts | start p50 / p99 (s) | decisions |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, results in runs.items():
+        cost = sum(r.cost for r in results) + (pool_cost(args.hours) if "pool" in name else 0.0)
+        requests = sum(r.requests for r in results)
+        good = sum(r.good for r in results)
+        rejected = sum(r.rejected for r in results)
+        waits = [w for r in results for w in r.waits]
+        starts = [s for r in results for s in r.cold_starts]
+        wakes = [s for r in results for s in r.wakes]
+        cold = f"{_q(wakes, 0.5):.1f} / {_q(wakes, 0.99):.1f}" if wakes else "-"
+        start = f"{_q(starts, 0.5):.1f} / {_q(starts, 0.99):.1f}" if starts else "-"
+        print(
+            f"| {name} | {cost:,.2f} | {(1 - cost / static_cost):.1%} | {good / requests:.3%} | {rejected:,.0f} | "
+            f"{weighted_quantile(waits, 0.99) or 0:.0f} / {max((w for w, _ in waits), default=0):.0f} | "
+            f"{len(wakes)} | {cold} | {len(starts)} | {start} | "
+            f"{sum(r.decisions for r in results)} |"
+        )
+    total = sum(r.requests for r in runs["static"])
+    print(f"\n{args.hours} simulated hours, {len(SPECS)} deployments, {total:,.0f} requests per run; "
+          f"replayed in {elapsed:.1f} s (pool run: {POOL_SIZE} standby per GPU type, its cost included).")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
