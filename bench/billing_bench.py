@@ -3,7 +3,8 @@
 Jobs are written directly with real start/stop times spread over March 2026 (durations drawn with a fixed seed,
 10 to --max-minutes minutes), so the run measures metering and the close, not the simulated driver. Measures: usage
 rows written, time of the metering pass, time of a repeated pass (writes nothing), time of the monthly close (a last
-pass, rebuilding and finalising the invoice), size on disk of the usage table with its indexes.
+pass, rebuilding and finalising the invoice), size on disk of the usage table with its indexes, and the cost explorer's
+month query (`billing.costs.cost_report`, by project and by deployment, per day; --explorer-runs each) at p50 / p99.
 
     python bench/billing_bench.py                  # 1,000 deployments x 4 jobs, database uf_bench_billing
     python bench/billing_bench.py --max-minutes 240
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=int, default=110)
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--explorer-runs", type=int, default=100)
     args = parser.parse_args()
     recreate_postgres(args.database_url)
     os.environ["DATABASE_URL"] = args.database_url
@@ -45,9 +47,11 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
 
+    from billing.costs import cost_report
     from billing.invoices import invoices_close_month
     from billing.metering import metering_pass
     from billing.models import Invoice, UsageRecord
@@ -109,8 +113,23 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_total_relation_size('billing_usagerecord')")
             size = cursor.fetchone()[0]
+        user = get_user_model().objects.create(username="bench", is_superuser=True)
+        explorer = {}
+        for group_by in ("project", "deployment"):
+            times = []
+            for _ in range(args.explorer_runs):
+                t0 = time.perf_counter()
+                cost_report(user=user, group_by=group_by, start=month, end=close_at.replace(hour=0), step="day")
+                times.append((time.perf_counter() - t0) * 1000)
+            times.sort()
+            explorer[group_by] = (times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))])
         print(
-            f"jobs {len(jobs)}, usage rows {rows}, metering pass {pass_seconds:.2f} s, "
+            "explorer month query (ms, p50 / p99): "
+            + ", ".join(f"by {name} {p50:.1f} / {p99:.1f}" for name, (p50, p99) in explorer.items())
+        )
+        print(
+            f"jobs {len(jobs)}, usage rows {rows} ({rows / pass_seconds:,.0f} rows/s), "
+            f"metering pass {pass_seconds:.2f} s, "
             f"repeated pass {repeat_seconds:.2f} s (0 rows), monthly close {close_seconds:.2f} s, "
             f"usage table + indexes {size / 2**20:.1f} MiB ({size / rows:.0f} B/row), "
             f"invoice {invoice.number} {invoice.lines.count()} lines total {invoice.total}"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -85,38 +85,53 @@ def deployment_labels(jobs: list[Job]) -> dict:
     return {pk: (usecase, template) for pk, usecase, template in rows}
 
 
-def usage_record(
-    job: Job,
-    minute: datetime,
-    seconds: Decimal,
-    prices: tuple[PriceList | None, dict],
-    labels: tuple[str, str] = ("", ""),
-) -> UsageRecord:
-    """The record of `seconds` of `job` in `minute`, at the price list in effect then."""
+COLUMNS = (  # a usage row as written (the model's column names, in this order)
+    "job_id",
+    "minute",
+    "tenant_id",
+    "project_id",
+    "cluster_id",
+    "usecase_deployment_id",
+    "usecase",
+    "template",
+    "seconds",
+    "gpu_type",
+    "gpu_minutes",
+    "cpu_core_minutes",
+    "memory_gib_minutes",
+    "gpu_amount",
+    "cpu_amount",
+    "memory_amount",
+    "price_list_id",
+)
+
+
+def usage_amounts(job: Job, seconds: Decimal, prices: tuple[PriceList | None, dict]) -> tuple:
+    """(gpu type, GPU-, core-, GiB-minutes, and their amounts) of `seconds` of `job` at a price list."""
     gpu_type = job.resources.get("gpu_type") or ""
     quantities = resource_quantities(job.resources)
     unit = resource_prices(prices[1], gpu_type or None)
     minutes = seconds / 60
     hours = seconds / 3600
-    return UsageRecord(
-        job=job,
-        minute=minute,
-        tenant_id=job.tenant_id,
-        project_id=job.project_id,
-        cluster_id=job.cluster_id,
-        usecase_deployment_id=job.usecase_deployment_id,
-        usecase=labels[0],
-        template=labels[1],
-        seconds=seconds,
-        gpu_type=gpu_type if quantities["gpu"] else "",
-        gpu_minutes=_meter(quantities["gpu"] * minutes),
-        cpu_core_minutes=_meter(quantities["cpu"] * minutes),
-        memory_gib_minutes=_meter(quantities["memory"] * minutes),
-        gpu_amount=_meter(quantities["gpu"] * unit["gpu"] * hours),
-        cpu_amount=_meter(quantities["cpu"] * unit["cpu"] * hours),
-        memory_amount=_meter(quantities["memory"] * unit["memory"] * hours),
-        price_list=prices[0],
+    return (
+        gpu_type if quantities["gpu"] else "",
+        _meter(quantities["gpu"] * minutes),
+        _meter(quantities["cpu"] * minutes),
+        _meter(quantities["memory"] * minutes),
+        _meter(quantities["gpu"] * unit["gpu"] * hours),
+        _meter(quantities["cpu"] * unit["cpu"] * hours),
+        _meter(quantities["memory"] * unit["memory"] * hours),
     )
+
+
+def _row(job: Job, minute: datetime, seconds: Decimal, prices, labels: tuple[str, str], memo: dict) -> tuple:
+    # Most minutes of a job are whole ones at one price list: their amounts are computed once per job (memo).
+    key = (prices[0].pk if prices[0] is not None else None, seconds)
+    amounts = memo.get(key)
+    if amounts is None:
+        amounts = memo[key] = usage_amounts(job, seconds, prices)
+    head = (job.pk, minute, job.tenant_id, job.project_id, job.cluster_id, job.usecase_deployment_id, *labels, seconds)
+    return (*head, *amounts, key[0])
 
 
 def metering_pass(*, now: datetime | None = None, batch_size: int = 5000) -> dict:
@@ -135,11 +150,12 @@ def metering_pass(*, now: datetime | None = None, batch_size: int = 5000) -> dic
     book = PriceBook.load(jobs)
     labels = deployment_labels(jobs)
     offered = 0
-    pending: list[UsageRecord] = []
+    pending: list[tuple] = []
     for job in jobs:
+        memo: dict = {}
+        job_labels = labels.get(job.usecase_deployment_id, ("", ""))
         for minute, seconds in job_minutes(job, after=job.metered_until, now=now):
-            prices = book.at(job.cluster_id, minute)
-            pending.append(usage_record(job, minute, seconds, prices, labels.get(job.usecase_deployment_id, ("", ""))))
+            pending.append(_row(job, minute, seconds, book.at(job.cluster_id, minute), job_labels, memo))
             if len(pending) >= batch_size:
                 offered += _write(pending)
     offered += _write(pending)
@@ -147,10 +163,32 @@ def metering_pass(*, now: datetime | None = None, batch_size: int = 5000) -> dic
     return {"jobs": len(jobs), "records_offered": offered}
 
 
-def _write(records: list[UsageRecord]) -> int:
-    count = len(records)
-    if records:
-        with transaction.atomic():
+def _write(rows: list[tuple]) -> int:
+    """Insert the rows, skipping (job, minute) pairs already there; on PostgreSQL by COPY into a temporary table and
+    one INSERT ... ON CONFLICT DO NOTHING (no model instances, no per-value SQL compilation)."""
+    count = len(rows)
+    if not rows:
+        return 0
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            _copy_insert(rows)
+        else:
+            records = [UsageRecord(**dict(zip(COLUMNS, row, strict=True))) for row in rows]
             UsageRecord.objects.bulk_create(records, ignore_conflicts=True)
-        records.clear()
+    rows.clear()
     return count
+
+
+def _copy_insert(rows: list[tuple]) -> None:
+    table = UsageRecord._meta.db_table
+    columns = ", ".join(COLUMNS)
+    with connection.cursor() as cursor:
+        # Dropped at the end, not ON COMMIT: inside an outer transaction this block is only a savepoint.
+        cursor.execute(f"CREATE TEMP TABLE usage_in AS SELECT {columns} FROM {table} WITH NO DATA")
+        with cursor.copy(f"COPY usage_in ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM usage_in ON CONFLICT (job_id, minute) DO NOTHING"
+        )
+        cursor.execute("DROP TABLE usage_in")
