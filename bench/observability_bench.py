@@ -65,6 +65,7 @@ def run(args) -> None:
     import json
 
     from django.db import connection
+    from django.db.models import Q, Sum
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
@@ -74,10 +75,11 @@ def run(args) -> None:
     from deployments.tests.factories import make_cluster, seed_system_templates
     from jobs.drivers import get_driver
     from jobs.models import Job
-    from observability.collect import floor_minute, metrics_collect, rollup_from_window
+    from observability.collect import floor_minute, metrics_collect, rollup_from_window, slo_hours_refresh
     from observability.models import MetricRollup
     from observability.query import range_query
     from observability.selectors import deployment_slo
+    from observability.sketch import sketch_from_json, sketch_new
     from observability.workload import expected_for, serving_for
     from templates_app.models import UseCaseTemplate
     from tenancy.tests.factories import MembershipFactory, ProjectFactory, TenantFactory, UserFactory
@@ -174,6 +176,7 @@ def run(args) -> None:
         history.append(row)
         hour += timedelta(hours=1)
     MetricRollup.objects.bulk_create(history, batch_size=1000)
+    slo_hours_refresh(start=now - timedelta(days=31), end=now, deployment_ids=[first.pk])
     print(f"history for one deployment: {len(history)} rows in {time.perf_counter() - t0:.1f} s")
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE observability_metricrollup")  # the visibility map for index-only scans
@@ -194,8 +197,44 @@ def run(args) -> None:
                                                                component=c))  # fmt: skip
         print(f"24 h range query, 1-minute step, 3 names ({label}): median {median:.1f} ms, p99 {p99:.1f} ms, "
               f"{q} queries")  # fmt: skip
+
+    # The same answers the way they were computed before (same run, same data): every latency sketch decoded into a
+    # DDSketch and merged; the 30-day window as one SUM over every LLM rollup of the 30 days.
+    def range_before(component: str):
+        rows = MetricRollup.objects.filter(deployment_id=first.pk, start__gte=now - timedelta(hours=24), start__lt=now)
+        if component:
+            rows = rows.filter(component_key=component)
+        merged: dict = {}
+        for start, ttft in rows.values_list("start", "ttft").iterator(chunk_size=2000):
+            if ttft and ttft.get("n"):
+                merged.setdefault(start, sketch_new()).merge(sketch_from_json(ttft))
+        return {k: [v.get_quantile_value(q) for q in (0.5, 0.9, 0.99)] for k, v in merged.items()}
+
+    for label, component in (("llm component", "llm"), ("all components", "")):
+        median, p99, q = timed(lambda c=component: range_before(c))
+        print(f"  before (DDSketch objects, TTFT only) ({label}): median {median:.1f} ms, p99 {p99:.1f} ms")
+
     median, p99, q = timed(lambda: deployment_slo(deployment=first, now=now))
     print(f"30-day SLO query: median {median:.1f} ms, p99 {p99:.1f} ms, {q} queries")
+
+    def slo_before():
+        since = Q(start__gte=now - timedelta(days=30), start__lt=now)
+        aggregates = {f"{c}_{w}": Sum(c, filter=since) for c in ("requests", "errors", "ttft_good", "itl_good",
+                                                                 "e2e_good") for w in range(5)}  # fmt: skip
+        return list(MetricRollup.objects.filter(deployment_id__in=[first.pk], is_llm=True,
+                                                start__gte=now - timedelta(days=30), start__lt=now)
+                    .values("deployment_id").annotate(**aggregates))  # fmt: skip
+
+    median, p99, q = timed(slo_before)
+    print(
+        f"  before (one SUM over every LLM rollup of 30 days, 25 aggregates): median {median:.1f} ms, p99 {p99:.1f} ms"
+    )
+    with CaptureQueriesContext(connection) as queries:
+        t = time.perf_counter()
+        slo_hours_refresh(start=now - timedelta(minutes=1), end=now)
+        refresh = (time.perf_counter() - t) * 1000
+    print(f"SLO hours refresh at collection ({args.count} deployments, the current hour): {refresh:.0f} ms, "
+          f"{len(queries)} queries")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Sum
+from django.db.models.functions import Trunc
 
 from deployments.models import ComponentDeployment, UseCaseDeployment
 from jobs.drivers import get_driver
 from jobs.models import Job
-from observability.models import DeploymentMonitoring, MetricRollup
+from observability.models import DeploymentMonitoring, MetricRollup, SloHour
 from observability.sketch import sketch_count_at_most, sketch_from_values, sketch_merge_json, sketch_to_json
 from observability.workload import expected_for, serving_for
 from usecases.models import Usecase
@@ -87,7 +88,34 @@ def metrics_collect(*, now: datetime) -> CollectResult:
         )
     MetricRollup.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
     result.rows = len(rows)
+    if rows:
+        slo_hours_refresh(start=min(r.start for r in rows), end=end)
     return result
+
+
+SLO_SUMS = ("requests", "errors", "ttft_good", "itl_good", "e2e_good")
+
+
+def slo_hours_refresh(*, start: datetime, end: datetime, deployment_ids=None) -> int:
+    """Recompute the SloHour rows of every hour touching [start, end) from the LLM rollups (idempotent: an hour is
+    summed whole again, so a late or repeated collection cannot count twice). Two queries."""
+    first_hour = start.replace(minute=0, second=0, microsecond=0)
+    rollups = MetricRollup.objects.filter(is_llm=True, start__gte=first_hour, start__lt=end)
+    if deployment_ids is not None:
+        rollups = rollups.filter(deployment_id__in=deployment_ids)
+    sums = (
+        rollups.annotate(hour=Trunc("start", "hour", tzinfo=UTC))
+        .values("deployment_id", "hour")
+        .annotate(**{name: Sum(name) for name in SLO_SUMS})
+        .order_by()
+    )
+    hours = [
+        SloHour(deployment_id=row["deployment_id"], hour=row["hour"], **{n: row[n] for n in SLO_SUMS}) for row in sums
+    ]
+    SloHour.objects.bulk_create(
+        hours, batch_size=1000, update_conflicts=True, unique_fields=["deployment", "hour"], update_fields=SLO_SUMS
+    )
+    return len(hours)
 
 
 def rollup_from_window(
@@ -146,6 +174,7 @@ def metrics_compact(*, now: datetime, max_hours: int = 48) -> CompactResult:
         result.hours += 1
     purge_before = now - timedelta(days=settings.METRICS_RETENTION_DAYS)
     result.purged, _ = MetricRollup.objects.filter(start__lt=purge_before).delete()
+    SloHour.objects.filter(hour__lt=purge_before).delete()
     return result
 
 

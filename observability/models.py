@@ -98,6 +98,31 @@ class MetricRollup(models.Model):
         return f"{self.deployment_id}/{self.component_key}@{self.start:%Y-%m-%d %H:%M}"
 
 
+class SloHour(models.Model):
+    """One deployment's LLM requests over one hour: how many, how many failed, how many within each latency target.
+
+    Recomputed from the rollups of that hour at each collection, so a 30-day attainment is a SUM over at most 720
+    narrow rows (not over 10,000 wide rollups); shorter windows read the minute rollups.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    deployment = models.ForeignKey("deployments.UseCaseDeployment", on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    requests = models.FloatField(default=0)
+    errors = models.FloatField(default=0)
+    ttft_good = models.FloatField(null=True, blank=True)
+    itl_good = models.FloatField(null=True, blank=True)
+    e2e_good = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["deployment", "hour"]
+        constraints = [models.UniqueConstraint(fields=["deployment", "hour"], name="one_slo_row_per_hour")]
+        indexes = [models.Index(fields=["hour"])]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id}@{self.hour:%Y-%m-%d %H}"
+
+
 class AlertRule(models.Model):
     """A condition on one deployment that fires an alert: SLO burn rate over a window pair, a component not
     RUNNING for N minutes, the deployment DEGRADED, its cost over a budget, or a component's latency percentile

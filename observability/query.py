@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from observability.models import MetricRollup
-from observability.sketch import sketch_from_json, sketch_new, sketch_quantile
+from observability.sketch import Bins
 
 LATENCIES = {
     "vllm:time_to_first_token_seconds": "ttft",
@@ -101,7 +101,10 @@ def _accumulate(bucket: _Bucket, row: dict, names: list[str]) -> None:
         if name in LATENCIES:
             data = row[LATENCIES[name]]
             if data and data.get("n"):
-                bucket.sketches.setdefault(name, sketch_new()).merge(sketch_from_json(data))
+                bins = bucket.sketches.get(name)
+                if bins is None:
+                    bins = bucket.sketches[name] = Bins()
+                bins.add_json(data)
         elif name in RATES:
             column = RATES[name]
             value = row["requests"] - row["errors"] if column == "success" else row[column]
@@ -121,14 +124,16 @@ def _series(name: str, buckets: dict, start: datetime, step: int, component: str
     labels = {"__name__": name, **({"component": component} if component else {})}
     if name in LATENCIES:
         series = []
-        for q in quantiles:
-            values = []
-            for index in sorted(buckets):
-                sketch = buckets[index].sketches.get(name)
-                value = sketch_quantile(sketch, q) if sketch is not None else None
+        values: dict[float, list] = {q: [] for q in quantiles}
+        for index in sorted(buckets):
+            bins = buckets[index].sketches.get(name)
+            if bins is None:
+                continue
+            for q, value in zip(quantiles, bins.quantiles(quantiles), strict=True):
                 if value is not None:
-                    values.append([_ts(start, index, step), _fmt(value)])
-            series.append({"metric": {**labels, "quantile": str(q)}, "values": values})
+                    values[q].append([_ts(start, index, step), _fmt(value)])
+        for q in quantiles:
+            series.append({"metric": {**labels, "quantile": str(q)}, "values": values[q]})
         return series
     values = []
     for index in sorted(buckets):

@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 
 from deployments.models import UseCaseDeployment
-from observability.models import Alert, AlertRule, DeploymentMonitoring, MetricRollup, NotificationChannel
+from observability.models import Alert, AlertRule, DeploymentMonitoring, MetricRollup, NotificationChannel, SloHour
 from observability.workload import TARGETS, targets_of
 from tenancy.selectors import scope_to_user
 from usecases.models import Usecase
@@ -60,32 +60,61 @@ def deployment_objective(deployment: UseCaseDeployment) -> Decimal:
 
 
 def attainment_windows(*, deployment_ids: list, now: datetime) -> dict:
-    """{deployment id: {window: WindowAttainment}} over the LLM components, in one query."""
+    """{deployment id: {window: WindowAttainment}} over the LLM components, in two queries: the windows up to 6 h
+    (and the current hour) from the minute rollups, the 30 days from the hourly SLO sums plus the current hour."""
+    this_hour = now.replace(minute=0, second=0, microsecond=0)
+    short = {name: span for name, span in WINDOWS.items() if name != BUDGET_WINDOW}
+    spans = {**short, CURRENT_HOUR: now - this_hour}
     aggregates = {}
-    for name, span in WINDOWS.items():
+    for name, span in spans.items():
         since = Q(start__gte=now - span, start__lt=now)
-        aggregates[f"{name}__requests"] = Sum("requests", filter=since)
-        aggregates[f"{name}__errors"] = Sum("errors", filter=since)
-        for target in TARGETS:
-            aggregates[f"{name}__{target}"] = Sum(f"{target}_good", filter=since)
-    rows = (
+        for column in ("requests", "errors", *(f"{t}_good" for t in TARGETS)):
+            aggregates[f"{name}__{column}"] = Sum(column, filter=since)
+    recent = (
         MetricRollup.objects.filter(
-            deployment_id__in=deployment_ids, is_llm=True, start__gte=now - WINDOWS[BUDGET_WINDOW], start__lt=now
+            deployment_id__in=deployment_ids, is_llm=True, start__gte=now - max(spans.values()), start__lt=now
         )
         .values("deployment_id")
         .annotate(**aggregates)
+        .order_by()
     )
+    month = (
+        SloHour.objects.filter(
+            deployment_id__in=deployment_ids, hour__gte=now - WINDOWS[BUDGET_WINDOW], hour__lt=this_hour
+        )
+        .values("deployment_id")
+        .annotate(**{f"{BUDGET_WINDOW}__{c}": Sum(c) for c in ("requests", "errors", *(f"{t}_good" for t in TARGETS))})
+        .order_by()
+    )
+    sums: dict = {}
+    for row in [*recent, *month]:
+        sums.setdefault(row.pop("deployment_id"), {}).update(row)
     result = {}
-    for row in rows:
-        result[row["deployment_id"]] = {
-            name: WindowAttainment(
-                requests=row[f"{name}__requests"] or 0.0,
-                errors=row[f"{name}__errors"] or 0.0,
-                good={t: row[f"{name}__{t}"] for t in TARGETS},
-            )
-            for name in WINDOWS
-        }
+    for deployment_id, row in sums.items():
+        windows = {name: _window(row, name) for name in short}
+        hour, days = _window(row, CURRENT_HOUR), _window(row, BUDGET_WINDOW)
+        windows[BUDGET_WINDOW] = WindowAttainment(
+            requests=days.requests + hour.requests,
+            errors=days.errors + hour.errors,
+            good={t: _add(days.good[t], hour.good[t]) for t in TARGETS},
+        )
+        result[deployment_id] = windows
     return result
+
+
+CURRENT_HOUR = "hour"
+
+
+def _window(row: dict, name: str) -> WindowAttainment:
+    return WindowAttainment(
+        requests=row.get(f"{name}__requests") or 0.0,
+        errors=row.get(f"{name}__errors") or 0.0,
+        good={t: row.get(f"{name}__{t}_good") for t in TARGETS},
+    )
+
+
+def _add(a: float | None, b: float | None) -> float | None:
+    return None if a is None and b is None else (a or 0.0) + (b or 0.0)
 
 
 def deployment_slo(*, deployment: UseCaseDeployment, now: datetime) -> dict:

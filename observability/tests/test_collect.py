@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from deployments.services import deployment_scale
-from observability.collect import floor_minute, metrics_collect, metrics_compact
-from observability.models import DeploymentMonitoring, MetricRollup
-from observability.selectors import deployment_slo
+from jobs.models import Job
+from observability.collect import floor_minute, metrics_collect, metrics_compact, slo_hours_refresh
+from observability.models import DeploymentMonitoring, MetricRollup, SloHour
+from observability.selectors import attainment_windows, deployment_slo
 from observability.sketch import sketch_merge_json, sketch_quantile
 from observability.tests.conftest import settle
 from observability.workload import sized_rate
@@ -83,3 +84,24 @@ def test_old_minutes_fold_into_hours_with_the_same_totals_and_percentiles(deploy
     MetricRollup.objects.filter(deployment=deployment).update(start=F("start") - timedelta(days=90))
     assert metrics_compact(now=timezone.now()).purged > 0
     assert not MetricRollup.objects.filter(deployment=deployment).exists()
+
+
+def test_the_30_day_window_sums_hourly_rows_and_agrees_with_the_rollups(deployment):
+    Job.objects.filter(usecase_deployment_id=deployment.pk).update(started_at=F("started_at") - timedelta(minutes=90))
+    now = floor_minute(timezone.now())
+    metrics_collect(now=now - timedelta(minutes=40))
+    metrics_collect(now=now)
+    # An older day, folded into hourly rollups as compaction leaves it, summed into SloHour like any other.
+    old = list(MetricRollup.objects.filter(deployment=deployment, is_llm=True))
+    for row in old:
+        row.pk, row.start, row.resolution = None, row.start - timedelta(days=10), MetricRollup.Resolution.HOUR
+    MetricRollup.objects.bulk_create(old)
+    slo_hours_refresh(start=now - timedelta(days=11), end=now - timedelta(days=9))
+    slo_hours_refresh(start=now - timedelta(minutes=30), end=now)  # a repeated refresh counts nothing twice
+    llm = MetricRollup.objects.filter(deployment=deployment, is_llm=True, start__gte=now - timedelta(days=30))
+    expected = llm.aggregate(requests=Sum("requests"), errors=Sum("errors"), ttft=Sum("ttft_good"))
+    month = attainment_windows(deployment_ids=[deployment.pk], now=now)[deployment.pk]["30d"]
+    assert month.requests == pytest.approx(expected["requests"]) and expected["requests"] > 0
+    assert month.errors == pytest.approx(expected["errors"])
+    assert month.good["ttft"] == pytest.approx(expected["ttft"])
+    assert SloHour.objects.filter(deployment=deployment).count() <= 3 + 3  # hours, not minutes

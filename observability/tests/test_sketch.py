@@ -52,3 +52,24 @@ def test_weighted_draws_count_as_many_requests():
     sketch = sketch_from_values([(0.1, 2.5), (0.3, 2.5)])
     assert sketch.count == 5.0 and sketch_count_at_most(sketch, 0.2) == 2.5
     assert sketch_merge_json([None, {}, sketch_to_json(sketch)]).count == 5.0
+
+
+def test_bins_answer_exactly_as_merged_ddsketches():
+    import random
+
+    from observability.sketch import Bins, sketch_from_values, sketch_merge_json, sketch_to_json
+
+    rng = random.Random(7)
+    stored = [
+        sketch_to_json(sketch_from_values((rng.lognormvariate(-2, 1), rng.choice((1, 2.5))) for _ in range(300)))
+        for _ in range(12)
+    ]
+    stored.append(sketch_to_json(sketch_from_values([(0.0, 3), (0.5, 1)])))  # zeros count too
+    qs = (0.99, 0.0, 0.5, 0.9, 0.95, 1.0, 0.01)
+    for chunk in (stored[:1], stored[:5], stored):
+        bins = Bins()
+        for data in chunk:
+            bins.add_json(data)
+        merged = sketch_merge_json(chunk)
+        assert bins.quantiles(qs) == [merged.get_quantile_value(q) for q in qs]
+    assert Bins().quantiles((0.5,)) == [None]
