@@ -112,3 +112,13 @@ def test_every_job_status_maps_onto_a_component_status():
 def test_the_models_choices_are_the_pure_statuses():
     assert tuple(UseCaseDeployment.Status.values) == DeploymentStatus.CHOICES
     assert tuple(ComponentDeployment.Status.values) == ComponentStatus.CHOICES
+
+
+def test_a_component_at_zero_makes_the_deployment_scaled_to_zero_only_when_the_rest_serves():
+    zero = ComponentState("llm", ComponentStatus.SCALED_TO_ZERO, has_run=True)
+    running = ComponentState("db", ComponentStatus.RUNNING, has_run=True)
+    assert aggregate_status([running, zero]) == DeploymentStatus.SCALED_TO_ZERO
+    assert aggregate_status([zero]) == DeploymentStatus.SCALED_TO_ZERO
+    starting = ComponentState("db", ComponentStatus.STARTING, has_run=True)
+    assert aggregate_status([starting, zero]) == DeploymentStatus.DEGRADED
+    assert DeploymentStatus.SCALED_TO_ZERO not in DeploymentStatus.ACTIVE  # the reconciler leaves it alone
