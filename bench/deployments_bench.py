@@ -179,11 +179,15 @@ def main() -> None:
                 "max": max(latencies),
             }
         else:
-            started = time.perf_counter()
+            results["load_average_start"] = os.getloadavg()[0]
+            started, cpu_started = time.perf_counter(), time.process_time()
             for _ in range(args.count):
                 response = client.post("/api/v1/deployments", body, format="json")
                 assert response.status_code == 201, response.content
             posted = time.perf_counter()
+            # CPU time of this process per POST (the create and, by default, its first pass): far less sensitive to
+            # other processes on the machine than wall time.
+            results["post_cpu_ms_per_deployment"] = (time.process_time() - cpu_started) / args.count * 1000
             deadline = time.monotonic() + 1800
             while UseCaseDeployment.objects.exclude(status="RUNNING").exists():
                 if time.monotonic() > deadline:
@@ -202,6 +206,7 @@ def main() -> None:
             bare = bare_minimum_writes(cluster, project, tenant, ComponentDeployment, DeploymentEvent, Job, transaction)
             results["bare_minimum_ms"] = {"median": statistics.median(bare) * 1000}
             results["overhead_ratio"] = results["overhead_ms"]["median"] / results["bare_minimum_ms"]["median"]
+            results["load_average_end"] = os.getloadavg()[0]
         # queries of one reconcile pass of a fresh deployment (zero start-up: the whole stack in one pass)
         for worker in workers:
             worker.terminate()
@@ -223,6 +228,15 @@ def main() -> None:
         for worker in workers:
             worker.terminate()
     print(json.dumps(results, indent=2, default=str))
+    if "overhead_ratio" in results:
+        print(
+            f"SUMMARY {args.count} deployments: {results['deployments_per_minute']:.1f} per minute; overhead per "
+            f"component median {results['overhead_ms']['median']:.2f} ms / bare writes "
+            f"{results['bare_minimum_ms']['median']:.2f} ms = {results['overhead_ratio']:.2f}x; "
+            f"{results['post_cpu_ms_per_deployment']:.1f} ms CPU per POST; queries: POST {results['queries_post']} + "
+            f"first pass {results['queries_first_pass']}; load average {results['load_average_start']:.2f} at the "
+            f"start, {results['load_average_end']:.2f} at the end"
+        )
 
 
 def update_run(count: int, client, body: dict, UseCaseDeployment, Job) -> dict:

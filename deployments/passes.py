@@ -10,7 +10,10 @@ retries), `starting` (the fixpoint start loop), `stopping` (one row, or all depe
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
+
+from django.utils import timezone
 
 from deployments.models import ComponentDeployment, DeploymentEvent, UseCaseDeployment
 from deployments.records import event_record, reconcile_enqueue
@@ -21,6 +24,19 @@ FALLBACK_DELAY = 5.0  # when waiting on something whose time the driver cannot p
 MAX_DELAY = 30.0
 MIN_DELAY = 0.02
 WAITING_ON_DRIVER = frozenset({ComponentStatus.QUEUED, ComponentStatus.STARTING, ComponentStatus.STOPPING})
+# What recording a submission and syncing a row with its job change on the row (written together by `batched`).
+BATCHED_FIELDS = [
+    "job",
+    "env",
+    "config",
+    "submitted_at",
+    "status",
+    "status_message",
+    "outputs",
+    "has_run",
+    "running_at",
+    "updated_at",
+]
 
 
 class ReconcilePass:
@@ -43,6 +59,7 @@ class ReconcilePass:
         self.submitted: list[str] = []
         self.failed_revision_message: str | None = None
         self.next_change_at: datetime | None = None
+        self._batch: tuple[dict, list] | None = None  # rows to save and events to add, while `batched`
 
     def reorder(self, order: dict[str, int]) -> None:
         """Sort the serving rows by a plan's order and index them by key."""
@@ -56,17 +73,56 @@ class ReconcilePass:
         changed = row.status != status
         row.status = status
         row.status_message = message
-        row.save()
+        self.save_row(row)
         if changed:
-            event_record(
-                deployment=self.deployment,
+            self.record_event(
                 component=row,
                 kind=DeploymentEvent.Kind.COMPONENT_STATUS,
                 message=f"{row.key}: {message}",
                 data={"key": row.key, "status": status, "attempt": row.try_number, "job_id": _id(row.job_id), **data},
             )
 
+    def save_row(self, row: ComponentDeployment) -> None:
+        """Save a row now, or at the end of the batch under way."""
+        if self._batch is None:
+            row.save()
+        else:
+            self._batch[0][row.pk] = row
+
+    def record_event(self, **fields) -> None:
+        """Append an event to the deployment's timeline now, or at the end of the batch under way (in order)."""
+        if self._batch is None:
+            event_record(deployment=self.deployment, **fields)
+        else:
+            self._batch[1].append(DeploymentEvent(deployment=self.deployment, **fields))
+
+    @contextlib.contextmanager
+    def batched(self):
+        """Collect the row saves and events of a wave's submissions, then write them as one UPDATE of the rows and
+        one INSERT of the events, instead of two saves and two events per row."""
+        self._batch = ({}, [])
+        try:
+            yield
+            self.flush()
+        finally:
+            self._batch = None
+
+    def flush(self) -> None:
+        """Write what the batch under way holds (before a write that must follow it, such as a retry's row)."""
+        if self._batch is None:
+            return
+        rows, events = self._batch
+        if rows:
+            now = timezone.now()
+            for row in rows.values():
+                row.updated_at = now
+            ComponentDeployment.objects.bulk_update(list(rows.values()), BATCHED_FIELDS)
+        if events:
+            DeploymentEvent.objects.bulk_create(events)
+        self._batch = ({}, [])
+
     def retire(self, row: ComponentDeployment) -> None:
+        self.flush()  # the row's last status and its event come before its retirement and its retry
         row.retired_at = self.now
         row.save(update_fields=["retired_at", "updated_at"])
 

@@ -49,7 +49,7 @@ def _reconcile(deployment_id, now: datetime | None) -> ReconcileOutcome:
     with transaction.atomic():
         deployment = (
             UseCaseDeployment.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("cluster", "project", "pending_revision")
+            .select_related("cluster", "project", "tenant", "pending_revision")
             .filter(pk=deployment_id)
             .first()
         )

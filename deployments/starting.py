@@ -12,7 +12,6 @@ from core.exceptions import ServiceError
 from core.job_specs import with_inputs
 from deployments.models import ComponentDeployment, DeploymentEvent, UseCaseDeployment
 from deployments.passes import ReconcilePass
-from deployments.records import event_record
 from deployments.state import ComponentStatus, dependency_ready
 from deployments.syncing import sync
 from jobs import services as job_services
@@ -87,11 +86,12 @@ def _start_wave(p: ReconcilePass, wave: list[ComponentDeployment]) -> None:
                 jobs.append(job_services.job_submit(cluster=cluster, **request))
             except ServiceError as exc:
                 jobs.append(exc)
-    for (row, env, config, _request), job in zip(rendered, jobs, strict=True):
-        if isinstance(job, ServiceError):
-            p.set_status(row, ComponentStatus.FAILED, f"The cluster refused the job: {job.errors or job.detail}")
-            continue
-        _record_submission(p, row, job, env=env, config=config)
+    with p.batched():  # the wave's rows in one UPDATE, its events in one INSERT
+        for (row, env, config, _request), job in zip(rendered, jobs, strict=True):
+            if isinstance(job, ServiceError):
+                p.set_status(row, ComponentStatus.FAILED, f"The cluster refused the job: {job.errors or job.detail}")
+                continue
+            _record_submission(p, row, job, env=env, config=config)
 
 
 def _job_request(p: ReconcilePass, row: ComponentDeployment, spec: dict) -> dict:
@@ -121,10 +121,9 @@ def _record_submission(p: ReconcilePass, row: ComponentDeployment, job, *, env: 
     row.env = env
     row.config = config
     row.submitted_at = p.now
-    row.save()
+    p.save_row(row)
     p.submitted.append(row.key)
-    event_record(
-        deployment=p.deployment,
+    p.record_event(
         component=row,
         kind=DeploymentEvent.Kind.COMPONENT_SUBMITTED,
         message=f"{row.key}: job {job.pk} submitted (attempt {row.try_number}).",

@@ -5,7 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from deployments import reconciler
-from deployments.models import UseCaseDeployment
+from deployments.models import ComponentDeployment, DeploymentEvent, UseCaseDeployment
+from deployments.tests.factories import make_cluster
 from deployments.tests.test_reconciler import deploy, rows
 from jobs.models import Job
 
@@ -18,7 +19,7 @@ def _first_pass_inline(settings):
 
 
 # A simple-rag-v1 stack on a zero start-up cluster: three roots in one wave, the orchestrator in the next.
-FIRST_PASS_QUERIES = 60  # 87 (on 2026-11-30 morning code) when each job had its own scheduling pass
+FIRST_PASS_QUERIES = 45  # 87 with a scheduling pass per job; 60 with two saves and two events per row
 CLUSTER_LOCKS = 2  # one scheduling pass per wave, not one per job
 
 
@@ -52,6 +53,10 @@ def test_first_pass_submits_each_wave_in_one_call(templates, member_user, projec
         reconciler.deployment_reconcile(deployment_id=deployment.pk)
     sqls = [query["sql"] for query in ctx.captured_queries]
     assert len(sqls) <= FIRST_PASS_QUERIES
+    # A wave's rows are written by one UPDATE and its events by one INSERT (the orchestrator's "Waiting for" message,
+    # written before its wave, is the one other row update).
+    assert sum(1 for sql in sqls if sql.startswith('UPDATE "deployments_componentdeployment"')) == 2 + 1
+    assert sum(1 for sql in sqls if sql.startswith('INSERT INTO "deployments_deploymentevent"')) == 2 + 1
     assert sum(1 for sql in sqls if 'INSERT INTO "jobs_job"' in sql) == 2  # one insert per wave
     assert sum(1 for sql in sqls if sql.startswith('SELECT "jobs_cluster"') and "FOR UPDATE" in sql) == CLUSTER_LOCKS
     sequences = dict(Job.objects.values_list("labels__usecase.component", "sequence"))
@@ -59,3 +64,22 @@ def test_first_pass_submits_each_wave_in_one_call(templates, member_user, projec
     assert sorted(sequences.values()) == [1, 2, 3]
     deployment.refresh_from_db()
     assert deployment.status == "RUNNING"
+
+
+def test_a_wave_written_together_keeps_each_rows_events_in_order(templates, member_user, project, tenant, settings):
+    # Every job fails as it starts: each root's row is recorded, fails and is retired with a retry, all in one wave.
+    settings.DEPLOYMENTS_FIRST_PASS_INLINE = False
+    cluster = make_cluster(tenant=tenant, name="flaky", failure_rate=1.0)
+    deployment = deploy(member_user, project, cluster)
+    reconciler.deployment_reconcile(deployment_id=deployment.pk)
+    first = ComponentDeployment.objects.get(deployment=deployment, key="llm", attempt=1)
+    assert first.status == "FAILED" and first.retired_at is not None
+    assert first.job_id is not None and first.submitted_at is not None
+    assert "Attempt 1 of 3 failed" in first.status_message
+    events = DeploymentEvent.objects.filter(deployment=deployment, data__key="llm").order_by("id")
+    assert [(event.kind, event.data.get("status")) for event in events] == [
+        (DeploymentEvent.Kind.COMPONENT_SUBMITTED, None),
+        (DeploymentEvent.Kind.COMPONENT_STATUS, "FAILED"),
+        (DeploymentEvent.Kind.COMPONENT_RETRY_SCHEDULED, None),
+    ]
+    assert rows(deployment)["llm"].attempt == 2
