@@ -153,4 +153,16 @@ def simulated_response(endpoint: Endpoint, request: RequestInfo, row: ComponentD
         },
         "request": {"method": request.method, "path": f"/{request.path}", "body_bytes": request.body_bytes},
         "simulated": True,
+        "latency": sized_latency(endpoint.deployment.plan),
     }
+
+
+def sized_latency(plan: dict) -> dict | None:
+    """The latency the performance model predicted for the deployment's sized LLM at the load it was sized for
+    (plan["sizing"], written at deploy time), or None when no LLM was sized: what the simulated request "took"."""
+    for key, entry in sorted(((plan.get("sizing") or {}).get("components") or {}).items()):
+        chosen = entry.get("chosen") or {}
+        if entry.get("kind") == "sized" and chosen.get("e2e_s") is not None:
+            figures = {name: chosen.get(name) for name in ("ttft_s", "itl_s", "e2e_s")}
+            return {"component": key, **figures, "source": "performance model, at the sized load"}
+    return None

@@ -16,6 +16,8 @@ from serving import services
 from serving.gateway import bearer_secret
 from serving.models import DeploymentKey, EndpointTraffic
 from serving.tests.factories import running_with_key, send
+from templates_app.selectors import template_get_for_user
+from usecases.tests.factories import make_usecase
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +46,7 @@ def test_a_request_is_answered_by_the_serving_orchestrator_and_counted(served):
     assert body["served_by"]["name"] == orchestrator.job.name
     assert body["served_by"]["upstream"] == f"{orchestrator.outputs['url']}/v1/chat/completions"
     assert body["request"] == {"method": "POST", "path": "/v1/chat/completions", "body_bytes": 11}
+    assert body["latency"] is None  # not sized for a use case: the performance model predicted nothing
     assert traffic(deployment) == {"served": 1, "unauthorized": 0, "throttled": 0, "unavailable": 0}
     key.refresh_from_db()
     assert key.last_used_at is not None
@@ -156,3 +159,26 @@ def test_bearer_secret_reads_only_the_bearer_scheme():
     assert bearer_secret("bearer  abc ") == "abc"
     assert bearer_secret("Token abc") == ""
     assert bearer_secret("") == ""
+
+
+def test_a_sized_deployment_answers_with_the_latency_the_performance_model_predicted(
+    templates, member_user, project, cluster
+):
+    make_usecase()  # healthcare_001: TTFT <= 2 s, E2E <= 6 s
+    deployment, _ = deployment_services.deployment_create(
+        user=member_user,
+        template=template_get_for_user(user=member_user, template_id="simple-rag-v1"),
+        project=project,
+        cluster=cluster,
+        parameters={"model_id": "meta-llama/Llama-3.1-8B-Instruct"},
+        usecase_id="healthcare_001",
+        load={"concurrency": 10},
+    )
+    reconciler.deployment_reconcile(deployment_id=deployment.pk)
+    deployment.refresh_from_db()
+    _, secret = services.key_create(user=member_user, deployment=deployment, name="ci")
+    latency = send(deployment.endpoint_slug, secret).json()["latency"]
+    chosen = deployment.plan["sizing"]["components"]["llm"]["chosen"]
+    assert latency["component"] == "llm"
+    assert (latency["ttft_s"], latency["e2e_s"]) == (chosen["ttft_s"], chosen["e2e_s"])
+    assert 0 < latency["ttft_s"] <= 2.0 and latency["e2e_s"] <= 6.0
