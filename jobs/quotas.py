@@ -17,7 +17,7 @@ within their quota), and which admitted jobs to preempt so a blocked job fits (`
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 CPU = "cpu"
@@ -232,9 +232,13 @@ class QuotaBook:
                     nominal=queue.nominal.get(key, 0),
                     used=self.used(queue_id, key),
                     cohort=queue.cohort,
-                    held_by=self._held_by(queue, key),
                 )
         return None
+
+    def explain(self, queue_id, blocked: Blocked) -> Blocked:
+        """The same wait with who holds the resource (the cohort's biggest users), for a status message."""
+        queue = self.queues[queue_id]
+        return replace(blocked, held_by=self._held_by(queue, blocked.resource))
 
     def _held_by(self, queue: QueueSpec, key: str) -> tuple:
         members = self.members.get(queue.cohort, [queue]) if queue.cohort else [queue]
@@ -337,7 +341,9 @@ class QuotaBook:
         victims makes room. Reclaim first (borrowers of the cohort, while the queue is under its nominal quota
         in what it lacks), then within the queue; lowest priority first, newest first."""
         queue = self.queues.get(queue_id)
-        if queue is None or self.check(queue_id, vector) is None:
+        if queue is None or (queue.reclaim_within_cohort == "Never" and queue.within_cluster_queue == "Never"):
+            return None
+        if self.check(queue_id, vector) is None:
             return None
         chosen: list[Holder] = []
         saved = {q: dict(u) for q, u in self.usage.items()}, dict(self.pool_used)

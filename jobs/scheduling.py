@@ -445,7 +445,8 @@ class Planner:
                 continue
             if waits is not None and not (self.preempting and self._preempt_for(best, unreserved, t)):
                 # It waits for its queue's quota, not for capacity: it sets aside its cohort's pool, not capacity.
-                self.waits.setdefault(best.id, waits)
+                if best.id not in self.waits:
+                    self.waits[best.id] = self.quota.explain(best.queue, waits)
                 blocked.add(best_key)
                 self.quota.reserve(best.queue, best.demand.vector, pool_reserved)
                 continue

@@ -410,14 +410,16 @@ def deployment_delete(*, user, deployment: UseCaseDeployment) -> UseCaseDeployme
 
 def deployments_requeue_stale(*, stale_after: timedelta = timedelta(seconds=15), now: datetime | None = None) -> int:
     """Re-queue deployments that need a pass nobody scheduled: overdue active ones (a lost task or a killed
-    worker heals itself) and running ones whose job died behind their back (they become DEGRADED and retry)."""
+    worker heals itself) and running ones whose job died or was preempted behind their back (they become DEGRADED,
+    and retry or wait to be admitted again)."""
     now = now or timezone.now()
     cutoff = now - stale_after
     overdue = UseCaseDeployment.objects.filter(status__in=DeploymentStatus.ACTIVE).filter(_overdue(cutoff))
     broken = ComponentDeployment.objects.filter(
         retired_at__isnull=True,
         status=ComponentStatus.RUNNING,
-        job__status__in=[Job.Status.FAILED, Job.Status.CANCELLED],
+        # QUEUED: preempted (jobs.services.preemption) or interrupted, back in line while the row says RUNNING.
+        job__status__in=[Job.Status.FAILED, Job.Status.CANCELLED, Job.Status.QUEUED],
     ).exclude(deployment__status__in=[DeploymentStatus.DELETING, DeploymentStatus.DELETED])
     ids = set(overdue.values_list("pk", flat=True)[:1000]) | set(broken.values_list("deployment_id", flat=True)[:1000])
     for deployment_id in ids:

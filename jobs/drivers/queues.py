@@ -63,8 +63,12 @@ def publish_waits(waits: dict, rows: dict) -> int:
     changed = []
     for job_id, blocked in waits.items():
         job = rows.get(job_id)
+        if job is None:
+            continue
         message = blocked.describe() + "."
-        if job is not None and job.status_message != message:
+        if job.status_message.startswith("Preempted"):  # why it is back in line stays in sight
+            message = f"{job.status_message.split('. ', 1)[0]}. {message}"
+        if job.status_message != message:
             job.status_message = message
             changed.append(job)
     if changed:

@@ -1,0 +1,241 @@
+"""Benchmark of quotas (jobs/quotas.py) through the real scheduling pass on PostgreSQL.
+
+1. Admission: 10,000 waiting jobs across 50 ClusterQueues in 5 cohorts (10 queues each, weights 1-4, one
+   LocalQueue per project), recorded without a pass, then scheduling passes every 10 s of a controlled clock until
+   every job was admitted. Measures jobs admitted per second of pass time, the wall time of the first pass (the
+   one that faces all 10,000 waiting jobs) and SQL queries per pass.
+2. Fair share: a contended simulated day. Four queues with no quota of their own (weights 1, 1, 2, 4) borrow a
+   64-GPU pool lent by a fifth queue that runs nothing; each keeps more work waiting than it can run all day
+   (1-8 GPU jobs of 10-16 minutes). Passes run every 60 s. Measures each queue's GPU-hours against its weighted
+   fair share of the GPU-hours used (water-filling, `jobs.quotas.weighted_fair_shares`): the accuracy is
+   1 - |actual / fair - 1|, the worst queue's is the figure.
+
+    python bench/quota_bench.py                 # both parts, database uf_bench_quotas (created, then dropped)
+    python bench/quota_bench.py --quick         # 2,000 jobs, a 6-hour day
+    python bench/quota_bench.py --part admission|fairshare
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.jobs_bench import drop_postgres, percentile, recreate_postgres  # noqa: E402
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/uf_bench_quotas"
+H100, A100 = "H100-80GB", "A100-80GB"
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def setup(tenant_name: str, inventory: dict):
+    from jobs import services
+    from tenancy.models import Project, Tenant
+
+    tenant = Tenant.objects.create(name=tenant_name)
+    cluster = services.cluster_create(
+        tenant=tenant,
+        name="bench",
+        inventory=inventory,
+        prices={"gpu_hour": {t: 2.0 for t in inventory["gpus"]}, "cpu_hour": 0.02, "memory_gib_hour": 0.003},
+        simulation={"startup_seconds": {"default": 0}, "failure_rate": 0.0, "seed": 1},
+    )
+    return tenant, cluster, Project
+
+
+def admission(total: int) -> None:
+    import time_machine
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jobs import services
+    from jobs.models import Job
+
+    tenant, cluster, Project = setup(
+        "Bench admission", {"gpus": {H100: 400, A100: 200}, "cpu_cores": 20_000, "memory_gib": 200_000}
+    )
+    projects = []
+    for c in range(5):
+        for q in range(10):
+            # Per cohort: 80 H100 and 40 A100 split over its ten queues (8/4 each); weights 1-4.
+            queue = services.cluster_queue_create(
+                user=None,
+                cluster=cluster,
+                data={
+                    "name": f"c{c}-q{q}",
+                    "cohort": f"cohort-{c}",
+                    "nominal_quota": {"gpus": {H100: 8, A100: 4}},
+                    "weight": 1 + q % 4,
+                    "reclaim_within_cohort": "Never",
+                },
+            )
+            project = Project.objects.create(tenant=tenant, name=f"p{c}-{q}")
+            services.local_queue_create(user=None, cluster_queue=queue, name=f"l{c}-{q}", project=project)
+            projects.append(project)
+    spec = {"kind": "docker", "image": "ghcr.io/acme/trainer", "tag": "1.0"}
+
+    def job(i: int) -> dict:
+        gpu_type = H100 if i % 3 else A100
+        return {
+            "name": f"job-{i}",
+            "job_type": "BATCH",
+            "tenant": tenant,
+            "project": projects[i % len(projects)],
+            "resources": {"gpu_type": gpu_type, "gpu_count": (1, 2, 4, 8)[i % 4], "cpu": 4, "memory_gib": 32},
+            "spec": spec,
+            "priority": (0, 50, 75)[i % 3],
+            "duration_seconds": 30 + (i * 7919) % 271,  # 30..300 s
+        }
+
+    with time_machine.travel(START, tick=False) as clock:
+        for first in range(0, total, 1000):
+            services.jobs_submit_many(
+                cluster=cluster, jobs=[job(i) for i in range(first, min(total, first + 1000))], schedule=False
+            )
+        seconds, queries, admitted, waiting = [], [], [], []
+        while Job.objects.filter(cluster=cluster, admitted_at__isnull=True, status__in=("PENDING", "QUEUED")).exists():
+            waiting.append(
+                Job.objects.filter(cluster=cluster, admitted_at__isnull=True, status__in=("PENDING", "QUEUED")).count()
+            )
+            connection.queries_log.clear()
+            with CaptureQueriesContext(connection) as ctx:
+                t0 = time.perf_counter()
+                result = services.cluster_schedule_pass(cluster=cluster, bill_running=False)
+                seconds.append(time.perf_counter() - t0)
+            queries.append(len(ctx.captured_queries))
+            admitted.append(result.admitted)
+            clock.shift(10)
+            if len(seconds) > 5000:
+                raise RuntimeError("jobs were not all admitted")
+    busy = sum(seconds)
+    print(f"ADMISSION jobs: {total}; queues: 50 in 5 cohorts; passes: {len(seconds)} (every 10 s of simulated time)")
+    print(
+        f"SUMMARY admission: {sum(admitted) / busy:,.0f} jobs admitted per second of pass time "
+        f"({sum(admitted)} in {busy:.1f} s of passes); first pass ({waiting[0]} waiting): {seconds[0] * 1000:.0f} ms, "
+        f"{admitted[0]} admitted, {queries[0]} queries"
+    )
+    print(
+        f"SUMMARY passes: median {statistics.median(seconds) * 1000:.0f} ms, p99 {percentile(seconds, 0.99) * 1000:.0f}"
+        f" ms; queries per pass median {statistics.median(queries):.0f}, max {max(queries)}; admitted per pass "
+        f"median {statistics.median(admitted):.0f}"
+    )
+
+
+def fairshare(hours: float) -> None:
+    import time_machine
+
+    from jobs import services
+    from jobs.models import Job
+    from jobs.quotas import weighted_fair_shares
+
+    gpus = 64
+    tenant, cluster, Project = setup(
+        "Bench fair share", {"gpus": {H100: gpus}, "cpu_cores": 10_000, "memory_gib": 100_000}
+    )
+    services.cluster_queue_create(
+        user=None, cluster=cluster, data={"name": "pool", "cohort": "all", "nominal_quota": {"gpus": {H100: gpus}}}
+    )
+    weights = {"t0": 1, "t1": 1, "t2": 2, "t3": 4}
+    projects = {}
+    for name, weight in weights.items():
+        queue = services.cluster_queue_create(
+            user=None,
+            cluster=cluster,
+            data={"name": name, "cohort": "all", "nominal_quota": {"gpus": {H100: 0}}, "weight": weight},
+        )
+        projects[name] = Project.objects.create(tenant=tenant, name=name)
+        services.local_queue_create(user=None, cluster_queue=queue, name=f"l-{name}", project=projects[name])
+    spec = {"kind": "docker", "image": "ghcr.io/acme/trainer", "tag": "1.0"}
+    # More work than a queue can run in the day even with the whole pool: 64 GPUs x hours / ~2,900 GPU-s a job.
+    per_queue = int(gpus * hours * 3600 / 2900 * 1.2)
+    end = START + dt.timedelta(hours=hours)
+    pass_seconds = []
+    with time_machine.travel(START, tick=False) as clock:
+        for index, name in enumerate(weights):
+            items = [
+                {
+                    "name": f"{name}-{n}",
+                    "job_type": "BATCH",
+                    "tenant": tenant,
+                    "project": projects[name],
+                    "resources": {"gpu_type": H100, "gpu_count": (1, 2, 4, 8)[(n + index) % 4], "cpu": 1},
+                    "spec": spec,
+                    "duration_seconds": 600 + 60 * (n % 7),
+                }
+                for n in range(per_queue)
+            ]
+            for first in range(0, len(items), 1000):
+                services.jobs_submit_many(cluster=cluster, jobs=items[first : first + 1000], schedule=False)
+        now = START
+        while now < end:
+            t0 = time.perf_counter()
+            services.cluster_schedule_pass(cluster=cluster, bill_running=False)
+            pass_seconds.append(time.perf_counter() - t0)
+            clock.shift(60)
+            now += dt.timedelta(seconds=60)
+    gpu_seconds = dict.fromkeys(weights, 0.0)
+    for queue_name, demand, started, completed in Job.objects.filter(
+        cluster=cluster, started_at__isnull=False, started_at__lt=end
+    ).values_list("cluster_queue__name", "demand_gpus", "started_at", "completed_at"):
+        finish = min(completed or end, end)
+        gpu_seconds[queue_name] += demand * max(0.0, (finish - started).total_seconds())
+    used = sum(gpu_seconds.values())
+    fair = weighted_fair_shares(used, weights, dict.fromkeys(weights, used))
+    median_ms = statistics.median(pass_seconds) * 1000
+    print(
+        f"FAIRSHARE day: {hours:g} h, pool {gpus} GPUs, passes every 60 s (median {median_ms:.0f} ms); "
+        f"utilisation {used / (gpus * hours * 3600):.1%}"
+    )
+    worst = 1.0
+    for name, weight in weights.items():
+        accuracy = 1 - abs(gpu_seconds[name] / fair[name] - 1)
+        worst = min(worst, accuracy)
+        print(
+            f"  queue {name} weight {weight}: {gpu_seconds[name] / 3600:,.1f} GPU-h, fair share "
+            f"{fair[name] / 3600:,.1f} GPU-h, {gpu_seconds[name] / used:.2%} of the GPU-hours (fair "
+            f"{fair[name] / used:.2%}), accuracy {accuracy:.2%}"
+        )
+    print(f"SUMMARY fair share: worst queue within {1 - worst:.2%} of its weighted fair share (accuracy {worst:.2%})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--part", choices=["admission", "fairshare", "both"], default="both")
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    recreate_postgres(args.database_url)
+    os.environ["DATABASE_URL"] = args.database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    try:
+        call_command("migrate", verbosity=0)
+        print(f"load average (1 min) at the start: {os.getloadavg()[0]:.2f}")
+        if args.part in ("admission", "both"):
+            admission(2_000 if args.quick else 10_000)
+        if args.part in ("fairshare", "both"):
+            fairshare(6 if args.quick else 24)
+        print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            drop_postgres(args.database_url)
+
+
+if __name__ == "__main__":
+    main()
