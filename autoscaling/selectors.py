@@ -24,7 +24,7 @@ from observability.workload import targets_of
 from sizing.reference import PRECISION_BYTES, catalog
 from templates_app.selectors import template_content_at_version
 from tenancy.selectors import scope_to_user
-from usecases.models import Usecase
+from usecases.models import UseCase
 
 
 def scaled_deployments(*, user) -> QuerySet[UseCaseDeployment]:
@@ -111,7 +111,7 @@ def slo_target(deployment: UseCaseDeployment, policy: Policy) -> float | None:
     """The target the policy scales to: its own, or for an SLO signal the use case's TTFT / ITL target."""
     if policy.target is not None:
         return policy.target
-    usecase = Usecase.objects.filter(unique_id=deployment.usecase_id).first() if deployment.usecase_id else None
+    usecase = UseCase.objects.filter(unique_id=deployment.usecase_id).first() if deployment.usecase_id else None
     return targets_of(usecase).get({"slo_ttft": "ttft", "slo_itl": "itl"}.get(policy.signal, ""))
 
 

@@ -85,7 +85,7 @@ def run(args) -> None:
     from tenancy.tests.factories import MembershipFactory, ProjectFactory, TenantFactory, UserFactory
     from usecases import services as usecase_services
     from usecases.bootstrap import FIXTURE
-    from usecases.models import Usecase
+    from usecases.models import UseCase
 
     usecase_services.usecases_import(data=json.loads(FIXTURE.read_text(encoding="utf-8")))
     seed_system_templates()
@@ -151,7 +151,7 @@ def run(args) -> None:
           f"{per_row * per_minute_rows * 24 / 1e3:.1f} kB at hour resolution (rows of similar size)")  # fmt: skip
 
     # History for the query deployments: 24 h of minutes for the range query; 7 d minutes + 23 d hours for the SLO.
-    usecase = Usecase.objects.get(unique_id="ambient_scribe")
+    usecase = UseCase.objects.get(unique_id="ambient_scribe")
     expected = expected_for(first, usecase=usecase, monitoring=None)
     driver = get_driver(cluster)
     history = []

@@ -69,7 +69,7 @@ def percentile(values: list[float], pct: float) -> float:
 def seed(count: int, fixture: list[dict]) -> None:
     from django.db import connection
 
-    from usecases.models import Usecase, UsecaseTag, UsecaseVersion
+    from usecases.models import UseCase, UseCaseTag, UseCaseVersion
 
     rng = random.Random(4)
     fields = [f for f in fixture[0] if f not in ("unique_id", "tags", "name", "description")]
@@ -79,7 +79,7 @@ def seed(count: int, fixture: list[dict]) -> None:
         for n in range(start, min(count, start + batch)):
             base = fixture[n % len(fixture)]
             scale = rng.uniform(0.6, 1.6)
-            row = Usecase(
+            row = UseCase(
                 unique_id=f"{base['unique_id']}_{n:06d}",
                 name=f"{base['name']} #{n}",
                 description=base["description"],
@@ -91,16 +91,16 @@ def seed(count: int, fixture: list[dict]) -> None:
             row.e2e_min = round(base["e2e_min"] * scale, 2)
             row.e2e_max = round(base["e2e_max"] * scale, 2)
             rows.append(row)
-        Usecase.objects.bulk_create(rows)
-        UsecaseTag.objects.bulk_create(
+        UseCase.objects.bulk_create(rows)
+        UseCaseTag.objects.bulk_create(
             [
-                UsecaseTag(usecase=row, name=tag)
+                UseCaseTag(usecase=row, name=tag)
                 for row, n in zip(rows, range(start, count), strict=False)
                 for tag in fixture[n % len(fixture)]["tags"]
             ]
         )
-        UsecaseVersion.objects.bulk_create(
-            [UsecaseVersion(usecase=row, version=1, kind="imported", snapshot={}) for row in rows]
+        UseCaseVersion.objects.bulk_create(
+            [UseCaseVersion(usecase=row, version=1, kind="imported", snapshot={}) for row in rows]
         )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")

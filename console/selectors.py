@@ -10,7 +10,7 @@ from deployments.models import ComponentDeployment, UseCaseDeployment
 from templates_app.models import UseCaseTemplate
 from templates_app.selectors import template_list
 from tenancy.selectors import scope_to_user
-from usecases.models import Usecase
+from usecases.models import UseCase
 from usecases.profiles import latency_profile
 from usecases.selectors import usecase_list_active
 
@@ -66,7 +66,7 @@ def model_suggestions(*, user) -> list[str]:
 
 def can_import(user) -> bool:
     """Whether the user may import into the SLO catalogue: add and change, as the API's CatalogPermission."""
-    meta = Usecase._meta
+    meta = UseCase._meta
     return user.has_perms([f"{meta.app_label}.{perm}_{meta.model_name}" for perm in ("add", "change")])
 
 

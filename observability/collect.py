@@ -18,7 +18,7 @@ from jobs.models import Job
 from observability.models import DeploymentMonitoring, MetricRollup, SloHour
 from observability.sketch import sketch_count_at_most, sketch_from_values, sketch_merge_json, sketch_to_json
 from observability.workload import expected_for, serving_for
-from usecases.models import Usecase
+from usecases.models import UseCase
 
 logger = logging.getLogger(__name__)
 MINUTE = timedelta(minutes=1)
@@ -58,7 +58,7 @@ def metrics_collect(*, now: datetime) -> CollectResult:
     }
     monitoring = {m.deployment_id: m for m in DeploymentMonitoring.objects.filter(deployment_id__in=deployment_ids)}
     usecase_ids = {c.deployment.usecase_id for c in components if c.deployment.usecase_id}
-    usecases = {u.unique_id: u for u in Usecase.objects.filter(unique_id__in=usecase_ids)}
+    usecases = {u.unique_id: u for u in UseCase.objects.filter(unique_id__in=usecase_ids)}
     rows: list[MetricRollup] = []
     for component in components:
         deployment, job = component.deployment, component.job

@@ -27,7 +27,7 @@ from observability.alerts import WATCHED
 from observability.models import Alert, Delivery
 from observability.selectors import BUDGET_WINDOW, DEFAULT_OBJECTIVE, attainment_windows, cost_windows
 from observability.workload import targets_of
-from usecases.models import Usecase
+from usecases.models import UseCase
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class ControlPlaneCollector(Collector):
         )
         ids = [d["pk"] for d in deployments]
         usecase_ids = {d["usecase_id"] for d in deployments if d["usecase_id"]}
-        usecases = {u.unique_id: u for u in Usecase.objects.filter(unique_id__in=usecase_ids)} if usecase_ids else {}
+        usecases = {u.unique_id: u for u in UseCase.objects.filter(unique_id__in=usecase_ids)} if usecase_ids else {}
         windows = attainment_windows(deployment_ids=ids, now=now) if ids else {}
         costs = cost_windows(deployment_ids=ids, now=now) if ids else {}
         rates = dict(

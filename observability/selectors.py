@@ -12,7 +12,7 @@ from deployments.models import UseCaseDeployment
 from observability.models import Alert, AlertRule, DeploymentMonitoring, MetricRollup, NotificationChannel, SloHour
 from observability.workload import TARGETS, targets_of
 from tenancy.selectors import scope_to_user
-from usecases.models import Usecase
+from usecases.models import UseCase
 
 # The windows the SLO is read over: the SRE workbook's alert pairs (5m/1h, 30m/6h) and the 30-day budget period.
 WINDOWS = {"5m": timedelta(minutes=5), "30m": timedelta(minutes=30), "1h": timedelta(hours=1),
@@ -119,7 +119,7 @@ def _add(a: float | None, b: float | None) -> float | None:
 
 def deployment_slo(*, deployment: UseCaseDeployment, now: datetime) -> dict:
     """Objectives, attainment per window, error budget left and burn rate, per latency target."""
-    usecase = Usecase.objects.filter(unique_id=deployment.usecase_id).first() if deployment.usecase_id else None
+    usecase = UseCase.objects.filter(unique_id=deployment.usecase_id).first() if deployment.usecase_id else None
     targets = targets_of(usecase)
     objective = deployment_objective(deployment)
     windows = attainment_windows(deployment_ids=[deployment.pk], now=now).get(deployment.pk, {})
@@ -192,7 +192,7 @@ def deployments_slo_status(*, deployments: list[UseCaseDeployment], now: datetim
         DeploymentMonitoring.objects.filter(deployment_id__in=ids).values_list("deployment_id", "objective")
     )
     usecase_ids = {d.usecase_id for d in deployments if d.usecase_id}
-    usecases = {u.unique_id: u for u in Usecase.objects.filter(unique_id__in=usecase_ids)}
+    usecases = {u.unique_id: u for u in UseCase.objects.filter(unique_id__in=usecase_ids)}
     firing = dict(
         Alert.objects.filter(deployment_id__in=ids, state=Alert.State.FIRING)
         .order_by()

@@ -10,7 +10,7 @@ from observability.models import DeploymentMonitoring
 from sizing.loadsim import LoadProfile, Serving
 from sizing.perf import Setup
 from sizing.reference import catalog
-from usecases.models import Usecase
+from usecases.models import UseCase
 
 TARGETS = ("ttft", "itl", "e2e")
 # Tokens per request when a deployment has no use case (the sizing API's own default shape of a chat turn).
@@ -26,7 +26,7 @@ class Expected:
     tokens: tuple[int, int, int]  # input, output min, output max
 
 
-def targets_of(usecase: Usecase | None) -> dict[str, float]:
+def targets_of(usecase: UseCase | None) -> dict[str, float]:
     if usecase is None:
         return {}
     values = {"ttft": usecase.ttft_max, "itl": usecase.inter_token_max, "e2e": usecase.e2e_max}
@@ -34,7 +34,7 @@ def targets_of(usecase: Usecase | None) -> dict[str, float]:
 
 
 def expected_for(
-    deployment: UseCaseDeployment, *, usecase: Usecase | None, monitoring: DeploymentMonitoring | None
+    deployment: UseCaseDeployment, *, usecase: UseCase | None, monitoring: DeploymentMonitoring | None
 ) -> Expected:
     """Targets from the use case, the load profile from the deployment's monitoring row or the load it was sized for."""
     if usecase is not None:

@@ -27,7 +27,7 @@ from sizing.reference import catalog
 from sizing.search import SLO_NAMES, Candidate, Load, SizingResult
 from templates_app.plans import Plan, PlannedComponent
 from templates_app.resolver import component_with_resources, plan_with_components
-from usecases.models import Usecase
+from usecases.models import UseCase
 
 RESOURCE_FIELDS = ("gpu_type", "gpu_count", "replicas")
 RUNNERS_UP = 3
@@ -75,7 +75,7 @@ def plan_for_cluster(
     plan: Plan,
     given: Mapping,
     cluster: Cluster,
-    usecase: Usecase | None = None,
+    usecase: UseCase | None = None,
     load: Load | None = None,
 ) -> PlacedPlan:
     """Place every GPU component on the cluster's GPU types and size the marked LLMs for the use case (see above).

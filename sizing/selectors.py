@@ -26,7 +26,7 @@ from sizing.search import (
     max_concurrency_meeting,
     size,
 )
-from usecases.models import Usecase
+from usecases.models import UseCase
 from usecases.selectors import usecase_get, usecase_queryset
 
 
@@ -37,7 +37,7 @@ class Workload:
     input_tokens: int
     output_tokens: int
     slo: Slo
-    usecase: Usecase | None
+    usecase: UseCase | None
 
     def as_dict(self) -> dict:
         return {
@@ -87,7 +87,7 @@ def gpu_resolve(name: str, *, field: str) -> GpuType:
     return gpu
 
 
-def usecase_resolve(unique_id: str, *, field: str = "usecase_id") -> Usecase:
+def usecase_resolve(unique_id: str, *, field: str = "usecase_id") -> UseCase:
     try:
         return usecase_get(unique_id=unique_id)
     except NotFound:

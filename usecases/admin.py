@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from core.exceptions import ValidationError
 from usecases import profiles, selectors, services
 from usecases.industries import industry_spellings
-from usecases.models import Usecase, UsecaseCache, UsecaseTag, UsecaseVersion
+from usecases.models import UseCase, UseCaseCache, UseCaseTag, UseCaseVersion
 from usecases.validation import SNAPSHOT_FIELDS, clean_usecase
 
 
@@ -50,8 +50,8 @@ class TagFilter(admin.SimpleListFilter):
         return queryset.filter(tags__name=self.value()) if self.value() else queryset
 
 
-class UsecaseVersionInline(admin.TabularInline):
-    model = UsecaseVersion
+class UseCaseVersionInline(admin.TabularInline):
+    model = UseCaseVersion
     extra = 0
     can_delete = False
     fields = ["version", "kind", "created_by", "created_at", "snapshot"]
@@ -62,11 +62,11 @@ class UsecaseVersionInline(admin.TabularInline):
         return False
 
 
-class UsecaseAdminForm(forms.ModelForm):
+class UseCaseAdminForm(forms.ModelForm):
     tags = forms.CharField(required=False, help_text="Comma-separated.")
 
     class Meta:
-        model = Usecase
+        model = UseCase
         fields = [field for field in SNAPSHOT_FIELDS if field != "tags"]
 
     def __init__(self, *args, **kwargs):
@@ -85,7 +85,7 @@ class UsecaseAdminForm(forms.ModelForm):
         except ValidationError as exc:
             for field, errors in exc.errors.items():
                 self.add_error(field if field in self.fields else None, errors)
-        if not self.instance.pk and Usecase.objects.filter(unique_id=data.get("unique_id")).exists():
+        if not self.instance.pk and UseCase.objects.filter(unique_id=data.get("unique_id")).exists():
             self.add_error("unique_id", "A usecase with this unique_id already exists.")
         return cleaned
 
@@ -95,9 +95,9 @@ class UsecaseAdminForm(forms.ModelForm):
         pass
 
 
-@admin.register(Usecase)
-class UsecaseAdmin(admin.ModelAdmin):
-    form = UsecaseAdminForm
+@admin.register(UseCase)
+class UseCaseAdmin(admin.ModelAdmin):
+    form = UseCaseAdminForm
     list_display = [
         "unique_id",
         "name",
@@ -113,7 +113,7 @@ class UsecaseAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "industry", LatencyProfileFilter, InputLengthProfileFilter, TagFilter]
     search_fields = ["unique_id", "name", "description", "industry"]
     readonly_fields = ["is_active", "version", "created_at", "updated_at"]
-    inlines = [UsecaseVersionInline]
+    inlines = [UseCaseVersionInline]
     actions = ["soft_delete", "undelete", "export_json"]
 
     def get_queryset(self, request):
@@ -164,8 +164,8 @@ class UsecaseAdmin(admin.ModelAdmin):
         return response
 
 
-@admin.register(UsecaseVersion)
-class UsecaseVersionAdmin(admin.ModelAdmin):
+@admin.register(UseCaseVersion)
+class UseCaseVersionAdmin(admin.ModelAdmin):
     list_display = ["usecase", "version", "kind", "created_by", "created_at"]
     list_filter = ["kind"]
     search_fields = ["usecase__unique_id", "usecase__name"]
@@ -189,11 +189,11 @@ class UsecaseVersionAdmin(admin.ModelAdmin):
         self.message_user(request, f"Restored {queryset.count()} version(s).")
 
 
-@admin.register(UsecaseCache)
-class UsecaseCacheAdmin(admin.ModelAdmin):
+@admin.register(UseCaseCache)
+class UseCaseCacheAdmin(admin.ModelAdmin):
     list_display = ["usecase", "key", "expires_at", "created_at"]
     search_fields = ["usecase__unique_id", "key"]
     list_select_related = ["usecase"]
 
 
-admin.site.register(UsecaseTag, list_display=["name", "usecase"], search_fields=["name"], list_select_related=True)
+admin.site.register(UseCaseTag, list_display=["name", "usecase"], search_fields=["name"], list_select_related=True)

@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 
 
-class UsecasesConfig(AppConfig):
+class UseCasesConfig(AppConfig):
     """The SLO catalog of AI use cases."""
 
     name = "usecases"

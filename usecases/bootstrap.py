@@ -8,14 +8,14 @@ from pathlib import Path
 from django.conf import settings
 
 from usecases import services
-from usecases.models import Usecase
+from usecases.models import UseCase
 
 FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "usecases.json"
 
 
 def bootstrap(*, stdout) -> dict:
-    if not Usecase.objects.exists():
+    if not UseCase.objects.exists():
         report = services.usecases_import(data=json.loads(FIXTURE.read_text(encoding="utf-8")))
         stdout.write(f"usecases: imported {report['created']} usecases from {FIXTURE.name}")
-    count = Usecase.objects.filter(is_active=True).count()
+    count = UseCase.objects.filter(is_active=True).count()
     return {"usecases": count}

@@ -23,7 +23,7 @@ from django.db.models.expressions import RawSQL
 from core.filters import CreatedRangeFilterSet
 from usecases import profiles
 from usecases.industries import industry_spellings
-from usecases.models import NUMERIC_FIELDS, Usecase, UsecaseTag
+from usecases.models import NUMERIC_FIELDS, UseCase, UseCaseTag
 from usecases.validation import UNIQUE_ID_RE, industry_key, normalise_industry, normalise_tag
 
 SORT_FIELDS = ("name", "unique_id", "industry", *NUMERIC_FIELDS, "created_at", "updated_at")
@@ -66,7 +66,7 @@ def _csv(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-class UsecaseFilterSet(CreatedRangeFilterSet):
+class UseCaseFilterSet(CreatedRangeFilterSet):
     q = django_filters.CharFilter(
         method="filter_q",
         help_text="Text in name and description (the last word also as a prefix), or a unique_id or its start.",
@@ -125,7 +125,7 @@ class UsecaseFilterSet(CreatedRangeFilterSet):
     )
 
     class Meta:
-        model = Usecase
+        model = UseCase
         fields: list[str] = []
 
     def __init__(self, data=None, *args, **kwargs):
@@ -191,9 +191,9 @@ class UsecaseFilterSet(CreatedRangeFilterSet):
         # EXISTS probes of the (usecase, name) unique index: PostgreSQL can walk the page's sort order and stop
         # at the page, where the former `id IN (... GROUP BY ... HAVING)` built the whole tagged set first.
         if self.form.cleaned_data.get("tags_mode") == "any":
-            return queryset.filter(Exists(UsecaseTag.objects.filter(usecase=OuterRef("pk"), name__in=tags)))
+            return queryset.filter(Exists(UseCaseTag.objects.filter(usecase=OuterRef("pk"), name__in=tags)))
         for tag in tags:
-            queryset = queryset.filter(Exists(UsecaseTag.objects.filter(usecase=OuterRef("pk"), name=tag)))
+            queryset = queryset.filter(Exists(UseCaseTag.objects.filter(usecase=OuterRef("pk"), name=tag)))
         return queryset
 
     def filter_max_latency(self, queryset, name, value):

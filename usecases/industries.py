@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from usecases import caching
-from usecases.models import Usecase
+from usecases.models import UseCase
 from usecases.validation import industry_key
 
 
@@ -11,7 +11,7 @@ def industry_spellings() -> dict[str, str]:
     """industry_key -> the spelling stored in the catalog (deleted usecases included)."""
 
     def compute():
-        names = Usecase.objects.order_by("industry").values_list("industry", flat=True).distinct()
+        names = UseCase.objects.order_by("industry").values_list("industry", flat=True).distinct()
         spellings: dict[str, str] = {}
         for name in names:
             spellings.setdefault(industry_key(name), name)

@@ -22,10 +22,10 @@ RANGE_MAXIMUMS: dict[str, int | float] = {
 }
 
 
-class Usecase(models.Model):
+class UseCase(models.Model):
     """An AI/ML use case and what it needs from an LLM deployment: token ranges, batch/beam sizes, latency SLOs.
 
-    Shared by all tenants. Soft-deleted with `is_active`; every create and update writes a UsecaseVersion.
+    Shared by all tenants. Soft-deleted with `is_active`; every create and update writes a UseCaseVersion.
     """
 
     unique_id = models.SlugField(max_length=100, unique=True)
@@ -102,10 +102,10 @@ class Usecase(models.Model):
         return sorted(tag.name for tag in self.tags.all())
 
 
-class UsecaseTag(models.Model):
+class UseCaseTag(models.Model):
     """One tag on one usecase (many-to-many tagging: a tag is a name shared across usecases)."""
 
-    usecase = models.ForeignKey(Usecase, on_delete=models.CASCADE, related_name="tags")
+    usecase = models.ForeignKey(UseCase, on_delete=models.CASCADE, related_name="tags")
     name = models.CharField(max_length=64)
 
     class Meta:
@@ -117,7 +117,7 @@ class UsecaseTag(models.Model):
         return self.name
 
 
-class UsecaseVersion(models.Model):
+class UseCaseVersion(models.Model):
     """A full snapshot of a usecase (import/export format) written on every create, update and restore."""
 
     class Kind(models.TextChoices):
@@ -126,7 +126,7 @@ class UsecaseVersion(models.Model):
         RESTORED = "restored"
         IMPORTED = "imported"
 
-    usecase = models.ForeignKey(Usecase, on_delete=models.CASCADE, related_name="versions")
+    usecase = models.ForeignKey(UseCase, on_delete=models.CASCADE, related_name="versions")
     version = models.PositiveIntegerField()
     kind = models.CharField(max_length=16, choices=Kind.choices)
     snapshot = models.JSONField()
@@ -143,10 +143,10 @@ class UsecaseVersion(models.Model):
         return f"{self.usecase_id} v{self.version}"
 
 
-class UsecaseCache(models.Model):
+class UseCaseCache(models.Model):
     """A computed value for a usecase (e.g. hardware recommendations) with a TTL; dropped when it changes."""
 
-    usecase = models.ForeignKey(Usecase, on_delete=models.CASCADE, related_name="cached_values")
+    usecase = models.ForeignKey(UseCase, on_delete=models.CASCADE, related_name="cached_values")
     key = models.CharField(max_length=200)
     value = models.JSONField()
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)

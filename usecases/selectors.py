@@ -14,8 +14,8 @@ from django.db.models.expressions import RawSQL
 from core.exceptions import NotFound
 from core.exceptions import ValidationError as ServiceValidationError
 from usecases import caching, profiles
-from usecases.filters import UsecaseFilterSet
-from usecases.models import Usecase, UsecaseTag, UsecaseVersion
+from usecases.filters import UseCaseFilterSet
+from usecases.models import UseCase, UseCaseTag, UseCaseVersion
 from usecases.validation import SNAPSHOT_FIELDS
 
 CONTENT_FIELDS = tuple(field for field in SNAPSHOT_FIELDS if field not in ("unique_id", "tags"))
@@ -23,17 +23,17 @@ STAT_RANGES = ("input_tokens", "output_tokens", "ttft", "e2e", "inter_token")
 SEARCH_LIMIT_MAX = 1000  # the bound on `limit`, here and in GET /api/usecases/search
 
 
-def usecase_queryset(*, include_inactive: bool = False) -> QuerySet[Usecase]:
-    queryset = Usecase.objects.prefetch_related("tags")
+def usecase_queryset(*, include_inactive: bool = False) -> QuerySet[UseCase]:
+    queryset = UseCase.objects.prefetch_related("tags")
     return queryset if include_inactive else queryset.filter(is_active=True)
 
 
-def usecase_list_active() -> QuerySet[Usecase]:
+def usecase_list_active() -> QuerySet[UseCase]:
     """All active usecases, tags prefetched."""
     return usecase_queryset()
 
 
-def usecase_get(*, unique_id: str, include_inactive: bool = False) -> Usecase:
+def usecase_get(*, unique_id: str, include_inactive: bool = False) -> UseCase:
     """One usecase by unique_id; active ones come from the cache when they can. NotFound otherwise."""
     key = caching.detail_key(unique_id)
     if not include_inactive:
@@ -49,7 +49,7 @@ def usecase_get(*, unique_id: str, include_inactive: bool = False) -> Usecase:
     return usecase
 
 
-def usecase_snapshot(usecase: Usecase) -> dict:
+def usecase_snapshot(usecase: UseCase) -> dict:
     """The usecase in the import/export format (what a version stores)."""
     data = {field: getattr(usecase, field) for field in CONTENT_FIELDS}
     data.update(unique_id=usecase.unique_id, tags=usecase.tag_names)
@@ -60,13 +60,13 @@ def _int_between(value, low: int, high: int | None) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value and (high is None or value <= high)
 
 
-def usecase_search(*, limit: int | None = None, offset: int = 0, **params) -> QuerySet[Usecase]:
+def usecase_search(*, limit: int | None = None, offset: int = 0, **params) -> QuerySet[UseCase]:
     """Active usecases matching the search parameters of GET /api/usecases/search (same names and meaning).
 
     Lists (tags=["real-time"], industry=[...]) are taken as the API's comma-separated values. `limit` (1-1000) and
     `offset` slice the result; without a limit every match is returned. An unknown keyword is a TypeError.
     """
-    unknown = sorted(set(params) - set(UsecaseFilterSet.base_filters))
+    unknown = sorted(set(params) - set(UseCaseFilterSet.base_filters))
     if unknown:
         raise TypeError(f"usecase_search() got unexpected keyword argument(s): {', '.join(map(repr, unknown))}")
     data = {}
@@ -81,7 +81,7 @@ def usecase_search(*, limit: int | None = None, offset: int = 0, **params) -> Qu
     if not _int_between(offset, 0, None):
         errors["offset"] = ["Must be an integer, 0 or more."]
     # The FilterSet keeps only active usecases unless include_inactive, as for the API.
-    filterset = UsecaseFilterSet(data=data, queryset=usecase_queryset(include_inactive=True))
+    filterset = UseCaseFilterSet(data=data, queryset=usecase_queryset(include_inactive=True))
     if not filterset.is_valid():
         errors.update(filterset.errors)
     if errors:
@@ -94,14 +94,14 @@ def usecase_search(*, limit: int | None = None, offset: int = 0, **params) -> Qu
 
 @dataclass(frozen=True)
 class SearchPage:
-    """One page of a search: its rows (Usecase columns as a dict, plus sorted `tags`) and the match count."""
+    """One page of a search: its rows (UseCase columns as a dict, plus sorted `tags`) and the match count."""
 
     rows: list[dict]
     count: int
     count_exact: bool
 
 
-PAGE_FIELDS = tuple(field.attname for field in Usecase._meta.concrete_fields)
+PAGE_FIELDS = tuple(field.attname for field in UseCase._meta.concrete_fields)
 
 
 def _exact_bound(at_least: int) -> int:
@@ -113,7 +113,7 @@ def _estimate(ids: QuerySet, bound: int) -> int:
     return max(int(plan[0]["Plan"]["Plan Rows"]), bound + 1)
 
 
-def usecase_count(*, queryset: QuerySet[Usecase], at_least: int = 0) -> tuple[int, bool]:
+def usecase_count(*, queryset: QuerySet[UseCase], at_least: int = 0) -> tuple[int, bool]:
     """How many usecases match, and whether that is exact: (count, True) up to USECASE_SEARCH_EXACT_COUNT matches
     (or `at_least`, the end of the page asked for), else PostgreSQL's estimate, never below that bound, and False.
 
@@ -130,13 +130,13 @@ def usecase_count(*, queryset: QuerySet[Usecase], at_least: int = 0) -> tuple[in
 def _tag_lists(rows: list[dict]) -> dict[int, list[str]]:
     tags: dict[int, list[str]] = defaultdict(list)
     if rows:
-        pairs = UsecaseTag.objects.filter(usecase_id__in=[row["id"] for row in rows]).order_by()
+        pairs = UseCaseTag.objects.filter(usecase_id__in=[row["id"] for row in rows]).order_by()
         for usecase_id, name in pairs.values_list("usecase_id", "name"):
             tags[usecase_id].append(name)
     return tags
 
 
-def usecase_search_page(*, queryset: QuerySet[Usecase], limit: int, offset: int = 0) -> SearchPage:
+def usecase_search_page(*, queryset: QuerySet[UseCase], limit: int, offset: int = 0) -> SearchPage:
     """A page of a filtered, ordered queryset as plain dicts (no model instance or prefetch cache per row), with
     its bounded count (usecase_count).
 
@@ -158,7 +158,7 @@ def usecase_search_page(*, queryset: QuerySet[Usecase], limit: int, offset: int 
     bounded_sql, params = ids[: bound + 1].query.sql_with_params()
     rows = list(
         queryset.annotate(
-            tag_list=ArraySubquery(UsecaseTag.objects.filter(usecase=OuterRef("pk")).order_by().values("name")),
+            tag_list=ArraySubquery(UseCaseTag.objects.filter(usecase=OuterRef("pk")).order_by().values("name")),
             bounded_count=RawSQL(f"SELECT COUNT(*) FROM ({bounded_sql}) bounded", params, output_field=IntegerField()),
         ).values(*PAGE_FIELDS, "tag_list", "bounded_count")[offset : offset + limit]
     )
@@ -172,7 +172,7 @@ def usecase_search_page(*, queryset: QuerySet[Usecase], limit: int, offset: int 
     return SearchPage(rows=rows, count=_estimate(ids, bound), count_exact=False)
 
 
-def usecases_export(*, queryset: QuerySet[Usecase] | None = None, **params) -> dict:
+def usecases_export(*, queryset: QuerySet[UseCase] | None = None, **params) -> dict:
     """The usecases (a queryset, or those matching search params) in the format usecases_import takes.
 
     Each entry is the usecase's snapshot plus `is_active`, so soft-deleted ones (include_inactive) stay deleted.
@@ -187,11 +187,11 @@ def usecases_export(*, queryset: QuerySet[Usecase] | None = None, **params) -> d
     }
 
 
-def usecase_versions(*, usecase: Usecase) -> QuerySet[UsecaseVersion]:
-    return UsecaseVersion.objects.filter(usecase=usecase).select_related("created_by").order_by("-version")
+def usecase_versions(*, usecase: UseCase) -> QuerySet[UseCaseVersion]:
+    return UseCaseVersion.objects.filter(usecase=usecase).select_related("created_by").order_by("-version")
 
 
-def usecase_version_get(*, usecase: Usecase, version: int) -> UsecaseVersion:
+def usecase_version_get(*, usecase: UseCase, version: int) -> UseCaseVersion:
     found = usecase_versions(usecase=usecase).filter(version=version).first()
     if found is None:
         raise NotFound(f"Version {version} of {usecase.unique_id!r} does not exist.")
@@ -204,7 +204,7 @@ def industry_list() -> list[dict]:
         "industries",
         lambda: [
             {"industry": row["industry"], "count": row["count"]}
-            for row in Usecase.objects.filter(is_active=True)
+            for row in UseCase.objects.filter(is_active=True)
             .values("industry")
             .annotate(count=Count("pk"))
             .order_by("industry")
@@ -218,7 +218,7 @@ def tag_list(*, limit: int | None = None) -> list[dict]:
         "tags",
         lambda: [
             {"tag": row["name"], "count": row["count"]}
-            for row in UsecaseTag.objects.filter(usecase__is_active=True)
+            for row in UseCaseTag.objects.filter(usecase__is_active=True)
             .values("name")
             .annotate(count=Count("usecase_id"))
             .order_by("-count", "name")
@@ -250,8 +250,8 @@ def _ranges(row: dict) -> dict:
 
 
 def _compute_stats() -> dict:
-    active = Usecase.objects.filter(is_active=True)
-    counts = Usecase.objects.aggregate(
+    active = UseCase.objects.filter(is_active=True)
+    counts = UseCase.objects.aggregate(
         total=Count("pk"),
         active=Count("pk", filter=Q(is_active=True)),
         **{

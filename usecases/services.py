@@ -12,7 +12,7 @@ from django.utils import timezone
 from core.exceptions import Conflict, NotFound, ValidationError
 from usecases import caching, selectors
 from usecases.industries import industry_spellings
-from usecases.models import Usecase, UsecaseCache, UsecaseTag, UsecaseVersion
+from usecases.models import UseCase, UseCaseCache, UseCaseTag, UseCaseVersion
 from usecases.selectors import CONTENT_FIELDS, usecase_snapshot
 from usecases.validation import clean_usecase, industry_key, usecase_entry_cleaner
 
@@ -33,13 +33,13 @@ class ImportRejected(ValidationError):
         super().__init__(errors, detail=f"{count} of {report['total']} entries are invalid; nothing was imported.")
 
 
-def _apply(usecase: Usecase, snapshot: dict) -> None:
+def _apply(usecase: UseCase, snapshot: dict) -> None:
     for field in CONTENT_FIELDS:
         setattr(usecase, field, snapshot[field])
 
 
-def _record_version(*, usecase: Usecase, kind: str, snapshot: dict, user=None) -> UsecaseVersion:
-    return UsecaseVersion.objects.create(
+def _record_version(*, usecase: UseCase, kind: str, snapshot: dict, user=None) -> UseCaseVersion:
+    return UseCaseVersion.objects.create(
         usecase=usecase, version=usecase.version, kind=kind, snapshot=snapshot, created_by=_user_or_none(user)
     )
 
@@ -48,31 +48,31 @@ def _user_or_none(user):
     return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
-def _set_tags(usecase: Usecase, tags: list[str]) -> None:
+def _set_tags(usecase: UseCase, tags: list[str]) -> None:
     current = {tag.name for tag in usecase.tags.all()}
     wanted = set(tags)
     if current - wanted:
-        UsecaseTag.objects.filter(usecase=usecase, name__in=current - wanted).delete()
-    UsecaseTag.objects.bulk_create([UsecaseTag(usecase=usecase, name=name) for name in sorted(wanted - current)])
+        UseCaseTag.objects.filter(usecase=usecase, name__in=current - wanted).delete()
+    UseCaseTag.objects.bulk_create([UseCaseTag(usecase=usecase, name=name) for name in sorted(wanted - current)])
     if hasattr(usecase, "_prefetched_objects_cache"):
         usecase._prefetched_objects_cache.pop("tags", None)
 
 
 def _drop_cached_values(usecase_ids: Iterable[int]) -> None:
-    UsecaseCache.objects.filter(usecase_id__in=list(usecase_ids)).delete()
+    UseCaseCache.objects.filter(usecase_id__in=list(usecase_ids)).delete()
 
 
 @transaction.atomic
-def usecase_create(*, data: dict, user=None) -> Usecase:
+def usecase_create(*, data: dict, user=None) -> UseCase:
     """Validate and add a usecase (version 1)."""
     snapshot = clean_usecase(data, industries=industry_spellings())
-    existing = Usecase.objects.filter(unique_id=snapshot["unique_id"]).values_list("is_active", flat=True).first()
+    existing = UseCase.objects.filter(unique_id=snapshot["unique_id"]).values_list("is_active", flat=True).first()
     if existing is not None:
         message = "A usecase with this unique_id already exists."
         if existing is False:
             message = "A deleted usecase has this unique_id; undelete it instead."
         raise ValidationError({"unique_id": [message]})
-    usecase = Usecase(unique_id=snapshot["unique_id"])
+    usecase = UseCase(unique_id=snapshot["unique_id"])
     _apply(usecase, snapshot)
     try:
         with transaction.atomic():
@@ -80,17 +80,17 @@ def usecase_create(*, data: dict, user=None) -> Usecase:
     except IntegrityError:
         raise Conflict("A usecase with this unique_id was created at the same time.") from None
     _set_tags(usecase, snapshot["tags"])
-    _record_version(usecase=usecase, kind=UsecaseVersion.Kind.CREATED, snapshot=snapshot, user=user)
+    _record_version(usecase=usecase, kind=UseCaseVersion.Kind.CREATED, snapshot=snapshot, user=user)
     caching.invalidate([usecase.unique_id])
     return usecase
 
 
 @transaction.atomic
 def usecase_update(
-    *, usecase: Usecase, data: dict, partial: bool = False, user=None, kind: str = UsecaseVersion.Kind.UPDATED
-) -> Usecase:
+    *, usecase: UseCase, data: dict, partial: bool = False, user=None, kind: str = UseCaseVersion.Kind.UPDATED
+) -> UseCase:
     """Replace (or, with partial=True, patch) a usecase's content; a real change records a new version."""
-    locked = Usecase.objects.select_for_update().prefetch_related("tags").get(pk=usecase.pk)
+    locked = UseCase.objects.select_for_update().prefetch_related("tags").get(pk=usecase.pk)
     current = usecase_snapshot(locked)
     if "unique_id" in data and str(data["unique_id"]).strip() != locked.unique_id:
         raise ValidationError({"unique_id": ["The unique_id of a usecase cannot be changed."]})
@@ -109,20 +109,20 @@ def usecase_update(
 
 
 @transaction.atomic
-def usecase_restore_version(*, usecase: Usecase, version: int, user=None) -> Usecase:
+def usecase_restore_version(*, usecase: UseCase, version: int, user=None) -> UseCase:
     """Make a past version's content current again, recorded as a new version."""
-    past = UsecaseVersion.objects.filter(usecase=usecase, version=version).first()
+    past = UseCaseVersion.objects.filter(usecase=usecase, version=version).first()
     if past is None:
         raise NotFound(f"Version {version} of {usecase.unique_id!r} does not exist.")
-    return usecase_update(usecase=usecase, data=past.snapshot, user=user, kind=UsecaseVersion.Kind.RESTORED)
+    return usecase_update(usecase=usecase, data=past.snapshot, user=user, kind=UseCaseVersion.Kind.RESTORED)
 
 
 @transaction.atomic
-def usecase_delete(*, usecase: Usecase, hard: bool = False) -> None:
+def usecase_delete(*, usecase: UseCase, hard: bool = False) -> None:
     """Soft-delete (is_active=False, restorable) or, with hard=True, remove the usecase and its history."""
     if hard:
-        Usecase.objects.filter(pk=usecase.pk).delete()
-    elif not Usecase.objects.filter(pk=usecase.pk, is_active=True).update(is_active=False, updated_at=timezone.now()):
+        UseCase.objects.filter(pk=usecase.pk).delete()
+    elif not UseCase.objects.filter(pk=usecase.pk, is_active=True).update(is_active=False, updated_at=timezone.now()):
         raise NotFound(f"Usecase {usecase.unique_id!r} is already deleted.")
     else:
         _drop_cached_values([usecase.pk])
@@ -131,12 +131,12 @@ def usecase_delete(*, usecase: Usecase, hard: bool = False) -> None:
 
 
 @transaction.atomic
-def usecase_undelete(*, usecase: Usecase) -> Usecase:
+def usecase_undelete(*, usecase: UseCase) -> UseCase:
     """Bring a soft-deleted usecase back."""
-    if not Usecase.objects.filter(pk=usecase.pk, is_active=False).update(is_active=True, updated_at=timezone.now()):
+    if not UseCase.objects.filter(pk=usecase.pk, is_active=False).update(is_active=True, updated_at=timezone.now()):
         raise Conflict(f"Usecase {usecase.unique_id!r} is not deleted.")
     caching.invalidate([usecase.unique_id])
-    return Usecase.objects.prefetch_related("tags").get(pk=usecase.pk)
+    return UseCase.objects.prefetch_related("tags").get(pk=usecase.pk)
 
 
 def _import_entries(data) -> list:
@@ -156,7 +156,7 @@ def usecases_import(*, data, partial: bool = False, dry_run: bool = False, user=
     Raises ImportRejected (nothing written) when an entry is invalid and partial is False.
     """
     entries = _import_entries(data)
-    can_delete = user is None or user.has_perm(f"{Usecase._meta.app_label}.delete_{Usecase._meta.model_name}")
+    can_delete = user is None or user.has_perm(f"{UseCase._meta.app_label}.delete_{UseCase._meta.model_name}")
     with transaction.atomic():
         report, creates, updates = _import_plan(entries, can_delete=can_delete)
         if report["errors"] and not partial:
@@ -169,7 +169,7 @@ def usecases_import(*, data, partial: bool = False, dry_run: bool = False, user=
 
 def _import_plan(
     entries: list, *, can_delete: bool
-) -> tuple[dict, list[tuple[dict, bool]], list[tuple[Usecase, dict, bool]]]:
+) -> tuple[dict, list[tuple[dict, bool]], list[tuple[UseCase, dict, bool]]]:
     industries = dict(industry_spellings())
     clean_entry = usecase_entry_cleaner(industries=industries)
     report = {"total": len(entries), "created": 0, "updated": 0, "unchanged": 0, "errors": [], "written": False}
@@ -191,9 +191,9 @@ def _import_plan(
         cleaned.append((index, snapshot, active))
 
     ids = [snapshot["unique_id"] for _, snapshot, _ in cleaned]
-    existing: dict[str, Usecase] = {}
+    existing: dict[str, UseCase] = {}
     for start in range(0, len(ids), IMPORT_BATCH):
-        rows = Usecase.objects.select_for_update().filter(unique_id__in=ids[start : start + IMPORT_BATCH])
+        rows = UseCase.objects.select_for_update().filter(unique_id__in=ids[start : start + IMPORT_BATCH])
         existing.update({row.unique_id: row for row in rows.prefetch_related("tags")})
     creates, updates = [], []
     for index, snapshot, active in cleaned:
@@ -214,21 +214,21 @@ def _import_plan(
     return report, creates, updates
 
 
-def _import_write(creates: list[tuple[dict, bool]], updates: list[tuple[Usecase, dict, bool]], *, user) -> None:
+def _import_write(creates: list[tuple[dict, bool]], updates: list[tuple[UseCase, dict, bool]], *, user) -> None:
     now = timezone.now()
     user = _user_or_none(user)
     new_rows = []
     for snapshot, active in creates:
-        row = Usecase(unique_id=snapshot["unique_id"], is_active=active, created_at=now, updated_at=now)
+        row = UseCase(unique_id=snapshot["unique_id"], is_active=active, created_at=now, updated_at=now)
         _apply(row, snapshot)
         new_rows.append(row)
     try:
         with transaction.atomic():
-            Usecase.objects.bulk_create(new_rows, batch_size=IMPORT_BATCH)
+            UseCase.objects.bulk_create(new_rows, batch_size=IMPORT_BATCH)
     except IntegrityError:
         raise Conflict("Another writer created some of these usecases at the same time; retry the import.") from None
     if new_rows and new_rows[0].pk is None:  # pragma: no cover - backends without RETURNING
-        pks = dict(Usecase.objects.filter(unique_id__in=[r.unique_id for r in new_rows]).values_list("unique_id", "pk"))
+        pks = dict(UseCase.objects.filter(unique_id__in=[r.unique_id for r in new_rows]).values_list("unique_id", "pk"))
         for row in new_rows:
             row.pk = pks[row.unique_id]
     for row, snapshot, active in updates:
@@ -239,25 +239,25 @@ def _import_write(creates: list[tuple[dict, bool]], updates: list[tuple[Usecase,
     # One UPDATE per row: bulk_update's CASE-per-column statement costs more (in Django, building it) than it saves.
     update_fields = [*CONTENT_FIELDS, "version", "is_active", "updated_at"]
     for row, _, _ in updates:
-        Usecase.objects.filter(pk=row.pk).update(**{field: getattr(row, field) for field in update_fields})
+        UseCase.objects.filter(pk=row.pk).update(**{field: getattr(row, field) for field in update_fields})
     updated_ids = [row.pk for row, _, _ in updates]
     for start in range(0, len(updated_ids), IMPORT_BATCH):
-        UsecaseTag.objects.filter(usecase_id__in=updated_ids[start : start + IMPORT_BATCH]).delete()
+        UseCaseTag.objects.filter(usecase_id__in=updated_ids[start : start + IMPORT_BATCH]).delete()
         _drop_cached_values(updated_ids[start : start + IMPORT_BATCH])
     written = [
         *((row, snapshot) for row, (snapshot, _) in zip(new_rows, creates, strict=True)),
         *((row, snapshot) for row, snapshot, _ in updates),
     ]
-    UsecaseTag.objects.bulk_create(
-        [UsecaseTag(usecase=row, name=tag) for row, snapshot in written for tag in snapshot["tags"]],
+    UseCaseTag.objects.bulk_create(
+        [UseCaseTag(usecase=row, name=tag) for row, snapshot in written for tag in snapshot["tags"]],
         batch_size=IMPORT_BATCH,
     )
-    UsecaseVersion.objects.bulk_create(
+    UseCaseVersion.objects.bulk_create(
         [
-            UsecaseVersion(
+            UseCaseVersion(
                 usecase=row,
                 version=row.version,
-                kind=UsecaseVersion.Kind.IMPORTED,
+                kind=UseCaseVersion.Kind.IMPORTED,
                 snapshot=snapshot,
                 created_by=user,
                 created_at=now,
@@ -269,35 +269,35 @@ def _import_write(creates: list[tuple[dict, bool]], updates: list[tuple[Usecase,
     caching.invalidate(row.unique_id for row, _ in written)
 
 
-def cache_value(*, usecase: Usecase | str, key: str, value: Any, ttl_seconds: int | None = None) -> UsecaseCache:
+def cache_value(*, usecase: UseCase | str, key: str, value: Any, ttl_seconds: int | None = None) -> UseCaseCache:
     """Store a computed value (e.g. hardware recommendations) for a usecase; it expires after ttl_seconds."""
     usecase = _resolve(usecase)
     expires_at = timezone.now() + timedelta(seconds=ttl_seconds) if ttl_seconds is not None else None
-    entry, _ = UsecaseCache.objects.update_or_create(
+    entry, _ = UseCaseCache.objects.update_or_create(
         usecase=usecase, key=key, defaults={"value": value, "expires_at": expires_at}
     )
     return entry
 
 
-def get_cached_value(*, usecase: Usecase | str, key: str, default: Any = None) -> Any:
+def get_cached_value(*, usecase: UseCase | str, key: str, default: Any = None) -> Any:
     """The value stored by cache_value, or `default` when absent, expired or dropped by a change to the usecase."""
     usecase = _resolve(usecase)
-    entry = UsecaseCache.objects.filter(usecase=usecase, key=key).first()
+    entry = UseCaseCache.objects.filter(usecase=usecase, key=key).first()
     if entry is None:
         return default
     if entry.expires_at is not None and entry.expires_at <= timezone.now():
-        UsecaseCache.objects.filter(pk=entry.pk, expires_at=entry.expires_at).delete()
+        UseCaseCache.objects.filter(pk=entry.pk, expires_at=entry.expires_at).delete()
         return default
     return entry.value
 
 
 def usecase_cache_purge_expired() -> int:
     """Delete expired cached values; returns how many."""
-    deleted, _ = UsecaseCache.objects.filter(expires_at__lte=timezone.now()).delete()
+    deleted, _ = UseCaseCache.objects.filter(expires_at__lte=timezone.now()).delete()
     return deleted
 
 
-def _resolve(usecase: Usecase | str) -> Usecase:
-    if isinstance(usecase, Usecase):
+def _resolve(usecase: UseCase | str) -> UseCase:
+    if isinstance(usecase, UseCase):
         return usecase
     return selectors.usecase_get(unique_id=usecase, include_inactive=True)

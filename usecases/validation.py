@@ -3,7 +3,7 @@
 Accepts what real catalog files contain: numbers as strings ("1000", "1.5", "1,000"), industries in any case
 and spacing, tags as a list or a comma-separated string, legacy single `batch_size` / `beam_size` (min = max),
 and missing optional fields. Strict where it matters: every min <= max, no negatives, and no value above its
-range's maximum (`usecases.models.RANGE_MAXIMUMS`). `UsecaseFields` declares the fields (the API's serializer
+range's maximum (`usecases.models.RANGE_MAXIMUMS`). `UseCaseFields` declares the fields (the API's serializer
 inherits them, so its schema is what is parsed); `clean_usecase` and `clean_catalog_entry` run them and return the
 canonical snapshot (the import/export format, which adds `is_active`) or raise `core.exceptions.ValidationError`
 with one list of messages per field. Rules that need the database (a taken unique_id) stay in the services.
@@ -172,7 +172,7 @@ def _optional(field_class, range_name: str, **kwargs):
     return field_class(range_name, required=False, allow_null=True, default=None, **kwargs)
 
 
-class UsecaseFields(serializers.Serializer):
+class UseCaseFields(serializers.Serializer):
     """A usecase's content. Numbers may be sent as strings ("1000", "1.5"); each min must not exceed its max."""
 
     unique_id = serializers.SlugField(
@@ -250,7 +250,7 @@ def _range_errors(values: Mapping) -> dict[str, list[str]]:
     return errors
 
 
-class CatalogEntryFields(UsecaseFields):
+class CatalogEntryFields(UseCaseFields):
     """A usecase in the import/export format: its content and is_active."""
 
     is_active = ActiveField(
@@ -290,7 +290,7 @@ def clean_usecase(
     `industries` maps industry_key() to existing spellings, so "health care" lands on "Healthcare" if known.
     `strict` rejects unknown keys (the API and import do; IGNORED_FIELDS are always ignored).
     """
-    return _clean(UsecaseFields(context={"industries": industries}), data, base=base, strict=strict)[0]
+    return _clean(UseCaseFields(context={"industries": industries}), data, base=base, strict=strict)[0]
 
 
 def usecase_entry_cleaner(*, industries: Mapping[str, str] | None = None):

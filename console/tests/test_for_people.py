@@ -13,7 +13,7 @@ from console.tests.test_lifecycle import NEW_MODEL, update_data
 from deployments.models import DeploymentEvent
 from deployments.tests.factories import deploy
 from tenancy.tests.factories import ProjectFactory
-from usecases.models import Usecase
+from usecases.models import UseCase
 from usecases.tests.factories import make_usecase
 
 pytestmark = pytest.mark.django_db
@@ -143,9 +143,9 @@ def test_slo_import_dry_runs_then_imports(member_web, member_user):
     assert 'href="/slo/import"' in member_web.get("/slo").content.decode()
     dry = member_web.post("/slo/import", {"file": _upload(exported), "dry_run": "on"})
     assert dry.status_code == 200 and dry.context["report"]["created"] == 1
-    assert not Usecase.objects.filter(unique_id="hc_two").exists()
+    assert not UseCase.objects.filter(unique_id="hc_two").exists()
     real = member_web.post("/slo/import", {"file": _upload(exported)})
-    assert real.context["report"]["written"] and Usecase.objects.filter(unique_id="hc_two").exists()
+    assert real.context["report"]["written"] and UseCase.objects.filter(unique_id="hc_two").exists()
     exported["usecases"][0]["input_tokens_min"] = -1
     refused = member_web.post("/slo/import", {"file": _upload(exported)})
     assert refused.status_code == 400 and "input_tokens_min" in refused.content.decode()

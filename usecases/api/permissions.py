@@ -1,6 +1,6 @@
 from rest_framework.permissions import DjangoModelPermissions
 
-from usecases.models import Usecase
+from usecases.models import UseCase
 
 
 class CatalogPermission(DjangoModelPermissions):
@@ -23,7 +23,7 @@ class CatalogPermission(DjangoModelPermissions):
             return False
         action = getattr(view, "action", None)
         if action in self.action_perms:
-            meta = Usecase._meta
+            meta = UseCase._meta
             return request.user.has_perms(
                 [f"{meta.app_label}.{perm}_{meta.model_name}" for perm in self.action_perms[action]]
             )

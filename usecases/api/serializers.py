@@ -7,14 +7,14 @@ from rest_framework.settings import api_settings
 
 from core.api.fields import StrictFieldsMixin
 from usecases import profiles
-from usecases.models import UsecaseVersion
-from usecases.validation import NOT_AN_OBJECT, CatalogEntryFields, TagsField, UsecaseFields
+from usecases.models import UseCaseVersion
+from usecases.validation import NOT_AN_OBJECT, CatalogEntryFields, TagsField, UseCaseFields
 
 
-class UsecaseSerializer(StrictFieldsMixin, UsecaseFields):
+class UseCaseSerializer(StrictFieldsMixin, UseCaseFields):
     """A usecase. Numbers may be sent as strings ("1000", "1.5"); each min must not exceed its max."""
 
-    # The fields are `usecases.validation.UsecaseFields`, which the service runs (once) on what this passes on;
+    # The fields are `usecases.validation.UseCaseFields`, which the service runs (once) on what this passes on;
     # this adds the state a response carries.
 
     tags = TagsField(source="tag_names", required=False)
@@ -51,7 +51,7 @@ DERIVED = {
 def _row_plan() -> tuple[tuple[str, serializers.Field | None], ...]:
     # (name, field whose to_representation is needed): ints, floats, strings and booleans come from the database
     # as DRF would return them, so only datetimes go through their field.
-    fields = UsecaseSerializer().fields
+    fields = UseCaseSerializer().fields
     return tuple(
         (name, field if isinstance(field, serializers.DateTimeField) else None)
         for name, field in fields.items()
@@ -74,7 +74,7 @@ def _datetime_writer(field: serializers.DateTimeField):
 
 
 def usecase_rows_data(rows: list[dict]) -> list[dict]:
-    """UsecaseSerializer's representation of search rows (selectors.SearchPage), built without a serializer per
+    """UseCaseSerializer's representation of search rows (selectors.SearchPage), built without a serializer per
     row: one dict per row, the same keys in the same order, the same values."""
     plan = [(name, field and _datetime_writer(field)) for name, field in _row_plan()]
     data = []
@@ -91,12 +91,12 @@ def usecase_rows_data(rows: list[dict]) -> list[dict]:
     return data
 
 
-class UsecaseVersionSerializer(serializers.ModelSerializer):
+class UseCaseVersionSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     snapshot = serializers.JSONField(help_text="The usecase in the import/export format.")
 
     class Meta:
-        model = UsecaseVersion
+        model = UseCaseVersion
         fields = ["version", "kind", "snapshot", "created_by", "created_at"]
         read_only_fields = fields
 

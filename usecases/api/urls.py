@@ -1,7 +1,7 @@
 from core.api.routers import OptionalSlashRouter
-from usecases.api.views import UsecaseViewSet
+from usecases.api.views import UseCaseViewSet
 
 router = OptionalSlashRouter()
-router.register("usecases", UsecaseViewSet, basename="usecase")
+router.register("usecases", UseCaseViewSet, basename="usecase")
 
 urlpatterns = router.urls

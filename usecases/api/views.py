@@ -19,12 +19,12 @@ from usecases.api.serializers import (
     IndustryCountSerializer,
     StatsSerializer,
     TagCountSerializer,
-    UsecaseSerializer,
-    UsecaseVersionSerializer,
+    UseCaseSerializer,
+    UseCaseVersionSerializer,
     usecase_rows_data,
 )
-from usecases.filters import SORT_FIELDS, UsecaseFilterSet
-from usecases.models import Usecase
+from usecases.filters import SORT_FIELDS, UseCaseFilterSet
+from usecases.models import UseCase
 from usecases.validation import TRUE_STRINGS
 
 
@@ -46,12 +46,12 @@ UNIQUE_ID = OpenApiParameter("unique_id", str, OpenApiParameter.PATH, descriptio
     partial_update=extend_schema(summary="Change some fields (records a version)", parameters=[UNIQUE_ID]),
     destroy=extend_schema(summary="Soft-delete a usecase (hard with ?hard=true)", parameters=[UNIQUE_ID, HARD]),
 )
-class UsecaseViewSet(viewsets.ModelViewSet):
+class UseCaseViewSet(viewsets.ModelViewSet):
     """The SLO catalog, shared by all tenants: everyone signed in reads; curators (model permissions) write."""
 
-    queryset = Usecase.objects.all()
-    serializer_class = UsecaseSerializer
-    filterset_class = UsecaseFilterSet
+    queryset = UseCase.objects.all()
+    serializer_class = UseCaseSerializer
+    filterset_class = UseCaseFilterSet
     pagination_class = CatalogPagination
     permission_classes = [CatalogPermission]
     lookup_field = "unique_id"
@@ -97,7 +97,7 @@ class UsecaseViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         services.usecase_delete(usecase=instance, hard=_flag(self.request, "hard"))
 
-    @extend_schema(summary="Search usecases", responses=UsecaseSerializer(many=True))
+    @extend_schema(summary="Search usecases", responses=UseCaseSerializer(many=True))
     @action(detail=False, methods=["get"], pagination_class=SearchPagination)
     def search(self, request):
         """Text (q), industry, tags (all, or any with tags_mode=any), token and latency ranges (overlap),
@@ -156,49 +156,49 @@ class UsecaseViewSet(viewsets.ModelViewSet):
         params.update(request.query_params)
         if request.data and not isinstance(request.data, dict):
             raise DRFValidationError({"non_field_errors": ["The body is an object of search filters."]})
-        known = set(UsecaseFilterSet.base_filters) | {"format"}
+        known = set(UseCaseFilterSet.base_filters) | {"format"}
         unknown = sorted({*request.query_params, *(request.data or {})} - known)
         if unknown:
             raise DRFValidationError({name: ["Unknown filter."] for name in unknown})
         if isinstance(request.data, dict):
             for key, value in request.data.items():
                 params.setlist(key, [str(item) for item in value] if isinstance(value, list) else [str(value)])
-        filterset = UsecaseFilterSet(params, queryset=self.get_queryset(), request=request)
+        filterset = UseCaseFilterSet(params, queryset=self.get_queryset(), request=request)
         if not filterset.is_valid():
             raise DRFValidationError(filterset.errors)
         return Response(selectors.usecases_export(queryset=filterset.qs))
 
-    @extend_schema(summary="Versions of a usecase, newest first", responses=UsecaseVersionSerializer(many=True))
+    @extend_schema(summary="Versions of a usecase, newest first", responses=UseCaseVersionSerializer(many=True))
     @action(
         detail=True,
         methods=["get"],
         filter_backends=[],
-        serializer_class=UsecaseVersionSerializer,
+        serializer_class=UseCaseVersionSerializer,
         pagination_class=LimitOffsetPagination,
     )
     def versions(self, request, unique_id=None):
         page = self.paginate_queryset(selectors.usecase_versions(usecase=self.get_object()))
-        return self.get_paginated_response(UsecaseVersionSerializer(page, many=True).data)
+        return self.get_paginated_response(UseCaseVersionSerializer(page, many=True).data)
 
-    @extend_schema(summary="One version of a usecase", parameters=[VERSION], responses=UsecaseVersionSerializer)
+    @extend_schema(summary="One version of a usecase", parameters=[VERSION], responses=UseCaseVersionSerializer)
     @action(detail=True, methods=["get"], url_path=r"versions/(?P<version>[0-9]+)", filter_backends=[])
     def version(self, request, unique_id=None, version=None):
         found = selectors.usecase_version_get(usecase=self.get_object(), version=int(version))
-        return Response(UsecaseVersionSerializer(found).data)
+        return Response(UseCaseVersionSerializer(found).data)
 
     @extend_schema(
         summary="Restore a version (recorded as a new version)",
         parameters=[VERSION],
         request=None,
-        responses=UsecaseSerializer,
+        responses=UseCaseSerializer,
     )
     @action(detail=True, methods=["post"], url_path=r"versions/(?P<version>[0-9]+)/restore", filter_backends=[])
     def restore(self, request, unique_id=None, version=None):
         usecase = services.usecase_restore_version(usecase=self.get_object(), version=int(version), user=request.user)
-        return Response(UsecaseSerializer(usecase).data)
+        return Response(UseCaseSerializer(usecase).data)
 
-    @extend_schema(summary="Undelete a soft-deleted usecase", request=None, responses=UsecaseSerializer)
+    @extend_schema(summary="Undelete a soft-deleted usecase", request=None, responses=UseCaseSerializer)
     @action(detail=True, methods=["post"], filter_backends=[])
     def undelete(self, request, unique_id=None):
         usecase = services.usecase_undelete(usecase=self.get_object())
-        return Response(UsecaseSerializer(usecase).data)
+        return Response(UseCaseSerializer(usecase).data)

@@ -3,14 +3,14 @@ from django.contrib.auth.models import Permission
 
 from tenancy.tests.factories import UserFactory
 from usecases import services
-from usecases.models import Usecase, UsecaseTag
+from usecases.models import UseCase, UseCaseTag
 
 
-class UsecaseFactory(factory.django.DjangoModelFactory):
+class UseCaseFactory(factory.django.DjangoModelFactory):
     """A usecase row written directly (no version); use `usecase_data` + services for versioned ones."""
 
     class Meta:
-        model = Usecase
+        model = UseCase
         skip_postgeneration_save = True
 
     unique_id = factory.Sequence(lambda n: f"uc_{n:04d}")
@@ -31,7 +31,7 @@ class UsecaseFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def tags(obj, create, extracted, **kwargs):
         if create and extracted:
-            UsecaseTag.objects.bulk_create([UsecaseTag(usecase=obj, name=name) for name in extracted])
+            UseCaseTag.objects.bulk_create([UseCaseTag(usecase=obj, name=name) for name in extracted])
 
 
 def usecase_data(**overrides) -> dict:
@@ -55,7 +55,7 @@ def usecase_data(**overrides) -> dict:
     return data
 
 
-def make_usecase(**overrides) -> Usecase:
+def make_usecase(**overrides) -> UseCase:
     return services.usecase_create(data=usecase_data(**overrides))
 
 

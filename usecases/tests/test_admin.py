@@ -3,8 +3,8 @@ import json
 import pytest
 from django.test import Client
 
-from usecases.models import Usecase, UsecaseVersion
-from usecases.tests.factories import UsecaseFactory, make_usecase, usecase_data
+from usecases.models import UseCase, UseCaseVersion
+from usecases.tests.factories import UseCaseFactory, make_usecase, usecase_data
 
 pytestmark = pytest.mark.django_db
 ADMIN = "/admin/usecases/usecase/"
@@ -40,14 +40,14 @@ def form_data(**overrides) -> dict:
 )
 def test_changelist_with_filters_and_search(admin_web, query):
     make_usecase()
-    UsecaseFactory(unique_id="rt", e2e_min=0.5, e2e_max=1.0, tags=["voice"])
+    UseCaseFactory(unique_id="rt", e2e_min=0.5, e2e_max=1.0, tags=["voice"])
     response = admin_web.get(ADMIN + query)
     assert response.status_code == 200
 
 
 def test_changelist_profile_filter_selects_rows(admin_web):
     make_usecase()
-    UsecaseFactory(unique_id="rt_one", e2e_min=0.5, e2e_max=1.0)
+    UseCaseFactory(unique_id="rt_one", e2e_min=0.5, e2e_max=1.0)
     content = admin_web.get(ADMIN + "?latency_profile=real-time").content.decode()
     assert "rt_one" in content and "healthcare_001" not in content
 
@@ -55,24 +55,24 @@ def test_changelist_profile_filter_selects_rows(admin_web):
 def test_add_through_admin_goes_through_the_service(admin_web):
     response = admin_web.post(ADMIN + "add/", form_data())
     assert response.status_code == 302, response.content.decode()[:2000]
-    usecase = Usecase.objects.get()
+    usecase = UseCase.objects.get()
     assert usecase.tag_names == ["medical", "nlp"]
-    assert UsecaseVersion.objects.get().kind == "created"
+    assert UseCaseVersion.objects.get().kind == "created"
 
 
 def test_admin_form_shows_range_errors(admin_web):
     response = admin_web.post(ADMIN + "add/", form_data(input_tokens_min=5000))
     assert response.status_code == 200
     assert "Must be less than or equal to input_tokens_max" in response.content.decode()
-    assert not Usecase.objects.exists()
+    assert not UseCase.objects.exists()
 
 
 def test_change_through_admin_records_a_version_and_change_form_shows_history(admin_web):
     usecase = make_usecase()
     response = admin_web.post(f"{ADMIN}{usecase.pk}/change/", form_data(name="Edited in admin"))
     assert response.status_code == 302
-    assert Usecase.objects.get().name == "Edited in admin"
-    assert list(UsecaseVersion.objects.values_list("version", flat=True)) == [2, 1]
+    assert UseCase.objects.get().name == "Edited in admin"
+    assert list(UseCaseVersion.objects.values_list("version", flat=True)) == [2, 1]
     page = admin_web.get(f"{ADMIN}{usecase.pk}/change/").content.decode()
     assert "Edited in admin" in page and "created" in page
 
@@ -80,9 +80,9 @@ def test_change_through_admin_records_a_version_and_change_form_shows_history(ad
 def test_soft_delete_and_restore_actions(admin_web):
     usecase = make_usecase()
     admin_web.post(ADMIN, {"action": "soft_delete", "_selected_action": [usecase.pk]})
-    assert Usecase.objects.get().is_active is False
+    assert UseCase.objects.get().is_active is False
     admin_web.post(ADMIN, {"action": "undelete", "_selected_action": [usecase.pk]})
-    assert Usecase.objects.get().is_active is True
+    assert UseCase.objects.get().is_active is True
 
 
 def test_export_action_downloads_import_format(admin_web):
@@ -97,7 +97,7 @@ def test_restore_version_action(admin_web):
     from usecases import services
 
     services.usecase_update(usecase=usecase, data={"name": "Second"}, partial=True)
-    first = UsecaseVersion.objects.get(version=1)
+    first = UseCaseVersion.objects.get(version=1)
     admin_web.post("/admin/usecases/usecaseversion/", {"action": "restore_version", "_selected_action": [first.pk]})
-    assert Usecase.objects.get().name == "Patient Summarization"
-    assert Usecase.objects.get().version == 3
+    assert UseCase.objects.get().name == "Patient Summarization"
+    assert UseCase.objects.get().version == 3

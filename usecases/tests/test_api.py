@@ -11,8 +11,8 @@ from django.conf import settings
 
 from tenancy.tests.factories import token_for
 from usecases import services
-from usecases.models import Usecase, UsecaseVersion
-from usecases.tests.factories import UsecaseFactory, curator, make_usecase, usecase_data
+from usecases.models import UseCase, UseCaseVersion
+from usecases.tests.factories import UseCaseFactory, curator, make_usecase, usecase_data
 
 pytestmark = pytest.mark.django_db
 URL = "/api/usecases"
@@ -62,8 +62,8 @@ def test_reader_without_model_permissions_cannot_write(reader_client, method, pa
     make_usecase()
     response = getattr(reader_client, method)(path, body, format="json")
     assert response.status_code == 403
-    assert Usecase.objects.get().name == "Patient Summarization"
-    assert not Usecase.objects.filter(unique_id="test_001").exists()
+    assert UseCase.objects.get().name == "Patient Summarization"
+    assert not UseCase.objects.filter(unique_id="test_001").exists()
 
 
 def test_change_permission_alone_does_not_allow_delete():
@@ -73,7 +73,7 @@ def test_change_permission_alone_does_not_allow_delete():
     client = client_for(curator("editor", perms=("change",)))
     assert client.patch(f"{URL}/healthcare_001", {"name": "Edited"}).status_code == 200
     assert client.delete(f"{URL}/healthcare_001").status_code == 403
-    assert Usecase.objects.get().is_active is True
+    assert UseCase.objects.get().is_active is True
 
 
 def test_reader_can_export(reader_client):
@@ -94,14 +94,14 @@ def test_curl_example_with_only_required_fields_is_201(curator_client):
     assert body["latency_profile"] == "batch"
     assert body["input_length_profile"] == "short"
     assert body["tags"] == [] and body["e2e_max"] is None and body["version"] == 1
-    assert Usecase.objects.get(unique_id="test_001").input_tokens_max == 500
+    assert UseCase.objects.get(unique_id="test_001").input_tokens_max == 500
 
 
 def test_create_accepts_numeric_strings_and_legacy_sizes(curator_client):
     payload = usecase_data(input_tokens_min="1000", ttft_min="1.5", batch_size="8")
     response = curator_client.post(f"{URL}/", payload, format="json")
     assert response.status_code == 201, response.json()
-    usecase = Usecase.objects.get()
+    usecase = UseCase.objects.get()
     assert (usecase.input_tokens_min, usecase.ttft_min, usecase.batch_size_min, usecase.batch_size_max) == (
         1000,
         1.5,
@@ -123,14 +123,14 @@ def test_create_validation_errors_are_per_field(curator_client):
             "e2e_max": ["A valid number is required."],
         },
     }
-    assert not Usecase.objects.exists()
+    assert not UseCase.objects.exists()
 
 
 def test_create_with_a_number_beyond_the_column_is_a_field_error(curator_client):
     response = curator_client.post(URL, usecase_data(input_tokens_max="99999999999"), format="json")
     assert response.status_code == 400
     assert response.json()["errors"] == {"input_tokens_max": ["Must be 100000000 or less."]}
-    assert not Usecase.objects.exists()
+    assert not UseCase.objects.exists()
 
 
 def test_patch_with_a_number_beyond_the_column_is_a_field_error(curator_client):
@@ -138,7 +138,7 @@ def test_patch_with_a_number_beyond_the_column_is_a_field_error(curator_client):
     response = curator_client.patch(f"{URL}/healthcare_001", {"batch_size_max": 2**40}, format="json")
     assert response.status_code == 400
     assert response.json()["errors"] == {"batch_size_max": ["Must be 1000000 or less."]}
-    usecase = Usecase.objects.get()
+    usecase = UseCase.objects.get()
     assert (usecase.batch_size_max, usecase.version) == (None, 1)
 
 
@@ -186,7 +186,7 @@ def test_put_replaces_and_records_a_version(curator_client):
     response = curator_client.put(f"{URL}/healthcare_001", payload, format="json")
     assert response.status_code == 200, response.json()
     assert response.json()["version"] == 2 and response.json()["ttft_max"] is None
-    usecase = Usecase.objects.get()
+    usecase = UseCase.objects.get()
     assert (usecase.name, usecase.ttft_max, usecase.tag_names) == ("Replaced", None, ["x"])
 
 
@@ -197,26 +197,26 @@ def test_patch_checks_ranges_against_stored_values(curator_client):
     assert response.json()["errors"] == {
         "output_tokens_min": ["Must be less than or equal to output_tokens_max (200)."]
     }
-    assert Usecase.objects.get().output_tokens_min == 100
+    assert UseCase.objects.get().output_tokens_min == 100
 
 
 def test_patch_cannot_change_unique_id(curator_client):
     make_usecase()
     response = curator_client.patch(f"{URL}/healthcare_001", {"unique_id": "other"}, format="json")
     assert response.status_code == 400
-    assert Usecase.objects.get().unique_id == "healthcare_001"
+    assert UseCase.objects.get().unique_id == "healthcare_001"
 
 
 def test_soft_delete_then_404_then_undelete(curator_client):
     make_usecase()
     assert curator_client.delete(f"{URL}/healthcare_001").status_code == 204
-    assert Usecase.objects.get().is_active is False
+    assert UseCase.objects.get().is_active is False
     assert curator_client.get(f"{URL}/healthcare_001").status_code == 404
     assert curator_client.get(f"{URL}/healthcare_001?include_inactive=true").json()["is_active"] is False
     assert curator_client.get(URL).json()["count"] == 0
     response = curator_client.post(f"{URL}/healthcare_001/undelete")
     assert response.status_code == 200 and response.json()["is_active"] is True
-    assert Usecase.objects.get().is_active is True
+    assert UseCase.objects.get().is_active is True
 
 
 def test_undelete_of_active_usecase_is_409(curator_client):
@@ -227,13 +227,13 @@ def test_undelete_of_active_usecase_is_409(curator_client):
 def test_hard_delete_removes_everything(curator_client):
     make_usecase()
     assert curator_client.delete(f"{URL}/healthcare_001?hard=true").status_code == 204
-    assert not Usecase.objects.exists() and not UsecaseVersion.objects.exists()
+    assert not UseCase.objects.exists() and not UseCaseVersion.objects.exists()
 
 
 def test_hard_delete_of_a_soft_deleted_usecase(curator_client):
     services.usecase_delete(usecase=make_usecase())
     assert curator_client.delete(f"{URL}/healthcare_001?hard=true").status_code == 204
-    assert not Usecase.objects.exists()
+    assert not UseCase.objects.exists()
 
 
 # --- versions --------------------------------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def test_versions_list_detail_and_restore(curator_client):
     response = curator_client.post(f"{URL}/healthcare_001/versions/1/restore")
     assert response.status_code == 200
     assert (response.json()["name"], response.json()["version"]) == ("Patient Summarization", 3)
-    assert UsecaseVersion.objects.get(usecase__unique_id="healthcare_001", version=3).kind == "restored"
+    assert UseCaseVersion.objects.get(usecase__unique_id="healthcare_001", version=3).kind == "restored"
 
 
 def test_unknown_version_is_404(curator_client):
@@ -268,7 +268,7 @@ def test_unknown_version_is_404(curator_client):
 def catalog(db):
     """Four usecases chosen so that every filter tells them apart."""
     return [
-        UsecaseFactory(
+        UseCaseFactory(
             unique_id="voice",
             name="Voice assistant",
             industry="Telecom",
@@ -285,7 +285,7 @@ def catalog(db):
             inter_token_max=0.03,
             tags=["voice", "real-time"],
         ),
-        UsecaseFactory(
+        UseCaseFactory(
             unique_id="coding",
             name="Coding assistant",
             industry="Software Engineering",
@@ -302,7 +302,7 @@ def catalog(db):
             inter_token_max=0.03,
             tags=["coding", "chat"],
         ),
-        UsecaseFactory(
+        UseCaseFactory(
             unique_id="summary",
             name="Document summarisation",
             industry="Legal",
@@ -319,7 +319,7 @@ def catalog(db):
             inter_token_max=0.08,
             tags=["summarization", "batch"],
         ),
-        UsecaseFactory(
+        UseCaseFactory(
             unique_id="extract",
             name="Invoice extraction",
             industry="Finance",
@@ -396,9 +396,9 @@ def test_q_matches_a_prefix_of_the_last_word_on_postgres(reader_client, catalog,
 
 @pytest.fixture
 def numbered(db):
-    UsecaseFactory(unique_id="healthcare_001", name="Patient Summarization")
-    UsecaseFactory(unique_id="healthcare_0010", name="Admission triage")
-    UsecaseFactory(unique_id="finance_001", name="Fraud alerts", description="Flags transactions.")
+    UseCaseFactory(unique_id="healthcare_001", name="Patient Summarization")
+    UseCaseFactory(unique_id="healthcare_0010", name="Admission triage")
+    UseCaseFactory(unique_id="finance_001", name="Fraud alerts", description="Flags transactions.")
 
 
 @pytest.mark.parametrize(
@@ -423,7 +423,7 @@ def test_q_ranks_the_usecase_named_exactly_first(reader_client, numbered):
 @pytest.mark.skipif(not settings.IS_POSTGRES, reason="PostgreSQL full-text search")
 def test_q_search_query_count_is_constant(reader_client, django_assert_max_num_queries):
     for n in range(30):
-        UsecaseFactory(unique_id=f"summary_{n:03d}", name=f"Patient summary {n}", tags=["a", f"t{n}"])
+        UseCaseFactory(unique_id=f"summary_{n:03d}", name=f"Patient summary {n}", tags=["a", f"t{n}"])
     with django_assert_max_num_queries(3):  # count, page, tags
         assert reader_client.get(f"{URL}/search?q=Patient Summ").json()["count"] == 30
     with django_assert_max_num_queries(3):
@@ -452,7 +452,7 @@ def test_search_paginates_with_limit_and_offset(reader_client, catalog):
 
 
 def test_search_default_limit_is_100_and_list_default_is_50(reader_client):
-    UsecaseFactory.create_batch(120)
+    UseCaseFactory.create_batch(120)
     assert len(reader_client.get(f"{URL}/search").json()["results"]) == 100
     assert len(reader_client.get(URL).json()["results"]) == 50
 
@@ -490,7 +490,7 @@ def test_list_can_include_soft_deleted(reader_client, catalog):
 
 def test_search_and_list_query_counts_are_constant(reader_client, django_assert_max_num_queries):
     for n in range(30):
-        UsecaseFactory(tags=["a", f"t{n}"])
+        UseCaseFactory(tags=["a", f"t{n}"])
     with django_assert_max_num_queries(3):  # count, page, tags
         assert len(reader_client.get(f"{URL}/search?tags=a&max_e2e_latency=5").json()["results"]) == 30
     with django_assert_max_num_queries(3):
@@ -498,7 +498,7 @@ def test_search_and_list_query_counts_are_constant(reader_client, django_assert_
 
 
 def test_export_query_count_is_constant(reader_client, django_assert_max_num_queries):
-    UsecaseFactory.create_batch(30, tags=["a", "b"])
+    UseCaseFactory.create_batch(30, tags=["a", "b"])
     with django_assert_max_num_queries(3):
         assert len(reader_client.post(f"{URL}/export", {}, format="json").json()["usecases"]) == 30
 
@@ -552,7 +552,7 @@ def test_import_endpoint_upserts_and_reports(curator_client):
         "errors": [],
         "written": True,
     }
-    assert Usecase.objects.get(unique_id="healthcare_001").name == "New name"
+    assert UseCase.objects.get(unique_id="healthcare_001").name == "New name"
 
 
 def test_import_endpoint_is_all_or_nothing(curator_client):
@@ -562,7 +562,7 @@ def test_import_endpoint_is_all_or_nothing(curator_client):
     body = response.json()
     assert body["errors"] == {"usecases.1.input_tokens_max": ["Must be 0 or more."]}
     assert body["report"]["errors"][0]["unique_id"] == "healthcare_001"
-    assert not Usecase.objects.exists()
+    assert not UseCase.objects.exists()
 
 
 def test_import_endpoint_reports_a_number_beyond_the_column_per_entry(curator_client):
@@ -574,23 +574,23 @@ def test_import_endpoint_reports_a_number_beyond_the_column_per_entry(curator_cl
     assert body["report"]["errors"] == [
         {"index": 1, "unique_id": "healthcare_001", "errors": {"input_tokens_max": ["Must be 100000000 or less."]}}
     ]
-    assert not Usecase.objects.exists()
+    assert not UseCase.objects.exists()
 
 
 def test_import_endpoint_partial_and_dry_run(curator_client):
     entries = [CURL_EXAMPLE, usecase_data(input_tokens_max=-3)]
     dry = curator_client.post(f"{URL}/import?partial=true&dry_run=true", entries, format="json").json()
     assert (dry["created"], len(dry["errors"]), dry["written"]) == (1, 1, False)
-    assert not Usecase.objects.exists()
+    assert not UseCase.objects.exists()
     assert curator_client.post(f"{URL}/import?partial=true", entries, format="json").status_code == 200
-    assert list(Usecase.objects.values_list("unique_id", flat=True)) == ["test_001"]
+    assert list(UseCase.objects.values_list("unique_id", flat=True)) == ["test_001"]
 
 
 def test_export_import_round_trip_over_the_api(curator_client):
     curator_client.post(f"{URL}/import", json.loads(FIXTURE.read_text()), format="json")
     exported = curator_client.post(f"{URL}/export", {}, format="json").json()
     assert len(exported["usecases"]) >= 112
-    for usecase in Usecase.objects.all():
+    for usecase in UseCase.objects.all():
         services.usecase_delete(usecase=usecase, hard=True)
     assert curator_client.post(f"{URL}/import", exported, format="json").json()["created"] == len(exported["usecases"])
     assert curator_client.post(f"{URL}/export", {}, format="json").json() == exported
@@ -601,10 +601,10 @@ def test_export_with_inactive_then_import_keeps_soft_deleted_usecases_deleted(cu
     services.usecase_delete(usecase=make_usecase(unique_id="gone"))
     exported = curator_client.post(f"{URL}/export?include_inactive=true", {}, format="json").json()
     assert {entry["unique_id"]: entry["is_active"] for entry in exported["usecases"]} == {"gone": False, "kept": True}
-    Usecase.objects.all().delete()
+    UseCase.objects.all().delete()
     report = curator_client.post(f"{URL}/import", exported, format="json").json()
     assert (report["created"], report["errors"]) == (2, [])
-    assert dict(Usecase.objects.values_list("unique_id", "is_active")) == {"gone": False, "kept": True}
+    assert dict(UseCase.objects.values_list("unique_id", "is_active")) == {"gone": False, "kept": True}
     assert curator_client.get(f"{URL}/gone").status_code == 404
     assert curator_client.post(f"{URL}/export?include_inactive=true", {}, format="json").json() == exported
     assert curator_client.post(f"{URL}/import", exported, format="json").json()["unchanged"] == 2
@@ -620,7 +620,7 @@ def test_import_endpoint_soft_delete_needs_the_delete_permission():
     assert response.json()["errors"] == {
         "usecases.0.is_active": ["Soft-deleting a usecase needs the delete permission."]
     }
-    assert Usecase.objects.get().is_active is True
+    assert UseCase.objects.get().is_active is True
 
 
 def test_export_filters_from_body_and_query_string(reader_client, catalog):

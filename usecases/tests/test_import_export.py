@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from core.exceptions import NotFound
 from usecases import bootstrap, selectors, services
-from usecases.models import Usecase, UsecaseTag, UsecaseVersion
+from usecases.models import UseCase, UseCaseTag, UseCaseVersion
 from usecases.tests.factories import curator, make_usecase, usecase_data
 
 pytestmark = pytest.mark.django_db
@@ -28,13 +28,13 @@ def test_import_creates_updates_and_reports_unchanged():
         }
     )
     assert report == {"total": 3, "created": 1, "updated": 1, "unchanged": 1, "errors": [], "written": True}
-    assert Usecase.objects.get(unique_id="change").name == "Changed"
-    assert Usecase.objects.get(unique_id="new").industry == "Finance"
-    assert list(UsecaseVersion.objects.filter(usecase__unique_id="change").values_list("version", "kind")) == [
+    assert UseCase.objects.get(unique_id="change").name == "Changed"
+    assert UseCase.objects.get(unique_id="new").industry == "Finance"
+    assert list(UseCaseVersion.objects.filter(usecase__unique_id="change").values_list("version", "kind")) == [
         (2, "imported"),
         (1, "created"),
     ]
-    assert UsecaseVersion.objects.filter(usecase__unique_id="keep").count() == 1
+    assert UseCaseVersion.objects.filter(usecase__unique_id="keep").count() == 1
 
 
 def test_import_is_all_or_nothing_by_default():
@@ -45,20 +45,20 @@ def test_import_is_all_or_nothing_by_default():
         {"index": 1, "unique_id": "bad", "errors": {"input_tokens_min": ["A valid integer is required."]}}
     ]
     assert info.value.errors == {"usecases.1.input_tokens_min": ["A valid integer is required."]}
-    assert not Usecase.objects.exists()
+    assert not UseCase.objects.exists()
 
 
 def test_partial_import_writes_the_valid_entries():
     entries = [usecase_data(unique_id="good"), usecase_data(unique_id="bad", e2e_min=9, e2e_max=1)]
     report = services.usecases_import(data=entries, partial=True)
     assert (report["created"], len(report["errors"])) == (1, 1)
-    assert list(Usecase.objects.values_list("unique_id", flat=True)) == ["good"]
+    assert list(UseCase.objects.values_list("unique_id", flat=True)) == ["good"]
 
 
 def test_dry_run_reports_and_writes_nothing():
     report = services.usecases_import(data=[usecase_data()], dry_run=True)
     assert (report["created"], report["written"]) == (1, False)
-    assert not Usecase.objects.exists()
+    assert not UseCase.objects.exists()
 
 
 def test_import_flags_duplicate_ids_in_one_file():
@@ -84,17 +84,17 @@ def test_import_accepts_messy_real_world_entries():
         "ttft_min": "",
     }
     services.usecases_import(data=[messy, usecase_data(unique_id="cs2", industry="Customer support")])
-    usecase = Usecase.objects.get(unique_id="legacy_1")
+    usecase = UseCase.objects.get(unique_id="legacy_1")
     assert (usecase.name, usecase.industry, usecase.input_tokens_max) == ("Legacy", "Customer Support", 1500)
     assert (usecase.batch_size_min, usecase.batch_size_max, usecase.e2e_max, usecase.ttft_min) == (4, 4, 3.5, None)
-    assert Usecase.objects.get(unique_id="cs2").industry == "Customer Support"
+    assert UseCase.objects.get(unique_id="cs2").industry == "Customer Support"
 
 
 def test_import_reactivates_a_soft_deleted_usecase():
     services.usecase_delete(usecase=make_usecase())
     report = services.usecases_import(data=[usecase_data()])
     assert report["updated"] == 1
-    assert Usecase.objects.get().is_active is True
+    assert UseCase.objects.get().is_active is True
 
 
 def test_import_honours_is_active_and_is_unchanged_when_repeated():
@@ -103,7 +103,7 @@ def test_import_honours_is_active_and_is_unchanged_when_repeated():
     entries = [usecase_data(unique_id="kept", is_active=False), usecase_data(unique_id="new", is_active="false")]
     report = services.usecases_import(data=entries)
     assert (report["created"], report["updated"]) == (1, 1)
-    assert dict(Usecase.objects.values_list("unique_id", "is_active")) == {"kept": False, "new": False}
+    assert dict(UseCase.objects.values_list("unique_id", "is_active")) == {"kept": False, "new": False}
     with pytest.raises(NotFound):
         selectors.usecase_get(unique_id="kept")
     assert services.usecases_import(data=entries)["unchanged"] == 2
@@ -117,7 +117,7 @@ def test_import_reports_a_bad_is_active_per_entry():
     assert info.value.report["errors"] == [
         {"index": 0, "unique_id": "healthcare_001", "errors": {"is_active": ["Must be true or false."]}}
     ]
-    assert not Usecase.objects.exists()
+    assert not UseCase.objects.exists()
 
 
 def test_import_soft_delete_needs_the_delete_permission_of_the_user():
@@ -133,10 +133,10 @@ def test_import_soft_delete_needs_the_delete_permission_of_the_user():
             "errors": {"is_active": ["Soft-deleting a usecase needs the delete permission."]},
         }
     ]
-    assert dict(Usecase.objects.values_list("unique_id", "is_active")) == {"a": True, "b": True}
+    assert dict(UseCase.objects.values_list("unique_id", "is_active")) == {"a": True, "b": True}
     report = services.usecases_import(data=entries, user=curator())
     assert (report["updated"], report["unchanged"], report["errors"]) == (1, 1, [])
-    assert Usecase.objects.get(unique_id="b").is_active is False
+    assert UseCase.objects.get(unique_id="b").is_active is False
 
 
 def test_export_with_inactive_then_import_round_trip_keeps_deleted_usecases_deleted():
@@ -144,7 +144,7 @@ def test_export_with_inactive_then_import_round_trip_keeps_deleted_usecases_dele
     services.usecase_delete(usecase=make_usecase(unique_id="gone"))
     exported = selectors.usecases_export(include_inactive=True)
     assert [(u["unique_id"], u["is_active"]) for u in exported["usecases"]] == [("gone", False), ("kept", True)]
-    Usecase.objects.all().delete()
+    UseCase.objects.all().delete()
     assert services.usecases_import(data=json.loads(json.dumps(exported)))["created"] == 2
     assert selectors.usecases_export(include_inactive=True) == exported
     assert [u["unique_id"] for u in selectors.usecases_export()["usecases"]] == ["kept"]
@@ -158,7 +158,7 @@ def test_import_rejects_a_body_that_is_not_a_list():
 def test_export_then_import_round_trip_is_lossless():
     services.usecases_import(data=json.loads(FIXTURE.read_text()))
     exported = selectors.usecases_export()
-    Usecase.objects.all().delete()
+    UseCase.objects.all().delete()
     report = services.usecases_import(data=json.loads(json.dumps(exported)))
     assert report["created"] == len(exported["usecases"]) and not report["errors"]
     assert selectors.usecases_export() == exported
@@ -180,7 +180,7 @@ def test_shipped_fixture_is_large_varied_and_valid():
     stats = selectors.usecase_stats()
     assert all(count > 0 for count in stats["by_latency_profile"].values())
     assert all(count > 0 for count in stats["by_input_length_profile"].values())
-    assert UsecaseTag.objects.exists()
+    assert UseCaseTag.objects.exists()
 
 
 def test_import_usecases_command_loads_a_file(tmp_path):
@@ -188,7 +188,7 @@ def test_import_usecases_command_loads_a_file(tmp_path):
     path.write_text(json.dumps([usecase_data()]))
     out = StringIO()
     call_command("import_usecases", str(path), stdout=out)
-    assert Usecase.objects.get().unique_id == "healthcare_001"
+    assert UseCase.objects.get().unique_id == "healthcare_001"
     assert "created 1" in out.getvalue()
 
 
@@ -197,16 +197,16 @@ def test_import_usecases_command_fails_on_invalid_file_without_writing(tmp_path)
     path.write_text(json.dumps([usecase_data(input_tokens_min=-5)]))
     with pytest.raises(Exception, match="invalid"):
         call_command("import_usecases", str(path), stdout=StringIO())
-    assert not Usecase.objects.exists()
+    assert not UseCase.objects.exists()
 
 
 def test_bootstrap_imports_the_fixture_once():
     first = bootstrap.bootstrap(stdout=StringIO())
-    count = Usecase.objects.count()
+    count = UseCase.objects.count()
     assert count >= 112 and first == {"usecases": count}
     bootstrap.bootstrap(stdout=StringIO())
-    assert Usecase.objects.count() == count
-    assert UsecaseVersion.objects.count() == count
+    assert UseCase.objects.count() == count
+    assert UseCaseVersion.objects.count() == count
 
 
 def test_stats_figures_on_known_data():

@@ -4,7 +4,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from usecases.models import RANGE_FIELDS
-from usecases.tests.factories import UsecaseFactory
+from usecases.tests.factories import UseCaseFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -12,16 +12,16 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize("name", RANGE_FIELDS)
 def test_a_range_with_min_above_max_is_refused_by_the_database(name):
     with pytest.raises(IntegrityError), transaction.atomic():
-        UsecaseFactory(**{f"{name}_min": 5, f"{name}_max": 4})
+        UseCaseFactory(**{f"{name}_min": 5, f"{name}_max": 4})
 
 
 @pytest.mark.parametrize("name", ["batch_size", "beam_size", "ttft", "e2e", "inter_token"])
 def test_an_optional_range_may_give_one_end_only(name):
-    usecase = UsecaseFactory(**{f"{name}_min": 5, f"{name}_max": None})
+    usecase = UseCaseFactory(**{f"{name}_min": 5, f"{name}_max": None})
     assert getattr(usecase, f"{name}_min") == 5
 
 
 @pytest.mark.parametrize("name", RANGE_FIELDS)
 def test_an_equal_min_and_max_is_a_range(name):
-    usecase = UsecaseFactory(**{f"{name}_min": 4, f"{name}_max": 4})
+    usecase = UseCaseFactory(**{f"{name}_min": 4, f"{name}_max": 4})
     assert getattr(usecase, f"{name}_max") == 4

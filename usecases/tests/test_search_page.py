@@ -4,9 +4,9 @@ import pytest
 from django.conf import settings
 
 from usecases import selectors
-from usecases.api.serializers import UsecaseSerializer, usecase_rows_data
-from usecases.models import Usecase
-from usecases.tests.factories import UsecaseFactory, make_usecase
+from usecases.api.serializers import UseCaseSerializer, usecase_rows_data
+from usecases.models import UseCase
+from usecases.tests.factories import UseCaseFactory, make_usecase
 
 pytestmark = pytest.mark.django_db
 URL = "/api/usecases"
@@ -17,8 +17,8 @@ postgres_only = pytest.mark.skipif(not settings.IS_POSTGRES, reason="the estimat
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Paris"])
 def test_rows_are_what_the_serializer_returns(reader_client, settings, zone):
     settings.TIME_ZONE = zone
-    UsecaseFactory(unique_id="full", tags=["voice", "a-b", "Zed", "real-time"])
-    UsecaseFactory(
+    UseCaseFactory(unique_id="full", tags=["voice", "a-b", "Zed", "real-time"])
+    UseCaseFactory(
         unique_id="sparse",
         description="",
         ttft_min=None,
@@ -30,10 +30,10 @@ def test_rows_are_what_the_serializer_returns(reader_client, settings, zone):
         batch_size_min=4,
         batch_size_max=64,
     )
-    UsecaseFactory(unique_id="long", input_tokens_max=50_000, e2e_min=0.5, e2e_max=1.5)
-    page = selectors.usecase_search_page(queryset=Usecase.objects.order_by("unique_id"), limit=10)
+    UseCaseFactory(unique_id="long", input_tokens_max=50_000, e2e_min=0.5, e2e_max=1.5)
+    page = selectors.usecase_search_page(queryset=UseCase.objects.order_by("unique_id"), limit=10)
     fast = usecase_rows_data(page.rows)
-    slow = [UsecaseSerializer(usecase).data for usecase in Usecase.objects.order_by("unique_id")]
+    slow = [UseCaseSerializer(usecase).data for usecase in UseCase.objects.order_by("unique_id")]
     assert [list(item) for item in fast] == [list(item) for item in slow]  # same keys, same order
     assert fast == slow
     assert reader_client.get(f"{URL}/search?sort_by=unique_id").json()["results"] == slow
@@ -41,7 +41,7 @@ def test_rows_are_what_the_serializer_returns(reader_client, settings, zone):
 
 def test_count_is_exact_up_to_the_bound(reader_client, settings):
     settings.USECASE_SEARCH_EXACT_COUNT = 5
-    UsecaseFactory.create_batch(5)
+    UseCaseFactory.create_batch(5)
     body = reader_client.get(f"{URL}/search").json()
     assert (body["count"], body["count_exact"], body["next"]) == (5, True, None)
 
@@ -49,7 +49,7 @@ def test_count_is_exact_up_to_the_bound(reader_client, settings):
 @postgres_only
 def test_count_beyond_the_bound_is_an_estimate_flagged_as_such(reader_client, settings, django_assert_num_queries):
     settings.USECASE_SEARCH_EXACT_COUNT = 5
-    UsecaseFactory.create_batch(12)
+    UseCaseFactory.create_batch(12)
     with django_assert_num_queries(2 if settings.IS_POSTGRES else 4):  # the page with its bounded count, the estimate
         body = reader_client.get(f"{URL}/search?limit=2").json()
     assert body["count_exact"] is False
@@ -60,7 +60,7 @@ def test_count_beyond_the_bound_is_an_estimate_flagged_as_such(reader_client, se
 
 def test_a_page_beyond_the_bound_still_counts_exactly_to_its_end(reader_client, settings):
     settings.USECASE_SEARCH_EXACT_COUNT = 5
-    UsecaseFactory.create_batch(12)
+    UseCaseFactory.create_batch(12)
     body = reader_client.get(f"{URL}/search?limit=5&offset=8").json()
     assert (body["count"], body["count_exact"], body["next"]) == (12, True, None)
     assert len(body["results"]) == 4
@@ -68,7 +68,7 @@ def test_a_page_beyond_the_bound_still_counts_exactly_to_its_end(reader_client, 
 
 def test_list_and_search_queries_do_not_grow_with_the_page(reader_client, django_assert_num_queries):
     for n in range(60):
-        UsecaseFactory(tags=["a", f"t{n}"], industry="Legal" if n % 2 else "Retail")
+        UseCaseFactory(tags=["a", f"t{n}"], industry="Legal" if n % 2 else "Retail")
     reader_client.get(f"{URL}/search?industry=Legal")  # the cached industry spellings, read once per catalog change
     for path in (f"{URL}/search?tags=a&industry=Legal", f"{URL}/search?tags=a,t1&tags_mode=any", URL):
         # PostgreSQL: one statement (page, its tags, the bounded count); SQLite: count, page, tags of the page.
@@ -84,14 +84,14 @@ def test_versions_keep_their_own_pagination(curator_client):
 
 
 def test_an_empty_page_past_the_end_still_has_the_count(reader_client):
-    UsecaseFactory.create_batch(3)
+    UseCaseFactory.create_batch(3)
     body = reader_client.get(f"{URL}/search?offset=10").json()
     assert (body["count"], body["count_exact"], body["results"]) == (3, True, [])
     assert body["previous"] is not None
 
 
 def test_no_match_is_a_count_of_zero(reader_client, django_assert_max_num_queries):
-    UsecaseFactory.create_batch(3)
+    UseCaseFactory.create_batch(3)
     with django_assert_max_num_queries(PAGE_QUERIES):
         body = reader_client.get(f"{URL}/search?tags=none-such").json()
     assert (body["count"], body["count_exact"], body["results"], body["next"]) == (0, True, [], None)

@@ -6,15 +6,15 @@ from django.core.cache import cache
 
 from core.exceptions import Conflict, NotFound, ValidationError
 from usecases import caching, selectors, services
-from usecases.models import Usecase, UsecaseCache, UsecaseTag, UsecaseVersion
-from usecases.tests.factories import UsecaseFactory, make_usecase, usecase_data
+from usecases.models import UseCase, UseCaseCache, UseCaseTag, UseCaseVersion
+from usecases.tests.factories import UseCaseFactory, make_usecase, usecase_data
 
 pytestmark = pytest.mark.django_db
 
 
 def test_create_records_version_one_with_the_snapshot():
     usecase = make_usecase(industry=" health  care ", tags="NLP,medical")
-    version = UsecaseVersion.objects.get(usecase=usecase)
+    version = UseCaseVersion.objects.get(usecase=usecase)
     assert (version.version, version.kind) == (1, "created")
     assert version.snapshot == selectors.usecase_snapshot(usecase)
     assert version.snapshot["industry"] == "Health Care"
@@ -37,18 +37,18 @@ def test_update_records_a_new_version_and_keeps_the_old_one():
     usecase = make_usecase()
     updated = services.usecase_update(usecase=usecase, data={"e2e_max": 8.0, "tags": ["nlp"]}, partial=True)
     assert updated.version == 2
-    assert list(UsecaseVersion.objects.filter(usecase=usecase).values_list("version", "kind")) == [
+    assert list(UseCaseVersion.objects.filter(usecase=usecase).values_list("version", "kind")) == [
         (2, "updated"),
         (1, "created"),
     ]
-    assert UsecaseVersion.objects.get(usecase=usecase, version=1).snapshot["e2e_max"] == 6.0
-    assert sorted(UsecaseTag.objects.filter(usecase=usecase).values_list("name", flat=True)) == ["nlp"]
+    assert UseCaseVersion.objects.get(usecase=usecase, version=1).snapshot["e2e_max"] == 6.0
+    assert sorted(UseCaseTag.objects.filter(usecase=usecase).values_list("name", flat=True)) == ["nlp"]
 
 
 def test_update_without_a_change_records_no_version():
     usecase = make_usecase()
     services.usecase_update(usecase=usecase, data={"name": usecase.name}, partial=True)
-    assert UsecaseVersion.objects.filter(usecase=usecase).count() == 1
+    assert UseCaseVersion.objects.filter(usecase=usecase).count() == 1
 
 
 def test_full_update_clears_fields_left_out():
@@ -71,7 +71,7 @@ def test_restore_version_brings_back_content_as_a_new_version():
     services.usecase_update(usecase=usecase, data={"name": "Renamed", "tags": []}, partial=True)
     restored = services.usecase_restore_version(usecase=usecase, version=1)
     assert (restored.name, restored.tag_names, restored.version) == ("Patient Summarization", ["medical", "nlp"], 3)
-    assert UsecaseVersion.objects.get(usecase=usecase, version=3).kind == "restored"
+    assert UseCaseVersion.objects.get(usecase=usecase, version=3).kind == "restored"
 
 
 def test_restore_unknown_version_is_not_found():
@@ -82,7 +82,7 @@ def test_restore_unknown_version_is_not_found():
 def test_soft_delete_hides_and_undelete_brings_back():
     usecase = make_usecase()
     services.usecase_delete(usecase=usecase)
-    assert Usecase.objects.get(pk=usecase.pk).is_active is False
+    assert UseCase.objects.get(pk=usecase.pk).is_active is False
     with pytest.raises(NotFound):
         selectors.usecase_get(unique_id=usecase.unique_id)
     assert not selectors.usecase_list_active().exists()
@@ -98,9 +98,9 @@ def test_undelete_of_an_active_usecase_is_a_conflict():
 def test_hard_delete_removes_row_versions_and_tags():
     usecase = make_usecase()
     services.usecase_delete(usecase=usecase, hard=True)
-    assert not Usecase.objects.exists()
-    assert not UsecaseVersion.objects.exists()
-    assert not UsecaseTag.objects.exists()
+    assert not UseCase.objects.exists()
+    assert not UseCaseVersion.objects.exists()
+    assert not UseCaseTag.objects.exists()
 
 
 def test_creating_over_a_soft_deleted_usecase_says_undelete():
@@ -110,7 +110,7 @@ def test_creating_over_a_soft_deleted_usecase_says_undelete():
     assert info.value.errors["unique_id"] == ["A deleted usecase has this unique_id; undelete it instead."]
 
 
-# --- cached values (UsecaseCache rows with a TTL) -------------------------------------------------------------
+# --- cached values (UseCaseCache rows with a TTL) -------------------------------------------------------------
 
 
 def test_cached_value_is_returned_until_its_ttl_expires():
@@ -122,7 +122,7 @@ def test_cached_value_is_returned_until_its_ttl_expires():
         assert services.get_cached_value(usecase=usecase, key="hardware_recs") == {"gpus": ["A100"]}
         clock.shift(2)
         assert services.get_cached_value(usecase=usecase, key="hardware_recs") is None
-    assert not UsecaseCache.objects.exists()
+    assert not UseCaseCache.objects.exists()
 
 
 def test_cached_value_without_ttl_does_not_expire_and_can_be_looked_up_by_unique_id():
@@ -137,7 +137,7 @@ def test_cached_values_are_dropped_when_the_usecase_changes():
     services.cache_value(usecase=usecase, key="hardware_recs", value={"gpus": ["A100"]}, ttl_seconds=3600)
     services.usecase_update(usecase=usecase, data={"input_tokens_max": 4000}, partial=True)
     assert services.get_cached_value(usecase=usecase, key="hardware_recs") is None
-    assert not UsecaseCache.objects.exists()
+    assert not UseCaseCache.objects.exists()
 
 
 def test_cache_value_overwrites_the_same_key():
@@ -145,7 +145,7 @@ def test_cache_value_overwrites_the_same_key():
     services.cache_value(usecase=usecase, key="k", value=1, ttl_seconds=60)
     services.cache_value(usecase=usecase, key="k", value=2, ttl_seconds=60)
     assert services.get_cached_value(usecase=usecase, key="k") == 2
-    assert UsecaseCache.objects.count() == 1
+    assert UseCaseCache.objects.count() == 1
 
 
 def test_purge_expired_deletes_only_expired_values():
@@ -155,7 +155,7 @@ def test_purge_expired_deletes_only_expired_values():
         services.cache_value(usecase=usecase, key="long", value=2, ttl_seconds=1000)
         clock.shift(11)
         assert services.usecase_cache_purge_expired() == 1
-    assert list(UsecaseCache.objects.values_list("key", flat=True)) == ["long"]
+    assert list(UseCaseCache.objects.values_list("key", flat=True)) == ["long"]
 
 
 # --- hot reads through Django's cache --------------------------------------------------------------------------
@@ -192,8 +192,8 @@ def test_writes_invalidate_stats_and_lists(django_capture_on_commit_callbacks):
 
 
 def test_search_from_python_uses_the_api_parameter_names():
-    UsecaseFactory(unique_id="small", input_tokens_min=10, input_tokens_max=100)
-    UsecaseFactory(unique_id="large", input_tokens_min=5000, input_tokens_max=20000)
+    UseCaseFactory(unique_id="small", input_tokens_min=10, input_tokens_max=100)
+    UseCaseFactory(unique_id="large", input_tokens_min=5000, input_tokens_max=20000)
     found = selectors.usecase_search(min_input_tokens=1000, sort_by="input_tokens_max", sort_order="desc")
     assert [u.unique_id for u in found] == ["large"]
 
@@ -205,17 +205,17 @@ def test_search_from_python_rejects_bad_parameters():
 
 
 def test_search_from_python_takes_the_product_documents_call():
-    UsecaseFactory(unique_id="triage", industry="Healthcare", e2e_min=1.0, e2e_max=2.0, tags=["real-time", "nlp"])
-    UsecaseFactory(unique_id="slow", industry="Healthcare", e2e_min=3.0, e2e_max=9.0, tags=["real-time"])
-    UsecaseFactory(unique_id="untagged", industry="Healthcare", e2e_min=1.0, e2e_max=2.0)
+    UseCaseFactory(unique_id="triage", industry="Healthcare", e2e_min=1.0, e2e_max=2.0, tags=["real-time", "nlp"])
+    UseCaseFactory(unique_id="slow", industry="Healthcare", e2e_min=3.0, e2e_max=9.0, tags=["real-time"])
+    UseCaseFactory(unique_id="untagged", industry="Healthcare", e2e_min=1.0, e2e_max=2.0)
     found = selectors.usecase_search(industry="Healthcare", max_e2e_latency=2.0, tags=["real-time"], limit=10)
     assert [u.unique_id for u in found] == ["triage"]
 
 
 @pytest.mark.parametrize("tags", [["real-time", "nlp"], ("real-time", "nlp"), "real-time, nlp"])
 def test_search_from_python_takes_tags_as_a_list_tuple_or_comma_string(tags):
-    UsecaseFactory(unique_id="both", tags=["real-time", "nlp"])
-    UsecaseFactory(unique_id="one", tags=["real-time"])
+    UseCaseFactory(unique_id="both", tags=["real-time", "nlp"])
+    UseCaseFactory(unique_id="one", tags=["real-time"])
     assert [u.unique_id for u in selectors.usecase_search(tags=tags)] == ["both"]
     found = selectors.usecase_search(tags=tags, tags_mode="any")
     assert sorted(u.unique_id for u in found) == ["both", "one"]
@@ -223,7 +223,7 @@ def test_search_from_python_takes_tags_as_a_list_tuple_or_comma_string(tags):
 
 def test_search_from_python_honours_limit_and_offset():
     for n in range(5):
-        UsecaseFactory(unique_id=f"uc_{n}", name=f"Usecase {n}")
+        UseCaseFactory(unique_id=f"uc_{n}", name=f"Usecase {n}")
     assert [u.unique_id for u in selectors.usecase_search(sort_by="name", limit=2, offset=1)] == ["uc_1", "uc_2"]
     assert [u.unique_id for u in selectors.usecase_search(sort_by="name", offset=3)] == ["uc_3", "uc_4"]
     assert selectors.usecase_search(limit=2).count() == 2
@@ -251,4 +251,4 @@ def test_purge_task_calls_the_service():
     services.cache_value(usecase=usecase, key="old", value=1, ttl_seconds=1)
     with time_machine.travel(dt.timedelta(seconds=5)):
         assert purge_expired_usecase_cache() == 1
-    assert not UsecaseCache.objects.exists()
+    assert not UseCaseCache.objects.exists()
