@@ -1,6 +1,7 @@
 """Observability benchmark (issue 17): 1,000 running deployments, their metric collection, storage and queries.
 
-    python bench/observability_bench.py [--count 1000] [--minutes 5] [--runs 50]
+    python bench/observability_bench.py [--count 1000] [--minutes 5] [--runs 50] [--keep]
+    python bench/observability_bench.py --reuse [--copy-days] [--runs 20]   # queries again on a kept database
 
 Creates (and drops) its own PostgreSQL database `uf_bench_observability` (BENCH_DB names another), deploys one
 simple-rag-v1 stack sized for the `ambient_scribe` use case through the real services and brings it to RUNNING, then
@@ -48,7 +49,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--minutes", type=int, default=5, help="collection passes (one minute of data each)")
     parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--reuse", action="store_true", help="keep the database of an earlier run; skip collection")
+    parser.add_argument("--reuse", action="store_true", help="the database an earlier --keep run left; no collection")
+    parser.add_argument("--keep", action="store_true", help="leave the database for a later --reuse run")
     parser.add_argument("--copy-days", action="store_true", help="simulate one day of history, copy it to days 2-7")
     args = parser.parse_args()
     db = setup_database(reuse=args.reuse)
@@ -60,7 +62,9 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     run(args)
     django.db.connections.close_all()
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {db}"], check=True)
+    if not args.keep:
+        drop = f"DROP DATABASE IF EXISTS {db}"
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", drop], check=True)
 
 
 def run(args) -> None:
