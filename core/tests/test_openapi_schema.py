@@ -46,7 +46,11 @@ def test_deploy_states_its_constraints_and_its_422(schema):
     name = body["properties"]["name"]["oneOf"][0]  # or empty: a generated name
     assert name["pattern"].startswith("^[a-z0-9]")
     assert name["maxLength"] == 40
-    assert set(body["required"]) == {"template_id", "project_id", "cluster_id"}
+    # Where to deploy is one of two fields (a cluster, or a cluster set that picks one): each says so, and giving
+    # both or neither is a field-level 400 (deployments/tests).
+    assert set(body["required"]) == {"template_id", "project_id"}
+    assert "cluster_set_id" in body["properties"]["cluster_id"]["description"]
+    assert "cluster_set_id" in body["properties"]["strategy"]["description"]
     assert body["additionalProperties"] is False  # an unknown field is a 400
     limit = next(p for p in schema["paths"]["/api/v1/deployments/"]["get"]["parameters"] if p["name"] == "limit")
     assert limit["schema"]["minimum"] == 1
