@@ -14,6 +14,7 @@ from console.views import (
     jobs,
     keys,
     lifecycle,
+    quotas,
     registry,
     slo_io,
 )
@@ -51,6 +52,8 @@ urlpatterns = [
         "deployment-key-action",
     ),
     page(r"jobs/(?P<job_id>[0-9a-fA-F-]{36})", jobs.job_detail_page, "job-detail"),
+    page("quotas", quotas.quota_list_page, "quotas"),
+    page(r"quotas/(?P<queue_id>[0-9a-fA-F-]{36})", quotas.quota_queue_page, "quota-queue"),
     page("components", registry.component_list_page, "components"),
     page(r"components/(?P<component_id>[A-Za-z0-9_-]+)", registry.component_detail_page, "component-detail"),
     page("slo", registry.slo_list_page, "slo"),

@@ -71,6 +71,8 @@ def get(mapping, key):
 
 
 NAV_SECTIONS = {
+    "quotas": "quotas",
+    "quota-queue": "quotas",
     "audit": "audit",
     "costs": "costs",
     "budgets": "costs",
