@@ -17,7 +17,8 @@ from datetime import datetime
 from autoscaling.services import deployment_wake_up
 from deployments.models import ComponentDeployment, UseCaseDeployment
 from deployments.state import DeploymentStatus
-from serving import selectors, services
+from serving import queue, selectors, services
+from serving.models import DEFAULT_PRIORITY, EndpointQueue
 from serving.ratelimit import rate_limit_hit
 from templates_app.routing import plan_routing
 
@@ -48,6 +49,8 @@ class RequestInfo:
     body_bytes: int
     key_id: uuid.UUID
     received_at: datetime
+    priority: int = DEFAULT_PRIORITY  # the key's queue priority (0 first)
+    ticket: str = ""  # X-Queue-Ticket: the place this request was given in the endpoint's queue earlier
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class Outcome:
     body: dict
     headers: dict = field(default_factory=dict)
     counter: str = ""  # a serving.models.EndpointTraffic column, or "" (not counted: no endpoint to count it on)
+    extra: dict = field(default_factory=dict)  # more EndpointTraffic amounts (queue waits, lengths, drops)
 
 
 def _error(status: int, detail: str, *, counter: str = "", headers: dict | None = None) -> Outcome:
@@ -69,17 +73,19 @@ def bearer_secret(authorization: str) -> str:
     return secret.strip() if scheme.lower() == "bearer" else ""
 
 
-def handle(*, slug: str, path: str, method: str, authorization: str, body_bytes: int, now: datetime) -> Outcome:
+def handle(
+    *, slug: str, path: str, method: str, authorization: str, body_bytes: int, now: datetime, ticket: str = ""
+) -> Outcome:
     """Everything the gateway does with one request, counted on the endpoint's per-minute traffic row."""
     deployment_id, outcome = _admit(
-        slug=slug, path=path, method=method, authorization=authorization, body_bytes=body_bytes, now=now
+        slug=slug, path=path, method=method, authorization=authorization, body_bytes=body_bytes, now=now, ticket=ticket
     )
-    if outcome.counter and deployment_id is not None:
-        services.traffic_count(deployment_id=deployment_id, at=now, column=outcome.counter)
+    if (outcome.counter or outcome.extra) and deployment_id is not None:
+        services.traffic_count(deployment_id=deployment_id, at=now, column=outcome.counter, extra=outcome.extra)
     return outcome
 
 
-def _admit(*, slug, path, method, authorization, body_bytes, now) -> tuple[uuid.UUID | None, Outcome]:
+def _admit(*, slug, path, method, authorization, body_bytes, now, ticket="") -> tuple[uuid.UUID | None, Outcome]:
     secret = bearer_secret(authorization)
     key = selectors.key_for_secret(digest=services.key_digest(secret)) if secret else None
     if key is None or key.revoked_at is not None:
@@ -102,38 +108,117 @@ def _admit(*, slug, path, method, authorization, body_bytes, now) -> tuple[uuid.
             headers={"Retry-After": str(decision.retry_after), "X-RateLimit-Limit": str(decision.limit)},
         )
     services.key_touch(key=key, now=now)
-    info = RequestInfo(method=method, path=path, body_bytes=body_bytes, key_id=key.pk, received_at=now)
+    info = RequestInfo(
+        method=method,
+        path=path,
+        body_bytes=body_bytes,
+        key_id=key.pk,
+        received_at=now,
+        priority=key.priority,
+        ticket=ticket[:64],
+    )
     return deployment.pk, dispatch(Endpoint.of(deployment), info)
 
 
 def dispatch(endpoint: Endpoint, request: RequestInfo) -> Outcome:
     """Decide what to do with an admitted request: the hand-off point of the request queue and cold starts.
 
-    Today: the row serving the endpoint's component answers if it runs (a simulated response naming it), else
-    503. Whatever a caller sees of routing comes from here, so a queue goes in place of the 503 branch."""
+    The row serving the endpoint's component answers if it runs (a simulated response naming it). If it cannot
+    (scaled to zero, which this request wakes, or not running), the request joins the endpoint's queue and is told
+    its place, a ticket (X-Queue-Ticket) and when to come back (503 + Retry-After); a full queue is 429. A request
+    that comes back with its ticket keeps its place, is served (and its wait recorded) once the component runs, or
+    is refused (429) if it waited past the queue's timeout."""
     deployment = endpoint.deployment
+    settings = selectors.queue_settings(deployment_id=deployment.pk)
     if deployment.status == DeploymentStatus.SCALED_TO_ZERO:
-        # The first request at zero wakes the deployment; it is told to come back once the cold start is over.
+        # The first request at zero wakes the deployment; it waits in the queue for the cold start.
         starts = deployment_wake_up(
             user=None, deployment=deployment, now=request.received_at, reason="a request arrived at zero"
         )
         seconds = math.ceil(max((start.total_s for start in starts.values()), default=5.0))
-        return _error(
-            503,
-            f"The deployment was scaled to zero and is starting: ready in about {seconds} s (cold start); retry then.",
-            counter="unavailable",
-            headers={"Retry-After": str(seconds)},
-        )
+        why = f"The deployment was scaled to zero and is starting: ready in about {seconds} s (cold start)"
+        return _wait(endpoint, request, settings, why, seconds)
     row = selectors.serving_component(deployment_id=deployment.pk, key=endpoint.component_key)
     if row is None or row.status != ComponentDeployment.Status.RUNNING:
         state = row.status if row is not None else "absent"
-        return _error(
-            503,
-            f"No running {endpoint.component_key!r} serves this endpoint now ({state}); retry later.",
-            counter="unavailable",
-            headers={"Retry-After": "5"},
+        why = f"No running {endpoint.component_key!r} serves this endpoint now ({state})"
+        return _wait(endpoint, request, settings, why, 5)
+    if request.ticket and queue.available():
+        left = queue.leave(
+            deployment_id=deployment.pk,
+            ticket=request.ticket,
+            now=request.received_at.timestamp(),
+            timeout_s=settings.timeout_s,
         )
+        if left.arrival is None:
+            return _expired(settings, left)
+        wait_ms = max(0, round((request.received_at.timestamp() - left.arrival) * 1000))
+        extra = {"dequeued": 1, "queue_wait_ms": wait_ms, "queue_wait_max_ms": wait_ms, "queue_timeout": left.dropped}
+        body = simulated_response(endpoint, request, row) | {"queue": {"waited_ms": wait_ms}}
+        return Outcome(200, body, {}, "served", extra)
     return Outcome(200, simulated_response(endpoint, request, row), {}, "served")
+
+
+def _wait(endpoint: Endpoint, request: RequestInfo, settings: EndpointQueue, why: str, retry: int) -> Outcome:
+    """Put the request in (or keep it in) the endpoint's queue: 503 with its place and ticket, or 429 when full."""
+    if not queue.available():
+        return _error(503, f"{why}; retry later.", counter="unavailable", headers={"Retry-After": str(retry)})
+    now = request.received_at.timestamp()
+    priority = request.priority if settings.priority_by == EndpointQueue.PriorityBy.KEY else DEFAULT_PRIORITY
+    deployment_id = endpoint.deployment.pk
+    if request.ticket:
+        state = queue.position(
+            deployment_id=deployment_id, ticket=request.ticket, now=now, timeout_s=settings.timeout_s
+        )
+        if not state.position:
+            return _expired(settings, state)
+        ticket, counter = request.ticket, ""  # counted when it joined
+    else:
+        ticket, counter = uuid.uuid4().hex, "queued"
+        state = queue.join(
+            deployment_id=deployment_id,
+            ticket=ticket,
+            priority=priority,
+            now=now,
+            max_length=settings.max_length,
+            timeout_s=settings.timeout_s,
+        )
+    extra = {"queue_timeout": state.dropped, "queue_length_max": state.length}
+    if not state.position:
+        return Outcome(
+            429,
+            {"detail": f"{why}, and its queue is full ({settings.max_length} waiting); retry later.", "errors": {}},
+            {"Retry-After": str(retry)},
+            "queue_full",
+            extra,
+        )
+    body = {
+        "detail": f"{why}: queued at position {state.position} of {state.length}; retry with the X-Queue-Ticket "
+        f"header within {settings.timeout_s} s to keep the place.",
+        "errors": {},
+        "queue": {
+            "ticket": ticket,
+            "position": state.position,
+            "length": state.length,
+            "timeout_s": settings.timeout_s,
+        },
+    }
+    headers = {"Retry-After": str(retry), "X-Queue-Ticket": ticket, "X-Queue-Position": str(state.position)}
+    return Outcome(503, body, headers, counter, extra)
+
+
+def _expired(settings: EndpointQueue, state: queue.QueueState) -> Outcome:
+    """A ticket no longer in the line: it waited past the timeout (counted as queue_timeout when it was dropped)."""
+    return Outcome(
+        429,
+        {
+            "detail": f"The request waited in the queue longer than {settings.timeout_s} s and was dropped.",
+            "errors": {},
+        },
+        {},
+        "",
+        {"queue_timeout": state.dropped},
+    )
 
 
 def simulated_response(endpoint: Endpoint, request: RequestInfo, row: ComponentDeployment) -> dict:

@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db.models import QuerySet, Sum
 
 from deployments.models import ComponentDeployment, UseCaseDeployment
-from serving.models import DeploymentKey, EndpointTraffic
+from serving.models import DeploymentKey, EndpointQueue, EndpointTraffic
 from tenancy.selectors import scope_to_user
 
 
@@ -38,6 +38,12 @@ def serving_component(*, deployment_id, key: str) -> ComponentDeployment | None:
     )
 
 
+def queue_settings(*, deployment_id) -> EndpointQueue:
+    """The endpoint queue's settings: the deployment's row, or an unsaved one with the defaults (one query)."""
+    found = EndpointQueue.objects.filter(deployment_id=deployment_id).first()
+    return found or EndpointQueue(deployment_id=deployment_id)
+
+
 def traffic_totals(*, deployment_id, start: datetime, end: datetime) -> dict[str, int]:
     """Requests the gateway served and refused for the deployment in [start, end), by outcome."""
     totals = EndpointTraffic.objects.filter(deployment_id=deployment_id, minute__gte=start, minute__lt=end).aggregate(
@@ -45,5 +51,8 @@ def traffic_totals(*, deployment_id, start: datetime, end: datetime) -> dict[str
         unauthorized=Sum("unauthorized"),
         throttled=Sum("throttled"),
         unavailable=Sum("unavailable"),
+        queued=Sum("queued"),
+        queue_full=Sum("queue_full"),
+        queue_timeout=Sum("queue_timeout"),
     )
     return {name: int(value or 0) for name, value in totals.items()}

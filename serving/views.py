@@ -25,6 +25,7 @@ def serve(request, slug: str, path: str = ""):
         authorization=request.headers.get("Authorization", ""),
         body_bytes=len(request.body),
         now=timezone.now(),
+        ticket=request.headers.get("X-Queue-Ticket", ""),
     )
     response = JsonResponse(outcome.body, status=outcome.status)
     for name, value in outcome.headers.items():

@@ -128,7 +128,8 @@ def test_no_running_component_is_503(served):
     response = send(deployment.endpoint_slug, secret)
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
-    assert traffic(deployment)["unavailable"] == 1
+    assert response.json()["queue"]["position"] == 1
+    assert EndpointTraffic.objects.get(deployment=deployment).queued == 1
 
 
 def test_a_deleted_deployments_endpoint_is_404(served, member_user):
