@@ -129,7 +129,6 @@ def dispatch(endpoint: Endpoint, request: RequestInfo) -> Outcome:
     that comes back with its ticket keeps its place, is served (and its wait recorded) once the component runs, or
     is refused (429) if it waited past the queue's timeout."""
     deployment = endpoint.deployment
-    settings = selectors.queue_settings(deployment_id=deployment.pk)
     if deployment.status == DeploymentStatus.SCALED_TO_ZERO:
         # The first request at zero wakes the deployment; it waits in the queue for the cold start.
         starts = deployment_wake_up(
@@ -137,13 +136,14 @@ def dispatch(endpoint: Endpoint, request: RequestInfo) -> Outcome:
         )
         seconds = math.ceil(max((start.total_s for start in starts.values()), default=5.0))
         why = f"The deployment was scaled to zero and is starting: ready in about {seconds} s (cold start)"
-        return _wait(endpoint, request, settings, why, seconds)
+        return _wait(endpoint, request, why, seconds)
     row = selectors.serving_component(deployment_id=deployment.pk, key=endpoint.component_key)
     if row is None or row.status != ComponentDeployment.Status.RUNNING:
         state = row.status if row is not None else "absent"
         why = f"No running {endpoint.component_key!r} serves this endpoint now ({state})"
-        return _wait(endpoint, request, settings, why, 5)
-    if request.ticket and queue.available():
+        return _wait(endpoint, request, why, 5)
+    if request.ticket and queue.available():  # the queue's settings are read only here: no query on the plain path
+        settings = selectors.queue_settings(deployment_id=deployment.pk)
         left = queue.leave(
             deployment_id=deployment.pk,
             ticket=request.ticket,
@@ -159,10 +159,11 @@ def dispatch(endpoint: Endpoint, request: RequestInfo) -> Outcome:
     return Outcome(200, simulated_response(endpoint, request, row), {}, "served")
 
 
-def _wait(endpoint: Endpoint, request: RequestInfo, settings: EndpointQueue, why: str, retry: int) -> Outcome:
+def _wait(endpoint: Endpoint, request: RequestInfo, why: str, retry: int) -> Outcome:
     """Put the request in (or keep it in) the endpoint's queue: 503 with its place and ticket, or 429 when full."""
     if not queue.available():
         return _error(503, f"{why}; retry later.", counter="unavailable", headers={"Retry-After": str(retry)})
+    settings = selectors.queue_settings(deployment_id=endpoint.deployment.pk)
     now = request.received_at.timestamp()
     priority = request.priority if settings.priority_by == EndpointQueue.PriorityBy.KEY else DEFAULT_PRIORITY
     deployment_id = endpoint.deployment.pk
