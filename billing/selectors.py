@@ -7,7 +7,7 @@ import io
 
 from django.db.models import QuerySet
 
-from billing.models import Invoice
+from billing.models import Invoice, PriceList
 from tenancy.selectors import scope_to_user, user_is_tenant_admin
 
 CSV_COLUMNS = [
@@ -63,3 +63,9 @@ def invoice_csv(*, invoice: Invoice) -> str:
         )
     writer.writerow([label, f"{invoice.month:%Y-%m}", "TOTAL", "", "", "", "", "", "", "", invoice.total, "", ""])
     return out.getvalue()
+
+
+def price_list_list(*, user) -> QuerySet[PriceList]:
+    """The price lists of the clusters in the caller's tenants, in effect order."""
+    lists = PriceList.objects.select_related("cluster", "created_by").order_by("cluster_id", "effective_from")
+    return scope_to_user(lists, user, tenant_field="cluster__tenant")

@@ -9,9 +9,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.models import PriceList
-from core.exceptions import ValidationError
+from core.exceptions import PermissionDenied, ValidationError
 from jobs.models import Cluster
 from jobs.validation import validate_cluster_settings
+from tenancy.selectors import user_is_tenant_admin
 
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -23,7 +24,10 @@ def price_list_create(
     """Change a cluster's prices from `effective_from` (a whole minute); minutes before it keep the older prices.
 
     A change already in effect also becomes the cluster's current prices, which new jobs' hourly rates use.
+    This is the one way to change a cluster's prices (the clusters API refuses `prices` on a change).
     """
+    if user is not None and not user_is_tenant_admin(user, cluster.tenant_id):
+        raise PermissionDenied("Only the tenant's admins change a cluster's prices.")
     validate_cluster_settings(inventory=cluster.inventory, prices=prices, simulation=cluster.simulation or {})
     if effective_from.second or effective_from.microsecond:
         raise ValidationError({"effective_from": "A price change takes effect on a whole minute (seconds zero)."})

@@ -64,7 +64,8 @@ class ClusterAdmin(admin.ModelAdmin):
     readonly_fields = ["id", "jobs_submitted", "created_at", "updated_at"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [*self.readonly_fields, "tenant"] if obj is not None else self.readonly_fields
+        # Prices change with an effective date through billing (POST /api/v1/price-lists), never over the cluster.
+        return [*self.readonly_fields, "tenant", "prices"] if obj is not None else self.readonly_fields
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)

@@ -37,7 +37,8 @@ class ClusterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     )
     prices = serializers.JSONField(
         required=False,
-        help_text='{"gpu_hour": {"H100-80GB": 2.5}, "cpu_hour": 0.02, "memory_gib_hour": 0.003}',
+        help_text='{"gpu_hour": {"H100-80GB": 2.5}, "cpu_hour": 0.02, "memory_gib_hour": 0.003}. Set on creation; '
+        "a change is a 400 on `prices`: prices change with an effective date through POST /api/v1/price-lists.",
     )
     simulation = serializers.JSONField(
         required=False,

@@ -17,6 +17,11 @@ from jobs.services.sets import cluster_set_replace_waiting
 from jobs.validation import validate_cluster_settings
 from tenancy.selectors import user_is_tenant_admin
 
+# Prices have a history (billing's price lists, with effective dates): a change goes there, never over the cluster.
+PRICES_CHANGE = (
+    "A cluster's prices change with an effective date: POST /api/v1/price-lists "
+    '{"cluster_id", "prices", "effective_from"}; usage before that moment keeps the older prices.'
+)
 AUDITED_FIELDS = ["name", "driver", "status", "inventory", "prices", "simulation"]
 DEFAULT_SIMULATION = {"startup_seconds": {"default": 5}, "failure_rate": 0.0, "seed": 0}
 AVAILABLE_DRIVERS = {Cluster.Driver.SIMULATED, Cluster.Driver.KUBERNETES}
@@ -126,12 +131,14 @@ def cluster_create(
 
 
 def cluster_update(*, cluster: Cluster, user=None, **fields: Any) -> Cluster:
-    """Change a cluster's name, status, inventory, prices or simulation settings, then run a pass."""
+    """Change a cluster's name, status, inventory or simulation settings, then run a pass (prices: PRICES_CHANGE)."""
     _require_cluster_admin(user, cluster.tenant_id)
     allowed = {"name", "status", "inventory", "prices", "simulation", "driver", "kubeconfig", "kubernetes"}
     unknown = set(fields) - allowed
     if unknown:
         raise ValidationError({key: "This field cannot be changed." for key in sorted(unknown)})
+    if "prices" in fields and fields["prices"] != cluster.prices:
+        raise ValidationError({"prices": PRICES_CHANGE})
     if "kubeconfig" in fields:
         fields["kubeconfig"] = fields["kubeconfig"] or None
     settings_fields = ("driver", "inventory", "prices", "simulation", "kubernetes", "kubeconfig")

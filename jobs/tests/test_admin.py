@@ -124,16 +124,30 @@ def test_admin_refuses_a_kubernetes_cluster_without_credentials(staff_client, te
     assert not Cluster.objects.exists()
 
 
-def test_admin_refuses_bad_inventory_prices_and_simulation(staff_client, cluster):
+def test_admin_refuses_bad_inventory_prices_and_simulation(staff_client, tenant):
     form = cluster_form(
+        tenant,
         inventory=json.dumps({"gpus": {"H100-80GB": -1}, "cpu_cores": 8, "memory_gib": 8}),
         prices=json.dumps({"cpu_hour": -3}),
+        simulation=json.dumps({"failure_rate": 2}),
+    )
+    response = staff_client.post("/admin/jobs/cluster/add/", form)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert set(errors) == {"inventory", "prices", "simulation"}
+    assert not Cluster.objects.exists()
+
+
+def test_admin_refuses_bad_inventory_and_simulation_on_a_change_where_prices_are_read_only(staff_client, cluster):
+    form = cluster_form(
+        inventory=json.dumps({"gpus": {"H100-80GB": -1}, "cpu_cores": 8, "memory_gib": 8}),
+        prices=json.dumps({"cpu_hour": 99}),  # ignored: prices change through billing's price lists
         simulation=json.dumps({"failure_rate": 2}),
     )
     response = staff_client.post(f"/admin/jobs/cluster/{cluster.pk}/change/", form)
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
-    assert set(errors) == {"inventory", "prices", "simulation"}
+    assert set(errors) == {"inventory", "simulation"}
     assert errors["inventory"][0].startswith("gpus.H100-80GB: ")
     cluster.refresh_from_db()
     assert cluster.name == "sim"
@@ -141,7 +155,9 @@ def test_admin_refuses_bad_inventory_prices_and_simulation(staff_client, cluster
 
 def test_admin_refuses_an_inventory_below_what_jobs_hold(staff_client, cluster, project):
     submit(cluster, project, gpus=8)
-    form = cluster_form(inventory=json.dumps({"gpus": {"H100-80GB": 2}, "cpu_cores": 64, "memory_gib": 512}))
+    # The A100s stay: the cluster's prices name them (prices change through billing, not here).
+    inventory = {"gpus": {"H100-80GB": 2, "A100-80GB": 4}, "cpu_cores": 64, "memory_gib": 512}
+    form = cluster_form(inventory=json.dumps(inventory))
     response = staff_client.post(f"/admin/jobs/cluster/{cluster.pk}/change/", form)
     assert response.status_code == 200
     assert "8 x H100-80GB (the new inventory has 2)" in response.context["adminform"].form.errors["inventory"][0]

@@ -117,8 +117,9 @@ def test_inventory_shrink_fails_waiting_jobs_that_no_longer_fit(cluster, project
     submit(cluster, project, resources=resources(gpus=4), job_type="SERVICE")
     waiting = submit(cluster, project, name="w", resources=resources(gpus=6))
     services.cluster_update(cluster=cluster, inventory={**cluster.inventory, "gpus": {"H100-80GB": 8, "A100-80GB": 4}})
+    # The A100s stay: the cluster's prices name them (prices change through billing's price lists, not here).
     services.cluster_update(
-        cluster=cluster, inventory={"gpus": {"H100-80GB": 5}, "cpu_cores": 64, "memory_gib": 512}, prices={}
+        cluster=cluster, inventory={"gpus": {"H100-80GB": 5, "A100-80GB": 4}, "cpu_cores": 64, "memory_gib": 512}
     )
     waiting.refresh_from_db()
     assert waiting.status == Job.Status.FAILED
