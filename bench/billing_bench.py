@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--explorer-runs", type=int, default=100)
+    parser.add_argument("--minute-runs", type=int, default=5, help="runs of the per-minute path, for the ratio")
     args = parser.parse_args()
     recreate_postgres(args.database_url)
     os.environ["DATABASE_URL"] = args.database_url
@@ -50,6 +51,7 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
+    from django.db.models import F, Sum
 
     from billing.costs import cost_report
     from billing.invoices import invoices_close_month
@@ -124,8 +126,35 @@ def main() -> None:
             times.sort()
             explorer[group_by] = (times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))])
         print(
-            "explorer month query (ms, p50 / p99): "
+            "explorer month query from the daily costs (ms, p50 / p99): "
             + ", ".join(f"by {name} {p50:.1f} / {p99:.1f}" for name, (p50, p99) in explorer.items())
+        )
+        # The same month from the per-minute records (an end one minute short of midnight takes that path), a few
+        # runs for the ratio; and the two answers must agree exactly where they overlap.
+        end = close_at.replace(hour=0)
+        short = end - dt.timedelta(minutes=1)
+        times = []
+        for _ in range(args.minute_runs):
+            t0 = time.perf_counter()
+            by_minutes = cost_report(user=user, group_by="project", start=month, end=short, step="day")
+            times.append((time.perf_counter() - t0) * 1000)
+        times.sort()
+        records = UsageRecord.objects.filter(minute__gte=month, minute__lt=end)
+        exact = records.aggregate(s=Sum(F("gpu_amount") + F("cpu_amount") + F("memory_amount")))["s"]
+        daily = cost_report(user=user, group_by="project", start=month, end=end, step="day").total
+        last = records.filter(minute__gte=short).aggregate(
+            s=Sum(F("gpu_amount") + F("cpu_amount") + F("memory_amount"))
+        )
+        assert daily == exact == by_minutes.total + (last["s"] or 0), (daily, exact, by_minutes.total)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_total_relation_size('billing_dailycost'), (SELECT count(*) FROM billing_dailycost)"
+            )
+            daily_size, daily_rows = cursor.fetchone()
+        print(
+            f"same month from the per-minute records, by project ({args.minute_runs} runs): median "
+            f"{times[len(times) // 2]:.1f} ms; daily costs {daily_rows} rows, {daily_size / 2**20:.1f} MiB; "
+            f"month total {daily} equal to the per-minute sum"
         )
         print(
             f"jobs {len(jobs)}, usage rows {rows} ({rows / pass_seconds:,.0f} rows/s), "

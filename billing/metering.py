@@ -5,14 +5,14 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import F, Max, Q, Sum
 from django.utils import timezone
 
-from billing.models import MeteringState, PriceList, UsageRecord
+from billing.models import DailyCost, MeteringState, PriceList, UsageRecord
 from deployments.models import UseCaseDeployment
 from jobs.models import Job
 from jobs.scheduling import resource_prices, resource_quantities
@@ -175,20 +175,73 @@ def _write(rows: list[tuple]) -> int:
         else:
             records = [UsageRecord(**dict(zip(COLUMNS, row, strict=True))) for row in rows]
             UsageRecord.objects.bulk_create(records, ignore_conflicts=True)
+            daily_cost_rebuild(days={floor_day(row[1]) for row in rows})
     rows.clear()
     return count
 
 
+def floor_day(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+DAILY_KEYS = ("tenant_id", "project_id", "usecase_deployment_id", "usecase", "template", "gpu_type")
+
+
+def daily_cost_rebuild(*, days: set[datetime]) -> None:
+    """Recompute the daily costs of `days` from the usage records, set-wise (the path of databases other than
+    PostgreSQL, where an insert cannot tell which rows it skipped)."""
+    for day in days:
+        DailyCost.objects.filter(day=day).delete()
+        rows = (
+            UsageRecord.objects.filter(minute__gte=day, minute__lt=day + timedelta(days=1))
+            .values(*DAILY_KEYS)
+            .annotate(
+                total=Sum(F("gpu_amount") + F("cpu_amount") + F("memory_amount")),
+                gpu=Sum("gpu_minutes"),
+                cpu=Sum("cpu_core_minutes"),
+                memory=Sum("memory_gib_minutes"),
+            )
+            .order_by()
+        )
+        DailyCost.objects.bulk_create(
+            DailyCost(
+                day=day,
+                **{key: row[key] for key in DAILY_KEYS},
+                amount=row["total"],
+                gpu_minutes=row["gpu"],
+                cpu_core_minutes=row["cpu"],
+                memory_gib_minutes=row["memory"],
+            )
+            for row in rows
+        )
+
+
 def _copy_insert(rows: list[tuple]) -> None:
-    table = UsageRecord._meta.db_table
-    columns = ", ".join(COLUMNS)
+    table, daily = UsageRecord._meta.db_table, DailyCost._meta.db_table
+    columns, keys = ", ".join(COLUMNS), ", ".join(DAILY_KEYS)
     with connection.cursor() as cursor:
         # Dropped at the end, not ON COMMIT: inside an outer transaction this block is only a savepoint.
         cursor.execute(f"CREATE TEMP TABLE usage_in AS SELECT {columns} FROM {table} WITH NO DATA")
         with cursor.copy(f"COPY usage_in ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+        # The daily costs grow by exactly the rows this statement inserted (RETURNING skips the conflicting ones), in
+        # the same transaction: a repeated or concurrent pass adds nothing twice.
         cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM usage_in ON CONFLICT (job_id, minute) DO NOTHING"
+            f"""WITH inserted AS (
+                INSERT INTO {table} ({columns}) SELECT {columns} FROM usage_in
+                ON CONFLICT (job_id, minute) DO NOTHING
+                RETURNING minute, {keys}, gpu_amount + cpu_amount + memory_amount AS amount,
+                    gpu_minutes, cpu_core_minutes, memory_gib_minutes
+            )
+            INSERT INTO {daily} (day, {keys}, amount, gpu_minutes, cpu_core_minutes, memory_gib_minutes)
+            SELECT date_trunc('day', minute, 'UTC'), {keys}, SUM(amount), SUM(gpu_minutes), SUM(cpu_core_minutes),
+                SUM(memory_gib_minutes)
+            FROM inserted GROUP BY 1, {keys}
+            ON CONFLICT (day, {keys}) DO UPDATE SET
+                amount = {daily}.amount + EXCLUDED.amount,
+                gpu_minutes = {daily}.gpu_minutes + EXCLUDED.gpu_minutes,
+                cpu_core_minutes = {daily}.cpu_core_minutes + EXCLUDED.cpu_core_minutes,
+                memory_gib_minutes = {daily}.memory_gib_minutes + EXCLUDED.memory_gib_minutes"""
         )
         cursor.execute("DROP TABLE usage_in")

@@ -63,6 +63,39 @@ class UsageRecord(models.Model):
         return f"{self.job_id} @ {self.minute:%Y-%m-%d %H:%M}"
 
 
+class DailyCost(models.Model):
+    """The usage records of one UTC day summed per tenant, project, deployment (with its use case and template) and
+    GPU type: what the cost explorer reads for whole days. Written by the metering pass in the transaction that
+    inserts the records, from the records actually inserted, so it always equals the per-minute sum."""
+
+    id = models.BigAutoField(primary_key=True)
+    day = models.DateTimeField()  # midnight UTC
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey("tenancy.Project", on_delete=models.CASCADE, related_name="+")
+    usecase_deployment_id = models.UUIDField(null=True, blank=True)
+    usecase = models.CharField(max_length=100, blank=True, default="")
+    template = models.CharField(max_length=100, blank=True, default="")
+    gpu_type = models.CharField(max_length=100, blank=True, default="")
+    amount = models.DecimalField(max_digits=30, decimal_places=12)  # gpu + cpu + memory amounts, unrounded
+    gpu_minutes = models.DecimalField(max_digits=30, decimal_places=12)
+    cpu_core_minutes = models.DecimalField(max_digits=30, decimal_places=12)
+    memory_gib_minutes = models.DecimalField(max_digits=30, decimal_places=12)
+
+    class Meta:
+        ordering = ["day", "tenant"]
+        indexes = [models.Index(fields=["tenant", "day"], name="daily_cost_tenant_day_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "tenant", "project", "usecase_deployment_id", "usecase", "template", "gpu_type"],
+                name="one_daily_cost_per_group",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.day:%Y-%m-%d} {self.amount}"
+
+
 class MeteringState(models.Model):
     """The single row recording when the last complete metering pass started (where the next one looks back to)."""
 
