@@ -14,7 +14,7 @@ from billing.models import Budget, BudgetAlert
 from core.exceptions import ValidationError
 from observability.alerts import notification_send
 from tenancy.models import Project, Tenant
-from tenancy.selectors import require_write
+from tenancy.selectors import require_admin
 
 AUDITED = ("name", "amount", "hard_cap", "project_id")
 
@@ -45,7 +45,7 @@ def budget_create(
     *, user, tenant: Tenant, project: Project | None, name: str, amount: Decimal, hard_cap: bool = False
 ) -> Budget:
     """A monthly budget for a project (or the whole tenant when project is None)."""
-    require_write(user, tenant.pk)
+    require_admin(user, tenant.pk, manages="set budgets")
     _check(tenant=tenant, project=project, amount=amount, name=name)
     try:
         with transaction.atomic():
@@ -61,7 +61,7 @@ def budget_create(
 @transaction.atomic
 def budget_update(*, user, budget: Budget, **changes) -> Budget:
     """Change a budget's name, amount, hard cap or project (within its tenant)."""
-    require_write(user, budget.tenant_id)
+    require_admin(user, budget.tenant_id, manages="set budgets")
     budget = Budget.objects.select_for_update().select_related("tenant").get(pk=budget.pk)
     before = _snapshot(budget)
     for field, value in changes.items():
@@ -74,7 +74,7 @@ def budget_update(*, user, budget: Budget, **changes) -> Budget:
 
 @transaction.atomic
 def budget_delete(*, user, budget: Budget) -> None:
-    require_write(user, budget.tenant_id)
+    require_admin(user, budget.tenant_id, manages="set budgets")
     audit_record(action="delete", obj=budget, before=_snapshot(budget))
     budget.delete()
 

@@ -56,6 +56,13 @@ def user_is_tenant_admin(user, tenant_id) -> bool:
     return user.is_superuser or user_tenant_roles(user).get(tenant_id) == Membership.Role.ADMIN
 
 
+def require_admin(user, tenant_id, *, manages: str) -> None:
+    """PermissionDenied unless the user is an admin of the tenant (`manages` names what, for the message); `None`
+    is the system acting on its own, as for `require_write`."""
+    if user is not None and not user_is_tenant_admin(user, tenant_id):
+        raise PermissionDenied(f"Only the tenant's admins {manages}.")
+
+
 def scope_to_user(queryset: QuerySet, user, *, tenant_field: str = "tenant", include_null: bool = False) -> QuerySet:
     """Restrict a queryset to the user's tenants (`include_null` also keeps rows with no tenant: system rows)."""
     if user.is_superuser:

@@ -69,13 +69,13 @@ def test_alerts_at_80_and_100_percent_once_each_through_the_tenants_channels(spe
 
 @pytest.mark.django_db
 def test_hard_cap_refuses_new_deployments_and_scale_ups_naming_the_budget(
-    templates, tenant, project, member_user, member_client
+    templates, tenant, project, member_user, member_client, admin_user
 ):
     cluster = make_cluster(tenant=tenant)
     with time_machine.travel(NOW - dt.timedelta(hours=3), tick=False):
         deployment = running(member_user, project, cluster)
     metering_pass(now=NOW)
-    budget_create(user=member_user, tenant=tenant, project=project, name="Team RAG", amount=Decimal("0.50"))
+    budget_create(user=admin_user, tenant=tenant, project=project, name="Team RAG", amount=Decimal("0.50"))
     template = template_get_for_user(user=member_user, template_id="simple-rag-v1")
     with time_machine.travel(NOW, tick=False):
         # Over budget without the hard cap: alerts only, nothing refused.
@@ -104,35 +104,47 @@ def test_hard_cap_refuses_new_deployments_and_scale_ups_naming_the_budget(
 @pytest.mark.django_db
 @time_machine.travel(NOW, tick=False)
 def test_budget_api_crud_with_field_errors_roles_and_tenant_isolation(
-    spending, tenant, project, other_project, member_client, viewer_client, other_client, django_assert_max_num_queries
+    spending,
+    tenant,
+    project,
+    other_project,
+    admin_client,
+    member_client,
+    viewer_client,
+    other_client,
+    django_assert_max_num_queries,
 ):
     url = "/api/v1/budgets"
-    made = member_client.post(url, {"project_id": str(project.pk), "name": "rag", "amount": "1000.00"}, format="json")
+    # Budgets are a tenant admin's: a member (who could otherwise lift a hard cap on their own spending) reads them.
+    body = {"project_id": str(project.pk), "name": "rag", "amount": "1000.00"}
+    assert member_client.post(url, body, format="json").status_code == 403
+    made = admin_client.post(url, {"project_id": str(project.pk), "name": "rag", "amount": "1000.00"}, format="json")
     assert made.status_code == 201, made.json()
     budget = made.json()
     assert budget["tenant_id"] == str(tenant.pk) and budget["hard_cap"] is False
     assert Decimal(budget["status"]["spent"]) == amount_of(project=project)  # metered so far this month (March)
-    again = member_client.post(url, {"project_id": str(project.pk), "name": "rag", "amount": "-1"}, format="json")
+    again = admin_client.post(url, {"project_id": str(project.pk), "name": "rag", "amount": "-1"}, format="json")
     assert again.status_code == 400 and {"amount"} <= set(again.json()["errors"])
-    twice = member_client.post(url, {"project_id": str(project.pk), "name": "rag", "amount": "5"}, format="json")
+    twice = admin_client.post(url, {"project_id": str(project.pk), "name": "rag", "amount": "5"}, format="json")
     assert twice.status_code == 400 and {"name", "project_id"} <= set(twice.json()["errors"])
-    foreign = member_client.post(url, {"project_id": str(other_project.pk), "name": "x", "amount": "5"}, format="json")
+    foreign = admin_client.post(url, {"project_id": str(other_project.pk), "name": "x", "amount": "5"}, format="json")
     assert foreign.status_code == 400 and "project_id" in foreign.json()["errors"]
-    nothing = member_client.post(url, {"name": "x", "amount": "5"}, format="json")
+    nothing = admin_client.post(url, {"name": "x", "amount": "5"}, format="json")
     assert nothing.status_code == 400 and "tenant_id" in nothing.json()["errors"]
     whole = {"tenant_id": str(tenant.pk), "name": "all", "amount": "9000", "hard_cap": True}
-    assert member_client.post(url, whole, format="json").status_code == 201
+    assert admin_client.post(url, whole, format="json").status_code == 201
     assert viewer_client.post(url, {**whole, "name": "v"}, format="json").status_code == 403
     with django_assert_max_num_queries(8):
         listed = member_client.get(url, {"tenant_id": str(tenant.pk), "ordering": "name"})
     assert [b["name"] for b in listed.json()["results"]] == ["all", "rag"]
     assert member_client.get(url, {"tenant_wide": "true"}).json()["count"] == 1
     detail = f"{url}/{budget['id']}"
-    patched = member_client.patch(detail, {"amount": "20.00", "hard_cap": True}, format="json")
+    patched = admin_client.patch(detail, {"amount": "20.00", "hard_cap": True}, format="json")
     assert patched.status_code == 200 and patched.json()["amount"] == "20.00" and patched.json()["status"]
     assert other_client.get(detail).status_code == 404
     assert other_client.patch(detail, {"amount": "1"}, format="json").status_code == 404
     assert other_client.get(url).json()["results"] == []
     assert viewer_client.delete(detail).status_code == 403
-    assert member_client.delete(detail).status_code == 204
+    assert member_client.delete(detail).status_code == 403
+    assert admin_client.delete(detail).status_code == 204
     assert not Budget.objects.filter(pk=budget["id"]).exists()

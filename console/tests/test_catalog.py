@@ -15,6 +15,7 @@ ROUTE_ARGUMENTS = {
     "component_id": "qdrant",
     "unique_id": "hc_1",
     "job_id": str(uuid.uuid4()),
+    "queue_id": str(uuid.uuid4()),
     "key_id": str(uuid.uuid4()),
     "verb": "rotate",
 }

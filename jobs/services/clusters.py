@@ -8,14 +8,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from audit.services import audit_record, snapshot
-from core.exceptions import Conflict, PermissionDenied, ValidationError
+from core.exceptions import Conflict, ValidationError
 from jobs.models import Cluster, Job
 from jobs.scheduling import Capacity
 from jobs.services.connections import check_connection_fields
 from jobs.services.passes import cluster_schedule_pass, lock_cluster
 from jobs.services.sets import cluster_set_replace_waiting
 from jobs.validation import validate_cluster_settings
-from tenancy.selectors import user_is_tenant_admin
+from tenancy.selectors import require_admin
 
 # Prices have a history (billing's price lists, with effective dates): a change goes there, never over the cluster.
 PRICES_CHANGE = (
@@ -26,11 +26,6 @@ AUDITED_FIELDS = ["name", "driver", "status", "inventory", "prices", "simulation
 DEFAULT_SIMULATION = {"startup_seconds": {"default": 5}, "failure_rate": 0.0, "seed": 0}
 AVAILABLE_DRIVERS = {Cluster.Driver.SIMULATED, Cluster.Driver.KUBERNETES}
 EMPTY_INVENTORY = {"gpus": {}, "cpu_cores": 0, "memory_gib": 0}
-
-
-def _require_cluster_admin(user, tenant_id) -> None:
-    if user is not None and not user_is_tenant_admin(user, tenant_id):
-        raise PermissionDenied("Only the tenant's admins manage clusters.")
 
 
 def _check_cluster_fields(*, driver: str, inventory, prices, simulation, kubernetes=None, kubeconfig="") -> None:
@@ -106,7 +101,7 @@ def cluster_create(
 ) -> Cluster:
     """Register a cluster in a tenant (its admins; `user=None` for start-up code). A Kubernetes cluster's
     inventory may be left out: the connection check reads it from the nodes."""
-    _require_cluster_admin(user, tenant.pk)
+    require_admin(user, tenant.pk, manages="manage clusters")
     if inventory is None:
         if driver != Cluster.Driver.KUBERNETES:
             raise ValidationError({"inventory": "Required for a simulated cluster."})
@@ -132,7 +127,7 @@ def cluster_create(
 
 def cluster_update(*, cluster: Cluster, user=None, **fields: Any) -> Cluster:
     """Change a cluster's name, status, inventory or simulation settings, then run a pass (prices: PRICES_CHANGE)."""
-    _require_cluster_admin(user, cluster.tenant_id)
+    require_admin(user, cluster.tenant_id, manages="manage clusters")
     allowed = {"name", "status", "inventory", "prices", "simulation", "driver", "kubeconfig", "kubernetes"}
     unknown = set(fields) - allowed
     if unknown:
@@ -167,7 +162,7 @@ def cluster_update(*, cluster: Cluster, user=None, **fields: Any) -> Cluster:
 
 def cluster_delete(*, cluster: Cluster, user=None) -> None:
     """Delete a cluster that never ran a job (jobs keep their history, so a cluster with jobs stays)."""
-    _require_cluster_admin(user, cluster.tenant_id)
+    require_admin(user, cluster.tenant_id, manages="manage clusters")
     if cluster.jobs.exists():
         raise Conflict("The cluster has jobs; set its status to OFFLINE instead of deleting it.")
     with transaction.atomic():

@@ -6,10 +6,10 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from core.exceptions import PermissionDenied, ValidationError
+from core.exceptions import ValidationError
 from jobs.drivers.kubernetes.connection import ClusterUnavailable, api_client, kubeconfig_problem, read_inventory
 from jobs.models import Cluster
-from tenancy.selectors import user_is_tenant_admin
+from tenancy.selectors import require_admin
 
 MAX_KUBECONFIG_BYTES = 256 * 1024
 
@@ -40,8 +40,7 @@ def cluster_check(*, cluster: Cluster, user) -> dict:
     Returns {"ok", "driver", "server", "inventory", "nodes", "reason", "message", "checked_at"}; a cluster that
     cannot be used is `ok: false` with `reason` unreachable, unauthorised, forbidden, misconfigured or no_gpu_nodes.
     """
-    if user is not None and not user_is_tenant_admin(user, cluster.tenant_id):
-        raise PermissionDenied("Only the tenant's admins check clusters.")
+    require_admin(user, cluster.tenant_id, manages="check clusters")
     now = timezone.now()
     result = {
         "ok": True,

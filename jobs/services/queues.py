@@ -11,11 +11,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from audit.services import audit_record, snapshot
-from core.exceptions import Conflict, PermissionDenied, ValidationError
+from core.exceptions import Conflict, ValidationError
 from jobs.models import Cluster, ClusterQueue, Job, LocalQueue
 from jobs.services.passes import cluster_schedule_pass
 from tenancy.models import Project
-from tenancy.selectors import user_is_tenant_admin
+from tenancy.selectors import require_admin
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 QUEUE_FIELDS = (
@@ -28,11 +28,6 @@ QUEUE_FIELDS = (
     "reclaim_within_cohort",
     "within_cluster_queue",
 )
-
-
-def _require_queue_admin(user, tenant_id) -> None:
-    if user is not None and not user_is_tenant_admin(user, tenant_id):
-        raise PermissionDenied("Only the tenant's admins manage queues.")
 
 
 def _check_name(errors: dict, field: str, value, *, blank: bool = False) -> None:
@@ -125,7 +120,7 @@ def _after_change(cluster: Cluster) -> None:
 
 def cluster_queue_create(*, user, cluster: Cluster, data: dict) -> ClusterQueue:
     """Record a ClusterQueue on a cluster (its tenant's admins only)."""
-    _require_queue_admin(user, cluster.tenant_id)
+    require_admin(user, cluster.tenant_id, manages="manage queues")
     cleaned = _clean(cluster, data, partial=False)
     try:
         with transaction.atomic():
@@ -141,7 +136,7 @@ def cluster_queue_create(*, user, cluster: Cluster, data: dict) -> ClusterQueue:
 
 def cluster_queue_update(*, user, queue: ClusterQueue, data: dict) -> ClusterQueue:
     """Change a ClusterQueue's quota, cohort, limits, weight or policies; admitted jobs keep running."""
-    _require_queue_admin(user, queue.tenant_id)
+    require_admin(user, queue.tenant_id, manages="manage queues")
     cleaned = _clean(queue.cluster, data, partial=True, instance=queue)
     before = snapshot(queue, QUEUE_FIELDS)
     try:
@@ -158,7 +153,7 @@ def cluster_queue_update(*, user, queue: ClusterQueue, data: dict) -> ClusterQue
 
 def cluster_queue_delete(*, user, queue: ClusterQueue) -> None:
     """Delete a ClusterQueue that no unfinished job counts against (Conflict otherwise)."""
-    _require_queue_admin(user, queue.tenant_id)
+    require_admin(user, queue.tenant_id, manages="manage queues")
     with transaction.atomic():
         if Job.objects.filter(cluster_queue=queue, status__in=Job.Status.ACTIVE).exists():
             raise Conflict("Unfinished jobs count against this queue: cancel them or let them finish first.")
@@ -169,7 +164,7 @@ def cluster_queue_delete(*, user, queue: ClusterQueue) -> None:
 def local_queue_create(*, user, cluster_queue: ClusterQueue, name: str, project: Project | None = None) -> LocalQueue:
     """Send the tenant's jobs on the cluster (or one project's, which wins over the tenant-wide one) to a
     ClusterQueue, for jobs submitted from now on."""
-    _require_queue_admin(user, cluster_queue.tenant_id)
+    require_admin(user, cluster_queue.tenant_id, manages="manage queues")
     errors: dict = {}
     _check_name(errors, "name", name)
     if project is not None and project.tenant_id != cluster_queue.tenant_id:
@@ -204,7 +199,7 @@ def local_queue_create(*, user, cluster_queue: ClusterQueue, name: str, project:
 
 def local_queue_delete(*, user, local_queue: LocalQueue) -> None:
     """Stop sending jobs to the ClusterQueue; jobs already submitted keep counting against it."""
-    _require_queue_admin(user, local_queue.tenant_id)
+    require_admin(user, local_queue.tenant_id, manages="manage queues")
     with transaction.atomic():
         audit_record(action="local_queue.delete", obj=local_queue, before={"name": local_queue.name})
         local_queue.delete()

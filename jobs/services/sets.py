@@ -12,7 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record, snapshot
-from core.exceptions import Conflict, PermissionDenied, ValidationError
+from core.exceptions import Conflict, ValidationError
 from jobs.drivers import get_driver
 from jobs.models import Cluster, ClusterSet, Job
 from jobs.placement import Placement
@@ -20,17 +20,12 @@ from jobs.scheduling import hourly_rate
 from jobs.selectors import cluster_set_placement
 from jobs.services.passes import cluster_schedule_pass, lock_cluster
 from jobs.services.submission import estimated_cost, job_submit, require_job_writer
-from tenancy.selectors import user_is_tenant_admin
+from tenancy.selectors import require_admin
 
 logger = logging.getLogger(__name__)
 
 AUDITED_FIELDS = ["name", "description", "strategy"]
 MAX_MEMBERS = 50
-
-
-def _require_set_admin(user, tenant_id) -> None:
-    if user is not None and not user_is_tenant_admin(user, tenant_id):
-        raise PermissionDenied("Only the tenant's admins manage cluster sets.")
 
 
 def _check_fields(*, tenant_id, name=None, strategy=None, clusters=None) -> None:
@@ -58,7 +53,7 @@ def cluster_set_create(
     *, user=None, tenant, name: str, clusters: list[Cluster], strategy: str = "earliest_start", description: str = ""
 ) -> ClusterSet:
     """Group clusters of a tenant into a set (its admins)."""
-    _require_set_admin(user, tenant.pk)
+    require_admin(user, tenant.pk, manages="manage cluster sets")
     _check_fields(tenant_id=tenant.pk, name=name, strategy=strategy, clusters=clusters)
     try:
         with transaction.atomic():
@@ -74,7 +69,7 @@ def cluster_set_create(
 
 def cluster_set_update(*, user=None, cluster_set: ClusterSet, **fields: Any) -> ClusterSet:
     """Rename a set, change its default strategy, description or members (its tenant's admins)."""
-    _require_set_admin(user, cluster_set.tenant_id)
+    require_admin(user, cluster_set.tenant_id, manages="manage cluster sets")
     unknown = set(fields) - {"name", "strategy", "description", "clusters"}
     if unknown:
         raise ValidationError({key: ["This field cannot be changed."] for key in sorted(unknown)})
@@ -99,7 +94,7 @@ def cluster_set_update(*, user=None, cluster_set: ClusterSet, **fields: Any) -> 
 
 def cluster_set_delete(*, user=None, cluster_set: ClusterSet) -> None:
     """Delete a set; its jobs stay on the clusters they were placed on (and are no longer re-placed)."""
-    _require_set_admin(user, cluster_set.tenant_id)
+    require_admin(user, cluster_set.tenant_id, manages="manage cluster sets")
     with transaction.atomic():
         audit_record(action="delete", obj=cluster_set, before=_snapshot(cluster_set, cluster_set.clusters.all()))
         cluster_set.delete()

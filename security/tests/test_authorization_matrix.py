@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from django.db import transaction
@@ -23,11 +24,13 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from autoscaling.models import WarmPool
 from billing.invoices import invoice_refresh
+from billing.models import Budget
 from components.models import ComponentDefinition
 from deployments import services as deployment_services
 from deployments.tests.factories import SIMPLE_RAG_PARAMS, make_cluster, seed_system_templates
-from jobs.models import ClusterSet
+from jobs.models import ClusterQueue, ClusterSet, LocalQueue
 from jobs.tests.factories import submit_job
 from observability.models import Alert, AlertRule, NotificationChannel
 from security import services as security_services
@@ -84,6 +87,14 @@ def _world() -> dict:
         tenant=tenant_a, name="matrix", kind=NotificationChannel.Kind.EMAIL, target={"emails": ["ops@example.com"]}
     )
     deployment_key, _ = serving_services.key_create(user=admin, deployment=deployment, name="matrix")
+    budget = Budget.objects.create(tenant=tenant_a, project=project, name="matrix", amount=Decimal("100.00"))
+    cluster_queue = ClusterQueue.objects.create(
+        cluster=cluster, tenant=tenant_a, name="matrix-cq", nominal_quota={"gpus": {"H100-80GB": 4}}
+    )
+    local_queue = LocalQueue.objects.create(
+        cluster=cluster, cluster_queue=cluster_queue, tenant=tenant_a, project=project, name="matrix-lq"
+    )
+    warm_pool = WarmPool.objects.create(tenant=tenant_a, cluster=cluster, project=project, gpu_type="H100-80GB", size=0)
     values = {
         "alert-rules": rule.pk,
         "alerts": alert.pk,
@@ -109,6 +120,10 @@ def _world() -> dict:
         "version": 1,
         "deployment_id": deployment.pk,
         "keys": deployment_key.pk,
+        "budgets": budget.pk,
+        "cluster-queues": cluster_queue.pk,
+        "local-queues": local_queue.pk,
+        "warm-pools": warm_pool.pk,
         # console
         "key_id": deployment_key.pk,
         "verb": "rotate",
@@ -116,17 +131,19 @@ def _world() -> dict:
         "template_id": "simple-rag-v1",
         "component_id": component_id,
         "job_id": job.pk,
+        "queue_id": cluster_queue.pk,
     }
     return {"users": users, "values": values}
 
 
 def _fill(route: str, values: dict) -> str:
-    """A concrete path: `{id}` takes the value of the collection before it, other names their own value."""
+    """A concrete path: `{id}` (and a console `{pk}`) takes the value of the collection before it, other names their
+    own value."""
 
     def replace(match: re.Match) -> str:
         name = match.group(1)
-        if name == "id":
-            collection = route[: match.start()].rstrip("/").rsplit("/", 1)[-1]
+        collection = route[: match.start()].rstrip("/").rsplit("/", 1)[-1]
+        if name == "id" or (name == "pk" and collection in values):  # the console's /alerts/{pk}: an alert's number
             return str(values[collection])
         return str(values[name])
 
