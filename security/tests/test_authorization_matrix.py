@@ -26,7 +26,7 @@ from rest_framework.test import APIClient
 from audit.models import AuditEvent
 from autoscaling.models import WarmPool
 from billing.invoices import invoice_refresh
-from billing.models import Budget
+from billing.models import Budget, PriceList
 from components.models import ComponentDefinition
 from deployments import services as deployment_services
 from deployments.tests.factories import SIMPLE_RAG_PARAMS, make_cluster, seed_system_templates
@@ -94,6 +94,9 @@ def _world() -> dict:
     local_queue = LocalQueue.objects.create(
         cluster=cluster, cluster_queue=cluster_queue, tenant=tenant_a, project=project, name="matrix-lq"
     )
+    price_list = PriceList.objects.filter(cluster=cluster).first() or PriceList.objects.create(
+        cluster=cluster, effective_from=timezone.now(), prices=cluster.prices
+    )
     warm_pool = WarmPool.objects.create(tenant=tenant_a, cluster=cluster, project=project, gpu_type="H100-80GB", size=0)
     values = {
         "alert-rules": rule.pk,
@@ -124,6 +127,7 @@ def _world() -> dict:
         "cluster-queues": cluster_queue.pk,
         "local-queues": local_queue.pk,
         "warm-pools": warm_pool.pk,
+        "price-lists": price_list.pk,
         # console
         "key_id": deployment_key.pk,
         "verb": "rotate",
