@@ -1251,6 +1251,30 @@ API_MATRIX: dict[tuple[str, str], dict[str, int]] = {
         "other": 404,
         "superuser": 400,
     },
+    ("GET", "/api/v1/price-lists/"): {
+        "anon": 401,
+        "viewer": 200,
+        "member": 200,
+        "admin": 200,
+        "other": 200,
+        "superuser": 200,
+    },
+    ("GET", "/api/v1/price-lists/{id}/"): {
+        "anon": 401,
+        "viewer": 200,
+        "member": 200,
+        "admin": 200,
+        "other": 404,
+        "superuser": 200,
+    },
+    ("POST", "/api/v1/price-lists/"): {
+        "anon": 401,
+        "viewer": 403,
+        "member": 400,
+        "admin": 400,
+        "other": 400,
+        "superuser": 400,
+    },
 }
 
 # Console pages (GET): anonymous visitors are sent to the sign-in page (302).
