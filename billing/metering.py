@@ -15,7 +15,7 @@ from django.utils import timezone
 from billing.models import DailyCost, MeteringState, PriceList, UsageRecord
 from deployments.models import UseCaseDeployment
 from jobs.models import Job
-from jobs.scheduling import resource_prices, resource_quantities
+from jobs.pricing import resource_prices, resource_quantities
 
 MINUTE = timedelta(minutes=1)
 METER_STEP = Decimal(1).scaleb(-12)

@@ -7,7 +7,7 @@ from django.utils import timezone
 from core.crypto import EncryptedJSONField, EncryptedTextField
 from core.exceptions import Conflict
 from jobs.checkpoints import Progress, interval_seconds, progress_at, remaining_seconds
-from jobs.scheduling import cost_between
+from jobs.pricing import cost_between
 
 
 class Cluster(models.Model):

@@ -9,14 +9,12 @@ Capacity is counted in integers (GPUs, millicores, MiB) so adding and freeing ne
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import itertools
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
 from core.resources import gpus_of, replicas_of
@@ -135,82 +133,6 @@ class Capacity:
             "cpu_cores": self.millicores / 1000,
             "memory_gib": self.memory_mib / 1024,
         }
-
-
-# --- simulation settings -------------------------------------------------------------------------------------
-
-
-def startup_seconds(simulation: Mapping[str, Any], *, kind: str | None, job_type: str) -> float:
-    """Start-up time for a job: by spec kind ("helm", "docker", "model"), then job type, then "default"."""
-    table = simulation.get("startup_seconds") or {}
-    if not isinstance(table, Mapping):
-        return float(table)
-    for key in (kind, job_type, job_type.lower()):
-        if key and key in table:
-            return float(table[key])
-    return float(table.get("default", 0))
-
-
-def failure_draw(seed: Any, job_id: Any) -> float:
-    """A number in [0, 1) fixed by the cluster's seed and the job's id: deterministic, no global RNG."""
-    digest = hashlib.sha256(f"{seed}:{job_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-FORCE_FAIL_LABEL = "simulate.fail"
-FORCE_FAIL_MESSAGE_LABEL = "simulate.fail_message"
-
-
-def failure_message(simulation: Mapping[str, Any], *, job_id: Any, labels: Mapping[str, Any]) -> str | None:
-    """Why the simulated job fails, or None when it does not."""
-    if str(labels.get(FORCE_FAIL_LABEL, "")).lower() in {"true", "1", "yes"}:
-        detail = labels.get(FORCE_FAIL_MESSAGE_LABEL) or f"label {FORCE_FAIL_LABEL}=true"
-        return f"Simulated failure forced by {detail}."
-    rate = float(simulation.get("failure_rate") or 0)
-    if rate > 0 and failure_draw(simulation.get("seed", 0), job_id) < rate:
-        return f"Simulated failure (cluster failure_rate {rate:g})."
-    return None
-
-
-# --- cost ----------------------------------------------------------------------------------------------------
-
-CENT = Decimal("0.0001")
-
-
-def resource_quantities(resources: Mapping[str, Any]) -> dict[str, Decimal]:
-    """What the job holds per hour, replicas included: GPUs (of its gpu_type), CPU cores and memory GiB."""
-    replicas = Decimal(int(resources.get("replicas", 1) or 0))
-    return {
-        "gpu": Decimal(int(resources.get("gpu_count") or 0)) * replicas if resources.get("gpu_type") else Decimal(0),
-        "cpu": Decimal(str(resources.get("cpu") or 0)) * replicas,
-        "memory": Decimal(str(resources.get("memory_gib") or 0)) * replicas,
-    }
-
-
-def resource_prices(prices: Mapping[str, Any], gpu_type: str | None) -> dict[str, Decimal]:
-    """Hourly unit prices from a cluster's price list: one GPU of `gpu_type`, one CPU core, one GiB of memory."""
-    gpu_prices = prices.get("gpu_hour") or {}
-    return {
-        "gpu": Decimal(str(gpu_prices.get(gpu_type, 0) or 0)) if gpu_type else Decimal(0),
-        "cpu": Decimal(str(prices.get("cpu_hour") or 0)),
-        "memory": Decimal(str(prices.get("memory_gib_hour") or 0)),
-    }
-
-
-def hourly_rate(prices: Mapping[str, Any], resources: Mapping[str, Any]) -> Decimal:
-    """Price of one hour of the job's resources, replicas included."""
-    quantities = resource_quantities(resources)
-    unit = resource_prices(prices, resources.get("gpu_type"))
-    total = sum((quantities[key] * unit[key] for key in quantities), Decimal(0))
-    return total.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
-
-
-def cost_between(rate: Decimal, start: datetime | None, end: datetime | None) -> Decimal:
-    """Cost of running at `rate` per hour from `start` to `end`."""
-    if start is None or end is None or end <= start:
-        return Decimal("0.0000")
-    seconds = Decimal(str((end - start).total_seconds()))
-    return (Decimal(rate) * seconds / Decimal(3600)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 # --- the planner ---------------------------------------------------------------------------------------------

@@ -13,7 +13,9 @@ from core.exceptions import ValidationError
 from jobs.drivers import Forecast, get_driver
 from jobs.models import Cluster, ClusterSet, Job
 from jobs.placement import Candidate, Placement, choose
-from jobs.scheduling import Capacity, Demand, PlanJob, hourly_rate, order_key, startup_seconds
+from jobs.pricing import hourly_rate
+from jobs.scheduling import Capacity, Demand, PlanJob, order_key
+from jobs.simulation import startup_seconds
 from jobs.validation import normalise_resources, parse_priority
 from tenancy.selectors import scope_to_user
 

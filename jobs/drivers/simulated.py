@@ -19,17 +19,8 @@ from jobs.drivers.base import ClusterDriver, Forecast, JobForecast, SchedulePass
 from jobs.drivers.queues import cluster_quota_book, line_key, publish_waits, save_fair_share
 from jobs.models import Cluster, Job, check_transition
 from jobs.resume import checkpoint_fields, interruption_fields, resumes_on_failure
-from jobs.scheduling import (
-    SERVICE,
-    Capacity,
-    Demand,
-    ListQueue,
-    PlanJob,
-    Planner,
-    failure_message,
-    order_key,
-    startup_seconds,
-)
+from jobs.scheduling import SERVICE, Capacity, Demand, ListQueue, PlanJob, Planner, order_key
+from jobs.simulation import failure_message, startup_seconds
 from jobs.validation import dns_label
 from sizing.loadsim import LoadProfile, Serving, Window, simulate_llm, simulate_service
 

@@ -16,7 +16,7 @@ from core.exceptions import Conflict, ValidationError
 from jobs.drivers import get_driver
 from jobs.models import Cluster, ClusterSet, Job
 from jobs.placement import Placement
-from jobs.scheduling import hourly_rate
+from jobs.pricing import hourly_rate
 from jobs.selectors import cluster_set_placement
 from jobs.services.passes import cluster_schedule_pass, lock_cluster
 from jobs.services.submission import estimated_cost, job_submit, require_job_writer

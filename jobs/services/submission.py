@@ -23,7 +23,8 @@ from django.utils import timezone
 from core.exceptions import Conflict, ValidationError
 from jobs.drivers import get_driver
 from jobs.models import Cluster, Job, LocalQueue
-from jobs.scheduling import CENT, Capacity, Demand, hourly_rate
+from jobs.pricing import CENT, hourly_rate
+from jobs.scheduling import Capacity, Demand
 from jobs.services.passes import cluster_schedule_pass
 from jobs.validation import (
     normalise_resources,

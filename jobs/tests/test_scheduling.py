@@ -3,19 +3,9 @@
 import datetime as dt
 from decimal import Decimal
 
-from jobs.scheduling import (
-    Capacity,
-    Demand,
-    ListQueue,
-    PlanJob,
-    Planner,
-    cost_between,
-    failure_draw,
-    failure_message,
-    hourly_rate,
-    order_key,
-    startup_seconds,
-)
+from jobs.pricing import cost_between, hourly_rate
+from jobs.scheduling import Capacity, Demand, ListQueue, PlanJob, Planner, order_key
+from jobs.simulation import failure_draw, failure_message, startup_seconds
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 TOTAL = Capacity.from_inventory({"gpus": {"H100": 8, "L4": 2}, "cpu_cores": 16, "memory_gib": 64})
