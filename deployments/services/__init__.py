@@ -1,17 +1,12 @@
 """Every write of the deployments app: creating, deleting and changing deployments.
 
-`core` holds creation, preview and deletion; `lifecycle` holds changes to running deployments (plan,
-update, scale, rollback, upgrade; the scale request's shape in `scaling`). Events, revisions and queued passes are in
+`core` holds creation and deletion; `placement` where a deployment goes and what it costs there (the preview);
+`lifecycle` holds changes to running deployments (plan, update, scale, rollback, upgrade; the scale request's shape in
+`scaling`). Events, revisions and queued passes are in
 `deployments.records`.
 """
 
-from deployments.services.core import (
-    deployment_create,
-    deployment_delete,
-    deployment_preview,
-    deployments_requeue_stale,
-    plan_capacity_and_cost,
-)
+from deployments.services.core import deployment_create, deployment_delete, deployments_requeue_stale
 from deployments.services.lifecycle import (
     deployment_cancel_change,
     deployment_change_plan,
@@ -19,6 +14,7 @@ from deployments.services.lifecycle import (
     deployment_scale,
     deployment_update,
 )
+from deployments.services.placement import deployment_preview, plan_capacity_and_cost
 from deployments.services.zero import component_scale_to_zero, deployment_wake
 
 __all__ = [

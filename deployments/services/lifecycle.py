@@ -34,7 +34,7 @@ from deployments.changes import (
 from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
 from deployments.records import component_row, event_record, reconcile_enqueue, revision_record
 from deployments.rollout import cancel as rollout_cancel
-from deployments.services.core import plan_placed
+from deployments.services.placement import plan_placed
 from deployments.services.scaling import scale_request_check
 from deployments.state import ComponentStatus, DeploymentStatus
 from jobs import selectors as job_selectors
