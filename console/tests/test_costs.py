@@ -46,13 +46,15 @@ def test_nice_ticks_cover_the_highest_bar_in_round_steps():
     assert Decimal(str(nice_ticks(12.0)[-1])) >= 12
 
 
-def test_budgets_page_shows_spent_and_forecast_against_the_budget(member_user, tenant, project, other_tenant):
+def test_budgets_page_shows_spent_and_forecast_against_the_budget(
+    admin_user, member_user, tenant, project, other_tenant
+):
     now = dt.datetime(2026, 3, 11, tzinfo=dt.UTC)
     cluster = ClusterFactory(tenant=tenant, name="priced", prices=PRICES)
     ran(cluster, project, start=dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
     metering_pass(now=now + dt.timedelta(minutes=1))
-    budget_create(
-        user=member_user, tenant=tenant, project=project, name="team-rag", amount=Decimal("1000"), hard_cap=True
+    budget_create(  # an admin sets it; the member reads it
+        user=admin_user, tenant=tenant, project=project, name="team-rag", amount=Decimal("1000"), hard_cap=True
     )
     with time_machine.travel(now, tick=False):
         html = web_client(member_user).get("/budgets").content.decode()
