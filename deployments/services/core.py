@@ -97,7 +97,6 @@ def deployment_create(
         load=load,
         strategy=strategy,
     )
-    target_check(user=user, project=project, cluster=cluster)
     if name:
         deployment_name_check(cluster=cluster, name=name)
     placed = plan_placed(template=template, parameters=parameters, cluster=cluster, usecase_id=usecase_id, load=load)

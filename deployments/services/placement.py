@@ -126,23 +126,27 @@ def deployment_place(
 
 
 def target_resolve(*, user, template, project, cluster, cluster_set, parameters, usecase_id, load, strategy):
-    """The cluster to deploy on: the one given, or the one a cluster set chooses (with its placement)."""
+    """The cluster to deploy on: the one given, or the one a cluster set chooses (with its placement), checked to be
+    the project's tenant's and written to by the caller."""
     if (cluster is None) == (cluster_set is None):
         raise ValidationError({"cluster_id": ["Give a cluster or a cluster set (not both)."]})
+    placement = None
     if cluster_set is None:
         if strategy:
             raise ValidationError({"strategy": ["A strategy chooses among a cluster set's members."]})
-        return cluster, None
-    return deployment_place(
-        user=user,
-        template=template,
-        project=project,
-        cluster_set=cluster_set,
-        parameters=parameters,
-        usecase_id=usecase_id,
-        load=load,
-        strategy=strategy,
-    )
+    else:
+        cluster, placement = deployment_place(
+            user=user,
+            template=template,
+            project=project,
+            cluster_set=cluster_set,
+            parameters=parameters,
+            usecase_id=usecase_id,
+            load=load,
+            strategy=strategy,
+        )
+    target_check(user=user, project=project, cluster=cluster)
+    return cluster, placement
 
 
 def deployment_preview(
@@ -171,7 +175,6 @@ def deployment_preview(
         load=load,
         strategy=strategy,
     )
-    target_check(user=user, project=project, cluster=cluster)
     placed = plan_placed(template=template, parameters=parameters, cluster=cluster, usecase_id=usecase_id, load=load)
     plan = placed.plan
     costing = plan_capacity_and_cost(plan=plan, cluster=cluster)
