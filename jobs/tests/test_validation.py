@@ -178,9 +178,12 @@ def test_inventory_below_what_running_jobs_hold_is_409(admin_client, cluster, pr
 
 def test_inventory_removing_a_held_gpu_type_is_409(admin_client, cluster, project):
     submit(cluster, project, resources=resources(gpus=1, gpu_type="A100-80GB"))  # admitted, starting up
-    body = {"inventory": {"gpus": {"H100-80GB": 8}, "cpu_cores": 64, "memory_gib": 512}, "prices": {}}
+    # Prices change only through billing's dated price lists: as if one no longer named the A100s.
+    prices = {**cluster.prices, "gpu_hour": {k: v for k, v in cluster.prices["gpu_hour"].items() if k != "A100-80GB"}}
+    Cluster.objects.filter(pk=cluster.pk).update(prices=prices)
+    body = {"inventory": {"gpus": {"H100-80GB": 8}, "cpu_cores": 64, "memory_gib": 512}}
     response = admin_client.patch(f"/api/v1/clusters/{cluster.pk}", body, format="json")
-    assert response.status_code == 409
+    assert response.status_code == 409, response.json()
     assert "1 x A100-80GB (the new inventory has 0)" in response.json()["detail"]
 
 
