@@ -3,12 +3,12 @@ from datetime import timedelta
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.exceptions import ValidationError
 from jobs import quota_selectors, services
+from jobs.api.params import window_and_count
 from jobs.api.quota_serializers import (
     ClusterQueueSerializer,
     LocalQueueSerializer,
@@ -87,28 +87,18 @@ class ClusterQueueViewSet(TenantScopedViewSet):
         """GPU-hours the queue's jobs ran over a window, per GPU type, in total and per step (at most 31 days)."""
         queue = self.get_object()
         now = timezone.now()
-        errors, values = {}, {}
-        for name, default in (("from", now - timedelta(days=1)), ("to", now)):
-            raw = request.query_params.get(name)
-            try:
-                values[name] = serializers.DateTimeField().to_internal_value(raw) if raw else default
-            except serializers.ValidationError as exc:
-                errors[name] = exc.detail
-        try:
-            step = int(request.query_params.get("step_hours", 1))
-            if not 1 <= step <= 24:
-                raise ValueError
-        except ValueError:
-            errors["step_hours"] = ["An integer from 1 to 24."]
-        if not errors and values["from"] >= values["to"]:
-            errors["to"] = ["Must be after `from`."]
-        elif not errors and values["to"] - values["from"] > timedelta(days=31):
-            errors["from"] = ["At most 31 days before `to`."]
-        if errors:
-            raise ValidationError(errors)
-        history = quota_selectors.cluster_queue_gpu_hours(
-            queue=queue, start=values["from"], end=values["to"], step_hours=step
+        start, end, step = window_and_count(
+            request.query_params,
+            default_from=now - timedelta(days=1),
+            default_to=now,
+            name="step_hours",
+            default=1,
+            low=1,
+            high=24,
         )
+        if end - start > timedelta(days=31):
+            raise ValidationError({"from": ["At most 31 days before `to`."]})
+        history = quota_selectors.cluster_queue_gpu_hours(queue=queue, start=start, end=end, step_hours=step)
         return Response(QueueHistorySerializer(history).data)
 
 

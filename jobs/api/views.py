@@ -3,12 +3,13 @@ from datetime import timedelta
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core.exceptions import NotFound, ValidationError
+from core.exceptions import NotFound
 from jobs import selectors, services
+from jobs.api.params import window_and_count
 from jobs.api.quota_serializers import JobEventSerializer
 from jobs.api.serializers import (
     ClusterCheckSerializer,
@@ -73,26 +74,16 @@ class ClusterViewSet(TenantScopedViewSet):
         predicted start and queue position for waiting jobs, and current utilisation per resource."""
         cluster = self.get_object()
         now = timezone.now()
-        errors, values = {}, {}
-        for name, default in (("from", now - timedelta(hours=1)), ("to", now + timedelta(days=1))):
-            raw = request.query_params.get(name)
-            try:
-                values[name] = serializers.DateTimeField().to_internal_value(raw) if raw else default
-            except serializers.ValidationError as exc:
-                errors[name] = exc.detail
-        try:
-            limit = int(request.query_params.get("limit", 1000))
-            if not 1 <= limit <= 5000:
-                raise ValueError
-        except ValueError:
-            errors["limit"] = ["An integer from 1 to 5000."]
-        if not errors and values["from"] >= values["to"]:
-            errors["to"] = ["Must be after `from`."]
-        if errors:
-            raise ValidationError(errors)
-        schedule = selectors.cluster_schedule(
-            cluster=cluster, start=values["from"], end=values["to"], now=now, limit=limit
+        start, end, limit = window_and_count(
+            request.query_params,
+            default_from=now - timedelta(hours=1),
+            default_to=now + timedelta(days=1),
+            name="limit",
+            default=1000,
+            low=1,
+            high=5000,
         )
+        schedule = selectors.cluster_schedule(cluster=cluster, start=start, end=end, now=now, limit=limit)
         body = ScheduleSerializer(
             {"id": cluster.pk, "cluster_id": cluster.pk, **schedule}, context={"forecast": schedule["forecast"]}
         ).data
