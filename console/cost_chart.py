@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from billing.costs import CostReport
-from console.sizing_chart import Tick
+from console.charts import Framed, PlotArea, Tick, nice_ticks
 
-WIDTH, HEIGHT = 720, 280
-LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 40
+AREA = PlotArea(width=720, height=280, left=64, right=12, top=12, bottom=40)
 SERIES = 6  # coloured groups; the rest are "other"
 
 
@@ -36,36 +35,13 @@ class LegendEntry:
 
 
 @dataclass(frozen=True)
-class StackedChart:
+class StackedChart(Framed):
     bars: list[Bar]
     x_ticks: list[Tick]
     y_ticks: list[Tick]
     legend: list[LegendEntry]
     description: str
-    width: int = WIDTH
-    height: int = HEIGHT
-    left: int = LEFT
-    top: int = TOP
-    plot_right: int = WIDTH - RIGHT
-    plot_bottom: int = HEIGHT - BOTTOM
-
-    @property
-    def plot_width(self) -> int:
-        return self.plot_right - self.left
-
-    @property
-    def plot_height(self) -> int:
-        return self.plot_bottom - self.top
-
-
-def nice_ticks(high: float, count: int = 5) -> list[float]:
-    """0 and round steps (1, 2 or 5 x 10^n) up to at least `high`."""
-    if high <= 0:
-        return [0.0, 1.0]
-    raw = high / count
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    return [round(i * step, 12) for i in range(math.ceil(high / step - 1e-9) + 1)]
+    area: PlotArea = AREA
 
 
 def _money(value: float) -> str:
@@ -85,7 +61,7 @@ def stacked_chart(report: CostReport) -> StackedChart | None:
     heights = [sum((amounts[i] for _, _, amounts in stacks), Decimal(0)) for i in range(len(report.buckets))]
     ticks = nice_ticks(float(max(heights)))
     top_value = ticks[-1]
-    plot_width, plot_height = WIDTH - RIGHT - LEFT, HEIGHT - BOTTOM - TOP
+    plot_width, plot_height = AREA.plot_width, AREA.plot_height
     slot = plot_width / len(report.buckets)
     gap = min(2.0, slot * 0.15)
     bars = []
@@ -96,11 +72,11 @@ def stacked_chart(report: CostReport) -> StackedChart | None:
             if value <= 0:
                 continue
             height = value / top_value * plot_height
-            y = TOP + plot_height - (base + height)
+            y = AREA.plot_bottom - (base + height)
             when = f"{moment:%Y-%m-%d}" if report.step == "day" else f"{moment:%Y-%m-%d %H:00}"
             bars.append(
                 Bar(
-                    round(LEFT + i * slot + gap / 2, 2),
+                    round(AREA.left + i * slot + gap / 2, 2),
                     round(y, 2),
                     round(slot - gap, 2),
                     round(height, 2),
@@ -111,11 +87,14 @@ def stacked_chart(report: CostReport) -> StackedChart | None:
             base += height
     every = max(1, math.ceil(len(report.buckets) / 8))
     x_ticks = [
-        Tick(round(LEFT + (i + 0.5) * slot, 1), f"{moment:%d %b}" if report.step == "day" else f"{moment:%d %H:00}")
+        Tick(
+            round(AREA.left + (i + 0.5) * slot, 1),
+            f"{moment:%d %b}" if report.step == "day" else f"{moment:%d %H:00}",
+        )
         for i, moment in enumerate(report.buckets)
         if i % every == 0
     ]
-    y_ticks = [Tick(round(TOP + plot_height - value / top_value * plot_height, 1), _money(value)) for value in ticks]
+    y_ticks = [Tick(round(AREA.plot_bottom - value / top_value * plot_height, 1), _money(value)) for value in ticks]
     legend = [LegendEntry(series, label, sum(amounts, Decimal(0))) for series, label, amounts in stacks]
     description = (
         f"Cost per {report.step} from {report.start:%Y-%m-%d} to {report.end:%Y-%m-%d}, stacked by {report.group_by}: "

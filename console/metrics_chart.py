@@ -8,10 +8,9 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from console.sizing_chart import Tick
+from console.charts import Framed, PlotArea, Tick, nice_step
 
-WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 36
+AREA = PlotArea(width=640, height=220, left=64, right=12, top=12, bottom=36)
 TIME_STEPS = (300, 600, 900, 1800, 3600, 7200, 10800, 14400, 21600, 43200, 86400)
 MAX_X_TICKS = 7
 
@@ -25,7 +24,7 @@ class Line:
 
 
 @dataclass(frozen=True)
-class TimeChart:
+class TimeChart(Framed):
     key: str
     title: str
     unit: str
@@ -34,21 +33,12 @@ class TimeChart:
     y_ticks: list[Tick]
     slo_y: float | None = None
     slo_label: str = ""
-    width: int = WIDTH
-    height: int = HEIGHT
-    left: int = LEFT
-    top: int = TOP
-    plot_right: int = WIDTH - RIGHT
-    plot_bottom: int = HEIGHT - BOTTOM
+    area: PlotArea = AREA
     notes: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
         return not any(line.segments for line in self.lines)
-
-    @property
-    def plot_width(self) -> int:
-        return self.plot_right - self.left
 
     @property
     def description(self) -> str:
@@ -73,15 +63,6 @@ def format_value(value: float, unit: str) -> str:
     return f"{value:.3g}"
 
 
-def nice_step(span: float, ticks: int = 4) -> float:
-    """1, 2 or 5 times a power of ten, so that about `ticks` of them cover `span`."""
-    if span <= 0:
-        return 1.0
-    raw = span / ticks
-    power = 10 ** math.floor(math.log10(raw))
-    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-
-
 def time_chart(
     *,
     key: str,
@@ -100,13 +81,12 @@ def time_chart(
     top = y_max if y_max is not None else max([*values, slo or 0.0, 0.0]) * 1.15 or 1.0
     y_step = nice_step(top)
     top = math.ceil(top / y_step) * y_step
-    plot_bottom, plot_right = HEIGHT - BOTTOM, WIDTH - RIGHT
 
     def sx(t: float) -> float:
-        return round(LEFT + (t - start) / max(end - start, 1) * (plot_right - LEFT), 1)
+        return round(AREA.left + (t - start) / max(end - start, 1) * AREA.plot_width, 1)
 
     def sy(v: float) -> float:
-        return round(plot_bottom - min(v, top) / top * (plot_bottom - TOP), 1)
+        return round(AREA.plot_bottom - min(v, top) / top * AREA.plot_height, 1)
 
     lines = []
     for tone, (label, points) in enumerate(series):

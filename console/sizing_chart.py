@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-WIDTH, HEIGHT = 640, 300
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 14, 44
+from console.charts import Framed, PlotArea, Tick, log_scale
+
+AREA = PlotArea(width=640, height=300, left=64, right=16, top=14, bottom=44)
 SLO_KEYS = (("ttft_s", "TTFT"), ("itl_s", "ITL"), ("e2e_s", "E2E"))
 
 
@@ -24,43 +25,17 @@ class Point:
 
 
 @dataclass(frozen=True)
-class Tick:
-    position: float
-    text: str
-
-
-@dataclass(frozen=True)
-class Chart:
+class Chart(Framed):
     points: list[Point]
     x_ticks: list[Tick]
     y_ticks: list[Tick]
     slo_x: float | None  # where the end-to-end target falls, when it is on the chart
-    width: int = WIDTH
-    height: int = HEIGHT
-    left: int = LEFT
-    top: int = TOP
-    plot_right: int = WIDTH - RIGHT
-    plot_bottom: int = HEIGHT - BOTTOM
-
-    @property
-    def plot_width(self) -> int:
-        return self.plot_right - self.left
-
-    @property
-    def plot_height(self) -> int:
-        return self.plot_bottom - self.top
+    area: PlotArea = AREA
 
     @property
     def description(self) -> str:
         meets = sum(p.meets for p in self.points)
         return f"{len(self.points)} candidates that fit, {meets} meeting every SLO; cost per hour against latency."
-
-
-def _log_scale(low: float, high: float, start: float, end: float):
-    lo, hi = math.log10(low), math.log10(high)
-    if hi - lo < 1e-9:
-        lo, hi = lo - 0.5, hi + 0.5
-    return lambda v: start + (math.log10(v) - lo) / (hi - lo) * (end - start)
 
 
 def _ticks(low: float, high: float, scale, fmt) -> list[Tick]:
@@ -90,8 +65,8 @@ def chart(result: dict) -> Chart | None:
     if target and x_low <= target * 4 and target / 4 <= x_high:
         x_low, x_high = min(x_low, target / 1.3), max(x_high, target * 1.3)
     y_low, y_high = min(ys) / 1.3, max(ys) * 1.3
-    sx = _log_scale(x_low, x_high, LEFT, WIDTH - RIGHT)
-    sy = _log_scale(y_low, y_high, HEIGHT - BOTTOM, TOP)
+    sx = log_scale(x_low, x_high, AREA.left, AREA.plot_right)
+    sy = log_scale(y_low, y_high, AREA.plot_bottom, AREA.top)
     points = [
         Point(
             x=round(sx(c["e2e_s"]), 1),

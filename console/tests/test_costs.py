@@ -9,7 +9,7 @@ from billing.budget_services import budget_create
 from billing.metering import metering_pass
 from billing.tests.test_costs import amount_of, usage  # noqa: F401  (March 2026 of usage in two tenants)
 from billing.tests.test_metering import PRICES, ran
-from console.cost_chart import nice_ticks
+from console.charts import nice_ticks
 from console.tests.conftest import web_client
 from jobs.tests.factories import ClusterFactory
 

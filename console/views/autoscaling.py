@@ -15,11 +15,12 @@ from django.views.decorators.http import require_http_methods
 
 from autoscaling import selectors, services
 from autoscaling.policy import SIGNAL_LABELS, SIGNALS
+from console.charts import PlotArea
 from console.views.deployments import _deployment_or_404
 from core.exceptions import ServiceError
 from tenancy.selectors import user_can_write
 
-CHART_W, CHART_H, PAD = 720, 180, 32
+CHART = PlotArea(width=720, height=180, left=32, right=32, top=32, bottom=32)
 DECISIONS_SHOWN = 50
 
 
@@ -63,25 +64,25 @@ def replicas_chart(decisions, *, now, hours: int = 24) -> dict:
     span = (now - start).total_seconds()
 
     def x(moment) -> float:
-        return round(PAD + (moment - start).total_seconds() / span * (CHART_W - 2 * PAD), 1)
+        return round(CHART.left + (moment - start).total_seconds() / span * CHART.plot_width, 1)
 
     def y(replicas) -> float:
-        return round(CHART_H - PAD - replicas / top * (CHART_H - 2 * PAD), 1)
+        return round(CHART.plot_bottom - replicas / top * CHART.plot_height, 1)
 
-    points = [(PAD, y(shown[0].from_replicas))]
+    points = [(CHART.left, y(shown[0].from_replicas))]
     marks = []
     for decision in shown:
         points += [(x(decision.created_at), points[-1][1]), (x(decision.created_at), y(decision.to_replicas))]
         marks.append({"x": x(decision.created_at), "y": y(decision.to_replicas), "decision": decision})
-    points.append((CHART_W - PAD, points[-1][1]))
+    points.append((CHART.plot_right, points[-1][1]))
     return {
-        "width": CHART_W,
-        "height": CHART_H,
+        "width": CHART.width,
+        "height": CHART.height,
         "path": " ".join(f"{px},{py}" for px, py in points),
         "marks": marks,
         "ticks": [{"y": y(n), "label": n} for n in sorted({0, top, top // 2})],
-        "x0": PAD,
-        "x1": CHART_W - PAD,
+        "x0": CHART.left,
+        "x1": CHART.plot_right,
     }
 
 
