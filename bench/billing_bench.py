@@ -8,6 +8,12 @@ month query (`billing.costs.cost_report`, by project and by deployment, per day;
 
     python bench/billing_bench.py                  # 1,000 deployments x 4 jobs, database uf_bench_billing
     python bench/billing_bench.py --max-minutes 240
+    python bench/billing_bench.py --database-url postgres://postgres@127.0.0.1:5432/ucf_20_bench --keep
+    python bench/billing_bench.py --database-url postgres://postgres@127.0.0.1:5432/ucf_20_bench --reuse  # explorer
+
+--reuse skips seeding, metering and the close: it times the explorer on a database kept by an earlier --keep run.
+The explorer is timed two ways in the same run, alternating: "now" (each group's steps summed in SQL, one row per
+group) and "rows" (the earlier way, a row per group and step turned into Decimals in Python), for the ratio.
 
 The PostgreSQL database is created (dropped first when it exists) and dropped at the end unless --keep is given.
 """
@@ -21,6 +27,7 @@ import random
 import sys
 import time
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,10 +45,13 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=int, default=110)
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="time the explorer on a kept database (implies --keep)")
     parser.add_argument("--explorer-runs", type=int, default=100)
     parser.add_argument("--minute-runs", type=int, default=5, help="runs of the per-minute path, for the ratio")
     args = parser.parse_args()
-    recreate_postgres(args.database_url)
+    args.keep = args.keep or args.reuse
+    if not args.reuse:
+        recreate_postgres(args.database_url)
     os.environ["DATABASE_URL"] = args.database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
@@ -49,85 +59,45 @@ def main() -> None:
 
     django.setup()
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.db import connection
     from django.db.models import F, Sum
 
+    from billing import costs
     from billing.costs import cost_report
-    from billing.invoices import invoices_close_month
-    from billing.metering import metering_pass
-    from billing.models import Invoice, UsageRecord
-    from jobs.models import Cluster, Job
-    from tenancy.models import Project, Tenant
+    from billing.models import UsageRecord
 
     try:
-        call_command("migrate", verbosity=0)
-        tenant = Tenant.objects.create(name="Bench")
-        project = Project.objects.create(tenant=tenant, name="bench")
-        cluster = Cluster.objects.create(
-            tenant=tenant,
-            name="bench",
-            inventory={"gpus": {"H100-80GB": 10_000}, "cpu_cores": 100_000, "memory_gib": 1_000_000},
-            prices={"gpu_hour": {"H100-80GB": 2.5}, "cpu_hour": 0.02, "memory_gib_hour": 0.003},
-        )
-        rng = random.Random(1)
+        if not args.reuse:
+            seed_meter_close(args)
         month = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
-        jobs = []
-        for _ in range(args.deployments):
-            deployment_id = uuid.uuid4()
-            for index in range(args.jobs_per_deployment):
-                start = month + dt.timedelta(seconds=rng.uniform(0, 30 * 86400))
-                stop = start + dt.timedelta(seconds=rng.uniform(600, args.max_minutes * 60))
-                jobs.append(
-                    Job(
-                        name=f"j{index}",
-                        job_type="SERVICE",
-                        cluster=cluster,
-                        tenant=tenant,
-                        project=project,
-                        usecase_deployment_id=deployment_id,
-                        status="SUCCEEDED",
-                        started_at=start,
-                        completed_at=stop,
-                        resources={
-                            "gpu_type": "H100-80GB",
-                            "gpu_count": index % 2,
-                            "cpu": 4,
-                            "memory_gib": 16,
-                            "replicas": 1,
-                        },
-                    )
-                )
-        Job.objects.bulk_create(jobs, batch_size=1000)
         close_at = dt.datetime(2026, 4, 1, 1, tzinfo=dt.UTC)
-        t0 = time.perf_counter()
-        metering_pass(now=close_at - dt.timedelta(minutes=30))
-        pass_seconds = time.perf_counter() - t0
-        rows = UsageRecord.objects.count()
-        t0 = time.perf_counter()
-        metering_pass(now=close_at - dt.timedelta(minutes=30))
-        repeat_seconds = time.perf_counter() - t0
-        assert UsageRecord.objects.count() == rows
-        t0 = time.perf_counter()
-        invoices_close_month(now=close_at)
-        close_seconds = time.perf_counter() - t0
-        invoice = Invoice.objects.get()
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_total_relation_size('billing_usagerecord')")
-            size = cursor.fetchone()[0]
-        user = get_user_model().objects.create(username="bench", is_superuser=True)
+        user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_superuser": True})
         explorer = {}
+        ways = {"now": costs._groups, "rows": _groups_by_rows}
         for group_by in ("project", "deployment"):
-            times = []
+            times: dict = {way: [] for way in ways}
+            answers = {}
             for _ in range(args.explorer_runs):
-                t0 = time.perf_counter()
-                cost_report(user=user, group_by=group_by, start=month, end=close_at.replace(hour=0), step="day")
-                times.append((time.perf_counter() - t0) * 1000)
-            times.sort()
-            explorer[group_by] = (times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))])
+                for way, groups in ways.items():  # alternate, so the machine's load falls on both alike
+                    costs._groups = groups
+                    t0 = time.perf_counter()
+                    report = cost_report(
+                        user=user, group_by=group_by, start=month, end=close_at.replace(hour=0), step="day"
+                    )
+                    times[way].append((time.perf_counter() - t0) * 1000)
+                    answers[way] = [(g.key, g.total, g.amounts, g.cpu_core_minutes) for g in report.groups]
+            costs._groups = ways["now"]
+            assert answers["now"] == answers["rows"], f"{group_by}: the two ways disagree"
+            for way, values in times.items():
+                values.sort()
+                p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
+                explorer[(group_by, way)] = (values[len(values) // 2], p99)
         print(
-            "explorer month query from the daily costs (ms, p50 / p99): "
-            + ", ".join(f"by {name} {p50:.1f} / {p99:.1f}" for name, (p50, p99) in explorer.items())
+            f"explorer month query from the daily costs, {args.explorer_runs} runs each (ms, p50 / p99), load "
+            + " ".join(f"{x:.2f}" for x in os.getloadavg())
+            + ": "
+            + ", ".join(f"by {name} {way} {p50:.1f} / {p99:.1f}" for (name, way), (p50, p99) in explorer.items())
+            + " (the same groups, totals and per-day amounts both ways)"
         )
         # The same month from the per-minute records (an end one minute short of midnight takes that path), a few
         # runs for the ratio; and the two answers must agree exactly where they overlap.
@@ -156,17 +126,113 @@ def main() -> None:
             f"{times[len(times) // 2]:.1f} ms; daily costs {daily_rows} rows, {daily_size / 2**20:.1f} MiB; "
             f"month total {daily} equal to the per-minute sum"
         )
-        print(
-            f"jobs {len(jobs)}, usage rows {rows} ({rows / pass_seconds:,.0f} rows/s), "
-            f"metering pass {pass_seconds:.2f} s, "
-            f"repeated pass {repeat_seconds:.2f} s (0 rows), monthly close {close_seconds:.2f} s, "
-            f"usage table + indexes {size / 2**20:.1f} MiB ({size / rows:.0f} B/row), "
-            f"invoice {invoice.number} {invoice.lines.count()} lines total {invoice.total}"
-        )
     finally:
         connection.close()
         if not args.keep:
             drop_postgres(args.database_url)
+
+
+def seed_meter_close(args) -> None:
+    """Seed the month's jobs, meter them (and again: nothing written), close the month; print what it took."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    from billing.invoices import invoices_close_month
+    from billing.metering import metering_pass
+    from billing.models import Invoice, UsageRecord
+    from jobs.models import Cluster, Job
+    from tenancy.models import Project, Tenant
+
+    call_command("migrate", verbosity=0)
+    tenant = Tenant.objects.create(name="Bench")
+    project = Project.objects.create(tenant=tenant, name="bench")
+    cluster = Cluster.objects.create(
+        tenant=tenant,
+        name="bench",
+        inventory={"gpus": {"H100-80GB": 10_000}, "cpu_cores": 100_000, "memory_gib": 1_000_000},
+        prices={"gpu_hour": {"H100-80GB": 2.5}, "cpu_hour": 0.02, "memory_gib_hour": 0.003},
+    )
+    rng = random.Random(1)
+    month = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    jobs = []
+    for _ in range(args.deployments):
+        deployment_id = uuid.uuid4()
+        for index in range(args.jobs_per_deployment):
+            start = month + dt.timedelta(seconds=rng.uniform(0, 30 * 86400))
+            stop = start + dt.timedelta(seconds=rng.uniform(600, args.max_minutes * 60))
+            jobs.append(
+                Job(
+                    name=f"j{index}",
+                    job_type="SERVICE",
+                    cluster=cluster,
+                    tenant=tenant,
+                    project=project,
+                    usecase_deployment_id=deployment_id,
+                    status="SUCCEEDED",
+                    started_at=start,
+                    completed_at=stop,
+                    resources={
+                        "gpu_type": "H100-80GB",
+                        "gpu_count": index % 2,
+                        "cpu": 4,
+                        "memory_gib": 16,
+                        "replicas": 1,
+                    },
+                )
+            )
+    Job.objects.bulk_create(jobs, batch_size=1000)
+    close_at = dt.datetime(2026, 4, 1, 1, tzinfo=dt.UTC)
+    t0 = time.perf_counter()
+    metering_pass(now=close_at - dt.timedelta(minutes=30))
+    pass_seconds = time.perf_counter() - t0
+    rows = UsageRecord.objects.count()
+    t0 = time.perf_counter()
+    metering_pass(now=close_at - dt.timedelta(minutes=30))
+    repeat_seconds = time.perf_counter() - t0
+    assert UsageRecord.objects.count() == rows
+    t0 = time.perf_counter()
+    invoices_close_month(now=close_at)
+    close_seconds = time.perf_counter() - t0
+    invoice = Invoice.objects.get()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_total_relation_size('billing_usagerecord')")
+        size = cursor.fetchone()[0]
+    print(
+        f"jobs {len(jobs)}, usage rows {rows} ({rows / pass_seconds:,.0f} rows/s), "
+        f"metering pass {pass_seconds:.2f} s, "
+        f"repeated pass {repeat_seconds:.2f} s (0 rows), monthly close {close_seconds:.2f} s, "
+        f"usage table + indexes {size / 2**20:.1f} MiB ({size / rows:.0f} B/row), "
+        f"invoice {invoice.number} {invoice.lines.count()} lines total {invoice.total}"
+    )
+
+
+def _groups_by_rows(per_step, *, column, group_by, step, buckets):
+    """The explorer's earlier way, for the ratio: every row of sums per group and step read and added up in Python."""
+    from billing.costs import CostGroup, _key
+    from deployments.models import UseCaseDeployment
+    from tenancy.models import Project
+
+    # The earlier labels: a query of the names by id (a parameter per group).
+    model = {"project": Project, "deployment": UseCaseDeployment}.get(group_by)
+
+    index = {int(moment.timestamp()): i for i, moment in enumerate(buckets)}
+    groups: dict = {}
+    for row in per_step.order_by():
+        key = _key(row[column])
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = CostGroup(key=key, amounts=[Decimal(0)] * len(buckets))
+        group.amounts[index[row["bucket"]]] += row["amount"]
+        group.total += row["amount"]
+        group.gpu_minutes += row["gpu"]
+        group.cpu_core_minutes += row["cpu"]
+        group.memory_gib_minutes += row["memory"]
+    if model is not None:
+        found = model.objects.filter(pk__in=[key for key in groups if key]).values_list("pk", "name")
+        names = {str(pk): name for pk, name in found}
+        for key, group in groups.items():
+            group.label = names.get(key, "")
+    return groups
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.db import connection
 from django.db.models import BigIntegerField, F, Func, QuerySet, Sum
 from django.db.models.functions import Trunc
 
@@ -30,6 +31,12 @@ DIMENSIONS = {
     "usecase": ("usecase", "deployment__usecase_id"),
     "template": ("template", "deployment__template__slug"),
     "gpu_type": ("gpu_type", None),
+}
+# The tables whose `name` labels a group of these dimensions (joined on their id in the explorer's query).
+NAMES = {
+    "project": Project._meta.db_table,
+    "tenant": Tenant._meta.db_table,
+    "deployment": UseCaseDeployment._meta.db_table,
 }
 STEPS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 RATE_STEP = Decimal("0.000001")
@@ -133,48 +140,25 @@ def cost_report(
     """
     column, token_column = DIMENSIONS[group_by]
     buckets = bucket_starts(start, end, step)
-    index = {int(moment.timestamp()): i for i, moment in enumerate(buckets)}
     scope = {"user": user, "tenant": tenant, "project": project, "deployment_id": deployment_id}
+    resources = {"gpu": Sum("gpu_minutes"), "cpu": Sum("cpu_core_minutes"), "memory": Sum("memory_gib_minutes")}
     if step == "day" and _midnight(start) and _midnight(end):
         # Whole days: the daily costs the metering pass keeps (the same sums, a row per group and day).
-        rows = (
+        per_step = (
             usage_scope(**scope, model=DailyCost)
             .filter(day__gte=start, day__lt=end)
             .values(column, bucket=Func(F("day"), template=EPOCH, output_field=BigIntegerField()))
-            .annotate(
-                amount=Sum("amount"),
-                gpu=Sum("gpu_minutes"),
-                cpu=Sum("cpu_core_minutes"),
-                memory=Sum("memory_gib_minutes"),
-            )
-            .order_by()
+            .annotate(amount=Sum("amount"), **resources)
         )
     else:
-        rows = (
+        bucket = Func(Trunc("minute", step, tzinfo=UTC), template=EPOCH, output_field=BigIntegerField())
+        per_step = (
             usage_scope(**scope)
             .filter(minute__gte=start, minute__lt=end)
-            .annotate(bucket=Trunc("minute", step, tzinfo=UTC))
-            .values(column, "bucket")
-            .annotate(
-                amount=Sum(F("gpu_amount") + F("cpu_amount") + F("memory_amount")),
-                gpu=Sum("gpu_minutes"),
-                cpu=Sum("cpu_core_minutes"),
-                memory=Sum("memory_gib_minutes"),
-            )
-            .order_by()
+            .values(column, bucket=bucket)
+            .annotate(amount=Sum(F("gpu_amount") + F("cpu_amount") + F("memory_amount")), **resources)
         )
-    groups: dict[str, CostGroup] = {}
-    for row in rows:
-        key = _key(row[column])
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = CostGroup(key=key, amounts=[Decimal(0)] * len(buckets))
-        bucket = row["bucket"]  # a datetime, or the epoch second of a day from the daily costs
-        group.amounts[index[bucket if isinstance(bucket, int) else int(bucket.timestamp())]] += row["amount"]
-        group.total += row["amount"]
-        group.gpu_minutes += row["gpu"]
-        group.cpu_core_minutes += row["cpu"]
-        group.memory_gib_minutes += row["memory"]
+    groups = _groups(per_step, column=column, group_by=group_by, step=step, buckets=buckets)
     if token_column is not None:
         _add_tokens(
             groups, user=user, column=token_column, start=start, end=end, filters=(tenant, project, deployment_id)
@@ -182,6 +166,44 @@ def cost_report(
     _label(groups, group_by)
     ordered = sorted(groups.values(), key=lambda group: (-group.total, group.label, group.key))
     return CostReport(group_by=group_by, start=start, end=end, step=step, buckets=buckets, groups=ordered)
+
+
+def _groups(
+    per_step: QuerySet, *, column: str, group_by: str, step: str, buckets: list[datetime]
+) -> dict[str, CostGroup]:
+    """The groups of a query of sums per group and step, summed again per group in SQL: one row per group with its
+    steps and their amounts as two arrays, and its name joined in, so Python reads ~1,000 rows for a month by
+    deployment instead of building ~4,000 rows of Decimals (what made it slow). The sums are the same exact numerics.
+    """
+    first = int(buckets[0].timestamp()) if buckets else 0
+    sql, params = per_step.order_by().query.sql_with_params()
+    names = NAMES.get(group_by)
+    name, join = ("NULL", "") if names is None else ("names.name", f"LEFT JOIN {names} AS names ON names.id = g.key")
+    groups: dict[str, CostGroup] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT g.*, {name} FROM (
+                SELECT {column} AS key, SUM(amount), SUM(gpu), SUM(cpu), SUM(memory),
+                    ARRAY_AGG((bucket - %s) / %s), ARRAY_AGG(amount)
+                FROM ({sql}) AS per_step GROUP BY {column}
+            ) AS g {join}""",
+            (first, int(STEPS[step].total_seconds()), *params),
+        )
+        for value, total, gpu, cpu, memory, steps, step_amounts, label in cursor.fetchall():
+            amounts = [Decimal(0)] * len(buckets)
+            for step, amount in zip(steps, step_amounts, strict=True):
+                amounts[step] = amount
+            key = _key(value)
+            groups[key] = CostGroup(
+                key=key,
+                label=label or "",
+                total=total,
+                amounts=amounts,
+                gpu_minutes=gpu,
+                cpu_core_minutes=cpu,
+                memory_gib_minutes=memory,
+            )
+    return groups
 
 
 def _key(value) -> str:
@@ -212,23 +234,17 @@ def _add_tokens(groups: dict, *, user, column: str, start: datetime, end: dateti
 
 
 def _label(groups: dict, group_by: str) -> None:
-    keys = [key for key in groups if key]
-    names: dict = {}
-    if group_by == "project":
-        names = {str(pk): name for pk, name in Project.objects.filter(pk__in=keys).values_list("pk", "name")}
-    elif group_by == "tenant":
-        names = {str(pk): name for pk, name in Tenant.objects.filter(pk__in=keys).values_list("pk", "name")}
-    elif group_by == "deployment":
-        found = UseCaseDeployment.objects.filter(pk__in=keys).values_list("pk", "name")
-        names = {str(pk): name for pk, name in found}
+    """Labels of the groups whose name was not joined in: no value, a deleted deployment, or the value itself."""
     empty = {"deployment": "(no deployment)", "usecase": "(no use case)", "template": "(no template)"}
     for key, group in groups.items():
+        if group.label:
+            continue
         if not key:
             group.label = empty.get(group_by, "(no GPU)")
-        elif group_by == "deployment" and key not in names:
+        elif group_by == "deployment":
             group.label = f"deleted deployment {key}"
         else:
-            group.label = names.get(key, key)
+            group.label = key
 
 
 CSV_COLUMNS = ["group_by", "key", "label", "start", "amount"]
