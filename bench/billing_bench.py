@@ -11,6 +11,11 @@ month query (`billing.costs.cost_report`, by project and by deployment, per day;
     python bench/billing_bench.py --database-url postgres://postgres@127.0.0.1:5432/ucf_20_bench --keep
     python bench/billing_bench.py --database-url postgres://postgres@127.0.0.1:5432/ucf_20_bench --reuse  # explorer
 
+    python bench/billing_bench.py --database-url postgres://postgres@127.0.0.1:5432/ucf_20_bench --compact
+
+--compact copies the kept database to <name>_compact (dropped first when it exists, kept after) and times the hourly
+compaction of March there (`usage_compact_month`): rows and size on disk before and after, and the reconciliation of
+the final invoice with the compacted rows. The kept database itself is left per minute.
 --reuse skips seeding, metering and the close: it times the explorer on a database kept by an earlier --keep run.
 The explorer is timed two ways in the same run, alternating: "now" (each group's steps summed in SQL, one row per
 group) and "rows" (the earlier way, a row per group and step turned into Decimals in Python), for the ratio.
@@ -46,10 +51,14 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--reuse", action="store_true", help="time the explorer on a kept database (implies --keep)")
+    parser.add_argument("--compact", action="store_true", help="time hourly compaction on a copy")
     parser.add_argument("--explorer-runs", type=int, default=100)
     parser.add_argument("--minute-runs", type=int, default=5, help="runs of the per-minute path, for the ratio")
     args = parser.parse_args()
     args.keep = args.keep or args.reuse
+    if args.compact:
+        compact_copy(args.database_url)
+        return
     if not args.reuse:
         recreate_postgres(args.database_url)
     os.environ["DATABASE_URL"] = args.database_url
@@ -204,6 +213,67 @@ def seed_meter_close(args) -> None:
         f"usage table + indexes {size / 2**20:.1f} MiB ({size / rows:.0f} B/row), "
         f"invoice {invoice.number} {invoice.lines.count()} lines total {invoice.total}"
     )
+
+
+def compact_copy(url: str) -> None:
+    """Compact March in a copy of the kept database; print rows, time and size on disk before and after."""
+    import psycopg
+
+    from bench.jobs_bench import _admin_dsn
+
+    dsn, name = _admin_dsn(url)
+    copy = f"{name}_compact"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{name}"')
+    os.environ["DATABASE_URL"] = url.rsplit("/", 1)[0] + "/" + copy
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.db.models import F, Sum
+
+    from billing.compaction import usage_compact_month
+    from billing.models import Invoice, UsageRecord
+
+    call_command("migrate", verbosity=0)  # a database kept by an earlier version of the code
+
+    def size() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_total_relation_size('billing_usagerecord')")
+            return cursor.fetchone()[0]
+
+    month, april = dt.date(2026, 3, 1), dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
+    records = UsageRecord.objects.filter(minute__lt=april)
+    rows, size_before = records.count(), size()
+    t0 = time.perf_counter()
+    usage_compact_month(month=month, now=april + dt.timedelta(days=2))
+    seconds = time.perf_counter() - t0
+    after, size_dead = records.count(), size()
+    # What the table takes once rewritten (as VACUUM FULL would): its live rows copied into a table with the same
+    # indexes. A VACUUM here cannot be relied on: any open transaction on the server keeps the dead rows.
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE usage_live (LIKE billing_usagerecord INCLUDING ALL)")
+        cursor.execute("INSERT INTO usage_live SELECT * FROM billing_usagerecord")
+        cursor.execute("SELECT pg_total_relation_size('usage_live')")
+        live = cursor.fetchone()[0]
+        cursor.execute("DROP TABLE usage_live")
+    invoice = Invoice.objects.get(month=month)
+    exact = records.aggregate(s=Sum(F("gpu_amount") + F("cpu_amount") + F("memory_amount")))["s"]
+    assert exact.quantize(Decimal("0.01")) == invoice.usage_total, (exact, invoice.usage_total)
+    t0 = time.perf_counter()
+    usage_compact_month(month=month, now=april + dt.timedelta(days=3))
+    repeat = time.perf_counter() - t0
+    print(
+        f"compaction of March, load {' '.join(f'{x:.2f}' for x in os.getloadavg())}: usage rows {rows} -> {after} "
+        f"({rows / after:.1f}x) in {seconds:.2f} s; usage table + indexes {size_before / 2**20:.1f} MiB before, "
+        f"{size_dead / 2**20:.1f} MiB right after (dead rows until a vacuum), {live / 2**20:.2f} MiB rewritten "
+        f"({live / after:.0f} B/row); invoice {invoice.number} usage {invoice.usage_total} = compacted sum {exact}; "
+        f"repeated compaction {repeat:.3f} s"
+    )
+    connection.close()
 
 
 def _groups_by_rows(per_step, *, column, group_by, step, buckets):

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.db.models import F, Max, Q, Sum
 from django.utils import timezone
 
+from billing.compaction import compacted_until
 from billing.models import DailyCost, MeteringState, PriceList, UsageRecord
 from deployments.models import UseCaseDeployment
 from jobs.models import Job
@@ -149,12 +150,17 @@ def metering_pass(*, now: datetime | None = None, batch_size: int = 5000) -> dic
     jobs = list(jobs.annotate(metered_until=Max("usage_records__minute")))
     book = PriceBook.load(jobs)
     labels = deployment_labels(jobs)
+    # A compacted month's hourly rows do not hold each minute's key: nothing is metered before its end again.
+    floor = compacted_until()
     offered = 0
     pending: list[tuple] = []
     for job in jobs:
         memo: dict = {}
         job_labels = labels.get(job.usecase_deployment_id, ("", ""))
-        for minute, seconds in job_minutes(job, after=job.metered_until, now=now):
+        after = job.metered_until
+        if floor is not None and job.started_at < floor and (after is None or after < floor):
+            after = floor - MINUTE
+        for minute, seconds in job_minutes(job, after=after, now=now):
             pending.append(_row(job, minute, seconds, book.at(job.cluster_id, minute), job_labels, memo))
             if len(pending) >= batch_size:
                 offered += _write(pending)

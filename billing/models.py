@@ -28,7 +28,11 @@ class PriceList(models.Model):
 
 
 class UsageRecord(models.Model):
-    """What one job ran during one wall-clock minute: seconds, resource-minutes and their amounts, unrounded."""
+    """What one job ran during one wall-clock minute: seconds, resource-minutes and their amounts, unrounded.
+
+    After its month is closed and compacted (`CompactedMonth`), a row is what the job ran in one hour at one price
+    list: `minute` is the first metered minute of that hour and price list, `seconds` up to 3,600; the sums are the
+    minutes' exact sums, so every reader grouping by hour, day or month reads the same amounts."""
 
     job = models.ForeignKey("jobs.Job", on_delete=models.PROTECT, related_name="usage_records")
     minute = models.DateTimeField()  # start of the minute (UTC, seconds zero)
@@ -40,7 +44,7 @@ class UsageRecord(models.Model):
     # Copied from the deployment when metered: the cost explorer groups by them without a join, and after a deletion.
     usecase = models.CharField(max_length=100, blank=True, default="")
     template = models.CharField(max_length=100, blank=True, default="")
-    seconds = models.DecimalField(max_digits=9, decimal_places=6)  # of wall time within the minute, 0 < s <= 60
+    seconds = models.DecimalField(max_digits=10, decimal_places=6)  # of wall time within the minute (hour), > 0
     gpu_type = models.CharField(max_length=100, blank=True, default="")
     gpu_minutes = models.DecimalField(**METER_DIGITS)
     cpu_core_minutes = models.DecimalField(**METER_DIGITS)
@@ -56,7 +60,8 @@ class UsageRecord(models.Model):
         constraints = [
             # Idempotence lives here: a repeated pass, or one that resumes after a killed worker, cannot add a row.
             models.UniqueConstraint(fields=["job", "minute"], name="one_usage_record_per_job_minute"),
-            models.CheckConstraint(condition=models.Q(seconds__gt=0, seconds__lte=60), name="usage_seconds_in_minute"),
+            # 60 for a minute, 3,600 for a compacted hour.
+            models.CheckConstraint(condition=models.Q(seconds__gt=0, seconds__lte=3600), name="usage_seconds_in_hour"),
         ]
 
     def __str__(self) -> str:
@@ -94,6 +99,24 @@ class DailyCost(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id} {self.day:%Y-%m-%d} {self.amount}"
+
+
+class CompactedMonth(models.Model):
+    """A closed month whose usage records are (being) compacted to hourly rows. Recorded before the first row moves:
+    from then on the metering pass writes nothing before the month's end. `finished_at` is set once every day of the
+    month is compacted; until then a repeated run resumes (compacting a day twice changes nothing)."""
+
+    month = models.DateField(primary_key=True)  # the first day of the month (UTC)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows_before = models.PositiveBigIntegerField(null=True, blank=True)  # as counted by the run that finished
+    rows_after = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-month"]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}: {self.rows_before} -> {self.rows_after} rows"
 
 
 class MeteringState(models.Model):

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from billing.budget_services import budgets_check
+from billing.compaction import usage_compact_closed
 from billing.invoices import invoices_close_month, invoices_refresh_current
 from billing.metering import metering_pass
 
@@ -29,3 +30,9 @@ def refresh_drafts() -> dict:
 def check_budgets() -> dict:
     """Beat task: record and notify budgets crossing 80% and 100% this month (every 5 minutes)."""
     return budgets_check()
+
+
+@shared_task(name="billing.compact_usage", ignore_result=True)
+def compact_usage() -> dict:
+    """Beat task: compact the last closed month's usage to hourly rows once its invoices are final (hourly)."""
+    return usage_compact_closed()
