@@ -44,3 +44,20 @@ def price_list_create(
     if effective_from <= timezone.now():
         Cluster.objects.filter(pk=cluster.pk).update(prices=prices)
     return price_list
+
+
+def price_lists_apply_due(*, now: datetime | None = None) -> dict:
+    """Beat task body: each cluster's current prices become the list in effect now, so a change dated in the future
+    reaches estimates, previews and sizing (which read `Cluster.prices`) when its moment comes. Idempotent."""
+    now = now or timezone.now()
+    in_effect = (
+        PriceList.objects.filter(effective_from__lte=now)
+        .order_by("cluster_id", "-effective_from")
+        .distinct("cluster_id")
+        .values_list("cluster_id", "prices")
+    )
+    applied = 0
+    for cluster_id, prices in in_effect:
+        # Conditional: a cluster already at these prices is not written (nor its updated_at moved).
+        applied += Cluster.objects.filter(pk=cluster_id).exclude(prices=prices).update(prices=prices)
+    return {"applied": applied}

@@ -6,6 +6,7 @@ from billing.budget_services import budgets_check
 from billing.compaction import usage_compact_closed
 from billing.invoices import invoices_close_month, invoices_refresh_current
 from billing.metering import metering_pass
+from billing.services import price_lists_apply_due
 
 
 @shared_task(name="billing.meter_usage", ignore_result=True)
@@ -36,3 +37,10 @@ def check_budgets() -> dict:
 def compact_usage() -> dict:
     """Beat task: compact the last closed month's usage to hourly rows once its invoices are final (hourly)."""
     return usage_compact_closed()
+
+
+@shared_task(name="billing.apply_price_changes", ignore_result=True)
+def apply_price_changes() -> dict:
+    """Beat task: a price change dated in the future becomes the cluster's current prices when it is due (every
+    minute)."""
+    return price_lists_apply_due()

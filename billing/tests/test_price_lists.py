@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from billing.metering import floor_minute, metering_pass
 from billing.models import PriceList, UsageRecord
-from billing.services import price_list_create
+from billing.services import price_list_create, price_lists_apply_due
 from jobs.models import Cluster, Job
+from jobs.selectors import estimate_hourly_cost
 from jobs.tests.factories import ClusterFactory, resources
 
 PRICES = {"gpu_hour": {"H100-80GB": 3.6}, "cpu_hour": 0.0, "memory_gib_hour": 0.0}
@@ -98,3 +99,21 @@ def test_the_admin_keeps_prices_read_only_on_a_change(priced, superuser, client)
     assert 'name="prices"' not in page.content.decode()
     assert 'name="prices"' in client.get("/admin/jobs/cluster/add/").content.decode()
     assert Cluster.objects.get(pk=priced.pk).prices == PRICES
+
+
+def test_a_future_price_change_becomes_the_current_price_when_due(priced, admin_user, settings):
+    change_at = floor_minute(timezone.now()) + dt.timedelta(minutes=30)
+    price_list_create(user=admin_user, cluster=priced, prices=DOUBLED, effective_from=change_at)
+    one_gpu = resources(gpus=1, cpu=0, memory_gib=0)
+    priced.refresh_from_db()
+    assert priced.prices == PRICES and estimate_hourly_cost(cluster=priced, resources=one_gpu) == Decimal("3.6")
+
+    assert price_lists_apply_due(now=change_at - dt.timedelta(minutes=1)) == {"applied": 0}
+    priced.refresh_from_db()
+    assert priced.prices == PRICES
+
+    assert price_lists_apply_due(now=change_at) == {"applied": 1}
+    priced.refresh_from_db()
+    assert priced.prices == DOUBLED and estimate_hourly_cost(cluster=priced, resources=one_gpu) == Decimal("7.2")
+    assert price_lists_apply_due(now=change_at + dt.timedelta(minutes=1)) == {"applied": 0}  # nothing left to do
+    assert "billing.apply_price_changes" in {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}

@@ -236,6 +236,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "billing-meter-usage": {"task": "billing.meter_usage", "schedule": 60.0, "options": {"expires": 55}},
     # Last month's invoices are finalised once it is over (hourly, so a month closes within the hour).
     "billing-close-month": {"task": "billing.close_month", "schedule": 3600.0},
+    # A price change dated in the future becomes the cluster's current prices (estimates, sizing) when it is due.
+    "billing-apply-price-changes": {
+        "task": "billing.apply_price_changes",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # A closed month's usage becomes hourly rows a day after its end, once its invoices are final.
     "billing-compact-usage": {"task": "billing.compact_usage", "schedule": 3600.0},
     "billing-refresh-drafts": {"task": "billing.refresh_drafts", "schedule": 600.0},
