@@ -28,11 +28,9 @@ from tenancy.selectors import require_write
 
 
 def target_check(*, user, project, cluster) -> None:
-    errors = {}
+    """The cluster is the project's tenant's, and the user may write there."""
     if project.tenant_id != cluster.tenant_id:
-        errors["cluster_id"] = ["The cluster belongs to another tenant than the project."]
-    if errors:
-        raise ValidationError(errors)
+        raise ValidationError({"cluster_id": ["The cluster belongs to another tenant than the project."]})
     require_write(user, project.tenant_id)
 
 
