@@ -40,9 +40,9 @@ class UsageRecord(models.Model):
     project = models.ForeignKey("tenancy.Project", on_delete=models.PROTECT, related_name="+")
     cluster = models.ForeignKey("jobs.Cluster", on_delete=models.PROTECT, related_name="+")
     # A deployment is referred to by id, so its usage survives its deletion (as the job's reference does).
-    usecase_deployment_id = models.UUIDField(null=True, blank=True)
+    usecase_deployment_id = models.UUIDField(null=True, blank=True, verbose_name="use case deployment id")
     # Copied from the deployment when metered: the cost explorer groups by them without a join, and after a deletion.
-    usecase = models.CharField(max_length=100, blank=True, default="")
+    usecase = models.CharField(max_length=100, blank=True, default="", verbose_name="use case")
     template = models.CharField(max_length=100, blank=True, default="")
     seconds = models.DecimalField(max_digits=10, decimal_places=6)  # of wall time within the minute (hour), > 0
     gpu_type = models.CharField(max_length=100, blank=True, default="")
@@ -77,8 +77,8 @@ class DailyCost(models.Model):
     day = models.DateTimeField()  # midnight UTC
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
     project = models.ForeignKey("tenancy.Project", on_delete=models.CASCADE, related_name="+")
-    usecase_deployment_id = models.UUIDField(null=True, blank=True)
-    usecase = models.CharField(max_length=100, blank=True, default="")
+    usecase_deployment_id = models.UUIDField(null=True, blank=True, verbose_name="use case deployment id")
+    usecase = models.CharField(max_length=100, blank=True, default="", verbose_name="use case")
     template = models.CharField(max_length=100, blank=True, default="")
     gpu_type = models.CharField(max_length=100, blank=True, default="")
     amount = models.DecimalField(max_digits=30, decimal_places=12)  # gpu + cpu + memory amounts, unrounded
@@ -168,10 +168,10 @@ class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     project = models.ForeignKey("tenancy.Project", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    usecase_deployment_id = models.UUIDField(null=True, blank=True)
+    usecase_deployment_id = models.UUIDField(null=True, blank=True, verbose_name="use case deployment id")
     # Copied when the line is written, so the invoice still reads after the deployment is deleted.
     deployment_name = models.CharField(max_length=200, blank=True, default="")
-    usecase = models.CharField(max_length=100, blank=True, default="")
+    usecase = models.CharField(max_length=100, blank=True, default="", verbose_name="use case")
     template = models.CharField(max_length=100, blank=True, default="")
     resource = models.CharField(max_length=120, blank=True, default="")  # "gpu:H100-80GB", "cpu", "memory"
     unit = models.CharField(max_length=32, blank=True, default="")  # "GPU-minute", "core-minute", "GiB-minute"

@@ -71,6 +71,6 @@ def can_import(user) -> bool:
 
 
 def usecase_options() -> list[tuple[str, str]]:
-    """(unique_id, "name · latency profile") of every active use case: the wizard's searchable use-case picker."""
+    """(unique_id, "name · latency profile") of every active use case: the wizard's searchable use case picker."""
     rows = usecase_list_active().order_by("name").values_list("unique_id", "name", "e2e_max")
     return [(unique_id, f"{name} · {latency_profile(e2e_max)}") for unique_id, name, e2e_max in rows]

@@ -1,4 +1,4 @@
-"""Use-case templates (system ones from YAML, per-tenant user ones from the API) and their revisions."""
+"""Use case templates (system ones from YAML, per-tenant user ones from the API) and their revisions."""
 
 from __future__ import annotations
 

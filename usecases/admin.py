@@ -86,7 +86,7 @@ class UseCaseAdminForm(forms.ModelForm):
             for field, errors in exc.errors.items():
                 self.add_error(field if field in self.fields else None, errors)
         if not self.instance.pk and UseCase.objects.filter(unique_id=data.get("unique_id")).exists():
-            self.add_error("unique_id", "A usecase with this unique_id already exists.")
+            self.add_error("unique_id", "A use case with this unique_id already exists.")
         return cleaned
 
     def _post_clean(self):
@@ -146,7 +146,7 @@ class UseCaseAdmin(admin.ModelAdmin):
         for usecase in queryset.filter(is_active=True):
             services.usecase_delete(usecase=usecase)
             count += 1
-        self.message_user(request, f"Soft-deleted {count} usecase(s).")
+        self.message_user(request, f"Soft-deleted {count} use case(s).")
 
     @admin.action(description="Restore (undelete) selected usecases", permissions=["change"])
     def undelete(self, request, queryset):
@@ -154,9 +154,9 @@ class UseCaseAdmin(admin.ModelAdmin):
         for usecase in queryset.filter(is_active=False):
             services.usecase_undelete(usecase=usecase)
             count += 1
-        self.message_user(request, f"Restored {count} usecase(s).")
+        self.message_user(request, f"Restored {count} use case(s).")
 
-    @admin.action(description="Export selected usecases as JSON")
+    @admin.action(description="Export selected use cases as JSON")
     def export_json(self, request, queryset):
         body = json.dumps(selectors.usecases_export(queryset=queryset.order_by("name", "unique_id")), indent=2)
         response = HttpResponse(body, content_type="application/json")
@@ -182,7 +182,7 @@ class UseCaseVersionAdmin(admin.ModelAdmin):
     @admin.action(description="Restore this version (recorded as a new version)")
     def restore_version(self, request, queryset):
         if not request.user.has_perm("usecases.change_usecase"):
-            self.message_user(request, "You may not change usecases.", messages.ERROR)
+            self.message_user(request, "You may not change use cases.", messages.ERROR)
             return
         for version in queryset.select_related("usecase"):
             services.usecase_restore_version(usecase=version.usecase, version=version.version, user=request.user)

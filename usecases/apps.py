@@ -5,4 +5,4 @@ class UseCasesConfig(AppConfig):
     """The SLO catalog of AI use cases."""
 
     name = "usecases"
-    verbose_name = "Usecase SLO catalog"
+    verbose_name = "Use case SLO catalog"

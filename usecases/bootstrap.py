@@ -16,6 +16,6 @@ FIXTURE = Path(settings.BASE_DIR) / "fixtures" / "usecases.json"
 def bootstrap(*, stdout) -> dict:
     if not UseCase.objects.exists():
         report = services.usecases_import(data=json.loads(FIXTURE.read_text(encoding="utf-8")))
-        stdout.write(f"usecases: imported {report['created']} usecases from {FIXTURE.name}")
+        stdout.write(f"usecases: imported {report['created']} use cases from {FIXTURE.name}")
     count = UseCase.objects.filter(is_active=True).count()
     return {"usecases": count}

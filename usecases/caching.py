@@ -1,6 +1,6 @@
 """Hot reads through Django's cache framework (Redis when configured, local memory otherwise).
 
-A usecase's detail is cached under its unique_id; catalog-wide reads (stats, industries, tags) are cached under
+A use case's detail is cached under its unique_id; catalog-wide reads (stats, industries, tags) are cached under
 a generation number that every write bumps, so one increment invalidates all of them at once.
 """
 
@@ -54,7 +54,7 @@ def _drop(unique_ids: list[str]) -> None:
 
 
 def invalidate(unique_ids: Iterable[str]) -> None:
-    """Drop cached reads for these usecases and the catalog-wide ones, now and again after commit.
+    """Drop cached reads for these use cases and the catalog-wide ones, now and again after commit.
 
     Now, so the writer's own next read is fresh; after commit, so a reader that re-filled the cache from the
     old committed row while the transaction was open does not leave it stale.

@@ -4,10 +4,10 @@
 the last word also matched as a prefix ("Patient Summ"), and a substring match elsewhere; on both, a unique_id
 matches exactly or by its start.
 
-Range filters mean overlap, as a user sizing a deployment expects: `min_input_tokens=x` keeps usecases whose
+Range filters mean overlap, as a user sizing a deployment expects: `min_input_tokens=x` keeps use cases whose
 `input_tokens_max >= x`, `max_input_tokens=x` those whose `input_tokens_min <= x` (the same for output tokens);
-`max_e2e_latency=x` keeps those whose `e2e_min <= x` (a usecase with only `e2e_max` counts from it), and the same
-for `max_ttft` and `max_inter_token_latency`. Usecases without that SLO do not match a latency filter.
+`max_e2e_latency=x` keeps those whose `e2e_min <= x` (a use case with only `e2e_max` counts from it), and the same
+for `max_ttft` and `max_inter_token_latency`. Use cases without that SLO do not match a latency filter.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ OR_RE = re.compile(r"\sor\s", re.IGNORECASE)
 def search_document() -> RawSQL:
     """The stored tsvector of name and description (migration 0003, PostgreSQL only, GIN-indexed).
 
-    Unqualified: only the usecase table has this column, so it also resolves inside the tag subqueries.
+    Unqualified: only the use case table has this column, so it also resolves inside the tag subqueries.
     """
     return RawSQL("search_document", [], output_field=SearchVectorField())
 
@@ -75,7 +75,7 @@ class UseCaseFilterSet(CreatedRangeFilterSet):
         method="filter_industry", help_text="Industry (any case and spacing); comma-separated for several."
     )
     tags = django_filters.CharFilter(
-        method="filter_tags", help_text="Comma-separated tags; a usecase must carry all of them (see tags_mode)."
+        method="filter_tags", help_text="Comma-separated tags; a use case must carry all of them (see tags_mode)."
     )
     tags_mode = django_filters.ChoiceFilter(
         choices=[("all", "all"), ("any", "any")], method="filter_noop", help_text="all (default) or any."
@@ -115,7 +115,7 @@ class UseCaseFilterSet(CreatedRangeFilterSet):
         help_text="short (input_tokens_max <= 1,000), medium (<= 10,000), long.",
     )
     include_inactive = django_filters.BooleanFilter(
-        method="filter_noop", help_text="Also list soft-deleted usecases (default false)."
+        method="filter_noop", help_text="Also list soft-deleted use cases (default false)."
     )
     sort_by = django_filters.ChoiceFilter(
         choices=[(name, name) for name in SORT_FIELDS], method="filter_noop", help_text="Sort field (default name)."

@@ -8,7 +8,7 @@ from usecases.validation import industry_key
 
 
 def industry_spellings() -> dict[str, str]:
-    """industry_key -> the spelling stored in the catalog (deleted usecases included)."""
+    """industry_key -> the spelling stored in the catalog (deleted use cases included)."""
 
     def compute():
         names = UseCase.objects.order_by("industry").values_list("industry", flat=True).distinct()

@@ -47,7 +47,7 @@ class UseCase(models.Model):
     inter_token_min = models.FloatField(null=True, blank=True, help_text="Inter-token latency, seconds.")
     inter_token_max = models.FloatField(null=True, blank=True, help_text="Inter-token latency, seconds.")
     is_active = models.BooleanField(default=True)
-    version = models.PositiveIntegerField(default=1, help_text="Number of the latest UsecaseVersion.")
+    version = models.PositiveIntegerField(default=1, help_text="Number of the latest version (UseCaseVersion).")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -103,9 +103,9 @@ class UseCase(models.Model):
 
 
 class UseCaseTag(models.Model):
-    """One tag on one usecase (many-to-many tagging: a tag is a name shared across usecases)."""
+    """One tag on one use case (many-to-many tagging: a tag is a name shared across use cases)."""
 
-    usecase = models.ForeignKey(UseCase, on_delete=models.CASCADE, related_name="tags")
+    usecase = models.ForeignKey(UseCase, on_delete=models.CASCADE, related_name="tags", verbose_name="use case")
     name = models.CharField(max_length=64)
 
     class Meta:
@@ -118,7 +118,7 @@ class UseCaseTag(models.Model):
 
 
 class UseCaseVersion(models.Model):
-    """A full snapshot of a usecase (import/export format) written on every create, update and restore."""
+    """A full snapshot of a use case (import/export format) written on every create, update and restore."""
 
     class Kind(models.TextChoices):
         CREATED = "created"
@@ -126,7 +126,7 @@ class UseCaseVersion(models.Model):
         RESTORED = "restored"
         IMPORTED = "imported"
 
-    usecase = models.ForeignKey(UseCase, on_delete=models.CASCADE, related_name="versions")
+    usecase = models.ForeignKey(UseCase, on_delete=models.CASCADE, related_name="versions", verbose_name="use case")
     version = models.PositiveIntegerField()
     kind = models.CharField(max_length=16, choices=Kind.choices)
     snapshot = models.JSONField()
@@ -144,9 +144,11 @@ class UseCaseVersion(models.Model):
 
 
 class UseCaseCache(models.Model):
-    """A computed value for a usecase (e.g. hardware recommendations) with a TTL; dropped when it changes."""
+    """A computed value for a use case (e.g. hardware recommendations) with a TTL; dropped when it changes."""
 
-    usecase = models.ForeignKey(UseCase, on_delete=models.CASCADE, related_name="cached_values")
+    usecase = models.ForeignKey(
+        UseCase, on_delete=models.CASCADE, related_name="cached_values", verbose_name="use case"
+    )
     key = models.CharField(max_length=200)
     value = models.JSONField()
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)

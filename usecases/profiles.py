@@ -1,8 +1,8 @@
-"""The derived profiles of a usecase and their thresholds: the one place they are defined.
+"""The derived profiles of a use case and their thresholds: the one place they are defined.
 
 latency_profile, from ``e2e_max`` (seconds, end-to-end latency target):
     <= 2 s ``real-time`` · <= 5 s ``interactive`` · <= 10 s ``responsive`` · otherwise ``batch``.
-    A usecase without an ``e2e_max`` has no latency target, so it is ``batch``.
+    A use case without an ``e2e_max`` has no latency target, so it is ``batch``.
 
 input_length_profile, from ``input_tokens_max``:
     <= 1,000 ``short`` · <= 10,000 ``medium`` · otherwise ``long``.

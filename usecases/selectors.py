@@ -29,12 +29,12 @@ def usecase_queryset(*, include_inactive: bool = False) -> QuerySet[UseCase]:
 
 
 def usecase_list_active() -> QuerySet[UseCase]:
-    """All active usecases, tags prefetched."""
+    """All active use cases, tags prefetched."""
     return usecase_queryset()
 
 
 def usecase_get(*, unique_id: str, include_inactive: bool = False) -> UseCase:
-    """One usecase by unique_id; active ones come from the cache when they can. NotFound otherwise."""
+    """One use case by unique_id; active ones come from the cache when they can. NotFound otherwise."""
     key = caching.detail_key(unique_id)
     if not include_inactive:
         cached = caching.cache.get(key)
@@ -42,7 +42,7 @@ def usecase_get(*, unique_id: str, include_inactive: bool = False) -> UseCase:
             return cached
     usecase = usecase_queryset(include_inactive=include_inactive).filter(unique_id=unique_id).first()
     if usecase is None:
-        raise NotFound(f"Usecase {unique_id!r} does not exist.")
+        raise NotFound(f"Use case {unique_id!r} does not exist.")
     if usecase.is_active:
         list(usecase.tags.all())  # materialise the prefetch so the cached object carries its tags
         caching.cache.set(key, usecase, caching.DETAIL_TIMEOUT)
@@ -50,7 +50,7 @@ def usecase_get(*, unique_id: str, include_inactive: bool = False) -> UseCase:
 
 
 def usecase_snapshot(usecase: UseCase) -> dict:
-    """The usecase in the import/export format (what a version stores)."""
+    """The use case in the import/export format (what a version stores)."""
     data = {field: getattr(usecase, field) for field in CONTENT_FIELDS}
     data.update(unique_id=usecase.unique_id, tags=usecase.tag_names)
     return {field: data[field] for field in SNAPSHOT_FIELDS}
@@ -61,7 +61,7 @@ def _int_between(value, low: int, high: int | None) -> bool:
 
 
 def usecase_search(*, limit: int | None = None, offset: int = 0, **params) -> QuerySet[UseCase]:
-    """Active usecases matching the search parameters of GET /api/usecases/search (same names and meaning).
+    """Active use cases matching the search parameters of GET /api/usecases/search (same names and meaning).
 
     Lists (tags=["real-time"], industry=[...]) are taken as the API's comma-separated values. `limit` (1-1000) and
     `offset` slice the result; without a limit every match is returned. An unknown keyword is a TypeError.
@@ -114,7 +114,7 @@ def _estimate(ids: QuerySet, bound: int) -> int:
 
 
 def usecase_count(*, queryset: QuerySet[UseCase], at_least: int = 0) -> tuple[int, bool]:
-    """How many usecases match, and whether that is exact: (count, True) up to USECASE_SEARCH_EXACT_COUNT matches
+    """How many use cases match, and whether that is exact: (count, True) up to USECASE_SEARCH_EXACT_COUNT matches
     (or `at_least`, the end of the page asked for), else PostgreSQL's estimate, never below that bound, and False.
 
     The bounded count stops at the bound, so a broad search never counts its whole match; SQLite counts exactly.
@@ -173,9 +173,9 @@ def usecase_search_page(*, queryset: QuerySet[UseCase], limit: int, offset: int 
 
 
 def usecases_export(*, queryset: QuerySet[UseCase] | None = None, **params) -> dict:
-    """The usecases (a queryset, or those matching search params) in the format usecases_import takes.
+    """The use cases (a queryset, or those matching search params) in the format usecases_import takes.
 
-    Each entry is the usecase's snapshot plus `is_active`, so soft-deleted ones (include_inactive) stay deleted.
+    Each entry is the use case's snapshot plus `is_active`, so soft-deleted ones (include_inactive) stay deleted.
     """
     if queryset is None:
         queryset = usecase_search(**params)
@@ -199,7 +199,7 @@ def usecase_version_get(*, usecase: UseCase, version: int) -> UseCaseVersion:
 
 
 def industry_list() -> list[dict]:
-    """Industries of active usecases with their counts, by name."""
+    """Industries of active use cases with their counts, by name."""
     return caching.aggregate(
         "industries",
         lambda: [
@@ -213,7 +213,7 @@ def industry_list() -> list[dict]:
 
 
 def tag_list(*, limit: int | None = None) -> list[dict]:
-    """Tags on active usecases with their counts, most used first."""
+    """Tags on active use cases with their counts, most used first."""
     rows = caching.aggregate(
         "tags",
         lambda: [
@@ -282,6 +282,6 @@ def usecase_stats() -> dict:
     """Totals, counts by industry and profile, the 10 most used tags, token/SLO ranges overall and per industry.
 
     Ranges cover active usecases: `min` is the smallest `<x>_min`, `max` the largest `<x>_max`, `avg` the mean
-    of each usecase's midpoint ((min + max) / 2); usecases without that SLO are left out.
+    of each use case's midpoint ((min + max) / 2); use cases without that SLO are left out.
     """
     return caching.aggregate("stats", _compute_stats)

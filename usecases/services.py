@@ -64,13 +64,13 @@ def _drop_cached_values(usecase_ids: Iterable[int]) -> None:
 
 @transaction.atomic
 def usecase_create(*, data: dict, user=None) -> UseCase:
-    """Validate and add a usecase (version 1)."""
+    """Validate and add a use case (version 1)."""
     snapshot = clean_usecase(data, industries=industry_spellings())
     existing = UseCase.objects.filter(unique_id=snapshot["unique_id"]).values_list("is_active", flat=True).first()
     if existing is not None:
-        message = "A usecase with this unique_id already exists."
+        message = "A use case with this unique_id already exists."
         if existing is False:
-            message = "A deleted usecase has this unique_id; undelete it instead."
+            message = "A deleted use case has this unique_id; undelete it instead."
         raise ValidationError({"unique_id": [message]})
     usecase = UseCase(unique_id=snapshot["unique_id"])
     _apply(usecase, snapshot)
@@ -78,7 +78,7 @@ def usecase_create(*, data: dict, user=None) -> UseCase:
         with transaction.atomic():
             usecase.save()
     except IntegrityError:
-        raise Conflict("A usecase with this unique_id was created at the same time.") from None
+        raise Conflict("A use case with this unique_id was created at the same time.") from None
     _set_tags(usecase, snapshot["tags"])
     _record_version(usecase=usecase, kind=UseCaseVersion.Kind.CREATED, snapshot=snapshot, user=user)
     caching.invalidate([usecase.unique_id])
@@ -89,11 +89,11 @@ def usecase_create(*, data: dict, user=None) -> UseCase:
 def usecase_update(
     *, usecase: UseCase, data: dict, partial: bool = False, user=None, kind: str = UseCaseVersion.Kind.UPDATED
 ) -> UseCase:
-    """Replace (or, with partial=True, patch) a usecase's content; a real change records a new version."""
+    """Replace (or, with partial=True, patch) a use case's content; a real change records a new version."""
     locked = UseCase.objects.select_for_update().prefetch_related("tags").get(pk=usecase.pk)
     current = usecase_snapshot(locked)
     if "unique_id" in data and str(data["unique_id"]).strip() != locked.unique_id:
-        raise ValidationError({"unique_id": ["The unique_id of a usecase cannot be changed."]})
+        raise ValidationError({"unique_id": ["The unique_id of a use case cannot be changed."]})
     base = current if partial else {"unique_id": locked.unique_id}
     snapshot = clean_usecase(data, base=base, industries=industry_spellings())
     if snapshot == current:
@@ -119,11 +119,11 @@ def usecase_restore_version(*, usecase: UseCase, version: int, user=None) -> Use
 
 @transaction.atomic
 def usecase_delete(*, usecase: UseCase, hard: bool = False) -> None:
-    """Soft-delete (is_active=False, restorable) or, with hard=True, remove the usecase and its history."""
+    """Soft-delete (is_active=False, restorable) or, with hard=True, remove the use case and its history."""
     if hard:
         UseCase.objects.filter(pk=usecase.pk).delete()
     elif not UseCase.objects.filter(pk=usecase.pk, is_active=True).update(is_active=False, updated_at=timezone.now()):
-        raise NotFound(f"Usecase {usecase.unique_id!r} is already deleted.")
+        raise NotFound(f"Use case {usecase.unique_id!r} is already deleted.")
     else:
         _drop_cached_values([usecase.pk])
     usecase.is_active = False
@@ -132,9 +132,9 @@ def usecase_delete(*, usecase: UseCase, hard: bool = False) -> None:
 
 @transaction.atomic
 def usecase_undelete(*, usecase: UseCase) -> UseCase:
-    """Bring a soft-deleted usecase back."""
+    """Bring a soft-deleted use case back."""
     if not UseCase.objects.filter(pk=usecase.pk, is_active=False).update(is_active=True, updated_at=timezone.now()):
-        raise Conflict(f"Usecase {usecase.unique_id!r} is not deleted.")
+        raise Conflict(f"Use case {usecase.unique_id!r} is not deleted.")
     caching.invalidate([usecase.unique_id])
     return UseCase.objects.prefetch_related("tags").get(pk=usecase.pk)
 
@@ -143,15 +143,15 @@ def _import_entries(data) -> list:
     if isinstance(data, dict) and set(data) == {"usecases"}:
         data = data["usecases"]
     if not isinstance(data, list):
-        raise ValidationError({"non_field_errors": ['Expected a JSON list of usecases or {"usecases": [...]}.']})
+        raise ValidationError({"non_field_errors": ['Expected a JSON list of use cases or {"usecases": [...]}.']})
     return data
 
 
 def usecases_import(*, data, partial: bool = False, dry_run: bool = False, user=None) -> dict:
-    """Upsert usecases by unique_id from a list (or {"usecases": [...]}); all-or-nothing unless partial=True.
+    """Upsert use cases by unique_id from a list (or {"usecases": [...]}); all-or-nothing unless partial=True.
 
-    An entry's `is_active` (absent: true) is honoured, so an export with soft-deleted usecases round-trips;
-    soft-deleting an active usecase this way needs the delete permission when a `user` is given.
+    An entry's `is_active` (absent: true) is honoured, so an export with soft-deleted use cases round-trips;
+    soft-deleting an active use case this way needs the delete permission when a `user` is given.
     Returns {"total", "created", "updated", "unchanged", "errors": [{"index", "unique_id", "errors"}], "written"}.
     Raises ImportRejected (nothing written) when an entry is invalid and partial is False.
     """
@@ -203,7 +203,7 @@ def _import_plan(
         elif row.is_active == active and usecase_snapshot(row) == snapshot:
             report["unchanged"] += 1
         elif row.is_active and not active and not can_delete:
-            message = "Soft-deleting a usecase needs the delete permission."
+            message = "Soft-deleting a use case needs the delete permission."
             report["errors"].append(
                 {"index": index, "unique_id": snapshot["unique_id"], "errors": {"is_active": [message]}}
             )
@@ -226,7 +226,7 @@ def _import_write(creates: list[tuple[dict, bool]], updates: list[tuple[UseCase,
         with transaction.atomic():
             UseCase.objects.bulk_create(new_rows, batch_size=IMPORT_BATCH)
     except IntegrityError:
-        raise Conflict("Another writer created some of these usecases at the same time; retry the import.") from None
+        raise Conflict("Another writer created some of these use cases at the same time; retry the import.") from None
     if new_rows and new_rows[0].pk is None:  # pragma: no cover - backends without RETURNING
         pks = dict(UseCase.objects.filter(unique_id__in=[r.unique_id for r in new_rows]).values_list("unique_id", "pk"))
         for row in new_rows:
@@ -270,7 +270,7 @@ def _import_write(creates: list[tuple[dict, bool]], updates: list[tuple[UseCase,
 
 
 def cache_value(*, usecase: UseCase | str, key: str, value: Any, ttl_seconds: int | None = None) -> UseCaseCache:
-    """Store a computed value (e.g. hardware recommendations) for a usecase; it expires after ttl_seconds."""
+    """Store a computed value (e.g. hardware recommendations) for a use case; it expires after ttl_seconds."""
     usecase = _resolve(usecase)
     expires_at = timezone.now() + timedelta(seconds=ttl_seconds) if ttl_seconds is not None else None
     entry, _ = UseCaseCache.objects.update_or_create(
@@ -280,7 +280,7 @@ def cache_value(*, usecase: UseCase | str, key: str, value: Any, ttl_seconds: in
 
 
 def get_cached_value(*, usecase: UseCase | str, key: str, default: Any = None) -> Any:
-    """The value stored by cache_value, or `default` when absent, expired or dropped by a change to the usecase."""
+    """The value stored by cache_value, or `default` when absent, expired or dropped by a change to the use case."""
     usecase = _resolve(usecase)
     entry = UseCaseCache.objects.filter(usecase=usecase, key=key).first()
     if entry is None:

@@ -1,4 +1,4 @@
-"""The shape of one usecase, as DRF serializers: the single validator behind the API, the admin, the CLI and import.
+"""The shape of one use case, as DRF serializers: the single validator behind the API, the admin, the CLI and import.
 
 Accepts what real catalog files contain: numbers as strings ("1000", "1.5", "1,000"), industries in any case
 and spacing, tags as a list or a comma-separated string, legacy single `batch_size` / `beam_size` (min = max),
@@ -37,7 +37,7 @@ UNIQUE_ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 REQUIRED = "This field is required."
 TRUE_STRINGS = frozenset({"true", "1", "yes", "on"})
 FALSE_STRINGS = frozenset({"false", "0", "no", "off"})
-NOT_AN_OBJECT = "Expected an object with the usecase's fields."
+NOT_AN_OBJECT = "Expected an object with the use case's fields."
 
 
 def industry_key(value: str) -> str:
@@ -173,7 +173,7 @@ def _optional(field_class, range_name: str, **kwargs):
 
 
 class UseCaseFields(serializers.Serializer):
-    """A usecase's content. Numbers may be sent as strings ("1000", "1.5"); each min must not exceed its max."""
+    """A use case's content. Numbers may be sent as strings ("1000", "1.5"); each min must not exceed its max."""
 
     unique_id = serializers.SlugField(
         max_length=100,
@@ -251,7 +251,7 @@ def _range_errors(values: Mapping) -> dict[str, list[str]]:
 
 
 class CatalogEntryFields(UseCaseFields):
-    """A usecase in the import/export format: its content and is_active."""
+    """A use case in the import/export format: its content and is_active."""
 
     is_active = ActiveField(
         required=False,

@@ -25,7 +25,7 @@ def test_agent_pages_fit_390_and_1440_px(live_server, browser_page, deployer):  
     page.get_by_label("Username").fill(deployer.username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Use-case catalog")).to_be_visible()
+    expect(page.get_by_role("heading", name="Use case catalog")).to_be_visible()
     for width in (390, 1440):
         page.set_viewport_size({"width": width, "height": 900})
         for path in PAGES:

@@ -95,7 +95,7 @@ def test_deploy_simple_rag_through_the_wizard_watch_it_run_then_delete_it(
     page.get_by_role("button", name="Log in").click()
 
     # the catalogue, then the template's detail with its graph
-    expect(page.get_by_role("heading", name="Use-case catalog")).to_be_visible()
+    expect(page.get_by_role("heading", name="Use case catalog")).to_be_visible()
     expect(page.get_by_role("link", name="Simple RAG")).to_be_visible()
     shot(page, "02-catalog")
     page.get_by_role("link", name="Simple RAG").click()

@@ -70,7 +70,7 @@ def test_categories_and_deployment_types_are_named_for_people(member_web, templa
 
 def test_admin_names_each_app_for_people(staff_web):
     page = staff_web.get("/admin/").content.decode()
-    assert "Use-case templates" in page and "Templates_App" not in page
+    assert "Use case templates" in page and "Templates_App" not in page
 
 
 def test_timeline_is_newest_first_and_polls_prepend(member_web, member_user, templates, project, cluster):

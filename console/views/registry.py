@@ -1,4 +1,4 @@
-"""Read-only catalogues: the component registry and the usecase SLO catalogue."""
+"""Read-only catalogues: the component registry and the use case SLO catalogue."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def slo_search_params(query) -> dict:
 
 @login_required
 def slo_list_page(request):
-    """The usecase SLO catalogue: the API's search (same parameters) with industry, tag and profile filters."""
+    """The use case SLO catalogue: the API's search (same parameters) with industry, tag and profile filters."""
     errors = None
     try:
         queryset = usecase_selectors.usecase_search(**slo_search_params(request.GET))
@@ -118,11 +118,11 @@ def slo_list_page(request):
 
 @login_required
 def slo_detail_page(request, unique_id: str):
-    """One usecase with its token ranges and latency SLOs."""
+    """One use case with its token ranges and latency SLOs."""
     try:
         usecase = usecase_selectors.usecase_get(unique_id=unique_id)
     except NotFound:
-        raise Http404("No such usecase.") from None
+        raise Http404("No such use case.") from None
     rows = [
         {
             "label": label,

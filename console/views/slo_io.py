@@ -25,7 +25,7 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 class ImportForm(forms.Form):
     file = forms.FileField(
         label="Catalog file (JSON)",
-        help_text='A list of usecases or {"usecases": [...]}, '
+        help_text='A list of use cases or {"usecases": [...]}, '
         "as the export writes it. Entries are matched by unique_id.",
     )
     partial = forms.BooleanField(required=False, label="Import the valid entries and report the others")
@@ -44,7 +44,7 @@ class ImportForm(forms.Form):
 @login_required
 @require_GET
 def slo_export(request):
-    """The usecases the list's filters select, as a JSON file in the import format."""
+    """The use cases the list's filters select, as a JSON file in the import format."""
     try:
         data = usecase_selectors.usecases_export(**slo_search_params(request.GET))
     except ServiceError as error:
@@ -61,7 +61,7 @@ def slo_import(request):
     import itself; all-or-nothing unless "partial" is ticked."""
     allowed = can_import(request.user)
     if request.method == "POST" and not allowed:
-        raise PermissionDenied("Importing needs the permissions to add and change usecases.")
+        raise PermissionDenied("Importing needs the permissions to add and change use cases.")
     form = ImportForm(request.POST or None, request.FILES or None)
     report, rejected, status = None, False, 200
     if request.method == "POST":

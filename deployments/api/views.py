@@ -51,7 +51,7 @@ class DeploymentViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Use-case deployments: a template deployed onto a cluster, one job per component in dependency order."""
+    """Use case deployments: a template deployed onto a cluster, one job per component in dependency order."""
 
     queryset = UseCaseDeployment.objects.none()  # for the router and the schema; requests read the selector
     serializer_class = DeploymentSerializer

@@ -1,4 +1,4 @@
-"""Sizing fixtures: the shipped use-case catalog, loaded as `make run` loads it."""
+"""Sizing fixtures: the shipped use case catalog, loaded as `make run` loads it."""
 
 from __future__ import annotations
 

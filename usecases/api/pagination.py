@@ -41,7 +41,7 @@ class CatalogPagination(LimitOffsetPagination):
             "count": properties.pop("count"),
             "count_exact": {
                 "type": "boolean",
-                "description": "False when the search matches more than USECASE_SEARCH_EXACT_COUNT usecases (and "
+                "description": "False when the search matches more than USECASE_SEARCH_EXACT_COUNT use cases (and "
                 "more than offset + limit): count is then an estimate, never below that bound.",
                 "example": True,
             },

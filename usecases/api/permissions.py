@@ -4,7 +4,7 @@ from usecases.models import UseCase
 
 
 class CatalogPermission(DjangoModelPermissions):
-    """Every authenticated user reads; writes need the usecase model permissions (add/change/delete).
+    """Every authenticated user reads; writes need the use case model permissions (add/change/delete).
 
     Actions that are not plain CRUD name their permissions: export is a read (POST only to carry filters),
     import adds and changes (an entry that soft-deletes also needs delete: the service checks it per entry),

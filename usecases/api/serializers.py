@@ -12,7 +12,7 @@ from usecases.validation import NOT_AN_OBJECT, CatalogEntryFields, TagsField, Us
 
 
 class UseCaseSerializer(StrictFieldsMixin, UseCaseFields):
-    """A usecase. Numbers may be sent as strings ("1000", "1.5"); each min must not exceed its max."""
+    """A use case. Numbers may be sent as strings ("1000", "1.5"); each min must not exceed its max."""
 
     # The fields are `usecases.validation.UseCaseFields`, which the service runs (once) on what this passes on;
     # this adds the state a response carries.
@@ -93,7 +93,7 @@ def usecase_rows_data(rows: list[dict]) -> list[dict]:
 
 class UseCaseVersionSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    snapshot = serializers.JSONField(help_text="The usecase in the import/export format.")
+    snapshot = serializers.JSONField(help_text="The use case in the import/export format.")
 
     class Meta:
         model = UseCaseVersion
@@ -117,7 +117,7 @@ class ImportReportSerializer(serializers.Serializer):
 
 
 class CatalogEntrySerializer(StrictFieldsMixin, CatalogEntryFields):
-    """A usecase in the import/export format: its fields and is_active, without the derived and state fields."""
+    """A use case in the import/export format: its fields and is_active, without the derived and state fields."""
 
 
 class ImportRequestSerializer(serializers.Serializer):
@@ -148,7 +148,7 @@ class TagCountSerializer(serializers.Serializer):
 
 class RangeSerializer(serializers.Serializer):
     min = serializers.FloatField(allow_null=True)
-    avg = serializers.FloatField(allow_null=True, help_text="Mean of each usecase's (min + max) / 2.")
+    avg = serializers.FloatField(allow_null=True, help_text="Mean of each use case's (min + max) / 2.")
     max = serializers.FloatField(allow_null=True)
 
 

@@ -33,18 +33,18 @@ def _flag(request, name: str) -> bool:
 
 
 HARD = OpenApiParameter("hard", bool, description="Delete the row and its history instead of soft-deleting.")
-INCLUDE_INACTIVE = OpenApiParameter("include_inactive", bool, description="Also find a soft-deleted usecase.")
+INCLUDE_INACTIVE = OpenApiParameter("include_inactive", bool, description="Also find a soft-deleted use case.")
 VERSION = OpenApiParameter("version", int, OpenApiParameter.PATH)
-UNIQUE_ID = OpenApiParameter("unique_id", str, OpenApiParameter.PATH, description="The usecase's unique_id.")
+UNIQUE_ID = OpenApiParameter("unique_id", str, OpenApiParameter.PATH, description="The use case's unique_id.")
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List usecases (the search filters, paginated by 50)"),
+    list=extend_schema(summary="List use cases (the search filters, paginated by 50)"),
     create=extend_schema(summary="Add a usecase"),
-    retrieve=extend_schema(summary="Get a usecase (cached)", parameters=[UNIQUE_ID, INCLUDE_INACTIVE]),
-    update=extend_schema(summary="Replace a usecase (records a version)", parameters=[UNIQUE_ID]),
+    retrieve=extend_schema(summary="Get a use case (cached)", parameters=[UNIQUE_ID, INCLUDE_INACTIVE]),
+    update=extend_schema(summary="Replace a use case (records a version)", parameters=[UNIQUE_ID]),
     partial_update=extend_schema(summary="Change some fields (records a version)", parameters=[UNIQUE_ID]),
-    destroy=extend_schema(summary="Soft-delete a usecase (hard with ?hard=true)", parameters=[UNIQUE_ID, HARD]),
+    destroy=extend_schema(summary="Soft-delete a use case (hard with ?hard=true)", parameters=[UNIQUE_ID, HARD]),
 )
 class UseCaseViewSet(viewsets.ModelViewSet):
     """The SLO catalog, shared by all tenants: everyone signed in reads; curators (model permissions) write."""
@@ -74,7 +74,7 @@ class UseCaseViewSet(viewsets.ModelViewSet):
         # Writes read the row itself, never a cached copy.
         usecase = selectors.usecase_queryset(include_inactive=include_inactive).filter(unique_id=unique_id).first()
         if usecase is None:
-            raise NotFound(f"Usecase {unique_id!r} does not exist.")
+            raise NotFound(f"Use case {unique_id!r} does not exist.")
         self.check_object_permissions(self.request, usecase)
         return usecase
 
@@ -109,18 +109,18 @@ class UseCaseViewSet(viewsets.ModelViewSet):
     def stats(self, request):
         return Response(selectors.usecase_stats())
 
-    @extend_schema(summary="Industries with usecase counts", responses=IndustryCountSerializer(many=True))
+    @extend_schema(summary="Industries with use case counts", responses=IndustryCountSerializer(many=True))
     @action(detail=False, methods=["get"], url_path="industries/list", filter_backends=[], pagination_class=None)
     def industries(self, request):
         return Response(selectors.industry_list())
 
-    @extend_schema(summary="Tags with usecase counts", responses=TagCountSerializer(many=True))
+    @extend_schema(summary="Tags with use case counts", responses=TagCountSerializer(many=True))
     @action(detail=False, methods=["get"], url_path="tags/list", filter_backends=[], pagination_class=None)
     def tags(self, request):
         return Response(selectors.tag_list())
 
     @extend_schema(
-        summary="Import usecases (upsert by unique_id)",
+        summary="Import use cases (upsert by unique_id)",
         request=ImportRequestSerializer,
         parameters=[
             OpenApiParameter("partial", bool, description="Import the valid entries, report the others."),
@@ -146,7 +146,7 @@ class UseCaseViewSet(viewsets.ModelViewSet):
         return Response(report)
 
     @extend_schema(
-        summary="Export usecases (the filtered set, in the import format)",
+        summary="Export use cases (the filtered set, in the import format)",
         request=ExportRequestSerializer,
         responses=ExportSerializer,
     )
@@ -168,7 +168,7 @@ class UseCaseViewSet(viewsets.ModelViewSet):
             raise DRFValidationError(filterset.errors)
         return Response(selectors.usecases_export(queryset=filterset.qs))
 
-    @extend_schema(summary="Versions of a usecase, newest first", responses=UseCaseVersionSerializer(many=True))
+    @extend_schema(summary="Versions of a use case, newest first", responses=UseCaseVersionSerializer(many=True))
     @action(
         detail=True,
         methods=["get"],

@@ -7,7 +7,7 @@ from usecases.models import UseCase, UseCaseTag
 
 
 class UseCaseFactory(factory.django.DjangoModelFactory):
-    """A usecase row written directly (no version); use `usecase_data` + services for versioned ones."""
+    """A use case row written directly (no version); use `usecase_data` + services for versioned ones."""
 
     class Meta:
         model = UseCase

@@ -152,7 +152,7 @@ def test_duplicate_unique_id_is_400(curator_client):
     make_usecase()
     response = curator_client.post(URL, usecase_data(), format="json")
     assert response.status_code == 400
-    assert response.json()["errors"] == {"unique_id": ["A usecase with this unique_id already exists."]}
+    assert response.json()["errors"] == {"unique_id": ["A use case with this unique_id already exists."]}
 
 
 def test_retrieve_with_and_without_trailing_slash(reader_client):
@@ -167,7 +167,7 @@ def test_retrieve_with_and_without_trailing_slash(reader_client):
 def test_retrieve_unknown_is_404(reader_client):
     response = reader_client.get(f"{URL}/nope")
     assert response.status_code == 404
-    assert response.json() == {"detail": "Usecase 'nope' does not exist.", "errors": {}}
+    assert response.json() == {"detail": "Use case 'nope' does not exist.", "errors": {}}
 
 
 def test_cached_retrieve_costs_no_query_and_sees_updates(curator_client, django_assert_num_queries):
@@ -266,7 +266,7 @@ def test_unknown_version_is_404(curator_client):
 
 @pytest.fixture
 def catalog(db):
-    """Four usecases chosen so that every filter tells them apart."""
+    """Four use cases chosen so that every filter tells them apart."""
     return [
         UseCaseFactory(
             unique_id="voice",
@@ -618,7 +618,7 @@ def test_import_endpoint_soft_delete_needs_the_delete_permission():
     response = client.post(f"{URL}/import", [usecase_data(is_active=False)], format="json")
     assert response.status_code == 400
     assert response.json()["errors"] == {
-        "usecases.0.is_active": ["Soft-deleting a usecase needs the delete permission."]
+        "usecases.0.is_active": ["Soft-deleting a use case needs the delete permission."]
     }
     assert UseCase.objects.get().is_active is True
 

@@ -130,7 +130,7 @@ def test_import_soft_delete_needs_the_delete_permission_of_the_user():
         {
             "index": 1,
             "unique_id": "b",
-            "errors": {"is_active": ["Soft-deleting a usecase needs the delete permission."]},
+            "errors": {"is_active": ["Soft-deleting a use case needs the delete permission."]},
         }
     ]
     assert dict(UseCase.objects.values_list("unique_id", "is_active")) == {"a": True, "b": True}

@@ -1,4 +1,4 @@
-"""The database itself refuses a range whose minimum is above its maximum, for every range of a usecase."""
+"""The database itself refuses a range whose minimum is above its maximum, for every range of a use case."""
 
 import pytest
 from django.db import IntegrityError, transaction

@@ -30,7 +30,7 @@ def test_create_with_existing_unique_id_is_a_field_error():
     make_usecase()
     with pytest.raises(ValidationError) as info:
         make_usecase()
-    assert info.value.errors == {"unique_id": ["A usecase with this unique_id already exists."]}
+    assert info.value.errors == {"unique_id": ["A use case with this unique_id already exists."]}
 
 
 def test_update_records_a_new_version_and_keeps_the_old_one():
@@ -107,7 +107,7 @@ def test_creating_over_a_soft_deleted_usecase_says_undelete():
     services.usecase_delete(usecase=make_usecase())
     with pytest.raises(ValidationError) as info:
         make_usecase()
-    assert info.value.errors["unique_id"] == ["A deleted usecase has this unique_id; undelete it instead."]
+    assert info.value.errors["unique_id"] == ["A deleted use case has this unique_id; undelete it instead."]
 
 
 # --- cached values (UseCaseCache rows with a TTL) -------------------------------------------------------------

@@ -10,7 +10,7 @@ DEFAULT_FILE = Path(settings.BASE_DIR) / "fixtures" / "usecases.json"
 
 
 class Command(BaseCommand):
-    help = "Upsert usecases from a JSON file (a list or {'usecases': [...]}); all-or-nothing unless --partial."
+    help = "Upsert use cases from a JSON file (a list or {'usecases': [...]}); all-or-nothing unless --partial."
 
     def add_arguments(self, parser):
         parser.add_argument("file", nargs="?", default=str(DEFAULT_FILE), help=f"default: {DEFAULT_FILE}")
