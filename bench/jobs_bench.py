@@ -18,7 +18,12 @@ Lines starting with SUMMARY are the submission figures (jobs/s, CPU time of this
 submit); the load average is printed beside them.
 
 The PostgreSQL database named in --database-url is created if missing (dropped first when it exists) and dropped
-at the end unless --keep is given.
+at the end unless --keep is given. With --reuse a kept database is used as it is (migrated if needed, the previous
+run's jobs and clusters removed first) and kept: no database creation and no full migrate, so an A/B run of two
+trees is quick:
+
+    python bench/jobs_bench.py --submissions-only --jobs 2000 --with-pass 200 --reuse \
+        --database-url postgres://postgres@127.0.0.1:5432/ucf_21_bench_jobs
 """
 
 from __future__ import annotations
@@ -55,6 +60,15 @@ def recreate_postgres(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def create_postgres_if_missing(url: str) -> None:
+    import psycopg
+
+    dsn, name = _admin_dsn(url)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
 def drop_postgres(url: str) -> None:
     import psycopg
 
@@ -75,6 +89,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database afterwards")
+    parser.add_argument("--reuse", action="store_true", help="use the kept database (emptied of bench jobs), keep it")
     parser.add_argument("--with-pass", type=int, default=None, help="jobs submitted with a pass each (default 1,000)")
     parser.add_argument(
         "--submissions-only", action="store_true", help="measure the three ways in, not the drain (no passes)"
@@ -84,7 +99,9 @@ def main() -> None:
     with_pass = args.with_pass if args.with_pass is not None else min(total, 1_000)
     is_postgres = args.database_url.startswith("postgres")
 
-    if is_postgres:
+    if is_postgres and args.reuse:
+        create_postgres_if_missing(args.database_url)
+    elif is_postgres:
         recreate_postgres(args.database_url)
     else:
         Path(urlparse(args.database_url).path).unlink(missing_ok=True)
@@ -101,15 +118,20 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
 
     from jobs import services
-    from jobs.models import Job
+    from jobs.models import Cluster, Job
     from jobs.services.submission import BULK_MAX
     from jobs.tasks import advance_jobs
     from tenancy.models import Project, Tenant
 
     try:
         call_command("migrate", verbosity=0)
-        tenant = Tenant.objects.create(name="Bench")
-        project = Project.objects.create(tenant=tenant, name="bench")
+        if args.reuse:  # the previous run's jobs and clusters go; the schema and the tenant stay
+            with connection.cursor() as cursor:
+                cursor.execute(f"TRUNCATE {Job._meta.db_table} CASCADE")
+                Cluster.objects.all().delete()
+                cursor.execute("VACUUM ANALYZE")  # a clean start: no dead rows of the previous run
+        tenant, _ = Tenant.objects.get_or_create(name="Bench")
+        project, _ = Project.objects.get_or_create(tenant=tenant, name="bench")
 
         def new_cluster(name: str):
             return services.cluster_create(
@@ -226,7 +248,7 @@ def main() -> None:
         print(f"queries per pass minus changed jobs: min {min(overhead)}, max {max(overhead)}")
     finally:
         connection.close()
-        if is_postgres and not args.keep:
+        if is_postgres and not (args.keep or args.reuse):
             drop_postgres(args.database_url)
 
 

@@ -125,6 +125,9 @@ class Job(models.Model):
     demand_memory_mib = models.BigIntegerField(default=0)
     # The rendered workload, a deployment's secret parameters included: encrypted at rest.
     spec = EncryptedJSONField(default=dict)
+    # The spec's kind ("helm", "docker", "model"), copied at submit: passes and forecasts read it (start-up times,
+    # latencies) without decrypting the spec; "" for a spec without one.
+    kind = models.CharField(max_length=16, blank=True, default="")
     outputs = models.JSONField(default=dict, blank=True)
     labels = models.JSONField(default=dict, blank=True)
     # What a real driver created for the job and has seen of it ({"namespace", "name", "kind", "seen"}).

@@ -40,9 +40,9 @@ def metrics_collect(*, now: datetime) -> CollectResult:
     end = floor_minute(now)
     earliest = end - timedelta(minutes=settings.METRICS_CATCH_UP_MINUTES)
     components = list(
-        ComponentDeployment.objects.filter(
-            retired_at__isnull=True, is_candidate=False, job__status=Job.Status.RUNNING
-        ).select_related("job", "job__cluster", "deployment")
+        ComponentDeployment.objects.filter(retired_at__isnull=True, is_candidate=False, job__status=Job.Status.RUNNING)
+        .select_related("job", "job__cluster", "deployment")
+        .defer("job__spec")  # encrypted; a driver's metrics read the job's kind column
     )
     result = CollectResult()
     if not components:

@@ -13,7 +13,7 @@ from collections import deque
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Case, F, Q, Sum, When
 
 from jobs.drivers.base import ClusterDriver, Forecast, JobForecast, SchedulePassResult
 from jobs.drivers.queues import cluster_quota_book, line_key, publish_waits, save_fair_share
@@ -35,14 +35,16 @@ BILLING_STEP = Decimal("0.01")
 # Mean request latency of a simulated non-LLM component, by source kind (a vector search, an API hop).
 SERVICE_LATENCY_S = {"helm": 0.015, "docker": 0.030, "default": 0.020}
 DEFAULT_PORTS = {"helm": 80, "docker": 8080, "model": 8000}
-# What a pass reads of a job: enough to plan, bill and publish outputs (big or unused columns stay in the table).
+# What a pass reads of a job: enough to plan and bill (big or unused columns stay in the table). Not the spec: it
+# is encrypted and a pass needs only its kind (a column); a job not yet running brings its spec as `start_spec`
+# (`with_start_spec`), for the outputs it publishes when it starts.
 PASS_FIELDS = (
     "id",
     "name",
     "job_type",
     "status",
     "resources",
-    "spec",
+    "kind",
     "simulated_failure",
     "priority",
     "sequence",
@@ -72,7 +74,7 @@ def plan_job(job: Job, simulation: dict) -> PlanJob:
         demand=Demand.from_resources(job.resources),
         order=order_key(job.priority, job.sequence, job.pk),
         job_type=job.job_type,
-        startup=startup_seconds(simulation, kind=(job.spec or {}).get("kind"), job_type=job.job_type),
+        startup=startup_seconds(simulation, kind=job.kind, job_type=job.job_type),
         duration=job.remaining_seconds,  # a resumed job runs what its checkpoint left to do
         fails=job.simulated_failure or None,
         admitted_at=job.admitted_at,
@@ -81,22 +83,33 @@ def plan_job(job: Job, simulation: dict) -> PlanJob:
     )
 
 
-def job_outputs(job: Job) -> dict:
-    """The in-cluster address of a running job."""
-    spec = job.spec or {}
+def with_start_spec(queryset):
+    """The pass's columns, and the spec of each job not yet running (decrypted: a running job's stays as it is)."""
+    spec = Job._meta.get_field("spec")
+    return queryset.only(*PASS_FIELDS).annotate(
+        start_spec=Case(When(~Q(status=Job.Status.RUNNING), then=F("spec")), default=None, output_field=spec)
+    )
+
+
+def job_outputs(job: Job, spec: dict | None) -> dict:
+    """The in-cluster address of a running job (`spec`: its spec)."""
+    spec = spec or {}
     namespace = dns_label(str(spec.get("namespace") or "default"), fallback="default")
     host = f"{dns_label(job.name, fallback=f'job-{str(job.pk)[:8]}')}.{namespace}.svc.cluster.local"
     port = spec.get("port") or DEFAULT_PORTS.get(spec.get("kind"), 8080)
     return {"url": f"http://{host}:{port}", "host": host, "port": port}
 
 
-def holding_plans(cluster: Cluster, simulation: dict, rows: dict, *, summarise_quiet: bool) -> tuple[list, list]:
+def holding_plans(
+    cluster: Cluster, simulation: dict, rows: dict, *, summarise_quiet: bool, starting: bool = False
+) -> tuple[list, list]:
     """The admitted jobs the planner must replay, and the capacity held by the ones it need not.
 
     A SERVICE that is RUNNING has no event ahead of it: it only holds capacity. With `summarise_quiet`, those
     are summed by the database (one query, whatever their number) and only the jobs with events ahead (starting,
     batch) are read, so a pass or a forecast costs the same with 10 or 10,000 services running. Jobs under a
-    quota are always read: the quota counts them and preemption may pick them.
+    quota are always read: the quota counts them and preemption may pick them. With `starting` (a pass) the jobs
+    not yet running bring their specs (`with_start_spec`).
     """
     held: list[Demand] = []
     holding = Job.objects.filter(cluster=cluster, status__in=HOLDING, admitted_at__isnull=False)
@@ -119,7 +132,7 @@ def holding_plans(cluster: Cluster, simulation: dict, rows: dict, *, summarise_q
             )
         holding = holding.exclude(status=Job.Status.RUNNING, job_type=SERVICE, cluster_queue__isnull=True)
     active = []
-    for job in holding.only(*PASS_FIELDS):
+    for job in with_start_spec(holding) if starting else holding.only(*PASS_FIELDS):
         rows[job.pk] = job
         active.append(plan_job(job, simulation))
     return held, active
@@ -133,7 +146,7 @@ class _DbQueue:
     """One scheduling line read lazily from the database in priority/FIFO order (keyset pagination)."""
 
     def __init__(self, queryset, simulation: dict, rows: dict):
-        self._queryset = queryset.only(*PASS_FIELDS).order_by("-priority", "sequence", "id")
+        self._queryset = with_start_spec(queryset).order_by("-priority", "sequence", "id")
         self._simulation = simulation
         self._rows = rows
         self._buffer: deque[PlanJob] = deque()
@@ -188,7 +201,7 @@ class SimulatedDriver(ClusterDriver):
             if serving is not None:
                 windows.append(simulate_llm(profile=profile, serving=serving, start=moment, seconds=60, key=key))
             else:
-                latency = SERVICE_LATENCY_S.get((job.spec or {}).get("kind"), SERVICE_LATENCY_S["default"])
+                latency = SERVICE_LATENCY_S.get(job.kind, SERVICE_LATENCY_S["default"])
                 windows.append(simulate_service(profile=profile, start=moment, seconds=60, key=key, latency_s=latency))
             moment += timedelta(minutes=1)
         return windows
@@ -198,7 +211,7 @@ class SimulatedDriver(ClusterDriver):
         result = SchedulePassResult(cluster_id=cluster.pk, now=now)
         rows: dict = {}
         # A billing pass reads every running job (it bills them); any other pass only what has events ahead.
-        held, active = holding_plans(cluster, simulation, rows, summarise_quiet=not bill_running)
+        held, active = holding_plans(cluster, simulation, rows, summarise_quiet=not bill_running, starting=True)
         admitting = cluster.status == Cluster.Status.ACTIVE
         book, cluster_queues, book_at = cluster_quota_book(cluster)
         queues = {}
@@ -258,7 +271,7 @@ class SimulatedDriver(ClusterDriver):
                 fields.update(
                     status=Job.Status.RUNNING,
                     started_at=event.time,
-                    outputs=job_outputs(job),
+                    outputs=job_outputs(job, job.start_spec),
                     status_message="Running.",
                 )
                 result.started += 1

@@ -163,6 +163,7 @@ def job_fields(
         "demand_millicores": demand.millicores,
         "demand_memory_mib": demand.memory_mib,
         "spec": spec,
+        "kind": str(spec.get("kind") or ""),
         "labels": labels,
         "priority": priority,
         "duration_seconds": duration_seconds,
