@@ -12,6 +12,7 @@ from audit.services import audit_record
 from billing.budgets import budget_statuses
 from billing.models import Budget, BudgetAlert
 from core.exceptions import ValidationError
+from deployments.models import DeploymentEvent, UseCaseDeployment
 from observability.alerts import notification_send
 from tenancy.models import Project, Tenant
 from tenancy.selectors import require_admin
@@ -125,4 +126,23 @@ def _fire(*, budget: Budget, status, threshold: int, now: datetime) -> int:
         "forecast": f"{status.forecast:.2f}",
     }
     notification_send(tenant_id=budget.tenant_id, event=f"budget_{threshold}", subject=subject, body=body, now=now)
+    _budget_events(budget=budget, subject=subject, body=body)
     return 1
+
+
+def _budget_events(*, budget: Budget, subject: str, body: dict) -> None:
+    """The alert on the timeline of every live deployment the budget covers, where its users look (one insert)."""
+    deployments = UseCaseDeployment.objects.filter(tenant_id=budget.tenant_id).exclude(
+        status=UseCaseDeployment.Status.DELETED
+    )
+    if budget.project_id is not None:
+        deployments = deployments.filter(project_id=budget.project_id)
+    DeploymentEvent.objects.bulk_create(
+        DeploymentEvent(
+            deployment_id=deployment_id,
+            kind=DeploymentEvent.Kind.BUDGET_ALERT,
+            message=subject,
+            data={key: body[key] for key in ("budget", "month", "threshold", "spent", "forecast")},
+        )
+        for deployment_id in deployments.values_list("pk", flat=True)
+    )

@@ -222,6 +222,7 @@ class DeploymentEvent(models.Model):
         REVISION_FAILED = "revision_failed"
         REVISION_CANCELLED = "revision_cancelled"
         AUTOSCALED = "autoscaled"  # the autoscaler changed a component's replicas (its reason in the message)
+        BUDGET_ALERT = "budget_alert"  # the budget of its project (or tenant) reached 80% or 100% this month
 
     id = models.BigAutoField(primary_key=True)
     deployment = models.ForeignKey(UseCaseDeployment, on_delete=models.CASCADE, related_name="events")

@@ -9,15 +9,18 @@ from billing.budgets import budget_statuses
 from billing.metering import metering_pass
 from billing.models import Budget, BudgetAlert
 from billing.tests.test_costs import amount_of
+from billing.tests.test_invoices import deployment_of
 from billing.tests.test_metering import PRICES, ran
 from core.exceptions import Conflict
 from deployments import services
+from deployments.models import DeploymentEvent, UseCaseDeployment
 from deployments.tests.factories import SIMPLE_RAG_PARAMS, make_cluster
 from deployments.tests.test_lifecycle import running
 from jobs.tests.factories import ClusterFactory
 from observability.models import Delivery, NotificationChannel
 from observability.notify import payload
 from templates_app.selectors import template_get_for_user
+from tenancy.models import Project
 
 NOW = dt.datetime(2026, 3, 11, 0, 0, tzinfo=dt.UTC)  # 10 days into March; 21 days (504 h) left
 HOURLY = Decimal("3.6") + 2 * Decimal("0.036") + 4 * Decimal("0.0036")  # 1 H100, 2 cores, 4 GiB
@@ -148,3 +151,22 @@ def test_budget_api_crud_with_field_errors_roles_and_tenant_isolation(
     assert member_client.delete(detail).status_code == 403
     assert admin_client.delete(detail).status_code == 204
     assert not Budget.objects.filter(pk=budget["id"]).exists()
+
+
+@pytest.mark.django_db
+def test_alerts_show_on_the_timeline_of_the_deployments_the_budget_covers(spending, tenant, project, admin_user):
+    elsewhere = Project.objects.create(tenant=tenant, name="elsewhere")
+    covered, other = deployment_of(project, spending, "rag-bot"), deployment_of(elsewhere, spending, "other-bot")
+    gone = deployment_of(project, spending, "gone-bot")
+    UseCaseDeployment.objects.filter(pk=gone.pk).update(status=UseCaseDeployment.Status.DELETED)
+    budget_create(user=admin_user, tenant=tenant, project=project, name="rag-budget", amount=Decimal("1000"))
+    budget_create(user=admin_user, tenant=tenant, project=None, name="all", amount=Decimal("900"))
+    assert budgets_check(now=NOW)["alerts"] == 2  # the project's at 80%, the tenant's at 80% too (884.74 of 900)
+
+    events = DeploymentEvent.objects.filter(kind=DeploymentEvent.Kind.BUDGET_ALERT)
+    by_deployment = sorted((e.deployment.name, e.data["budget"]["name"], e.data["threshold"]) for e in events)
+    assert by_deployment == [("other-bot", "all", 80), ("rag-bot", "all", 80), ("rag-bot", "rag-budget", 80)]
+    (event,) = events.filter(deployment=covered, data__budget__name="rag-budget")
+    assert event.message.startswith("Budget rag-budget at 80%: $884.74 of $1000.00") and event.data["spent"] == "884.74"
+    assert not events.filter(deployment=gone).exists() and other.events.filter(kind="budget_alert").count() == 1
+    assert budgets_check(now=NOW + dt.timedelta(minutes=5))["alerts"] == 0 and events.count() == 3  # once each
