@@ -189,9 +189,15 @@ def invoice_checksum(invoice: Invoice) -> str:
 
 
 @transaction.atomic
-def invoice_finalise(*, invoice: Invoice, now: datetime | None = None) -> Invoice:
-    """Rebuild the draft one last time after its month is over, then number it and seal it with a checksum."""
+def invoice_finalise(*, invoice: Invoice, now: datetime | None = None, user: AbstractBaseUser | None = None) -> Invoice:
+    """Rebuild the draft one last time after its month is over, then number it and seal it with a checksum.
+
+    `user`: someone finalising by hand (the console), who must be the tenant's admin; None is the beat's close."""
     now = now or timezone.now()
+    if user is not None and not invoice_can_adjust(user=user, invoice=invoice):
+        raise PermissionDenied("Only the tenant's admins finalise its invoices.")
+    if invoice.status == Invoice.Status.FINAL:
+        raise Conflict(f"Invoice {invoice.number} is already final.")
     if now < month_bounds(invoice.month)[1]:
         raise Conflict(f"The month {invoice.month:%Y-%m} is not over; its invoice stays a draft.")
     invoice = invoice_refresh(tenant=invoice.tenant, month=invoice.month, now=now)

@@ -3,10 +3,11 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 
+from billing import metering
 from billing.metering import metering_pass
-from billing.models import UsageRecord
+from billing.models import DailyCost, MeteringState, UsageRecord
 from billing.services import price_list_create
 from core.exceptions import ValidationError
 from jobs.models import Job
@@ -154,3 +155,30 @@ def test_a_cpu_job_has_no_gpu_minutes_and_a_job_that_never_started_no_records(cl
     record = UsageRecord.objects.get()
     assert record.job_id == cpu_job.pk and record.gpu_type == "" and record.gpu_minutes == 0
     assert record.cpu_core_minutes == Decimal(1)
+
+
+def test_a_worker_killed_after_a_committed_batch_leaves_no_duplicate_minute_or_daily_cost(
+    cluster, project, monkeypatch
+):
+    job = ran(cluster, project, start=T0 + dt.timedelta(seconds=20), stop=T0 + dt.timedelta(minutes=20, seconds=50))
+    real_write, calls = metering._write, []
+
+    def dies_after_the_first_batch(rows):
+        if calls:
+            raise RuntimeError("worker killed")
+        calls.append(len(rows))
+        return real_write(rows)
+
+    monkeypatch.setattr(metering, "_write", dies_after_the_first_batch)
+    with pytest.raises(RuntimeError):
+        metering_pass(now=T0 + dt.timedelta(hours=1), batch_size=7)
+    assert UsageRecord.objects.filter(job=job).count() == 7  # the first batch committed, the rest never written
+    assert MeteringState.objects.get().last_pass_started_at is None  # the pass never completed
+    monkeypatch.setattr(metering, "_write", real_write)
+
+    metering_pass(now=T0 + dt.timedelta(hours=1))
+    metering_pass(now=T0 + dt.timedelta(hours=1))
+    assert UsageRecord.objects.filter(job=job).count() == 21
+    assert totals(job=job)["seconds"] == Decimal("1230.000000")
+    exact = UsageRecord.objects.aggregate(s=Sum(F("gpu_amount") + F("cpu_amount") + F("memory_amount")))["s"]
+    assert DailyCost.objects.aggregate(s=Sum("amount"))["s"] == exact  # no minute counted twice in the day's sum

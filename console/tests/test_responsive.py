@@ -4,8 +4,11 @@ width land in test-artifacts/screenshots/responsive/."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
+from billing.invoices import invoice_refresh
 from console.tests.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, SCREENSHOTS
 from deployments.tests.factories import deploy, make_cluster, seed_system_templates
 from tenancy.models import Membership
@@ -73,6 +76,9 @@ def console_pages(tenant, project):
         ("audit", "/audit"),
         ("costs", "/costs"),
         ("budgets", "/budgets"),
+        ("invoices", "/invoices"),
+        ("invoice", f"/invoices/{invoice_refresh(tenant=tenant, month=dt.date(2026, 3, 1)).pk}"),
+        ("price-lists", "/price-lists"),
     ]
 
 
