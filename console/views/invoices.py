@@ -89,11 +89,10 @@ def _detail(request, invoice: Invoice, *, form: AdjustmentForm | None = None, st
 def invoice_detail_page(request, pk):
     """One invoice with its lines and downloads; POST (admins, drafts) adds a credit or charge with its reason."""
     invoice = _invoice_or_404(request, pk)
-    if request.method == "GET":
-        return _detail(request, invoice)
-    form = AdjustmentForm(request.POST, invoice=invoice)
-    if not form.is_valid():
-        return _detail(request, invoice, form=form, status=400)
+    posted = request.method == "POST"
+    form = AdjustmentForm(request.POST if posted else None, invoice=invoice)
+    if not (posted and form.is_valid()):
+        return _detail(request, invoice, form=form, status=400 if posted else 200)
     data = form.cleaned_data
     try:
         invoice_adjustment_add(
