@@ -7,6 +7,12 @@ recommendation of the scale-up window and a scale-down to the *highest* of the s
 minute never moves the replicas; on top, a change in the opposite direction of the last one waits out its window
 (no flapping). Bounds: never below min (1 unless the policy scales to zero) nor above max, at most `max_step`
 replicas per decision. To zero: min 0 and no request for `idle_timeout_s`. From zero: the first request waiting.
+
+The live queue (`queue_now`: requests waiting at the endpoint at this tick, read from the gateway's queue, not a
+minute rollup) scales up at once: the gateway queues only when the running replicas are saturated, so a request
+waiting now is already late and not one noisy minute. With a count signal it asks for the replicas that hold what
+runs plus what waits at the target ((concurrency + waiting) / target, or waiting / target for `queue_depth`); with
+the other signals one replica more. The bounds, `max_step` and the no-flapping rule still apply.
 """
 
 from __future__ import annotations
@@ -90,6 +96,17 @@ def recommend(sample: Sample, signal: str, target: float) -> int | None:
     return max(1, math.ceil(replicas * ratio))
 
 
+def live_recommendation(latest: Sample, signal: str, target: float, *, current: int, queue_now: float) -> int | None:
+    """The replicas the requests waiting at the endpoint now ask for (None: nothing waits)."""
+    if queue_now <= 0:
+        return None
+    if signal == "concurrency":
+        return max(current + 1, math.ceil((latest.concurrency + queue_now) / target))
+    if signal == "queue_depth":
+        return max(current + 1, math.ceil(queue_now / target))
+    return current + 1
+
+
 def _fmt(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".") if value < 10 else f"{value:.0f}"
 
@@ -112,6 +129,7 @@ def decide(
     target: float | None,
     last_change: LastChange | None = None,
     waiting_at_zero: int = 0,
+    queue_now: float = 0.0,
 ) -> Decision:
     """The desired replicas for one component and the reason, in words a user reads in the event log."""
     floor = max(1, policy.min_replicas)
@@ -132,9 +150,9 @@ def decide(
         if whole and changed_before and not any(s.requests for s in covered):
             minutes = policy.idle_timeout_s // 60
             return Decision(0, TO_ZERO, f"no request for {minutes} min (idle timeout): {current} → 0 replicas")
-    if not recent:
+    if not recent and queue_now <= 0:
         return Decision(current, HOLD, "no metrics yet")
-    latest = recent[-1]
+    latest = recent[-1] if recent else Sample(at=now, replicas=current)
     value = signal_value(latest, policy.signal)
 
     def window(seconds: int) -> list[int]:
@@ -144,7 +162,11 @@ def decide(
     ups, downs = window(policy.scale_up_window_s), window(policy.scale_down_window_s)
     described = _describe(policy.signal, value, target)
     desired, direction = current, HOLD
-    if ups and min(ups) > current:
+    live = live_recommendation(latest, policy.signal, target, current=current, queue_now=queue_now)
+    if live is not None and live > max(current, min(ups, default=0)):
+        desired, direction = live, UP
+        described = f"{_fmt(queue_now)} request(s) waiting now ({described})"
+    elif ups and min(ups) > current:
         desired, direction = min(ups), UP
     elif downs and max(downs) < current:
         desired, direction = max(downs), DOWN

@@ -69,6 +69,11 @@ def current_replicas(deployment: UseCaseDeployment) -> dict[str, int]:
     return replicas
 
 
+def serving_rows(deployment: UseCaseDeployment) -> list[ComponentDeployment]:
+    """The rows that serve each component now (not retired, not a candidate), with their jobs."""
+    return list(deployment.components.filter(retired_at__isnull=True, is_candidate=False).select_related("job"))
+
+
 def model_gb(deployment: UseCaseDeployment, key: str) -> float:
     """The weights one replica of the component loads (GB, all its GPUs): its model at the precision it was sized
     for (16-bit when not sized); 0 for a component without a model."""

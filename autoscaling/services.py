@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from audit.services import audit_record
-from autoscaling import selectors
+from autoscaling import endpoint_queue, selectors
 from autoscaling.coldstart import ColdStart
 from autoscaling.decide import HOLD, TO_ZERO, UP, WAKE, LastChange, decide
 from autoscaling.models import AutoscalingPolicy, ScalingDecision
@@ -22,6 +22,7 @@ from deployments.records import event_record
 from deployments.services import component_scale_to_zero, deployment_scale, deployment_wake
 from deployments.state import ComponentStatus, DeploymentStatus
 from jobs.validation import MAX_REPLICAS
+from templates_app.routing import plan_routing
 from tenancy.selectors import require_write
 
 logger = logging.getLogger(__name__)
@@ -118,6 +119,9 @@ def deployment_autoscale(*, deployment_id, now: datetime) -> list[ScalingDecisio
             return []
         replicas = selectors.current_replicas(deployment)
         last = _last_changes(deployment)
+        # The live queue of the endpoint (Redis, this tick): it belongs to the component the endpoint routes to.
+        routed = plan_routing(deployment.plan)["component"]
+        waiting = endpoint_queue.length(deployment_id=deployment.pk) if routed in policies else 0
         planned = []
         for key, policy in policies.items():
             since = now - timedelta(seconds=_window_seconds(policy) + 120)  # the minutes that overlap the window
@@ -129,6 +133,7 @@ def deployment_autoscale(*, deployment_id, now: datetime) -> list[ScalingDecisio
                 now=now.timestamp(),
                 target=selectors.slo_target(deployment, policy),
                 last_change=last.get(key),
+                queue_now=waiting if key == routed else 0,
             )
             if decision.direction != HOLD:
                 planned.append((key, policy, decision))
@@ -146,6 +151,7 @@ def deployment_autoscale(*, deployment_id, now: datetime) -> list[ScalingDecisio
             )
         except (ValidationError, Conflict) as error:
             refused = "; ".join(f"{k}: {' '.join(v)}" for k, v in (error.errors or {}).items()) or str(error.detail)
+        pooled = _pool_scale_ups(deployment, planned, replicas, now) if revision else {}
         capacity = (revision.change.get("capacity") if revision else None) or {}
         predicted = parse_datetime(capacity["predicted_start"]) if capacity.get("predicted_start") else None
         records = []
@@ -167,6 +173,10 @@ def deployment_autoscale(*, deployment_id, now: datetime) -> list[ScalingDecisio
                 )
             if refused:
                 reason += f"; refused: {refused}"
+            taken = pooled.get(key)
+            if taken:
+                count, start = taken
+                reason += f"; {count} from the warm pool, ready in about {start.total_s:.0f} s"
             records.append(
                 ScalingDecision(
                     deployment=deployment,
@@ -184,6 +194,26 @@ def deployment_autoscale(*, deployment_id, now: datetime) -> list[ScalingDecisio
                 )
             )
         return _record(deployment, records)
+
+
+def _pool_scale_ups(deployment, planned, replicas: dict, now: datetime) -> dict[str, tuple[int, ColdStart]]:
+    """A warm pool serves scale-ups too: each replica added takes a running standby of its GPU type while one is
+    left (its GPUs go to the component; it starts in seconds). {key: (standbys taken, the pooled start)}."""
+    rows = {row.key: row for row in selectors.serving_rows(deployment)}
+    taken = {}
+    for key, _, decision in planned:
+        row = rows.get(key)
+        gpus = int((row.resources if row else {}).get("gpu_count") or 0)
+        if decision.direction != UP or row is None or not gpus:
+            continue
+        count = 0
+        for _ in range(decision.desired - replicas[key]):
+            if not pool_take(cluster=deployment.cluster, gpu_type=row.resources.get("gpu_type") or "", gpu_count=gpus):
+                break
+            count += 1
+        if count:
+            taken[key] = (count, selectors.cold_start_for(deployment=deployment, row=row, now=now, pooled=True))
+    return taken
 
 
 def _record(deployment: UseCaseDeployment, records: list[ScalingDecision]) -> list[ScalingDecision]:

@@ -14,10 +14,11 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from autoscaling import endpoint_queue as queue
 from autoscaling.services import deployment_wake_up
 from deployments.models import ComponentDeployment, UseCaseDeployment
 from deployments.state import DeploymentStatus
-from serving import queue, selectors, services
+from serving import selectors, services
 from serving.models import DEFAULT_PRIORITY, EndpointQueue
 from serving.ratelimit import rate_limit_hit
 from templates_app.routing import plan_routing

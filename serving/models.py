@@ -103,7 +103,8 @@ class EndpointTraffic(models.Model):
 class EndpointQueue(models.Model):
     """The request queue settings of one deployment's endpoint (absent: the defaults below).
 
-    The queue itself lives in Redis (serving.queue), shared by every web process; this row says how long it may
+    The queue itself lives in Redis (autoscaling.endpoint_queue), shared by every web process; this row says how long
+    it may
     grow, how long an entry may wait, and whether callers are ordered by their key's priority or by arrival only.
     """
 

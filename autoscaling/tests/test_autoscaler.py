@@ -7,6 +7,7 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
+from autoscaling import endpoint_queue
 from autoscaling.models import AutoscalingPolicy, ScalingDecision
 from autoscaling.services import autoscale_all, deployment_autoscale, policy_set
 from autoscaling.tests.factories import rollups
@@ -139,3 +140,20 @@ def test_the_template_schema_checks_the_autoscaling_block(running):
     assert "components.0.autoscaling.min_replicas" in raised.value.errors
     components[0]["autoscaling"] = {"min_replicas": 0, "max_replicas": 2, "signal": "slo_ttft", "idle_timeout_s": 300}
     template_validate_content({**content, "components": components})
+
+
+@pytest.mark.skipif(not endpoint_queue.available(), reason="the live queue needs REDIS_URL")
+def test_requests_waiting_at_the_endpoint_now_scale_up_before_the_rollups_show_it(running, member_user):
+    # The endpoint routes to the orchestrator; its rollups are calm (nothing to scale up on for the window) ...
+    policy = {"min_replicas": 1, "max_replicas": 4, "signal": "concurrency", "target": 10, "max_step": 2}
+    policy_set(user=member_user, deployment=running, components={"orchestrator": policy})
+    now = timezone.now()
+    rollups(deployment=running, key="orchestrator", end=now, minutes=3, replicas=1, running=8)
+    assert deployment_autoscale(deployment_id=running.pk, now=now) == []
+    # ... but 15 requests wait in its queue at this tick: (8 running + 15 waiting) / 10 → 3 replicas, now.
+    for i in range(15):
+        endpoint_queue.join(deployment_id=running.pk, ticket=f"t{i}", priority=5, now=now.timestamp(),
+                            max_length=100, timeout_s=30)  # fmt: skip
+    [decision] = deployment_autoscale(deployment_id=running.pk, now=now)
+    assert (decision.component_key, decision.from_replicas, decision.to_replicas) == ("orchestrator", 1, 3)
+    assert decision.reason.startswith("15 request(s) waiting now")

@@ -79,3 +79,21 @@ def test_ratio_signals_keep_inside_the_tolerance():
     assert recommend(Sample(at=0, replicas=4, gpu_utilisation=0.95), "gpu_utilisation", 0.7) == 6
     assert recommend(Sample(at=0, replicas=2, queue_depth=20), "queue_depth", 4) == 5
     assert recommend(Sample(at=0, replicas=2), "slo_ttft", 1.5) is None  # no latency measured: says nothing
+
+
+def test_requests_waiting_now_scale_up_at_once_without_waiting_out_the_up_window():
+    policy = Policy(min_replicas=1, max_replicas=8, signal="concurrency", target=10, max_step=4,
+                    scale_up_window_s=120)  # fmt: skip
+    # The last two minutes were calm (the window's lowest recommendation is 2): the rollups alone hold.
+    calm = minutes(2, replicas=2, concurrency=20)
+    assert decide(current=2, samples=calm, policy=policy, now=NOW, target=10).direction == HOLD
+    # 25 requests waiting at the gateway now: (20 running + 25 waiting) / 10 → 5 replicas, now.
+    decision = decide(current=2, samples=calm, policy=policy, now=NOW, target=10, queue_now=25)
+    assert (decision.desired, decision.direction) == (5, UP)
+    assert decision.reason.startswith("25 request(s) waiting now")
+    # Still bounded by max_step and max, and nothing waiting changes nothing.
+    assert decide(current=2, samples=calm, policy=policy, now=NOW, target=10, queue_now=500).desired == 6
+    assert decide(current=8, samples=calm, policy=policy, now=NOW, target=10, queue_now=500).desired == 8
+    # Other signals: one replica more per tick while requests wait; no sample yet is no excuse.
+    slo = Policy(**{**SLO.to_dict(), "max_replicas": 4})
+    assert decide(current=2, samples=[], policy=slo, now=NOW, target=1.5, queue_now=3).desired == 3

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from autoscaling.models import WarmPool
-from autoscaling.pools import standby_jobs
+from autoscaling.pools import pool_set, standby_jobs
 from autoscaling.services import deployment_autoscale, deployment_wake_up, policy_set
 from autoscaling.tests.factories import rollups
 from deployments.tests.factories import deploy
@@ -90,3 +90,20 @@ def test_pool_api_checks_fields_roles_and_tenants(
         assert member_client.get("/api/v1/warm-pools", {"gpu_type": "A100-80GB"}).json()["count"] == 1
     smaller = member_client.post("/api/v1/warm-pools", {**body, "size": 0}, format="json").json()
     assert smaller["standby"] == 0 and WarmPool.objects.count() == 1
+
+
+def test_a_scale_up_takes_standbys_from_the_pool(two, member_user, project, cluster):
+    first, _ = two
+    gpu_type = first.components.get(key="llm", retired_at__isnull=True).resources["gpu_type"]
+    pool = pool_set(user=member_user, cluster=cluster, project=project, gpu_type=gpu_type, size=1)
+    [standby] = standby_jobs(pool)
+    policy = {"min_replicas": 1, "max_replicas": 3, "signal": "slo_ttft", "target": 1.5}
+    policy_set(user=member_user, deployment=first, components={"llm": policy})
+    now = timezone.now()
+    rollups(deployment=first, key="llm", end=now, minutes=3, replicas=1, ttft=1.8)
+    [decision] = deployment_autoscale(deployment_id=first.pk, now=now)
+    assert (decision.from_replicas, decision.to_replicas, decision.outcome) == (1, 2, "applied")
+    standby.refresh_from_db()
+    assert standby.status == Job.Status.CANCELLED  # its GPUs went to the new replica
+    assert standby_jobs(pool).count() == 1  # and the pool refills
+    assert "1 from the warm pool, ready in about" in decision.reason

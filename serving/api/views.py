@@ -7,9 +7,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from autoscaling import endpoint_queue as queue
 from core.exceptions import NotFound
 from deployments.selectors import deployment_list
-from serving import queue, selectors, services
+from serving import selectors, services
 from serving.api.serializers import DeploymentKeySecretSerializer, DeploymentKeySerializer, EndpointQueueSerializer
 from serving.filters import DeploymentKeyFilterSet
 from serving.models import DeploymentKey

@@ -11,8 +11,9 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
+from autoscaling import endpoint_queue as queue
 from deployments.models import ComponentDeployment
-from serving import queue, services
+from serving import services
 from serving.models import EndpointQueue, EndpointTraffic
 from serving.tests.factories import running_with_key, send
 

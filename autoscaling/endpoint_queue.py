@@ -8,7 +8,8 @@ queue never grows past its maximum and each expired entry is dropped (and counte
 
 The rules are those of autoscaling.queue (the replay bench's pure model): bounded, per-entry timeout, priority
 classes, FIFO inside a class. With no REDIS_URL (`make run` without Redis) there is no shared store: `available()`
-is False and the gateway answers 503 without queueing, as before.
+is False and the gateway answers 503 without queueing, as before. It lives in autoscaling (below serving) because
+both sides read it: the gateway queues here, and the autoscaler reads `length` every tick as its live signal.
 """
 
 from __future__ import annotations
