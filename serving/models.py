@@ -104,8 +104,7 @@ class EndpointQueue(models.Model):
     """The request queue settings of one deployment's endpoint (absent: the defaults below).
 
     The queue itself lives in Redis (autoscaling.endpoint_queue), shared by every web process; this row says how long
-    it may
-    grow, how long an entry may wait, and whether callers are ordered by their key's priority or by arrival only.
+    it may grow, how long an entry may wait, and whether callers are ordered by their key's priority or by arrival only.
     """
 
     class PriorityBy(models.TextChoices):
