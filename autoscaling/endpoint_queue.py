@@ -14,6 +14,7 @@ both sides read it: the gateway queues here, and the autoscaler reads `length` e
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from functools import cache
 
@@ -69,6 +70,37 @@ return {arrival, redis.call('ZCARD', KEYS[1]), #dropped}
 )
 
 
+# The requests in flight on the running replicas (a concurrency limit): a third sorted set, scored by when each
+# request ends. KEYS: line, arrivals, in flight. ARGV: cutoff, now, ends at, member, limit, ttl, ticket or "".
+# A request takes a slot when one is free and nobody waits before it: a new request only when the line is empty,
+# a queued one (its ticket) only when its place is within the free slots. Returns {1 or 0, in flight, dropped}.
+_ACQUIRE = (
+    _EXPIRE
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[2])
+local running = redis.call('ZCARD', KEYS[3])
+local free = tonumber(ARGV[5]) - running
+local ahead = 0
+if ARGV[7] == '' then
+  ahead = redis.call('ZCARD', KEYS[1])
+else
+  ahead = redis.call('ZRANK', KEYS[1], ARGV[7]) or 0
+end
+if free <= 0 or ahead >= free then return {0, running, #dropped} end
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+redis.call('EXPIRE', KEYS[3], ARGV[6])
+return {1, running + 1, #dropped}
+"""
+)
+
+
+@dataclass(frozen=True)
+class Slot:
+    taken: bool  # the request may run now
+    in_flight: int  # requests running on the replicas (with this one when taken)
+    dropped: int  # line entries dropped for waiting past the timeout (counted by the caller, once)
+
+
 @dataclass(frozen=True)
 class QueueState:
     position: int  # 1-based place in the line; 0: not in it (full, unknown or expired ticket)
@@ -94,13 +126,13 @@ def _script(source: str):
 def _keys(deployment_id) -> list[str]:
     prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
     base = f"{prefix}:serving:queue:{deployment_id}"
-    return [f"{base}:line", f"{base}:arrivals"]
+    return [f"{base}:line", f"{base}:arrivals", f"{base}:inflight"]
 
 
 def join(*, deployment_id, ticket: str, priority: int, now: float, max_length: int, timeout_s: int) -> QueueState:
     """Put a request in the line (after dropping what expired); position 0 when the line is full."""
     position, length, dropped = _script(_JOIN)(
-        keys=_keys(deployment_id),
+        keys=_keys(deployment_id)[:2],
         args=[now - timeout_s, ticket, priority * PRIORITY_SPAN + now, now, max_length, 2 * timeout_s + 60],
     )
     return QueueState(int(position), int(length), int(dropped))
@@ -108,16 +140,27 @@ def join(*, deployment_id, ticket: str, priority: int, now: float, max_length: i
 
 def position(*, deployment_id, ticket: str, now: float, timeout_s: int) -> QueueState:
     """Where a ticket stands now (0: not in the line: expired or never there)."""
-    place, length, dropped = _script(_POSITION)(keys=_keys(deployment_id), args=[now - timeout_s, ticket])
+    place, length, dropped = _script(_POSITION)(keys=_keys(deployment_id)[:2], args=[now - timeout_s, ticket])
     return QueueState(int(place), int(length), int(dropped))
 
 
 def leave(*, deployment_id, ticket: str, now: float, timeout_s: int) -> QueueState:
     """Take a ticket out of the line to be served; arrival None when it was not there (expired or unknown)."""
-    arrival, length, dropped = _script(_LEAVE)(keys=_keys(deployment_id), args=[now - timeout_s, ticket])
+    arrival, length, dropped = _script(_LEAVE)(keys=_keys(deployment_id)[:2], args=[now - timeout_s, ticket])
     return QueueState(0, int(length), int(dropped), float(arrival) if arrival else None)
 
 
 def length(*, deployment_id) -> int:
     """Entries in the line now (expired ones included until the next operation drops them)."""
     return int(_client(settings.REDIS_URL).zcard(_keys(deployment_id)[0])) if available() else 0
+
+
+def acquire(*, deployment_id, ticket: str, now: float, hold_s: float, limit: int, timeout_s: int) -> Slot:
+    """Take one of `limit` slots on the running replicas for `hold_s` seconds (the request's run), if one is free
+    and no one waits before this request (a ticket keeps its place; a new request queues behind a non-empty line)."""
+    member = ticket or uuid.uuid4().hex
+    taken, running, dropped = _script(_ACQUIRE)(
+        keys=_keys(deployment_id),
+        args=[now - timeout_s, now, now + hold_s, member, limit, int(hold_s) + 60, ticket],
+    )
+    return Slot(bool(taken), int(running), int(dropped))

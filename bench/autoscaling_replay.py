@@ -4,6 +4,7 @@ plus pre-warmed pools (at two autoscaling targets) — through the request queue
 
     python bench/autoscaling_replay.py            # the day, every deployment, every way (3-10 minutes)
     python bench/autoscaling_replay.py --hours 6  # a shorter day
+    python bench/autoscaling_replay.py --quick    # a smoke run (3 hours)
 
 Pure Python (no Django, no database), one-second steps in accelerated time, seeded. What runs is the product's
 own code: the autoscaler's decision (`autoscaling.decide.decide`, every 15 s on per-minute samples, as the beat
@@ -261,7 +262,7 @@ class Run:
         policy = self.policy
         decision = decide(
             current=self.asked, samples=self.samples, policy=policy, now=now, target=policy.target,
-            last_change=self.last_change,
+            last_change=self.last_change, queue_now=self.queue.length,
         )  # fmt: skip
         if decision.desired == self.asked:
             return
@@ -269,8 +270,9 @@ class Run:
         self.last_change = LastChange(at=now, direction=decision.direction)
         if decision.desired > self.asked:
             for _ in range(decision.desired - self.asked):
-                # As in the product, a pool serves wakes only; replicas added to a serving deployment start cold.
-                self.starting.append(now + self._start(now, None))
+                # As in the product (autoscaling.services._pool_scale_ups), each added replica takes a standby of
+                # its GPU type while one is free, and starts cold otherwise.
+                self.starting.append(now + self._start(now, self.pool))
         else:
             drop = self.asked - decision.desired
             cancel = min(drop, len(self.starting))
@@ -312,7 +314,10 @@ def _q(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=int, default=24)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 3 simulated hours (about a minute)")
     args = parser.parse_args()
+    if args.quick:
+        args.hours = 3
     started = time.perf_counter()
     high, low = HEADROOMS
     modes = (  # name, mode, pool, headroom

@@ -143,8 +143,26 @@ def dispatch(endpoint: Endpoint, request: RequestInfo) -> Outcome:
         state = row.status if row is not None else "absent"
         why = f"No running {endpoint.component_key!r} serves this endpoint now ({state})"
         return _wait(endpoint, request, why, 5)
-    if request.ticket and queue.available():  # the queue's settings are read only here: no query on the plain path
-        settings = selectors.queue_settings(deployment_id=deployment.pk)
+    settings = endpoint_settings(deployment)  # joined to the key's query: no query of its own
+    if settings.concurrency_per_replica and queue.available():
+        replicas = max(1, int((row.job.resources if row.job_id else {}).get("replicas", 1)))
+        limit = replicas * settings.concurrency_per_replica
+        hold = (sized_latency(deployment.plan) or {}).get("e2e_s") or 1.0
+        slot = queue.acquire(
+            deployment_id=deployment.pk,
+            ticket=request.ticket,
+            now=request.received_at.timestamp(),
+            hold_s=hold,
+            limit=limit,
+            timeout_s=settings.timeout_s,
+        )
+        if not slot.taken:
+            why = (
+                f"The {replicas} running replica(s) of {endpoint.component_key!r} are saturated "
+                f"({slot.in_flight} of {limit} requests in flight)"
+            )
+            return _wait(endpoint, request, why, max(1, math.ceil(hold)), settings=settings)
+    if request.ticket and queue.available():
         left = queue.leave(
             deployment_id=deployment.pk,
             ticket=request.ticket,
@@ -160,11 +178,21 @@ def dispatch(endpoint: Endpoint, request: RequestInfo) -> Outcome:
     return Outcome(200, simulated_response(endpoint, request, row), {}, "served")
 
 
-def _wait(endpoint: Endpoint, request: RequestInfo, why: str, retry: int) -> Outcome:
+def endpoint_settings(deployment: UseCaseDeployment) -> EndpointQueue:
+    """The endpoint queue's settings, from the row the key's query joined (the defaults when it has none)."""
+    try:
+        return deployment.endpoint_queue
+    except EndpointQueue.DoesNotExist:
+        return EndpointQueue(deployment_id=deployment.pk)
+
+
+def _wait(
+    endpoint: Endpoint, request: RequestInfo, why: str, retry: int, *, settings: EndpointQueue | None = None
+) -> Outcome:
     """Put the request in (or keep it in) the endpoint's queue: 503 with its place and ticket, or 429 when full."""
     if not queue.available():
         return _error(503, f"{why}; retry later.", counter="unavailable", headers={"Retry-After": str(retry)})
-    settings = selectors.queue_settings(deployment_id=endpoint.deployment.pk)
+    settings = settings or endpoint_settings(endpoint.deployment)
     now = request.received_at.timestamp()
     priority = request.priority if settings.priority_by == EndpointQueue.PriorityBy.KEY else DEFAULT_PRIORITY
     deployment_id = endpoint.deployment.pk

@@ -12,6 +12,7 @@ MAX_PRIORITY = 9  # key priorities 0 (first in the queue) .. 9 (last)
 DEFAULT_PRIORITY = 5
 MAX_QUEUE_LENGTH = 5000  # per endpoint; a bound on what one atomic queue operation (a Redis script) handles
 MAX_QUEUE_TIMEOUT = 3600  # seconds
+MAX_CONCURRENCY_PER_REPLICA = 4096
 
 
 class DeploymentKey(models.Model):
@@ -126,6 +127,11 @@ class EndpointQueue(models.Model):
         default=DEFAULT_TIMEOUT_S, validators=[MinValueValidator(1), MaxValueValidator(MAX_QUEUE_TIMEOUT)]
     )
     priority_by = models.CharField(max_length=10, choices=PriorityBy.choices, default=PriorityBy.KEY)
+    # Requests one running replica of the routed component takes at once; past replicas x this, requests queue.
+    # Null: no limit (a running component takes every request).
+    concurrency_per_replica = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(MAX_CONCURRENCY_PER_REPLICA)]
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -18,8 +18,11 @@ def key_list(*, user, deployment: UseCaseDeployment) -> QuerySet[DeploymentKey]:
 
 
 def key_for_secret(*, digest: str) -> DeploymentKey | None:
-    """The key with this digest, with its deployment (one query); None when no key has it."""
-    return DeploymentKey.objects.select_related("deployment").filter(digest=digest).first()
+    """The key with this digest, with its deployment and its endpoint queue's settings (one query); None when no
+    key has it."""
+    return (
+        DeploymentKey.objects.select_related("deployment", "deployment__endpoint_queue").filter(digest=digest).first()
+    )
 
 
 def deployment_for_slug(*, slug: str) -> UseCaseDeployment | None:
@@ -33,7 +36,17 @@ def serving_component(*, deployment_id, key: str) -> ComponentDeployment | None:
             deployment_id=deployment_id, key=key, retired_at__isnull=True, is_candidate=False
         )
         .select_related("job")
-        .only("pk", "key", "status", "revision", "generation", "component_version", "outputs", "job__name")
+        .only(
+            "pk",
+            "key",
+            "status",
+            "revision",
+            "generation",
+            "component_version",
+            "outputs",
+            "job__name",
+            "job__resources",
+        )
         .first()
     )
 

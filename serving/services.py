@@ -167,7 +167,7 @@ def traffic_count(*, deployment_id, at: datetime, column: str = "", extra: dict[
         rows.update(**changes)
 
 
-QUEUE_FIELDS = ("max_length", "timeout_s", "priority_by")
+QUEUE_FIELDS = ("max_length", "timeout_s", "priority_by", "concurrency_per_replica")
 
 
 def queue_settings_set(*, user, deployment: UseCaseDeployment, **fields) -> EndpointQueue:

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from core.api.fields import StrictFieldsMixin
 from serving.models import (
+    MAX_CONCURRENCY_PER_REPLICA,
     MAX_PRIORITY,
     MAX_QUEUE_LENGTH,
     MAX_QUEUE_TIMEOUT,
@@ -85,9 +86,25 @@ class EndpointQueueSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         choices=EndpointQueue.PriorityBy.choices,
         help_text="`key`: callers are ordered by their key's priority, then arrival; `arrival`: FIFO.",
     )
+    concurrency_per_replica = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_CONCURRENCY_PER_REPLICA,
+        help_text="Requests one running replica takes at once; past running replicas x this, requests queue. "
+        "null: no limit.",
+    )
     length = serializers.IntegerField(read_only=True, help_text="Requests waiting now.")
 
     class Meta:
         model = EndpointQueue
-        fields = ["deployment_id", "max_length", "timeout_s", "priority_by", "length", "updated_at"]
+        fields = [
+            "deployment_id",
+            "max_length",
+            "timeout_s",
+            "priority_by",
+            "concurrency_per_replica",
+            "length",
+            "updated_at",
+        ]
         read_only_fields = ["updated_at"]

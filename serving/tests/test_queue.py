@@ -123,6 +123,7 @@ def test_the_defaults_apply_until_set_and_only_writers_change_them(served, membe
         "deployment_id": str(deployment.pk),
         "max_length": 100,
         "timeout_s": 30,
+        "concurrency_per_replica": None,
         "priority_by": "key",
         "length": 0,
         "updated_at": None,
@@ -169,3 +170,43 @@ def test_reading_the_queue_costs_few_queries(served, member_client, django_asser
     deployment, _, _ = served
     with django_assert_max_num_queries(6):
         assert member_client.get(queue_url(deployment)).status_code == 200
+
+
+def test_saturated_running_replicas_queue_requests_and_a_full_queue_is_a_counted_429(served, member_client):
+    deployment, _, secret = served
+    answer = member_client.patch(queue_url(deployment), {"concurrency_per_replica": 2, "max_length": 2}, format="json")
+    assert answer.status_code == 200 and answer.json()["concurrency_per_replica"] == 2, answer.content
+    start = timezone.now().replace(second=0, microsecond=0)
+    answers = []
+    for i in range(5):  # 10 ms apart (equal arrivals would be ordered by ticket)
+        with time_machine.travel(start + timedelta(milliseconds=10 * i), tick=False):
+            # One running replica takes two requests at once; the next wait in the line, the fifth finds it full.
+            answers.append(send(deployment.endpoint_slug, secret))
+    assert [a.status_code for a in answers] == [200, 200, 503, 503, 429]
+    assert (
+        "running replica(s) of 'orchestrator' are saturated (2 of 2 requests in flight)" in answers[2].json()["detail"]
+    )
+    assert answers[3]["X-Queue-Position"] == "2" and "queue is full" in answers[4].json()["detail"]
+    third, fourth = answers[2]["X-Queue-Ticket"], answers[3]["X-Queue-Ticket"]
+    with time_machine.travel(start + timedelta(seconds=2), tick=False):
+        # The first two have run (their simulated time): the second in line is within the 2 free slots ...
+        assert resend(deployment, secret, fourth).status_code == 200
+        # ... and a newcomer does not take the last free slot from the one still waiting: it queues behind it.
+        newcomer = send(deployment.endpoint_slug, secret)
+        assert newcomer.status_code == 503 and newcomer["X-Queue-Position"] == "2"
+        served_third = resend(deployment, secret, third)
+    assert served_third.status_code == 200 and served_third.json()["queue"] == {"waited_ms": 1980}
+    assert counts(deployment) | {"queue_length_max": 0} == {
+        "served": 4,
+        "unavailable": 0,
+        "queued": 3,
+        "queue_full": 1,
+        "queue_timeout": 0,
+        "dequeued": 2,
+        "queue_length_max": 0,
+    }
+
+
+def test_without_a_concurrency_limit_a_running_component_takes_every_request(served):
+    deployment, _, secret = served
+    assert all(send(deployment.endpoint_slug, secret).status_code == 200 for _ in range(5))
