@@ -10,7 +10,7 @@ left, cost over 1 h / 30 d and the current hourly rate.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from celery import current_app
@@ -30,6 +30,16 @@ from observability.workload import targets_of
 from usecases.models import UseCase
 
 logger = logging.getLogger(__name__)
+
+# Collectors of the apps above this one (registered from their AppConfig.ready, so the import points down): each
+# a no-argument factory whose collector `/metrics` reads beside this one, e.g. serving's endpoint queues.
+EXTRA_COLLECTORS: list[Callable[[], Collector]] = []
+
+
+def register_collector(factory: Callable[[], Collector]) -> None:
+    if factory not in EXTRA_COLLECTORS:
+        EXTRA_COLLECTORS.append(factory)
+
 
 DEPLOYMENT_LABELS = ["deployment_id", "deployment", "tenant", "usecase_id"]
 EXPORTED_WINDOWS = ("5m", "1h", "30d")

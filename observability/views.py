@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from observability.exposition import ControlPlaneCollector
+from observability.exposition import EXTRA_COLLECTORS, ControlPlaneCollector
 
 
 def _token_ok(request) -> bool:
@@ -32,5 +32,7 @@ def prometheus_metrics(request):
             return HttpResponse("Only superusers (or the metrics token) may read /metrics.\n", status=403)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ControlPlaneCollector())
+    for factory in EXTRA_COLLECTORS:
+        registry.register(factory())
     encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
     return HttpResponse(encoder(registry), content_type=content_type)
