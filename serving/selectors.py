@@ -67,5 +67,6 @@ def traffic_totals(*, deployment_id, start: datetime, end: datetime) -> dict[str
         queued=Sum("queued"),
         queue_full=Sum("queue_full"),
         queue_timeout=Sum("queue_timeout"),
+        dequeued=Sum("dequeued"),
     )
     return {name: int(value or 0) for name, value in totals.items()}

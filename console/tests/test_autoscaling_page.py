@@ -2,10 +2,12 @@
 decisions marked, and the same tenant and role rules as the API."""
 
 import pytest
+from django.utils import timezone
 
 from autoscaling.models import ScalingDecision
 from autoscaling.selectors import effective_policies
 from deployments.tests.factories import deploy
+from serving.services import traffic_count
 
 pytestmark = pytest.mark.django_db
 
@@ -55,3 +57,11 @@ def test_viewers_look_and_other_tenants_see_nothing(running, viewer_web, other_w
     assert viewer_web.get(url(running)).status_code == 200
     assert viewer_web.post(url(running), form(min_replicas=1, max_replicas=2)).status_code == 403
     assert other_web.get(url(running)).status_code == 404
+
+
+def test_the_page_shows_the_endpoint_queue_counts(running, member_web):
+    traffic_count(deployment_id=running.pk, at=timezone.now(), column="queued", extra={"queue_full": 3, "dequeued": 1})
+    page = member_web.get(url(running)).content.decode()
+    assert 'data-testid="queue-counts"' in page
+    assert "<dt>Queued (24 h)</dt><dd>1</dd>" in page and "<dt>Refused, queue full (24 h)</dt><dd>3</dd>" in page
+    assert "<dt>Served from the queue (24 h)</dt><dd>1</dd>" in page

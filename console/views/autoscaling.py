@@ -13,11 +13,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from autoscaling import selectors, services
+from autoscaling import endpoint_queue, selectors, services
 from autoscaling.policy import SIGNAL_LABELS, SIGNALS
 from console.charts import PlotArea
 from console.views.deployments import _deployment_or_404
 from core.exceptions import ServiceError
+from serving.selectors import traffic_totals
 from tenancy.selectors import user_can_write
 
 CHART = PlotArea(width=720, height=180, left=32, right=32, top=32, bottom=32)
@@ -114,6 +115,9 @@ def deployment_autoscaling_page(request, pk):
             status = 400
     decisions = list(selectors.decision_list(deployment=deployment)[:DECISIONS_SHOWN])
     replicas = selectors.current_replicas(deployment)
+    now = timezone.now()
+    queue = traffic_totals(deployment_id=deployment.pk, start=now - timedelta(hours=24), end=now)
+    queue["length"] = endpoint_queue.length(deployment_id=deployment.pk)
     return render(
         request,
         "console/deployments/autoscaling.html",
@@ -121,7 +125,8 @@ def deployment_autoscaling_page(request, pk):
             "deployment": deployment,
             "components": [(key, form, replicas[key]) for key, form in forms_.items()],
             "decisions": decisions,
-            "chart": replicas_chart(decisions, now=timezone.now()),
+            "chart": replicas_chart(decisions, now=now),
+            "queue": queue,
             "can_write": can_write,
         },
         status=status,
