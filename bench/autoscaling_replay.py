@@ -7,8 +7,9 @@ plus pre-warmed pools (at two autoscaling targets) — through the request queue
     python bench/autoscaling_replay.py --quick    # a smoke run (3 hours)
 
 Pure Python (no Django, no database), one-second steps in accelerated time, seeded. What runs is the product's
-own code: the autoscaler's decision (`autoscaling.decide.decide`, every 15 s on per-minute samples, as the beat
-task does), the request queue (`autoscaling.queue.RequestQueue`: bounded, 30 s timeout, 429s counted), the cold
+own code: the autoscaler's decision (`autoscaling.decide.decide`, every 15 s on per-minute samples plus the queue's
+length at that tick, as the beat task does; scale-ups and wakes take a pool standby while one is free, as
+`autoscaling.services` does), the request queue (`autoscaling.queue.RequestQueue`: bounded, 30 s timeout, 429s counted), the cold
 start model (`autoscaling.coldstart`, the default cluster figures) and the performance model (`sizing.perf`) for
 what a replica carries and its latency at a load. What it leaves out: the database, the job layer and its
 scheduling (capacity is assumed free), draining (a replica removed by a scale-down stops at once), and network
@@ -179,7 +180,7 @@ class Result:
 
 class Run:
     """One deployment through the day, a second at a time: mode "static" (fixed replicas) or "auto" (the
-    autoscaler with scale to zero; with `pool`, wakes take a pre-warmed standby when one is free)."""
+    autoscaler with scale to zero; with `pool`, wakes and scale-ups take a pre-warmed standby when one is free)."""
 
     def __init__(
         self, spec: Spec, *, hours: int, mode: str, pool: Pool | None, static_replicas: int, headroom: float = 0.7

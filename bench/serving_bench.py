@@ -3,7 +3,7 @@
     python bench/serving_bench.py            # PostgreSQL + Redis (needs both running), 2000 rounds per case
     python bench/serving_bench.py --quick    # 200 rounds: a smoke run
 
-Creates (and drops) its own PostgreSQL database `uf_bench_serving`; the cache is Redis (`BENCH_REDIS_URL`, default
+Creates (and drops) its own PostgreSQL database `ucf_18_bench_serving`; the cache is Redis (`BENCH_REDIS_URL`, default
 db 9), as in production, so the rate limiter's INCR and GET are real round trips. One simple-rag-v1 deployment
 runs on a simulated cluster with a key whose limit is never reached.
 
@@ -32,7 +32,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DB_NAME = "uf_bench_serving"
+DB_NAME = "ucf_18_bench_serving"
 
 
 def setup_environment() -> None:
@@ -40,7 +40,7 @@ def setup_environment() -> None:
     subprocess.run([*psql, f"DROP DATABASE IF EXISTS {DB_NAME}"], check=True)
     subprocess.run([*psql, f"CREATE DATABASE {DB_NAME}"], check=True)
     os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
-    os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+    os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
     os.environ["DEBUG"] = "false"
     os.environ["LOG_LEVEL"] = "ERROR"
