@@ -11,10 +11,10 @@ own code: the autoscaler's decision (`autoscaling.decide.decide`, every 15 s on 
 length at that tick, as the beat task does; scale-ups and wakes take a pool standby while one is free, as
 `autoscaling.services` does), the request queue (`autoscaling.queue.RequestQueue`: bounded, 30 s timeout, 429s
 counted), the cold start model (`autoscaling.coldstart`, the default cluster figures) and the performance model
-(`sizing.perf`) for what a replica carries and its latency at a load. What it leaves out: the database, the job layer and its
-scheduling (capacity is assumed free), draining (a replica removed by a scale-down stops at once), and network
-time. A request is within its SLO when its queue wait plus the replica's TTFT at that load is within the use
-case's TTFT target; a rejected request counts as outside.
+(`sizing.perf`) for what a replica carries and its latency at a load. What it leaves out: the database, the job
+layer and its scheduling (capacity is assumed free), draining (a replica removed by a scale-down stops at once),
+and network time. A request is within its SLO when its queue wait plus the replica's TTFT at that load is within
+the use case's TTFT target; a rejected request counts as outside.
 """
 
 from __future__ import annotations
