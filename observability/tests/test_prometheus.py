@@ -154,7 +154,7 @@ def test_a_scrape_costs_the_same_queries_for_one_or_two_deployments(collected, a
     one = scrape()
     running_deployment(user=admin_user, project=project, tenant=tenant, name="second")
     two = scrape()
-    assert one == two <= 12
+    assert one == two <= 13  # 12 of the control plane + 1 of serving's endpoint queues (serving/exposition.py)
 
 
 def test_the_grafana_dashboard_is_valid_and_asks_only_for_exported_series(collected, superuser):
