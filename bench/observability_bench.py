@@ -28,6 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -52,7 +53,11 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="the database an earlier --keep run left; no collection")
     parser.add_argument("--keep", action="store_true", help="leave the database for a later --reuse run")
     parser.add_argument("--copy-days", action="store_true", help="simulate one day of history, copy it to days 2-7")
+    parser.add_argument("--fresh-history", action="store_true", help="with --reuse: simulate the history again")
+    parser.add_argument("--quick", action="store_true", help="smoke: 20 deployments, 1 pass, 5 runs")
     args = parser.parse_args()
+    if args.quick:
+        args.count, args.minutes, args.runs = 20, 1, 5
     db = setup_database(reuse=args.reuse)
     import django
 
@@ -71,7 +76,6 @@ def run(args) -> None:
     import json
 
     from django.db import connection
-    from django.db.models import Q, Sum
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
@@ -79,19 +83,13 @@ def run(args) -> None:
     from deployments.models import ComponentDeployment, UseCaseDeployment, endpoint_slug_for
     from deployments.services import deployment_create
     from deployments.tests.factories import make_cluster, seed_system_templates
-    from jobs.drivers import get_driver
     from jobs.models import Job
-    from observability.collect import floor_minute, metrics_collect, rollup_from_window, slo_hours_refresh
+    from observability.collect import floor_minute, metrics_collect
     from observability.models import MetricRollup
-    from observability.query import range_query
-    from observability.selectors import deployment_slo
-    from observability.sketch import sketch_from_json, sketch_new
-    from observability.workload import expected_for, serving_for
     from templates_app.models import UseCaseTemplate
     from tenancy.tests.factories import MembershipFactory, ProjectFactory, TenantFactory, UserFactory
     from usecases import services as usecase_services
     from usecases.bootstrap import FIXTURE
-    from usecases.models import UseCase
 
     def setup_and_collect():
         usecase_services.usecases_import(data=json.loads(FIXTURE.read_text(encoding="utf-8")))
@@ -167,7 +165,27 @@ def run(args) -> None:
     else:
         first, cluster, components, now = setup_and_collect()
 
-    # History for the query deployments: 24 h of minutes for the range query; 7 d minutes + 23 d hours for the SLO.
+    kept = MetricRollup.objects.filter(deployment=first, resolution=MetricRollup.Resolution.MINUTE)
+    if args.reuse and not args.fresh_history and kept.count() >= 1440:
+        # The history an earlier run wrote: query it where it ends (its "now"), so a re-run only measures.
+        now = kept.latest("start").start + timedelta(minutes=1)
+        print(f"reusing the history of bench-0: {MetricRollup.objects.filter(deployment=first).count()} rows")
+    else:
+        now = make_history(first, cluster, components, now, copy_days=args.copy_days)
+    measure(first, now, runs=args.runs)
+
+
+def make_history(first, cluster, components, now, *, copy_days: bool):
+    """History for the query deployment: 24 h of minutes for the range query; 7 d minutes + 23 d hours for the SLO."""
+    from django.db import connection
+
+    from jobs.drivers import get_driver
+    from observability.collect import rollup_from_window, slo_hours_refresh
+    from observability.models import MetricRollup
+    from observability.workload import expected_for, serving_for
+    from sizing.loadsim import simulate_llm
+    from usecases.models import UseCase
+
     usecase = UseCase.objects.get(unique_id="ambient_scribe")
     expected = expected_for(first, usecase=usecase, monitoring=None)
     driver = get_driver(cluster)
@@ -178,20 +196,18 @@ def run(args) -> None:
     t0 = time.perf_counter()
     for component in components:
         s = serving if component.key == "llm" else None
-        days = 1 if args.copy_days else 7
+        days = 1 if copy_days else 7
         windows = driver.read_metrics(job=component.job, start=now - timedelta(days=days), end=now,
                                       profile=expected.profile, serving=s)  # fmt: skip
         cost = component.job.hourly_rate / 60
         day = [rollup_from_window(first, component.key, w, cost, expected.targets if s else {}, s is not None)
                for w in windows]  # fmt: skip
         history.extend(day)
-        for back in range(1, 7 if args.copy_days else 0):  # days 2-7: day 1's rows, shifted (same sizes, cheaper)
+        for back in range(1, 7 if copy_days else 0):  # days 2-7: day 1's rows, shifted (same sizes, cheaper)
             for row in day:
                 copy = MetricRollup(**{f.attname: getattr(row, f.attname) for f in MetricRollup._meta.concrete_fields})
                 copy.pk, copy.start = None, row.start - timedelta(days=back)
                 history.append(copy)
-    from sizing.loadsim import simulate_llm
-
     hour = (now - timedelta(days=30)).replace(minute=0)
     while hour < now - timedelta(days=7):
         w = simulate_llm(profile=expected.profile, serving=serving, start=hour, seconds=3600, key="llm")
@@ -204,62 +220,73 @@ def run(args) -> None:
     print(f"history for one deployment: {len(history)} rows in {time.perf_counter() - t0:.1f} s")
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE observability_metricrollup")  # the visibility map for index-only scans
+        cursor.execute("VACUUM ANALYZE observability_slohour")
+    return now
 
-    def timed(fn) -> tuple[float, float, int]:
-        samples = []
-        for _ in range(args.runs):
-            with CaptureQueriesContext(connection) as queries:
-                t = time.perf_counter()
-                fn()
-                samples.append((time.perf_counter() - t) * 1000)
-        return statistics.median(samples), percentile(samples, 99), len(queries)
+
+def measure(first, now, *, runs: int) -> None:
+    """Each query now and as it was before (bench/observability_before.py), alternated run by run on the same data,
+    so a loaded machine slows both alike: median and p99 of `runs`, queries per call, the load average."""
+    import observability_before as before
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from observability.collect import slo_hours_refresh
+    from observability.models import MetricRollup
+    from observability.query import range_query
+    from observability.selectors import deployment_slo
 
     names = ["vllm:time_to_first_token_seconds", "vllm:request_success_total", "DCGM_FI_DEV_GPU_UTIL"]
-    for label, component in (("llm component", "llm"), ("all components", "")):
-        median, p99, q = timed(lambda c=component: range_query(deployment_id=first.pk, names=names,
-                                                               start=now - timedelta(hours=24), end=now, step=60,
-                                                               component=c))  # fmt: skip
-        print(f"24 h range query, 1-minute step, 3 names ({label}): median {median:.1f} ms, p99 {p99:.1f} ms, "
-              f"{q} queries")  # fmt: skip
-
-    # The same answers the way they were computed before (same run, same data): every latency sketch decoded into a
-    # DDSketch and merged; the 30-day window as one SUM over every LLM rollup of the 30 days.
-    def range_before(component: str):
-        rows = MetricRollup.objects.filter(deployment_id=first.pk, start__gte=now - timedelta(hours=24), start__lt=now)
-        if component:
-            rows = rows.filter(component_key=component)
-        merged: dict = {}
-        for start, ttft in rows.values_list("start", "ttft").iterator(chunk_size=2000):
-            if ttft and ttft.get("n"):
-                merged.setdefault(start, sketch_new()).merge(sketch_from_json(ttft))
-        return {k: [v.get_quantile_value(q) for q in (0.5, 0.9, 0.99)] for k, v in merged.items()}
-
-    for label, component in (("llm component", "llm"), ("all components", "")):
-        median, p99, q = timed(lambda c=component: range_before(c))
-        print(f"  before (DDSketch objects, TTFT only) ({label}): median {median:.1f} ms, p99 {p99:.1f} ms")
-
-    median, p99, q = timed(lambda: deployment_slo(deployment=first, now=now))
-    print(f"30-day SLO query: median {median:.1f} ms, p99 {p99:.1f} ms, {q} queries")
-
-    def slo_before():
-        since = Q(start__gte=now - timedelta(days=30), start__lt=now)
-        aggregates = {f"{c}_{w}": Sum(c, filter=since) for c in ("requests", "errors", "ttft_good", "itl_good",
-                                                                 "e2e_good") for w in range(5)}  # fmt: skip
-        return list(MetricRollup.objects.filter(deployment_id__in=[first.pk], is_llm=True,
-                                                start__gte=now - timedelta(days=30), start__lt=now)
-                    .values("deployment_id").annotate(**aggregates))  # fmt: skip
-
-    median, p99, q = timed(slo_before)
-    print(
-        f"  before (one SUM over every LLM rollup of 30 days, 25 aggregates): median {median:.1f} ms, p99 {p99:.1f} ms"
-    )
+    day = {"deployment_id": first.pk, "names": names, "start": now - timedelta(hours=24), "end": now, "step": 60}
+    e2e = {**day, "names": ["vllm:e2e_request_latency_seconds"]}
+    cases = [
+        ("24 h range query, 1-min step, TTFT quantiles + request rate + GPU util, LLM component",
+         lambda: range_query(component="llm", **day), lambda: before.range_query(component="llm", **day)),
+        ("the same over all 4 components",
+         lambda: range_query(**day), lambda: before.range_query(**day)),
+        ("24 h, 1-min step, end-to-end quantiles over all 4 components (a merge of 4 sketches per point)",
+         lambda: range_query(**e2e), lambda: before.range_query(**e2e)),
+        ("24 h, 10-min step (the console's 24 h chart), TTFT quantiles, LLM component",
+         lambda: range_query(component="llm", **{**day, "step": 600}),
+         lambda: before.range_query(component="llm", **{**day, "step": 600})),
+        ("30-day SLO (deployment_slo)",
+         lambda: deployment_slo(deployment=first, now=now), lambda: before.deployment_slo(deployment=first, now=now)),
+    ]  # fmt: skip
+    for label, new, old in cases:
+        assert _comparable(new()) == _comparable(old()), label  # the same answer both ways
+        samples: dict[str, list[float]] = {"now": [], "before": []}
+        queries: dict[str, int] = {}
+        loads = []
+        for _ in range(runs):
+            for way, fn in (("now", new), ("before", old)):
+                with CaptureQueriesContext(connection) as captured:
+                    t = time.perf_counter()
+                    fn()
+                    samples[way].append((time.perf_counter() - t) * 1000)
+                queries[way] = len(captured)
+            loads.append(os.getloadavg()[0])
+        print(label)
+        for way in ("now", "before"):
+            values = samples[way]
+            print(f"  {way:6}: median {statistics.median(values):7.1f} ms  p99 {percentile(values, 99):7.1f} ms  "
+                  f"{queries[way]} queries")  # fmt: skip
+        print(f"  load average (1 min) during the runs: {min(loads):.1f}-{max(loads):.1f}")
     last_collected = MetricRollup.objects.exclude(deployment=first).latest("start").start
-    with CaptureQueriesContext(connection) as queries:
+    with CaptureQueriesContext(connection) as captured:
         t = time.perf_counter()
         slo_hours_refresh(start=last_collected, end=last_collected + timedelta(minutes=1))
         refresh = (time.perf_counter() - t) * 1000
     print(f"SLO hours refresh at collection (every deployment's hour of the last collected minute): {refresh:.0f} ms, "
-          f"{len(queries)} queries")  # fmt: skip
+          f"{len(captured)} queries")  # fmt: skip
+
+
+def _comparable(answer):
+    """An answer with floats rounded to 9 digits (the SLO sums may add in another order)."""
+    if isinstance(answer, dict):
+        return {k: _comparable(v) for k, v in answer.items()}
+    if isinstance(answer, list):
+        return [_comparable(v) for v in answer]
+    return round(answer, 9) if isinstance(answer, float) else answer
 
 
 if __name__ == "__main__":

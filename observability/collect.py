@@ -16,7 +16,13 @@ from deployments.models import ComponentDeployment, UseCaseDeployment
 from jobs.drivers import get_driver
 from jobs.models import Job
 from observability.models import DeploymentMonitoring, MetricRollup, SloHour
-from observability.sketch import sketch_count_at_most, sketch_from_values, sketch_merge_json, sketch_to_json
+from observability.sketch import (
+    sketch_count_at_most,
+    sketch_from_values,
+    sketch_merge_json,
+    sketch_to_json,
+    stored_quantiles,
+)
 from observability.workload import expected_for, serving_for
 from usecases.models import UseCase
 
@@ -123,6 +129,7 @@ def rollup_from_window(
 ) -> MetricRollup:
     sketches = {name: sketch_from_values(getattr(window, name)) for name in ("ttft", "itl", "e2e")}
     good = {name: sketch_count_at_most(sketches[name], target) for name, target in targets.items()}
+    quantiles = {column: v for name, sketch in sketches.items() for column, v in stored_quantiles(name, sketch).items()}
     return MetricRollup(
         deployment=deployment,
         component_key=key,
@@ -146,6 +153,7 @@ def rollup_from_window(
         ttft_good=good.get("ttft"),
         itl_good=good.get("itl"),
         e2e_good=good.get("e2e"),
+        **quantiles,
     )
 
 
@@ -211,4 +219,6 @@ def _fold(hour: datetime, deployment_id, key: str, group: list[MetricRollup]) ->
     for name in ("ttft", "itl", "e2e"):
         merged = sketch_merge_json(getattr(r, name) for r in group)
         setattr(folded, name, sketch_to_json(merged) if merged.count else None)
+        for column, value in stored_quantiles(name, merged).items():
+            setattr(folded, column, value)
     return folded

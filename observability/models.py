@@ -75,6 +75,21 @@ class MetricRollup(models.Model):
     ttft_good = models.FloatField(null=True, blank=True)
     itl_good = models.FloatField(null=True, blank=True)
     e2e_good = models.FloatField(null=True, blank=True)
+    # The row's own sketch read at the quantiles charts and rules ask for (observability.sketch.STORED_QUANTILES),
+    # taken when the row is written: a range query whose step holds one row per component reads these plain
+    # columns instead of decoding a sketch per point. Null when the sketch is.
+    ttft_p50 = models.FloatField(null=True, blank=True)
+    ttft_p90 = models.FloatField(null=True, blank=True)
+    ttft_p95 = models.FloatField(null=True, blank=True)
+    ttft_p99 = models.FloatField(null=True, blank=True)
+    itl_p50 = models.FloatField(null=True, blank=True)
+    itl_p90 = models.FloatField(null=True, blank=True)
+    itl_p95 = models.FloatField(null=True, blank=True)
+    itl_p99 = models.FloatField(null=True, blank=True)
+    e2e_p50 = models.FloatField(null=True, blank=True)
+    e2e_p90 = models.FloatField(null=True, blank=True)
+    e2e_p95 = models.FloatField(null=True, blank=True)
+    e2e_p99 = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["deployment", "start"]

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.db.models import Q
+
 from observability.models import MetricRollup
-from observability.sketch import Bins
+from observability.sketch import STORED_QUANTILES, Bins, quantile_column
 
 LATENCIES = {
     "vllm:time_to_first_token_seconds": "ttft",
@@ -50,7 +52,13 @@ class _Bucket:
     starts: set
     sums: dict
     counts: dict
-    sketches: dict
+    sketches: dict  # latency name: Bins merged from the stored sketches (steps where several rows carry one)
+    single: dict  # latency name: the quantiles of the bucket's one row, read from its stored columns
+    carriers: dict  # latency name: how many rows of the bucket carry a sketch
+
+
+def _bucket() -> _Bucket:
+    return _Bucket(set(), defaultdict(float), defaultdict(int), {}, {}, defaultdict(int))
 
 
 def range_query(
@@ -65,46 +73,82 @@ def range_query(
     llm_only: bool = False,
 ):
     """A Prometheus matrix: one series per name (and per quantile for latencies), points at each step's start
-    (`llm_only`: over the LLM components alone, the ones the SLO holds to their targets)."""
+    (`llm_only`: over the LLM components alone, the ones the SLO holds to their targets).
+
+    A latency point whose step holds one row with a sketch (a component at its own resolution: the common 1-minute
+    chart) is read from that row's stored quantile columns; only the steps that merge several rows read and merge
+    their sketches, in a second query. Both answer the same values (the columns are that sketch's quantiles)."""
     columns = {"start", "resolution", "is_llm"}
+    stored = all(q in STORED_QUANTILES for q in quantiles)
+    latencies = {name: LATENCIES[name] for name in names if name in LATENCIES}
     for name in names:
         if name in LATENCIES:
-            columns.add(LATENCIES[name])
+            columns.update(_quantile_columns(LATENCIES[name], quantiles) if stored else (LATENCIES[name],))
         elif name in RATES:
             columns.update(("requests", "errors") if RATES[name] == "success" else (RATES[name],))
         elif name in SUMMED_GAUGES:
             columns.add(SUMMED_GAUGES[name])
         elif name in SHARE_GAUGES:
             columns.add(SHARE_GAUGES[name][0])
-        else:
+        elif name == COST:
             columns.add("cost")
     rows = MetricRollup.objects.filter(deployment_id=deployment_id, start__gte=start, start__lt=end)
     if component:
         rows = rows.filter(component_key=component)
     if llm_only:
         rows = rows.filter(is_llm=True)
-    buckets: dict[int, _Bucket] = defaultdict(lambda: _Bucket(set(), defaultdict(float), defaultdict(int), {}))
-    for row in rows.values(*sorted(columns)).iterator(chunk_size=2000):
+    buckets: dict[int, _Bucket] = defaultdict(_bucket)
+    for row in rows.values(*sorted(columns)):
         index = int((row["start"] - start).total_seconds() // step)
         bucket = buckets[index]
         bucket.starts.add((row["start"], row["resolution"]))
-        _accumulate(bucket, row, names)
+        _accumulate(bucket, row, names, stored, quantiles)
+    merging = {
+        sketch
+        for name, sketch in latencies.items()
+        if not stored or any(b.carriers[name] > 1 for b in buckets.values())
+    }
+    if merging:
+        _merge_sketches(rows, buckets, start, step, latencies, merging, stored)
     result = []
     for name in names:
         result.extend(_series(name, buckets, start, step, component, quantiles))
     return {"status": "success", "data": {"resultType": "matrix", "result": result}}
 
 
-def _accumulate(bucket: _Bucket, row: dict, names: list[str]) -> None:
-    seconds = row["resolution"]
-    for name in names:
-        if name in LATENCIES:
-            data = row[LATENCIES[name]]
+def _quantile_columns(sketch: str, quantiles) -> list[str]:
+    return [quantile_column(sketch, q) for q in quantiles]
+
+
+def _merge_sketches(rows, buckets: dict, start: datetime, step: int, latencies: dict, merging: set, stored: bool):
+    """Merge the stored sketches of `merging` into the steps that need it (every step unless `stored`: there only
+    those where several rows carry one)."""
+    wanted = {name: sketch for name, sketch in latencies.items() if sketch in merging}
+    carrying = Q()
+    for sketch in merging:
+        carrying |= Q(**{f"{sketch}__isnull": False})
+    for row in rows.filter(carrying).values("start", *sorted(merging)):
+        bucket = buckets[int((row["start"] - start).total_seconds() // step)]
+        for name, sketch in wanted.items():
+            if stored and bucket.carriers[name] < 2:
+                continue
+            data = row[sketch]
             if data and data.get("n"):
                 bins = bucket.sketches.get(name)
                 if bins is None:
                     bins = bucket.sketches[name] = Bins()
                 bins.add_json(data)
+
+
+def _accumulate(bucket: _Bucket, row: dict, names: list[str], stored: bool, quantiles) -> None:
+    seconds = row["resolution"]
+    for name in names:
+        if name in LATENCIES:
+            if stored:
+                values = [row[c] for c in _quantile_columns(LATENCIES[name], quantiles)]
+                if values and values[0] is not None:
+                    bucket.carriers[name] += 1
+                    bucket.single[name] = values
         elif name in RATES:
             column = RATES[name]
             value = row["requests"] - row["errors"] if column == "success" else row[column]
@@ -126,10 +170,15 @@ def _series(name: str, buckets: dict, start: datetime, step: int, component: str
         series = []
         values: dict[float, list] = {q: [] for q in quantiles}
         for index in sorted(buckets):
-            bins = buckets[index].sketches.get(name)
-            if bins is None:
+            bucket = buckets[index]
+            bins = bucket.sketches.get(name)
+            if bins is not None:
+                answers = bins.quantiles(quantiles)
+            elif bucket.carriers[name] == 1:
+                answers = bucket.single[name]
+            else:
                 continue
-            for q, value in zip(quantiles, bins.quantiles(quantiles), strict=True):
+            for q, value in zip(quantiles, answers, strict=True):
                 if value is not None:
                     values[q].append([_ts(start, index, step), _fmt(value)])
         for q in quantiles:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db import connection
+from django.db.models import Count, F, Q, Sum, Value
 
 from deployments.models import UseCaseDeployment
 from observability.models import Alert, AlertRule, DeploymentMonitoring, MetricRollup, NotificationChannel, SloHour
@@ -60,61 +61,55 @@ def deployment_objective(deployment: UseCaseDeployment) -> Decimal:
 
 
 def attainment_windows(*, deployment_ids: list, now: datetime) -> dict:
-    """{deployment id: {window: WindowAttainment}} over the LLM components, in two queries: the windows up to 6 h
-    (and the current hour) from the minute rollups, the 30 days from the hourly SLO sums plus the current hour."""
+    """{deployment id: {window: WindowAttainment}} over the LLM components, in one SQL statement: the windows up to
+    6 h (and the current hour) summed from the minute rollups, the 30 days from the hourly SLO sums plus the current
+    hour's minutes, both read by index and aggregated together."""
     this_hour = now.replace(minute=0, second=0, microsecond=0)
-    short = {name: span for name, span in WINDOWS.items() if name != BUDGET_WINDOW}
-    spans = {**short, CURRENT_HOUR: now - this_hour}
-    aggregates = {}
-    for name, span in spans.items():
-        since = Q(start__gte=now - span, start__lt=now)
-        for column in ("requests", "errors", *(f"{t}_good" for t in TARGETS)):
-            aggregates[f"{name}__{column}"] = Sum(column, filter=since)
-    recent = (
+    columns = ("requests", "errors", *(f"{t}_good" for t in TARGETS))
+    minutes = (
         MetricRollup.objects.filter(
-            deployment_id__in=deployment_ids, is_llm=True, start__gte=now - max(spans.values()), start__lt=now
+            deployment_id__in=deployment_ids, is_llm=True, start__gte=now - WINDOWS["6h"], start__lt=now
         )
-        .values("deployment_id")
-        .annotate(**aggregates)
+        .values(d=F("deployment_id"), t=F("start"), hourly=Value(0), **{f"c_{c}": F(c) for c in columns})
         .order_by()
     )
-    month = (
+    hours = (
         SloHour.objects.filter(
             deployment_id__in=deployment_ids, hour__gte=now - WINDOWS[BUDGET_WINDOW], hour__lt=this_hour
         )
-        .values("deployment_id")
-        .annotate(**{f"{BUDGET_WINDOW}__{c}": Sum(c) for c in ("requests", "errors", *(f"{t}_good" for t in TARGETS))})
+        .values(d=F("deployment_id"), t=F("hour"), hourly=Value(1), **{f"c_{c}": F(c) for c in columns})
         .order_by()
     )
-    sums: dict = {}
-    for row in [*recent, *month]:
-        sums.setdefault(row.pop("deployment_id"), {}).update(row)
+    adapt = connection.ops.adapt_datetimefield_value
+    conditions = {name: ("hourly = 0 AND t >= %s", [adapt(now - span)]) for name, span in WINDOWS.items()}
+    conditions[BUDGET_WINDOW] = ("(hourly = 1 OR t >= %s)", [adapt(this_hour)])
+    select, params = [], []
+    for condition, values in conditions.values():
+        for column in columns:
+            select.append(f"SUM(CASE WHEN {condition} THEN c_{column} END)")
+            params.extend(values)
+    minutes_sql, minutes_params = minutes.query.sql_with_params()
+    hours_sql, hours_params = hours.query.sql_with_params()
+    sql = f"SELECT d, {', '.join(select)} FROM ({minutes_sql} UNION ALL {hours_sql}) AS u GROUP BY d"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *minutes_params, *hours_params])
+        fetched = cursor.fetchall()
+    to_pk = UseCaseDeployment._meta.pk.to_python
     result = {}
-    for deployment_id, row in sums.items():
-        windows = {name: _window(row, name) for name in short}
-        hour, days = _window(row, CURRENT_HOUR), _window(row, BUDGET_WINDOW)
-        windows[BUDGET_WINDOW] = WindowAttainment(
-            requests=days.requests + hour.requests,
-            errors=days.errors + hour.errors,
-            good={t: _add(days.good[t], hour.good[t]) for t in TARGETS},
-        )
-        result[deployment_id] = windows
+    for d, *sums in fetched:
+        values = iter(sums)
+        result[to_pk(d)] = {
+            name: _window(dict(zip(columns, (next(values) for _ in columns), strict=True))) for name in conditions
+        }
     return result
 
 
-CURRENT_HOUR = "hour"
-
-
-def _window(row: dict, name: str) -> WindowAttainment:
+def _window(sums: dict) -> WindowAttainment:
     return WindowAttainment(
-        requests=row.get(f"{name}__requests") or 0.0,
-        errors=row.get(f"{name}__errors") or 0.0,
-        good={t: row.get(f"{name}__{t}_good") for t in TARGETS},
+        requests=sums["requests"] or 0.0,
+        errors=sums["errors"] or 0.0,
+        good={t: sums[f"{t}_good"] for t in TARGETS},
     )
-
-
-def _add(a: float | None, b: float | None) -> float | None:
-    return None if a is None and b is None else (a or 0.0) + (b or 0.0)
 
 
 def deployment_slo(*, deployment: UseCaseDeployment, now: datetime) -> dict:

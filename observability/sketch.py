@@ -65,6 +65,20 @@ def sketch_quantile(sketch: DDSketch, q: float) -> float | None:
     return sketch.get_quantile_value(q) if sketch.count else None
 
 
+# The quantiles each stored row also keeps in plain columns (`<name>_p50` ...): the API's (0.5, 0.9, 0.99), the
+# console's and the rules' 0.95. Read from the row's own sketch, so they are what a merge of that one row answers.
+STORED_QUANTILES = (0.5, 0.9, 0.95, 0.99)
+
+
+def quantile_column(name: str, q: float) -> str:
+    return f"{name}_p{round(q * 100)}"
+
+
+def stored_quantiles(name: str, sketch: DDSketch) -> dict[str, float | None]:
+    """{"<name>_p50": value, ...} of one sketch, for the row that stores it (None each when it is empty)."""
+    return {quantile_column(name, q): sketch_quantile(sketch, q) for q in STORED_QUANTILES}
+
+
 def sketch_count_at_most(sketch: DDSketch, value: float) -> float:
     """How many values were <= `value`, to the sketch's bound (a value within 1% of the target may land either side)."""
     if not sketch.count:

@@ -1,0 +1,100 @@
+"""Range queries answer every latency point within 1% of the raw samples, whichever way they read it: a step of one
+row from its stored quantile columns, a step of several rows by merging their sketches."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db.models import F
+from django.utils import timezone
+
+from jobs.models import Job
+from observability.collect import floor_minute, metrics_collect, metrics_compact, rollup_from_window
+from observability.models import MetricRollup
+from observability.query import QUANTILES, range_query
+from observability.sketch import STORED_QUANTILES, sketch_merge_json, sketch_quantile
+from observability.tests.test_sketch import exact_quantile
+from sizing.loadsim import Window
+
+pytestmark = pytest.mark.django_db
+E2E = "vllm:e2e_request_latency_seconds"
+TTFT = "vllm:time_to_first_token_seconds"
+
+
+def store_minutes(deployment, *, start, minutes: int, keys=("llm", "api")) -> dict:
+    """Minutes of rollups from known raw samples: {(key, minute index): [e2e samples]} and the same for ttft."""
+    rng = random.Random(11)
+    raw: dict = {}
+    rows = []
+    for key in keys:
+        for m in range(minutes):
+            scale = 0.3 * (1 + keys.index(key)) * (4 if m % 7 == 0 else 1)
+            e2e = [rng.lognormvariate(0, 0.5) * scale for _ in range(rng.randint(40, 300))]
+            ttft = [v / 5 for v in e2e] if key == "llm" else []
+            raw[(key, m)] = e2e
+            window = Window(start=start + timedelta(minutes=m), seconds=60, requests=len(e2e), replicas=1)
+            window.e2e = [(v, 1.0) for v in e2e]
+            window.ttft = [(v, 1.0) for v in ttft]
+            rows.append(rollup_from_window(deployment, key, window, Decimal("0.01"), {}, key == "llm"))
+    MetricRollup.objects.bulk_create(rows)
+    return raw
+
+
+def points(answer: dict, name: str) -> dict:
+    return {
+        float(s["metric"]["quantile"]): {t: float(v) for t, v in s["values"]}
+        for s in answer["data"]["result"]
+        if s["metric"]["__name__"] == name
+    }
+
+
+def test_every_path_answers_within_one_percent_of_the_raw_samples(deployment, django_assert_max_num_queries):
+    start = floor_minute(timezone.now()) - timedelta(hours=2)
+    raw = store_minutes(deployment, start=start, minutes=30)
+    ask = {"deployment_id": deployment.pk, "start": start, "end": start + timedelta(minutes=30)}
+    # One row per step (one component, 1-minute step): the stored columns, one query, no sketch read.
+    with django_assert_max_num_queries(1):
+        one = points(range_query(names=[E2E], step=60, component="llm", quantiles=STORED_QUANTILES, **ask), E2E)
+    # Several rows per step (the deployment as a whole, or 10-minute steps): the sketches merged, one more query.
+    with django_assert_max_num_queries(2):
+        whole = points(range_query(names=[E2E], step=60, quantiles=STORED_QUANTILES, **ask), E2E)
+    coarse = points(range_query(names=[E2E], step=600, component="llm", **ask), E2E)
+    odd = points(range_query(names=[E2E], step=60, component="llm", quantiles=(0.75,), **ask), E2E)  # not stored
+    for q in STORED_QUANTILES:
+        for m in range(30):
+            t = (start + timedelta(minutes=m)).timestamp()
+            for answer, samples in ((one, raw[("llm", m)]), (whole, raw[("llm", m)] + raw[("api", m)])):
+                expected = exact_quantile(samples, q)
+                assert abs(answer[q][t] - expected) <= 0.01 * expected, (q, m)
+    for q in QUANTILES:
+        for k in range(3):
+            expected = exact_quantile([v for m in range(10 * k, 10 * k + 10) for v in raw[("llm", m)]], q)
+            assert abs(coarse[q][(start + timedelta(minutes=10 * k)).timestamp()] - expected) <= 0.01 * expected
+    for m in range(30):
+        expected = exact_quantile(raw[("llm", m)], 0.75)
+        assert abs(odd[0.75][(start + timedelta(minutes=m)).timestamp()] - expected) <= 0.01 * expected
+
+
+def test_stored_columns_are_the_answer_of_the_rows_own_sketch(deployment):
+    start = floor_minute(timezone.now()) - timedelta(hours=2)
+    store_minutes(deployment, start=start, minutes=5, keys=("llm",))
+    for row in MetricRollup.objects.filter(deployment=deployment):
+        for q in STORED_QUANTILES:
+            column = f"e2e_p{round(q * 100)}"
+            assert getattr(row, column) == sketch_quantile(sketch_merge_json([row.e2e]), q)
+        assert row.ttft_p99 == sketch_quantile(sketch_merge_json([row.ttft]), 0.99)
+
+
+def test_hourly_rows_keep_their_merged_quantiles(deployment, settings):
+    Job.objects.filter(usecase_deployment_id=deployment.pk).update(started_at=F("started_at") - timedelta(days=9))
+    now = floor_minute(timezone.now())
+    metrics_collect(now=now - timedelta(days=8))
+    settings.METRICS_RETENTION_DAYS = 90
+    metrics_compact(now=now)
+    hours = MetricRollup.objects.filter(deployment=deployment, resolution=MetricRollup.Resolution.HOUR)
+    assert hours.exists()
+    for row in hours:
+        assert row.e2e_p95 == sketch_quantile(sketch_merge_json([row.e2e]), 0.95)
