@@ -23,6 +23,9 @@ LATENCIES = (
 # Read over the LLM components (the latencies above too): a request passes through every component of the stack, and
 # the LLM's count is the use case's. Replicas and cost are over every component.
 LLM_OTHERS = ("ucf:requests_total", "vllm:generation_tokens_total", "DCGM_FI_DEV_GPU_UTIL")
+REPLICAS = "ucf:replicas"
+# The charts that also draw the LLM's replica count (right axis): the ones a scale-up changes.
+WITH_REPLICAS = {"ttft", "itl", "e2e", "requests"}
 OTHERS = {  # name: (key, title, unit, label, scale)
     "ucf:requests_total": ("requests", "Throughput", "req/s", "requests/s served by the LLM", 1.0),
     "vllm:generation_tokens_total": ("tokens", "Output tokens", "tokens/s", "tokens/s", 1.0),
@@ -44,7 +47,9 @@ def metrics_panel(*, deployment: UseCaseDeployment, range_name: str, now: dateti
     start = end - span
     window = {"deployment_id": deployment.pk, "start": start, "end": end, "step": step}
     llm = [name for _, name, _ in LATENCIES] + list(LLM_OTHERS)
-    matrix = range_query(names=llm, quantiles=QUANTILES, llm_only=True, **window)["data"]["result"]
+    matrix = range_query(names=[*llm, REPLICAS], quantiles=QUANTILES, llm_only=True, **window)["data"]["result"]
+    llm_replicas = [(t, float(v)) for s in matrix if s["metric"]["__name__"] == REPLICAS for t, v in s["values"]]
+    matrix = [s for s in matrix if s["metric"]["__name__"] != REPLICAS]
     matrix += range_query(names=[n for n in OTHERS if n not in LLM_OTHERS], **window)["data"]["result"]
     slo = deployment_slo(deployment=deployment, now=now)
     targets = {o["target"]: o["threshold_s"] for o in slo["objectives"]}
@@ -58,12 +63,21 @@ def metrics_panel(*, deployment: UseCaseDeployment, range_name: str, now: dateti
             (f"p{round(float(s['metric']['quantile']) * 100)}", [(t, float(v)) for t, v in s["values"]])
             for s in by_name.get(name, [])
         ]
-        charts.append(time_chart(key=key, title=title, unit="s", series=lines, slo=targets.get(key), **bounds))
+        charts.append(
+            time_chart(
+                key=key, title=title, unit="s", series=lines, slo=targets.get(key), replicas=llm_replicas, **bounds
+            )
+        )
     for name, (key, title, unit, label, scale) in OTHERS.items():
         factor = scale if scale is not None else 3600 / step
         points = [(t, float(v) * factor) for s in by_name.get(name, []) for t, v in s["values"]]
         y_max = 100.0 if unit == "%" else None
-        charts.append(time_chart(key=key, title=title, unit=unit, series=[(label, points)], y_max=y_max, **bounds))
+        overlay = llm_replicas if key in WITH_REPLICAS else None
+        charts.append(
+            time_chart(
+                key=key, title=title, unit=unit, series=[(label, points)], y_max=y_max, replicas=overlay, **bounds
+            )
+        )
     return {
         "charts": charts,
         "slo": slo,

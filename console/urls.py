@@ -3,6 +3,7 @@
 from django.urls import re_path
 
 from console.views import (
+    alert_config,
     alerts,
     audit,
     autoscaling,
@@ -25,6 +26,7 @@ app_name = "console"
 
 TEMPLATE_ID = r"(?P<template_id>[A-Za-z0-9_-]+)"
 UUID = r"(?P<pk>[0-9a-fA-F-]{36})"
+RULE = r"(?P<rule_id>[0-9a-fA-F-]{36})"
 
 
 def page(route: str, view, name: str):
@@ -63,6 +65,16 @@ urlpatterns = [
     page("alerts", alerts.alert_list_page, "alerts"),
     page(r"alerts/(?P<pk>[0-9]+)/acknowledge", alerts.alert_acknowledge_page, "alert-acknowledge"),
     page(r"alerts/(?P<pk>[0-9]+)/silence", alerts.alert_silence_page, "alert-silence"),
+    page(f"deployments/{UUID}/alert-rules", alert_config.alert_rules_page, "deployment-alert-rules"),
+    page(f"deployments/{UUID}/alert-rules/{RULE}", alert_config.alert_rule_edit_page, "deployment-alert-rule"),
+    page(
+        f"deployments/{UUID}/alert-rules/{RULE}/delete",
+        alert_config.alert_rule_delete_page,
+        "deployment-alert-rule-delete",
+    ),
+    page("channels", alert_config.channel_list_page, "channels"),
+    page(r"channels/(?P<channel_id>[0-9a-fA-F-]{36})", alert_config.channel_edit_page, "channel"),
+    page(r"channels/(?P<channel_id>[0-9a-fA-F-]{36})/delete", alert_config.channel_delete_page, "channel-delete"),
     page("costs", costs.cost_explorer_page, "costs"),
     page("budgets", budgets.budget_list_page, "budgets"),
     page("invoices", invoices.invoice_list_page, "invoices"),

@@ -18,6 +18,8 @@ ROUTE_ARGUMENTS = {
     "queue_id": str(uuid.uuid4()),
     "key_id": str(uuid.uuid4()),
     "verb": "rotate",
+    "rule_id": str(uuid.uuid4()),
+    "channel_id": str(uuid.uuid4()),
 }
 
 

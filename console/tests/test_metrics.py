@@ -47,6 +47,20 @@ def test_latency_chart_puts_the_slo_line_at_the_target_and_labels_axes():
     assert [t.text for t in chart.x_ticks] == ["00:00"]  # one tick per 5 min at least
 
 
+def test_replicas_are_a_step_line_on_a_right_axis_of_whole_replicas():
+    chart = time_chart(
+        key="ttft", title="TTFT", unit="s", series=[("p50", [(0, 0.1), (60, 0.2), (120, 0.1)])], slo=0.35, start=0,
+        end=180, step=60, replicas=[(0, 1.0), (60, 1.0), (120, 3.0)],
+    )  # fmt: skip
+    assert chart.plot_right == 600 and [t.text for t in chart.replica_ticks] == ["0", "1", "2", "3", "4"]
+    points = [tuple(map(float, p.split(","))) for p in chart.replicas.segments[0].split()]
+    ys = {t.text: t.position for t in chart.replica_ticks}
+    # Held at 1 until 120 s, then straight up to 3: a step, not a slope.
+    assert points[-2] == (points[-1][0], ys["1"]) and points[-1][1] == ys["3"]
+    assert chart.replicas.latest == "3" and "replicas now 3" in chart.description
+    assert time_chart(key="gpu", title="GPU", unit="%", series=[], start=0, end=60, step=60).replicas is None
+
+
 def test_a_gap_in_the_data_breaks_the_line():
     chart = time_chart(
         key="gpu", title="GPU", unit="%", series=[("gpu", [(0, 50), (60, 50), (600, 70)])], start=0, end=660,
@@ -66,6 +80,8 @@ def test_deployment_page_draws_each_chart_with_its_slo_line(member_web, collecte
     assert "SLO 350 ms" in html  # ambient_scribe's TTFT target
     assert len(re.findall(r'<polyline class="series s\d"', html)) >= 8
     assert 'hx-trigger="every 60s"' in html and 'data-testid="slo-attainment"' in html
+    # The LLM's replica count on the latency and throughput charts themselves (right axis).
+    assert html.count('data-testid="replica-line"') >= 4 and "LLM replicas (right axis)" in html
 
 
 @pytest.mark.parametrize("name", ["1h", "24h", "7d"])

@@ -20,6 +20,7 @@ from deployments.models import UseCaseDeployment
 from deployments.selectors import deployment_hourly_cost
 from deployments.state import DeploymentStatus, delete_order
 from jobs.selectors import cluster_list
+from observability.selectors import alert_list
 from templates_app.selectors import template_list
 from tenancy.selectors import project_list, user_can_write
 
@@ -117,7 +118,13 @@ def deployment_detail_page(request, pk):
         deployment=deployment, range_name=range_name(request.GET.get("range")), now=timezone.now()
     )
     context["endpoint"] = selectors.deployment_endpoint_url(deployment, request=request)
+    # Its own alerts: the firing ones ("firing" sorts before "resolved"), then the most recent resolved ones.
+    alerts = alert_list(user=request.user).filter(deployment=deployment).order_by("state", "-fired_at")
+    context["alerts"] = list(alerts[:ALERTS_SHOWN])
     return render(request, "console/deployments/detail.html", context)
+
+
+ALERTS_SHOWN = 10
 
 
 @login_required

@@ -136,6 +136,8 @@ def _world() -> dict:
         "component_id": component_id,
         "job_id": job.pk,
         "queue_id": cluster_queue.pk,
+        "rule_id": rule.pk,
+        "channel_id": channel.pk,
     }
     return {"users": users, "values": values}
 
