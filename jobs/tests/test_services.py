@@ -435,7 +435,7 @@ def test_pass_queries_do_not_grow_with_waiting_jobs(tenant, project, clock):
 
 def test_running_services_are_summed_by_the_database_with_the_same_result(cluster, project, clock):
     from jobs.drivers import get_driver
-    from jobs.drivers.simulated import holding_plans
+    from jobs.drivers.simulated_reads import holding_plans
 
     cluster.simulation = {"startup_seconds": {"default": 0}}
     cluster.save()

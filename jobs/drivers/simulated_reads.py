@@ -1,0 +1,151 @@
+"""What a pass of the simulated driver reads of its cluster's jobs: the columns it needs, the jobs that hold capacity
+(`holding_plans`) and the waiting lines, read a few rows at a time in admission order (`DbQueue`)."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from django.db.models import Case, F, Q, Sum, When
+
+from jobs.models import Cluster, Job
+from jobs.scheduling import SERVICE, Demand, PlanJob, order_key
+from jobs.simulation import startup_seconds
+
+WAITING = (Job.Status.PENDING, Job.Status.QUEUED)
+HOLDING = (Job.Status.PENDING, Job.Status.RUNNING)
+# A queue is read a few rows at a time (doubling): a blocked line costs a handful of rows, not thousands.
+FIRST_CHUNK = 8
+MAX_CHUNK = 512
+# What a pass reads of a job: enough to plan and bill (big or unused columns stay in the table). Not the spec: it
+# is encrypted and a pass needs only its kind (a column); a job not yet running brings its spec as `start_spec`
+# (`with_start_spec`), for the outputs it publishes when it starts.
+PASS_FIELDS = (
+    "id",
+    "name",
+    "job_type",
+    "status",
+    "resources",
+    "kind",
+    "simulated_failure",
+    "priority",
+    "sequence",
+    "duration_seconds",
+    "admitted_at",
+    "started_at",
+    "hourly_rate",
+    "cost_before_rate",
+    "rate_since",
+    "actual_cost",
+    "checkpoint_interval_minutes",
+    "work_resumed_from_seconds",
+    "checkpoint_work_seconds",
+    "last_checkpoint_at",
+    "checkpoints",
+    "resumes",
+    "work_lost_seconds",
+    "resume_history",
+    "cluster_queue",
+    "status_message",
+)
+
+
+def plan_job(job: Job, simulation: dict) -> PlanJob:
+    return PlanJob(
+        id=job.pk,
+        demand=Demand.from_resources(job.resources),
+        order=order_key(job.priority, job.sequence, job.pk),
+        job_type=job.job_type,
+        startup=startup_seconds(simulation, kind=job.kind, job_type=job.job_type),
+        duration=job.remaining_seconds,  # a resumed job runs what its checkpoint left to do
+        fails=job.simulated_failure or None,
+        admitted_at=job.admitted_at,
+        started_at=job.started_at,
+        queue=job.cluster_queue_id,
+    )
+
+
+def with_start_spec(queryset):
+    """The pass's columns, and the spec of each job not yet running (decrypted: a running job's stays as it is)."""
+    spec = Job._meta.get_field("spec")
+    return queryset.only(*PASS_FIELDS).annotate(
+        start_spec=Case(When(~Q(status=Job.Status.RUNNING), then=F("spec")), default=None, output_field=spec)
+    )
+
+
+def holding_plans(
+    cluster: Cluster, simulation: dict, rows: dict, *, summarise_quiet: bool, starting: bool = False
+) -> tuple[list, list]:
+    """The admitted jobs the planner must replay, and the capacity held by the ones it need not.
+
+    A SERVICE that is RUNNING has no event ahead of it: it only holds capacity. With `summarise_quiet`, those
+    are summed by the database (one query, whatever their number) and only the jobs with events ahead (starting,
+    batch) are read, so a pass or a forecast costs the same with 10 or 10,000 services running. Jobs under a
+    quota are always read: the quota counts them and preemption may pick them. With `starting` (a pass) the jobs
+    not yet running bring their specs (`with_start_spec`).
+    """
+    held: list[Demand] = []
+    holding = Job.objects.filter(cluster=cluster, status__in=HOLDING, admitted_at__isnull=False)
+    if summarise_quiet:
+        quiet = holding.filter(status=Job.Status.RUNNING, job_type=SERVICE, cluster_queue__isnull=True)
+        sums = (
+            quiet.order_by()
+            .values("queue_key")
+            .annotate(gpus=Sum("demand_gpus"), millicores=Sum("demand_millicores"), memory_mib=Sum("demand_memory_mib"))
+        )
+        for row in sums:
+            gpus = row["gpus"] or 0
+            held.append(
+                Demand(
+                    gpu_type=row["queue_key"] if gpus else None,
+                    gpus=gpus,
+                    millicores=row["millicores"] or 0,
+                    memory_mib=row["memory_mib"] or 0,
+                )
+            )
+        holding = holding.exclude(status=Job.Status.RUNNING, job_type=SERVICE, cluster_queue__isnull=True)
+    active = []
+    for job in with_start_spec(holding) if starting else holding.only(*PASS_FIELDS):
+        rows[job.pk] = job
+        active.append(plan_job(job, simulation))
+    return held, active
+
+
+def waiting_queryset(cluster: Cluster):
+    return Job.objects.filter(cluster=cluster, status__in=WAITING, admitted_at__isnull=True)
+
+
+class DbQueue:
+    """One scheduling line read lazily from the database in priority/FIFO order (keyset pagination)."""
+
+    def __init__(self, queryset, simulation: dict, rows: dict):
+        self._queryset = with_start_spec(queryset).order_by("-priority", "sequence", "id")
+        self._simulation = simulation
+        self._rows = rows
+        self._buffer: deque[PlanJob] = deque()
+        self._last: Job | None = None
+        self._exhausted = False
+        self._chunk = FIRST_CHUNK
+
+    def _fill(self) -> None:
+        queryset = self._queryset
+        if self._last is not None:
+            p, n, i = self._last.priority, self._last.sequence, self._last.pk
+            queryset = queryset.filter(
+                Q(priority__lt=p) | Q(priority=p, sequence__gt=n) | Q(priority=p, sequence=n, id__gt=i)
+            )
+        chunk = list(queryset[: self._chunk])
+        self._exhausted = len(chunk) < self._chunk
+        self._chunk = min(self._chunk * 2, MAX_CHUNK)
+        for job in chunk:
+            self._rows[job.pk] = job
+            self._buffer.append(plan_job(job, self._simulation))
+        if chunk:
+            self._last = chunk[-1]
+
+    def peek(self) -> PlanJob | None:
+        if not self._buffer and not self._exhausted:
+            self._fill()
+        return self._buffer[0] if self._buffer else None
+
+    def pop(self) -> PlanJob:
+        return self._buffer.popleft()
