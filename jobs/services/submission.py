@@ -16,10 +16,12 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
+from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import F
 from django.utils import timezone
 
+from core.crypto import EncryptedField
 from core.exceptions import Conflict, ValidationError
 from jobs.drivers import get_driver
 from jobs.models import Cluster, Job, LocalQueue
@@ -233,26 +235,62 @@ def _insert_one_sql(quote) -> str:
         f"COALESCE((SELECT cluster_queue_id FROM {local} WHERE cluster_id = %s AND tenant_id = %s AND project_id = %s),"
         f" (SELECT cluster_queue_id FROM {local} WHERE cluster_id = %s AND tenant_id = %s AND project_id IS NULL))"
     )
-    special = {"sequence": "(SELECT jobs_submitted FROM seq)", "cluster_queue_id": queue}
+    special = {"sequence": "(SELECT jobs_submitted FROM seq)", "cluster_queue_id": "(SELECT id FROM queue)"}
     values = ", ".join(special.get(field.attname, "%s") for field in Job._meta.concrete_fields)
     return (
         f"WITH seq AS (UPDATE {quote(Cluster._meta.db_table)} SET jobs_submitted = jobs_submitted + 1 "
-        f"WHERE id = %s RETURNING jobs_submitted) "
+        f"WHERE id = %s RETURNING jobs_submitted), queue AS (SELECT {queue} AS id) "
         f"INSERT INTO {quote(Job._meta.db_table)} ({columns}) VALUES ({values}) RETURNING sequence, cluster_queue_id"
     )
+
+
+# Columns whose Python value the database adapter takes as it is (their field would only check and copy it); JSON,
+# encrypted and auto-now columns are prepared by their field.
+_PLAIN_FIELDS = (
+    models.CharField,
+    models.TextField,
+    models.IntegerField,
+    models.FloatField,
+    models.DecimalField,
+    models.UUIDField,
+    models.ForeignKey,
+    models.DateTimeField,
+)
+
+
+@functools.cache
+def _insert_one_columns() -> tuple:
+    """(field, plain) for every column the statement takes a value for, in its order."""
+    columns = []
+    for field in Job._meta.concrete_fields:
+        if field.attname in ("sequence", "cluster_queue_id"):
+            continue
+        plain = isinstance(field, _PLAIN_FIELDS) and not isinstance(field, EncryptedField)
+        plain = plain and not (getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
+        columns.append((field, plain))
+    return tuple(columns)
+
+
+def _statement_cursor():
+    """A cursor whose statements are bound by the server: the insert is parsed and planned once per connection
+    (psycopg prepares it from its fifth use) and its values are sent apart from the text. Wrapped as Django wraps
+    its own, so query logging, CaptureQueriesContext and execute wrappers see it."""
+    connection.ensure_connection()
+    raw = ServerBindingCursor(connection.connection)
+    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
 
 
 def _insert_one(cluster: Cluster, row: dict) -> Job:
     """One job in one statement (PostgreSQL): the counter update and the insert are one round trip and atomic
     on their own, so a submit outside a transaction needs no BEGIN/COMMIT (the caller's savepoint otherwise)."""
     job = Job(**row)
-    params: list = [cluster.pk]
-    for field in Job._meta.concrete_fields:
-        if field.attname == "cluster_queue_id":
-            params += [cluster.pk, job.tenant_id, job.project_id, cluster.pk, job.tenant_id]
-        elif field.attname != "sequence":
+    params: list = [cluster.pk, cluster.pk, job.tenant_id, job.project_id, cluster.pk, job.tenant_id]
+    for field, plain in _insert_one_columns():
+        if plain:
+            params.append(getattr(job, field.attname))
+        else:
             params.append(field.get_db_prep_save(field.pre_save(job, True), connection=connection))
-    with connection.cursor() as cursor:
+    with _statement_cursor() as cursor:
         cursor.execute(_insert_one_sql(connection.ops.quote_name), params)
         job.sequence, job.cluster_queue_id = cursor.fetchone()
     job._state.adding = False
