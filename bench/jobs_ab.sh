@@ -9,7 +9,7 @@ BENCH=$(cd "$(dirname "$0")" && pwd)/jobs_bench.py
 PY=${PYTHON:-/work/venv/bin/python}
 for r in $(seq 1 "$ROUNDS"); do
   for tree in "$@"; do
-    name=$(basename "$tree" | tr -c 'a-zA-Z0-9_\n' '_')
+    name=$(echo "$tree" | sed 's|^/||; s|[^a-zA-Z0-9]|_|g')  # the whole path: two trees never share a database
     echo "== $tree round $r $(date -u +%H:%M:%S) load $(cut -d' ' -f1-3 /proc/loadavg)"
     (cd /tmp && BENCH_TREE="$tree" "$PY" "$BENCH" --submissions-only --jobs "$JOBS" --with-pass "$WP" --reuse \
       --database-url "postgres://postgres@127.0.0.1:5432/ucf_21_bench_$name" 2>&1 | grep -E "SUMMARY|load average|Error")
