@@ -103,7 +103,7 @@ def seed(count: int, fixture: list[dict]) -> None:
             [UseCaseVersion(usecase=row, version=1, kind="imported", snapshot={}) for row in rows]
         )
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        cursor.execute("VACUUM ANALYZE")  # as autovacuum would leave it: index-only scans without heap fetches
 
 
 CPU_TIMES: list[float] = []  # thread CPU time of the requests of the last timed() call: this process's work only
@@ -159,6 +159,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="search a database kept by --keep: no drop, no seeding")
     parser.add_argument("--searches-only", action="store_true", help="skip the detail and import measurements")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of every search's queries")
+    parser.add_argument("--samples", help="append each search's timings (ms) as a JSON line to this file")
     args = parser.parse_args()
     if args.quick:
         args.count, args.import_size, args.runs = 5_000, 1_000, 50
@@ -205,6 +206,10 @@ def main() -> None:
         assert status == 200, (path, status)
         body = client.get(path).json()
         found = f"{body['count']:,}" + ("" if body.get("count_exact", True) else " (estimate)")
+        if args.samples:
+            with open(args.samples, "a") as out:
+                sample = {"search": label, "ms": timings, "cpu_ms": CPU_TIMES, "queries": queries, "found": found}
+                out.write(json.dumps(sample) + "\n")
         print(
             f"| search: {label} | {statistics.median(timings):.1f} | {percentile(timings, 99):.1f} | "
             f"{statistics.median(CPU_TIMES):.1f} | {queries} | {found} |"

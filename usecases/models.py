@@ -63,6 +63,12 @@ class UseCase(models.Model):
             models.Index(fields=["ttft_min"], name="usecase_ttft_min"),
             models.Index(fields=["e2e_min"], name="usecase_e2e_min"),
             models.Index(fields=["e2e_max"], name="usecase_e2e_max"),
+            # Latency profile with an input-token bound (correlated columns the planner takes as independent): one
+            # range scan, and an index-only bounded count, where a BitmapAnd of the two indexes or a sequential scan
+            # read the rows.
+            models.Index(
+                fields=["e2e_max", "input_tokens_max"], condition=models.Q(is_active=True), name="usecase_active_e2e_in"
+            ),
             models.Index(fields=["inter_token_min"], name="usecase_itl_min"),
         ]
         constraints = [

@@ -7,8 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import Avg, Count, F, IntegerField, Max, Min, OuterRef, Q, QuerySet
+from django.contrib.postgres.fields import ArrayField
+from django.db.models import Avg, CharField, Count, F, IntegerField, Max, Min, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from core.exceptions import NotFound
@@ -140,9 +140,9 @@ def usecase_search_page(*, queryset: QuerySet[UseCase], limit: int, offset: int 
     """A page of a filtered, ordered queryset as plain dicts (no model instance or prefetch cache per row), with
     its bounded count (usecase_count).
 
-    On PostgreSQL one statement reads the page, its tags (an array subquery per row shown) and the bounded count (an
-    uncorrelated subquery, evaluated once); the planner's estimate is a second one only past the bound. Elsewhere:
-    count, page, tags.
+    On PostgreSQL one statement reads the page, its tags (the `search_tags` column of migration 0005) and the
+    bounded count (an uncorrelated subquery, evaluated once); the planner's estimate is a second one only past the
+    bound. Elsewhere: count, page, tags.
     """
     queryset = queryset.prefetch_related(None)
     if not settings.IS_POSTGRES:
@@ -158,7 +158,7 @@ def usecase_search_page(*, queryset: QuerySet[UseCase], limit: int, offset: int 
     bounded_sql, params = ids[: bound + 1].query.sql_with_params()
     rows = list(
         queryset.annotate(
-            tag_list=ArraySubquery(UseCaseTag.objects.filter(usecase=OuterRef("pk")).order_by().values("name")),
+            tag_list=RawSQL("search_tags", [], output_field=ArrayField(CharField())),
             bounded_count=RawSQL(f"SELECT COUNT(*) FROM ({bounded_sql}) bounded", params, output_field=IntegerField()),
         ).values(*PAGE_FIELDS, "tag_list", "bounded_count")[offset : offset + limit]
     )
