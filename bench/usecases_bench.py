@@ -149,6 +149,40 @@ def explain(client) -> None:
             print(f"```\n{sql[:300]}\n{plan}\n```")
 
 
+def summarise(before: str, after: str) -> None:
+    """The before/after table of two --samples files: every sample of each search pooled over the rounds."""
+
+    def load(path: str) -> dict[str, dict]:
+        pooled: dict[str, dict] = {}
+        for line in Path(path).read_text().splitlines():
+            sample = json.loads(line)
+            entry = pooled.setdefault(sample["search"], {"ms": [], "cpu_ms": []})
+            entry["ms"] += sample["ms"]
+            entry["cpu_ms"] += sample["cpu_ms"]
+            entry.update(queries=sample["queries"], found=sample["found"])
+        return pooled
+
+    old, new = load(before), load(after)
+    print(
+        "| search | requests | before median | after median | before p99 | after p99 | before CPU | after CPU "
+        "| queries | matches (after) |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for label, _ in SEARCHES:
+        b, a = old.get(label), new.get(label)
+        if not (a and b):
+            continue
+        cells = [
+            f"{len(b['ms'])} / {len(a['ms'])}",
+            *(f"{statistics.median(x['ms']):.1f}" for x in (b, a)),
+            *(f"{percentile(x['ms'], 99):.1f}" for x in (b, a)),
+            *(f"{statistics.median(x['cpu_ms']):.1f}" for x in (b, a)),
+            f"{b['queries']} → {a['queries']}",
+            a["found"],
+        ]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="5,000 usecases, 1,000-entry import, fewer runs")
@@ -160,7 +194,13 @@ def main() -> None:
     parser.add_argument("--searches-only", action="store_true", help="skip the detail and import measurements")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of every search's queries")
     parser.add_argument("--samples", help="append each search's timings (ms) as a JSON line to this file")
+    parser.add_argument(
+        "--summarise", nargs=2, metavar=("BEFORE", "AFTER"), help="print the before/after table of two --samples files"
+    )
     args = parser.parse_args()
+    if args.summarise:
+        summarise(*args.summarise)
+        return
     if args.quick:
         args.count, args.import_size, args.runs = 5_000, 1_000, 50
 
