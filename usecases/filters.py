@@ -198,7 +198,7 @@ class UseCaseFilterSet(CreatedRangeFilterSet):
             return queryset
         any_tag = self.form.cleaned_data.get("tags_mode") == "any"
         if settings.IS_POSTGRES:
-            # The GIN-indexed tag array of migration 0005: one index lookup however many tags, no join.
+            # The GIN-indexed tag array of migration 0006: one index lookup however many tags, no join.
             return queryset.filter(
                 RawSQL(f"search_tags {'&&' if any_tag else '@>'} %s::text[]", [tags], BooleanField())
             )

@@ -140,7 +140,7 @@ def usecase_search_page(*, queryset: QuerySet[UseCase], limit: int, offset: int 
     """A page of a filtered, ordered queryset as plain dicts (no model instance or prefetch cache per row), with
     its bounded count (usecase_count).
 
-    On PostgreSQL one statement reads the page, its tags (the `search_tags` column of migration 0005) and the
+    On PostgreSQL one statement reads the page, its tags (the `search_tags` column of migration 0006) and the
     bounded count (an uncorrelated subquery, evaluated once); the planner's estimate is a second one only past the
     bound. Elsewhere: count, page, tags.
     """

@@ -1,4 +1,4 @@
-"""The tag filter on PostgreSQL reads `search_tags` (migration 0005): kept equal to the tag rows by every write path,
+"""The tag filter on PostgreSQL reads `search_tags` (migration 0006): kept equal to the tag rows by every write path,
 searched without a join to the tag table, and answering as the relation does."""
 
 import pytest
@@ -13,7 +13,7 @@ from usecases.tests.factories import UseCaseFactory, make_usecase, usecase_data
 
 pytestmark = pytest.mark.django_db
 URL = "/api/usecases/search"
-postgres_only = pytest.mark.skipif(not settings.IS_POSTGRES, reason="search_tags is PostgreSQL's (migration 0005)")
+postgres_only = pytest.mark.skipif(not settings.IS_POSTGRES, reason="search_tags is PostgreSQL's (migration 0006)")
 
 
 def _column() -> dict[str, list[str]]:

@@ -51,6 +51,7 @@ def create(apps, schema_editor):
     schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {INDEX} ON usecases_usecase USING gin ({COLUMN})")
     for operation, (transition, usecases) in TRIGGERS.items():
         schema_editor.execute(_function(operation, usecases))
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {FUNCTION}_{operation.lower()} ON usecases_usecasetag")
         schema_editor.execute(
             f"CREATE TRIGGER {FUNCTION}_{operation.lower()} AFTER {operation} ON usecases_usecasetag "
             f"REFERENCING {transition} FOR EACH STATEMENT EXECUTE FUNCTION {FUNCTION}_{operation.lower()}()"
@@ -68,6 +69,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("usecases", "0004_range_checks")]
+    dependencies = [("usecases", "0005_use_case_verbose_names")]
 
     operations = [migrations.RunPython(create, drop, elidable=False)]
