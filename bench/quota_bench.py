@@ -13,6 +13,11 @@
     python bench/quota_bench.py                 # both parts, database uf_bench_quotas (created, then dropped)
     python bench/quota_bench.py --quick         # 2,000 jobs, a 6-hour day
     python bench/quota_bench.py --part admission|fairshare
+    python bench/quota_bench.py --part admission --database-url postgres://…/ucf_19_bench_quota --keep
+    python bench/quota_bench.py --part admission --database-url postgres://…/ucf_19_bench_quota --reuse
+        # --keep leaves the seeded jobs in <name>_seed (a template database); --reuse copies it instead of seeding
+        # 10,000 jobs again (the same rows, the same clock); --passes N stops after N passes; --profile FILE
+        # writes a cProfile of the passes
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.jobs_bench import drop_postgres, percentile, recreate_postgres  # noqa: E402
+from bench.jobs_bench import _admin_dsn, drop_postgres, percentile, recreate_postgres  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/uf_bench_quotas"
 H100, A100 = "H100-80GB", "A100-80GB"
@@ -50,13 +55,11 @@ def setup(tenant_name: str, inventory: dict):
     return tenant, cluster, Project
 
 
-def admission(total: int) -> None:
+def seed_admission(total: int) -> None:
+    """The admission part's cluster, queues and waiting jobs (recorded without a pass)."""
     import time_machine
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     from jobs import services
-    from jobs.models import Job
 
     tenant, cluster, Project = setup(
         "Bench admission", {"gpus": {H100: 400, A100: 200}, "cpu_cores": 20_000, "memory_gib": 200_000}
@@ -94,26 +97,50 @@ def admission(total: int) -> None:
             "duration_seconds": 30 + (i * 7919) % 271,  # 30..300 s
         }
 
-    with time_machine.travel(START, tick=False) as clock:
+    with time_machine.travel(START, tick=False):
         for first in range(0, total, 1000):
             services.jobs_submit_many(
                 cluster=cluster, jobs=[job(i) for i in range(first, min(total, first + 1000))], schedule=False
             )
+
+
+def admission(*, passes: int | None, profile: str | None) -> None:
+    """Scheduling passes every 10 s of a controlled clock until every job was admitted (or `passes` ran)."""
+    import cProfile
+
+    import time_machine
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jobs import services
+    from jobs.models import Cluster, Job
+
+    cluster = Cluster.objects.get(name="bench", tenant__name="Bench admission")
+    profiler = cProfile.Profile() if profile else None
+    waiting_jobs = Job.objects.filter(cluster=cluster, admitted_at__isnull=True, status__in=("PENDING", "QUEUED"))
+    total = waiting_jobs.count()
+    if passes == 0:
+        return
+    with time_machine.travel(START, tick=False) as clock:
         seconds, queries, admitted, waiting = [], [], [], []
-        while Job.objects.filter(cluster=cluster, admitted_at__isnull=True, status__in=("PENDING", "QUEUED")).exists():
-            waiting.append(
-                Job.objects.filter(cluster=cluster, admitted_at__isnull=True, status__in=("PENDING", "QUEUED")).count()
-            )
+        while waiting_jobs.exists() and (passes is None or len(seconds) < passes):
+            waiting.append(waiting_jobs.count())
             connection.queries_log.clear()
             with CaptureQueriesContext(connection) as ctx:
+                if profiler:
+                    profiler.enable()
                 t0 = time.perf_counter()
                 result = services.cluster_schedule_pass(cluster=cluster, bill_running=False)
                 seconds.append(time.perf_counter() - t0)
+                if profiler:
+                    profiler.disable()
             queries.append(len(ctx.captured_queries))
             admitted.append(result.admitted)
             clock.shift(10)
             if len(seconds) > 5000:
                 raise RuntimeError("jobs were not all admitted")
+    if profiler:
+        profiler.dump_stats(profile)
     busy = sum(seconds)
     print(f"ADMISSION jobs: {total}; queues: 50 in 5 cohorts; passes: {len(seconds)} (every 10 s of simulated time)")
     print(
@@ -205,14 +232,33 @@ def fairshare(hours: float) -> None:
     print(f"SUMMARY fair share: worst queue within {1 - worst:.2%} of its weighted fair share (accuracy {worst:.2%})")
 
 
+def copy_postgres(template_url: str, url: str) -> None:
+    """A fresh copy of a seeded database (PostgreSQL's CREATE DATABASE … TEMPLATE: a file copy, seconds)."""
+    import psycopg
+
+    dsn, name = _admin_dsn(url)
+    _, template = _admin_dsn(template_url)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--part", choices=["admission", "fairshare", "both"], default="both")
     parser.add_argument("--database-url", default=DEFAULT_URL)
-    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the databases (the seeded one as <name>_seed)")
+    parser.add_argument("--reuse", action="store_true", help="copy <name>_seed (left by --keep) instead of seeding")
+    parser.add_argument("--passes", type=int, default=None, help="stop after this many admission passes")
+    parser.add_argument("--profile", default=None, help="write a cProfile of the admission passes to this file")
     args = parser.parse_args()
-    recreate_postgres(args.database_url)
+    seed_url = f"{args.database_url}_seed"
+    seeded = args.reuse and args.part == "admission"
+    if seeded:
+        copy_postgres(seed_url, args.database_url)
+    else:
+        recreate_postgres(args.database_url)
     os.environ["DATABASE_URL"] = args.database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
@@ -220,18 +266,23 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
+    from django.db import connections
 
     try:
-        call_command("migrate", verbosity=0)
+        if not seeded:
+            call_command("migrate", verbosity=0)
         print(f"load average (1 min) at the start: {os.getloadavg()[0]:.2f}")
         if args.part in ("admission", "both"):
-            admission(2_000 if args.quick else 10_000)
+            if not seeded:
+                seed_admission(2_000 if args.quick else 10_000)
+                if args.keep:
+                    connections.close_all()
+                    copy_postgres(args.database_url, seed_url)
+            admission(passes=args.passes, profile=args.profile)
         if args.part in ("fairshare", "both"):
             fairshare(6 if args.quick else 24)
         print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
     finally:
-        from django.db import connections
-
         connections.close_all()
         if not args.keep:
             drop_postgres(args.database_url)

@@ -235,26 +235,45 @@ class Planner:
             wanting = {plan.queue for plan in self._quota_jobs.values()}
             wanting.update(head.queue for head in (q.peek() for q in self.queues.values()) if head is not None)
             self._active_weights = self.quota.cohort_weights(wanting)
+        # The lines' heads in rank order. A line's rank moves only when its head or its own queue's usage changes:
+        # it is pushed again then (lazy deletion: `pushed` holds each line's current entry), so picking the next
+        # head costs log(lines), not a look at every line.
+        heap: list = []
+        pushed: dict = {}
+
+        def push(key: str) -> None:
+            head = self.queues[key].peek()
+            if head is not None and key not in blocked:
+                pushed[key] = self._rank(key, head)
+                heapq.heappush(heap, (pushed[key], key))
+
+        for key in self.queues:
+            push(key)
         while True:
-            best_key, best, best_rank = None, None, None
-            for key, queue in self.queues.items():
-                if key in blocked:
-                    continue
-                head = queue.peek()
-                if head is None:
-                    continue
-                rank = self._rank(key, head)
-                if best is None or rank < best_rank:
-                    best_key, best, best_rank = key, head, rank
-            if best is None:
+            if not heap:
                 return admitted
+            best_rank, best_key = heapq.heappop(heap)
+            if pushed.get(best_key) != best_rank or best_key in blocked:
+                continue
+            best = self.queues[best_key].peek()
+            if best is None:
+                continue
+            if self._rank(best_key, best) != best_rank:  # its queue took or gave quota since it was pushed
+                push(best_key)
+                continue
             waits, never = self._quota_check(best, pool_reserved)
             reason = self.total.never_fits_reason(best.demand) or never
             if reason:
                 self.queues[best_key].pop()
                 self.events.append(Event(t, "never_fits", best, reason))
+                push(best_key)
                 continue
-            if waits is not None and not (self.preempting and self._preempt_for(best, unreserved, t)):
+            preempted = waits is not None and self.preempting and self._preempt_for(best, unreserved, t)
+            if preempted:  # the victims' queues gave quota back: their lines may rank earlier now
+                for key in self.queues:
+                    if key != best_key:
+                        push(key)
+            if waits is not None and not preempted:
                 # It waits for its queue's quota, not for capacity: it sets aside its cohort's pool, not capacity.
                 if best.id not in self.waits:
                     self.waits[best.id] = self.quota.explain(best.queue, waits)
@@ -274,6 +293,7 @@ class Planner:
             self.events.append(Event(t, "admit", best))
             self._schedule_next(best)
             admitted += 1
+            push(best_key)
 
     def run_until(self, now: datetime) -> None:
         """What a scheduling pass at `now` does: apply due events, then admit at `now` until nothing changes."""

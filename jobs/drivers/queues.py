@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.conf import settings
 
+from jobs.drivers.writes import rows_update
 from jobs.models import ClusterQueue, Job
 from jobs.quotas import QueueSpec, QuotaBook, vector_from_quota
 
@@ -44,14 +45,13 @@ def cluster_quota_book(cluster) -> tuple[QuotaBook | None, dict, datetime | None
 
 def save_fair_share(book: QuotaBook, queues: dict, now: datetime) -> None:
     """Keep each queue's fair-share history for the next pass (one statement for all)."""
-    changed = []
+    changed = {}
     for pk, queue in queues.items():
         history = book.history.get(pk, book.dominant(pk))
         if queue.fair_share_at != now or queue.fair_share_history != history:
             queue.fair_share_history, queue.fair_share_at = history, now
-            changed.append(queue)
-    if changed:
-        ClusterQueue.objects.bulk_update(changed, ["fair_share_history", "fair_share_at"])
+            changed[pk] = {"fair_share_history": history, "fair_share_at": now}
+    rows_update(ClusterQueue, changed)
 
 
 def line_key(queue_key: str, cluster_queue_id) -> str:
@@ -60,7 +60,7 @@ def line_key(queue_key: str, cluster_queue_id) -> str:
 
 def publish_waits(waits: dict, rows: dict) -> int:
     """Say in each waiting head's status message why it waits for quota (only where it changed)."""
-    changed = []
+    changed = {}
     for job_id, blocked in waits.items():
         job = rows.get(job_id)
         if job is None:
@@ -70,7 +70,5 @@ def publish_waits(waits: dict, rows: dict) -> int:
             message = f"{job.status_message.split('. ', 1)[0]}. {message}"
         if job.status_message != message:
             job.status_message = message
-            changed.append(job)
-    if changed:
-        Job.objects.bulk_update(changed, ["status_message"], batch_size=1000)
-    return len(changed)
+            changed[job.pk] = {"status_message": message}
+    return rows_update(Job, changed)

@@ -15,10 +15,14 @@ import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.db import connection
+
 from jobs.drivers.base import ClusterDriver, Forecast, SchedulePassResult
-from jobs.drivers.queues import cluster_quota_book, line_key, publish_waits, save_fair_share
+from jobs.drivers.lines import waiting_lines
+from jobs.drivers.queues import cluster_quota_book, publish_waits, save_fair_share
 from jobs.drivers.simulated_forecast import forecast
-from jobs.drivers.simulated_reads import WAITING, DbQueue, holding_plans, waiting_queryset
+from jobs.drivers.simulated_reads import WAITING, holding_plans, plan_job, waiting_queryset, with_start_spec
+from jobs.drivers.writes import write_changes
 from jobs.models import Cluster, Job, check_transition
 from jobs.resume import checkpoint_fields, interruption_fields, resumes_on_failure
 from jobs.scheduling import Capacity, Planner
@@ -80,16 +84,13 @@ class SimulatedDriver(ClusterDriver):
         book, cluster_queues, book_at = cluster_quota_book(cluster)
         queues = {}
         if admitting:
-            waiting = waiting_queryset(cluster)
-            if book is None:
-                keys = waiting.order_by().values_list("queue_key", flat=True).distinct()
-                queues = {key: DbQueue(waiting.filter(queue_key=key), simulation, rows) for key in keys}
-            else:  # one line per ClusterQueue and GPU type
-                keys = waiting.order_by().values_list("queue_key", "cluster_queue_id").distinct()
-                queues = {
-                    line_key(key, cq): DbQueue(waiting.filter(queue_key=key, cluster_queue=cq), simulation, rows)
-                    for key, cq in keys
-                }
+            queues = waiting_lines(
+                waiting_queryset(cluster),
+                read=with_start_spec,
+                to_plan=lambda job: plan_job(job, simulation),
+                rows=rows,
+                by_cluster_queue=book is not None,
+            )
         planner = Planner(
             total=Capacity.from_inventory(cluster.inventory),
             active=active,
@@ -178,12 +179,7 @@ class SimulatedDriver(ClusterDriver):
             )
             if updated != len(only_admitted):
                 logger.warning("pass admitted %s jobs but updated %s rows", len(only_admitted), updated)
-        for pk, fields in changes.items():
-            if fields["status"] == Job.Status.PENDING:
-                continue
-            job = rows[pk]
-            if not Job.objects.filter(pk=pk, status=job.status).update(**fields):
-                logger.warning("job %s changed under the pass; its update from %s was skipped", pk, job.status)
+        write_changes({pk: fields for pk, fields in changes.items() if fields["status"] != Job.Status.PENDING}, rows)
         result.changed_job_ids = list(changes)
 
         # Running jobs accrue cost up to now: one statement per thousand jobs. Only passes that bill (the beat's,
@@ -215,20 +211,20 @@ class SimulatedDriver(ClusterDriver):
 
     def _queue_the_rest(self, cluster: Cluster, now: datetime, result: SchedulePassResult) -> None:
         """Submitted jobs the pass could not admit now wait in the queue."""
-        pending = list(
-            Job.objects.filter(cluster=cluster, status=Job.Status.PENDING, admitted_at__isnull=True).values_list(
-                "pk", flat=True
-            )
-        )
-        if not pending:
-            return
         if cluster.status == Cluster.Status.ACTIVE:
             message = "Waiting for capacity."
         else:
             message = f"Waiting: the cluster is {cluster.status} and admits no jobs."
-        result.queued = Job.objects.filter(pk__in=pending, status=Job.Status.PENDING, admitted_at__isnull=True).update(
-            status=Job.Status.QUEUED, status_message=message
-        )
+        # One statement that says which rows it changed (not a read of their ids, then an IN list of thousands).
+        table = Job._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET status = %s, status_message = %s"
+                f" WHERE cluster_id = %s AND status = %s AND admitted_at IS NULL RETURNING id",
+                [Job.Status.QUEUED, message, cluster.pk, Job.Status.PENDING],
+            )
+            pending = [row[0] for row in cursor.fetchall()]
+        result.queued = len(pending)
         result.changed_job_ids.extend(pending)
 
     def forecast(

@@ -1,9 +1,7 @@
 """What a pass of the simulated driver reads of its cluster's jobs: the columns it needs, the jobs that hold capacity
-(`holding_plans`) and the waiting lines, read a few rows at a time in admission order (`DbQueue`)."""
+(`holding_plans`) and what a pass reads of a job (the waiting lines: `jobs.drivers.lines`)."""
 
 from __future__ import annotations
-
-from collections import deque
 
 from django.db.models import Case, F, Q, Sum, When
 
@@ -13,9 +11,6 @@ from jobs.simulation import startup_seconds
 
 WAITING = (Job.Status.PENDING, Job.Status.QUEUED)
 HOLDING = (Job.Status.PENDING, Job.Status.RUNNING)
-# A queue is read a few rows at a time (doubling): a blocked line costs a handful of rows, not thousands.
-FIRST_CHUNK = 8
-MAX_CHUNK = 512
 # What a pass reads of a job: enough to plan and bill (big or unused columns stay in the table). Not the spec: it
 # is encrypted and a pass needs only its kind (a column); a job not yet running brings its spec as `start_spec`
 # (`with_start_spec`), for the outputs it publishes when it starts.
@@ -45,6 +40,7 @@ PASS_FIELDS = (
     "work_lost_seconds",
     "resume_history",
     "cluster_queue",
+    "queue_key",  # the line a waiting job is read in (jobs.drivers.lines)
     "status_message",
 )
 
@@ -112,40 +108,3 @@ def holding_plans(
 
 def waiting_queryset(cluster: Cluster):
     return Job.objects.filter(cluster=cluster, status__in=WAITING, admitted_at__isnull=True)
-
-
-class DbQueue:
-    """One scheduling line read lazily from the database in priority/FIFO order (keyset pagination)."""
-
-    def __init__(self, queryset, simulation: dict, rows: dict):
-        self._queryset = with_start_spec(queryset).order_by("-priority", "sequence", "id")
-        self._simulation = simulation
-        self._rows = rows
-        self._buffer: deque[PlanJob] = deque()
-        self._last: Job | None = None
-        self._exhausted = False
-        self._chunk = FIRST_CHUNK
-
-    def _fill(self) -> None:
-        queryset = self._queryset
-        if self._last is not None:
-            p, n, i = self._last.priority, self._last.sequence, self._last.pk
-            queryset = queryset.filter(
-                Q(priority__lt=p) | Q(priority=p, sequence__gt=n) | Q(priority=p, sequence=n, id__gt=i)
-            )
-        chunk = list(queryset[: self._chunk])
-        self._exhausted = len(chunk) < self._chunk
-        self._chunk = min(self._chunk * 2, MAX_CHUNK)
-        for job in chunk:
-            self._rows[job.pk] = job
-            self._buffer.append(plan_job(job, self._simulation))
-        if chunk:
-            self._last = chunk[-1]
-
-    def peek(self) -> PlanJob | None:
-        if not self._buffer and not self._exhausted:
-            self._fill()
-        return self._buffer[0] if self._buffer else None
-
-    def pop(self) -> PlanJob:
-        return self._buffer.popleft()

@@ -1,0 +1,71 @@
+"""What a pass writes back: each changed job's new columns, in as few statements as the changes allow.
+
+Django's `bulk_update` builds a CASE WHEN per row and column in Python (about 1 ms of CPU per row and column on a
+loaded machine); `rows_update` sends the rows as a VALUES list instead, one statement whatever their number.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import connection
+
+from jobs.models import Job
+
+logger = logging.getLogger(__name__)
+
+
+def rows_update(model, changes: dict, *, status: str | None = None) -> int:
+    """Set each row's own values ({pk: {field name: value}}, the same field names for every row) in one UPDATE, only
+    where the row's status is still `status` (when given); returns how many rows changed."""
+    if not changes:
+        return 0
+    qn = connection.ops.quote_name
+    meta = model._meta
+    names = sorted(next(iter(changes.values())))
+    fields = [meta.pk, *(meta.get_field(name) for name in names)]
+    row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in fields) + ")"
+    params: list = []
+    for pk, values in changes.items():
+        params.append(meta.pk.get_db_prep_save(pk, connection))
+        params.extend(field.get_db_prep_save(values[field.name], connection) for field in fields[1:])
+    pk_column = qn(meta.pk.column)
+    sets = ", ".join(f"{qn(field.column)} = v.{qn(field.column)}" for field in fields[1:])
+    columns = ", ".join(qn(field.column) for field in fields)
+    sql = (
+        f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM (VALUES {', '.join([row] * len(changes))}) AS v({columns})"
+        f" WHERE t.{pk_column} = v.{pk_column}"
+    )
+    if status is not None:
+        sql += f" AND t.{qn(meta.get_field('status').column)} = %s"
+        params.append(status)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _plain(values: dict) -> bool:
+    return not any(hasattr(value, "resolve_expression") for value in values.values())
+
+
+def write_changes(changes: dict, rows: dict) -> None:
+    """Write each job's new columns, only where its status is still the one the pass read: one statement per group
+    of jobs that moved from the same status through the same columns (the jobs admitted and started in a pass are
+    one group), not one per job."""
+    groups: dict[tuple, dict] = {}
+    for pk, fields in changes.items():
+        plain = _plain(fields)
+        groups.setdefault((rows[pk].status, tuple(sorted(fields)), plain, None if plain else pk), {})[pk] = fields
+    for (status, _, plain, _), group in groups.items():
+        if plain:
+            updated = rows_update(Job, group, status=status)
+        else:  # an expression (F) is evaluated by the database row by row
+            (pk, fields), *_ = group.items()
+            updated = Job.objects.filter(pk=pk, status=status).update(**fields)
+        if updated != len(group):
+            logger.warning(
+                "%s of %s jobs changed under the pass; their update from %s was skipped",
+                len(group) - updated,
+                len(group),
+                status,
+            )
