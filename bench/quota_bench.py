@@ -1,4 +1,4 @@
-"""Benchmark of quotas (jobs/quotas.py) through the real scheduling pass on PostgreSQL.
+"""Benchmark of quotas (jobs/quotas/) through the real scheduling pass on PostgreSQL.
 
 1. Admission: 10,000 waiting jobs across 50 ClusterQueues in 5 cohorts (10 queues each, weights 1-4, one
    LocalQueue per project), recorded without a pass, then scheduling passes every 10 s of a controlled clock until

@@ -366,7 +366,7 @@ KUBERNETES_WORK_DIR = env.str("KUBERNETES_WORK_DIR", default=str(VAR_DIR / "kube
 KUBERNETES_POLL_SECONDS = env.float("KUBERNETES_POLL_SECONDS", default=2.0)
 KUBERNETES_CLUSTER_DOMAIN = env.str("KUBERNETES_CLUSTER_DOMAIN", default="cluster.local")
 
-# --- Quotas and fair share (jobs/quotas.py) ----------------------------------------------------------------------
+# --- Quotas and fair share (jobs/quotas/) ----------------------------------------------------------------------
 # How fast a queue's remembered share fades: fair share looks at what a queue borrowed over about this long, so a
 # queue whose big job just ended does not jump the line at once (0: only what it holds now).
 JOBS_FAIR_SHARE_HALF_LIFE_SECONDS = env.float("JOBS_FAIR_SHARE_HALF_LIFE_SECONDS", default=300.0)
