@@ -137,6 +137,14 @@ def admission(*, passes: int | None, profile: str | None) -> None:
             queries.append(len(ctx.captured_queries))
             admitted.append(result.admitted)
             clock.shift(10)
+            if len(seconds) % 100 == 0:  # so far (a long run on a loaded machine can be read before it ends)
+                print(
+                    f"SO FAR {len(seconds)} passes: {sum(admitted)} admitted in {sum(seconds):.1f} s of passes "
+                    f"({sum(admitted) / sum(seconds):,.0f}/s); pass median {statistics.median(seconds) * 1000:.0f} ms;"
+                    f" queries median {statistics.median(queries):.0f}, max {max(queries)};"
+                    f" load {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
             if len(seconds) > 5000:
                 raise RuntimeError("jobs were not all admitted")
     if profiler:
