@@ -79,7 +79,9 @@ def range_query(
     chart) is read from that row's stored quantile columns; only the steps that merge several rows read and merge
     their sketches, in a second query. Both answer the same values (the columns are that sketch's quantiles)."""
     columns = {"start", "resolution", "is_llm"}
-    stored = all(q in STORED_QUANTILES for q in quantiles)
+    # The stored columns serve one row per step: a component's (or the LLM's) own minutes at a 1-minute step. Other
+    # queries read the sketches in the same single query, as they always did (a second query costs more than it saves).
+    stored = all(q in STORED_QUANTILES for q in quantiles) and step == MIN_STEP and bool(component or llm_only)
     latencies = {name: LATENCIES[name] for name in names if name in LATENCIES}
     for name in names:
         if name in LATENCIES:
@@ -104,9 +106,7 @@ def range_query(
         bucket.starts.add((row["start"], row["resolution"]))
         _accumulate(bucket, row, names, stored, quantiles)
     merging = {
-        sketch
-        for name, sketch in latencies.items()
-        if not stored or any(b.carriers[name] > 1 for b in buckets.values())
+        sketch for name, sketch in latencies.items() if stored and any(b.carriers[name] > 1 for b in buckets.values())
     }
     if merging:
         _merge_sketches(rows, buckets, start, step, latencies, merging, stored)
@@ -149,6 +149,13 @@ def _accumulate(bucket: _Bucket, row: dict, names: list[str], stored: bool, quan
                 if values and values[0] is not None:
                     bucket.carriers[name] += 1
                     bucket.single[name] = values
+            else:
+                data = row[LATENCIES[name]]
+                if data and data.get("n"):
+                    bins = bucket.sketches.get(name)
+                    if bins is None:
+                        bins = bucket.sketches[name] = Bins()
+                    bins.add_json(data)
         elif name in RATES:
             column = RATES[name]
             value = row["requests"] - row["errors"] if column == "success" else row[column]
