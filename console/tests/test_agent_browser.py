@@ -4,27 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from console.tests.test_browser import CHROMIUM, PASSWORD, browser_page, deployer, shot  # noqa: F401  (fixtures)
+from console.tests.browser import NO_CHROMIUM, log_in, shot
 from deployments.tests.factories import seed_system_templates
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), NO_CHROMIUM]
 
 PAGES = ["/usecases/research-agent-v1", "/usecases/langgraph-agent-v1", "/usecases/deploy/langgraph-agent-v1"]
 
 
-def test_agent_pages_fit_390_and_1440_px(live_server, browser_page, deployer):  # noqa: F811
+def test_agent_pages_fit_390_and_1440_px(live_server, browser_page, deployer):
     from playwright.sync_api import expect
 
     seed_system_templates()
     page = browser_page
-    page.goto(f"{live_server.url}/usecases")  # redirects to the login page, then back
-    page.get_by_label("Username").fill(deployer.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, live_server.url, deployer, next_path="/usecases")
     expect(page.get_by_role("heading", name="Use case catalog")).to_be_visible()
     for width in (390, 1440):
         page.set_viewport_size({"width": width, "height": 900})

@@ -4,74 +4,15 @@ Celery worker. Screenshots of every page land in test-artifacts/screenshots/ for
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
-from django.db import connections
 
-from conftest import ROOT
+from console.tests.browser import NO_CHROMIUM, SCREENSHOTS, log_in, shot
 from deployments.models import UseCaseDeployment
 from deployments.tests.factories import make_cluster, seed_system_templates
-from tenancy.tests.factories import UserFactory
 from usecases.tests.factories import make_usecase
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PASSWORD = "browser-pass-123"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.integration,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's Chromium is not installed at /usr/bin/chromium "
-        "(CI installs it with .ci/install-browser; `apt-get install chromium` locally)",
-    ),
-]
-
-
-@pytest.fixture
-def browser_page(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1366, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        yield page
-        # ORM calls made while Playwright's loop runs use a connection of their own (asgiref's context-local
-        # connections); close it here, or the test database cannot be dropped at the end of the session.
-        connections.close_all()
-        context.close()
-        browser.close()
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-@pytest.fixture
-def deployer(tenant, project):
-    from tenancy.models import Membership
-    from tenancy.tests.factories import MembershipFactory
-
-    user = UserFactory(username="dana-deployer", is_staff=False)
-    user.set_password(PASSWORD)
-    user.save()
-    MembershipFactory(user=user, tenant=tenant, role=Membership.Role.MEMBER)
-    return user
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True), NO_CHROMIUM]
 
 
 def test_deploy_simple_rag_through_the_wizard_watch_it_run_then_delete_it(
@@ -90,9 +31,7 @@ def test_deploy_simple_rag_through_the_wizard_watch_it_run_then_delete_it(
     page.goto(f"{url}/usecases")
     expect(page).to_have_url(f"{url}/accounts/login/?next=/usecases")
     shot(page, "01-login")
-    page.get_by_label("Username").fill(deployer.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, url, deployer, next_path="/usecases")
 
     # the catalogue, then the template's detail with its graph
     expect(page.get_by_role("heading", name="Use case catalog")).to_be_visible()

@@ -10,50 +10,34 @@ import pytest
 from django.db.models import F
 from django.utils import timezone
 
-from console.tests.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, SCREENSHOTS
-from console.tests.test_responsive import OVERFLOW_JS
+from console.tests.browser import NO_CHROMIUM, SCREENSHOTS, browser_user, check_overflow, chromium, log_in
 from jobs.models import Job
 from observability.collect import floor_minute, metrics_collect
 from observability.tests.conftest import running_deployment
-from tenancy.models import Membership
-from tenancy.tests.factories import MembershipFactory, UserFactory
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), NO_CHROMIUM]
 
 
 def test_deployment_page_shows_the_metrics_charts(
     live_server, admin_user, tenant, project, shipped_usecases, monkeypatch
 ):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     deployment = running_deployment(user=admin_user, project=project, tenant=tenant, name="charted")
     Job.objects.filter(usecase_deployment_id=deployment.pk).update(started_at=F("started_at") - timedelta(minutes=90))
     assert metrics_collect(now=floor_minute(timezone.now())).rows
-    user = UserFactory(username="mia-metrics")
-    user.set_password(PASSWORD)
-    user.save()
-    MembershipFactory(user=user, tenant=tenant, role=Membership.Role.MEMBER)
+    user = browser_user(tenant, "mia-metrics")
     folder = SCREENSHOTS / "metrics"
     folder.mkdir(parents=True, exist_ok=True)
     overflowing = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    with chromium(monkeypatch) as browser:
         for width in (390, 1440):
             context = browser.new_context(viewport={"width": width, "height": 900})
             page = context.new_page()
             page.set_default_timeout(60_000)
-            page.goto(f"{live_server.url}/accounts/login/")
-            page.get_by_label("Username").fill(user.username)
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
-            page.wait_for_url(f"{live_server.url}/")
+            log_in(page, live_server.url, user)
             expect(page.get_by_test_id("slo-status").locator("tr[data-deployment='charted']")).to_be_visible()
-            _check(page, width, "home", folder, overflowing)
+            check_overflow(page, folder, width, "home", overflowing)
 
             page.goto(f"{live_server.url}/deployments/{deployment.pk}")
             metrics = page.locator("#metrics")
@@ -71,7 +55,7 @@ def test_deployment_page_shows_the_metrics_charts(
             expect(metrics.get_by_test_id("slo-attainment")).to_contain_text("TTFT")
             box = metrics.locator("figure[data-chart='ttft'] svg").bounding_box()
             assert box["width"] > 300 and box["height"] > 100
-            _check(page, width, "deployment-1h", folder, overflowing)
+            check_overflow(page, folder, width, "deployment-1h", overflowing)
 
             page.evaluate("window.__noReload = true")
             metrics.locator("a[data-range='24h']").click()
@@ -79,19 +63,10 @@ def test_deployment_page_shows_the_metrics_charts(
             # At 24 h the few minutes of data may be one flat segment (zero height: "hidden" to Playwright): attached.
             expect(page.locator("#metrics figure[data-chart='ttft'] polyline.series").first).to_be_attached()
             assert page.evaluate("window.__noReload") is True  # swapped in place by htmx, not a page load
-            _check(page, width, "deployment-24h", folder, overflowing)
+            check_overflow(page, folder, width, "deployment-24h", overflowing)
 
             page.goto(f"{live_server.url}/alerts")
             expect(page.get_by_role("heading", name="Alerts")).to_be_visible()
-            _check(page, width, "alerts", folder, overflowing)
+            check_overflow(page, folder, width, "alerts", overflowing)
             context.close()
-        browser.close()
     assert not overflowing, overflowing
-
-
-def _check(page, width: int, name: str, folder, overflowing: list) -> None:
-    page.wait_for_load_state("networkidle")
-    found = page.evaluate(OVERFLOW_JS)
-    page.screenshot(path=str(folder / f"{width}-{name}.png"), full_page=True)
-    if found["page"] > found["viewport"]:
-        overflowing.append((width, name, found))

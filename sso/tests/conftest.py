@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.tests.test_browser import browser_page  # noqa: F401  (a fixture, for test_browser)
+from console.tests.browser import browser_page  # noqa: F401  (a fixture, for test_browser)
 from sso.provider import forget_provider
 from sso.testing import API_AUDIENCE, SCOPES, WEB_CLIENT, TestProvider, node_unavailable
 from sso.tokens import forget_tokens

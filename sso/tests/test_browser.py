@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from console.tests.test_browser import CHROMIUM, shot
+from console.tests.browser import NO_CHROMIUM, shot
 from sso.models import GroupRoleMapping
 from sso.provider import forget_provider
 from sso.testing import TestProvider, free_port, node_unavailable
@@ -20,7 +20,7 @@ from tenancy.tests.factories import TenantFactory
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at /usr/bin/chromium"),
+    NO_CHROMIUM,
 ]
 
 
