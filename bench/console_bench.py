@@ -32,6 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import fresh_postgres  # noqa: E402
 
 DB_NAME = "uf_bench_console"
 
@@ -48,11 +49,7 @@ def setup_environment(args) -> None:
         os.environ.pop("DATABASE_URL", None)
         os.environ.pop("REDIS_URL", None)
     else:
-        psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc"]
-        subprocess.run([*psql, f"DROP DATABASE IF EXISTS {DB_NAME}"], check=True)
-        subprocess.run([*psql, f"CREATE DATABASE {DB_NAME}"], check=True)
-        os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
-        os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+        fresh_postgres(DB_NAME)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
     os.environ["DEBUG"] = "false"
     os.environ["LOG_LEVEL"] = "WARNING"

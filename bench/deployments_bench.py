@@ -39,6 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import celery_worker  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -70,38 +71,12 @@ def setup_environment(args) -> None:
 
 
 def start_workers(count: int) -> list[subprocess.Popen]:
-    workers = []
-    for index in range(count):
-        workers.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "-l",
-                    "warning",
-                    "-c",
-                    "1",
-                    "-Q",
-                    os.environ["CELERY_TASK_DEFAULT_QUEUE"],
-                    "--without-gossip",
-                    "--without-mingle",
-                    "-n",
-                    f"bench{index}@%h",
-                ],
-                cwd=ROOT,
-                env=os.environ.copy(),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
+    queue = os.environ["CELERY_TASK_DEFAULT_QUEUE"]
+    workers = [celery_worker(name=f"bench{index}@%h", queue=queue) for index in range(count)]
     from core.tasks import ping
 
     for _ in range(count * 2):
-        ping.apply_async(("x",), queue=os.environ["CELERY_TASK_DEFAULT_QUEUE"]).get(timeout=60)
+        ping.apply_async(("x",), queue=queue).get(timeout=60)
     return workers
 
 

@@ -26,6 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import celery_worker  # noqa: E402
+
 SCRIPTS = ROOT / "scripts" / "k8s-test-cluster"
 
 
@@ -67,30 +69,7 @@ def setup_environment(poll: float) -> None:
 
 
 def start_worker() -> subprocess.Popen:
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-l",
-            "warning",
-            "-c",
-            "1",
-            "-Q",
-            "bench-k8s",
-            "--without-gossip",
-            "--without-mingle",
-            "-n",
-            "benchk8s@%h",
-        ],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = celery_worker(name="benchk8s@%h", queue="bench-k8s")
     from core.tasks import ping
 
     ping.apply_async(("x",), queue="bench-k8s").get(timeout=120)

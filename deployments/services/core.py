@@ -25,7 +25,7 @@ from deployments.services.identity import (
     deployment_name_generate,
     request_fingerprint,
 )
-from deployments.services.placement import plan_capacity_and_cost, plan_placed, target_check, target_resolve
+from deployments.services.placement import target_check, target_plan
 from deployments.state import ComponentStatus, DeploymentStatus
 from jobs.models import ClusterSet, Job
 from tenancy.selectors import require_write
@@ -86,7 +86,7 @@ def deployment_create(
     budget_cap_check(tenant_id=project.tenant_id, project_id=project.pk, action="new deployments")
     if idempotency_key and (replay := _idempotent_replay(project, idempotency_key, fingerprint)):
         return replay, False
-    cluster, placement = target_resolve(
+    cluster, placement, placed, costing = target_plan(
         user=user,
         template=template,
         project=project,
@@ -96,14 +96,11 @@ def deployment_create(
         usecase_id=usecase_id,
         load=load,
         strategy=strategy,
+        name=name,
     )
-    if name:
-        deployment_name_check(cluster=cluster, name=name)
-    placed = plan_placed(template=template, parameters=parameters, cluster=cluster, usecase_id=usecase_id, load=load)
     if placed.slo_errors:
         raise ValidationError(placed.slo_errors, detail="No configuration on this cluster meets the use case's SLOs.")
     plan = placed.plan
-    costing = plan_capacity_and_cost(plan=plan, cluster=cluster)
     if costing["capacity"].get("never_fits"):
         raise ValidationError(
             {"cluster_id": [f"The cluster can never fit this deployment: {costing['capacity']['never_fits']}"]}

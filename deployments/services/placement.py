@@ -12,9 +12,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from core.exceptions import Conflict, ValidationError
-from deployments.services.identity import (
-    gpu_type_errors_on_parameters,
-)
+from deployments.services.identity import deployment_name_check, gpu_type_errors_on_parameters
 from jobs import selectors as job_selectors
 from jobs.models import Cluster, ClusterSet
 from jobs.placement import choose
@@ -147,6 +145,28 @@ def target_resolve(*, user, template, project, cluster, cluster_set, parameters,
     return cluster, placement
 
 
+def target_plan(
+    *, user, template, project, cluster, cluster_set, parameters, usecase_id, load, strategy, name: str = ""
+) -> tuple[Cluster, dict | None, PlacedPlan, dict]:
+    """What a preview shows and a create records: the cluster (`target_resolve`) and its placement, the plan placed
+    on it, and its capacity and cost. A `name` is checked free on the cluster before the plan is placed."""
+    cluster, placement = target_resolve(
+        user=user,
+        template=template,
+        project=project,
+        cluster=cluster,
+        cluster_set=cluster_set,
+        parameters=parameters,
+        usecase_id=usecase_id,
+        load=load,
+        strategy=strategy,
+    )
+    if name:
+        deployment_name_check(cluster=cluster, name=name)
+    placed = plan_placed(template=template, parameters=parameters, cluster=cluster, usecase_id=usecase_id, load=load)
+    return cluster, placement, placed, plan_capacity_and_cost(plan=placed.plan, cluster=cluster)
+
+
 def deployment_preview(
     *,
     user,
@@ -162,7 +182,7 @@ def deployment_preview(
     """What a deploy would do, without writing anything: plan, waves, GPUs, capacity, hourly cost, and with a use
     case the sizing of its LLMs (an SLO no configuration meets is reported here, not raised). With a cluster set,
     the member it would go to, the runner-up and every member's start and cost (`placement`)."""
-    cluster, placement = target_resolve(
+    cluster, placement, placed, costing = target_plan(
         user=user,
         template=template,
         project=project,
@@ -173,9 +193,7 @@ def deployment_preview(
         load=load,
         strategy=strategy,
     )
-    placed = plan_placed(template=template, parameters=parameters, cluster=cluster, usecase_id=usecase_id, load=load)
     plan = placed.plan
-    costing = plan_capacity_and_cost(plan=plan, cluster=cluster)
     capacity = costing["capacity"]
     return {
         "plan": plan.to_dict(redact=True),

@@ -9,11 +9,11 @@ from core.api.fields import MoneyField, StrictFieldsMixin
 from jobs.models import Cluster, Job
 from jobs.resume import checkpoints_before_run
 from jobs.services.submission import BULK_MAX
-from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField, resolve_scoped_references
+from tenancy.api.viewsets import FixedAfterCreateMixin, ScopedPrimaryKeyRelatedField, resolve_scoped_references
 from tenancy.models import Project, Tenant
 
 
-class ClusterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+class ClusterSerializer(FixedAfterCreateMixin, StrictFieldsMixin, serializers.ModelSerializer):
     tenant_id = ScopedPrimaryKeyRelatedField(source="tenant", queryset=Tenant.objects.all(), tenant_field="id")
     inventory = serializers.JSONField(
         required=False,
@@ -64,12 +64,6 @@ class ClusterSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
         validators = []  # name uniqueness is a business rule answered by the service
-
-    def get_fields(self):
-        fields = super().get_fields()
-        if self.instance is not None:
-            fields["tenant_id"].read_only = True
-        return fields
 
     def get_has_kubeconfig(self, cluster) -> bool:
         return bool(cluster.kubeconfig)

@@ -14,7 +14,7 @@ from jobs.api.serializers import JobCreateSerializer, JobSerializer, PriorityFie
 from jobs.filters import ClusterSetFilterSet
 from jobs.models import Cluster, ClusterSet, Job
 from jobs.services.sets import placement_refusal
-from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField, TenantScopedViewSet
+from tenancy.api.viewsets import FixedAfterCreateMixin, ScopedPrimaryKeyRelatedField, TenantScopedViewSet
 from tenancy.models import Tenant
 from tenancy.selectors import require_write
 
@@ -30,7 +30,7 @@ class ClusterSetMemberSerializer(serializers.Serializer):
     status = serializers.CharField(help_text="ACTIVE, DRAINING or OFFLINE: only ACTIVE members take work.")
 
 
-class ClusterSetSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+class ClusterSetSerializer(FixedAfterCreateMixin, StrictFieldsMixin, serializers.ModelSerializer):
     tenant_id = ScopedPrimaryKeyRelatedField(source="tenant", queryset=Tenant.objects.all(), tenant_field="id")
     cluster_ids = ScopedPrimaryKeyRelatedField(
         source="clusters",
@@ -58,12 +58,6 @@ class ClusterSetSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
         validators = []  # name uniqueness is a business rule answered by the service
-
-    def get_fields(self):
-        fields = super().get_fields()
-        if self.instance is not None:
-            fields["tenant_id"].read_only = True
-        return fields
 
 
 class PlacementCandidateSerializer(serializers.Serializer):

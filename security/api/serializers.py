@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from core.api.fields import StrictFieldsMixin
 from security.models import ApiToken, ServiceAccount
-from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField
+from tenancy.api.viewsets import FixedAfterCreateMixin, ScopedPrimaryKeyRelatedField
 from tenancy.models import Membership, Tenant
 
 DEFAULT_EXPIRY_DAYS = 90
@@ -50,7 +50,8 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
         fields = [*ApiTokenSerializer.Meta.fields, "key"]
 
 
-class ServiceAccountSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+class ServiceAccountSerializer(FixedAfterCreateMixin, StrictFieldsMixin, serializers.ModelSerializer):
+    fixed_after_create = ("tenant_id", "name")
     tenant_id = ScopedPrimaryKeyRelatedField(source="tenant", queryset=Tenant.objects.all(), tenant_field="id")
     role = serializers.ChoiceField(choices=Membership.Role.choices)
     username = serializers.CharField(source="user.username", read_only=True)
@@ -60,10 +61,3 @@ class ServiceAccountSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         fields = ["id", "tenant_id", "name", "description", "role", "username", "is_active", "created_at"]
         read_only_fields = ["id", "username", "is_active", "created_at"]
         validators = []
-
-    def get_fields(self):
-        fields = super().get_fields()
-        if self.instance is not None:
-            fields["tenant_id"].read_only = True
-            fields["name"].read_only = True
-        return fields

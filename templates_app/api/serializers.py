@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from core.api.fields import StrictFieldsMixin
 from templates_app.models import TemplateRevision, UseCaseTemplate
-from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField
+from tenancy.api.viewsets import FixedAfterCreateMixin, ScopedPrimaryKeyRelatedField
 from tenancy.models import Tenant
 
 
@@ -36,7 +36,7 @@ class TemplateSerializer(serializers.ModelSerializer):
         return template.forked_from.api_id if template.forked_from_id else None
 
 
-class TemplateWriteSerializer(StrictFieldsMixin, serializers.Serializer):
+class TemplateWriteSerializer(FixedAfterCreateMixin, StrictFieldsMixin, serializers.Serializer):
     """A user template's content: the same keys as a YAML system template (`slug` is its `id` there)."""
 
     tenant_id = ScopedPrimaryKeyRelatedField(source="tenant", queryset=Tenant.objects.all(), tenant_field="id")
@@ -56,7 +56,6 @@ class TemplateWriteSerializer(StrictFieldsMixin, serializers.Serializer):
     def get_fields(self):
         fields = super().get_fields()
         if self.instance is not None:
-            fields["tenant_id"].read_only = True
             fields["version"].default = serializers.empty
         return fields
 

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from core.api.fields import StrictFieldsMixin
-from tenancy.api.viewsets import ScopedPrimaryKeyRelatedField
+from tenancy.api.viewsets import FixedAfterCreateMixin, ScopedPrimaryKeyRelatedField
 from tenancy.models import Membership, Project, Tenant
 from tenancy.selectors import user_role
 
@@ -18,7 +18,7 @@ class TenantSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         return user_role(self.context["request"].user, tenant.pk)
 
 
-class ProjectSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+class ProjectSerializer(FixedAfterCreateMixin, StrictFieldsMixin, serializers.ModelSerializer):
     tenant_id = ScopedPrimaryKeyRelatedField(source="tenant", queryset=Tenant.objects.all(), tenant_field="id")
 
     class Meta:
@@ -26,12 +26,6 @@ class ProjectSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         fields = ["id", "tenant_id", "name", "description", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
         validators = []  # uniqueness is a business rule: the service answers it per field
-
-    def get_fields(self):
-        fields = super().get_fields()
-        if self.instance is not None:
-            fields["tenant_id"].read_only = True
-        return fields
 
 
 class MembershipSerializer(StrictFieldsMixin, serializers.ModelSerializer):

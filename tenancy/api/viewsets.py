@@ -25,6 +25,20 @@ class TenantScopedViewSet(TenantScopedMixin, viewsets.ModelViewSet):
     """A model viewset scoped to the caller's tenants."""
 
 
+class FixedAfterCreateMixin:
+    """For a model serializer: the fields named in `fixed_after_create` (the owning tenant by default) are written
+    on create and read-only on update."""
+
+    fixed_after_create: tuple[str, ...] = ("tenant_id",)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:
+            for name in self.fixed_after_create:
+                fields[name].read_only = True
+        return fields
+
+
 class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     """A reference (`project_id`, `cluster_id`, ...) that only resolves inside the caller's tenants."""
 
