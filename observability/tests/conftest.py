@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.db.models import F
+from django.utils import timezone
 
 from deployments import reconciler
 from deployments.models import UseCaseDeployment
 from deployments.services import deployment_create
 from deployments.tests.factories import make_cluster, seed_system_templates
+from jobs.models import Job
+from observability.collect import floor_minute, metrics_collect
 from sizing.tests.conftest import shipped_usecases  # noqa: F401  (the shipped SLO catalog, loaded)
 from templates_app.models import UseCaseTemplate
 
@@ -42,3 +48,12 @@ def settle(deployment: UseCaseDeployment) -> None:
 @pytest.fixture
 def deployment(admin_user, project, tenant, shipped_usecases):  # noqa: F811
     return running_deployment(user=admin_user, project=project, tenant=tenant)
+
+
+@pytest.fixture
+def collected(deployment):
+    """Fifteen minutes of metrics up to now: the jobs are made to have started half an hour ago."""
+    Job.objects.filter(usecase_deployment_id=deployment.pk).update(started_at=F("started_at") - timedelta(minutes=30))
+    now = floor_minute(timezone.now())
+    assert metrics_collect(now=now).rows
+    return deployment, now

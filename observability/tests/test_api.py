@@ -5,24 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db.models import F
-from django.utils import timezone
 
-from jobs.models import Job
-from observability.collect import floor_minute, metrics_collect
 from observability.models import MetricRollup
 from observability.sketch import sketch_merge_json, sketch_quantile
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def collected(deployment):
-    """Fifteen minutes of metrics up to now: the jobs are made to have started half an hour ago."""
-    Job.objects.filter(usecase_deployment_id=deployment.pk).update(started_at=F("started_at") - timedelta(minutes=30))
-    now = floor_minute(timezone.now())
-    assert metrics_collect(now=now).rows
-    return deployment, now
 
 
 def test_slo_reports_each_target_of_the_use_case(member_client, collected, django_assert_max_num_queries):

@@ -5,21 +5,17 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from celery import current_app
 from django.db import connection
-from django.db.models import F
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from deployments import reconciler
 from jobs.models import Job
-from observability.collect import floor_minute, metrics_collect
 from observability.exposition import ControlPlaneCollector
 from observability.tests.conftest import running_deployment
 
@@ -49,14 +45,6 @@ def exported_names(text: str) -> set[str]:
     for name, kind in re.findall(r"^# TYPE (\S+) (\S+)$", text, flags=re.MULTILINE):
         names.update(name + suffix for suffix in TYPE_SUFFIXES.get(kind, ("",)))
     return names
-
-
-@pytest.fixture
-def collected(deployment):
-    Job.objects.filter(usecase_deployment_id=deployment.pk).update(started_at=F("started_at") - timedelta(minutes=30))
-    now = floor_minute(timezone.now())
-    assert metrics_collect(now=now).rows
-    return deployment, now
 
 
 def test_anonymous_is_401_and_a_tenant_member_403(client, member_user, settings):

@@ -139,17 +139,6 @@ def test_import_soft_delete_needs_the_delete_permission_of_the_user():
     assert UseCase.objects.get(unique_id="b").is_active is False
 
 
-def test_export_with_inactive_then_import_round_trip_keeps_deleted_usecases_deleted():
-    make_usecase(unique_id="kept")
-    services.usecase_delete(usecase=make_usecase(unique_id="gone"))
-    exported = selectors.usecases_export(include_inactive=True)
-    assert [(u["unique_id"], u["is_active"]) for u in exported["usecases"]] == [("gone", False), ("kept", True)]
-    UseCase.objects.all().delete()
-    assert services.usecases_import(data=json.loads(json.dumps(exported)))["created"] == 2
-    assert selectors.usecases_export(include_inactive=True) == exported
-    assert [u["unique_id"] for u in selectors.usecases_export()["usecases"]] == ["kept"]
-
-
 def test_import_rejects_a_body_that_is_not_a_list():
     with pytest.raises(services.ValidationError):
         services.usecases_import(data={"items": []})
