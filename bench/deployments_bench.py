@@ -76,7 +76,7 @@ def start_workers(count: int) -> list[subprocess.Popen]:
     from core.tasks import ping
 
     for _ in range(count * 2):
-        ping.apply_async(("x",), queue=queue).get(timeout=60)
+        ping.apply_async(("x",), queue=queue).get(timeout=600)  # a loaded machine boots workers slowly
     return workers
 
 
