@@ -10,6 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.lookups import Exact
 
 from autoscaling.models import WarmPool
 from core.exceptions import ValidationError
@@ -23,7 +25,8 @@ MAX_POOL_SIZE = 16
 
 
 def standby_jobs(pool: WarmPool):
-    return Job.objects.filter(labels__contains={POOL_LABEL: str(pool.pk)}, status__in=Job.Status.ACTIVE)
+    # The label's text value, not JSON containment: SQLite (the single-machine default) has no `contains` on JSON.
+    return Job.objects.filter(Exact(KeyTextTransform(POOL_LABEL, "labels"), str(pool.pk)), status__in=Job.Status.ACTIVE)
 
 
 def _submit_standby(pool: WarmPool, *, user=None) -> Job:

@@ -221,9 +221,14 @@ class SimulatedDriver(ClusterDriver):
             cursor.execute(
                 f"UPDATE {table} SET status = %s, status_message = %s"
                 f" WHERE cluster_id = %s AND status = %s AND admitted_at IS NULL RETURNING id",
-                [Job.Status.QUEUED, message, cluster.pk, Job.Status.PENDING],
+                [
+                    Job.Status.QUEUED,
+                    message,
+                    Cluster._meta.pk.get_db_prep_value(cluster.pk, connection),
+                    Job.Status.PENDING,
+                ],
             )
-            pending = [row[0] for row in cursor.fetchall()]
+            pending = [Job._meta.pk.to_python(row[0]) for row in cursor.fetchall()]
         result.queued = len(pending)
         result.changed_job_ids.extend(pending)
 

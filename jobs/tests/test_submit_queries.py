@@ -69,8 +69,9 @@ def test_a_submit_inside_a_transaction_is_a_savepoint_around_it(cluster, project
     if settings.IS_POSTGRES:
         assert len(sqls) == 3 and sqls[0].startswith("SAVEPOINT") and sqls[2].startswith("RELEASE SAVEPOINT")
         assert sqls[1].startswith("WITH")
-    else:  # the counter update, its read back and the insert
-        assert len(sqls) == 5
+    else:  # the job's local queue, the counter update, its read back and the insert, inside the savepoint
+        assert [sql.split()[0] for sql in sqls] == ["SAVEPOINT", "SELECT", "UPDATE", "SELECT", "INSERT", "RELEASE"]
+        assert "jobs_localqueue" in sqls[1]
     assert job.sequence == 1 and Job.objects.get(pk=job.pk).sequence == 1
 
 
