@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from billing.models import Budget, UsageRecord
 from billing.months import month_bounds, month_start
+from billing.sums import Total, exact_sums
 from core.exceptions import Conflict
 from tenancy.selectors import scope_to_user
 
@@ -57,16 +58,14 @@ def budget_statuses(budgets: list[Budget], *, now: datetime | None = None) -> di
     now = now or timezone.now()
     start, end = month_bounds(month_start(now))
     window_start = max(start, now - BURN_WINDOW)
-    amount = F("gpu_amount") + F("cpu_amount") + F("memory_amount")
-    rows = (
-        UsageRecord.objects.filter(tenant_id__in={b.tenant_id for b in budgets}, minute__gte=start, minute__lt=now)
-        .values("tenant_id", "project_id")
-        .annotate(spent=Sum(amount), recent=Sum(amount, filter=Q(minute__gte=window_start)))
-        .order_by()
+    amount = ("gpu_amount", "cpu_amount", "memory_amount")
+    records = UsageRecord.objects.filter(
+        tenant_id__in={b.tenant_id for b in budgets}, minute__gte=start, minute__lt=now
     )
+    totals = {"spent": Total(amount), "recent": Total(amount, since=("minute", window_start))}
     spent: dict = defaultdict(Decimal)
     recent: dict = defaultdict(Decimal)
-    for row in rows if budgets else ():
+    for row in exact_sums(records, ("tenant_id", "project_id"), totals) if budgets else ():
         for key in ((row["tenant_id"], None), (row["tenant_id"], row["project_id"])):
             spent[key] += row["spent"] or Decimal(0)
             recent[key] += row["recent"] or Decimal(0)

@@ -9,7 +9,7 @@ invoice lines, daily costs and the explorer read the same amounts from the hourl
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -67,10 +67,18 @@ def usage_compact_closed(*, now: datetime | None = None) -> dict:
 
 
 def _compact(start: datetime, end: datetime) -> None:
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            _compact_sql(start, end)
+        else:
+            _compact_rows(start, end)
+
+
+def _compact_sql(start: datetime, end: datetime) -> None:
     table = UsageRecord._meta.db_table
     sums = ", ".join(f"SUM({column})" for column in SUMS)
     columns = ", ".join(SUMS)
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         # The rows an hour's group replaces are deleted by the same statement that inserts the group's row, so its
         # first minute (the row's key with the job) is free again; nothing outside the transaction sees either half.
         cursor.execute(
@@ -82,3 +90,22 @@ def _compact(start: datetime, end: datetime) -> None:
             FROM moved GROUP BY job_id, date_trunc('hour', minute, 'UTC'), {GROUP}""",
             (start, end),
         )
+
+
+def _compact_rows(start: datetime, end: datetime) -> None:
+    """The same compaction without DELETE ... RETURNING (SQLite): the day's rows are read, summed per job, hour and
+    GROUP in Python (exact Decimals), deleted and written back, in the caller's transaction."""
+    keys = GROUP.split(", ")
+    day = UsageRecord.objects.filter(minute__gte=start, minute__lt=end)
+    hours: dict[tuple, dict] = {}
+    for row in day.values("job_id", "minute", *keys, *SUMS).order_by("minute").iterator(chunk_size=5000):
+        hour = row["minute"].astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        key = (row["job_id"], hour, *(row[name] for name in keys))
+        group = hours.get(key)
+        if group is None:
+            hours[key] = row  # the earliest minute first (ordered), as MIN(minute)
+        else:
+            for name in SUMS:
+                group[name] += row[name]
+    day.delete()
+    UsageRecord.objects.bulk_create(UsageRecord(**row) for row in hours.values())

@@ -33,11 +33,9 @@ DIMENSIONS = {
     "gpu_type": ("gpu_type", None),
 }
 # The tables whose `name` labels a group of these dimensions (joined on their id in the explorer's query).
-NAMES = {
-    "project": Project._meta.db_table,
-    "tenant": Tenant._meta.db_table,
-    "deployment": UseCaseDeployment._meta.db_table,
-}
+LABELLED = {"project": Project, "tenant": Tenant, "deployment": UseCaseDeployment}
+NAMES = {group_by: model._meta.db_table for group_by, model in LABELLED.items()}
+AMOUNTS = ("gpu_amount", "cpu_amount", "memory_amount")
 STEPS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 RATE_STEP = Decimal("0.000001")
 # A day as its epoch second: the explorer places thousands of rows in buckets without parsing a timestamp for each.
@@ -141,24 +139,12 @@ def cost_report(
     column, token_column = DIMENSIONS[group_by]
     buckets = bucket_starts(start, end, step)
     scope = {"user": user, "tenant": tenant, "project": project, "deployment_id": deployment_id}
-    resources = {"gpu": Sum("gpu_minutes"), "cpu": Sum("cpu_core_minutes"), "memory": Sum("memory_gib_minutes")}
     if step == "day" and _midnight(start) and _midnight(end):
         # Whole days: the daily costs the metering pass keeps (the same sums, a row per group and day).
-        per_step = (
-            usage_scope(**scope, model=DailyCost)
-            .filter(day__gte=start, day__lt=end)
-            .values(column, bucket=Func(F("day"), template=EPOCH, output_field=BigIntegerField()))
-            .annotate(amount=Sum("amount"), **resources)
-        )
+        source = Source(usage_scope(**scope, model=DailyCost).filter(day__gte=start, day__lt=end), "day", ("amount",))
     else:
-        bucket = Func(Trunc("minute", step, tzinfo=UTC), template=EPOCH, output_field=BigIntegerField())
-        per_step = (
-            usage_scope(**scope)
-            .filter(minute__gte=start, minute__lt=end)
-            .values(column, bucket=bucket)
-            .annotate(amount=Sum(F("gpu_amount") + F("cpu_amount") + F("memory_amount")), **resources)
-        )
-    groups = _groups(per_step, column=column, group_by=group_by, step=step, buckets=buckets)
+        source = Source(usage_scope(**scope).filter(minute__gte=start, minute__lt=end), "minute", AMOUNTS)
+    groups = _groups(source, column=column, group_by=group_by, step=step, buckets=buckets)
     if token_column is not None:
         _add_tokens(
             groups, user=user, column=token_column, start=start, end=end, filters=(tenant, project, deployment_id)
@@ -168,8 +154,36 @@ def cost_report(
     return CostReport(group_by=group_by, start=start, end=end, step=step, buckets=buckets, groups=ordered)
 
 
-def _groups(
-    per_step: QuerySet, *, column: str, group_by: str, step: str, buckets: list[datetime]
+@dataclass(frozen=True)
+class Source:
+    """The rows a report sums: the scoped records (or daily costs), their time column and their amount columns."""
+
+    rows: QuerySet
+    time: str
+    amounts: tuple[str, ...]
+
+
+def _groups(source: Source, *, column: str, group_by: str, step: str, buckets: list[datetime]) -> dict[str, CostGroup]:
+    """The groups with their totals and amounts per step: summed in SQL on PostgreSQL; elsewhere (SQLite, whose
+    decimal sums are float sums) the rows are read and summed as exact Decimals in Python. Same numbers on both."""
+    if connection.vendor == "postgresql":
+        return _groups_sql(_per_step(source, column=column, step=step), column, group_by, step, buckets)
+    return _groups_python(source, column=column, group_by=group_by, step=step, buckets=buckets)
+
+
+def _per_step(source: Source, *, column: str, step: str) -> QuerySet:
+    """PostgreSQL: the sums per group and step, each step as its epoch second."""
+    resources = {"gpu": Sum("gpu_minutes"), "cpu": Sum("cpu_core_minutes"), "memory": Sum("memory_gib_minutes")}
+    if source.time == "day":
+        bucket = Func(F("day"), template=EPOCH, output_field=BigIntegerField())
+        return source.rows.values(column, bucket=bucket).annotate(amount=Sum("amount"), **resources)
+    bucket = Func(Trunc("minute", step, tzinfo=UTC), template=EPOCH, output_field=BigIntegerField())
+    amount = Sum(F("gpu_amount") + F("cpu_amount") + F("memory_amount"))
+    return source.rows.values(column, bucket=bucket).annotate(amount=amount, **resources)
+
+
+def _groups_sql(
+    per_step: QuerySet, column: str, group_by: str, step: str, buckets: list[datetime]
 ) -> dict[str, CostGroup]:
     """The groups of a query of sums per group and step, summed again per group in SQL: one row per group with its
     steps and their amounts as two arrays, and its name joined in, so Python reads ~1,000 rows for a month by
@@ -203,6 +217,30 @@ def _groups(
                 cpu_core_minutes=cpu,
                 memory_gib_minutes=memory,
             )
+    return groups
+
+
+def _groups_python(
+    source: Source, *, column: str, group_by: str, step: str, buckets: list[datetime]
+) -> dict[str, CostGroup]:
+    """The same groups from the rows themselves, as exact Decimal sums (the single-machine default's path)."""
+    groups: dict[str, CostGroup] = {}
+    fields = (column, source.time, "gpu_minutes", "cpu_core_minutes", "memory_gib_minutes", *source.amounts)
+    for value, moment, gpu, cpu, memory, *amounts in source.rows.values_list(*fields).order_by().iterator(5000):
+        key = _key(value)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = CostGroup(key=key, amounts=[Decimal(0)] * len(buckets))
+        amount = sum(amounts, Decimal(0))
+        group.amounts[(moment - buckets[0]) // STEPS[step]] += amount
+        group.total += amount
+        group.gpu_minutes += gpu
+        group.cpu_core_minutes += cpu
+        group.memory_gib_minutes += memory
+    model = LABELLED.get(group_by)
+    if model is not None and groups:
+        for pk, name in model.objects.filter(pk__in=[key for key in groups if key]).values_list("pk", "name"):
+            groups[str(pk)].label = name
     return groups
 
 

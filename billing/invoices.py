@@ -9,18 +9,19 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from billing.metering import metering_pass
 from billing.models import Invoice, InvoiceLine, UsageRecord
 from billing.months import month_bounds, month_start
 from billing.selectors import invoice_can_adjust
+from billing.sums import Total, exact_sums
 from core.exceptions import Conflict, PermissionDenied, ValidationError
 from deployments.models import UseCaseDeployment
 from tenancy.models import Project, Tenant
 
 CENT = Decimal("0.01")
+LINE_TOTAL = {"total": Total(("amount",))}
 RESOURCES = (  # (line resource, quantity field, amount field, unit)
     ("gpu", "gpu_minutes", "gpu_amount", "GPU-minute"),
     ("cpu", "cpu_core_minutes", "cpu_amount", "core-minute"),
@@ -48,12 +49,12 @@ def _usage_lines(invoice: Invoice) -> list[InvoiceLine]:
     start, end = month_bounds(invoice.month)
     sums = {}
     for name, quantity_field, amount_field, _unit in RESOURCES:
-        sums[f"{name}_qty"], sums[f"{name}_amount"] = Sum(quantity_field), Sum(amount_field)
-    groups = (
-        UsageRecord.objects.filter(tenant_id=invoice.tenant_id, minute__gte=start, minute__lt=end)
-        .values("project_id", "usecase_deployment_id", "gpu_type")
-        .annotate(**sums)
-        .order_by("project_id", "usecase_deployment_id", "gpu_type")
+        sums[f"{name}_qty"], sums[f"{name}_amount"] = Total((quantity_field,)), Total((amount_field,))
+    groups = exact_sums(
+        UsageRecord.objects.filter(tenant_id=invoice.tenant_id, minute__gte=start, minute__lt=end),
+        ("project_id", "usecase_deployment_id", "gpu_type"),
+        sums,
+        ordered=True,
     )
     deployment_ids = {group["usecase_deployment_id"] for group in groups} - {None}
     deployments = {d.pk: d for d in UseCaseDeployment.objects.filter(pk__in=deployment_ids).select_related("template")}
@@ -119,8 +120,9 @@ def invoice_refresh(*, tenant: Tenant, month: date, now: datetime | None = None)
 
 
 def _retotal(invoice: Invoice, *, now: datetime | None) -> Invoice:
-    usage = invoice.lines.filter(kind=InvoiceLine.Kind.USAGE).aggregate(total=Sum("amount"))["total"] or Decimal(0)
-    adjustments = invoice.lines.filter(kind=InvoiceLine.Kind.ADJUSTMENT).aggregate(total=Sum("amount"))["total"]
+    totals = {row["kind"]: row["total"] for row in exact_sums(invoice.lines.all(), ("kind",), LINE_TOTAL)}
+    usage = totals.get(InvoiceLine.Kind.USAGE) or Decimal(0)
+    adjustments = totals.get(InvoiceLine.Kind.ADJUSTMENT)
     invoice.usage_total = usage
     invoice.total = usage + (adjustments or Decimal(0))
     invoice.computed_at = now or timezone.now()

@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection, transaction
-from django.db.models import F, Max, Q, Sum
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from billing.compaction import compacted_until
 from billing.models import DailyCost, MeteringState, PriceList, UsageRecord
+from billing.sums import Total, exact_sums
 from deployments.models import UseCaseDeployment
 from jobs.models import Job
 from jobs.pricing import resource_prices, resource_quantities
@@ -191,6 +192,12 @@ def floor_day(moment: datetime) -> datetime:
 
 
 DAILY_KEYS = ("tenant_id", "project_id", "usecase_deployment_id", "usecase", "template", "gpu_type")
+DAILY_SUMS = {
+    "total": Total(("gpu_amount", "cpu_amount", "memory_amount")),
+    "gpu": Total(("gpu_minutes",)),
+    "cpu": Total(("cpu_core_minutes",)),
+    "memory": Total(("memory_gib_minutes",)),
+}
 
 
 def daily_cost_rebuild(*, days: set[datetime]) -> None:
@@ -198,16 +205,8 @@ def daily_cost_rebuild(*, days: set[datetime]) -> None:
     PostgreSQL, where an insert cannot tell which rows it skipped)."""
     for day in days:
         DailyCost.objects.filter(day=day).delete()
-        rows = (
-            UsageRecord.objects.filter(minute__gte=day, minute__lt=day + timedelta(days=1))
-            .values(*DAILY_KEYS)
-            .annotate(
-                total=Sum(F("gpu_amount") + F("cpu_amount") + F("memory_amount")),
-                gpu=Sum("gpu_minutes"),
-                cpu=Sum("cpu_core_minutes"),
-                memory=Sum("memory_gib_minutes"),
-            )
-            .order_by()
+        rows = exact_sums(
+            UsageRecord.objects.filter(minute__gte=day, minute__lt=day + timedelta(days=1)), DAILY_KEYS, DAILY_SUMS
         )
         DailyCost.objects.bulk_create(
             DailyCost(

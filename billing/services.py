@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.models import PriceList
@@ -50,12 +50,14 @@ def price_lists_apply_due(*, now: datetime | None = None) -> dict:
     """Beat task body: each cluster's current prices become the list in effect now, so a change dated in the future
     reaches estimates, previews and sizing (which read `Cluster.prices`) when its moment comes. Idempotent."""
     now = now or timezone.now()
-    in_effect = (
-        PriceList.objects.filter(effective_from__lte=now)
-        .order_by("cluster_id", "-effective_from")
-        .distinct("cluster_id")
-        .values_list("cluster_id", "prices")
-    )
+    lists = PriceList.objects.filter(effective_from__lte=now).order_by("cluster_id", "-effective_from")
+    if connection.vendor == "postgresql":
+        in_effect = list(lists.distinct("cluster_id").values_list("cluster_id", "prices"))
+    else:  # no DISTINCT ON: a cluster's first list in this order is the one in effect
+        first: dict = {}
+        for cluster_id, prices in lists.values_list("cluster_id", "prices"):
+            first.setdefault(cluster_id, prices)
+        in_effect = list(first.items())
     applied = 0
     for cluster_id, prices in in_effect:
         # Conditional: a cluster already at these prices is not written (nor its updated_at moved).

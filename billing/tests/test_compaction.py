@@ -2,7 +2,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db.models import Count, F, Sum
+from django.db.models import Count
 from django.db.models.functions import Trunc
 
 from billing.compaction import _compact, usage_compact_closed, usage_compact_month
@@ -10,6 +10,7 @@ from billing.invoices import invoice_checksum, invoices_close_month
 from billing.metering import metering_pass
 from billing.models import CompactedMonth, DailyCost, Invoice, InvoiceLine, MeteringState, UsageRecord
 from billing.services import price_list_create
+from billing.sums import Total, exact_aggregate, exact_sums
 from billing.tests.test_invoices import APRIL, M0, MARCH, deployment_of, metered_sum
 from billing.tests.test_metering import PRICES, ran
 from core.exceptions import Conflict
@@ -18,6 +19,7 @@ from jobs.tests.factories import ClusterFactory
 
 pytestmark = pytest.mark.django_db
 AMOUNTS = ("gpu_amount", "cpu_amount", "memory_amount")
+EACH = {name: Total((name,)) for name in AMOUNTS}
 
 
 @pytest.fixture
@@ -61,9 +63,7 @@ def groups_per_hour() -> int:
 def line_sums(records) -> dict:
     """The unrounded amount per (project, deployment, resource), as the invoice lines group the records."""
     sums = {}
-    rows = records.values("project_id", "usecase_deployment_id", "gpu_type").annotate(
-        **{name: Sum(name) for name in AMOUNTS}
-    )
+    rows = exact_sums(records, ("project_id", "usecase_deployment_id", "gpu_type"), EACH)
     for row in rows:
         key = (row["project_id"], row["usecase_deployment_id"])
         sums[(*key, f"gpu:{row['gpu_type']}")] = row["gpu_amount"]
@@ -74,12 +74,12 @@ def line_sums(records) -> dict:
 
 def test_compaction_keeps_the_closed_invoice_reconciled_to_the_cent(closed_march, tenant):
     minutes, expected_rows = march().count(), groups_per_hour()
-    exact_before, lines_before = march().aggregate(**{n: Sum(n) for n in AMOUNTS}), line_sums(march())
+    exact_before, lines_before = exact_aggregate(march(), EACH), line_sums(march())
 
     state = usage_compact_month(month=MARCH, now=APRIL + dt.timedelta(days=2))
 
     assert state.rows_before == minutes and state.rows_after == march().count() == expected_rows < minutes / 30
-    assert march().aggregate(**{n: Sum(n) for n in AMOUNTS}) == exact_before
+    assert exact_aggregate(march(), EACH) == exact_before
     assert line_sums(march()) == lines_before
     invoice = Invoice.objects.get(pk=closed_march.pk)
     assert invoice.total == closed_march.total == metered_sum(tenant)
@@ -94,20 +94,20 @@ def test_compaction_keeps_the_closed_invoice_reconciled_to_the_cent(closed_march
         (M0 + dt.timedelta(days=6, hours=1), Decimal("1020.000000")),
         (M0 + dt.timedelta(days=6, hours=1, minutes=17), Decimal("2580.000000")),
     ]
-    days = DailyCost.objects.filter(day__gte=M0, day__lt=APRIL).aggregate(total=Sum("amount"))["total"]
-    assert days == march().aggregate(total=Sum(F("gpu_amount") + F("cpu_amount") + F("memory_amount")))["total"]
+    days = exact_aggregate(DailyCost.objects.filter(day__gte=M0, day__lt=APRIL), {"total": Total(("amount",))})
+    assert days == exact_aggregate(march(), {"total": Total(AMOUNTS)})
 
 
 def test_a_repeated_or_killed_compaction_writes_the_same_rows(closed_march):
     expected = groups_per_hour()
-    totals = march().aggregate(**{n: Sum(n) for n in AMOUNTS})
+    totals = exact_aggregate(march(), EACH)
     # Killed after a week of days: those days are compacted, the rest are not.
     CompactedMonth.objects.create(month=MARCH, started_at=APRIL + dt.timedelta(days=2))
     for day in range(7):
         _compact(M0 + dt.timedelta(days=day), M0 + dt.timedelta(days=day + 1))
     usage_compact_month(month=MARCH, now=APRIL + dt.timedelta(days=2))
     rows = sorted(march().values_list("job_id", "minute", "seconds", *AMOUNTS))
-    assert len(rows) == expected and march().aggregate(**{n: Sum(n) for n in AMOUNTS}) == totals
+    assert len(rows) == expected and exact_aggregate(march(), EACH) == totals
 
     for day in range(31):  # compacting already compacted days changes nothing
         _compact(M0 + dt.timedelta(days=day), M0 + dt.timedelta(days=day + 1))

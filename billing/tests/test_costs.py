@@ -4,10 +4,10 @@ import io
 from decimal import Decimal
 
 import pytest
-from django.db.models import F, Sum
 
 from billing.metering import metering_pass
 from billing.models import UsageRecord
+from billing.sums import Total, exact_aggregate
 from billing.tests.test_metering import PRICES, ran
 from jobs.models import Job
 from jobs.tests.factories import ClusterFactory
@@ -16,14 +16,13 @@ from observability.tests.conftest import running_deployment
 from sizing.tests.conftest import shipped_usecases  # noqa: F401
 from tenancy.tests.factories import ProjectFactory
 
+AMOUNT = Total(("gpu_amount", "cpu_amount", "memory_amount"))
 M0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 URL = "/api/v1/costs"
 
 
 def amount_of(**filters) -> Decimal:
-    total = UsageRecord.objects.filter(**filters).aggregate(
-        total=Sum(F("gpu_amount") + F("cpu_amount") + F("memory_amount"))
-    )["total"]
+    total = exact_aggregate(UsageRecord.objects.filter(**filters), {"total": AMOUNT})["total"]
     return total or Decimal(0)
 
 

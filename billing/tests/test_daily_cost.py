@@ -5,12 +5,12 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pytest
-from django.db.models import F, Sum
 
 from billing.costs import DIMENSIONS, cost_report
 from billing.metering import metering_pass
 from billing.models import DailyCost, UsageRecord
 from billing.services import price_list_create
+from billing.sums import Total, exact_aggregate
 from jobs.models import Job
 from jobs.tests.factories import ClusterFactory, resources
 from tenancy.models import Project
@@ -43,6 +43,9 @@ def per_minute(column: str) -> dict:
         key = "" if record[column] is None else str(record[column])
         sums[key, day] += record["gpu_amount"] + record["cpu_amount"] + record["memory_amount"]
     return dict(sums)
+
+
+AMOUNT = Total(("gpu_amount", "cpu_amount", "memory_amount"))
 
 
 @pytest.fixture
@@ -82,16 +85,18 @@ def test_the_month_from_daily_costs_equals_the_per_minute_sum(month_of_usage, ad
     end = M1 - dt.timedelta(minutes=1)
     minutes = cost_report(user=admin_user, group_by=group_by, start=M0, end=end, step="day")
     window = UsageRecord.objects.filter(minute__gte=M0, minute__lt=end)
-    assert minutes.total == window.aggregate(s=Sum(F("gpu_amount") + F("cpu_amount") + F("memory_amount")))["s"]
+    assert minutes.total == exact_aggregate(window, {"s": AMOUNT})["s"]
 
 
 def test_daily_costs_hold_every_record_once(month_of_usage):
-    records = UsageRecord.objects.aggregate(
-        amount=Sum(F("gpu_amount") + F("cpu_amount") + F("memory_amount")),
-        gpu=Sum("gpu_minutes"),
-        cpu=Sum("cpu_core_minutes"),
+    records = exact_aggregate(
+        UsageRecord.objects.all(),
+        {"amount": AMOUNT, "gpu": Total(("gpu_minutes",)), "cpu": Total(("cpu_core_minutes",))},
     )
-    daily = DailyCost.objects.aggregate(amount=Sum("amount"), gpu=Sum("gpu_minutes"), cpu=Sum("cpu_core_minutes"))
+    daily = exact_aggregate(
+        DailyCost.objects.all(),
+        {"amount": Total(("amount",)), "gpu": Total(("gpu_minutes",)), "cpu": Total(("cpu_core_minutes",))},
+    )
     assert records == daily
     assert UsageRecord.objects.filter(price_list__isnull=False).exists()  # the price change really split the month
     before = list(DailyCost.objects.order_by("pk").values_list("amount", flat=True))

@@ -2,7 +2,6 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from django.db.models import F, Sum
 
 from billing.invoices import (
     invoice_adjustment_add,
@@ -15,6 +14,7 @@ from billing.invoices import (
 from billing.metering import metering_pass
 from billing.models import Invoice, InvoiceLine, UsageRecord
 from billing.services import price_list_create
+from billing.sums import Total, exact_aggregate
 from billing.tests.test_metering import PRICES, ran
 from core.exceptions import Conflict, ValidationError
 from deployments.models import UseCaseDeployment
@@ -48,8 +48,9 @@ def deployment_of(project, cluster, name):
 
 
 def metered_sum(tenant) -> Decimal:
-    total = UsageRecord.objects.filter(tenant=tenant, minute__gte=M0, minute__lt=APRIL).aggregate(
-        total=Sum(F("gpu_amount") + F("cpu_amount") + F("memory_amount"))
+    total = exact_aggregate(
+        UsageRecord.objects.filter(tenant=tenant, minute__gte=M0, minute__lt=APRIL),
+        {"total": Total(("gpu_amount", "cpu_amount", "memory_amount"))},
     )["total"]
     return total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
