@@ -133,13 +133,14 @@ def cost_report(
     """Cost of the caller's usage records with a minute in [start, end), per value of `group_by` and per step.
 
     Three queries whatever the size: the usage sums per group and step, the tokens served per group (from the
-    observability rollups), the labels of the groups. Per day over whole UTC days the sums come from the daily
-    costs (`DailyCost`, kept by the metering pass); otherwise from the per-minute records.
+    observability rollups), the labels of the groups. Per day over whole UTC days on PostgreSQL the sums come from
+    the daily costs (`DailyCost`, kept by the metering pass); otherwise from the per-minute records (SQLite stores a
+    decimal in 15 significant digits, too few for a day's exact sum: there the explorer adds the minutes up).
     """
     column, token_column = DIMENSIONS[group_by]
     buckets = bucket_starts(start, end, step)
     scope = {"user": user, "tenant": tenant, "project": project, "deployment_id": deployment_id}
-    if step == "day" and _midnight(start) and _midnight(end):
+    if step == "day" and _midnight(start) and _midnight(end) and connection.vendor == "postgresql":
         # Whole days: the daily costs the metering pass keeps (the same sums, a row per group and day).
         source = Source(usage_scope(**scope, model=DailyCost).filter(day__gte=start, day__lt=end), "day", ("amount",))
     else:

