@@ -45,7 +45,8 @@ def test_deployment_page_shows_the_metrics_charts(
             for key in ("ttft", "itl", "e2e"):
                 chart = metrics.locator(f"figure[data-chart='{key}'] svg")
                 expect(chart).to_be_visible()
-                expect(chart.locator("polyline.series")).to_have_count(3)  # p50, p95, p99
+                expect(chart.locator("polyline.series:not(.replicas)")).to_have_count(3)  # p50, p95, p99
+                expect(chart.get_by_test_id("replica-line").first).to_be_attached()  # the LLM's replicas, right axis
                 expect(chart.get_by_test_id("slo-line")).to_have_count(1)
                 expect(chart.locator("text.tick").first).to_be_visible()
             for key in ("requests", "tokens", "gpu", "replicas", "cost"):

@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
-from core.testing import client_for
+from core.testing import client_for, database_url_for
 from tenancy.tests.factories import token_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,11 +73,10 @@ print(",".join(str(client.get("/api/v1/projects").status_code) for _ in range(3)
 def test_the_budget_holds_across_processes(rates, member_user):
     """Another web process (a child Python process on the same Redis) spends the same user's budget."""
     key = token_for(member_user)
-    database = connection.settings_dict
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "DATABASE_URL": database_url_for(connection.settings_dict),
         "API_RATE_USER": rates["user"],
     }
     child = subprocess.run(
