@@ -223,6 +223,8 @@ class DeploymentEvent(models.Model):
         REVISION_CANCELLED = "revision_cancelled"
         AUTOSCALED = "autoscaled"  # the autoscaler changed a component's replicas (its reason in the message)
         BUDGET_ALERT = "budget_alert"  # the budget of its project (or tenant) reached 80% or 100% this month
+        MOVED = "moved"  # its cluster went away and its cluster set placed it on another member
+        STAYS = "stays"  # its cluster went away but it stays there (started there, or nowhere else to go)
 
     id = models.BigAutoField(primary_key=True)
     deployment = models.ForeignKey(UseCaseDeployment, on_delete=models.CASCADE, related_name="events")

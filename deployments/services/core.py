@@ -142,7 +142,7 @@ def deployment_create(
             component_row(
                 deployment=deployment,
                 planned=component.to_dict(),
-                status_message=_waiting_message(component.depends_on),
+                status_message=waiting_message(component.depends_on),
             )
             for component in plan.components
         ]
@@ -200,7 +200,7 @@ def _first_pass(deployment_id) -> None:
         reconcile_enqueue(deployment_id=deployment_id)
 
 
-def _waiting_message(depends_on) -> str:
+def waiting_message(depends_on) -> str:
     return f"Waiting for {', '.join(depends_on)}." if depends_on else "Waiting to be submitted."
 
 

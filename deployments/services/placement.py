@@ -80,10 +80,12 @@ def deployment_place(
     load: dict | None = None,
     strategy: str | None = None,
     now: datetime | None = None,
+    given=None,
 ) -> tuple[Cluster, dict]:
     """The member of a cluster set a deployment goes to: on each ACTIVE member the template is placed and sized as on
     a cluster, then the whole stack's predicted start (the member's forecast) and hourly cost (its prices) are ranked
-    by `strategy` (default the set's). Returns the cluster and the placement to record (choice, runner-up, all)."""
+    by `strategy` (default the set's). Returns the cluster and the placement to record (choice, runner-up, all).
+    `given`: the parameter names the user chose, as for `plan_placed` (a deployment placed again keeps them)."""
     if cluster_set.tenant_id != project.tenant_id:
         raise ValidationError({"cluster_set_id": ["The cluster set belongs to another tenant than the project."]})
     if strategy is not None and strategy not in ClusterSet.Strategy.values:
@@ -100,7 +102,12 @@ def deployment_place(
             continue
         try:
             placed = plan_placed(
-                template=template, parameters=parameters, cluster=cluster, usecase_id=usecase_id, load=load
+                template=template,
+                parameters=parameters,
+                cluster=cluster,
+                usecase_id=usecase_id,
+                load=load,
+                given=given,
             )
         except ValidationError as error:
             reason = "; ".join(f"{path}: {' '.join(map(str, messages))}" for path, messages in error.errors.items())

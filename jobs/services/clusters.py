@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -14,8 +15,11 @@ from jobs.scheduling import Capacity
 from jobs.services.connections import check_connection_fields
 from jobs.services.passes import cluster_schedule_pass, lock_cluster
 from jobs.services.sets import cluster_set_replace_waiting
+from jobs.signals import cluster_went_away
 from jobs.validation import validate_cluster_settings
 from tenancy.selectors import require_admin
+
+logger = logging.getLogger(__name__)
 
 # Prices have a history (billing's price lists, with effective dates): a change goes there, never over the cluster.
 PRICES_CHANGE = (
@@ -157,6 +161,9 @@ def cluster_update(*, cluster: Cluster, user=None, **fields: Any) -> Cluster:
     cluster_schedule_pass(cluster=cluster)
     if was_active and cluster.status != Cluster.Status.ACTIVE:
         cluster_set_replace_waiting(cluster=cluster)  # its sets take back what waits there
+        for receiver, error in cluster_went_away.send_robust(sender=Cluster, cluster=cluster):
+            if isinstance(error, Exception):  # the status change stands; the mover's failure is logged
+                logger.error("%s failed after cluster %s went away", receiver, cluster.pk, exc_info=error)
     return cluster
 
 
