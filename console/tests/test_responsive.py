@@ -52,6 +52,12 @@ def console_pages(tenant, project):
         ("invoices", "/invoices"),
         ("invoice", f"/invoices/{invoice_refresh(tenant=tenant, month=dt.date(2026, 3, 1)).pk}"),
         ("price-lists", "/price-lists"),
+        ("autoscaling", f"/deployments/{pk}/autoscaling"),
+        ("keys", f"/deployments/{pk}/keys"),
+        ("alert-rules", f"/deployments/{pk}/alert-rules"),
+        ("alerts", "/alerts"),
+        ("channels", "/channels"),
+        ("quotas", "/quotas"),
     ]
 
 
