@@ -84,6 +84,50 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def _submitter(cluster_id, indices, make_job, ready, go, results) -> None:
+    from django.db import connection
+
+    from jobs import services
+    from jobs.models import Cluster
+
+    connection.close()  # the parent's connection is not this process's
+    cluster = Cluster.objects.get(pk=cluster_id)
+    jobs = [make_job(i) for i in indices]
+    ready.put(os.getpid())
+    go.wait()
+    c0 = time.process_time()
+    for job in jobs:
+        services.job_submit(cluster=cluster, schedule=False, **job)
+    results.put((time.perf_counter(), time.process_time() - c0))
+    connection.close()
+
+
+def concurrent_submits(cluster, submitters: int, total: int, make_job) -> tuple[float, float]:
+    """`total` jobs submitted one by one by `submitters` forked processes at once, each on its own connection.
+    Returns the wall time from the start signal to the last submit, and the CPU time of the submitters."""
+    import multiprocessing
+
+    from django.db import connections
+
+    context = multiprocessing.get_context("fork")
+    ready, results, go = context.Queue(), context.Queue(), context.Event()
+    connections.close_all()  # no connection shared across the fork
+    workers = [
+        context.Process(target=_submitter, args=(cluster.pk, range(k, total, submitters), make_job, ready, go, results))
+        for k in range(submitters)
+    ]
+    for worker in workers:
+        worker.start()
+    for _ in workers:
+        ready.get(timeout=120)
+    t0 = time.perf_counter()
+    go.set()
+    done = [results.get(timeout=3600) for _ in workers]
+    for worker in workers:
+        worker.join()
+    return max(end for end, _ in done) - t0, sum(cpu for _, cpu in done)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1,000 jobs instead of 10,000")
@@ -92,6 +136,12 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database afterwards")
     parser.add_argument("--reuse", action="store_true", help="use the kept database (emptied of bench jobs), keep it")
     parser.add_argument("--with-pass", type=int, default=None, help="jobs submitted with a pass each (default 1,000)")
+    parser.add_argument(
+        "--submitters",
+        type=int,
+        default=4,
+        help="processes submitting one by one at once, as several API workers would (0: not measured)",
+    )
     parser.add_argument(
         "--submissions-only", action="store_true", help="measure the three ways in, not the drain (no passes)"
     )
@@ -205,6 +255,13 @@ def main() -> None:
                 services.job_submit(cluster=pass_cluster, **job(i))
             with_pass_seconds = time.perf_counter() - t0
 
+        # Several submitters at once (real clock): what the platform takes from all its clients together.
+        concurrent = None
+        if args.submitters > 0:
+            concurrent = concurrent_submits(
+                new_cluster("bench-concurrent"), args.submitters, total, lambda i: job(i) | {"name": f"c-{i}"}
+            )
+
         counts = dict(
             Job.objects.filter(cluster=cluster).values_list("status").annotate(n=django.db.models.Count("id"))
         )
@@ -224,6 +281,13 @@ def main() -> None:
             f"{submit_queries} SQL statement(s) per submit"
         )
         print(f"SUMMARY submit {BULK_MAX:,} per jobs_submit_many call: {total / bulk_seconds:,.0f} jobs/s")
+        if concurrent:
+            seconds, cpu = concurrent
+            print(
+                f"SUMMARY submit one by one from {args.submitters} processes at once, no pass: "
+                f"{total / seconds:,.0f} jobs/s together ({seconds:.1f} s for {total:,}), "
+                f"{cpu / total * 1000:.3f} ms CPU of the submitting processes per submit"
+            )
         if with_pass:
             rate = with_pass / with_pass_seconds
             print(f"SUMMARY submit one by one with a pass each ({with_pass:,} jobs): {rate:,.0f} jobs/s")

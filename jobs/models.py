@@ -37,7 +37,8 @@ class Cluster(models.Model):
     # NULL when there is none: an encrypted empty string would tie every cluster row to the key of the day.
     kubeconfig = EncryptedTextField(blank=True, null=True, default=None)
     kubernetes = models.JSONField(default=dict, blank=True)
-    # Counts submissions; each job takes the next number, which orders the queue FIFO within a priority.
+    # Counts submissions where jobs are numbered by it (SQLite); each job takes the next number, which orders the
+    # queue FIFO within a priority. PostgreSQL numbers jobs from a sequence instead and leaves it (jobs/sequences.py).
     jobs_submitted = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -62,8 +62,8 @@ def test_first_pass_submits_each_wave_in_one_call(templates, member_user, projec
         locks = sum(1 for sql in sqls if sql.startswith('SELECT "jobs_cluster"') and "FOR UPDATE" in sql)
         assert locks == CLUSTER_LOCKS
     sequences = dict(Job.objects.values_list("labels__usecase.component", "sequence"))
-    assert sequences.pop("orchestrator") == 4
-    assert sorted(sequences.values()) == [1, 2, 3]
+    assert sequences.pop("orchestrator") > max(sequences.values())  # the second wave queues behind the first
+    assert len(set(sequences.values())) == 3
     deployment.refresh_from_db()
     assert deployment.status == "RUNNING"
 

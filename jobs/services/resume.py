@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from core.exceptions import Conflict
 from jobs.drivers import get_driver
-from jobs.models import Cluster, Job, check_transition
+from jobs.models import Job, check_transition
 from jobs.resume import interruption_fields
+from jobs.sequences import next_sequences
 from jobs.services.passes import cluster_schedule_pass, lock_cluster
 from jobs.services.submission import require_job_writer
 
@@ -39,8 +39,7 @@ def job_requeue(
         fields = interruption_fields(current, now=now, reason=reason or "asked by a user", kind=kind)
         # Back in line behind the jobs already waiting at its priority (Kueue's requeue by eviction time), so an
         # interruption makes room rather than taking the capacity straight back.
-        Cluster.objects.filter(pk=cluster.pk).update(jobs_submitted=F("jobs_submitted") + 1)
-        fields["sequence"] = Cluster.objects.filter(pk=cluster.pk).values_list("jobs_submitted", flat=True).get()
+        (fields["sequence"],) = next_sequences(cluster.pk)
         if not Job.objects.filter(pk=current.pk, status=current.status).update(**fields):
             raise Conflict("The job changed while it was being interrupted; try again.")
         get_driver(cluster).cancel(job=current, now=now)

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record, snapshot
@@ -18,6 +17,7 @@ from jobs.models import Cluster, ClusterSet, Job
 from jobs.placement import Placement
 from jobs.pricing import hourly_rate
 from jobs.selectors import cluster_set_placement
+from jobs.sequences import next_sequences
 from jobs.services.passes import cluster_schedule_pass, lock_cluster
 from jobs.services.submission import estimated_cost, job_submit, require_job_writer
 from tenancy.selectors import require_admin
@@ -189,8 +189,7 @@ def _move(job: Job, *, source: Cluster, target: Cluster, record: dict, now: date
     message = f"Moved from {source.name} ({source.status}) by the set {job.cluster_set}: {record['reason']}"
     with transaction.atomic():
         lock_cluster(target.pk)
-        Cluster.objects.filter(pk=target.pk).update(jobs_submitted=F("jobs_submitted") + 1)
-        sequence = Cluster.objects.filter(pk=target.pk).values_list("jobs_submitted", flat=True).get()
+        (sequence,) = next_sequences(target.pk)
         updated = Job.objects.filter(pk=job.pk, cluster=source, status=job.status, admitted_at__isnull=True).update(
             cluster=target,
             sequence=sequence,

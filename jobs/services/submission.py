@@ -4,8 +4,8 @@
 `jobs_submit_many` records many in one transaction and runs one pass for all of them. With `schedule=False`
 either only records (the job waits PENDING): the next pass admits it (the beat's, every 2 s, or the caller's own).
 Queue position and predicted start are right either way: the forecast reads every waiting job, passed or not.
-On PostgreSQL a single job is recorded by one statement (the counter update and the insert together), so a submit
-without a pass is one round trip to the database.
+On PostgreSQL a single job is recorded by one statement (its number from the job sequence and the insert together), so
+a submit without a pass is one round trip to the database, and it takes no lock that another submitter waits for.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, models, transaction
-from django.db.backends.postgresql.base import ServerBindingCursor
-from django.db.models import F
 from django.utils import timezone
+from psycopg import RawCursor
 
 from core.crypto import EncryptedField
 from core.exceptions import Conflict, ValidationError
@@ -27,6 +26,7 @@ from jobs.drivers import get_driver
 from jobs.models import Cluster, Job, LocalQueue
 from jobs.pricing import CENT, hourly_rate
 from jobs.scheduling import Capacity, Demand
+from jobs.sequences import NEXTVAL_SQL, next_sequences
 from jobs.services.passes import cluster_schedule_pass
 from jobs.validation import (
     normalise_resources,
@@ -210,14 +210,13 @@ def _assign_queues(cluster: Cluster, rows: list[dict]) -> None:
 
 
 def _record(cluster: Cluster, rows: list[dict]) -> list[Job]:
-    """Insert the jobs with the next sequence numbers of the cluster (one counter update for all), in one
-    transaction; the caller wraps it so a duplicate attempt undoes the counter too."""
+    """Insert the jobs with the next sequence numbers (jobs.sequences: one query for all), in one transaction; the
+    caller wraps it so a duplicate attempt undoes the whole insert (and the counter, where there is one)."""
     if len(rows) == 1 and connection.vendor == "postgresql":
         return [_insert_one(cluster, rows[0])]  # its queue is looked up by the same statement
     _assign_queues(cluster, rows)
-    Cluster.objects.filter(pk=cluster.pk).update(jobs_submitted=F("jobs_submitted") + len(rows))
-    last = Cluster.objects.filter(pk=cluster.pk).values_list("jobs_submitted", flat=True).get()
-    jobs = [Job(**row, sequence=last - len(rows) + index) for index, row in enumerate(rows, start=1)]
+    numbers = next_sequences(cluster.pk, len(rows))
+    jobs = [Job(**row, sequence=number) for row, number in zip(rows, numbers, strict=True)]
     if len(jobs) == 1:
         jobs[0].save(force_insert=True)
     else:
@@ -227,20 +226,27 @@ def _record(cluster: Cluster, rows: list[dict]) -> list[Job]:
 
 @functools.cache
 def _insert_one_sql(quote) -> str:
-    # Every concrete column of a job; the sequence is the cluster's counter, bumped by the same statement.
-    columns = ", ".join(quote(field.column) for field in Job._meta.concrete_fields)
-    # The quota: the ClusterQueue of the project's LocalQueue on the cluster, else of the tenant's (jobs.LocalQueue).
+    """The insert of one job with its number from the job sequence, in psycopg's raw form ($n placeholders: the
+    text is sent as it is, never split and quoted in Python; $1-$3 are the cluster, tenant and project)."""
     local = quote(LocalQueue._meta.db_table)
+    # The quota: the ClusterQueue of the project's LocalQueue on the cluster, else of the tenant's (jobs.LocalQueue).
     queue = (
-        f"COALESCE((SELECT cluster_queue_id FROM {local} WHERE cluster_id = %s AND tenant_id = %s AND project_id = %s),"
-        f" (SELECT cluster_queue_id FROM {local} WHERE cluster_id = %s AND tenant_id = %s AND project_id IS NULL))"
+        f"COALESCE((SELECT cluster_queue_id FROM {local} WHERE cluster_id = $1 AND tenant_id = $2 AND project_id = $3),"
+        f" (SELECT cluster_queue_id FROM {local} WHERE cluster_id = $1 AND tenant_id = $2 AND project_id IS NULL))"
     )
-    special = {"sequence": "(SELECT jobs_submitted FROM seq)", "cluster_queue_id": "(SELECT id FROM queue)"}
-    values = ", ".join(special.get(field.attname, "%s") for field in Job._meta.concrete_fields)
+    columns, values, number = [], [], 4
+    for field in Job._meta.concrete_fields:
+        columns.append(quote(field.column))
+        if field.attname == "sequence":
+            values.append(NEXTVAL_SQL)
+        elif field.attname == "cluster_queue_id":
+            values.append(queue)
+        else:
+            values.append(f"${number}")
+            number += 1
     return (
-        f"WITH seq AS (UPDATE {quote(Cluster._meta.db_table)} SET jobs_submitted = jobs_submitted + 1 "
-        f"WHERE id = %s RETURNING jobs_submitted), queue AS (SELECT {queue} AS id) "
-        f"INSERT INTO {quote(Job._meta.db_table)} ({columns}) VALUES ({values}) RETURNING sequence, cluster_queue_id"
+        f"INSERT INTO {quote(Job._meta.db_table)} ({', '.join(columns)}) VALUES ({', '.join(values)}) "
+        "RETURNING sequence, cluster_queue_id"
     )
 
 
@@ -272,19 +278,20 @@ def _insert_one_columns() -> tuple:
 
 
 def _statement_cursor():
-    """A cursor whose statements are bound by the server: the insert is parsed and planned once per connection
-    (psycopg prepares it from its fifth use) and its values are sent apart from the text. Wrapped as Django wraps
-    its own, so query logging, CaptureQueriesContext and execute wrappers see it."""
+    """A cursor whose statements are bound by the server with $n placeholders: the insert is parsed and planned
+    once per connection (psycopg prepares it from its fifth use), its values are sent apart from the text, and the
+    text is not split in Python on every call (psycopg caches that split only up to 50 parameters; this has 50+).
+    Wrapped as Django wraps its own, so query logging, CaptureQueriesContext and execute wrappers see it."""
     connection.ensure_connection()
-    raw = ServerBindingCursor(connection.connection)
+    raw = RawCursor(connection.connection)
     return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
 
 
 def _insert_one(cluster: Cluster, row: dict) -> Job:
-    """One job in one statement (PostgreSQL): the counter update and the insert are one round trip and atomic
-    on their own, so a submit outside a transaction needs no BEGIN/COMMIT (the caller's savepoint otherwise)."""
+    """One job in one statement (PostgreSQL): its number and the insert are one round trip and atomic on their own,
+    so a submit outside a transaction needs no BEGIN/COMMIT (the caller's savepoint otherwise)."""
     job = Job(**row)
-    params: list = [cluster.pk, cluster.pk, job.tenant_id, job.project_id, cluster.pk, job.tenant_id]
+    params: list = [cluster.pk, job.tenant_id, job.project_id]
     for field, plain in _insert_one_columns():
         if plain:
             params.append(getattr(job, field.attname))

@@ -47,11 +47,12 @@ def test_many_jobs_are_recorded_in_order_and_one_pass_admits_what_fits(cluster, 
     # 8 H100s: two 4-GPU jobs fit; the third waits.
     jobs = services.jobs_submit_many(cluster=cluster, jobs=[item(project, f"j{n}") for n in range(3)])
     assert [job.name for job in jobs] == ["j0", "j1", "j2"]
-    assert [job.sequence for job in jobs] == [1, 2, 3]
+    numbers = [job.sequence for job in jobs]
+    assert numbers == sorted(numbers) and len(set(numbers)) == 3  # in the order of the items
     assert [job.admitted_at is not None for job in jobs] == [True, True, False]
     assert jobs[2].status == Job.Status.QUEUED
     cluster.refresh_from_db()
-    assert cluster.jobs_submitted == 3
+    assert cluster.jobs_submitted == (0 if settings.IS_POSTGRES else 3)  # PostgreSQL numbers from a sequence
 
 
 def test_bulk_admits_by_priority_not_by_position(cluster, project, clock):

@@ -5,9 +5,9 @@ import uuid
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
-from jobs import services
+from jobs import selectors, services
 from jobs.models import Job
 from jobs.tests.factories import SPEC, ClusterFactory, resources
 from tenancy.tests.factories import ProjectFactory, TenantFactory
@@ -76,6 +76,68 @@ def test_concurrent_submits_never_overcommit_a_gpu_type():
     # Capacity is used, not just respected: 1-GPU and 2-GPU jobs fill all 8 GPUs.
     assert held_gpus(cluster) == 8
     assert Job.objects.filter(cluster=cluster, status="QUEUED").exists()
+
+
+def test_concurrent_submitters_without_a_pass_then_a_pass_keep_priority_capacity_and_order():
+    # Four submitters at once (as four API workers), no pass each: every job recorded with its own number, then
+    # one pass admits by priority only what fits, and the forecast ranks the rest by (priority, number).
+    tenant = TenantFactory()
+    project = ProjectFactory(tenant=tenant)
+    cluster = ClusterFactory(
+        tenant=tenant,
+        inventory={"gpus": {"H100-80GB": 8}, "cpu_cores": 1000, "memory_gib": 1000},
+        simulation={"startup_seconds": {"default": 0}},
+    )
+
+    def submit_many(index: int) -> None:
+        for n in range(10):
+            services.job_submit(
+                cluster=cluster,
+                schedule=False,
+                name=f"t{index}-{n}",
+                job_type="SERVICE",
+                tenant=tenant,
+                project=project,
+                resources=resources(gpus=1),
+                spec=SPEC,
+                priority=100 if n % 4 == 0 else 10,  # 3 high-priority jobs per submitter, 12 in all
+            )
+
+    errors = run_concurrently(4, submit_many)
+    assert not errors, errors
+    jobs = list(Job.objects.filter(cluster=cluster))
+    assert len(jobs) == 40 and len({job.sequence for job in jobs}) == 40
+    services.cluster_schedule_pass(cluster=cluster)
+    assert held_gpus(cluster) == 8
+    admitted = Job.objects.filter(cluster=cluster, admitted_at__isnull=False)
+    assert set(admitted.values_list("priority", flat=True)) == {100}  # 12 high-priority jobs for 8 GPUs
+    forecast = selectors.cluster_forecast(cluster=cluster)
+    waiting = Job.objects.filter(cluster=cluster, admitted_at__isnull=True).order_by("-priority", "sequence", "id")
+    assert [forecast.jobs[job.pk].queue_position for job in waiting] == list(range(1, 33))
+
+
+def test_a_submitter_does_not_wait_for_another_submitters_commit():
+    # The number comes from a sequence, not a counter on the cluster's row: a submit inside a transaction that has
+    # not committed yet does not hold up another submitter (with a row counter the second waited for the commit).
+    tenant = TenantFactory()
+    project = ProjectFactory(tenant=tenant)
+    cluster = ClusterFactory(tenant=tenant)
+    item = {"job_type": "BATCH", "tenant": tenant, "project": project, "resources": resources(gpus=1), "spec": SPEC}
+    item["duration_seconds"] = 60
+    done = threading.Event()
+
+    def other(index: int) -> None:
+        services.job_submit(cluster=cluster, schedule=False, name="other", **item)
+        done.set()
+
+    with transaction.atomic():
+        first = services.job_submit(cluster=cluster, schedule=False, name="first", **item)
+        thread = threading.Thread(target=run_concurrently, args=(1, other))
+        thread.start()
+        assert done.wait(timeout=20), "the second submit waited for the first one's transaction"
+    thread.join(timeout=20)
+    second = Job.objects.get(cluster=cluster, name="other")
+    assert second.sequence > first.sequence
 
 
 def test_concurrent_submits_of_the_same_attempt_record_one_job():
