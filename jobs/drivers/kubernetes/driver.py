@@ -1,10 +1,11 @@
 """The Kubernetes driver: jobs become Deployments, Services and PVCs (docker/model specs) or Helm releases (helm
 specs) on a real cluster, and their states are read back from those objects.
 
-Admission belongs to the cluster's scheduler here: a job is PENDING once applied, QUEUED while its Pods are
-Unschedulable (the scheduler's message in status_message), PENDING with admitted_at once placed, RUNNING once the
-Deployment has its replicas available (or the release is deployed). The forecast is the job layer's planner over
-the inventory the connection check read from the nodes.
+Capacity belongs to the cluster's scheduler here; quota is the control plane's: a job of a ClusterQueue is held
+(nothing applied) until a pass admits it within its queue's quota (`admission`). A job is PENDING once applied,
+QUEUED while its Pods are Unschedulable (the scheduler's message in status_message), PENDING with admitted_at once
+placed, RUNNING once the Deployment has its replicas available (or the release is deployed). The forecast is the
+job layer's planner over the inventory the connection check read from the nodes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.utils import timezone
 from core.exceptions import ServiceError
 from jobs.drivers.base import ClusterDriver, Forecast, SchedulePassResult
 from jobs.drivers.kubernetes import helm, manifests, objects
+from jobs.drivers.kubernetes.admission import admit_held, held_jobs
 from jobs.drivers.kubernetes.connection import Settings, api_client, unavailable
 from jobs.drivers.kubernetes.status import Verdict, release_verdict, workload_verdict
 from jobs.drivers.simulated import SimulatedDriver
@@ -68,6 +70,16 @@ class KubernetesDriver(ClusterDriver):
         manifests.check_manifests(manifests.render_workload(spec=spec, resources=resources, target=target))
 
     def submit(self, *, job: Job) -> None:
+        """Apply a job's objects, or hold a job of a ClusterQueue until a pass admits it (`admission`)."""
+        if job.cluster_queue_id is not None:
+            message = "Held until its queue admits it; nothing is applied on the cluster before."
+            Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(status_message=message)
+            job.status_message = message
+            return
+        self.apply(job=job)
+
+    def apply(self, *, job: Job) -> None:
+        """Create the job's namespace and objects (or install its release) on the cluster."""
         cluster = job.cluster
         target = target_for(job, cluster)
         api = api_client(cluster)
@@ -169,10 +181,13 @@ class KubernetesDriver(ClusterDriver):
 
     def poll(self, *, cluster: Cluster, now: datetime, bill_running: bool = True) -> SchedulePassResult:
         result = SchedulePassResult(cluster_id=cluster.pk, now=now)
+        admitted = admit_held(cluster=cluster, now=now, result=result, apply=lambda job: self.apply(job=job))
         jobs = list(
             Job.objects.filter(cluster=cluster, status__in=LIVE).filter(~Q(driver_state={})).select_related("project")
         )
         if not jobs:
+            if admitted or held_jobs(cluster).exists():
+                result.next_change_at = now + timedelta(seconds=_poll_seconds())
             return result
         helm_namespaces = {j.driver_state["namespace"] for j in jobs if j.driver_state.get("kind") == "helm"}
         try:
@@ -204,7 +219,7 @@ class KubernetesDriver(ClusterDriver):
                     accruing.append(job)
         if accruing:
             Job.objects.bulk_update(accruing, ["actual_cost"], batch_size=1000)
-        if any(j.status != Job.Status.RUNNING for j in jobs):
+        if any(j.status != Job.Status.RUNNING for j in jobs) or admitted:
             result.next_change_at = now + timedelta(seconds=_poll_seconds())
         return result
 
