@@ -1510,4 +1510,28 @@ CONSOLE_MATRIX: dict[tuple[str, str], dict[str, int]] = {
         "other": 404,
         "superuser": 200,
     },
+    ("GET", "/quotas/{queue_id}/edit"): {
+        "anon": 302,
+        "viewer": 200,
+        "member": 200,
+        "admin": 200,
+        "other": 404,
+        "superuser": 200,
+    },
+    ("GET", "/quotas/{queue_id}/delete"): {
+        "anon": 302,
+        "viewer": 405,
+        "member": 405,
+        "admin": 405,
+        "other": 405,
+        "superuser": 405,
+    },
+    ("GET", "/quotas/{queue_id}/local/{local_id}/delete"): {
+        "anon": 302,
+        "viewer": 405,
+        "member": 405,
+        "admin": 405,
+        "other": 405,
+        "superuser": 405,
+    },
 }

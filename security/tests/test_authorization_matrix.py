@@ -136,6 +136,7 @@ def _world() -> dict:
         "component_id": component_id,
         "job_id": job.pk,
         "queue_id": cluster_queue.pk,
+        "local_id": local_queue.pk,
         "rule_id": rule.pk,
         "channel_id": channel.pk,
     }
