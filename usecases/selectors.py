@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.db.models import Avg, CharField, Count, F, IntegerField, Max, Min, Q, QuerySet
+from django.db.models import Avg, CharField, Count, F, Func, IntegerField, Max, Min, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from core.exceptions import NotFound
@@ -94,7 +95,12 @@ def usecase_search(*, limit: int | None = None, offset: int = 0, **params) -> Qu
 
 @dataclass(frozen=True)
 class SearchPage:
-    """One page of a search: its rows (UseCase columns as a dict, plus sorted `tags`) and the match count."""
+    """One page of a search: its rows (UseCase columns as a dict, plus sorted `tags`) and the match count.
+
+    `created_at` and `updated_at` are ISO 8601 text in UTC, as `datetime.isoformat()` writes them
+    ("2026-11-30T20:12:00.123456+00:00", no fraction when it is zero): PostgreSQL writes them, which saves parsing
+    and formatting 200 datetimes in Python per page of 100.
+    """
 
     rows: list[dict]
     count: int
@@ -102,6 +108,19 @@ class SearchPage:
 
 
 PAGE_FIELDS = tuple(field.attname for field in UseCase._meta.concrete_fields)
+PAGE_DATETIMES = ("created_at", "updated_at")
+
+
+class UtcIsoText(Func):
+    """A timestamptz as ISO 8601 text in UTC, microseconds always written (PostgreSQL)."""
+
+    template = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+    output_field = CharField()
+
+
+def _utc_iso(text: str) -> str:
+    """UtcIsoText's text as datetime.isoformat() writes the same UTC datetime."""
+    return (text[:-7] if text.endswith(".000000") else text) + "+00:00"
 
 
 def _exact_bound(at_least: int) -> int:
@@ -151,22 +170,30 @@ def usecase_search_page(*, queryset: QuerySet[UseCase], limit: int, offset: int 
         tags = _tag_lists(rows)
         for row in rows:
             row["tags"] = sorted(tags.get(row["id"], ()))
+            for name in PAGE_DATETIMES:
+                row[name] = row[name].astimezone(UTC).isoformat()
         return SearchPage(rows=rows, count=count, count_exact=exact)
 
     bound = _exact_bound(offset + limit)
     ids = queryset.order_by().values("pk")
     bounded_sql, params = ids[: bound + 1].query.sql_with_params()
+    texts = {f"{name}_text": UtcIsoText(name) for name in PAGE_DATETIMES}
     rows = list(
         queryset.annotate(
             tag_list=RawSQL("search_tags", [], output_field=ArrayField(CharField())),
             bounded_count=RawSQL(f"SELECT COUNT(*) FROM ({bounded_sql}) bounded", params, output_field=IntegerField()),
-        ).values(*PAGE_FIELDS, "tag_list", "bounded_count")[offset : offset + limit]
+            **texts,
+        ).values(*(f for f in PAGE_FIELDS if f not in PAGE_DATETIMES), *texts, "tag_list", "bounded_count")[
+            offset : offset + limit
+        ]
     )
     # An empty page counts on its own, and needs no query when nothing matches from the start.
     found = rows[0]["bounded_count"] if rows else (ids[: bound + 1].count() if offset else 0)
     for row in rows:
         row["tags"] = sorted(row.pop("tag_list"))
         del row["bounded_count"]
+        for name in PAGE_DATETIMES:
+            row[name] = _utc_iso(row.pop(f"{name}_text"))
     if found <= bound:
         return SearchPage(rows=rows, count=found, count_exact=True)
     return SearchPage(rows=rows, count=_estimate(ids, bound), count_exact=False)

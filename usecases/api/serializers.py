@@ -1,7 +1,7 @@
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from functools import cache
 
-from django.utils import timezone
 from rest_framework import ISO_8601, serializers
 from rest_framework.settings import api_settings
 
@@ -59,15 +59,23 @@ def _row_plan() -> tuple[tuple[str, serializers.Field | None], ...]:
     )
 
 
-def _datetime_writer(field: serializers.DateTimeField):
-    """DateTimeField.to_representation for ISO 8601 output, with the time zone looked up once, not per value."""
-    output_format = getattr(field, "format", api_settings.DATETIME_FORMAT)
-    if output_format is None or output_format.lower() != ISO_8601:
-        return field.to_representation
-    zone = field.timezone if hasattr(field, "timezone") else field.default_timezone()
+def _is_utc(zone) -> bool:
+    return zone is UTC or getattr(zone, "key", None) in ("UTC", "Etc/UTC")
 
-    def write(value):
-        text = (value.astimezone(zone) if zone is not None and timezone.is_aware(value) else value).isoformat()
+
+def _datetime_writer(field: serializers.DateTimeField):
+    """DateTimeField.to_representation for ISO 8601 output of the rows' UTC text (selectors.SearchPage), with the
+    time zone looked up once, not per value. In UTC the text is the answer; another zone parses it first."""
+    output_format = getattr(field, "format", api_settings.DATETIME_FORMAT)
+    zone = field.timezone if hasattr(field, "timezone") else field.default_timezone()
+    if output_format is None or output_format.lower() != ISO_8601:
+        return lambda text: field.to_representation(datetime.fromisoformat(text))
+    if _is_utc(zone):
+        return lambda text: text[:-6] + "Z"
+
+    def write(text):
+        value = datetime.fromisoformat(text)
+        text = (value.astimezone(zone) if zone is not None else value).isoformat()
         return text[:-6] + "Z" if text.endswith("+00:00") else text
 
     return write

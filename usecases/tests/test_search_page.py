@@ -1,10 +1,13 @@
 """The catalog's search page: bounded counts, rows serialised without a serializer per row, constant queries."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from django.conf import settings
 
 from usecases import selectors
 from usecases.api.serializers import UseCaseSerializer, usecase_rows_data
+from usecases.filters import UseCaseFilterSet
 from usecases.models import UseCase
 from usecases.tests.factories import UseCaseFactory, make_usecase
 
@@ -31,11 +34,22 @@ def test_rows_are_what_the_serializer_returns(reader_client, settings, zone):
         batch_size_max=64,
     )
     UseCaseFactory(unique_id="long", input_tokens_max=50_000, e2e_min=0.5, e2e_max=1.5)
-    page = selectors.usecase_search_page(queryset=UseCase.objects.order_by("unique_id"), limit=10)
+    # Datetimes come from PostgreSQL as text: whole seconds (no fraction), trailing zeros, a summer and a winter date.
+    stamps = [
+        datetime(2026, 11, 30, 20, 12, 0, 0, tzinfo=UTC),
+        datetime(2026, 7, 1, 23, 59, 59, 120000, tzinfo=UTC),
+        datetime(1999, 12, 31, 23, 0, 0, 5, tzinfo=UTC),
+        datetime(2030, 3, 29, 1, 30, 0, 999999, tzinfo=UTC),
+    ]
+    for n, stamp in enumerate(stamps * 10):
+        usecase = UseCaseFactory(unique_id=f"stamped_{n:02d}", tags=["t", f"t{n % 3}"])
+        UseCase.objects.filter(pk=usecase.pk).update(created_at=stamp, updated_at=stamp + timedelta(microseconds=n))
+    page = selectors.usecase_search_page(queryset=UseCase.objects.order_by("unique_id"), limit=100)
     fast = usecase_rows_data(page.rows)
     slow = [UseCaseSerializer(usecase).data for usecase in UseCase.objects.order_by("unique_id")]
     assert [list(item) for item in fast] == [list(item) for item in slow]  # same keys, same order
     assert fast == slow
+    assert len(fast) == 43
     assert reader_client.get(f"{URL}/search?sort_by=unique_id").json()["results"] == slow
 
 
@@ -95,3 +109,23 @@ def test_no_match_is_a_count_of_zero(reader_client, django_assert_max_num_querie
     with django_assert_max_num_queries(PAGE_QUERIES):
         body = reader_client.get(f"{URL}/search?tags=none-such").json()
     assert (body["count"], body["count_exact"], body["results"], body["next"]) == (0, True, [], None)
+
+
+def test_filter_sets_share_no_filter_or_form_state():
+    # UseCaseFilterSet copies its filters shallowly and shares its form's fields (no deep copy per request): each
+    # instance must still filter through its own methods and its own data.
+    first = UseCaseFilterSet({"industry": "Legal", "latency_profile": "batch"}, queryset=UseCase.objects.all())
+    second = UseCaseFilterSet({"tags": "a,b", "tags_mode": "any"}, queryset=UseCase.objects.all())
+    assert first.is_valid() and second.is_valid()
+    for name, base in UseCaseFilterSet.base_filters.items():
+        assert first.filters[name] is not base and first.filters[name] is not second.filters[name]
+        assert first.filters[name].parent is first and second.filters[name].parent is second
+        assert not hasattr(base, "parent")
+    assert first.filters["industry"].filter.method == first.filter_industry
+    assert second.filters["tags"].filter.method == second.filter_tags
+    assert first.form.cleaned_data["industry"] == "Legal" and second.form.cleaned_data["industry"] == ""
+    assert second.form.cleaned_data["tags_mode"] == "any" and first.form.cleaned_data["tags_mode"] == ""
+    assert first.form.fields["industry"] is second.form.fields["industry"]  # shared, and never changed
+    bad = UseCaseFilterSet({"min_input_tokens": "-1", "sort_by": "nope"}, queryset=UseCase.objects.all())
+    assert not bad.is_valid() and set(bad.errors) == {"min_input_tokens", "sort_by"}
+    assert first.is_valid()  # another form's errors stay its own
