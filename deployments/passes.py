@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from deployments.models import ComponentDeployment, DeploymentEvent, UseCaseDeployment
-from deployments.records import event_record, reconcile_enqueue
+from deployments.records import reconcile_enqueue
 from deployments.state import ComponentState, ComponentStatus, DeploymentStatus, aggregate_status
 from jobs import services as job_services
 
@@ -59,7 +59,9 @@ class ReconcilePass:
         self.submitted: list[str] = []
         self.failed_revision_message: str | None = None
         self.next_change_at: datetime | None = None
-        self._batch: tuple[dict, list] | None = None  # rows to save and events to add, while `batched`
+        self._batch: dict | None = None  # rows to save at the end of the wave under way (`batched`)
+        self._events: list[DeploymentEvent] = []  # the pass's events, written together (`flush`, `finish`)
+        self._waiting: dict = {}  # rows whose "Waiting for ..." message is still to be written (`note_waiting`)
 
     def reorder(self, order: dict[str, int]) -> None:
         """Sort the serving rows by a plan's order and index them by key."""
@@ -84,42 +86,61 @@ class ReconcilePass:
 
     def save_row(self, row: ComponentDeployment) -> None:
         """Save a row now, or at the end of the batch under way."""
+        self._waiting.pop(row.pk, None)  # the save writes its message too
         if self._batch is None:
             row.save()
         else:
-            self._batch[0][row.pk] = row
+            self._batch[row.pk] = row
+
+    def note_waiting(self, row: ComponentDeployment, message: str) -> None:
+        """A row's new "Waiting for ..." message, written at the end of the pass unless the row is saved before (a
+        row whose dependencies come up in this pass is submitted and saved by it: no write of a passing message)."""
+        row.status_message = message
+        self._waiting[row.pk] = row
 
     def record_event(self, **fields) -> None:
-        """Append an event to the deployment's timeline now, or at the end of the batch under way (in order)."""
-        if self._batch is None:
-            event_record(deployment=self.deployment, **fields)
-        else:
-            self._batch[1].append(DeploymentEvent(deployment=self.deployment, **fields))
+        """Append an event to the deployment's timeline; the pass's events are written together, in order, by one
+        INSERT (`flush`), not one INSERT each."""
+        self._events.append(DeploymentEvent(deployment=self.deployment, **fields))
 
     @contextlib.contextmanager
     def batched(self):
-        """Collect the row saves and events of a wave's submissions, then write them as one UPDATE of the rows and
-        one INSERT of the events, instead of two saves and two events per row."""
-        self._batch = ({}, [])
+        """Collect the row saves of a wave's submissions, then write them as one UPDATE, instead of two saves per
+        row (their events go with the pass's others)."""
+        self._batch = {}
         try:
             yield
-            self.flush()
+            self._write_batch()
         finally:
             self._batch = None
 
-    def flush(self) -> None:
-        """Write what the batch under way holds (before a write that must follow it, such as a retry's row)."""
-        if self._batch is None:
-            return
-        rows, events = self._batch
-        if rows:
+    def _write_batch(self) -> None:
+        if self._batch:
             now = timezone.now()
-            for row in rows.values():
+            for row in self._batch.values():
                 row.updated_at = now
-            ComponentDeployment.objects.bulk_update(list(rows.values()), BATCHED_FIELDS)
-        if events:
-            DeploymentEvent.objects.bulk_create(events)
-        self._batch = ({}, [])
+            ComponentDeployment.objects.bulk_update(list(self._batch.values()), BATCHED_FIELDS)
+        if self._batch is not None:
+            self._batch = {}
+
+    def flush(self) -> None:
+        """Write the rows of the batch under way and the events recorded so far (before a write that must follow
+        them, such as a retry's row, and at the end of the pass)."""
+        self._write_batch()
+        if self._events:
+            DeploymentEvent.objects.bulk_create(self._events)
+            self._events = []
+
+    def _write_waiting(self) -> None:
+        rows = list(self._waiting.values())
+        self._waiting = {}
+        if len(rows) == 1:
+            rows[0].save(update_fields=["status_message", "updated_at"])
+        elif rows:
+            now = timezone.now()
+            for row in rows:
+                row.updated_at = now
+            ComponentDeployment.objects.bulk_update(rows, ["status_message", "updated_at"])
 
     def retire(self, row: ComponentDeployment) -> None:
         self.flush()  # the row's last status and its event come before its retirement and its retry
@@ -198,8 +219,7 @@ class ReconcilePass:
         deployment.status = status
         deployment.status_message = message
         if previous != status:
-            event_record(
-                deployment=deployment,
+            self.record_event(
                 kind=DeploymentEvent.Kind.STATUS,
                 message=f"{previous} -> {status}: {message}",
                 data={"from": previous, "status": status},
@@ -225,6 +245,8 @@ class ReconcilePass:
         """Save the deployment and queue its next pass when something is still expected; returns that delay."""
         deployment = self.deployment
         delay = self.next_delay()
+        self._write_waiting()
+        self.flush()
         deployment.last_reconciled_at = self.now
         deployment.next_reconcile_at = self.now + timedelta(seconds=delay) if delay is not None else None
         deployment.save(

@@ -15,7 +15,6 @@ from django.utils import timezone
 from deployments.changes import ADD_REPLICAS, REMOVE_REPLICAS
 from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
 from deployments.passes import ReconcilePass, plan_order
-from deployments.records import event_record
 from deployments.starting import start_ready
 from deployments.state import ComponentStatus
 from deployments.stopping import dependents_first, stop
@@ -67,8 +66,7 @@ def resize(p: ReconcilePass, *, key: str, mode: str, revision: DeploymentRevisio
     row.planned = {**row.planned, "resources": resources}
     row.revision = revision.number
     row.save(update_fields=["resources", "planned", "revision", "updated_at"])
-    event_record(
-        deployment=p.deployment,
+    p.record_event(
         component=row,
         kind=DeploymentEvent.Kind.COMPONENT_SCALED,
         message=f"{key}: now {resources.get('replicas', 1)} replicas (revision {revision.number}).",
@@ -107,8 +105,7 @@ def promote(p: ReconcilePass) -> None:
     deployment.revision = revision.number
     deployment.pending_revision = None
     _close(revision, status=DeploymentRevision.Status.APPLIED, message="Applied.", now=p.now)
-    event_record(
-        deployment=deployment,
+    p.record_event(
         kind=DeploymentEvent.Kind.REVISION_APPLIED,
         message=f"Revision {revision.number} ({revision.kind}) applied.",
         data={"revision": revision.number, "kind": revision.kind},
@@ -138,8 +135,7 @@ def abandon(
         f"Revision {revision.number} ({revision.kind}) {revision.status}: {message} "
         f"Revision {p.deployment.revision} keeps serving."
     )
-    event_record(
-        deployment=p.deployment,
+    p.record_event(
         kind=DeploymentEvent.Kind(f"revision_{revision.status}"),
         message=p.failed_revision_message,
         data={"revision": revision.number, "kind": revision.kind, "component": failed.key if failed else None},

@@ -52,8 +52,7 @@ def _ready(p: ReconcilePass, row: ComponentDeployment) -> bool:
     if blocked:
         message = f"Waiting for {', '.join(f'{dep.key} ({dep.status})' for dep in blocked)}."
         if row.status_message != message:
-            row.status_message = message
-            row.save(update_fields=["status_message", "updated_at"])
+            p.note_waiting(row, message)
         return False
     return True
 
@@ -86,7 +85,7 @@ def _start_wave(p: ReconcilePass, wave: list[ComponentDeployment]) -> None:
                 jobs.append(job_services.job_submit(cluster=cluster, **request))
             except ServiceError as exc:
                 jobs.append(exc)
-    with p.batched():  # the wave's rows in one UPDATE, its events in one INSERT
+    with p.batched():  # the wave's rows in one UPDATE (its events go with the pass's others in one INSERT)
         for (row, env, config, _request), job in zip(rendered, jobs, strict=True):
             if isinstance(job, ServiceError):
                 p.set_status(row, ComponentStatus.FAILED, f"The cluster refused the job: {job.errors or job.detail}")

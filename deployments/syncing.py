@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from deployments.models import ComponentDeployment, DeploymentEvent
 from deployments.passes import ReconcilePass
-from deployments.records import event_record, next_attempt_row
+from deployments.records import next_attempt_row
 from deployments.state import ComponentStatus, backoff_seconds, component_outputs, component_status_for_job
 from jobs import selectors as job_selectors
 from jobs.models import Job
@@ -81,8 +81,7 @@ def fail(p: ReconcilePass, row: ComponentDeployment, reason: str) -> None:
         ),
     )
     retry.save()
-    event_record(
-        deployment=p.deployment,
+    p.record_event(
         component=retry,
         kind=DeploymentEvent.Kind.COMPONENT_RETRY_SCHEDULED,
         message=retry.status_message,

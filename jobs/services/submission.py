@@ -331,34 +331,20 @@ def jobs_submit_many(
     if not isinstance(jobs, list) or not 1 <= len(jobs) <= BULK_MAX:
         raise ValidationError({"jobs": [f"A list of 1 to {BULK_MAX} jobs."]})
     now = now or timezone.now()
-    attempts = {
-        (item.get("component_deployment_id"), item.get("attempt", 1))
-        for item in jobs
-        if item.get("component_deployment_id") is not None
-    }
-    existing = {}
-    if attempts:
-        found = Job.objects.filter(component_deployment_id__in={component for component, _ in attempts})
-        existing = {(job.component_deployment_id, job.attempt): job for job in found}
+    # Attempts already recorded are not looked up first (a query per call for the rare repeat): the unique
+    # constraint finds them, and the items are then submitted one by one, each returning its recorded job.
+    attempts = any(item.get("component_deployment_id") is not None for item in jobs)
     errors: dict = {}
     rows: list[dict] = []
-    order: list = []  # per item: the existing job, or the index of its new row
     for index, item in enumerate(jobs):
-        key = (item.get("component_deployment_id"), item.get("attempt", 1))
-        if key in existing:
-            order.append(existing[key])
-            continue
         try:
             rows.append(job_fields(cluster=cluster, now=now, **item))
         except ValidationError as exc:
             errors.update({f"jobs.{index}.{path}": messages for path, messages in exc.errors.items()})
         except TypeError as exc:  # an unknown or missing keyword
             errors[f"jobs.{index}"] = [str(exc)]
-        order.append(len(rows) - 1)
     if errors:
         raise ValidationError(errors)
-    if not rows:
-        return order
     _require_active(cluster)
     try:
         with transaction.atomic():
@@ -371,4 +357,4 @@ def jobs_submit_many(
     if _hand_over(cluster, created, now=now, schedule=schedule):
         fresh = Job.objects.in_bulk([job.pk for job in created])
         created = [fresh[job.pk] for job in created]
-    return [created[item] if isinstance(item, int) else item for item in order]
+    return created
