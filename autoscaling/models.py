@@ -109,7 +109,17 @@ class WarmPool(models.Model):
     )
     gpu_type = models.CharField(max_length=50)
     gpu_count = models.PositiveIntegerField(default=1, help_text="GPUs per standby replica (the largest it serves).")
-    size = models.PositiveIntegerField(help_text="Standby replicas kept warm.")
+    size = models.PositiveIntegerField(help_text="Standby replicas kept warm (with `per_zero`: at most).")
+    per_zero = models.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Standbys per component at zero on this cluster and GPU type (autoscaling.pooling); empty: `size`.",
+    )
+    min_size = models.PositiveIntegerField(
+        default=1, help_text="With `per_zero`: standbys at least while any component of the type is at zero."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -15,7 +15,7 @@ from autoscaling.coldstart import ColdStart
 from autoscaling.decide import HOLD, TO_ZERO, UP, WAKE, LastChange, decide
 from autoscaling.models import AutoscalingPolicy, ScalingDecision
 from autoscaling.policy import Policy, policy_errors, policy_from
-from autoscaling.pools import pool_take
+from autoscaling.pools import pool_take, pools_resize
 from core.exceptions import Conflict, ServiceError, ValidationError
 from deployments.models import DeploymentEvent, UseCaseDeployment
 from deployments.records import event_record
@@ -82,6 +82,7 @@ class TickResult:
     deployments: int = 0
     decisions: int = 0
     skipped: int = 0  # locked by another worker, or a change rolling out
+    standbys_changed: int = 0  # warm-pool standbys started or stopped to follow the components at zero
     errors: list[str] = field(default_factory=list)
 
 
@@ -319,4 +320,6 @@ def autoscale_all(*, now: datetime) -> TickResult:
         except ServiceError as error:  # one deployment's trouble never stops the others'
             logger.warning("autoscaling %s: %s", deployment.pk, error)
             result.errors.append(f"{deployment.pk}: {error}")
+    # After the decisions: pools sized by components at zero follow the ones that went to zero or woke.
+    result.standbys_changed = pools_resize()
     return result

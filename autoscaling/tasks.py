@@ -9,4 +9,9 @@ from autoscaling.services import autoscale_all
 @shared_task(name="autoscaling.autoscale")
 def autoscale() -> dict:
     result = autoscale_all(now=timezone.now())
-    return {"deployments": result.deployments, "decisions": result.decisions, "errors": len(result.errors)}
+    return {
+        "deployments": result.deployments,
+        "decisions": result.decisions,
+        "standbys_changed": result.standbys_changed,
+        "errors": len(result.errors),
+    }

@@ -1,8 +1,10 @@
 """A day, replayed (issue 18): 24 simulated hours of several LLM deployments under a diurnal load with bursts and
-quiet nights, served statically for their peak, autoscaled with scale to zero, and autoscaled with scale to zero
-plus pre-warmed pools (at two autoscaling targets) — through the request queue and the cold-start model.
+quiet nights, served statically for their peak, autoscaled with scale to zero (idle timeouts of 300 s and 60 s),
+and autoscaled with scale to zero plus pre-warmed pools sized by the deployments at zero (one run per sizing ratio)
+— through the request queue and the cold-start model; the pools' standby-seconds are billed into their run's cost.
 
-    python bench/autoscaling_replay.py            # the day, every deployment, every way (3-10 minutes)
+    python bench/autoscaling_replay.py            # the day, every deployment, every way (8-30 minutes loaded)
+    python bench/autoscaling_replay.py --pool-ratios 1,0.75 --pool-idle 60
     python bench/autoscaling_replay.py --hours 6  # a shorter day
     python bench/autoscaling_replay.py --quick    # a smoke run (3 hours)
 
@@ -33,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from autoscaling.coldstart import StartModel, cold_start  # noqa: E402
 from autoscaling.decide import TO_ZERO, LastChange, Sample, decide  # noqa: E402
 from autoscaling.policy import Policy  # noqa: E402
+from autoscaling.pooling import pool_target  # noqa: E402
 from autoscaling.queue import QueueSettings, RequestQueue, weighted_quantile  # noqa: E402
 from sizing.loadsim import operating_point  # noqa: E402
 from sizing.perf import Setup  # noqa: E402
@@ -48,8 +51,10 @@ BURST_MINUTES = 3
 BURST_FACTOR = 2.0
 # The autoscaler's target: each replica at this share of the concurrency that meets the SLO (two policies compared).
 HEADROOMS = (0.7, 0.5)
-POOL_SIZE = 1  # standby replicas per GPU type, in the pool run
+POOL_RATIOS = (1.0, 0.5)  # standbys per deployment at zero on a GPU type (`autoscaling.pooling.pool_target`)
+POOL_FLOOR = 1  # at least this many while any deployment of the type is at zero
 IDLE_TIMEOUT_S = 300  # the policy's idle timeout before zero
+POOL_IDLE_TIMEOUT_S = 60  # the same with a pool: wakes take seconds there, so zero comes sooner
 QUEUE = QueueSettings(max_length=5000, timeout_s=30.0)
 
 
@@ -146,23 +151,52 @@ def poisson(rng: random.Random, mean: float) -> int:
 
 @dataclass
 class Pool:
-    """Standby replicas per GPU type (engine up, no model); a claimed one is replaced after an engine start."""
+    """The pre-warmed standbys of the fleet's cluster, per GPU type, sized as the product sizes them
+    (`autoscaling.pools.pool_target`): `ratio` x the deployments at zero on the type (rounded up, at least `floor`)
+    while any is at zero, none otherwise. Each second the pool starts standbys up to its target (ready after an
+    engine start: the image, cached on the node for a while after a standby ran, and the warm-up) and stops the
+    ones over it (those still starting first). A claimed standby's GPUs go to the deployment; the next second's
+    resize replaces it. Every standby-second is billed at the type's largest replica's rate."""
 
-    size: int
-    free: dict[str, int] = field(default_factory=dict)
-    refills: list[tuple[float, str]] = field(default_factory=list)
+    ratio: float
+    floor: int = 1
+    hourly: dict[str, float] = field(default_factory=dict)  # per GPU type: the largest replica's $/h
+    at_zero: dict[str, set[str]] = field(default_factory=dict)  # per GPU type: deployments at zero now
+    standbys: dict[str, list[float]] = field(default_factory=dict)  # per GPU type: when each is ready
+    last_ran: dict[str, float] = field(default_factory=dict)  # per GPU type: when a standby last ran
+    cost: float = 0.0
+    standby_seconds: float = 0.0
+    peak: int = 0
 
     def claim(self, gpu: str, now: float, model: StartModel) -> bool:
-        self.refills = [(t, g) for t, g in self.refills if not (t <= now and self._put(g))]
-        if self.free.get(gpu, self.size) <= 0:
+        ready = [t for t in self.standbys.get(gpu, []) if t <= now]
+        if not ready:
             return False
-        self.free[gpu] = self.free.get(gpu, self.size) - 1
-        self.refills.append((now + model.image_pull_s + model.engine_warmup_s, gpu))
+        self.standbys[gpu].remove(ready[0])
         return True
 
-    def _put(self, gpu: str) -> bool:
-        self.free[gpu] = self.free.get(gpu, self.size) + 1
-        return True
+    def set_zero(self, gpu: str, name: str, at_zero: bool) -> None:
+        members = self.at_zero.setdefault(gpu, set())
+        members.add(name) if at_zero else members.discard(name)
+
+    def step(self, now: float, model: StartModel) -> None:
+        total = 0
+        for gpu in set(self.at_zero) | set(self.standbys):
+            live = self.standbys.setdefault(gpu, [])
+            want = pool_target(len(self.at_zero.get(gpu, ())), ratio=self.ratio, floor=self.floor)
+            if len(live) > want:  # stop the extras, the ones still starting first
+                live.sort()
+                del live[want:]
+            if len(live) < want:
+                cached = now - self.last_ran.get(gpu, -math.inf) < model.image_cache_s
+                ready = now + (model.image_cached_s if cached else model.image_pull_s) + model.engine_warmup_s
+                live.extend([ready] * (want - len(live)))
+            if live:
+                self.last_ran[gpu] = now
+            total += len(live)
+            self.cost += len(live) * self.hourly.get(gpu, 0.0) / 3600
+        self.standby_seconds += total
+        self.peak = max(self.peak, total)
 
 
 @dataclass
@@ -183,7 +217,15 @@ class Run:
     autoscaler with scale to zero; with `pool`, wakes and scale-ups take a pre-warmed standby when one is free)."""
 
     def __init__(
-        self, spec: Spec, *, hours: int, mode: str, pool: Pool | None, static_replicas: int, headroom: float = 0.7
+        self,
+        spec: Spec,
+        *,
+        hours: int,
+        mode: str,
+        pool: Pool | None,
+        static_replicas: int,
+        headroom: float = 0.7,
+        idle_timeout_s: int = IDLE_TIMEOUT_S,
     ):
         self.spec, self.mode, self.pool = spec, mode, pool
         self.serving = serving = Serving(spec)
@@ -199,7 +241,7 @@ class Run:
             scale_up_window_s=60,
             scale_down_window_s=300,
             max_step=4,
-            idle_timeout_s=IDLE_TIMEOUT_S,
+            idle_timeout_s=idle_timeout_s,
         )
         self.result = Result(waits=self.queue.stats.waits)  # the queue's list: (wait, requests) of those served
         first = max(1, math.ceil(rate_at(spec, 0, self.bursts) / (serving.capacity * headroom)))
@@ -223,6 +265,8 @@ class Run:
         if self.mode == "auto" and arrived and self.asked == 0:
             # The gateway's hand-off: a request at zero wakes the deployment at once (it waits in the queue).
             self.asked = 1
+            if self.pool is not None:
+                self.pool.set_zero(spec.gpu, spec.name, False)
             seconds = self._start(now, self.pool)
             result.wakes.append(seconds)
             self.starting.append(now + seconds)
@@ -282,6 +326,8 @@ class Run:
             self.last_stop = now
             if decision.direction == TO_ZERO:
                 self.samples = []
+                if self.pool is not None:
+                    self.pool.set_zero(self.spec.gpu, self.spec.name, True)
         self.asked = decision.desired
 
     def _start(self, now: float, pool: Pool | None) -> float:
@@ -300,33 +346,40 @@ def static_replicas(spec: Spec, hours: int) -> int:
     return max(1, math.ceil(peak / serving.capacity))
 
 
-def pool_cost(hours: int) -> float:
-    """The standby replicas' cost: per GPU type used, POOL_SIZE replicas of the largest replica on it, all day."""
-    sizes: dict[str, float] = {}
-    for spec in SPECS:
-        sizes[spec.gpu] = max(sizes.get(spec.gpu, 0.0), Serving(spec).hourly)
-    return sum(sizes.values()) * POOL_SIZE * hours
-
-
 def _q(values: list[float], q: float) -> float:
     return weighted_quantile([(v, 1.0) for v in values], q) or 0.0
+
+
+def new_pool(ratio: float, floor: int) -> Pool:
+    hourly: dict[str, float] = {}
+    for spec in SPECS:  # a standby is sized for the largest replica of its GPU type
+        hourly[spec.gpu] = max(hourly.get(spec.gpu, 0.0), Serving(spec).hourly)
+    return Pool(ratio=ratio, floor=floor, hourly=hourly)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=int, default=24)
     parser.add_argument("--quick", action="store_true", help="a smoke run: 3 simulated hours (about a minute)")
+    parser.add_argument(
+        "--pool-ratios",
+        default=",".join(f"{r:g}" for r in POOL_RATIOS),
+        help="standbys per deployment at zero: one pool run per ratio, comma-separated",
+    )
+    parser.add_argument("--pool-floor", type=int, default=POOL_FLOOR, help="standbys at least, per GPU type in use")
+    parser.add_argument("--pool-idle", type=int, default=POOL_IDLE_TIMEOUT_S, help="idle timeout (s) with a pool")
     args = parser.parse_args()
     if args.quick:
         args.hours = 3
     started = time.perf_counter()
-    high, low = HEADROOMS
-    modes = (  # name, mode, pool, headroom
-        ("static", "static", None, high),
-        (f"auto {high:.0%}", "auto", None, high),
-        (f"auto {high:.0%} + pool", "auto", Pool(size=POOL_SIZE), high),
-        (f"auto {low:.0%} + pool", "auto", Pool(size=POOL_SIZE), low),
-    )
+    high = HEADROOMS[0]
+    ratios = [float(r) for r in args.pool_ratios.split(",") if r.strip()]
+    pools = {f"auto {high:.0%} + pool x{r:g}": new_pool(r, args.pool_floor) for r in ratios}
+    modes = [  # name, mode, pool, headroom, idle timeout
+        ("static", "static", None, high, IDLE_TIMEOUT_S),
+        (f"auto {high:.0%}", "auto", None, high, IDLE_TIMEOUT_S),
+        (f"auto {high:.0%}, idle {args.pool_idle} s", "auto", None, high, args.pool_idle),
+    ] + [(name, "auto", pool, high, args.pool_idle) for name, pool in pools.items()]
     runs: dict = {name: [] for name, *_ in modes}
     print(f"{'deployment':16} {'model / GPU':44} {'static':>6} {'cap/rep':>7}")
     for spec in SPECS:
@@ -334,23 +387,29 @@ def main() -> None:
         serving = Serving(spec)
         print(f"{spec.name:16} {spec.model_id.split('/')[1] + ' on ' + str(spec.tp) + 'x' + spec.gpu:44} {fixed:>6} "
               f"{serving.capacity:>7.2f}")  # fmt: skip
-        for name, mode, pool, headroom in modes:
+        for name, mode, pool, headroom, idle in modes:
             runs[name].append(
-                Run(spec, hours=args.hours, mode=mode, pool=pool, static_replicas=fixed, headroom=headroom)
-            )
+                Run(spec, hours=args.hours, mode=mode, pool=pool, static_replicas=fixed, headroom=headroom,
+                    idle_timeout_s=idle)
+            )  # fmt: skip
     everything = [run for group in runs.values() for run in group]
+    model = StartModel()
     for second in range(args.hours * 3600):  # every deployment in lockstep: the pool is shared in time
         for run in everything:
             run.step(second)
+        for pool in pools.values():
+            pool.step(float(second), model)
     runs = {name: [run.result for run in group] for name, group in runs.items()}
     elapsed = time.perf_counter() - started
     static_cost = sum(r.cost for r in runs["static"])
     print()
-    print("| run | cost ($) | saved vs static | within SLO | rejected (429) | queue wait p99 / max (s) | cold starts | "
-          "cold start p50 / p99 (s) | replica starts | start p50 / p99 (s) | decisions |")  # fmt: skip
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| run | cost ($) | of which pool ($) | saved vs static | within SLO | rejected (429) | "
+          "queue wait p99 / max (s) | cold starts (wakes) | cold start p50 / p99 (s) | wakes > 30 s | "
+          "replica starts | start p50 / p99 (s) | decisions |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, results in runs.items():
-        cost = sum(r.cost for r in results) + (pool_cost(args.hours) if "pool" in name else 0.0)
+        pool = pools.get(name)
+        cost = sum(r.cost for r in results) + (pool.cost if pool else 0.0)
         requests = sum(r.requests for r in results)
         good = sum(r.good for r in results)
         rejected = sum(r.rejected for r in results)
@@ -360,14 +419,19 @@ def main() -> None:
         cold = f"{_q(wakes, 0.5):.1f} / {_q(wakes, 0.99):.1f}" if wakes else "-"
         start = f"{_q(starts, 0.5):.1f} / {_q(starts, 0.99):.1f}" if starts else "-"
         print(
-            f"| {name} | {cost:,.2f} | {(1 - cost / static_cost):.1%} | {good / requests:.3%} | {rejected:,.0f} | "
+            f"| {name} | {cost:,.2f} | {pool.cost if pool else 0:,.2f} | {(1 - cost / static_cost):.1%} | "
+            f"{good / requests:.3%} | {rejected:,.0f} | "
             f"{weighted_quantile(waits, 0.99) or 0:.0f} / {max((w for w, _ in waits), default=0):.0f} | "
-            f"{len(wakes)} | {cold} | {len(starts)} | {start} | "
+            f"{len(wakes)} | {cold} | {sum(1 for w in wakes if w > 30)} | {len(starts)} | {start} | "
             f"{sum(r.decisions for r in results)} |"
         )
     total = sum(r.requests for r in runs["static"])
     print(f"\n{args.hours} simulated hours, {len(SPECS)} deployments, {total:,.0f} requests per run; "
-          f"replayed in {elapsed:.1f} s (pool run: {POOL_SIZE} standby per GPU type, its cost included).")  # fmt: skip
+          f"replayed in {elapsed:.1f} s. Pool x r: r standbys per deployment at zero on a GPU type (rounded up), at "
+          f"least {args.pool_floor}, none while none is at zero; its cost is included (column 3). Idle timeout "
+          f"{IDLE_TIMEOUT_S} s, {args.pool_idle} s where named and in the pool runs.")  # fmt: skip
+    for name, pool in pools.items():
+        print(f"{name}: {pool.standby_seconds / 3600:.1f} standby-hours, at most {pool.peak} standbys at once.")
 
 
 if __name__ == "__main__":

@@ -87,7 +87,20 @@ class WarmPoolSerializer(serializers.Serializer):
     project_id = serializers.UUIDField(help_text="Whose bill the standby replicas are on (the cluster's tenant).")
     gpu_type = serializers.CharField()
     gpu_count = serializers.IntegerField(default=1, help_text="GPUs per standby replica.")
-    size = serializers.IntegerField(help_text="Standby replicas kept warm (0 stops them).")
+    size = serializers.IntegerField(help_text="Standby replicas kept warm (0 stops them); with `per_zero`, at most.")
+    per_zero = serializers.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Size the pool by the components at zero on the cluster and GPU type: this many standbys per "
+        "component at zero (rounded up, 0.01-1), none while none is at zero; empty: always `size`.",
+    )
+    min_size = serializers.IntegerField(
+        default=1, help_text="With `per_zero`: standbys at least while any component of the type is at zero."
+    )
+    wanted = serializers.IntegerField(read_only=True, help_text="Standbys the pool wants now.")
     standby = serializers.IntegerField(read_only=True, help_text="Standby jobs running or starting now.")
     hourly_cost = serializers.DecimalField(
         max_digits=14, decimal_places=2, read_only=True, help_text="What the standby replicas cost per hour now."
@@ -96,6 +109,7 @@ class WarmPoolSerializer(serializers.Serializer):
 
     def to_representation(self, pool):
         standby, cost = self.context["standby"].get(pool.pk, (0, 0))
+        wanted = self.context.get("wanted", {}).get(pool.pk, pool.size)
         return {
             "id": str(pool.pk),
             "cluster_id": str(pool.cluster_id),
@@ -103,6 +117,9 @@ class WarmPoolSerializer(serializers.Serializer):
             "gpu_type": pool.gpu_type,
             "gpu_count": pool.gpu_count,
             "size": pool.size,
+            "per_zero": None if pool.per_zero is None else f"{pool.per_zero:.2f}",
+            "min_size": pool.min_size,
+            "wanted": wanted,
             "standby": standby,
             "hourly_cost": f"{cost:.2f}",
             "updated_at": pool.updated_at.isoformat(),

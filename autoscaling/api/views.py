@@ -140,24 +140,30 @@ class WarmPoolViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         return queryset.filter(cluster_id=cluster_id) if cluster_id else queryset
 
     def get_serializer_context(self):
-        return {**super().get_serializer_context(), "standby": getattr(self, "_standby", {})}
+        return {
+            **super().get_serializer_context(),
+            "standby": getattr(self, "_standby", {}),
+            "wanted": getattr(self, "_wanted", {}),
+        }
 
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
-        self._standby = selectors.pools_standby(page)
+        self._standby, self._wanted = selectors.pools_standby(page), pools.pools_wanted(page)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def retrieve(self, request, *args, **kwargs):
         pool = self.get_object()
-        self._standby = selectors.pools_standby([pool])
+        self._standby, self._wanted = selectors.pools_standby([pool]), pools.pools_wanted([pool])
         return Response(self.get_serializer(pool).data)
 
     @extend_schema(
         request=WarmPoolSerializer,
         responses={
             201: WarmPoolSerializer,
-            400: OpenApiResponse(ErrorSerializer, description="Field errors: gpu_type, size, gpu_count, project_id."),
+            400: OpenApiResponse(
+                ErrorSerializer, description="Field errors: gpu_type, size, gpu_count, per_zero, min_size, project_id."
+            ),
             403: OpenApiResponse(ErrorSerializer, description="A read-only role in the cluster's tenant."),
             **ERRORS,
         },
@@ -180,6 +186,8 @@ class WarmPoolViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
             gpu_type=data["gpu_type"],
             size=data["size"],
             gpu_count=data["gpu_count"],
+            per_zero=data["per_zero"],
+            min_size=data["min_size"],
         )
-        self._standby = selectors.pools_standby([pool])
+        self._standby, self._wanted = selectors.pools_standby([pool]), pools.pools_wanted([pool])
         return Response(self.get_serializer(pool).data, status=status.HTTP_201_CREATED)

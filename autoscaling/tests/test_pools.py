@@ -6,8 +6,9 @@ import pytest
 from django.utils import timezone
 
 from autoscaling.models import WarmPool
-from autoscaling.pools import pool_set, standby_jobs
-from autoscaling.services import deployment_autoscale, deployment_wake_up, policy_set
+from autoscaling.pooling import pool_target
+from autoscaling.pools import pool_set, pools_resize, standby_jobs
+from autoscaling.services import autoscale_all, deployment_autoscale, deployment_wake_up, policy_set
 from autoscaling.tests.factories import rollups
 from deployments.tests.factories import deploy
 from jobs.models import Job
@@ -107,3 +108,38 @@ def test_a_scale_up_takes_standbys_from_the_pool(two, member_user, project, clus
     assert standby.status == Job.Status.CANCELLED  # its GPUs went to the new replica
     assert standby_jobs(pool).count() == 1  # and the pool refills
     assert "1 from the warm pool, ready in about" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("at_zero_now", "ratio", "floor", "ceiling", "wanted"),
+    [(0, 1.0, 2, None, 0), (1, 0.25, 1, None, 1), (3, 0.5, 1, None, 2), (4, 0.5, 1, None, 2), (4, 1.0, 1, 3, 3)],
+)
+def test_the_pool_size_rule(at_zero_now, ratio, floor, ceiling, wanted):
+    assert pool_target(at_zero_now, ratio=ratio, floor=floor, ceiling=ceiling) == wanted
+
+
+def test_a_pool_sized_by_components_at_zero_follows_them(two, member_user, member_client, project, cluster):
+    first, second = two
+    gpu_type = first.components.get(key="llm", retired_at__isnull=True).resources["gpu_type"]
+    body = {"cluster_id": str(cluster.pk), "project_id": str(project.pk), "gpu_type": gpu_type, "size": 4}
+    bad = member_client.post("/api/v1/warm-pools", {**body, "per_zero": "1.5", "min_size": -1}, format="json")
+    assert bad.status_code == 400 and set(bad.json()["errors"]) == {"per_zero", "min_size"}
+    created = member_client.post("/api/v1/warm-pools", {**body, "per_zero": "0.5"}, format="json").json()
+    assert (created["per_zero"], created["wanted"], created["standby"]) == ("0.50", 0, 0)  # nothing at zero: free
+    pool = WarmPool.objects.get()
+
+    at_zero(first, member_user)
+    at_zero(second, member_user)
+    # Two at zero x 0.5: one standby, started by the autoscaler's beat pass after its decisions.
+    assert autoscale_all(now=timezone.now()).standbys_changed == 1
+    shown = member_client.get(f"/api/v1/warm-pools/{pool.pk}").json()
+    assert (shown["wanted"], shown["standby"]) == (1, 1) and float(shown["hourly_cost"]) > 0
+
+    now = timezone.now() + timedelta(minutes=1)
+    assert deployment_wake_up(user=member_user, deployment=first, now=now)["llm"].pooled
+    pools_resize()
+    assert standby_jobs(pool).count() == 1  # one still at zero: the floor keeps one (the refill)
+    assert deployment_wake_up(user=member_user, deployment=second, now=now)["llm"].pooled
+    pools_resize()
+    assert standby_jobs(pool).count() == 0  # nothing at zero: the pool stops costing
+    assert member_client.get("/api/v1/warm-pools").json()["results"][0]["hourly_cost"] == "0.00"
