@@ -283,7 +283,8 @@ def deployment_wake_up(*, user, deployment: UseCaseDeployment, now: datetime, re
                 cluster=deployment.cluster, gpu_type=row.resources.get("gpu_type") or "", gpu_count=gpus
             )
             starts[row.key] = selectors.cold_start_for(deployment=deployment, row=row, now=now, pooled=pooled)
-        woken = deployment_wake(user=user, deployment=deployment, now=now, reason=reason)
+        startups = {key: start.total_s for key, start in starts.items()}
+        woken = deployment_wake(user=user, deployment=deployment, now=now, reason=reason, startups=startups)
         replicas = selectors.current_replicas(deployment)
         records = []
         for key in woken:

@@ -7,9 +7,24 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+# A job's own start-up time, set by whoever knows better than the cluster's table: a component woken from zero
+# carries its predicted cold start (image pull + weights load + warm-up, `autoscaling.coldstart`).
+STARTUP_LABEL = "simulate.startup_seconds"
 
-def startup_seconds(simulation: Mapping[str, Any], *, kind: str | None, job_type: str) -> float:
-    """Start-up time for a job: by spec kind ("helm", "docker", "model"), then job type, then "default"."""
+
+def startup_seconds(
+    simulation: Mapping[str, Any], *, kind: str | None, job_type: str, labels: Mapping[str, Any] | None = None
+) -> float:
+    """Start-up time for a job: its `simulate.startup_seconds` label when it holds a number of seconds (0 or
+    more), else by spec kind ("helm", "docker", "model"), then job type, then "default"."""
+    given = (labels or {}).get(STARTUP_LABEL)
+    if given is not None and not isinstance(given, bool):
+        try:
+            seconds = float(given)
+        except (TypeError, ValueError):
+            seconds = -1.0
+        if 0 <= seconds < float("inf"):
+            return seconds
     table = simulation.get("startup_seconds") or {}
     if not isinstance(table, Mapping):
         return float(table)

@@ -5,6 +5,7 @@ import math
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from autoscaling.models import ScalingDecision
@@ -14,6 +15,7 @@ from deployments import reconciler
 from deployments.models import ComponentDeployment
 from deployments.tests.factories import deploy
 from jobs.models import Job
+from jobs.simulation import STARTUP_LABEL
 from serving.tests.factories import running_with_key, send
 
 pytestmark = pytest.mark.django_db
@@ -67,11 +69,23 @@ def test_to_zero_after_the_idle_timeout_then_back_on_wake(idle, member_client):
     assert wake.to_replicas == 1 and "cold start about 43 s" in wake.reason
     idle.refresh_from_db()
     assert idle.status == "DEPLOYING"
-    reconciler.deployment_reconcile(deployment_id=idle.pk)
+    # The new job carries the predicted cold start as its start-up time: on the simulated cluster (whose own
+    # start-up is 0 s) it is RUNNING only once that time has passed, not at the first pass.
+    woke_at = timezone.now()
+    with time_machine.travel(woke_at, tick=False):
+        reconciler.deployment_reconcile(deployment_id=idle.pk)
+    row = llm_row(idle)
+    assert row.job.labels[STARTUP_LABEL] == f"{cold['total_s']:.1f}" and row.status != "RUNNING"
+    with time_machine.travel(woke_at + timedelta(seconds=cold["total_s"] - 2), tick=False):
+        reconciler.deployment_reconcile(deployment_id=idle.pk)
+    assert llm_row(idle).status != "RUNNING"
+    with time_machine.travel(woke_at + timedelta(seconds=cold["total_s"] + 1), tick=False):
+        reconciler.deployment_reconcile(deployment_id=idle.pk)
     idle.refresh_from_db()
     row = llm_row(idle)
     assert idle.status == "RUNNING" and row.status == "RUNNING"
     assert row.job.name == old_job.name and row.job.pk != old_job.pk  # the same address, a new job
+    assert (row.job.started_at - woke_at).total_seconds() == pytest.approx(cold["total_s"], abs=1.5)
     assert member_client.post(f"/api/v1/deployments/{idle.pk}/wake").json() == {"woken": []}
 
 
@@ -94,5 +108,9 @@ def test_the_first_request_at_zero_wakes_it_and_waits_out_the_cold_start(templat
     cold = wake.data["cold_start"]["total_s"]
     # The request's wait is the cold start: the client is told to come back when it is over.
     assert int(answer["Retry-After"]) == math.ceil(cold) and f"about {math.ceil(cold)} s" in answer.json()["detail"]
-    reconciler.deployment_reconcile(deployment_id=deployment.pk)
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        reconciler.deployment_reconcile(deployment_id=deployment.pk)
+        assert llm_row(deployment).status != "RUNNING"  # the cold start is not over
+        traveller.shift(timedelta(seconds=cold + 1))
+        reconciler.deployment_reconcile(deployment_id=deployment.pk)
     assert send(deployment.endpoint_slug, secret, "v1/chat/completions").status_code == 200

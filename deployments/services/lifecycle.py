@@ -36,6 +36,7 @@ from deployments.records import component_row, event_record, reconcile_enqueue, 
 from deployments.rollout import cancel as rollout_cancel
 from deployments.services.placement import plan_placed
 from deployments.services.scaling import scale_request_check
+from deployments.services.zero import as_planned
 from deployments.state import ComponentStatus, DeploymentStatus
 from jobs import selectors as job_selectors
 from sizing.planning import PlacedPlan
@@ -176,7 +177,7 @@ def _propose(*, deployment: UseCaseDeployment, change: dict, now: datetime | Non
     plan = placed.plan
     desired = {c.key: apply_scale(c.to_dict(), target.scale.get(c.key)) for c in plan.components}
     rows = _current_rows(deployment)
-    current = {key: {**row.planned, "resources": row.resources} for key, row in rows.items()}
+    current = {key: {**as_planned(row.planned), "resources": row.resources} for key, row in rows.items()}
     failed = {key for key, row in rows.items() if row.status not in ComponentStatus.READY}
     change_set = compute_change(current=current, desired=desired, failed=failed)
     new_parts = [change.key for change in change_set.new_parts]

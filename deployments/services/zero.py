@@ -15,10 +15,20 @@ from deployments.passes import ReconcilePass
 from deployments.records import next_attempt_row, reconcile_enqueue
 from deployments.state import ComponentStatus, DeploymentStatus
 from deployments.stopping import cancel_job
+from jobs.simulation import STARTUP_LABEL
 from tenancy.selectors import require_write
 
 # Components may go to zero only from a settled deployment; waking works from any state but deletion.
 ZEROABLE = frozenset({DeploymentStatus.RUNNING, DeploymentStatus.SCALED_TO_ZERO})
+
+
+def as_planned(planned: dict) -> dict:
+    """A row's planned component as the plan made it: a wake's start-up label is no change to roll out."""
+    labels = planned.get("labels")
+    if not labels or STARTUP_LABEL not in labels:
+        return planned
+    rest = {k: v for k, v in labels.items() if k != STARTUP_LABEL}
+    return {k: v for k, v in planned.items() if k != "labels"} | ({"labels": rest} if rest else {})
 
 
 def _serving(deployment: UseCaseDeployment, key: str) -> ComponentDeployment | None:
@@ -42,9 +52,12 @@ def component_scale_to_zero(*, deployment: UseCaseDeployment, key: str, reason: 
     p.finish()
 
 
-def deployment_wake(*, user, deployment: UseCaseDeployment, now: datetime, reason: str = "") -> list[str]:
+def deployment_wake(
+    *, user, deployment: UseCaseDeployment, now: datetime, reason: str = "", startups: dict[str, float] | None = None
+) -> list[str]:
     """Start again every component at zero (a request arrived, or a user asked); returns their keys. The caller
-    holds the deployment's row lock; the reconciler starts the new rows at once."""
+    holds the deployment's row lock; the reconciler starts the new rows at once. `startups` ({key: seconds}, the
+    predicted cold starts) go on the new jobs as their start-up time, which the simulated cluster takes."""
     require_write(user, deployment.tenant_id)
     if deployment.status in {DeploymentStatus.DELETING, DeploymentStatus.DELETED}:
         raise Conflict(f"The deployment is {deployment.status.lower()}; it cannot wake.")
@@ -58,12 +71,18 @@ def deployment_wake(*, user, deployment: UseCaseDeployment, now: datetime, reaso
     for row in rows:
         row.retired_at = now
         row.save(update_fields=["retired_at", "updated_at"])
-        next_attempt_row(
+        woken = next_attempt_row(
             row,
             generation=row.generation,  # the same job name, so the same address
             revision=row.revision,
             status_message=f"Waking from zero{': ' + reason if reason else ''}.",
-        ).save()
+        )
+        planned = as_planned(row.planned)
+        if startups and row.key in startups:
+            labels = {**(planned.get("labels") or {}), STARTUP_LABEL: f"{startups[row.key]:.1f}"}
+            planned = {**planned, "labels": labels}
+        woken.planned = planned
+        woken.save()
     p = ReconcilePass(deployment, now)
     p.aggregate()
     p.finish()

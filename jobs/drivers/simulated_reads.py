@@ -21,6 +21,7 @@ PASS_FIELDS = (
     "status",
     "resources",
     "kind",
+    "labels",  # a job may carry its own start-up time (jobs.simulation.STARTUP_LABEL)
     "simulated_failure",
     "priority",
     "sequence",
@@ -51,7 +52,7 @@ def plan_job(job: Job, simulation: dict) -> PlanJob:
         demand=Demand.from_resources(job.resources),
         order=order_key(job.priority, job.sequence, job.pk),
         job_type=job.job_type,
-        startup=startup_seconds(simulation, kind=job.kind, job_type=job.job_type),
+        startup=startup_seconds(simulation, kind=job.kind, job_type=job.job_type, labels=job.labels),
         duration=job.remaining_seconds,  # a resumed job runs what its checkpoint left to do
         fails=job.simulated_failure or None,
         admitted_at=job.admitted_at,
