@@ -6,9 +6,12 @@
    one that faces all 10,000 waiting jobs) and SQL queries per pass.
 2. Fair share: a contended simulated day. Four queues with no quota of their own (weights 1, 1, 2, 4) borrow a
    64-GPU pool lent by a fifth queue that runs nothing; each keeps more work waiting than it can run all day
-   (1-8 GPU jobs of 10-16 minutes). Passes run every 60 s. Measures each queue's GPU-hours against its weighted
-   fair share of the GPU-hours used (water-filling, `jobs.quotas.weighted_fair_shares`): the accuracy is
-   1 - |actual / fair - 1|, the worst queue's is the figure.
+   (1-8 GPU jobs of 10-16 minutes). Passes run every 60 s. `--arrivals late`: t2 and t3 arrive after an hour,
+   when t0 and t1 hold the pool with jobs of 30-90 minutes (measured from then on); `--preemption off|on|both`:
+   the queues' fair-sharing preemption (Never / LessThanOrEqualToFinalShare), both in the same run by default.
+   Measures each queue's GPU-hours (preempted runs included) against its weighted fair share of the GPU-hours
+   used (water-filling, `jobs.quotas.weighted_fair_shares`): the accuracy is 1 - |actual / fair - 1|, the worst
+   queue's is the figure.
 
     python bench/quota_bench.py                 # both parts, database uf_bench_quotas (created, then dropped)
     python bench/quota_bench.py --quick         # 2,000 jobs, a 6-hour day
@@ -163,16 +166,41 @@ def admission(*, passes: int | None, profile: str | None) -> None:
     )
 
 
-def fairshare(hours: float) -> None:
+def held_seconds(job_rows, start: dt.datetime, end: dt.datetime) -> dict:
+    """GPU-seconds each queue held within [start, end): every run of every job, the runs a preemption cut short
+    included (their length is in the job's resume history: work done since the run resumed)."""
+    held: dict = {}
+    for queue_name, demand, started, completed, history in job_rows:
+        runs = []
+        resumed = 0.0
+        for entry in history or []:
+            stopped = dt.datetime.fromisoformat(entry["at"])
+            runs.append((stopped - dt.timedelta(seconds=entry["work_seconds"] - resumed), stopped))
+            resumed = entry["resumed_from_seconds"]
+        if started is not None:
+            runs.append((started, completed or end))
+        for run_start, run_end in runs:
+            seconds = (min(run_end, end) - max(run_start, start)).total_seconds()
+            held[queue_name] = held.get(queue_name, 0.0) + demand * max(0.0, seconds)
+    return held
+
+
+def fairshare(hours: float, *, preemption: bool, late: bool) -> float:
+    """A contended day; returns the worst queue's distance from its weighted fair share. With `late`, t2 and t3
+    arrive after the first hour, when t0 and t1 hold the whole pool with jobs of 30-90 minutes, and the figure is
+    taken from their arrival on (the case fair-sharing preemption is for)."""
     import time_machine
+    from django.db import models
 
     from jobs import services
     from jobs.models import Job
     from jobs.quotas import weighted_fair_shares
 
     gpus = 64
+    strategy = "LessThanOrEqualToFinalShare" if preemption else "Never"
     tenant, cluster, Project = setup(
-        "Bench fair share", {"gpus": {H100: gpus}, "cpu_cores": 10_000, "memory_gib": 100_000}
+        f"Bench fair share {strategy} {'late' if late else 'together'}",
+        {"gpus": {H100: gpus}, "cpu_cores": 10_000, "memory_gib": 100_000},
     )
     services.cluster_queue_create(
         user=None, cluster=cluster, data={"name": "pool", "cohort": "all", "nominal_quota": {"gpus": {H100: gpus}}}
@@ -183,50 +211,74 @@ def fairshare(hours: float) -> None:
         queue = services.cluster_queue_create(
             user=None,
             cluster=cluster,
-            data={"name": name, "cohort": "all", "nominal_quota": {"gpus": {H100: 0}}, "weight": weight},
+            data={
+                "name": name,
+                "cohort": "all",
+                "nominal_quota": {"gpus": {H100: 0}},
+                "weight": weight,
+                "fair_sharing_preemption": strategy,
+            },
         )
         projects[name] = Project.objects.create(tenant=tenant, name=name)
         services.local_queue_create(user=None, cluster_queue=queue, name=f"l-{name}", project=projects[name])
     spec = {"kind": "docker", "image": "ghcr.io/acme/trainer", "tag": "1.0"}
-    # More work than a queue can run in the day even with the whole pool: 64 GPUs x hours / ~2,900 GPU-s a job.
-    per_queue = int(gpus * hours * 3600 / 2900 * 1.2)
+    base, step = (1800, 600) if late else (600, 60)  # 30-90 min or 10-16 min
+    # More work than a queue can run in the day even with the whole pool (3.75 GPUs a job on average).
+    per_queue = int(gpus * hours * 3600 / (3.75 * (base + 3 * step)) * 1.2)
+    arrival = START + dt.timedelta(hours=1 if late else 0)
     end = START + dt.timedelta(hours=hours)
     pass_seconds = []
+
+    def submit(index: int, name: str) -> None:
+        items = [
+            {
+                "name": f"{name}-{n}",
+                "job_type": "BATCH",
+                "tenant": tenant,
+                "project": projects[name],
+                "resources": {"gpu_type": H100, "gpu_count": (1, 2, 4, 8)[(n + index) % 4], "cpu": 1},
+                "spec": spec,
+                "duration_seconds": base + step * (n % 7),
+            }
+            for n in range(per_queue)
+        ]
+        for first in range(0, len(items), 1000):
+            services.jobs_submit_many(cluster=cluster, jobs=items[first : first + 1000], schedule=False)
+
     with time_machine.travel(START, tick=False) as clock:
         for index, name in enumerate(weights):
-            items = [
-                {
-                    "name": f"{name}-{n}",
-                    "job_type": "BATCH",
-                    "tenant": tenant,
-                    "project": projects[name],
-                    "resources": {"gpu_type": H100, "gpu_count": (1, 2, 4, 8)[(n + index) % 4], "cpu": 1},
-                    "spec": spec,
-                    "duration_seconds": 600 + 60 * (n % 7),
-                }
-                for n in range(per_queue)
-            ]
-            for first in range(0, len(items), 1000):
-                services.jobs_submit_many(cluster=cluster, jobs=items[first : first + 1000], schedule=False)
+            if not late or name in ("t0", "t1"):
+                submit(index, name)
         now = START
         while now < end:
+            if late and now == arrival:
+                submit(2, "t2")
+                submit(3, "t3")
             t0 = time.perf_counter()
             services.cluster_schedule_pass(cluster=cluster, bill_running=False)
             pass_seconds.append(time.perf_counter() - t0)
             clock.shift(60)
             now += dt.timedelta(seconds=60)
+    rows = Job.objects.filter(cluster=cluster).filter(
+        models.Q(started_at__isnull=False, started_at__lt=end) | models.Q(preemptions__gt=0)
+    )
     gpu_seconds = dict.fromkeys(weights, 0.0)
-    for queue_name, demand, started, completed in Job.objects.filter(
-        cluster=cluster, started_at__isnull=False, started_at__lt=end
-    ).values_list("cluster_queue__name", "demand_gpus", "started_at", "completed_at"):
-        finish = min(completed or end, end)
-        gpu_seconds[queue_name] += demand * max(0.0, (finish - started).total_seconds())
+    gpu_seconds.update(
+        held_seconds(
+            rows.values_list("cluster_queue__name", "demand_gpus", "started_at", "completed_at", "resume_history"),
+            arrival,
+            end,
+        )
+    )
+    preempted = Job.objects.filter(cluster=cluster, preemptions__gt=0).aggregate(n=models.Sum("preemptions"))["n"]
     used = sum(gpu_seconds.values())
     fair = weighted_fair_shares(used, weights, dict.fromkeys(weights, used))
     median_ms = statistics.median(pass_seconds) * 1000
     print(
-        f"FAIRSHARE day: {hours:g} h, pool {gpus} GPUs, passes every 60 s (median {median_ms:.0f} ms); "
-        f"utilisation {used / (gpus * hours * 3600):.1%}"
+        f"FAIRSHARE {'late arrivals' if late else 'all from the start'}, fair-sharing preemption {strategy}: "
+        f"{hours:g} h, measured from hour {(arrival - START).total_seconds() / 3600:g}, pool {gpus} GPUs, passes "
+        f"every 60 s (median {median_ms:.0f} ms); utilisation {used / (gpus * (end - arrival).total_seconds()):.1%};"
+        f" preemptions {preempted or 0}"
     )
     worst = 1.0
     for name, weight in weights.items():
@@ -237,7 +289,11 @@ def fairshare(hours: float) -> None:
             f"{fair[name] / 3600:,.1f} GPU-h, {gpu_seconds[name] / used:.2%} of the GPU-hours (fair "
             f"{fair[name] / used:.2%}), accuracy {accuracy:.2%}"
         )
-    print(f"SUMMARY fair share: worst queue within {1 - worst:.2%} of its weighted fair share (accuracy {worst:.2%})")
+    print(
+        f"SUMMARY fair share ({'late' if late else 'together'}, {strategy}): worst queue within {1 - worst:.2%} of"
+        f" its weighted fair share (accuracy {worst:.2%})"
+    )
+    return 1 - worst
 
 
 def copy_postgres(template_url: str, url: str) -> None:
@@ -258,6 +314,15 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--keep", action="store_true", help="keep the databases (the seeded one as <name>_seed)")
     parser.add_argument("--reuse", action="store_true", help="copy <name>_seed (left by --keep) instead of seeding")
+    parser.add_argument(
+        "--preemption", choices=["off", "on", "both"], default="both", help="fair-sharing preemption (fairshare)"
+    )
+    parser.add_argument(
+        "--arrivals",
+        choices=["together", "late", "both"],
+        default="both",
+        help="fairshare: every queue from the start, or two of them an hour late (long jobs)",
+    )
     parser.add_argument("--passes", type=int, default=None, help="stop after this many admission passes")
     parser.add_argument("--profile", default=None, help="write a cProfile of the admission passes to this file")
     args = parser.parse_args()
@@ -288,7 +353,9 @@ def main() -> None:
                     copy_postgres(args.database_url, seed_url)
             admission(passes=args.passes, profile=args.profile)
         if args.part in ("fairshare", "both"):
-            fairshare(6 if args.quick else 24)
+            for late in {"together": [False], "late": [True], "both": [False, True]}[args.arrivals]:
+                for preemption in {"off": [False], "on": [True], "both": [False, True]}[args.preemption]:
+                    fairshare(6 if args.quick else 24, preemption=preemption, late=late)
         print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
     finally:
         connections.close_all()

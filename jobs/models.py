@@ -281,6 +281,14 @@ class ClusterQueue(models.Model):
         LOWER_PRIORITY = "LowerPriority"
         LOWER_OR_NEWER_EQUAL_PRIORITY = "LowerOrNewerEqualPriority"
 
+    class FairSharingPreemption(models.TextChoices):
+        """Kueue's fair-sharing preemption strategies (jobs.quotas.preemption): whether this queue, below its fair
+        share, may preempt the borrowers of queues above theirs."""
+
+        NEVER = "Never"
+        LESS_THAN_OR_EQUAL_TO_FINAL_SHARE = "LessThanOrEqualToFinalShare"
+        LESS_THAN_INITIAL_SHARE = "LessThanInitialShare"  # after LessThanOrEqualToFinalShare, as Kueue's default
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="cluster_queues")
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="cluster_queues")
@@ -295,6 +303,9 @@ class ClusterQueue(models.Model):
     reclaim_within_cohort = models.CharField(max_length=16, choices=ReclaimPolicy.choices, default=ReclaimPolicy.ANY)
     within_cluster_queue = models.CharField(
         max_length=32, choices=WithinQueuePolicy.choices, default=WithinQueuePolicy.NEVER
+    )
+    fair_sharing_preemption = models.CharField(
+        max_length=32, choices=FairSharingPreemption.choices, default=FairSharingPreemption.NEVER
     )
     # The recent average of the queue's dominant share (jobs.quotas.QuotaBook.history) and when it was taken:
     # written by the scheduling pass, so fair share remembers the last minutes from pass to pass.

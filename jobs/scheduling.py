@@ -9,6 +9,7 @@ Capacity is counted in integers (GPUs, millicores, MiB; `jobs.capacity`) so addi
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 from collections import deque
@@ -75,6 +76,10 @@ class ListQueue:
 
     def pop(self) -> PlanJob:
         return self._jobs.popleft()
+
+    def put(self, job: PlanJob) -> None:
+        """Back in line at its place (a preempted job, when a simulation replays several passes)."""
+        bisect.insort(self._jobs, job, key=lambda j: j.order)
 
     def __len__(self) -> int:
         return len(self._jobs)
@@ -208,21 +213,20 @@ class Planner:
 
     def _preempt_for(self, job: PlanJob, unreserved: Capacity, t: datetime) -> bool:
         """Preempt what the quota's policies allow so `job` fits its queue (and the cluster): all or nothing."""
-        holders = self.quota.victims(job.queue, job.demand.vector, priority=-job.order[0], sequence=job.order[1])
-        if not holders:
+        chosen = self.quota.victims(job.queue, job.demand.vector, priority=-job.order[0], sequence=job.order[1])
+        if not chosen:
             return False
-        victims = [self._quota_jobs[h.id] for h in holders]
+        victims = [self._quota_jobs[h.id] for h, _ in chosen]
         room = unreserved.copy()
         for victim in victims:
             room.give(victim.demand)
         if not room.fits(job.demand):
             return False
-        for victim in victims:
+        for victim, (_, reason) in zip(victims, chosen, strict=True):
             victim.preempted = True
             self.free.give(victim.demand)
             unreserved.give(victim.demand)
             self._give_quota(victim)
-            reason = "reclaimed within the cohort" if victim.queue != job.queue else "higher priority in its queue"
             self.events.append(Event(t, "preempt", victim, reason, by=job))
         return True
 

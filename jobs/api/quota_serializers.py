@@ -58,6 +58,7 @@ class ClusterQueueSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "weight",
             "reclaim_within_cohort",
             "within_cluster_queue",
+            "fair_sharing_preemption",
             "usage",
             "created_at",
             "updated_at",

@@ -23,6 +23,7 @@ def queue_spec(queue: ClusterQueue) -> QueueSpec:
         weight=float(queue.weight),
         reclaim_within_cohort=queue.reclaim_within_cohort,
         within_cluster_queue=queue.within_cluster_queue,
+        fair_sharing_preemption=queue.fair_sharing_preemption,
     )
 
 

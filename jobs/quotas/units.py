@@ -14,6 +14,8 @@ GPU_PREFIX = "gpu:"
 # Kueue's preemption policy names.
 RECLAIM_POLICIES = ("Never", "LowerPriority", "Any")
 WITHIN_QUEUE_POLICIES = ("Never", "LowerPriority", "LowerOrNewerEqualPriority")
+# Kueue's fair-sharing preemption strategies; "LessThanInitialShare" tries LessThanOrEqualToFinalShare first.
+FAIR_SHARING_STRATEGIES = ("Never", "LessThanOrEqualToFinalShare", "LessThanInitialShare")
 
 
 def gpu_key(gpu_type: str) -> str:
@@ -72,6 +74,7 @@ class QueueSpec:
     weight: float = 1.0
     reclaim_within_cohort: str = "Never"
     within_cluster_queue: str = "Never"
+    fair_sharing_preemption: str = "Never"
 
     def guaranteed(self, key: str) -> int:
         if key not in self.lending_limit:

@@ -27,6 +27,7 @@ QUEUE_FIELDS = (
     "weight",
     "reclaim_within_cohort",
     "within_cluster_queue",
+    "fair_sharing_preemption",
 )
 
 
@@ -96,6 +97,7 @@ def _clean(cluster: Cluster, data: dict, *, partial: bool, instance: ClusterQueu
     for key, choices in (
         ("reclaim_within_cohort", ClusterQueue.ReclaimPolicy.values),
         ("within_cluster_queue", ClusterQueue.WithinQueuePolicy.values),
+        ("fair_sharing_preemption", ClusterQueue.FairSharingPreemption.values),
     ):
         if key in data:
             if data[key] not in choices:

@@ -34,10 +34,18 @@ def create(client, cluster, name="team-a", gpus=8, **extra):
 
 
 def test_an_admin_creates_a_queue_and_reads_its_usage(admin_client, cluster, project):
-    response = create(admin_client, cluster, cohort="research", weight="2", borrowing_limit={"gpus": {H100: 4}})
+    response = create(
+        admin_client,
+        cluster,
+        cohort="research",
+        weight="2",
+        borrowing_limit={"gpus": {H100: 4}},
+        fair_sharing_preemption="LessThanOrEqualToFinalShare",
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["cohort"] == "research" and body["weight"] == "2.000"
+    assert body["fair_sharing_preemption"] == "LessThanOrEqualToFinalShare"
     assert body["usage"]["resources"][0] == {
         "resource": H100,
         "nominal": 8,
@@ -69,6 +77,7 @@ def test_members_and_viewers_cannot_manage_queues(member_client, viewer_client, 
         ({"lending_limit": {"gpus": {H100: 9}}}, f"lending_limit.gpus.{H100}"),
         ({"weight": "0"}, "weight"),
         ({"reclaim_within_cohort": "Sometimes"}, "reclaim_within_cohort"),
+        ({"fair_sharing_preemption": "Always"}, "fair_sharing_preemption"),
         ({"name": "Team A"}, "name"),
         ({"cohort": "Not A Name"}, "cohort"),
         ({"colour": "red"}, "colour"),
