@@ -21,7 +21,14 @@ from jobs.drivers.base import ClusterDriver, Forecast, SchedulePassResult
 from jobs.drivers.lines import waiting_lines
 from jobs.drivers.queues import cluster_quota_book, publish_waits, save_fair_share
 from jobs.drivers.simulated_forecast import forecast
-from jobs.drivers.simulated_reads import WAITING, holding_plans, plan_job, waiting_queryset, with_start_spec
+from jobs.drivers.simulated_reads import (
+    WAITING,
+    holding_plans,
+    pass_columns,
+    plan_job,
+    start_specs,
+    waiting_queryset,
+)
 from jobs.drivers.writes import write_changes
 from jobs.models import Cluster, Job, check_transition
 from jobs.resume import checkpoint_fields, interruption_fields, resumes_on_failure
@@ -86,7 +93,7 @@ class SimulatedDriver(ClusterDriver):
         if admitting:
             queues = waiting_lines(
                 waiting_queryset(cluster),
-                read=with_start_spec,
+                read=pass_columns,
                 to_plan=lambda job: plan_job(job, simulation),
                 rows=rows,
                 by_cluster_queue=book is not None,
@@ -117,6 +124,7 @@ class SimulatedDriver(ClusterDriver):
     ) -> None:
         changes: dict = {}  # job id -> fields
         current: dict = {}  # job id -> status after the events so far (each step is checked)
+        specs = start_specs(rows, [event.job.id for event in planner.events if event.kind == "start"])
         for event in planner.events:
             if event.kind == "preempt":  # applied by the caller (jobs.services.preemption), after these writes
                 result.preemptions.append((event.job.id, event.by.id, event.message))
@@ -136,7 +144,7 @@ class SimulatedDriver(ClusterDriver):
                 fields.update(
                     status=Job.Status.RUNNING,
                     started_at=event.time,
-                    outputs=job_outputs(job, job.start_spec),
+                    outputs=job_outputs(job, specs[job.pk]),
                     status_message="Running.",
                 )
                 result.started += 1
