@@ -14,8 +14,6 @@ GPU_PREFIX = "gpu:"
 # Kueue's preemption policy names.
 RECLAIM_POLICIES = ("Never", "LowerPriority", "Any")
 WITHIN_QUEUE_POLICIES = ("Never", "LowerPriority", "LowerOrNewerEqualPriority")
-# Kueue's fair-sharing preemption strategies; "LessThanInitialShare" tries LessThanOrEqualToFinalShare first.
-FAIR_SHARING_STRATEGIES = ("Never", "LessThanOrEqualToFinalShare", "LessThanInitialShare")
 
 
 def gpu_key(gpu_type: str) -> str:
@@ -74,6 +72,8 @@ class QueueSpec:
     weight: float = 1.0
     reclaim_within_cohort: str = "Never"
     within_cluster_queue: str = "Never"
+    # Kueue's fair-sharing preemption strategy (jobs.quotas.preemption): "Never", "LessThanOrEqualToFinalShare" or
+    # "LessThanInitialShare" (tried after LessThanOrEqualToFinalShare, as Kueue's default pair).
     fair_sharing_preemption: str = "Never"
 
     def guaranteed(self, key: str) -> int:
