@@ -19,6 +19,7 @@ from billing.invoice_pdf import invoice_pdf
 from billing.models import Invoice, InvoiceLine
 from billing.selectors import invoice_can_adjust, invoice_csv, invoice_list
 from core.exceptions import PermissionDenied
+from sizing.api.serializers import ErrorSerializer
 
 NOT_FOUND = {404: OpenApiResponse(description="No such invoice in your tenants.")}
 
@@ -39,10 +40,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         if getattr(self, "swagger_fake_view", False):
             return Invoice.objects.none()
         queryset = invoice_list(user=self.request.user)
-        if self.action == "retrieve":
-            lines = InvoiceLine.objects.select_related("created_by").order_by("kind", "project_id", "pk")
-            queryset = queryset.prefetch_related(Prefetch("lines", queryset=lines))
-        return queryset
+        return _with_lines(queryset) if self.action == "retrieve" else queryset
 
     def get_serializer_class(self):
         return InvoiceDetailSerializer if self.action == "retrieve" else InvoiceSerializer
@@ -94,3 +92,29 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         serializer.is_valid(raise_exception=True)
         line = invoices.invoice_adjustment_add(user=request.user, invoice=invoice, **serializer.validated_data)
         return Response(InvoiceLineSerializer(line).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: InvoiceDetailSerializer,
+            403: OpenApiResponse(ErrorSerializer, description="Only the tenant's admins finalise its invoices."),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="The invoice is already final (finalising is not repeated), or its month is not over.",
+            ),
+            **NOT_FOUND,
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="finalise", pagination_class=None, filterset_class=None)
+    def finalise(self, request, pk=None):
+        """Finalise a draft whose month is over, as the console's Finalise button does: rebuilt from metering one last
+        time, numbered, sealed with a checksum, immutable from then on. A final invoice answers 409, not a replay."""
+        invoice = self.get_object()
+        invoice = invoices.invoice_finalise(invoice=invoice, user=request.user)
+        return Response(InvoiceDetailSerializer(_with_lines(invoice_list(user=request.user)).get(pk=invoice.pk)).data)
+
+
+def _with_lines(queryset):
+    """Invoices with their lines (and who added each adjustment) in one more query, as the detail shows them."""
+    lines = InvoiceLine.objects.select_related("created_by").order_by("kind", "project_id", "pk")
+    return queryset.prefetch_related(Prefetch("lines", queryset=lines))

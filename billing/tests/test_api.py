@@ -4,12 +4,19 @@ import io
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from billing.invoices import invoice_refresh
+from billing.invoices import invoice_checksum, invoice_refresh
 from billing.metering import metering_pass
+from billing.models import Invoice
+from billing.months import month_start
 from billing.tests.test_metering import PRICES, ran
 from core.testing import client_for
+from jobs.models import Cluster
 from jobs.tests.factories import ClusterFactory
+from tenancy.tests.factories import ProjectFactory
 
 M0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 
@@ -63,3 +70,55 @@ def test_adjustments_by_admins_with_field_errors(invoice, admin_client, member_c
     assert made.status_code == 201 and made.json()["created_by"] == admin_user.username
     detail = client_for(admin_user).get(f"/api/v1/invoices/{invoice.pk}").json()
     assert Decimal(detail["total"]) == invoice.total - Decimal("1.50")
+
+
+def _finalise(client, invoice):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(f"/api/v1/invoices/{invoice.pk}/finalise")
+    return response, len(queries)
+
+
+@pytest.mark.django_db
+def test_admins_finalise_over_the_api_once_and_a_second_time_is_409(
+    invoice, tenant, admin_client, member_client, viewer_client, other_client
+):
+    url = f"/api/v1/invoices/{invoice.pk}/finalise"
+    assert viewer_client.post(url).status_code == 403
+    assert member_client.post(url).status_code == 403
+    assert other_client.post(url).status_code == 404  # another tenant's invoice does not exist for them
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.DRAFT and invoice.number is None
+    # The caller's roles and audit identity are looked up once per client: a first write (a credit) warms them.
+    credit = {"amount": "-1.00", "reason": "goodwill"}
+    assert admin_client.post(f"/api/v1/invoices/{invoice.pk}/adjustments", credit, format="json").status_code == 201
+    response, queries = _finalise(admin_client, invoice)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    invoice.refresh_from_db()
+    assert (body["status"], body["number"], body["checksum"]) == ("FINAL", invoice.number, invoice.checksum)
+    assert invoice.status == Invoice.Status.FINAL and invoice.checksum == invoice_checksum(invoice)
+    assert len(body["lines"]) == 4 and Decimal(body["total"]) == invoice.total == invoice.usage_total - 1
+    again = admin_client.post(url)
+    assert again.status_code == 409 and "already final" in again.json()["detail"]
+    sealed = (invoice.number, invoice.checksum, invoice.finalised_at)
+    invoice.refresh_from_db()
+    assert (invoice.number, invoice.checksum, invoice.finalised_at) == sealed
+    # The queries do not grow with the lines: a month of four projects (12 lines) costs the same as one (4 lines).
+    may = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    cluster = Cluster.objects.get(tenant=tenant, name="sim")
+    for index in range(4):
+        project = ProjectFactory(tenant=tenant, name=f"may-{index}")
+        ran(cluster, project, start=may + dt.timedelta(seconds=30), stop=may + dt.timedelta(hours=1))
+    metering_pass(now=may + dt.timedelta(days=2))
+    larger, larger_queries = _finalise(admin_client, invoice_refresh(tenant=tenant, month=may.date()))
+    assert larger.status_code == 200 and len(larger.json()["lines"]) == 12
+    assert larger_queries == queries <= 20, (larger_queries, queries)
+
+
+@pytest.mark.django_db
+def test_an_invoice_of_a_month_not_over_is_not_finalised(tenant, admin_client):
+    current = Invoice.objects.create(tenant=tenant, month=month_start(timezone.now()))
+    response = admin_client.post(f"/api/v1/invoices/{current.pk}/finalise")
+    assert response.status_code == 409 and "not over" in response.json()["detail"]
+    current.refresh_from_db()
+    assert (current.status, current.number) == (Invoice.Status.DRAFT, None)

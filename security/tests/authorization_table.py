@@ -313,6 +313,14 @@ API_MATRIX: dict[tuple[str, str], dict[str, int]] = {
         "other": 404,
         "superuser": 400,
     },
+    ("POST", "/api/v1/invoices/{id}/finalise/"): {
+        "anon": 401,
+        "viewer": 403,
+        "member": 403,
+        "admin": 200,
+        "other": 404,
+        "superuser": 200,
+    },
     ("GET", "/api/v1/clusters/"): {
         "anon": 401,
         "viewer": 200,
