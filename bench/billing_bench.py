@@ -41,6 +41,67 @@ sys.path.insert(0, str(ROOT))
 from bench.jobs_bench import drop_postgres, recreate_postgres  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/uf_bench_billing"
+GROUP_BYS = ("project", "deployment", "gpu_type", "usecase", "template", "tenant")
+PAGE = 50  # the API's default page of groups
+
+
+def explorer_times(args, user, *, start, end) -> dict:
+    """{group_by: {way: (p50, p99) ms}}: the explorer's month, the ways alternated run by run so the load falls on all
+    alike. "api" is GET /api/v1/costs (totals of every group, the steps of a page of 50), "console" the explorer page
+    (the steps of the chart's 6 groups and of all together), "csv" every group's steps; "main" and "rows" are the
+    earlier ways (every group's steps as arrays in the totals' query; a row per group and step read into Python).
+    Each answer is checked against main's: the same groups, totals and per-step amounts."""
+    from billing import costs
+    from console.cost_chart import SERIES
+
+    def report(shown, groups=costs._groups):
+        costs._groups = groups
+        try:
+            return costs.cost_report(user=user, group_by=group_by, start=start, end=end, step="day", shown=shown)
+        finally:
+            costs._groups = real
+
+    def api():
+        answer = report(slice(0, PAGE))
+        return answer, answer.groups[:PAGE], None
+
+    def console():
+        answer = report(slice(0, SERIES))
+        return answer, answer.groups[:SERIES], costs.cost_step_totals(answer)
+
+    def everything(groups=None):
+        answer = report(None, groups or real)
+        return answer, answer.groups, costs.cost_step_totals(answer)
+
+    real = costs._groups
+    ways = {
+        "api": api,
+        "console": console,
+        "csv": everything,
+        "main": lambda: everything(_groups_by_arrays),
+        "rows": lambda: everything(_groups_by_rows),
+    }
+    results = {}
+    for group_by in args.group_by.split(","):
+        times: dict = {way: [] for way in ways}
+        answers = {}
+        for _ in range(args.explorer_runs):
+            for way, run in ways.items():
+                t0 = time.perf_counter()
+                answer, shown, step_totals = run()
+                times[way].append((time.perf_counter() - t0) * 1000)
+                groups = [(g.key, g.label, g.total, g.amounts, g.cpu_core_minutes, g.tokens) for g in shown]
+                answers[way] = (answer.total, len(answer.groups), groups, step_totals)
+        main_total, main_count, main_groups, main_steps = answers["main"]
+        for way, (total, count, groups, step_totals) in answers.items():
+            assert (total, count) == (main_total, main_count), (group_by, way)
+            assert groups == main_groups[: len(groups)], f"{group_by}: {way} disagrees with main"
+            assert step_totals in (None, main_steps), f"{group_by}: {way}'s totals per step disagree with main"
+        results[group_by] = {}
+        for way, values in times.items():
+            values.sort()
+            results[group_by][way] = (values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.99))])
+    return results
 
 
 def main() -> None:
@@ -54,6 +115,7 @@ def main() -> None:
     parser.add_argument("--compact", action="store_true", help="time hourly compaction on a copy")
     parser.add_argument("--explorer-runs", type=int, default=100)
     parser.add_argument("--minute-runs", type=int, default=5, help="runs of the per-minute path, for the ratio")
+    parser.add_argument("--group-by", default=",".join(GROUP_BYS), help="the explorer's dimensions to time")
     args = parser.parse_args()
     args.keep = args.keep or args.reuse
     if args.compact:
@@ -71,7 +133,6 @@ def main() -> None:
     from django.db import connection
     from django.db.models import F, Sum
 
-    from billing import costs
     from billing.costs import cost_report
     from billing.models import UsageRecord
 
@@ -81,32 +142,16 @@ def main() -> None:
         month = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
         close_at = dt.datetime(2026, 4, 1, 1, tzinfo=dt.UTC)
         user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_superuser": True})
-        explorer = {}
-        ways = {"now": costs._groups, "rows": _groups_by_rows}
-        for group_by in ("project", "deployment"):
-            times: dict = {way: [] for way in ways}
-            answers = {}
-            for _ in range(args.explorer_runs):
-                for way, groups in ways.items():  # alternate, so the machine's load falls on both alike
-                    costs._groups = groups
-                    t0 = time.perf_counter()
-                    report = cost_report(
-                        user=user, group_by=group_by, start=month, end=close_at.replace(hour=0), step="day"
-                    )
-                    times[way].append((time.perf_counter() - t0) * 1000)
-                    answers[way] = [(g.key, g.total, g.amounts, g.cpu_core_minutes) for g in report.groups]
-            costs._groups = ways["now"]
-            assert answers["now"] == answers["rows"], f"{group_by}: the two ways disagree"
-            for way, values in times.items():
-                values.sort()
-                p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
-                explorer[(group_by, way)] = (values[len(values) // 2], p99)
+        explorer = explorer_times(args, user, start=month, end=close_at.replace(hour=0))
         print(
             f"explorer month query from the daily costs, {args.explorer_runs} runs each (ms, p50 / p99), load "
             + " ".join(f"{x:.2f}" for x in os.getloadavg())
-            + ": "
-            + ", ".join(f"by {name} {way} {p50:.1f} / {p99:.1f}" for (name, way), (p50, p99) in explorer.items())
-            + " (the same groups, totals and per-day amounts both ways)"
+            + ":\n"
+            + "\n".join(
+                f"  by {name:10s} " + ", ".join(f"{way} {p50:.1f} / {p99:.1f}" for way, (p50, p99) in ways.items())
+                for name, ways in explorer.items()
+            )
+            + "\n(every way answers what main's did: the same groups, totals and per-day amounts, page or all)"
         )
         # The same month from the per-minute records (an end one minute short of midnight takes that path), a few
         # runs for the ratio; and the two answers must agree exactly where they overlap.
@@ -276,14 +321,45 @@ def compact_copy(url: str) -> None:
     connection.close()
 
 
-def _groups_by_rows(per_step, *, column, group_by, step, buckets):
-    """The explorer's earlier way, for the ratio: every row of sums per group and step read and added up in Python."""
-    from billing.costs import CostGroup, _key
-    from deployments.models import UseCaseDeployment
-    from tenancy.models import Project
+def _groups_by_arrays(source, *, group_by, shown=None):
+    """main's way before the steps were loaded apart (for the ratio): every group's steps summed per group in the
+    totals' query, as two arrays."""
+    from django.db import connection
 
+    from billing.costs import NAMES, STEPS, CostGroup, _key, _per_step
+
+    column, buckets = source.column, source.buckets
+    first = int(buckets[0].timestamp()) if buckets else 0
+    sql, params = _per_step(source).order_by().query.sql_with_params()
+    names = NAMES.get(group_by)
+    name, join = ("NULL", "") if names is None else ("names.name", f"LEFT JOIN {names} AS names ON names.id = g.key")
+    groups: dict = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT g.*, {name} FROM (
+                SELECT {column} AS key, SUM(amount), SUM(gpu), SUM(cpu), SUM(memory),
+                    ARRAY_AGG((bucket - %s) / %s), ARRAY_AGG(amount)
+                FROM ({sql}) AS per_step GROUP BY {column}
+            ) AS g {join}""",
+            (first, int(STEPS[source.step].total_seconds()), *params),
+        )
+        for value, total, gpu, cpu, memory, steps, step_amounts, label in cursor.fetchall():
+            amounts = [Decimal(0)] * len(buckets)
+            for step, amount in zip(steps, step_amounts, strict=True):
+                amounts[step] = amount
+            key = _key(value)
+            groups[key] = CostGroup(key=key, label=label or "", total=total, amounts=amounts)
+            groups[key].gpu_minutes, groups[key].cpu_core_minutes, groups[key].memory_gib_minutes = gpu, cpu, memory
+    return groups
+
+
+def _groups_by_rows(source, *, group_by, shown=None):
+    """The explorer's earlier way, for the ratio: every row of sums per group and step read and added up in Python."""
+    from billing.costs import LABELLED, CostGroup, _key, _per_step
+
+    per_step, column, buckets = _per_step(source), source.column, source.buckets
     # The earlier labels: a query of the names by id (a parameter per group).
-    model = {"project": Project, "deployment": UseCaseDeployment}.get(group_by)
+    model = LABELLED.get(group_by)
 
     index = {int(moment.timestamp()): i for i, moment in enumerate(buckets)}
     groups: dict = {}

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
-from django.db.models import BigIntegerField, F, Func, QuerySet, Sum
+from django.db.models import BigIntegerField, F, Func, Q, QuerySet, Sum
 from django.db.models.functions import Trunc
 
 from billing.models import DailyCost, UsageRecord
@@ -35,6 +35,7 @@ DIMENSIONS = {
 # The tables whose `name` labels a group of these dimensions (joined on their id in the explorer's query).
 LABELLED = {"project": Project, "tenant": Tenant, "deployment": UseCaseDeployment}
 NAMES = {group_by: model._meta.db_table for group_by, model in LABELLED.items()}
+NULLABLE = {"usecase_deployment_id"}  # the one grouped column that may be NULL (usage of no deployment)
 AMOUNTS = ("gpu_amount", "cpu_amount", "memory_amount")
 STEPS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 RATE_STEP = Decimal("0.000001")
@@ -45,12 +46,15 @@ MILLION = Decimal(1_000_000)
 
 @dataclass
 class CostGroup:
-    """One value of the dimension: its total, its amount per step, resource-minutes and tokens served."""
+    """One value of the dimension: its total, its amount per step, resource-minutes and tokens served.
+
+    `amounts` is None until loaded (`cost_amounts`): a page of the API or the chart's largest groups need the steps of
+    a few groups, and reading every group's steps is what made a month by deployment slow."""
 
     key: str
     label: str = ""
     total: Decimal = Decimal(0)
-    amounts: list[Decimal] = field(default_factory=list)
+    amounts: list[Decimal] | None = None
     gpu_minutes: Decimal = Decimal(0)
     cpu_core_minutes: Decimal = Decimal(0)
     memory_gib_minutes: Decimal = Decimal(0)
@@ -72,6 +76,7 @@ class CostReport:
     step: str
     buckets: list[datetime]
     groups: list[CostGroup]  # largest total first
+    source: Source | None = field(default=None, repr=False, compare=False)  # what `cost_amounts` reads
 
     @property
     def total(self) -> Decimal:
@@ -129,102 +134,181 @@ def cost_report(
     tenant: Tenant | None = None,
     project: Project | None = None,
     deployment_id=None,
+    shown: slice | None = None,
 ) -> CostReport:
     """Cost of the caller's usage records with a minute in [start, end), per value of `group_by` and per step.
 
-    Three queries whatever the size: the usage sums per group and step, the tokens served per group (from the
-    observability rollups), the labels of the groups. Per day over whole UTC days on PostgreSQL the sums come from
-    the daily costs (`DailyCost`, kept by the metering pass); otherwise from the per-minute records (SQLite stores a
-    decimal in 15 significant digits, too few for a day's exact sum: there the explorer adds the minutes up).
+    Two or three queries whatever the size: the totals per group with their labels, the tokens served per group (from
+    the observability rollups), and the amounts per step of the groups `shown` (by place, largest first: a page, the
+    chart's; None for every group, as CSV, in the first query). Per day over whole UTC days on PostgreSQL the sums come
+    from the daily costs (`DailyCost`, kept by the metering pass); otherwise from the per-minute records (SQLite stores
+    a decimal in 15 significant digits, too few for a day's exact sum: there the explorer adds the minutes up, and
+    every group's steps with them).
     """
     column, token_column = DIMENSIONS[group_by]
     buckets = bucket_starts(start, end, step)
     scope = {"user": user, "tenant": tenant, "project": project, "deployment_id": deployment_id}
     if step == "day" and _midnight(start) and _midnight(end) and connection.vendor == "postgresql":
         # Whole days: the daily costs the metering pass keeps (the same sums, a row per group and day).
-        source = Source(usage_scope(**scope, model=DailyCost).filter(day__gte=start, day__lt=end), "day", ("amount",))
+        rows = usage_scope(**scope, model=DailyCost).filter(day__gte=start, day__lt=end)
+        source = Source(rows, "day", ("amount",), column, step, tuple(buckets))
     else:
-        source = Source(usage_scope(**scope).filter(minute__gte=start, minute__lt=end), "minute", AMOUNTS)
-    groups = _groups(source, column=column, group_by=group_by, step=step, buckets=buckets)
+        rows = usage_scope(**scope).filter(minute__gte=start, minute__lt=end)
+        source = Source(rows, "minute", AMOUNTS, column, step, tuple(buckets))
+    groups = _groups(source, group_by=group_by, shown=shown)
     if token_column is not None:
         _add_tokens(
             groups, user=user, column=token_column, start=start, end=end, filters=(tenant, project, deployment_id)
         )
     _label(groups, group_by)
     ordered = sorted(groups.values(), key=lambda group: (-group.total, group.label, group.key))
-    return CostReport(group_by=group_by, start=start, end=end, step=step, buckets=buckets, groups=ordered)
+    report = CostReport(
+        group_by=group_by, start=start, end=end, step=step, buckets=buckets, groups=ordered, source=source
+    )
+    cost_amounts(report, report.groups[shown or slice(None)])
+    return report
 
 
 @dataclass(frozen=True)
 class Source:
-    """The rows a report sums: the scoped records (or daily costs), their time column and their amount columns."""
+    """The rows a report sums: the scoped records (or daily costs), their time column and amount columns, the
+    column grouped by, and the steps."""
 
     rows: QuerySet
     time: str
     amounts: tuple[str, ...]
+    column: str
+    step: str
+    buckets: tuple[datetime, ...]
 
 
-def _groups(source: Source, *, column: str, group_by: str, step: str, buckets: list[datetime]) -> dict[str, CostGroup]:
-    """The groups with their totals and amounts per step: summed in SQL on PostgreSQL; elsewhere (SQLite, whose
-    decimal sums are float sums) the rows are read and summed as exact Decimals in Python. Same numbers on both."""
+def _groups(source: Source, *, group_by: str, shown: slice | None = None) -> dict[str, CostGroup]:
+    """The groups with their totals and the steps of those `shown`: summed in SQL on PostgreSQL; elsewhere (SQLite,
+    whose decimal sums are float sums) the rows are read and summed as exact Decimals in Python, every group's steps
+    included. Same numbers."""
     if connection.vendor == "postgresql":
-        return _groups_sql(_per_step(source, column=column, step=step), column, group_by, step, buckets)
-    return _groups_python(source, column=column, group_by=group_by, step=step, buckets=buckets)
+        return _groups_sql(source, group_by, shown)
+    return _groups_python(source, group_by=group_by)
 
 
-def _per_step(source: Source, *, column: str, step: str) -> QuerySet:
+def _amount(source: Source):
+    """A row's amount: the daily cost's, or the sum of a usage record's three."""
+    if source.time == "day":
+        return F("amount")
+    return F("gpu_amount") + F("cpu_amount") + F("memory_amount")
+
+
+def _per_step(source: Source) -> QuerySet:
     """PostgreSQL: the sums per group and step, each step as its epoch second."""
     resources = {"gpu": Sum("gpu_minutes"), "cpu": Sum("cpu_core_minutes"), "memory": Sum("memory_gib_minutes")}
+    return _step_sums(source.rows, source).annotate(**resources)
+
+
+def _bucket(source: Source) -> Func:
+    """A row's step as the epoch second of its start."""
     if source.time == "day":
-        bucket = Func(F("day"), template=EPOCH, output_field=BigIntegerField())
-        return source.rows.values(column, bucket=bucket).annotate(amount=Sum("amount"), **resources)
-    bucket = Func(Trunc("minute", step, tzinfo=UTC), template=EPOCH, output_field=BigIntegerField())
-    amount = Sum(F("gpu_amount") + F("cpu_amount") + F("memory_amount"))
-    return source.rows.values(column, bucket=bucket).annotate(amount=amount, **resources)
+        return Func(F("day"), template=EPOCH, output_field=BigIntegerField())
+    return Func(Trunc("minute", source.step, tzinfo=UTC), template=EPOCH, output_field=BigIntegerField())
 
 
-def _groups_sql(
-    per_step: QuerySet, column: str, group_by: str, step: str, buckets: list[datetime]
-) -> dict[str, CostGroup]:
-    """The groups of a query of sums per group and step, summed again per group in SQL: one row per group with its
-    steps and their amounts as two arrays, and its name joined in, so Python reads ~1,000 rows for a month by
-    deployment instead of building ~4,000 rows of Decimals (what made it slow). The sums are the same exact numerics.
-    """
-    first = int(buckets[0].timestamp()) if buckets else 0
-    sql, params = per_step.order_by().query.sql_with_params()
+def _step_sums(rows: QuerySet, source: Source) -> QuerySet:
+    return rows.values(source.column, bucket=_bucket(source)).annotate(amount=Sum(_amount(source)))
+
+
+def _groups_sql(source: Source, group_by: str, shown: slice | None) -> dict[str, CostGroup]:
+    """One row per group (~1,000 for a month by deployment): its total and resource-minutes summed in SQL and its name
+    joined in; with `shown` None also its steps, as two arrays. Building and sending every group's steps was most of
+    the time of a month by deployment, so a page (or the chart) has `cost_amounts` load the steps of its groups."""
+    column = source.column
     names = NAMES.get(group_by)
     name, join = ("NULL", "") if names is None else ("names.name", f"LEFT JOIN {names} AS names ON names.id = g.key")
+    if shown is None:
+        sql, params = _per_step(source).order_by().query.sql_with_params()
+        first = int(source.buckets[0].timestamp()) if source.buckets else 0
+        params = (first, int(STEPS[source.step].total_seconds()), *params)
+        steps = "ARRAY_AGG((bucket - %s) / %s), ARRAY_AGG(amount)"
+        sums = "SUM(amount), SUM(gpu), SUM(cpu), SUM(memory)"
+    else:
+        resources = {"gpu": Sum("gpu_minutes"), "cpu": Sum("cpu_core_minutes"), "memory": Sum("memory_gib_minutes")}
+        totals = source.rows.values(column).annotate(amount=Sum(_amount(source)), **resources).order_by()
+        sql, params = totals.query.sql_with_params()
+        steps, sums = "NULL, NULL", "amount, gpu, cpu, memory"
+    grouped = f"GROUP BY {column}" if shown is None else ""
     groups: dict[str, CostGroup] = {}
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT g.*, {name} FROM (
-                SELECT {column} AS key, SUM(amount), SUM(gpu), SUM(cpu), SUM(memory),
-                    ARRAY_AGG((bucket - %s) / %s), ARRAY_AGG(amount)
-                FROM ({sql}) AS per_step GROUP BY {column}
+                SELECT {column} AS key, {sums}, {steps} FROM ({sql}) AS rows {grouped}
             ) AS g {join}""",
-            (first, int(STEPS[step].total_seconds()), *params),
+            params,
         )
-        for value, total, gpu, cpu, memory, steps, step_amounts, label in cursor.fetchall():
-            amounts = [Decimal(0)] * len(buckets)
-            for step, amount in zip(steps, step_amounts, strict=True):
-                amounts[step] = amount
+        for value, total, gpu, cpu, memory, step_numbers, step_amounts, label in cursor.fetchall():
             key = _key(value)
-            groups[key] = CostGroup(
-                key=key,
-                label=label or "",
-                total=total,
-                amounts=amounts,
-                gpu_minutes=gpu,
-                cpu_core_minutes=cpu,
-                memory_gib_minutes=memory,
-            )
+            group = groups[key] = CostGroup(key=key, label=label or "", total=total, gpu_minutes=gpu)
+            group.cpu_core_minutes, group.memory_gib_minutes = cpu, memory
+            if step_numbers is not None:
+                group.amounts = [Decimal(0)] * len(source.buckets)
+                for step, amount in zip(step_numbers, step_amounts, strict=True):
+                    group.amounts[step] = amount
     return groups
 
 
-def _groups_python(
-    source: Source, *, column: str, group_by: str, step: str, buckets: list[datetime]
-) -> dict[str, CostGroup]:
-    """The same groups from the rows themselves, as exact Decimal sums (the single-machine default's path)."""
+def cost_amounts(report: CostReport, groups: list[CostGroup]) -> None:
+    """Load the amount per step of `groups` (of `report`) whose steps are not loaded yet: one query on PostgreSQL,
+    each group's steps summed in SQL as two arrays; the same exact numerics as their totals."""
+    wanted = [group for group in groups if group.amounts is None]
+    if not wanted:
+        return
+    source = report.source
+    rows = source.rows
+    if len(wanted) < len(report.groups):
+        rows = rows.filter(_keys_filter(source.column, {group.key for group in wanted}))
+    sql, params = _step_sums(rows, source).order_by().query.sql_with_params()
+    first = int(report.buckets[0].timestamp()) if report.buckets else 0
+    by_key = {group.key: group for group in wanted}
+    for group in wanted:
+        group.amounts = [Decimal(0)] * len(report.buckets)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT {source.column}, ARRAY_AGG((bucket - %s) / %s), ARRAY_AGG(amount)
+            FROM ({sql}) AS per_step GROUP BY {source.column}""",
+            (first, int(STEPS[report.step].total_seconds()), *params),
+        )
+        for value, steps, step_amounts in cursor.fetchall():
+            amounts = by_key[_key(value)].amounts
+            for step, amount in zip(steps, step_amounts, strict=True):
+                amounts[step] = amount
+
+
+def _keys_filter(column: str, keys: set[str]) -> Q:
+    """The rows of the groups `keys` (a group's key is its value as text, '' for none: NULL or the empty string)."""
+    values = [key for key in keys if key]
+    condition = Q(**{f"{column}__in": values})
+    if "" in keys:
+        condition |= Q(**{f"{column}__isnull": True}) if column in NULLABLE else Q(**{column: ""})
+    return condition
+
+
+def cost_step_totals(report: CostReport) -> list[Decimal]:
+    """The amount per step of all the groups together (the chart's stacks end there): from the loaded steps when
+    every group has them, else one query of a row per step."""
+    totals = [Decimal(0)] * len(report.buckets)
+    if all(group.amounts is not None for group in report.groups):
+        for group in report.groups:
+            totals = [total + amount for total, amount in zip(totals, group.amounts, strict=True)]
+        return totals
+    source = report.source
+    per_step = source.rows.values(bucket=_bucket(source)).annotate(amount=Sum(_amount(source))).order_by()
+    first, width = int(report.buckets[0].timestamp()), int(STEPS[report.step].total_seconds())
+    for row in per_step:
+        totals[(row["bucket"] - first) // width] = row["amount"]
+    return totals
+
+
+def _groups_python(source: Source, *, group_by: str) -> dict[str, CostGroup]:
+    """The same groups from the rows themselves, steps included, as exact Decimal sums (the single-machine default's
+    path)."""
+    column, step, buckets = source.column, source.step, source.buckets
     groups: dict[str, CostGroup] = {}
     fields = (column, source.time, "gpu_minutes", "cpu_core_minutes", "memory_gib_minutes", *source.amounts)
     for value, moment, gpu, cpu, memory, *amounts in source.rows.values_list(*fields).order_by().iterator(5000):
@@ -291,6 +375,7 @@ CSV_COLUMNS = ["group_by", "key", "label", "start", "amount"]
 
 def cost_csv(report: CostReport) -> str:
     """A row per group and step with usage (exact amounts), then a row per group with its total and tokens."""
+    cost_amounts(report, report.groups)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([*CSV_COLUMNS, "gpu_minutes", "cpu_core_minutes", "memory_gib_minutes", "cost_per_million_tokens"])

@@ -48,15 +48,20 @@ def _money(value: float) -> str:
     return f"${value:,.0f}" if value >= 10 else f"${value:,.2f}"
 
 
-def stacked_chart(report: CostReport) -> StackedChart | None:
-    """Bars per step, stacked by group (largest groups at the bottom); None when nothing cost anything."""
+def stacked_chart(report: CostReport, step_totals: list[Decimal]) -> StackedChart | None:
+    """Bars per step, stacked by group (largest groups at the bottom); None when nothing cost anything.
+
+    Needs the steps of the largest SERIES groups loaded, and `step_totals` (all groups per step): the "other" band is
+    the totals less the groups shown (exact Decimals, so the same as adding the others up)."""
     if not report.groups or not report.buckets or report.total <= 0:
         return None
     shown = report.groups[:SERIES]
     other = report.groups[SERIES:]
     stacks = [(index, group.label, group.amounts) for index, group in enumerate(shown)]
     if other:
-        amounts = [sum(values, Decimal(0)) for values in zip(*(group.amounts for group in other), strict=True)]
+        amounts = list(step_totals)
+        for group in shown:
+            amounts = [amount - part for amount, part in zip(amounts, group.amounts, strict=True)]
         stacks.append((SERIES, f"{len(other)} other", amounts))
     heights = [sum((amounts[i] for _, _, amounts in stacks), Decimal(0)) for i in range(len(report.buckets))]
     ticks = nice_ticks(float(max(heights)))

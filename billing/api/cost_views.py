@@ -10,7 +10,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from billing.api.cost_serializers import CostQuerySerializer, CostReportSerializer
-from billing.costs import DIMENSIONS, STEPS, cost_csv, cost_report
+from billing.costs import DIMENSIONS, STEPS, cost_amounts, cost_csv, cost_report
 from core.api.pagination import LimitOffsetPagination
 from sizing.api.serializers import ErrorSerializer
 
@@ -60,6 +60,9 @@ class CostView(generics.GenericAPIView):
         query = CostQuerySerializer(data=request.query_params, context={"request": request})
         query.is_valid(raise_exception=True)
         q = query.validated_data
+        # The amounts per step of the groups answered: every group's in CSV, this page's in JSON.
+        csv = request.accepted_renderer.format == "csv"
+        offset = self.paginator.get_offset(request)
         report = cost_report(
             user=request.user,
             group_by=q["group_by"],
@@ -69,8 +72,9 @@ class CostView(generics.GenericAPIView):
             tenant=q.get("tenant_id"),
             project=q.get("project_id"),
             deployment_id=q.get("deployment_id"),
+            shown=None if csv else slice(offset, offset + self.paginator.get_limit(request)),
         )
-        if request.accepted_renderer.format == "csv":
+        if csv:
             name = f"costs-{report.group_by}-{report.start:%Y%m%d}-{report.end:%Y%m%d}.csv"
             return Response(
                 cost_csv(report),
@@ -78,6 +82,7 @@ class CostView(generics.GenericAPIView):
                 headers={"Content-Disposition": f'attachment; filename="{name}"'},
             )
         page = self.paginate_queryset(report.groups)
+        cost_amounts(report, page)
         body = {
             "group_by": report.group_by,
             "start": report.start,

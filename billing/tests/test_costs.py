@@ -1,9 +1,12 @@
 import csv
 import datetime as dt
 import io
+import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from billing.metering import metering_pass
 from billing.models import UsageRecord
@@ -152,3 +155,38 @@ def test_field_errors_and_tenant_isolation(usage, member_client, other_client, a
     assert Decimal(theirs["total"]) == amount_of(tenant=other_project.tenant)
     assert other_client.get(URL, {"tenant_id": str(tenant.pk)}).status_code == 400
     assert api_client.get(URL).status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_page_by_deployment_costs_the_same_queries_for_3_or_12_deployments_and_carries_its_steps(
+    tenant, project, member_client
+):
+    cluster = ClusterFactory(tenant=tenant, name="paged", prices=PRICES)
+    crowded = ProjectFactory(tenant=tenant, name="crowded")
+    for index in range(15):
+        start = M0 + dt.timedelta(days=index % 7, hours=index)
+        stop = start + dt.timedelta(minutes=20 + index)
+        job = ran(cluster, project if index < 3 else crowded, start=start, stop=stop)
+        Job.objects.filter(pk=job.pk).update(usecase_deployment_id=uuid.uuid4())
+    metering_pass(now=M0 + dt.timedelta(days=10))
+    counts, bodies = [], []
+    assert member_client.get(URL).status_code == 200  # the caller's roles, looked up once per client
+    for which in (project, crowded):
+        query = {"group_by": "deployment", "month": "2026-03", "project_id": str(which.pk), "limit": 2, "offset": 1}
+        with CaptureQueriesContext(connection) as queries:
+            response = member_client.get(URL, query)
+        assert response.status_code == 200, response.json()
+        counts.append(len(queries))
+        bodies.append(response.json())
+    assert counts[0] == counts[1] <= 8
+    assert [body["count"] for body in bodies] == [3, 12]
+    for body, which in zip(bodies, (project, crowded), strict=True):
+        assert Decimal(body["total"]) == amount_of(project=which)
+        assert len(body["results"]) == 2
+        for group in body["results"]:  # the page's groups, and their steps add up to their totals
+            assert len(group["amounts"]) == 31
+            assert (
+                sum(Decimal(a) for a in group["amounts"])
+                == Decimal(group["total"])
+                == amount_of(usecase_deployment_id=group["key"])
+            )

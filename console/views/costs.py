@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.api.cost_serializers import CostQuerySerializer
-from billing.costs import cost_report
-from console.cost_chart import stacked_chart
+from billing.costs import cost_report, cost_step_totals
+from console.cost_chart import SERIES, stacked_chart
 from core.api.errors import flatten_errors
 
 GROUPS = [
@@ -39,9 +39,11 @@ def cost_explorer_page(request):
     errors = {}
     if query.is_valid():
         report = cost_report(
-            user=request.user, **{k: query.validated_data[k] for k in ("group_by", "start", "end", "step")}
+            user=request.user,
+            **{k: query.validated_data[k] for k in ("group_by", "start", "end", "step")},
+            shown=slice(0, SERIES),  # the table shows totals; the chart the steps of its largest groups and of all
         )
-        chart = stacked_chart(report)
+        chart = stacked_chart(report, cost_step_totals(report))
     else:
         errors = flatten_errors(query.errors)
     month = (
