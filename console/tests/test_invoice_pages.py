@@ -73,8 +73,10 @@ def test_admins_add_a_credit_with_field_errors_and_members_cannot(march, admin_u
 
 
 def test_admins_finalise_once_the_month_is_over_and_then_nothing_changes(march, admin_user, member_user):
-    ours, _ = march
+    ours, theirs = march
     admin = web_client(admin_user)
+    assert admin.post(f"/invoices/{theirs.pk}/finalise").status_code == 404  # another tenant's: not there
+    assert Invoice.objects.get(pk=theirs.pk).status == Invoice.Status.DRAFT
     Invoice.objects.filter(pk=ours.pk).update(month=dt.date(2099, 1, 1))  # a month not over yet
     page = admin.post(f"/invoices/{ours.pk}/finalise", follow=True).content.decode()
     assert "is not over" in page and Invoice.objects.get(pk=ours.pk).status == Invoice.Status.DRAFT
