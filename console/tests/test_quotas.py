@@ -49,6 +49,7 @@ def queue_post(cluster, **fields):
         "weight": "2",
         "reclaim_within_cohort": "Any",
         "within_cluster_queue": "Never",
+        "fair_sharing_preemption": "Never",
         f"nominal__gpu__{H100}": "4",
         f"borrowing__gpu__{H100}": "2",
         f"lending__gpu__{H100}": "",
@@ -72,15 +73,23 @@ def test_an_admin_adds_edits_and_deletes_a_queue_in_the_console(admin_user, gpu_
     assert queue.nominal_quota == {"gpus": {H100: 4}, "cpu_cores": 8.5}
     assert queue.borrowing_limit == {"gpus": {H100: 2}} and queue.lending_limit == {"gpus": {}}
     assert (queue.cohort, str(queue.weight)) == ("lab", "2.000")
+    assert queue.fair_sharing_preemption == ClusterQueue.FairSharingPreemption.NEVER
 
     edit = client.get(f"/quotas/{queue.pk}/edit").content.decode()
     assert f'name="nominal__gpu__{H100}"' in edit and 'value="4"' in edit and 'name="cluster"' not in edit
     response = client.post(
-        f"/quotas/{queue.pk}/edit", queue_post(gpu_cluster, **{f"nominal__gpu__{H100}": "6", "weight": "0.5"})
+        f"/quotas/{queue.pk}/edit",
+        queue_post(
+            gpu_cluster,
+            **{f"nominal__gpu__{H100}": "6", "weight": "0.5", "fair_sharing_preemption": "LessThanOrEqualToFinalShare"},
+        ),
     )
     assert response.status_code == 302
     queue.refresh_from_db()
     assert queue.nominal_quota["gpus"] == {H100: 6} and str(queue.weight) == "0.500"
+    assert queue.fair_sharing_preemption == ClusterQueue.FairSharingPreemption.LESS_THAN_OR_EQUAL_TO_FINAL_SHARE
+    edit = client.get(f"/quotas/{queue.pk}/edit").content.decode()
+    assert '<option value="LessThanOrEqualToFinalShare" selected>' in edit
 
     # A local queue sends the project's jobs to it; the page lists it, and it can go again.
     response = client.post(f"/quotas/{queue.pk}/", {"local-name": "team-b-jobs", "local-project": str(project.pk)})

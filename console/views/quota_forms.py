@@ -64,6 +64,11 @@ class QueueForm(forms.Form):
         initial=ClusterQueue.WithinQueuePolicy.NEVER,
         help_text="Whether a higher-priority job preempts lower ones of the queue.",
     )
+    fair_sharing_preemption = forms.ChoiceField(
+        choices=ClusterQueue.FairSharingPreemption.choices,
+        initial=ClusterQueue.FairSharingPreemption.NEVER,
+        help_text="Whether, below its fair share, it preempts borrowers of queues above theirs (Kueue's strategies).",
+    )
 
     def __init__(self, *args, clusters, queue: ClusterQueue | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -83,7 +88,8 @@ class QueueForm(forms.Form):
     def _initial_of(self, queue: ClusterQueue) -> dict:
         initial = {"name": queue.name, "cohort": queue.cohort, "weight": queue.weight,
                    "reclaim_within_cohort": queue.reclaim_within_cohort,
-                   "within_cluster_queue": queue.within_cluster_queue}  # fmt: skip
+                   "within_cluster_queue": queue.within_cluster_queue,
+                   "fair_sharing_preemption": queue.fair_sharing_preemption}  # fmt: skip
         for kind, key, _label in LIMITS:
             quota = getattr(queue, key) or {}
             for gpu_type, count in (quota.get("gpus") or {}).items():
@@ -105,7 +111,7 @@ class QueueForm(forms.Form):
 
     def payload(self) -> dict:
         data = {key: self.cleaned_data[key] for key in ("name", "cohort", "reclaim_within_cohort",
-                                                        "within_cluster_queue")}  # fmt: skip
+                                                        "within_cluster_queue", "fair_sharing_preemption")}  # fmt: skip
         data["weight"] = str(self.cleaned_data["weight"])
         if "cluster" in self.fields:
             data["cluster_id"] = self.cleaned_data["cluster"]
