@@ -36,6 +36,9 @@ DIMENSIONS = {
 LABELLED = {"project": Project, "tenant": Tenant, "deployment": UseCaseDeployment}
 NAMES = {group_by: model._meta.db_table for group_by, model in LABELLED.items()}
 NULLABLE = {"usecase_deployment_id"}  # the one grouped column that may be NULL (usage of no deployment)
+# Dimensions with few values (a caller's tenants, GPU types, use cases, templates): every group's steps come with the
+# totals in one query, cheaper than a second query for the steps of the groups shown.
+FEW = {"tenant", "gpu_type", "usecase", "template"}
 AMOUNTS = ("gpu_amount", "cpu_amount", "memory_amount")
 STEPS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 RATE_STEP = Decimal("0.000001")
@@ -155,6 +158,7 @@ def cost_report(
     else:
         rows = usage_scope(**scope).filter(minute__gte=start, minute__lt=end)
         source = Source(rows, "minute", AMOUNTS, column, step, tuple(buckets))
+    shown = None if group_by in FEW else shown
     groups = _groups(source, group_by=group_by, shown=shown)
     if token_column is not None:
         _add_tokens(
