@@ -85,7 +85,7 @@ def run(args) -> None:
     from deployments.tests.factories import make_cluster, seed_system_templates
     from jobs.models import Job
     from observability.collect import floor_minute, metrics_collect
-    from observability.models import MetricRollup
+    from observability.models import DeploymentRollup, MetricRollup
     from templates_app.models import UseCaseTemplate
     from tenancy.tests.factories import MembershipFactory, ProjectFactory, TenantFactory, UserFactory
     from usecases import services as usecase_services
@@ -145,15 +145,20 @@ def run(args) -> None:
               f"median cpu {statistics.median(p[1] for p in passes):.2f} s")  # fmt: skip
 
         with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE observability_metricrollup")
-            cursor.execute("SELECT pg_total_relation_size('observability_metricrollup')")
-            total = cursor.fetchone()[0]
-        count = MetricRollup.objects.count()
-        per_row = total / count
-        per_minute_rows = len(components)
-        print(f"storage: {count} rows, {total / 1e6:.1f} MB, {per_row:.0f} B/row; per deployment per day: "
-              f"{per_row * per_minute_rows * 1440 / 1e6:.2f} MB at minute resolution, "
-              f"{per_row * per_minute_rows * 24 / 1e3:.1f} kB at hour resolution (rows of similar size)")  # fmt: skip
+            sizes = {}
+            for table in ("observability_metricrollup", "observability_deploymentrollup"):
+                cursor.execute(f"VACUUM ANALYZE {table}")
+                cursor.execute(f"SELECT pg_total_relation_size('{table}')")
+                sizes[table] = cursor.fetchone()[0]
+        count, merged = MetricRollup.objects.count(), DeploymentRollup.objects.count()
+        per_row = sizes["observability_metricrollup"] / count
+        per_merged = sizes["observability_deploymentrollup"] / merged if merged else 0.0
+        per_day = (per_row * len(components) + per_merged) * 1440
+        print(f"storage: {count} component rollups, {sizes['observability_metricrollup'] / 1e6:.1f} MB, "
+              f"{per_row:.0f} B/row; {merged} deployment rollups, "
+              f"{sizes['observability_deploymentrollup'] / 1e6:.1f} MB, {per_merged:.0f} B/row; per deployment per "
+              f"day: {per_day / 1e6:.2f} MB at minute resolution ({len(components)} component rows + 1 deployment "
+              f"row a minute), {per_day / 60 / 1e3:.1f} kB at hour resolution (rows of similar size)")  # fmt: skip
         return first, cluster, components, now
 
     if args.reuse:  # the database a previous run left: its deployments and rollups, a fresh history below
@@ -180,8 +185,8 @@ def make_history(first, cluster, components, now, *, copy_days: bool):
     from django.db import connection
 
     from jobs.drivers import get_driver
-    from observability.collect import rollup_from_window, slo_hours_refresh
-    from observability.models import MetricRollup
+    from observability.collect import deployment_rollups_refresh, rollup_from_window, slo_hours_refresh
+    from observability.models import DeploymentRollup, MetricRollup
     from observability.workload import expected_for, serving_for
     from sizing.loadsim import simulate_llm
     from usecases.models import UseCase
@@ -193,6 +198,7 @@ def make_history(first, cluster, components, now, *, copy_days: bool):
     llm = next(c for c in components if c.key == "llm")
     serving = serving_for(first, key="llm", replicas=int(llm.job.resources.get("replicas", 1)), tokens=expected.tokens)
     MetricRollup.objects.filter(deployment=first).delete()
+    DeploymentRollup.objects.filter(deployment=first).delete()
     t0 = time.perf_counter()
     for component in components:
         s = serving if component.key == "llm" else None
@@ -217,10 +223,14 @@ def make_history(first, cluster, components, now, *, copy_days: bool):
         hour += timedelta(hours=1)
     MetricRollup.objects.bulk_create(history, batch_size=1000)
     slo_hours_refresh(start=now - timedelta(days=31), end=now, deployment_ids=[first.pk])
+    for resolution in MetricRollup.Resolution:  # what collection and compaction write beside the component rows
+        deployment_rollups_refresh(start=now - timedelta(days=31), end=now, deployment_ids=[first.pk],
+                                   resolution=resolution)  # fmt: skip
     print(f"history for one deployment: {len(history)} rows in {time.perf_counter() - t0:.1f} s")
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE observability_metricrollup")  # the visibility map for index-only scans
         cursor.execute("VACUUM ANALYZE observability_slohour")
+        cursor.execute("VACUUM ANALYZE observability_deploymentrollup")
     return now
 
 
@@ -255,21 +265,23 @@ def measure(first, now, *, runs: int) -> None:
     for label, new, old in cases:
         assert _comparable(new()) == _comparable(old()), label  # the same answer both ways
         samples: dict[str, list[float]] = {"now": [], "before": []}
+        cpu: dict[str, list[float]] = {"now": [], "before": []}
         queries: dict[str, int] = {}
         loads = []
         for _ in range(runs):
             for way, fn in (("now", new), ("before", old)):
                 with CaptureQueriesContext(connection) as captured:
-                    t = time.perf_counter()
+                    t, c = time.perf_counter(), time.process_time()
                     fn()
                     samples[way].append((time.perf_counter() - t) * 1000)
+                    cpu[way].append((time.process_time() - c) * 1000)
                 queries[way] = len(captured)
             loads.append(os.getloadavg()[0])
         print(label)
         for way in ("now", "before"):
             values = samples[way]
             print(f"  {way:6}: median {statistics.median(values):7.1f} ms  p99 {percentile(values, 99):7.1f} ms  "
-                  f"{queries[way]} queries")  # fmt: skip
+                  f"(CPU {statistics.median(cpu[way]):6.1f} ms)  {queries[way]} queries")  # fmt: skip
         print(f"  load average (1 min) during the runs: {min(loads):.1f}-{max(loads):.1f}")
     last_collected = MetricRollup.objects.exclude(deployment=first).latest("start").start
     with CaptureQueriesContext(connection) as captured:

@@ -38,7 +38,44 @@ class DeploymentMonitoring(models.Model):
         return f"monitoring of {self.deployment_id}"
 
 
-class MetricRollup(models.Model):
+class RollupValues(models.Model):
+    """What a rollup holds over its window: counts, mean gauges, the latency sketches and their stored quantiles."""
+
+    requests = models.FloatField(default=0)
+    errors = models.FloatField(default=0)
+    prompt_tokens = models.FloatField(default=0)
+    output_tokens = models.FloatField(default=0)
+    running = models.FloatField(default=0)
+    waiting = models.FloatField(default=0)
+    gpu_utilisation = models.FloatField(default=0)
+    kv_cache_usage = models.FloatField(default=0)
+    cpu_utilisation = models.FloatField(default=0)
+    replicas = models.FloatField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    ttft = models.JSONField(null=True, blank=True)
+    itl = models.JSONField(null=True, blank=True)
+    e2e = models.JSONField(null=True, blank=True)
+    # The row's own sketch read at the quantiles charts and rules ask for (observability.sketch.STORED_QUANTILES),
+    # taken when the row is written: a range query whose step holds one row reads these plain columns instead of
+    # decoding a sketch per point. Null when the sketch is.
+    ttft_p50 = models.FloatField(null=True, blank=True)
+    ttft_p90 = models.FloatField(null=True, blank=True)
+    ttft_p95 = models.FloatField(null=True, blank=True)
+    ttft_p99 = models.FloatField(null=True, blank=True)
+    itl_p50 = models.FloatField(null=True, blank=True)
+    itl_p90 = models.FloatField(null=True, blank=True)
+    itl_p95 = models.FloatField(null=True, blank=True)
+    itl_p99 = models.FloatField(null=True, blank=True)
+    e2e_p50 = models.FloatField(null=True, blank=True)
+    e2e_p90 = models.FloatField(null=True, blank=True)
+    e2e_p95 = models.FloatField(null=True, blank=True)
+    e2e_p99 = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class MetricRollup(RollupValues):
     """One component of one deployment over one minute (or, past 7 days, one hour): counts, mean gauges, sketches.
 
     Latencies are DDSketches (observability.sketch) of the successful requests, so percentiles merge exactly to 1%
@@ -58,38 +95,9 @@ class MetricRollup(models.Model):
     is_llm = models.BooleanField(default=False)
     resolution = models.PositiveIntegerField(choices=Resolution.choices, default=Resolution.MINUTE)
     start = models.DateTimeField()
-    requests = models.FloatField(default=0)
-    errors = models.FloatField(default=0)
-    prompt_tokens = models.FloatField(default=0)
-    output_tokens = models.FloatField(default=0)
-    running = models.FloatField(default=0)
-    waiting = models.FloatField(default=0)
-    gpu_utilisation = models.FloatField(default=0)
-    kv_cache_usage = models.FloatField(default=0)
-    cpu_utilisation = models.FloatField(default=0)
-    replicas = models.FloatField(default=0)
-    cost = models.DecimalField(max_digits=14, decimal_places=6, default=0)
-    ttft = models.JSONField(null=True, blank=True)
-    itl = models.JSONField(null=True, blank=True)
-    e2e = models.JSONField(null=True, blank=True)
     ttft_good = models.FloatField(null=True, blank=True)
     itl_good = models.FloatField(null=True, blank=True)
     e2e_good = models.FloatField(null=True, blank=True)
-    # The row's own sketch read at the quantiles charts and rules ask for (observability.sketch.STORED_QUANTILES),
-    # taken when the row is written: a range query whose step holds one row per component reads these plain
-    # columns instead of decoding a sketch per point. Null when the sketch is.
-    ttft_p50 = models.FloatField(null=True, blank=True)
-    ttft_p90 = models.FloatField(null=True, blank=True)
-    ttft_p95 = models.FloatField(null=True, blank=True)
-    ttft_p99 = models.FloatField(null=True, blank=True)
-    itl_p50 = models.FloatField(null=True, blank=True)
-    itl_p90 = models.FloatField(null=True, blank=True)
-    itl_p95 = models.FloatField(null=True, blank=True)
-    itl_p99 = models.FloatField(null=True, blank=True)
-    e2e_p50 = models.FloatField(null=True, blank=True)
-    e2e_p90 = models.FloatField(null=True, blank=True)
-    e2e_p95 = models.FloatField(null=True, blank=True)
-    e2e_p99 = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["deployment", "start"]
@@ -111,6 +119,35 @@ class MetricRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deployment_id}/{self.component_key}@{self.start:%Y-%m-%d %H:%M}"
+
+
+class DeploymentRollup(RollupValues):
+    """One deployment over one minute (or hour): its components' rollups of that window added up, their sketches
+    merged. Written with them at collection (and folded with them), so a range query over the whole deployment reads
+    one row per window instead of merging every component's sketch per point; answers as that merge does.
+
+    Counts, summed gauges (running, waiting, replicas) and cost are the components' sums; the share gauges are
+    sums too, over `llm_rows` (GPU and KV-cache use) resp. `service_rows` (CPU), so means over any step stay exact.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    deployment = models.ForeignKey("deployments.UseCaseDeployment", on_delete=models.CASCADE, related_name="+")
+    resolution = models.PositiveIntegerField(choices=MetricRollup.Resolution.choices)
+    start = models.DateTimeField()
+    llm_rows = models.PositiveSmallIntegerField(default=0)
+    service_rows = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["deployment_id", "start"]  # by the column: no join to the deployment for its ordering
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment", "start", "resolution"], name="one_deployment_rollup_per_window"
+            )
+        ]
+        indexes = [models.Index(fields=["resolution", "start"])]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id}@{self.start:%Y-%m-%d %H:%M}"
 
 
 class SloHour(models.Model):

@@ -7,14 +7,14 @@ returned as per-second rates over each step, latency histograms as quantiles mer
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
+import json
+import math
 from datetime import datetime, timedelta
-from decimal import Decimal
 
-from django.db.models import Q
+from django.db import connections
+from django.db.models import BigIntegerField, Func, Value
 
-from observability.models import MetricRollup
+from observability.models import DeploymentRollup, MetricRollup
 from observability.sketch import STORED_QUANTILES, Bins, quantile_column
 
 LATENCIES = {
@@ -47,18 +47,18 @@ MAX_RANGE = timedelta(days=90)
 MIN_STEP = 60
 
 
-@dataclass
-class _Bucket:
-    starts: set
-    sums: dict
-    counts: dict
-    sketches: dict  # latency name: Bins merged from the stored sketches (steps where several rows carry one)
-    single: dict  # latency name: the quantiles of the bucket's one row, read from its stored columns
-    carriers: dict  # latency name: how many rows of the bucket carry a sketch
+class EpochSeconds(Func):
+    """Whole seconds since 1970 of a datetime column, as an integer computed by the database: a range query groups
+    rows by step without Python building (and time-zone converting) a datetime per row."""
 
+    output_field = BigIntegerField()
 
-def _bucket() -> _Bucket:
-    return _Bucket(set(), defaultdict(float), defaultdict(int), {}, {}, defaultdict(int))
+    def as_sql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, template="CAST(EXTRACT(EPOCH FROM %(expressions)s) AS bigint)")
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Django stores UTC text there; strftime's %s reads it ('%%' survives the backend's placeholder rewrite).
+        return super().as_sql(compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS integer)")
 
 
 def range_query(
@@ -72,144 +72,184 @@ def range_query(
     quantiles: tuple[float, ...] = QUANTILES,
     llm_only: bool = False,
 ):
-    """A Prometheus matrix: one series per name (and per quantile for latencies), points at each step's start
-    (`llm_only`: over the LLM components alone, the ones the SLO holds to their targets).
+    """A Prometheus matrix: one series per name (and per quantile for latencies), points at each step's start, over
+    one component, the LLM components alone (`llm_only`: the ones the SLO holds to their targets), or the deployment
+    as a whole: there every component's requests together (its counters and gauges summed, its latency sketches
+    merged), read from the DeploymentRollup rows collection writes for that, one per window.
 
-    A latency point whose step holds one row with a sketch (a component at its own resolution: the common 1-minute
-    chart) is read from that row's stored quantile columns; only the steps that merge several rows read and merge
-    their sketches, in a second query. Both answer the same values (the columns are that sketch's quantiles)."""
-    columns = {"start", "resolution", "is_llm"}
-    # The stored columns serve one row per step: a component's (or the LLM's) own minutes at a 1-minute step. Other
-    # queries read the sketches in the same single query, as they always did (a second query costs more than it saves).
-    stored = all(q in STORED_QUANTILES for q in quantiles) and step == MIN_STEP and bool(component or llm_only)
-    latencies = {name: LATENCIES[name] for name in names if name in LATENCIES}
-    for name in names:
-        if name in LATENCIES:
-            columns.update(_quantile_columns(LATENCIES[name], quantiles) if stored else (LATENCIES[name],))
-        elif name in RATES:
-            columns.update(("requests", "errors") if RATES[name] == "success" else (RATES[name],))
-        elif name in SUMMED_GAUGES:
-            columns.add(SUMMED_GAUGES[name])
-        elif name in SHARE_GAUGES:
-            columns.add(SHARE_GAUGES[name][0])
-        elif name == COST:
-            columns.add("cost")
-    rows = MetricRollup.objects.filter(deployment_id=deployment_id, start__gte=start, start__lt=end)
+    One query reads the rows of the range (no datetime objects: each row's step index comes from SQL). A latency
+    point whose step holds one row (a 1-minute step: the common 24 h chart) is that row's stored quantile columns;
+    steps over several rows merge their sketches, read in the same query; a 1-minute step over several LLM
+    components (a rare template) merges only its crowded steps, in a second query. Answers are the same either way
+    (the columns are the row's sketch read at those quantiles)."""
+    whole = not component and not llm_only
+    rows = (DeploymentRollup if whole else MetricRollup).objects.filter(
+        deployment_id=deployment_id, start__gte=start, start__lt=end
+    )
     if component:
         rows = rows.filter(component_key=component)
     if llm_only:
         rows = rows.filter(is_llm=True)
-    buckets: dict[int, _Bucket] = defaultdict(_bucket)
-    for row in rows.values(*sorted(columns)):
-        index = int((row["start"] - start).total_seconds() // step)
-        bucket = buckets[index]
-        bucket.starts.add((row["start"], row["resolution"]))
-        _accumulate(bucket, row, names, stored, quantiles)
-    merging = {
-        sketch for name, sketch in latencies.items() if stored and any(b.carriers[name] > 1 for b in buckets.values())
-    }
-    if merging:
-        _merge_sketches(rows, buckets, start, step, latencies, merging, stored)
+    rows = rows.order_by()  # the models' ordering joins the deployment to sort by it: nothing a bucket needs
+    stored = step == MIN_STEP and all(q in STORED_QUANTILES for q in quantiles)
+    latencies = {name: LATENCIES[name] for name in names if name in LATENCIES}
+    columns = ["resolution", "llm_rows" if whole else "is_llm"]
+    columns += ["cost"] if COST in names else []
+    columns += ["start_s"] if llm_only else []  # several LLM components share their windows
+    plain = sorted({c for name in names for c in _plain_columns(name, whole)})
+    latency_columns = [c for sketch in latencies.values() for c in _latency_columns(sketch, quantiles, stored)]
+    # ceil: rows start on whole seconds, so a fractional range start only shifts which whole second is index 0
+    origin = math.ceil(start.timestamp())
+    index = (EpochSeconds("start") - Value(origin)) / Value(step)
+    annotations = {"i": index, **({"start_s": EpochSeconds("start")} if llm_only else {})}
+    fetched = _fetch(rows.annotate(**annotations).values_list("i", *columns, *plain, *latency_columns))
+    at = {c: n for n, c in enumerate(("i", *columns, *plain, *latency_columns))}
+    buckets: dict[int, list[tuple]] = {}
+    for row in fetched:
+        bucket = buckets.get(row[0])
+        if bucket is None:
+            buckets[row[0]] = [row]
+        else:
+            bucket.append(row)
+    order = sorted(buckets)
+    origin_ts = start.timestamp()
+    stamps = [origin_ts + i * step for i in order]
     result = []
     for name in names:
-        result.extend(_series(name, buckets, start, step, component, quantiles))
+        if name in LATENCIES:
+            result.extend(
+                _latency_series(name, rows, buckets, order, stamps, at, quantiles, stored, component, start, step)
+            )
+        else:
+            result.append(_series(name, buckets, order, stamps, at, whole, llm_only, component))
     return {"status": "success", "data": {"resultType": "matrix", "result": result}}
 
 
-def _quantile_columns(sketch: str, quantiles) -> list[str]:
-    return [quantile_column(sketch, q) for q in quantiles]
+def _fetch(queryset) -> list[tuple]:
+    """The rows as the database driver returns them (floats, ints, JSON as text): Django's per-row converters cost
+    more than PostgreSQL's answer for the 1,440 rows of a day."""
+    sql, params = queryset.query.sql_with_params()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
-def _merge_sketches(rows, buckets: dict, start: datetime, step: int, latencies: dict, merging: set, stored: bool):
-    """Merge the stored sketches of `merging` into the steps that need it (every step unless `stored`: there only
-    those where several rows carry one)."""
-    wanted = {name: sketch for name, sketch in latencies.items() if sketch in merging}
-    carrying = Q()
-    for sketch in merging:
-        carrying |= Q(**{f"{sketch}__isnull": False})
-    for row in rows.filter(carrying).values("start", *sorted(merging)):
-        bucket = buckets[int((row["start"] - start).total_seconds() // step)]
-        for name, sketch in wanted.items():
-            if stored and bucket.carriers[name] < 2:
-                continue
-            data = row[sketch]
-            if data and data.get("n"):
-                bins = bucket.sketches.get(name)
-                if bins is None:
-                    bins = bucket.sketches[name] = Bins()
-                bins.add_json(data)
+def _sketch(data) -> dict | None:
+    return json.loads(data) if isinstance(data, str) else data
 
 
-def _accumulate(bucket: _Bucket, row: dict, names: list[str], stored: bool, quantiles) -> None:
-    seconds = row["resolution"]
-    for name in names:
-        if name in LATENCIES:
-            if stored:
-                values = [row[c] for c in _quantile_columns(LATENCIES[name], quantiles)]
-                if values and values[0] is not None:
-                    bucket.carriers[name] += 1
-                    bucket.single[name] = values
-            else:
-                data = row[LATENCIES[name]]
-                if data and data.get("n"):
-                    bins = bucket.sketches.get(name)
-                    if bins is None:
-                        bins = bucket.sketches[name] = Bins()
-                    bins.add_json(data)
-        elif name in RATES:
-            column = RATES[name]
-            value = row["requests"] - row["errors"] if column == "success" else row[column]
-            bucket.sums[name] += value or 0.0
-        elif name in SUMMED_GAUGES:
-            bucket.sums[name] += (row[SUMMED_GAUGES[name]] or 0.0) * seconds
-        elif name in SHARE_GAUGES:
-            column, scale, llm_only = SHARE_GAUGES[name]
-            if row["is_llm"] == llm_only:
-                bucket.sums[name] += (row[column] or 0.0) * scale
-                bucket.counts[name] += 1
+def _points(stamps: list[float], values) -> list[list]:
+    """[timestamp, "value"] for each step that has a value, formatted as Prometheus does (6 significant digits)."""
+    return [[t, format(v, ".6g")] for t, v in zip(stamps, values, strict=True) if v is not None]
+
+
+def _plain_columns(name: str, whole: bool) -> tuple[str, ...]:
+    if name in RATES:
+        return ("requests", "errors") if RATES[name] == "success" else (RATES[name],)
+    if name in SUMMED_GAUGES:
+        return (SUMMED_GAUGES[name],)
+    if name in SHARE_GAUGES:
+        column, _, llm = SHARE_GAUGES[name]
+        return (column, "service_rows") if whole and not llm else (column,)
+    return ()
+
+
+def _latency_columns(sketch: str, quantiles, stored: bool) -> list[str]:
+    return [quantile_column(sketch, q) for q in quantiles] if stored else [sketch]
+
+
+def _labels(name: str, component: str) -> dict:
+    return {"__name__": name, **({"component": component} if component else {})}
+
+
+def _series(name: str, buckets: dict, order: list, stamps: list, at: dict, whole: bool, llm_only: bool, component):
+    """One counter's rate, summed gauge's mean, share gauge's mean or cost per step."""
+    steps = [buckets[i] for i in order]
+    resolution = at["resolution"]
+    if name in SHARE_GAUGES:
+        column, scale, llm = SHARE_GAUGES[name]
+        c = at[column]
+        if whole:  # sums over the rows of each kind, and how many rows
+            n = at["llm_rows" if llm else "service_rows"]
+            values = [_share_of_sums(rows, c, n, scale) for rows in steps]
         else:
-            bucket.sums[name] += float(row["cost"] or Decimal(0))
-
-
-def _series(name: str, buckets: dict, start: datetime, step: int, component: str, quantiles) -> list[dict]:
-    labels = {"__name__": name, **({"component": component} if component else {})}
-    if name in LATENCIES:
-        series = []
-        values: dict[float, list] = {q: [] for q in quantiles}
-        for index in sorted(buckets):
-            bucket = buckets[index]
-            bins = bucket.sketches.get(name)
-            if bins is not None:
-                answers = bins.quantiles(quantiles)
-            elif bucket.carriers[name] == 1:
-                answers = bucket.single[name]
-            else:
-                continue
-            for q, value in zip(quantiles, answers, strict=True):
-                if value is not None:
-                    values[q].append([_ts(start, index, step), _fmt(value)])
-        for q in quantiles:
-            series.append({"metric": {**labels, "quantile": str(q)}, "values": values[q]})
-        return series
-    values = []
-    for index in sorted(buckets):
-        bucket = buckets[index]
-        covered = sum(seconds for _, seconds in bucket.starts)
-        if name in RATES or name in SUMMED_GAUGES:
-            value = bucket.sums[name] / covered if covered else None
-        elif name in SHARE_GAUGES:
-            n = bucket.counts[name]
-            value = bucket.sums[name] / n if n else None
+            kind = at["is_llm"]
+            values = [_mean([(r[c] or 0.0) * scale for r in rows if r[kind] == llm]) for rows in steps]
+    elif name == COST:
+        c = at["cost"]
+        values = [sum(float(r[c] or 0) for r in rows) for rows in steps]
+    else:
+        start_s = at.get("start_s") if llm_only else None
+        covered = [_covered(rows, resolution, start_s) for rows in steps]
+        if name in SUMMED_GAUGES:
+            c = at[SUMMED_GAUGES[name]]
+            totals = [sum((r[c] or 0.0) * r[resolution] for r in rows) for rows in steps]
+        elif RATES[name] == "success":
+            c, errors = at["requests"], at["errors"]
+            totals = [sum(r[c] - r[errors] for r in rows) for rows in steps]
         else:
-            value = bucket.sums[name]
-        if value is not None:
-            values.append([_ts(start, index, step), _fmt(value)])
-    return [{"metric": labels, "values": values}]
+            c = at[RATES[name]]
+            totals = [sum(r[c] or 0.0 for r in rows) for rows in steps]
+        values = [total / seconds if seconds else None for total, seconds in zip(totals, covered, strict=True)]
+    return {"metric": _labels(name, component), "values": _points(stamps, values)}
 
 
-def _ts(start: datetime, index: int, step: int) -> float:
-    return start.timestamp() + index * step
+def _share_of_sums(rows: list[tuple], column: int, count: int, scale: float) -> float | None:
+    n = sum(r[count] for r in rows)
+    return sum(r[column] for r in rows) * scale / n if n else None
 
 
-def _fmt(value: float) -> str:
-    return format(value, ".6g")
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _covered(rows: list[tuple], resolution: int, start_s: int | None) -> int:
+    """Seconds of the step the rows cover: each window once (several LLM components share their windows)."""
+    if start_s is None:
+        return sum(r[resolution] for r in rows)
+    return sum(seconds for _, seconds in {(r[start_s], r[resolution]) for r in rows})
+
+
+def _latency_series(name, rows, buckets, order, stamps, at, quantiles, stored, component, start, step) -> list[dict]:
+    sketch = LATENCIES[name]
+    answers: dict[int, list] = {}
+    if stored:
+        columns = [at[quantile_column(sketch, q)] for q in quantiles]
+        first = columns[0]
+        crowded = []
+        for i in order:
+            carriers = [r for r in buckets[i] if r[first] is not None]
+            if len(carriers) == 1:
+                answers[i] = [carriers[0][c] for c in columns]
+            elif carriers:
+                crowded.append(i)
+        if crowded:  # several components carry this latency at one step: merge their sketches (a second query)
+            answers.update(_merged_steps(rows, sketch, crowded, quantiles, start, step))
+    else:
+        c = at[sketch]
+        for i in order:
+            bins = Bins()
+            for r in buckets[i]:
+                bins.add_json(_sketch(r[c]))
+            if bins.count:
+                answers[i] = bins.quantiles(quantiles)
+    labels = _labels(name, component)
+    found = [answers.get(i) for i in order]
+    return [
+        {
+            "metric": {**labels, "quantile": str(q)},
+            "values": _points(stamps, [None if answer is None else answer[n] for answer in found]),
+        }
+        for n, q in enumerate(quantiles)
+    ]
+
+
+def _merged_steps(rows, sketch: str, steps: list[int], quantiles, start: datetime, step: int) -> dict[int, list]:
+    origin = math.ceil(start.timestamp())
+    wanted = set(steps)
+    merged: dict[int, Bins] = {}
+    index = (EpochSeconds("start") - Value(origin)) / Value(step)
+    for i, data in _fetch(rows.filter(**{f"{sketch}__isnull": False}).annotate(i=index).values_list("i", sketch)):
+        if i in wanted:
+            merged.setdefault(i, Bins()).add_json(_sketch(data))
+    return {i: bins.quantiles(quantiles) for i, bins in merged.items() if bins.count}

@@ -12,7 +12,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from jobs.models import Job
-from observability.collect import floor_minute, metrics_collect, metrics_compact, rollup_from_window
+from observability.collect import (
+    deployment_rollups_refresh,
+    floor_minute,
+    metrics_collect,
+    metrics_compact,
+    rollup_from_window,
+)
 from observability.models import MetricRollup
 from observability.query import QUANTILES, range_query
 from observability.sketch import STORED_QUANTILES, sketch_merge_json, sketch_quantile
@@ -40,6 +46,8 @@ def store_minutes(deployment, *, start, minutes: int, keys=("llm", "api")) -> di
             window.ttft = [(v, 1.0) for v in ttft]
             rows.append(rollup_from_window(deployment, key, window, Decimal("0.01"), {}, key == "llm"))
     MetricRollup.objects.bulk_create(rows)
+    # What collection writes beside them: the deployment's own rows, one a minute, the whole deployment's queries read.
+    deployment_rollups_refresh(start=start, end=start + timedelta(minutes=minutes), deployment_ids=[deployment.pk])
     return raw
 
 
