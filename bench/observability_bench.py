@@ -55,6 +55,8 @@ def main() -> None:
     parser.add_argument("--copy-days", action="store_true", help="simulate one day of history, copy it to days 2-7")
     parser.add_argument("--fresh-history", action="store_true", help="with --reuse: simulate the history again")
     parser.add_argument("--quick", action="store_true", help="smoke: 20 deployments, 1 pass, 5 runs")
+    parser.add_argument("--no-gc-freeze", action="store_true",
+                        help="time the queries without the web process's gc.freeze() (config.startup)")  # fmt: skip
     args = parser.parse_args()
     if args.quick:
         args.count, args.minutes, args.runs = 20, 1, 5
@@ -177,6 +179,10 @@ def run(args) -> None:
         print(f"reusing the history of bench-0: {MetricRollup.objects.filter(deployment=first).count()} rows")
     else:
         now = make_history(first, cluster, components, now, copy_days=args.copy_days)
+    if not args.no_gc_freeze:  # as a web process serves (config/wsgi.py): start-up's objects out of the collector
+        from config.startup import load_and_freeze
+
+        load_and_freeze()
     measure(first, now, runs=args.runs)
 
 
@@ -237,6 +243,8 @@ def make_history(first, cluster, components, now, *, copy_days: bool):
 def measure(first, now, *, runs: int) -> None:
     """Each query now and as it was before (bench/observability_before.py), alternated run by run on the same data,
     so a loaded machine slows both alike: median and p99 of `runs`, queries per call, the load average."""
+    import gc
+
     import observability_before as before
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -282,7 +290,8 @@ def measure(first, now, *, runs: int) -> None:
             values = samples[way]
             print(f"  {way:6}: median {statistics.median(values):7.1f} ms  p99 {percentile(values, 99):7.1f} ms  "
                   f"(CPU {statistics.median(cpu[way]):6.1f} ms)  {queries[way]} queries")  # fmt: skip
-        print(f"  load average (1 min) during the runs: {min(loads):.1f}-{max(loads):.1f}")
+        print(f"  load average (1 min) during the runs: {min(loads):.1f}-{max(loads):.1f}; "
+              f"gc frozen objects: {gc.get_freeze_count()}")  # fmt: skip
     last_collected = MetricRollup.objects.exclude(deployment=first).latest("start").start
     with CaptureQueriesContext(connection) as captured:
         t = time.perf_counter()
