@@ -198,6 +198,10 @@ def invoice_finalise(*, invoice: Invoice, now: datetime | None = None, user: Abs
     now = now or timezone.now()
     if user is not None and not invoice_can_adjust(user=user, invoice=invoice):
         raise PermissionDenied("Only the tenant's admins finalise its invoices.")
+    # Finalising numbers the month's invoices one after another: every invoice row of the month is locked (in one
+    # order, so two finalisers cannot deadlock), which also makes a second finaliser of this invoice see it final.
+    list(Invoice.objects.select_for_update().filter(month=invoice.month).order_by("pk").values_list("pk", flat=True))
+    invoice.refresh_from_db(fields=["status", "number"])
     if invoice.status == Invoice.Status.FINAL:
         raise Conflict(f"Invoice {invoice.number} is already final.")
     if now < month_bounds(invoice.month)[1]:

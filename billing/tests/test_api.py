@@ -112,7 +112,7 @@ def test_admins_finalise_over_the_api_once_and_a_second_time_is_409(
     metering_pass(now=may + dt.timedelta(days=2))
     larger, larger_queries = _finalise(admin_client, invoice_refresh(tenant=tenant, month=may.date()))
     assert larger.status_code == 200 and len(larger.json()["lines"]) == 12
-    assert larger_queries == queries <= 20, (larger_queries, queries)
+    assert larger_queries == queries <= 22, (larger_queries, queries)  # 2 of them: the month's lock and re-read
 
 
 @pytest.mark.django_db
