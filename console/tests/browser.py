@@ -3,6 +3,7 @@ console's login form, logging in, screenshots, and the check that a page does no
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,6 +99,28 @@ def check_overflow(page, folder: Path, width: int, name: str, overflowing: list)
     page.screenshot(path=str(folder / f"{width}-{name}.png"), full_page=True)
     if found["page"] > found["viewport"]:
         overflowing.append((width, name, found))
+
+
+def pages_at_widths(
+    monkeypatch, base_url: str, user, screenshots: str, *, next_path: str = "/", timeout_ms: int = 60_000
+) -> Iterator:
+    """At 390 px, then at 1440 px: a fresh page of a fresh Chromium context, logged in as `user` (at `next_path`), and
+    `look(name)`, which screenshots it into test-artifacts/screenshots/<screenshots>/ and notes it when it scrolls
+    sideways. Once both widths are done, fails with every page that scrolled sideways."""
+    folder = SCREENSHOTS / screenshots
+    folder.mkdir(parents=True, exist_ok=True)
+    overflowing: list = []
+    with chromium(monkeypatch) as browser:
+        for width in (390, 1440):
+            context = browser.new_context(viewport={"width": width, "height": 900})
+            try:
+                page = context.new_page()
+                page.set_default_timeout(timeout_ms)
+                log_in(page, base_url, user, next_path=next_path)
+                yield width, page, functools.partial(check_overflow, page, folder, width, overflowing=overflowing)
+            finally:
+                context.close()
+    assert not overflowing, overflowing
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ ROUTE_ARGUMENTS = {
     "verb": "rotate",
     "rule_id": str(uuid.uuid4()),
     "channel_id": str(uuid.uuid4()),
+    "local_id": str(uuid.uuid4()),
 }
 
 

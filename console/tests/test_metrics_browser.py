@@ -10,7 +10,7 @@ import pytest
 from django.db.models import F
 from django.utils import timezone
 
-from console.tests.browser import NO_CHROMIUM, SCREENSHOTS, browser_user, check_overflow, chromium, log_in
+from console.tests.browser import NO_CHROMIUM, browser_user, pages_at_widths
 from jobs.models import Job
 from observability.collect import floor_minute, metrics_collect
 from observability.tests.conftest import running_deployment
@@ -27,47 +27,37 @@ def test_deployment_page_shows_the_metrics_charts(
     Job.objects.filter(usecase_deployment_id=deployment.pk).update(started_at=F("started_at") - timedelta(minutes=90))
     assert metrics_collect(now=floor_minute(timezone.now())).rows
     user = browser_user(tenant, "mia-metrics")
-    folder = SCREENSHOTS / "metrics"
-    folder.mkdir(parents=True, exist_ok=True)
-    overflowing = []
-    with chromium(monkeypatch) as browser:
-        for width in (390, 1440):
-            context = browser.new_context(viewport={"width": width, "height": 900})
-            page = context.new_page()
-            page.set_default_timeout(60_000)
-            log_in(page, live_server.url, user)
-            expect(page.get_by_test_id("slo-status").locator("tr[data-deployment='charted']")).to_be_visible()
-            check_overflow(page, folder, width, "home", overflowing)
+    for _width, page, look in pages_at_widths(monkeypatch, live_server.url, user, "metrics"):
+        expect(page.get_by_test_id("slo-status").locator("tr[data-deployment='charted']")).to_be_visible()
+        look("home")
 
-            page.goto(f"{live_server.url}/deployments/{deployment.pk}")
-            metrics = page.locator("#metrics")
-            expect(metrics.get_by_role("heading", name="Metrics")).to_be_visible()
-            for key in ("ttft", "itl", "e2e"):
-                chart = metrics.locator(f"figure[data-chart='{key}'] svg")
-                expect(chart).to_be_visible()
-                expect(chart.locator("polyline.series:not(.replicas)")).to_have_count(3)  # p50, p95, p99
-                expect(chart.get_by_test_id("replica-line").first).to_be_attached()  # the LLM's replicas, right axis
-                expect(chart.get_by_test_id("slo-line")).to_have_count(1)
-                expect(chart.locator("text.tick").first).to_be_visible()
-            for key in ("requests", "tokens", "gpu", "replicas", "cost"):
-                expect(metrics.locator(f"figure[data-chart='{key}'] svg")).to_be_visible()
-                # A flat series is a zero-height line, which Playwright calls hidden: attached is what can be asked.
-                expect(metrics.locator(f"figure[data-chart='{key}'] polyline.series").first).to_be_attached()
-            expect(metrics.get_by_test_id("slo-attainment")).to_contain_text("TTFT")
-            box = metrics.locator("figure[data-chart='ttft'] svg").bounding_box()
-            assert box["width"] > 300 and box["height"] > 100
-            check_overflow(page, folder, width, "deployment-1h", overflowing)
+        page.goto(f"{live_server.url}/deployments/{deployment.pk}")
+        metrics = page.locator("#metrics")
+        expect(metrics.get_by_role("heading", name="Metrics")).to_be_visible()
+        for key in ("ttft", "itl", "e2e"):
+            chart = metrics.locator(f"figure[data-chart='{key}'] svg")
+            expect(chart).to_be_visible()
+            expect(chart.locator("polyline.series:not(.replicas)")).to_have_count(3)  # p50, p95, p99
+            expect(chart.get_by_test_id("replica-line").first).to_be_attached()  # the LLM's replicas, right axis
+            expect(chart.get_by_test_id("slo-line")).to_have_count(1)
+            expect(chart.locator("text.tick").first).to_be_visible()
+        for key in ("requests", "tokens", "gpu", "replicas", "cost"):
+            expect(metrics.locator(f"figure[data-chart='{key}'] svg")).to_be_visible()
+            # A flat series is a zero-height line, which Playwright calls hidden: attached is what can be asked.
+            expect(metrics.locator(f"figure[data-chart='{key}'] polyline.series").first).to_be_attached()
+        expect(metrics.get_by_test_id("slo-attainment")).to_contain_text("TTFT")
+        box = metrics.locator("figure[data-chart='ttft'] svg").bounding_box()
+        assert box["width"] > 300 and box["height"] > 100
+        look("deployment-1h")
 
-            page.evaluate("window.__noReload = true")
-            metrics.locator("a[data-range='24h']").click()
-            expect(page.locator("#metrics[data-range='24h']")).to_be_visible()
-            # At 24 h the few minutes of data may be one flat segment (zero height: "hidden" to Playwright): attached.
-            expect(page.locator("#metrics figure[data-chart='ttft'] polyline.series").first).to_be_attached()
-            assert page.evaluate("window.__noReload") is True  # swapped in place by htmx, not a page load
-            check_overflow(page, folder, width, "deployment-24h", overflowing)
+        page.evaluate("window.__noReload = true")
+        metrics.locator("a[data-range='24h']").click()
+        expect(page.locator("#metrics[data-range='24h']")).to_be_visible()
+        # At 24 h the few minutes of data may be one flat segment (zero height: "hidden" to Playwright): attached.
+        expect(page.locator("#metrics figure[data-chart='ttft'] polyline.series").first).to_be_attached()
+        assert page.evaluate("window.__noReload") is True  # swapped in place by htmx, not a page load
+        look("deployment-24h")
 
-            page.goto(f"{live_server.url}/alerts")
-            expect(page.get_by_role("heading", name="Alerts")).to_be_visible()
-            check_overflow(page, folder, width, "alerts", overflowing)
-            context.close()
-    assert not overflowing, overflowing
+        page.goto(f"{live_server.url}/alerts")
+        expect(page.get_by_role("heading", name="Alerts")).to_be_visible()
+        look("alerts")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.tests.browser import NO_CHROMIUM, SCREENSHOTS, browser_user, check_overflow, chromium, log_in
+from console.tests.browser import NO_CHROMIUM, browser_user, pages_at_widths
 from deployments.tests.factories import make_cluster, seed_system_templates
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), NO_CHROMIUM]
@@ -18,29 +18,18 @@ def test_sizing_pages_at_390_and_1440_px(live_server, tenant, project, shipped_u
     seed_system_templates()
     make_cluster(tenant=tenant, name="sim-sizing")
     user = browser_user(tenant, "sara-sizing")
-    folder = SCREENSHOTS / "sizing"
-    folder.mkdir(parents=True, exist_ok=True)
-    overflowing = []
-    with chromium(monkeypatch) as browser:
-        for width in (390, 1440):
-            context = browser.new_context(viewport={"width": width, "height": 900})
-            page = context.new_page()
-            page.set_default_timeout(60_000)
-            log_in(page, live_server.url, user)
+    for _width, page, look in pages_at_widths(monkeypatch, live_server.url, user, "sizing"):
+        page.goto(f"{live_server.url}/slo/ambient_scribe?users=20")
+        expect(page.get_by_role("heading", name="Sizing for common models")).to_be_visible()
+        expect(page.locator(".sizing-table tbody tr")).to_have_count(4)
+        look("slo-detail")
 
-            page.goto(f"{live_server.url}/slo/ambient_scribe?users=20")
-            expect(page.get_by_role("heading", name="Sizing for common models")).to_be_visible()
-            expect(page.locator(".sizing-table tbody tr")).to_have_count(4)
-            check_overflow(page, folder, width, "slo-detail", overflowing)
-
-            page.get_by_role("link", name="Simple RAG").click()
-            expect(page.get_by_label("Use case")).to_have_value("ambient_scribe")
-            page.get_by_label("Expected concurrent users").fill("20")
-            page.locator("[name='parameters-model_id']").fill("meta-llama/Llama-3.1-8B-Instruct")
-            page.locator("[name='parameters-model_id']").dispatch_event("change")
-            expect(page.locator("#preview .sizing-table")).to_be_visible()
-            expect(page.locator("#preview .sizing-chart svg circle.chosen")).to_have_count(1)
-            expect(page.locator("#preview")).to_contain_text("meets every SLO")
-            check_overflow(page, folder, width, "wizard-preview", overflowing)
-            context.close()
-    assert not overflowing, overflowing
+        page.get_by_role("link", name="Simple RAG").click()
+        expect(page.get_by_label("Use case")).to_have_value("ambient_scribe")
+        page.get_by_label("Expected concurrent users").fill("20")
+        page.locator("[name='parameters-model_id']").fill("meta-llama/Llama-3.1-8B-Instruct")
+        page.locator("[name='parameters-model_id']").dispatch_event("change")
+        expect(page.locator("#preview .sizing-table")).to_be_visible()
+        expect(page.locator("#preview .sizing-chart svg circle.chosen")).to_have_count(1)
+        expect(page.locator("#preview")).to_contain_text("meets every SLO")
+        look("wizard-preview")
