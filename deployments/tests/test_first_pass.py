@@ -22,9 +22,11 @@ def _first_pass_inline(settings):
 # A simple-rag-v1 stack on a zero start-up cluster: three roots in one wave, the orchestrator in the next.
 # 87 with a scheduling pass per job; 61 with two saves and two events per row; 39 with an INSERT of events per wave,
 # a look-up of recorded attempts per wave and the orchestrator's passing "Waiting for" message written (issue 21).
-# SQLite: 40 (the counter's update and read per wave, a job's local queue looked up apart, and the pass's jobs
+# 36 since a pass reads the specs of only the jobs it starts, in one query of its own (issue 19: the lines' heads no
+# longer carry every waiting job's encrypted spec), i.e. one query per wave here.
+# SQLite: 42 (the counter's update and read per wave, a job's local queue looked up apart, and the pass's jobs
 # updated row by row).
-FIRST_PASS_QUERIES = 34 if settings.IS_POSTGRES else 40
+FIRST_PASS_QUERIES = 36 if settings.IS_POSTGRES else 42
 CLUSTER_LOCKS = 2  # one scheduling pass per wave, not one per job
 
 
