@@ -152,7 +152,7 @@ def test_a_worker_killed_mid_deployment_heals(tenant, project, member_user):
         )
         wait_for(
             lambda: deployment.components.filter(job__isnull=False).exists(),
-            timeout=30,
+            timeout=90,  # a worker starting on SQLite's filesystem broker on a loaded machine
             message="first components submitted",
         )
         stop_celery_worker(first, kill=True)
