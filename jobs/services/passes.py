@@ -18,10 +18,14 @@ logger = logging.getLogger(__name__)
 
 
 def lock_cluster(cluster_id, *, skip_locked: bool = False) -> Cluster | None:
+    """The cluster's row, locked FOR NO KEY UPDATE: passes and changes of the cluster's jobs take it one at a time,
+    while submits go on (inserting a job takes only a KEY SHARE lock on the cluster's row, for its foreign key,
+    which FOR UPDATE would block until the pass commits). A submit only inserts a waiting job; admission is the
+    pass's alone, so capacity is never over-committed; a job inserted during a pass waits for the next one."""
     # Whether it has quotas comes with the lock: a pass on a cluster without queues reads nothing more for them.
     has_queues = Exists(ClusterQueue.objects.filter(cluster=OuterRef("pk")))
     return (
-        Cluster.objects.select_for_update(skip_locked=skip_locked)
+        Cluster.objects.select_for_update(skip_locked=skip_locked, no_key=True)
         .annotate(has_queues=has_queues)
         .filter(pk=cluster_id)
         .order_by()

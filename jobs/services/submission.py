@@ -193,6 +193,21 @@ def _require_active(cluster: Cluster) -> None:
         raise Conflict(f"The cluster is {cluster.status} and accepts no new jobs.")
 
 
+def _recorded_attempts(items: list[dict]) -> list[Job]:
+    """The jobs already recorded for the items' (component_deployment_id, attempt), in the items' order (one query);
+    an item without one, or not recorded yet, has none."""
+    keys = [
+        (uuid.UUID(str(item["component_deployment_id"])), item.get("attempt", 1))
+        for item in items
+        if item.get("component_deployment_id") is not None
+    ]
+    found = {
+        (job.component_deployment_id, job.attempt): job
+        for job in Job.objects.filter(component_deployment_id__in={component for component, _ in keys})
+    }
+    return [found[key] for key in keys if key in found]
+
+
 def _assign_queues(cluster: Cluster, rows: list[dict]) -> None:
     """Each job counts against the ClusterQueue of its project's LocalQueue on the cluster, else its tenant's
     (one query for all); without either it has no quota, as before queues existed."""
@@ -345,6 +360,12 @@ def jobs_submit_many(
             errors[f"jobs.{index}"] = [str(exc)]
     if errors:
         raise ValidationError(errors)
+    if cluster.status != Cluster.Status.ACTIVE and attempts:
+        # A repeat of attempts already recorded returns them, whatever became of the cluster since: only new rows
+        # are refused.
+        recorded = _recorded_attempts(jobs)
+        if len(recorded) == len(jobs):
+            return recorded
     _require_active(cluster)
     try:
         with transaction.atomic():

@@ -90,6 +90,24 @@ def test_bulk_is_idempotent_per_component_attempt(cluster, project):
     assert Job.objects.count() == 2
 
 
+def test_a_repeat_after_the_cluster_was_deactivated_returns_the_recorded_jobs(cluster, project):
+    # The reconciler retries a wave after a crash; the cluster went DRAINING meanwhile: the retry gets the jobs it
+    # recorded (idempotent), and only an item that would be a new row is refused.
+    components = [uuid.uuid4(), uuid.uuid4()]
+    items = [item(project, f"c{n}", component_deployment_id=component) for n, component in enumerate(components)]
+    first = services.jobs_submit_many(cluster=cluster, jobs=items, schedule=False)
+    Cluster.objects.filter(pk=cluster.pk).update(status=Cluster.Status.DRAINING)
+    cluster.refresh_from_db()
+    again = services.jobs_submit_many(cluster=cluster, jobs=[items[1], items[0]], schedule=False)
+    assert [job.pk for job in again] == [first[1].pk, first[0].pk]
+    with pytest.raises(Conflict):
+        new = item(project, "new", component_deployment_id=uuid.uuid4())
+        services.jobs_submit_many(cluster=cluster, jobs=[*items, new])
+    with pytest.raises(Conflict):
+        services.jobs_submit_many(cluster=cluster, jobs=[item(project, "plain")])
+    assert Job.objects.count() == 2
+
+
 def test_submit_without_a_pass_waits_pending_and_is_forecast_in_order(cluster, project, clock):
     jobs = [
         services.job_submit(cluster=cluster, schedule=False, **item(project, f"j{n}", priority=priority))

@@ -140,6 +140,38 @@ def test_a_submitter_does_not_wait_for_another_submitters_commit():
     assert second.sequence > first.sequence
 
 
+def test_a_submit_does_not_wait_for_a_pass_and_the_next_pass_admits_it_within_capacity():
+    # A pass holds the cluster's row until it commits; a submit (its job's foreign key takes a KEY SHARE lock on that
+    # row) goes on meanwhile. With the pass's lock FOR UPDATE the submit waited for the pass's commit.
+    tenant = TenantFactory()
+    project = ProjectFactory(tenant=tenant)
+    cluster = ClusterFactory(
+        tenant=tenant,
+        inventory={"gpus": {"H100-80GB": 4}, "cpu_cores": 100, "memory_gib": 100},
+        simulation={"startup_seconds": {"default": 0}},
+    )
+    item = {"job_type": "SERVICE", "tenant": tenant, "project": project, "resources": resources(gpus=2), "spec": SPEC}
+    services.job_submit(cluster=cluster, schedule=False, name="before", priority=10, **item)
+    done = threading.Event()
+
+    def submit(index: int) -> None:
+        services.job_submit(cluster=cluster, schedule=False, name="during", priority=100, **item)
+        services.jobs_submit_many(cluster=cluster, jobs=[{"name": "bulk", **item}], schedule=False)
+        done.set()
+
+    with transaction.atomic():
+        result = services.cluster_schedule_pass(cluster=cluster)  # its lock is held until this block commits
+        assert result.admitted == 1
+        thread = threading.Thread(target=run_concurrently, args=(1, submit))
+        thread.start()
+        assert done.wait(timeout=20), "the submit waited for the pass's commit"
+    thread.join(timeout=20)
+    services.cluster_schedule_pass(cluster=cluster)
+    assert held_gpus(cluster) == 4  # "before" and the higher-priority "during"; "bulk" waits
+    assert Job.objects.get(cluster=cluster, name="during").admitted_at is not None
+    assert Job.objects.get(cluster=cluster, name="bulk").admitted_at is None
+
+
 def test_concurrent_submits_of_the_same_attempt_record_one_job():
     tenant = TenantFactory()
     project = ProjectFactory(tenant=tenant)
