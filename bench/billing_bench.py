@@ -4,7 +4,8 @@ Jobs are written directly with real start/stop times spread over March 2026 (dur
 10 to --max-minutes minutes), so the run measures metering and the close, not the simulated driver. Measures: usage
 rows written, time of the metering pass, time of a repeated pass (writes nothing), time of the monthly close (a last
 pass, rebuilding and finalising the invoice), size on disk of the usage table with its indexes, and the cost explorer's
-month query (`billing.costs.cost_report`, by project and by deployment, per day; --explorer-runs each) at p50 / p99.
+month as served (GET /api/v1/costs, its CSV and the console's explorer page, by each dimension, per day;
+--explorer-runs each) at p50 / p99 wall and the median CPU time of this process.
 
     python bench/billing_bench.py                  # 1,000 deployments x 4 jobs, database uf_bench_billing
     python bench/billing_bench.py --max-minutes 240
@@ -16,9 +17,10 @@ month query (`billing.costs.cost_report`, by project and by deployment, per day;
 --compact copies the kept database to <name>_compact (dropped first when it exists, kept after) and times the hourly
 compaction of March there (`usage_compact_month`): rows and size on disk before and after, and the reconciliation of
 the final invoice with the compacted rows. The kept database itself is left per minute.
---reuse skips seeding, metering and the close: it times the explorer on a database kept by an earlier --keep run.
-The explorer is timed two ways in the same run, alternating: "now" (each group's steps summed in SQL, one row per
-group) and "rows" (the earlier way, a row per group and step turned into Decimals in Python), for the ratio.
+--reuse skips seeding, metering and the close: it migrates a database kept by an earlier --keep run (a new table is
+backfilled there) and times the explorer. Each request is timed twice in the same run, alternating: "now" (this
+tree's code) and "before" (billing/costs.py of git's `main`, or of $BENCH_BEFORE, swapped into the views), and the two
+answers must be the same bytes.
 
 The PostgreSQL database is created (dropped first when it exists) and dropped at the end unless --keep is given.
 """
@@ -29,6 +31,7 @@ import argparse
 import datetime as dt
 import os
 import random
+import re
 import sys
 import time
 import uuid
@@ -42,65 +45,96 @@ from bench.jobs_bench import drop_postgres, recreate_postgres  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/uf_bench_billing"
 GROUP_BYS = ("project", "deployment", "gpu_type", "usecase", "template", "tenant")
-PAGE = 50  # the API's default page of groups
 
 
-def explorer_times(args, user, *, start, end) -> dict:
-    """{group_by: {way: (p50, p99) ms}}: the explorer's month, the ways alternated run by run so the load falls on all
-    alike. "api" is GET /api/v1/costs (totals of every group, the steps of a page of 50), "console" the explorer page
-    (the steps of the chart's 6 groups and of all together), "csv" every group's steps; "main" and "rows" are the
-    earlier ways (every group's steps as arrays in the totals' query; a row per group and step read into Python).
-    Each answer is checked against main's: the same groups, totals and per-step amounts."""
-    from billing import costs
-    from console.cost_chart import SERIES
+def _main_costs():
+    """billing/costs.py as it is on main (the code before this change, read from git), imported beside the new one
+    so both are timed in the same process on the same data; None when git has no main."""
+    import importlib.util
+    import subprocess
+    import tempfile
 
-    def report(shown, groups=costs._groups):
-        costs._groups = groups
-        try:
-            return costs.cost_report(user=user, group_by=group_by, start=start, end=end, step="day", shown=shown)
-        finally:
-            costs._groups = real
+    try:
+        text = subprocess.run(
+            ["git", "-C", str(ROOT), "show", f"{os.environ.get('BENCH_BEFORE', 'main')}:billing/costs.py"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    path = Path(tempfile.mkdtemp()) / "costs_before.py"
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location("bench_costs_before", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
-    def api():
-        answer = report(slice(0, PAGE))
-        return answer, answer.groups[:PAGE], None
 
-    def console():
-        answer = report(slice(0, SERIES))
-        return answer, answer.groups[:SERIES], costs.cost_step_totals(answer)
+CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]*"|"X-CSRFToken": "[^"]*"')
 
-    def everything(groups=None):
-        answer = report(None, groups or real)
-        return answer, answer.groups, costs.cost_step_totals(answer)
 
-    real = costs._groups
-    ways = {
-        "api": api,
-        "console": console,
-        "csv": everything,
-        "main": lambda: everything(_groups_by_arrays),
-        "rows": lambda: everything(_groups_by_rows),
+def explorer_times(args, user, *, month: str) -> dict:
+    """{group_by: {way: (p50, p99, cpu p50) ms}}: the explorer's month as served, through Django's test client in this
+    process: "api" GET /api/v1/costs (a page of 50 groups), "console" the explorer page (a table of every group's
+    total, the chart's 6 groups' steps), "csv" GET /api/v1/costs.csv (every group's steps). Each way runs with the
+    code of this tree ("now") and with main's billing/costs.py swapped into the views ("before"), alternated run by
+    run; the two answers must be the same bytes (the console page's CSRF token aside)."""
+    from django.test import Client
+
+    from billing.api import cost_views
+    from console.views import costs as console_costs
+
+    before = _main_costs()
+    client = Client()
+    client.force_login(user)
+    now_functions = {
+        cost_views: {name: getattr(cost_views, name) for name in ("cost_report", "cost_amounts", "cost_csv")},
+        console_costs: {name: getattr(console_costs, name) for name in ("cost_report", "cost_step_totals")},
     }
+
+    def use(module):
+        for view, names in now_functions.items():
+            for name, function in names.items():
+                setattr(view, name, function if module is None else getattr(module, name))
+
+    urls = {
+        "api": lambda group_by: f"/api/v1/costs?group_by={group_by}&month={month}&step=day",
+        "console": lambda group_by: f"/costs/?group_by={group_by}&month={month}&step=day",
+        "csv": lambda group_by: f"/api/v1/costs.csv?group_by={group_by}&month={month}&step=day",
+    }
+    codes = {"now": None} if before is None else {"now": None, "before": before}
     results = {}
     for group_by in args.group_by.split(","):
-        times: dict = {way: [] for way in ways}
-        answers = {}
+        times = {(way, code): [] for way in urls for code in codes}
+        cpu = {key: [] for key in times}
         for _ in range(args.explorer_runs):
-            for way, run in ways.items():
-                t0 = time.perf_counter()
-                answer, shown, step_totals = run()
-                times[way].append((time.perf_counter() - t0) * 1000)
-                groups = [(g.key, g.label, g.total, g.amounts, g.cpu_core_minutes, g.tokens) for g in shown]
-                answers[way] = (answer.total, len(answer.groups), groups, step_totals)
-        main_total, main_count, main_groups, main_steps = answers["main"]
-        for way, (total, count, groups, step_totals) in answers.items():
-            assert (total, count) == (main_total, main_count), (group_by, way)
-            assert groups == main_groups[: len(groups)], f"{group_by}: {way} disagrees with main"
-            assert step_totals in (None, main_steps), f"{group_by}: {way}'s totals per step disagree with main"
+            bodies = {}
+            for way, url in urls.items():
+                for code, module in codes.items():
+                    use(module)
+                    try:
+                        c0, t0 = time.process_time(), time.perf_counter()
+                        response = client.get(url(group_by))
+                        times[way, code].append((time.perf_counter() - t0) * 1000)
+                        cpu[way, code].append((time.process_time() - c0) * 1000)
+                    finally:
+                        use(None)
+                    assert response.status_code == 200, (way, code, response.status_code)
+                    bodies[code] = CSRF.sub(b"", response.content)
+                if len(set(bodies.values())) != 1:
+                    import difflib
+
+                    a, b = (body.decode().splitlines() for body in bodies.values())
+                    print("\n".join(list(difflib.unified_diff(a, b, lineterm=""))[:40]))
+                    raise AssertionError(f"{group_by} {way}: now and before answer differently")
         results[group_by] = {}
-        for way, values in times.items():
+        for key, values in times.items():
             values.sort()
-            results[group_by][way] = (values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.99))])
+            mine = sorted(cpu[key])
+            p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
+            results[group_by][key] = (values[len(values) // 2], p99, mine[len(mine) // 2])
     return results
 
 
@@ -139,20 +173,30 @@ def main() -> None:
     try:
         if not args.reuse:
             seed_meter_close(args)
+        else:
+            from django.core.management import call_command
+
+            call_command("migrate", verbosity=0)  # a database kept by an earlier version of the code
         month = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
         close_at = dt.datetime(2026, 4, 1, 1, tzinfo=dt.UTC)
         user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_superuser": True})
-        explorer = explorer_times(args, user, start=month, end=close_at.replace(hour=0))
+        from config.startup import load_and_freeze
+
+        load_and_freeze()  # as a web process serves (config/wsgi.py)
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        explorer = explorer_times(args, user, month="2026-03")
         print(
-            f"explorer month query from the daily costs, {args.explorer_runs} runs each (ms, p50 / p99), load "
-            + " ".join(f"{x:.2f}" for x in os.getloadavg())
-            + ":\n"
-            + "\n".join(
-                f"  by {name:10s} " + ", ".join(f"{way} {p50:.1f} / {p99:.1f}" for way, (p50, p99) in ways.items())
-                for name, ways in explorer.items()
-            )
-            + "\n(every way answers what main's did: the same groups, totals and per-day amounts, page or all)"
+            f"explorer month as served, {args.explorer_runs} runs each (ms: p50 / p99 wall, p50 CPU of this process), "
+            f"load {load} -> " + " ".join(f"{x:.2f}" for x in os.getloadavg()) + ":"
         )
+        for name, ways in explorer.items():
+            print(
+                f"  by {name:10s} "
+                + ", ".join(
+                    f"{way} {code} {p50:.1f} / {p99:.1f} ({c:.1f})" for (way, code), (p50, p99, c) in ways.items()
+                )
+            )
+        print("(now and before answer the same bytes: JSON page, CSV, console page)")
         # The same month from the per-minute records (an end one minute short of midnight takes that path), a few
         # runs for the ratio; and the two answers must agree exactly where they overlap.
         end = close_at.replace(hour=0)
@@ -319,66 +363,6 @@ def compact_copy(url: str) -> None:
         f"repeated compaction {repeat:.3f} s"
     )
     connection.close()
-
-
-def _groups_by_arrays(source, *, group_by, shown=None):
-    """main's way before the steps were loaded apart (for the ratio): every group's steps summed per group in the
-    totals' query, as two arrays."""
-    from django.db import connection
-
-    from billing.costs import NAMES, STEPS, CostGroup, _key, _per_step
-
-    column, buckets = source.column, source.buckets
-    first = int(buckets[0].timestamp()) if buckets else 0
-    sql, params = _per_step(source).order_by().query.sql_with_params()
-    names = NAMES.get(group_by)
-    name, join = ("NULL", "") if names is None else ("names.name", f"LEFT JOIN {names} AS names ON names.id = g.key")
-    groups: dict = {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT g.*, {name} FROM (
-                SELECT {column} AS key, SUM(amount), SUM(gpu), SUM(cpu), SUM(memory),
-                    ARRAY_AGG((bucket - %s) / %s), ARRAY_AGG(amount)
-                FROM ({sql}) AS per_step GROUP BY {column}
-            ) AS g {join}""",
-            (first, int(STEPS[source.step].total_seconds()), *params),
-        )
-        for value, total, gpu, cpu, memory, steps, step_amounts, label in cursor.fetchall():
-            amounts = [Decimal(0)] * len(buckets)
-            for step, amount in zip(steps, step_amounts, strict=True):
-                amounts[step] = amount
-            key = _key(value)
-            groups[key] = CostGroup(key=key, label=label or "", total=total, amounts=amounts)
-            groups[key].gpu_minutes, groups[key].cpu_core_minutes, groups[key].memory_gib_minutes = gpu, cpu, memory
-    return groups
-
-
-def _groups_by_rows(source, *, group_by, shown=None):
-    """The explorer's earlier way, for the ratio: every row of sums per group and step read and added up in Python."""
-    from billing.costs import LABELLED, CostGroup, _key, _per_step
-
-    per_step, column, buckets = _per_step(source), source.column, source.buckets
-    # The earlier labels: a query of the names by id (a parameter per group).
-    model = LABELLED.get(group_by)
-
-    index = {int(moment.timestamp()): i for i, moment in enumerate(buckets)}
-    groups: dict = {}
-    for row in per_step.order_by():
-        key = _key(row[column])
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = CostGroup(key=key, amounts=[Decimal(0)] * len(buckets))
-        group.amounts[index[row["bucket"]]] += row["amount"]
-        group.total += row["amount"]
-        group.gpu_minutes += row["gpu"]
-        group.cpu_core_minutes += row["cpu"]
-        group.memory_gib_minutes += row["memory"]
-    if model is not None:
-        found = model.objects.filter(pk__in=[key for key in groups if key]).values_list("pk", "name")
-        names = {str(pk): name for pk, name in found}
-        for key, group in groups.items():
-            group.label = names.get(key, "")
-    return groups
 
 
 if __name__ == "__main__":

@@ -17,21 +17,24 @@ from django.db import connection
 from django.db.models import BigIntegerField, F, Func, Q, QuerySet, Sum
 from django.db.models.functions import Trunc
 
-from billing.models import DailyCost, UsageRecord
+from billing.models import CostRollup, DailyCost, UsageRecord
+from billing.months import month_bounds
+from billing.rollups import DIMENSION_COLUMNS
 from deployments.models import UseCaseDeployment
 from observability.models import MetricRollup
 from tenancy.models import Project, Tenant
 from tenancy.selectors import scope_to_user
 
 # group_by: (usage record column, metric rollup column or None when tokens cannot be told apart by it)
-DIMENSIONS = {
-    "project": ("project_id", "deployment__project_id"),
-    "tenant": ("tenant_id", "deployment__tenant_id"),
-    "deployment": ("usecase_deployment_id", "deployment_id"),
-    "usecase": ("usecase", "deployment__usecase_id"),
-    "template": ("template", "deployment__template__slug"),
-    "gpu_type": ("gpu_type", None),
+TOKEN_COLUMNS = {
+    "project": "deployment__project_id",
+    "tenant": "deployment__tenant_id",
+    "deployment": "deployment_id",
+    "usecase": "deployment__usecase_id",
+    "template": "deployment__template__slug",
+    "gpu_type": None,
 }
+DIMENSIONS = {name: (column, TOKEN_COLUMNS[name]) for name, column in DIMENSION_COLUMNS.items()}
 # The tables whose `name` labels a group of these dimensions (joined on their id in the explorer's query).
 LABELLED = {"project": Project, "tenant": Tenant, "deployment": UseCaseDeployment}
 NAMES = {group_by: model._meta.db_table for group_by, model in LABELLED.items()}
@@ -151,8 +154,13 @@ def cost_report(
     column, token_column = DIMENSIONS[group_by]
     buckets = bucket_starts(start, end, step)
     scope = {"user": user, "tenant": tenant, "project": project, "deployment_id": deployment_id}
-    if step == "day" and _midnight(start) and _midnight(end) and connection.vendor == "postgresql":
-        # Whole days: the daily costs the metering pass keeps (the same sums, a row per group and day).
+    whole_days = step == "day" and _midnight(start) and _midnight(end) and connection.vendor == "postgresql"
+    if whole_days and project is None and deployment_id is None:
+        # The rollups the metering pass keeps: a row per group and month (the totals), day (the steps), and the
+        # per-day sums of all groups from the tenant's own row per day.
+        source = _rollup_source(scope, group_by, start, end, tuple(buckets))
+    elif whole_days:
+        # Narrowed to a project or deployment: its daily costs (the same sums, a row per group and day).
         rows = usage_scope(**scope, model=DailyCost).filter(day__gte=start, day__lt=end)
         source = Source(rows, "day", ("amount",), column, step, tuple(buckets))
     else:
@@ -184,6 +192,45 @@ class Source:
     column: str
     step: str
     buckets: tuple[datetime, ...]
+    totals: QuerySet | None = None  # rows whose sums are the groups' totals, when fewer than `rows` (whole months)
+    everything: QuerySet | None = None  # rows whose sums per step are all the groups' together
+
+
+def _rollup_source(scope: dict, group_by: str, start: datetime, end: datetime, buckets: tuple) -> Source:
+    """The rollups of the whole days [start, end): its whole months from their month rows, the other days from
+    theirs."""
+    rollups = usage_scope(**scope, model=CostRollup)
+    days = rollups.filter(period=CostRollup.Period.DAY, start__gte=start, start__lt=end)
+    months, edges = _whole_months(start, end)
+    window = Q(period=CostRollup.Period.MONTH, start__in=months)
+    for first, last in edges:
+        window |= Q(period=CostRollup.Period.DAY, start__gte=first, start__lt=last)
+    return Source(
+        rows=days.filter(dimension=group_by),
+        time="start",
+        amounts=("amount",),
+        column="key",
+        step="day",
+        buckets=buckets,
+        totals=rollups.filter(window, dimension=group_by),
+        everything=days.filter(dimension="tenant"),
+    )
+
+
+def _whole_months(start: datetime, end: datetime) -> tuple[list[datetime], list[tuple[datetime, datetime]]]:
+    """The first instants of the calendar months inside [start, end), and the spans of days outside them."""
+    months = []
+    moment = month_bounds(start.astimezone(UTC).date().replace(day=1))[0]
+    if moment < start:
+        moment = month_bounds(moment.date())[1]
+    first = moment
+    while month_bounds(moment.date())[1] <= end:
+        months.append(moment)
+        moment = month_bounds(moment.date())[1]
+    if not months:
+        return [], [(start, end)]
+    edges = [(start, first), (moment, end)]
+    return months, [(low, high) for low, high in edges if low < high]
 
 
 def _groups(source: Source, *, group_by: str, shown: slice | None = None) -> dict[str, CostGroup]:
@@ -196,8 +243,8 @@ def _groups(source: Source, *, group_by: str, shown: slice | None = None) -> dic
 
 
 def _amount(source: Source):
-    """A row's amount: the daily cost's, or the sum of a usage record's three."""
-    if source.time == "day":
+    """A row's amount: the daily cost's (or rollup's), or the sum of a usage record's three."""
+    if source.time != "minute":
         return F("amount")
     return F("gpu_amount") + F("cpu_amount") + F("memory_amount")
 
@@ -210,8 +257,8 @@ def _per_step(source: Source) -> QuerySet:
 
 def _bucket(source: Source) -> Func:
     """A row's step as the epoch second of its start."""
-    if source.time == "day":
-        return Func(F("day"), template=EPOCH, output_field=BigIntegerField())
+    if source.time != "minute":
+        return Func(F(source.time), template=EPOCH, output_field=BigIntegerField())
     return Func(Trunc("minute", source.step, tzinfo=UTC), template=EPOCH, output_field=BigIntegerField())
 
 
@@ -225,7 +272,8 @@ def _groups_sql(source: Source, group_by: str, shown: slice | None) -> dict[str,
     the time of a month by deployment, so a page (or the chart) has `cost_amounts` load the steps of its groups."""
     column = source.column
     names = NAMES.get(group_by)
-    name, join = ("NULL", "") if names is None else ("names.name", f"LEFT JOIN {names} AS names ON names.id = g.key")
+    key = "NULLIF(g.key, '')::uuid" if source.time == "start" else "g.key"  # a rollup's key is text
+    name, join = ("NULL", "") if names is None else ("names.name", f"LEFT JOIN {names} AS names ON names.id = {key}")
     if shown is None:
         sql, params = _per_step(source).order_by().query.sql_with_params()
         first = int(source.buckets[0].timestamp()) if source.buckets else 0
@@ -234,7 +282,8 @@ def _groups_sql(source: Source, group_by: str, shown: slice | None) -> dict[str,
         sums = "SUM(amount), SUM(gpu), SUM(cpu), SUM(memory)"
     else:
         resources = {"gpu": Sum("gpu_minutes"), "cpu": Sum("cpu_core_minutes"), "memory": Sum("memory_gib_minutes")}
-        totals = source.rows.values(column).annotate(amount=Sum(_amount(source)), **resources).order_by()
+        rows = source.rows if source.totals is None else source.totals
+        totals = rows.values(column).annotate(amount=Sum(_amount(source)), **resources).order_by()
         sql, params = totals.query.sql_with_params()
         steps, sums = "NULL, NULL", "amount, gpu, cpu, memory"
     grouped = f"GROUP BY {column}" if shown is None else ""
@@ -302,7 +351,8 @@ def cost_step_totals(report: CostReport) -> list[Decimal]:
             totals = [total + amount for total, amount in zip(totals, group.amounts, strict=True)]
         return totals
     source = report.source
-    per_step = source.rows.values(bucket=_bucket(source)).annotate(amount=Sum(_amount(source))).order_by()
+    rows = source.rows if source.everything is None else source.everything
+    per_step = rows.values(bucket=_bucket(source)).annotate(amount=Sum(_amount(source))).order_by()
     first, width = int(report.buckets[0].timestamp()), int(STEPS[report.step].total_seconds())
     for row in per_step:
         totals[(row["bucket"] - first) // width] = row["amount"]

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from billing.compaction import compacted_until
 from billing.models import DailyCost, MeteringState, PriceList, UsageRecord
+from billing.rollups import rollup_rebuild, rollup_upsert_sql
 from billing.sums import Total, exact_sums
 from deployments.models import UseCaseDeployment
 from jobs.models import Job
@@ -182,7 +183,9 @@ def _write(rows: list[tuple]) -> int:
         else:
             records = [UsageRecord(**dict(zip(COLUMNS, row, strict=True))) for row in rows]
             UsageRecord.objects.bulk_create(records, ignore_conflicts=True)
-            daily_cost_rebuild(days={floor_day(row[1]) for row in rows})
+            days = {floor_day(row[1]) for row in rows}
+            daily_cost_rebuild(days=days)
+            rollup_rebuild(days=days)
     rows.clear()
     return count
 
@@ -230,23 +233,31 @@ def _copy_insert(rows: list[tuple]) -> None:
         with cursor.copy(f"COPY usage_in ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        # The daily costs grow by exactly the rows this statement inserted (RETURNING skips the conflicting ones), in
-        # the same transaction: a repeated or concurrent pass adds nothing twice.
+        # The daily costs and the cost rollups grow by exactly the rows this statement inserted (RETURNING skips the
+        # conflicting ones), in the same statement: a repeated or concurrent pass adds nothing twice.
         cursor.execute(
             f"""WITH inserted AS (
                 INSERT INTO {table} ({columns}) SELECT {columns} FROM usage_in
                 ON CONFLICT (job_id, minute) DO NOTHING
                 RETURNING minute, {keys}, gpu_amount + cpu_amount + memory_amount AS amount,
                     gpu_minutes, cpu_core_minutes, memory_gib_minutes
+            ),
+            delta AS (
+                SELECT date_trunc('day', minute, 'UTC') AS day, {keys}, SUM(amount) AS amount,
+                    SUM(gpu_minutes) AS gpu_minutes, SUM(cpu_core_minutes) AS cpu_core_minutes,
+                    SUM(memory_gib_minutes) AS memory_gib_minutes
+                FROM inserted GROUP BY 1, {keys}
+            ),
+            daily AS (
+                INSERT INTO {daily} (day, {keys}, amount, gpu_minutes, cpu_core_minutes, memory_gib_minutes)
+                SELECT day, {keys}, amount, gpu_minutes, cpu_core_minutes, memory_gib_minutes FROM delta
+                ORDER BY day, {keys}
+                ON CONFLICT (day, {keys}) DO UPDATE SET
+                    amount = {daily}.amount + EXCLUDED.amount,
+                    gpu_minutes = {daily}.gpu_minutes + EXCLUDED.gpu_minutes,
+                    cpu_core_minutes = {daily}.cpu_core_minutes + EXCLUDED.cpu_core_minutes,
+                    memory_gib_minutes = {daily}.memory_gib_minutes + EXCLUDED.memory_gib_minutes
             )
-            INSERT INTO {daily} (day, {keys}, amount, gpu_minutes, cpu_core_minutes, memory_gib_minutes)
-            SELECT date_trunc('day', minute, 'UTC'), {keys}, SUM(amount), SUM(gpu_minutes), SUM(cpu_core_minutes),
-                SUM(memory_gib_minutes)
-            FROM inserted GROUP BY 1, {keys}
-            ON CONFLICT (day, {keys}) DO UPDATE SET
-                amount = {daily}.amount + EXCLUDED.amount,
-                gpu_minutes = {daily}.gpu_minutes + EXCLUDED.gpu_minutes,
-                cpu_core_minutes = {daily}.cpu_core_minutes + EXCLUDED.cpu_core_minutes,
-                memory_gib_minutes = {daily}.memory_gib_minutes + EXCLUDED.memory_gib_minutes"""
+            {rollup_upsert_sql("delta")}"""
         )
         cursor.execute("DROP TABLE usage_in")

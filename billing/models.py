@@ -88,7 +88,12 @@ class DailyCost(models.Model):
 
     class Meta:
         ordering = ["day", "tenant"]
-        indexes = [models.Index(fields=["tenant", "day"], name="daily_cost_tenant_day_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "day"], name="daily_cost_tenant_day_idx"),
+            # The explorer narrowed to a project or a deployment reads its days only.
+            models.Index(fields=["project", "day"], name="daily_cost_project_day_idx"),
+            models.Index(fields=["usecase_deployment_id", "day"], name="daily_cost_deployment_day_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["day", "tenant", "project", "usecase_deployment_id", "usecase", "template", "gpu_type"],
@@ -99,6 +104,51 @@ class DailyCost(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id} {self.day:%Y-%m-%d} {self.amount}"
+
+
+class CostRollup(models.Model):
+    """The usage records of one UTC day or month summed per tenant and value of one explorer dimension (project,
+    deployment, use case, template, GPU type, tenant): a month by deployment reads a row per deployment, the steps of
+    the groups shown a row per group and day, the chart's per-day totals a row per tenant and day.
+
+    Kept by the metering pass in the statement that inserts the records, from the records actually inserted (as
+    `DailyCost`), so a repeated or killed pass adds nothing twice; compaction keeps every sum, so nothing changes.
+    `key` is the value as text ('' for none: usage of no deployment, no use case, no GPU)."""
+
+    class Period(models.TextChoices):
+        DAY = "day"
+        MONTH = "month"
+
+    id = models.BigAutoField(primary_key=True)
+    dimension = models.CharField(max_length=16)
+    key = models.CharField(max_length=100, blank=True, default="")
+    period = models.CharField(max_length=5, choices=Period.choices)
+    start = models.DateTimeField()  # midnight UTC of the day, or of the month's first day
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
+    amount = models.DecimalField(max_digits=30, decimal_places=12)  # gpu + cpu + memory amounts, unrounded
+    gpu_minutes = models.DecimalField(max_digits=30, decimal_places=12)
+    cpu_core_minutes = models.DecimalField(max_digits=30, decimal_places=12)
+    memory_gib_minutes = models.DecimalField(max_digits=30, decimal_places=12)
+
+    class Meta:
+        ordering = ["dimension", "period", "start", "key"]
+        constraints = [
+            # Also the index of a page's steps: (dimension, key IN the page's, day, a range of days).
+            models.UniqueConstraint(
+                fields=["dimension", "key", "period", "start", "tenant"], name="one_cost_rollup_per_group"
+            )
+        ]
+        indexes = [
+            # A period's groups of one dimension (the totals), read from the index alone.
+            models.Index(
+                fields=["dimension", "period", "start", "tenant"],
+                include=["key", "amount", "gpu_minutes", "cpu_core_minutes", "memory_gib_minutes"],
+                name="cost_rollup_period_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.dimension}={self.key} {self.period} {self.start:%Y-%m-%d} {self.amount}"
 
 
 class CompactedMonth(models.Model):

@@ -108,9 +108,11 @@ def test_daily_costs_hold_every_record_once(month_of_usage):
 
 
 @pytest.mark.skipif(not settings.IS_POSTGRES, reason="daily costs are read on PostgreSQL only (exact numerics)")
-def test_the_explorer_reads_daily_costs_in_a_few_queries(month_of_usage, admin_user, django_assert_max_num_queries):
+def test_narrowed_to_a_project_the_explorer_reads_daily_costs_in_a_few_queries(
+    month_of_usage, admin_user, project, django_assert_max_num_queries
+):
     with django_assert_max_num_queries(4) as captured:
-        cost_report(user=admin_user, group_by="project", start=M0, end=M1, step="day")
+        cost_report(user=admin_user, group_by="deployment", start=M0, end=M1, step="day", project=project)
     assert any(DailyCost._meta.db_table in query["sql"] for query in captured.captured_queries)
     assert not any(UsageRecord._meta.db_table in query["sql"] for query in captured.captured_queries)
 
