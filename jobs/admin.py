@@ -63,6 +63,11 @@ class ClusterAdmin(admin.ModelAdmin):
     list_select_related = ["tenant"]
     readonly_fields = ["id", "jobs_submitted", "created_at", "updated_at"]
 
+    @admin.display(description="jobs submitted")
+    def jobs_submitted(self, obj: Cluster) -> int:
+        # Counted on read: the jobs recorded on the cluster (PostgreSQL numbers jobs without a counter on its row).
+        return obj.jobs.count() if obj.pk else 0
+
     def get_readonly_fields(self, request, obj=None):
         # Prices change with an effective date through billing (POST /api/v1/price-lists), never over the cluster.
         return [*self.readonly_fields, "tenant", "prices"] if obj is not None else self.readonly_fields

@@ -37,9 +37,10 @@ class Cluster(models.Model):
     # NULL when there is none: an encrypted empty string would tie every cluster row to the key of the day.
     kubeconfig = EncryptedTextField(blank=True, null=True, default=None)
     kubernetes = models.JSONField(default=dict, blank=True)
-    # Counts submissions where jobs are numbered by it (SQLite); each job takes the next number, which orders the
-    # queue FIFO within a priority. PostgreSQL numbers jobs from a sequence instead and leaves it (jobs/sequences.py).
-    jobs_submitted = models.BigIntegerField(default=0, editable=False)
+    # The last job number taken on this cluster, on SQLite only (jobs/sequences.py): each submission or requeue takes
+    # the next, which orders the queue FIFO within a priority. PostgreSQL numbers jobs from a sequence and leaves it
+    # at 0, so it is no count of anything and shown nowhere (the admin counts the cluster's jobs on read).
+    sequence_counter = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -6,7 +6,7 @@ row lock and is not undone by a rollback, so submitters on one cluster never wai
 commit waits for its WAL flush, several milliseconds on a disk; with a counter on the cluster's row every submitter
 queued behind that flush, and concurrent submitters could not share it). The numbers are increasing across all
 clusters, hence on each, with gaps. Elsewhere (SQLite, where writers are serialised anyway) the cluster's
-`jobs_submitted` counter is bumped and read back in the caller's transaction, as before.
+`sequence_counter` is bumped and read back in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -31,6 +31,6 @@ def next_sequences(cluster_id, count: int = 1) -> list[int]:
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {NEXTVAL_SQL} FROM generate_series(1, %s)", [count])
             return sorted(row[0] for row in cursor.fetchall())
-    Cluster.objects.filter(pk=cluster_id).update(jobs_submitted=F("jobs_submitted") + count)
-    last = Cluster.objects.filter(pk=cluster_id).values_list("jobs_submitted", flat=True).get()
+    Cluster.objects.filter(pk=cluster_id).update(sequence_counter=F("sequence_counter") + count)
+    last = Cluster.objects.filter(pk=cluster_id).values_list("sequence_counter", flat=True).get()
     return list(range(last - count + 1, last + 1))

@@ -110,6 +110,16 @@ def cluster_form(tenant=None, **extra):
     return form
 
 
+def test_admin_counts_a_clusters_jobs_on_both_databases(staff_client, cluster, project):
+    # PostgreSQL numbers jobs from a sequence (no counter on the cluster's row): the count is read, not stored.
+    for n in range(3):
+        submit(cluster, project, f"j{n}", gpus=1)
+    response = staff_client.get(f"/admin/jobs/cluster/{cluster.pk}/change/")
+    assert response.status_code == 200
+    assert response.context["adminform"].form.instance.jobs.count() == 3
+    assert b"Jobs submitted" in response.content and b'<div class="readonly">3</div>' in response.content
+
+
 def test_admin_adds_a_cluster(staff_client, tenant):
     response = staff_client.post("/admin/jobs/cluster/add/", cluster_form(tenant))
     assert response.status_code == 302

@@ -52,7 +52,7 @@ def test_many_jobs_are_recorded_in_order_and_one_pass_admits_what_fits(cluster, 
     assert [job.admitted_at is not None for job in jobs] == [True, True, False]
     assert jobs[2].status == Job.Status.QUEUED
     cluster.refresh_from_db()
-    assert cluster.jobs_submitted == (0 if settings.IS_POSTGRES else 3)  # PostgreSQL numbers from a sequence
+    assert cluster.sequence_counter == (0 if settings.IS_POSTGRES else 3)  # PostgreSQL numbers from a sequence
 
 
 def test_bulk_admits_by_priority_not_by_position(cluster, project, clock):
@@ -70,7 +70,7 @@ def test_an_invalid_item_records_nothing_and_names_its_index(cluster, project):
     assert any(path.startswith("jobs.1.resources") for path in raised.value.errors)
     assert not Job.objects.exists()
     cluster.refresh_from_db()
-    assert cluster.jobs_submitted == 0
+    assert cluster.sequence_counter == 0
 
 
 def test_bulk_on_an_offline_cluster_is_a_conflict(cluster, project):

@@ -43,7 +43,7 @@ def test_a_submit_outside_a_transaction_is_one_statement():
     numbers = [job.sequence for job in jobs]
     assert numbers == sorted(numbers) and len(set(numbers)) == 3
     # The cluster's row is not written (no lock another submitter would wait for).
-    assert Cluster.objects.get(pk=cluster.pk).jobs_submitted == 0
+    assert Cluster.objects.get(pk=cluster.pk).sequence_counter == 0
     stored = Job.objects.get(pk=jobs[1].pk)
     assert (stored.name, stored.sequence, stored.spec, stored.status) == ("j1", numbers[1], SPEC, Job.Status.PENDING)
     assert stored.demand_gpus == 1 and stored.hourly_rate == jobs[1].hourly_rate
