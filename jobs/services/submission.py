@@ -39,6 +39,9 @@ from jobs.validation import (
 from tenancy.selectors import require_write
 
 BULK_MAX = 1000  # jobs per jobs_submit_many call (and per POST .../jobs/bulk)
+# TextChoices.values builds a new list on every read: a submit reads these three times.
+_JOB_TYPES = frozenset(Job.JobType.values)
+_SOURCE_TYPES = frozenset(Job.SourceType.values)
 
 
 def collect_errors(errors: dict, func, *args, **kwargs):
@@ -121,9 +124,9 @@ def job_fields(
     errors: dict = {}
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
         errors["name"] = ["A name of 1 to 255 characters is required."]
-    if job_type not in Job.JobType.values:
+    if not isinstance(job_type, str) or job_type not in _JOB_TYPES:
         errors["job_type"] = [f"Must be one of {', '.join(Job.JobType.values)}."]
-    if source_type not in Job.SourceType.values:
+    if not isinstance(source_type, str) or source_type not in _SOURCE_TYPES:
         errors["source_type"] = [f"Must be one of {', '.join(Job.SourceType.values)}."]
     if tenant.pk != cluster.tenant_id:
         errors["tenant_id"] = ["The cluster belongs to another tenant."]
@@ -135,7 +138,7 @@ def job_fields(
     spec = collect_errors(errors, validate_spec, spec)
     priority = collect_errors(errors, parse_priority, priority)
     labels = collect_errors(errors, validate_labels, labels)
-    if job_type in Job.JobType.values:
+    if isinstance(job_type, str) and job_type in _JOB_TYPES:
         duration_seconds = collect_errors(errors, validate_duration, job_type, duration_seconds)
         checkpoint_interval_minutes = collect_errors(
             errors, validate_checkpoint_interval, job_type, checkpoint_interval_minutes
@@ -239,32 +242,6 @@ def _record(cluster: Cluster, rows: list[dict]) -> list[Job]:
     return jobs
 
 
-@functools.cache
-def _insert_one_sql(quote) -> str:
-    """The insert of one job with its number from the job sequence, in psycopg's raw form ($n placeholders: the
-    text is sent as it is, never split and quoted in Python; $1-$3 are the cluster, tenant and project)."""
-    local = quote(LocalQueue._meta.db_table)
-    # The quota: the ClusterQueue of the project's LocalQueue on the cluster, else of the tenant's (jobs.LocalQueue).
-    queue = (
-        f"COALESCE((SELECT cluster_queue_id FROM {local} WHERE cluster_id = $1 AND tenant_id = $2 AND project_id = $3),"
-        f" (SELECT cluster_queue_id FROM {local} WHERE cluster_id = $1 AND tenant_id = $2 AND project_id IS NULL))"
-    )
-    columns, values, number = [], [], 4
-    for field in Job._meta.concrete_fields:
-        columns.append(quote(field.column))
-        if field.attname == "sequence":
-            values.append(NEXTVAL_SQL)
-        elif field.attname == "cluster_queue_id":
-            values.append(queue)
-        else:
-            values.append(f"${number}")
-            number += 1
-    return (
-        f"INSERT INTO {quote(Job._meta.db_table)} ({', '.join(columns)}) VALUES ({', '.join(values)}) "
-        "RETURNING sequence, cluster_queue_id"
-    )
-
-
 # Columns whose Python value the database adapter takes as it is (their field would only check and copy it); JSON,
 # encrypted and auto-now columns are prepared by their field.
 _PLAIN_FIELDS = (
@@ -279,42 +256,114 @@ _PLAIN_FIELDS = (
 )
 
 
+def _default_literal(field) -> str | None:
+    """The SQL text of a column's constant default (0, '', NULL, '{}'::jsonb, ...), None for a default that is not a
+    constant (a callable such as now(), an auto-now date) or not one of these plain kinds."""
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False) or isinstance(field, EncryptedField):
+        return None
+    if not field.has_default():
+        return "NULL" if field.null else None
+    default = field.default
+    if default in (dict, list):
+        return "'{}'::jsonb" if default is dict else "'[]'::jsonb"
+    if callable(default):
+        return None
+    if isinstance(default, bool):
+        return None
+    if isinstance(default, (int, float, Decimal)):
+        return repr(default) if not isinstance(default, Decimal) else f"'{default}'::numeric"
+    if default == "":
+        return "''"
+    return None
+
+
 @functools.cache
-def _insert_one_columns() -> tuple:
-    """(field, plain) for every column the statement takes a value for, in its order."""
-    columns = []
+def _insert_one_plan(quote, keys: frozenset) -> tuple[str, tuple]:
+    """The insert of one job whose `job_fields` row has these keys, with its number from the job sequence, in
+    psycopg's raw form ($n placeholders: the text is sent as it is, never split and quoted in Python; $1-$3 are the
+    cluster, tenant and project), and the (field, plain) of each value it takes, in order. A column the row does not
+    set and whose default is a constant is written as that constant in the text: fewer values to adapt and send."""
+    local = quote(LocalQueue._meta.db_table)
+    # The quota: the ClusterQueue of the project's LocalQueue on the cluster, else of the tenant's (jobs.LocalQueue).
+    queue = (
+        f"COALESCE((SELECT cluster_queue_id FROM {local} WHERE cluster_id = $1 AND tenant_id = $2 AND project_id = $3),"
+        f" (SELECT cluster_queue_id FROM {local} WHERE cluster_id = $1 AND tenant_id = $2 AND project_id IS NULL))"
+    )
+    columns, values, taken, number = [], [], [], 4
     for field in Job._meta.concrete_fields:
-        if field.attname in ("sequence", "cluster_queue_id"):
-            continue
-        plain = isinstance(field, _PLAIN_FIELDS) and not isinstance(field, EncryptedField)
-        plain = plain and not (getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
-        columns.append((field, plain))
-    return tuple(columns)
+        columns.append(quote(field.column))
+        literal = None if field.name in keys or field.attname in keys else _default_literal(field)
+        if field.attname == "sequence":
+            values.append(NEXTVAL_SQL)
+        elif field.attname == "cluster_queue_id":
+            values.append(queue)
+        elif literal is not None:
+            values.append(literal)
+        else:
+            plain = isinstance(field, _PLAIN_FIELDS) and not isinstance(field, EncryptedField)
+            plain = plain and not (getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
+            taken.append((field, plain))
+            values.append(f"${number}")
+            number += 1
+    sql = (
+        f"INSERT INTO {quote(Job._meta.db_table)} ({', '.join(columns)}) VALUES ({', '.join(values)}) "
+        "RETURNING sequence, cluster_queue_id"
+    )
+    return sql, tuple(taken)
 
 
 def _statement_cursor():
     """A cursor whose statements are bound by the server with $n placeholders: the insert is parsed and planned
     once per connection (psycopg prepares it from its fifth use), its values are sent apart from the text, and the
-    text is not split in Python on every call (psycopg caches that split only up to 50 parameters; this has 50+).
-    Wrapped as Django wraps its own, so query logging, CaptureQueriesContext and execute wrappers see it."""
+    text is not split in Python on every call (psycopg caches that split only up to 50 parameters). One raw cursor
+    is kept per database connection (made again with a new connection); each use is wrapped as Django wraps its
+    own cursors, so query logging, CaptureQueriesContext and execute wrappers see it."""
     connection.ensure_connection()
-    raw = RawCursor(connection.connection)
+    kept = getattr(connection, "_job_insert_cursor", None)
+    if kept is None or kept[0] is not connection.connection or kept[1].closed:
+        kept = connection._job_insert_cursor = (connection.connection, RawCursor(connection.connection))
+    raw = kept[1]
     return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+
+
+# Where a row of `job_fields` holds a related object, not its id.
+_RELATED = {"cluster": "cluster_id", "project": "project_id", "cluster_set": "cluster_set_id"}
+
+
+@functools.cache
+def _job_fields() -> tuple:
+    return tuple((field.attname, field.get_default) for field in Job._meta.concrete_fields)
+
+
+def _job_from_row(row: dict) -> Job:
+    """The Job of a `job_fields` row, made as Django makes one it reads (positional values, no keyword matching),
+    with its cluster, project and set cached as `Job(**row)` would."""
+    values = dict(row)
+    related = {name: values.pop(name, None) for name in _RELATED}
+    for name, attname in _RELATED.items():
+        if related[name] is not None:
+            values[attname] = related[name].pk
+    job = Job(*(values[attname] if attname in values else default() for attname, default in _job_fields()))
+    for name, obj in related.items():
+        if obj is not None:
+            Job._meta.get_field(name).set_cached_value(job, obj)
+    return job
 
 
 def _insert_one(cluster: Cluster, row: dict) -> Job:
     """One job in one statement (PostgreSQL): its number and the insert are one round trip and atomic on their own,
     so a submit outside a transaction needs no BEGIN/COMMIT (the caller's savepoint otherwise)."""
-    job = Job(**row)
+    job = _job_from_row(row)
+    sql, taken = _insert_one_plan(connection.ops.quote_name, frozenset(row))
     params: list = [cluster.pk, job.tenant_id, job.project_id]
-    for field, plain in _insert_one_columns():
+    for field, plain in taken:
         if plain:
             params.append(getattr(job, field.attname))
         else:
             params.append(field.get_db_prep_save(field.pre_save(job, True), connection=connection))
-    with _statement_cursor() as cursor:
-        cursor.execute(_insert_one_sql(connection.ops.quote_name), params)
-        job.sequence, job.cluster_queue_id = cursor.fetchone()
+    cursor = _statement_cursor()
+    cursor.execute(sql, params)
+    job.sequence, job.cluster_queue_id = cursor.fetchone()
     job._state.adding = False
     job._state.db = connection.alias
     return job
