@@ -7,18 +7,24 @@ a rate, reported to 6 places.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
-from django.db.models import BigIntegerField, F, Func, Q, QuerySet, Sum
-from django.db.models.functions import Trunc
+from django.db.models import F, Sum
 
-from billing.models import CostRollup, DailyCost, UsageRecord
-from billing.months import month_bounds
+from billing.cost_sources import (
+    STEPS,
+    Source,
+    bucket_starts,
+    keys_filter,
+    per_step,
+    report_source,
+    row_amount,
+    row_bucket,
+    step_sums,
+)
 from billing.rollups import DIMENSION_COLUMNS
 from deployments.models import UseCaseDeployment
 from observability.models import MetricRollup
@@ -38,15 +44,10 @@ DIMENSIONS = {name: (column, TOKEN_COLUMNS[name]) for name, column in DIMENSION_
 # The tables whose `name` labels a group of these dimensions (joined on their id in the explorer's query).
 LABELLED = {"project": Project, "tenant": Tenant, "deployment": UseCaseDeployment}
 NAMES = {group_by: model._meta.db_table for group_by, model in LABELLED.items()}
-NULLABLE = {"usecase_deployment_id"}  # the one grouped column that may be NULL (usage of no deployment)
 # Dimensions with few values (a caller's tenants, GPU types, use cases, templates): every group's steps come with the
 # totals in one query, cheaper than a second query for the steps of the groups shown.
 FEW = {"tenant", "gpu_type", "usecase", "template"}
-AMOUNTS = ("gpu_amount", "cpu_amount", "memory_amount")
-STEPS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 RATE_STEP = Decimal("0.000001")
-# A day as its epoch second: the explorer places thousands of rows in buckets without parsing a timestamp for each.
-EPOCH = "EXTRACT(EPOCH FROM %(expressions)s)::bigint"
 MILLION = Decimal(1_000_000)
 
 
@@ -101,35 +102,6 @@ class CostReport:
         return (self.total * MILLION / Decimal(repr(tokens))).quantize(RATE_STEP, rounding=ROUND_HALF_UP)
 
 
-def bucket_starts(start: datetime, end: datetime, step: str) -> list[datetime]:
-    """The step boundaries covering [start, end): start floored to the step (UTC), then every step until end."""
-    moment = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    if step == "day":
-        moment = moment.replace(hour=0)
-    starts = []
-    while moment < end:
-        starts.append(moment)
-        moment += STEPS[step]
-    return starts
-
-
-def _midnight(moment: datetime) -> bool:
-    moment = moment.astimezone(UTC)
-    return moment == moment.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def usage_scope(*, user, tenant=None, project=None, deployment_id=None, model=UsageRecord) -> QuerySet:
-    """The usage records (or daily costs) the caller may read, narrowed by the optional filters."""
-    records = scope_to_user(model.objects.all(), user)
-    if tenant is not None:
-        records = records.filter(tenant_id=tenant.pk)
-    if project is not None:
-        records = records.filter(project_id=project.pk)
-    if deployment_id is not None:
-        records = records.filter(usecase_deployment_id=deployment_id)
-    return records
-
-
 def cost_report(
     *,
     user,
@@ -147,25 +119,13 @@ def cost_report(
     Two or three queries whatever the size: the totals per group with their labels, the tokens served per group (from
     the observability rollups), and the amounts per step of the groups `shown` (by place, largest first: a page, the
     chart's; None for every group, as CSV, in the first query). Per day over whole UTC days on PostgreSQL the sums come
-    from the daily costs (`DailyCost`, kept by the metering pass); otherwise from the per-minute records (SQLite stores
-    a decimal in 15 significant digits, too few for a day's exact sum: there the explorer adds the minutes up, and
-    every group's steps with them).
+    from the cost rollups the metering pass keeps (`billing.cost_sources.report_source`); otherwise from the
+    per-minute records (on SQLite with every group's steps).
     """
-    column, token_column = DIMENSIONS[group_by]
+    token_column = DIMENSIONS[group_by][1]
     buckets = bucket_starts(start, end, step)
     scope = {"user": user, "tenant": tenant, "project": project, "deployment_id": deployment_id}
-    whole_days = step == "day" and _midnight(start) and _midnight(end) and connection.vendor == "postgresql"
-    if whole_days and project is None and deployment_id is None:
-        # The rollups the metering pass keeps: a row per group and month (the totals), day (the steps), and the
-        # per-day sums of all groups from the tenant's own row per day.
-        source = _rollup_source(scope, group_by, start, end, tuple(buckets))
-    elif whole_days:
-        # Narrowed to a project or deployment: its daily costs (the same sums, a row per group and day).
-        rows = usage_scope(**scope, model=DailyCost).filter(day__gte=start, day__lt=end)
-        source = Source(rows, "day", ("amount",), column, step, tuple(buckets))
-    else:
-        rows = usage_scope(**scope).filter(minute__gte=start, minute__lt=end)
-        source = Source(rows, "minute", AMOUNTS, column, step, tuple(buckets))
+    source = report_source(scope, group_by, start, end, step, tuple(buckets))
     shown = None if group_by in FEW else shown
     groups = _groups(source, group_by=group_by, shown=shown)
     if token_column is not None:
@@ -181,58 +141,6 @@ def cost_report(
     return report
 
 
-@dataclass(frozen=True)
-class Source:
-    """The rows a report sums: the scoped records (or daily costs), their time column and amount columns, the
-    column grouped by, and the steps."""
-
-    rows: QuerySet
-    time: str
-    amounts: tuple[str, ...]
-    column: str
-    step: str
-    buckets: tuple[datetime, ...]
-    totals: QuerySet | None = None  # rows whose sums are the groups' totals, when fewer than `rows` (whole months)
-    everything: QuerySet | None = None  # rows whose sums per step are all the groups' together
-
-
-def _rollup_source(scope: dict, group_by: str, start: datetime, end: datetime, buckets: tuple) -> Source:
-    """The rollups of the whole days [start, end): its whole months from their month rows, the other days from
-    theirs."""
-    rollups = usage_scope(**scope, model=CostRollup)
-    days = rollups.filter(period=CostRollup.Period.DAY, start__gte=start, start__lt=end)
-    months, edges = _whole_months(start, end)
-    window = Q(period=CostRollup.Period.MONTH, start__in=months)
-    for first, last in edges:
-        window |= Q(period=CostRollup.Period.DAY, start__gte=first, start__lt=last)
-    return Source(
-        rows=days.filter(dimension=group_by),
-        time="start",
-        amounts=("amount",),
-        column="key",
-        step="day",
-        buckets=buckets,
-        totals=rollups.filter(window, dimension=group_by),
-        everything=days.filter(dimension="tenant"),
-    )
-
-
-def _whole_months(start: datetime, end: datetime) -> tuple[list[datetime], list[tuple[datetime, datetime]]]:
-    """The first instants of the calendar months inside [start, end), and the spans of days outside them."""
-    months = []
-    moment = month_bounds(start.astimezone(UTC).date().replace(day=1))[0]
-    if moment < start:
-        moment = month_bounds(moment.date())[1]
-    first = moment
-    while month_bounds(moment.date())[1] <= end:
-        months.append(moment)
-        moment = month_bounds(moment.date())[1]
-    if not months:
-        return [], [(start, end)]
-    edges = [(start, first), (moment, end)]
-    return months, [(low, high) for low, high in edges if low < high]
-
-
 def _groups(source: Source, *, group_by: str, shown: slice | None = None) -> dict[str, CostGroup]:
     """The groups with their totals and the steps of those `shown`: summed in SQL on PostgreSQL; elsewhere (SQLite,
     whose decimal sums are float sums) the rows are read and summed as exact Decimals in Python, every group's steps
@@ -240,30 +148,6 @@ def _groups(source: Source, *, group_by: str, shown: slice | None = None) -> dic
     if connection.vendor == "postgresql":
         return _groups_sql(source, group_by, shown)
     return _groups_python(source, group_by=group_by)
-
-
-def _amount(source: Source):
-    """A row's amount: the daily cost's (or rollup's), or the sum of a usage record's three."""
-    if source.time != "minute":
-        return F("amount")
-    return F("gpu_amount") + F("cpu_amount") + F("memory_amount")
-
-
-def _per_step(source: Source) -> QuerySet:
-    """PostgreSQL: the sums per group and step, each step as its epoch second."""
-    resources = {"gpu": Sum("gpu_minutes"), "cpu": Sum("cpu_core_minutes"), "memory": Sum("memory_gib_minutes")}
-    return _step_sums(source.rows, source).annotate(**resources)
-
-
-def _bucket(source: Source) -> Func:
-    """A row's step as the epoch second of its start."""
-    if source.time != "minute":
-        return Func(F(source.time), template=EPOCH, output_field=BigIntegerField())
-    return Func(Trunc("minute", source.step, tzinfo=UTC), template=EPOCH, output_field=BigIntegerField())
-
-
-def _step_sums(rows: QuerySet, source: Source) -> QuerySet:
-    return rows.values(source.column, bucket=_bucket(source)).annotate(amount=Sum(_amount(source)))
 
 
 def _groups_sql(source: Source, group_by: str, shown: slice | None) -> dict[str, CostGroup]:
@@ -275,7 +159,7 @@ def _groups_sql(source: Source, group_by: str, shown: slice | None) -> dict[str,
     key = "NULLIF(g.key, '')::uuid" if source.time == "start" else "g.key"  # a rollup's key is text
     name, join = ("NULL", "") if names is None else ("names.name", f"LEFT JOIN {names} AS names ON names.id = {key}")
     if shown is None:
-        sql, params = _per_step(source).order_by().query.sql_with_params()
+        sql, params = per_step(source).order_by().query.sql_with_params()
         first = int(source.buckets[0].timestamp()) if source.buckets else 0
         params = (first, int(STEPS[source.step].total_seconds()), *params)
         steps = "ARRAY_AGG((bucket - %s) / %s), ARRAY_AGG(amount)"
@@ -283,7 +167,7 @@ def _groups_sql(source: Source, group_by: str, shown: slice | None) -> dict[str,
     else:
         resources = {"gpu": Sum("gpu_minutes"), "cpu": Sum("cpu_core_minutes"), "memory": Sum("memory_gib_minutes")}
         rows = source.rows if source.totals is None else source.totals
-        totals = rows.values(column).annotate(amount=Sum(_amount(source)), **resources).order_by()
+        totals = rows.values(column).annotate(amount=Sum(row_amount(source)), **resources).order_by()
         sql, params = totals.query.sql_with_params()
         steps, sums = "NULL, NULL", "amount, gpu, cpu, memory"
     grouped = f"GROUP BY {column}" if shown is None else ""
@@ -315,8 +199,8 @@ def cost_amounts(report: CostReport, groups: list[CostGroup]) -> None:
     source = report.source
     rows = source.rows
     if len(wanted) < len(report.groups):
-        rows = rows.filter(_keys_filter(source.column, {group.key for group in wanted}))
-    sql, params = _step_sums(rows, source).order_by().query.sql_with_params()
+        rows = rows.filter(keys_filter(source.column, {group.key for group in wanted}))
+    sql, params = step_sums(rows, source).order_by().query.sql_with_params()
     first = int(report.buckets[0].timestamp()) if report.buckets else 0
     by_key = {group.key: group for group in wanted}
     for group in wanted:
@@ -333,15 +217,6 @@ def cost_amounts(report: CostReport, groups: list[CostGroup]) -> None:
                 amounts[step] = amount
 
 
-def _keys_filter(column: str, keys: set[str]) -> Q:
-    """The rows of the groups `keys` (a group's key is its value as text, '' for none: NULL or the empty string)."""
-    values = [key for key in keys if key]
-    condition = Q(**{f"{column}__in": values})
-    if "" in keys:
-        condition |= Q(**{f"{column}__isnull": True}) if column in NULLABLE else Q(**{column: ""})
-    return condition
-
-
 def cost_step_totals(report: CostReport) -> list[Decimal]:
     """The amount per step of all the groups together (the chart's stacks end there): from the loaded steps when
     every group has them, else one query of a row per step."""
@@ -352,7 +227,7 @@ def cost_step_totals(report: CostReport) -> list[Decimal]:
         return totals
     source = report.source
     rows = source.rows if source.everything is None else source.everything
-    per_step = rows.values(bucket=_bucket(source)).annotate(amount=Sum(_amount(source))).order_by()
+    per_step = rows.values(bucket=row_bucket(source)).annotate(amount=Sum(row_amount(source))).order_by()
     first, width = int(report.buckets[0].timestamp()), int(STEPS[report.step].total_seconds())
     for row in per_step:
         totals[(row["bucket"] - first) // width] = row["amount"]
@@ -422,34 +297,3 @@ def _label(groups: dict, group_by: str) -> None:
             group.label = f"deleted deployment {key}"
         else:
             group.label = key
-
-
-CSV_COLUMNS = ["group_by", "key", "label", "start", "amount"]
-
-
-def cost_csv(report: CostReport) -> str:
-    """A row per group and step with usage (exact amounts), then a row per group with its total and tokens."""
-    cost_amounts(report, report.groups)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([*CSV_COLUMNS, "gpu_minutes", "cpu_core_minutes", "memory_gib_minutes", "cost_per_million_tokens"])
-    for group in report.groups:
-        for moment, amount in zip(report.buckets, group.amounts, strict=True):
-            if amount:
-                writer.writerow([report.group_by, group.key, group.label, moment.isoformat(), amount, "", "", "", ""])
-    for group in report.groups:
-        rate = group.cost_per_million_tokens
-        writer.writerow(
-            [
-                report.group_by,
-                group.key,
-                group.label,
-                "TOTAL",
-                group.total,
-                group.gpu_minutes,
-                group.cpu_core_minutes,
-                group.memory_gib_minutes,
-                "" if rate is None else rate,
-            ]
-        )
-    return out.getvalue()

@@ -10,7 +10,8 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from billing.api.cost_serializers import CostQuerySerializer, CostReportSerializer
-from billing.costs import DIMENSIONS, STEPS, cost_amounts, cost_csv, cost_report
+from billing.cost_csv import cost_csv
+from billing.costs import DIMENSIONS, STEPS, cost_amounts, cost_report
 from core.api.pagination import LimitOffsetPagination
 from sizing.api.serializers import ErrorSerializer
 

@@ -190,3 +190,16 @@ def test_a_page_by_deployment_costs_the_same_queries_for_3_or_12_deployments_and
                 == Decimal(group["total"])
                 == amount_of(usecase_deployment_id=group["key"])
             )
+
+
+def test_the_amount_field_answers_what_drfs_decimal_field_does():
+    from rest_framework import serializers
+
+    from billing.api.cost_serializers import AMOUNT, AmountField
+
+    fast, drf = AmountField(**AMOUNT), serializers.DecimalField(**AMOUNT)
+    values = [Decimal(0), Decimal("0E-12"), Decimal("-0"), Decimal("1.5"), Decimal("5E+3"), Decimal("-3.000000000000")]
+    values += [Decimal("0.1234567890125"), Decimal("123456789012345678.123456789012"), Decimal("0.000000000001")]
+    values += [Decimal(n).scaleb(-12) for n in (1, -7, 10**17 + 3, 123456789, -(10**15))]
+    assert [fast.to_representation(value) for value in values] == [drf.to_representation(value) for value in values]
+    assert fast.to_representation(Decimal("4.5")) == "4.500000000000"

@@ -65,3 +65,23 @@ def test_budgets_page_shows_spent_and_forecast_against_the_budget(
         float(x) for x in re.findall(r'class="(?:spent warn|forecast)" x="0" y="6" width="([\d.]+)"', html)[::-1]
     )
     assert 0 < spent < forecast
+
+
+def test_cost_explorer_pages_its_table_and_keeps_the_chart_and_total_of_every_group(
+    usage,  # noqa: F811
+    member_user,
+    tenant,
+    monkeypatch,
+):
+    from console.views import costs
+
+    monkeypatch.setattr(costs, "PAGE_SIZE", 1)
+    client = web_client(member_user)
+    first = client.get("/costs", {"month": "2026-03", "group_by": "project"}).content.decode()
+    second = client.get("/costs", {"month": "2026-03", "group_by": "project", "page": 2}).content.decode()
+    rows = [re.findall(r'<tr><th scope="row">([^<]+)</th>', html) for html in (first, second)]
+    assert len(rows[0]) == len(rows[1]) == 1 and {rows[0][0], rows[1][0]} == {"project-a", "project-c"}
+    assert "Page 1 of 2" in first and "page=2" in first and "group_by=project" in first
+    for html in (first, second):  # the total and the chart are every group's on every page
+        assert f"${amount_of(tenant=tenant):.2f}" in html
+        assert {series for series in re.findall(r'<rect class="series-(\d)"', html)} == {"0", "1"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import QueryDict
 from django.shortcuts import render
 from django.urls import reverse
@@ -15,6 +16,9 @@ from billing.costs import cost_report, cost_step_totals
 from console.cost_chart import SERIES, stacked_chart
 from core.api.errors import flatten_errors
 
+# The table's groups per page (the API's default page): a month by deployment has ~1,000, and drawing them all was
+# most of the page's time (the chart and the totals cover every group; the CSV lists them all).
+PAGE_SIZE = 50
 GROUPS = [
     ("project", "Project"),
     ("deployment", "Deployment"),
@@ -29,13 +33,19 @@ def _month_text(day: date) -> str:
     return f"{day:%Y-%m}"
 
 
+def _query(params: dict) -> str:
+    query = QueryDict(mutable=True)
+    query.update(params)
+    return query.urlencode()
+
+
 @login_required
 def cost_explorer_page(request):
     """Cost of the caller's usage for a month (any month), stacked by a dimension, with the CSV of the same data."""
     params = {key: request.GET.get(key) for key in ("group_by", "month", "step") if request.GET.get(key)}
     params.setdefault("month", _month_text(timezone.now().date()))
     query = CostQuerySerializer(data=params, context={"request": request})
-    report = chart = None
+    report = chart = page = None
     errors = {}
     if query.is_valid():
         report = cost_report(
@@ -44,19 +54,20 @@ def cost_explorer_page(request):
             shown=slice(0, SERIES),  # the table shows totals; the chart the steps of its largest groups and of all
         )
         chart = stacked_chart(report, cost_step_totals(report))
+        page = Paginator(report.groups, PAGE_SIZE).get_page(request.GET.get("page"))
     else:
         errors = flatten_errors(query.errors)
     month = (
         date.fromisoformat(f"{params['month']}-01") if "month" not in errors else timezone.now().date().replace(day=1)
     )
-    csv_query = QueryDict(mutable=True)
-    csv_query.update(params)
     return render(
         request,
         "console/costs/explorer.html",
         {
             "report": report,
             "chart": chart,
+            "page": page,
+            "query": _query(params),  # the pages of the table keep the month, grouping and step
             "errors": errors,
             "groups": GROUPS,
             "group_by": params.get("group_by", "project"),
@@ -64,6 +75,6 @@ def cost_explorer_page(request):
             "month": _month_text(month),
             "previous_month": _month_text((month - timedelta(days=1)).replace(day=1)),
             "next_month": _month_text((month + timedelta(days=32)).replace(day=1)),
-            "csv_url": f"{reverse('costs-csv', kwargs={'format': 'csv'})}?{csv_query.urlencode()}",
+            "csv_url": f"{reverse('costs-csv', kwargs={'format': 'csv'})}?{_query(params)}",
         },
     )
