@@ -15,6 +15,15 @@ class RedisCacheClient(redis.RedisCacheClient):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._clients: dict[int, object] = {}
+        self._scripts: dict[str, object] = {}
+
+    def script(self, text: str):
+        """A Lua script on the write server, called as `script(keys=[...], args=[...])`: EVALSHA, EVAL once if
+        the server does not know it yet. One round trip for what would take several commands."""
+        script = self._scripts.get(text)
+        if script is None:
+            script = self._scripts[text] = self.get_client(write=True).register_script(text)
+        return script
 
     def get_client(self, key=None, *, write=False):
         index = self._get_connection_pool_index(write)
@@ -32,3 +41,7 @@ class RedisCache(redis.RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = RedisCacheClient
+
+    def script(self, text: str):
+        """RedisCacheClient.script: a Lua script on the cache's (write) server."""
+        return self._cache.script(text)

@@ -1,11 +1,13 @@
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -86,3 +88,31 @@ def test_the_budget_holds_across_processes(rates, member_user):
     assert child.stdout.strip() == "200,200,200"
     client = APIClient(HTTP_AUTHORIZATION=f"Token {key}")
     assert [client.get("/api/v1/projects").status_code for _ in range(3)] == [200, 200, 429]
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="the one-round-trip window is Redis's")
+def test_on_redis_the_user_budget_is_one_script_call_not_a_read_and_a_write(rates, member_user, monkeypatch):
+    """The user's window is a Redis list a script trims, counts and appends to: no pickled history is read or
+    written (DRF's get + set), and the window slides: a request is allowed again once the oldest leaves it."""
+    backend = caches["default"]
+    touched = []
+    for name in ("get", "set"):
+        original = getattr(backend, name)
+
+        def spy(key, *args, _original=original, **kwargs):
+            touched.append(key)
+            return _original(key, *args, **kwargs)
+
+        monkeypatch.setattr(backend, name, spy)
+    client = client_for(member_user)
+    with time_machine.travel(datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC), tick=False) as clock:
+        statuses = [client.get("/api/v1/projects").status_code for _ in range(6)]
+        refused = client.get("/api/v1/projects")
+        clock.shift(30)
+        assert client.get("/api/v1/projects").status_code == 429
+        clock.shift(31)  # 61 s after the first five: they left the window
+        assert client.get("/api/v1/projects").status_code == 200
+    assert statuses == [200] * 5 + [429]
+    # DRF's wait(): (60 s - the oldest's age) / (allowed - in the window + 1) = 60 / 1.
+    assert refused["Retry-After"] == "60"
+    assert not [key for key in touched if "throttle_user" in key]
