@@ -149,6 +149,50 @@ def explain(client) -> None:
             print(f"```\n{sql[:300]}\n{plan}\n```")
 
 
+# Beside each search as the table times it: another page, another sort, inactive rows, a long page of the list.
+ANSWER_VARIANTS = ("offset=250&limit=37", "sort_by=created_at&sort_order=desc", "include_inactive=true&limit=500")
+ANSWER_EXTRA = ("/api/usecases?limit=1000&offset=5000", "/api/usecases")
+
+
+def answer_paths() -> list[str]:
+    """The requests whose bodies --save-answers keeps and --check-answers compares: every search, each also with
+    ANSWER_VARIANTS, and the list endpoint."""
+    paths = []
+    for _, query in SEARCHES:
+        paths.append(f"/api/usecases/search?{query}")
+        paths += [f"/api/usecases/search?{query}{'&' if query else ''}{variant}" for variant in ANSWER_VARIANTS]
+    return [*paths, *ANSWER_EXTRA]
+
+
+def answers(client, *, save: str | None, check: str | None) -> None:
+    """Save the response bodies of answer_paths() (as text, path -> body), or check them byte for byte against a
+    saved file (another commit's code on the same rows): exits non-zero on the first difference."""
+    got = {}
+    for path in answer_paths():
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code, response.content[:300])
+        got[path] = response.content.decode()
+    if save:
+        Path(save).write_text(json.dumps(got, indent=0))
+        print(f"\nsaved {len(got)} answers ({sum(map(len, got.values())):,} bytes) to {save}")
+    if check:
+        expected = json.loads(Path(check).read_text())
+        differ = [path for path in expected if got.get(path) != expected[path]]
+        missing = sorted(set(got) - set(expected))
+        if differ or missing:
+            for path in differ[:5]:
+                old, new = expected[path], got.get(path) or ""
+                at = next(
+                    (i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new))
+                )
+                print(
+                    f"DIFFERS {path} at byte {at}:\n  saved: {old[max(0, at - 80) : at + 80]}\n  now:   "
+                    f"{new[max(0, at - 80) : at + 80]}"
+                )
+            sys.exit(f"answers differ from {check}: {len(differ)} of {len(expected)} (not saved here: {missing})")
+        print(f"\nsame answers as {check}: {len(got)} responses, {sum(map(len, got.values())):,} bytes, byte for byte")
+
+
 def summarise(before: str, after: str) -> None:
     """The before/after table of two --samples files: every sample of each search pooled over the rounds."""
 
@@ -194,6 +238,8 @@ def main() -> None:
     parser.add_argument("--searches-only", action="store_true", help="skip the detail and import measurements")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of every search's queries")
     parser.add_argument("--samples", help="append each search's timings (ms) as a JSON line to this file")
+    parser.add_argument("--save-answers", metavar="FILE", help="save the bodies of every search (and variants) as JSON")
+    parser.add_argument("--check-answers", metavar="FILE", help="compare them byte for byte with a --save-answers file")
     parser.add_argument(
         "--summarise", nargs=2, metavar=("BEFORE", "AFTER"), help="print the before/after table of two --samples files"
     )
@@ -254,6 +300,8 @@ def main() -> None:
             f"| search: {label} | {statistics.median(timings):.1f} | {percentile(timings, 99):.1f} | "
             f"{statistics.median(CPU_TIMES):.1f} | {queries} | {found} |"
         )
+    if args.save_answers or args.check_answers:
+        answers(client, save=args.save_answers, check=args.check_answers)
     if args.explain:
         explain(client)
     if args.searches_only:
