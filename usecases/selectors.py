@@ -9,6 +9,7 @@ from datetime import UTC
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.db import connection
 from django.db.models import Avg, CharField, Count, F, Func, IntegerField, Max, Min, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -127,8 +128,12 @@ def _exact_bound(at_least: int) -> int:
     return max(settings.USECASE_SEARCH_EXACT_COUNT, at_least)
 
 
-def _estimate(ids: QuerySet, bound: int) -> int:
-    plan = json.loads(ids.explain(format="json"))
+def _estimate(ids_sql: str, params: tuple, bound: int) -> int:
+    """PostgreSQL's row estimate of the compiled ids query (planning only), never below `bound + 1`."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {ids_sql}", params)
+        plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
     return max(int(plan[0]["Plan"]["Plan Rows"]), bound + 1)
 
 
@@ -143,7 +148,7 @@ def usecase_count(*, queryset: QuerySet[UseCase], at_least: int = 0) -> tuple[in
         return ids.count(), True
     bound = _exact_bound(at_least)
     found = ids[: bound + 1].count()
-    return (found, True) if found <= bound else (_estimate(ids, bound), False)
+    return (found, True) if found <= bound else (_estimate(*ids.query.sql_with_params(), bound), False)
 
 
 def _tag_lists(rows: list[dict]) -> dict[int, list[str]]:
@@ -155,13 +160,26 @@ def _tag_lists(rows: list[dict]) -> dict[int, list[str]]:
     return tags
 
 
+def _counted_sql(ids_sql: str, params: tuple, bound: int) -> tuple[str, list]:
+    """A scalar subquery: the number of matches up to `bound`, or past it PostgreSQL's estimate of them (at least
+    `bound + 1`, so a value above the bound means "estimated"). Uncorrelated: evaluated once per statement, and the
+    estimate (usecases_row_estimate, migration 0009: the same EXPLAIN _estimate reads) only when the bound is passed.
+    """
+    estimate_sql = connection.ops.compose_sql(ids_sql, params)
+    sql = (
+        f"SELECT CASE WHEN bounded.n > %s THEN GREATEST(usecases_row_estimate(%s), %s) ELSE bounded.n END "
+        f"FROM (SELECT COUNT(*) AS n FROM ({ids_sql} LIMIT {bound + 1}) found) bounded"
+    )
+    return sql, [bound, estimate_sql, bound + 1, *params]
+
+
 def usecase_search_page(*, queryset: QuerySet[UseCase], limit: int, offset: int = 0) -> SearchPage:
     """A page of a filtered, ordered queryset as plain dicts (no model instance or prefetch cache per row), with
     its bounded count (usecase_count).
 
     On PostgreSQL one statement reads the page, its tags (the `search_tags` column of migration 0006) and the
-    bounded count (an uncorrelated subquery, evaluated once); the planner's estimate is a second one only past the
-    bound. Elsewhere: count, page, tags.
+    bounded count or, past the bound, the planner's estimate (an uncorrelated subquery, evaluated once). Elsewhere:
+    count, page, tags.
     """
     queryset = queryset.prefetch_related(None)
     if not settings.IS_POSTGRES:
@@ -176,7 +194,8 @@ def usecase_search_page(*, queryset: QuerySet[UseCase], limit: int, offset: int 
 
     bound = _exact_bound(offset + limit)
     ids = queryset.order_by().values("pk")
-    bounded_sql, params = ids[: bound + 1].query.sql_with_params()
+    # Compiled once for the bounded count and the estimate (the ORM's LIMIT is the same suffix).
+    ids_sql, params = ids.query.sql_with_params()
     texts = {f"{name}_text": UtcIsoText(name) for name in PAGE_DATETIMES}
     page = queryset
     if "rank" not in queryset.query.annotations:
@@ -186,20 +205,22 @@ def usecase_search_page(*, queryset: QuerySet[UseCase], limit: int, offset: int 
         page = queryset.filter(pk__in=queryset.values("pk")[offset : offset + limit])
     rows = page.annotate(
         tag_list=RawSQL("search_tags", [], output_field=ArrayField(CharField())),
-        bounded_count=RawSQL(f"SELECT COUNT(*) FROM ({bounded_sql}) bounded", params, output_field=IntegerField()),
+        counted=RawSQL(*_counted_sql(ids_sql, params, bound), output_field=IntegerField()),
         **texts,
-    ).values(*(f for f in PAGE_FIELDS if f not in PAGE_DATETIMES), *texts, "tag_list", "bounded_count")
+    ).values(*(f for f in PAGE_FIELDS if f not in PAGE_DATETIMES), *texts, "tag_list", "counted")
     rows = list(rows if page is not queryset else rows[offset : offset + limit])
-    # An empty page counts on its own, and needs no query when nothing matches from the start.
-    found = rows[0]["bounded_count"] if rows else (ids[: bound + 1].count() if offset else 0)
+    if rows:
+        found = rows[0]["counted"]
+    else:  # an empty page counts on its own, and needs no query when nothing matches from the start
+        found = ids[: bound + 1].count() if offset else 0
+        if found > bound:
+            found = _estimate(ids_sql, params, bound)
     for row in rows:
         row["tags"] = sorted(row.pop("tag_list"))
-        del row["bounded_count"]
+        del row["counted"]
         for name in PAGE_DATETIMES:
             row[name] = _utc_iso(row.pop(f"{name}_text"))
-    if found <= bound:
-        return SearchPage(rows=rows, count=found, count_exact=True)
-    return SearchPage(rows=rows, count=_estimate(ids, bound), count_exact=False)
+    return SearchPage(rows=rows, count=found, count_exact=found <= bound)
 
 
 def usecases_export(*, queryset: QuerySet[UseCase] | None = None, **params) -> dict:
