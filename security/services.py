@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -23,6 +25,9 @@ User = get_user_model()
 KEY_PREFIX = "ucf_"
 # A token used again within this many seconds does not rewrite last_used_at: one write a minute, not per request.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+# A live token and its user are kept in the cache this long after they were read (each minute's last-use write reads
+# them again); every write that can end a token drops it at once (token_cache_drop, and security.apps' receivers).
+TOKEN_CACHE_TIMEOUT = 60
 
 
 class TokenInvalid(Exception):
@@ -95,17 +100,41 @@ def token_revoke(*, user, token: ApiToken) -> ApiToken:
     if token.revoked_at is None:
         now = timezone.now()
         ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
+        token_cache_drop(digests=[token.digest])
         token.revoked_at = now
         audit_record(action="revoke", obj=token, tenant_id=_owner_tenant(token.user), after={"revoked_at": now})
     return token
 
 
+def _token_cache_key(digest: str) -> str:
+    return f"security:token:{digest}"
+
+
+def token_cache_drop(*, digests: Iterable[str]) -> None:
+    """Forget cached tokens, now and again after commit (a request may cache the old row while the write is open)."""
+    keys = [_token_cache_key(digest) for digest in digests]
+    if keys:
+        cache.delete_many(keys)
+        transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+def user_token_cache_drop(*, user_id) -> None:
+    """Forget the cached tokens of a user whose row changed (deactivated, made staff, ...)."""
+    token_cache_drop(digests=ApiToken.objects.filter(user_id=user_id).values_list("digest", flat=True))
+
+
 def token_authenticate(*, key: str, ip: str | None = None) -> ApiToken:
-    """The live token for `key` with its user (one query), recording its use at most once a minute."""
-    try:
-        token = ApiToken.objects.select_related("user").get(digest=token_digest(key))
-    except ApiToken.DoesNotExist:
-        raise TokenInvalid("Invalid token.") from None
+    """The live token for `key` with its user (from the cache, else one query), recording its use at most once a
+    minute. Every check below runs on each request, on the cached row too."""
+    digest = token_digest(key)
+    cache_key = _token_cache_key(digest)
+    token = cache.get(cache_key)
+    cached = token is not None
+    if not cached:
+        try:
+            token = ApiToken.objects.select_related("user").get(digest=digest)
+        except ApiToken.DoesNotExist:
+            raise TokenInvalid("Invalid token.") from None
     now = timezone.now()
     if token.revoked_at is not None:
         raise TokenInvalid("Token revoked.")
@@ -116,6 +145,11 @@ def token_authenticate(*, key: str, ip: str | None = None) -> ApiToken:
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip)
         token.last_used_at, token.last_used_ip = now, ip
+        if cached:  # read the row again next time: what was cached is at most a minute old
+            cache.delete(cache_key)
+            return token
+    if not cached:
+        cache.set(cache_key, token, TOKEN_CACHE_TIMEOUT)
     return token
 
 
@@ -183,6 +217,7 @@ def service_account_deactivate(*, user, account: ServiceAccount) -> None:
     ApiToken.objects.filter(user=account.user, revoked_at__isnull=True).update(revoked_at=timezone.now())
     Membership.objects.filter(user=account.user).delete()
     User.objects.filter(pk=account.user_id).update(is_active=False)
+    user_token_cache_drop(user_id=account.user_id)
     ServiceAccount.objects.filter(pk=account.pk).update(is_active=False)
     account.is_active = False
     audit_record(action="deactivate", obj=account, before={"is_active": True}, after={"is_active": False})

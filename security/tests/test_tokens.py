@@ -3,6 +3,8 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -131,3 +133,43 @@ def test_read_only_token_may_call_a_post_that_writes_nothing(templates, member_u
     }
     assert client.post("/api/v1/deployments/preview", body, format="json").status_code == 200
     assert client.post("/api/v1/deployments", body, format="json").status_code == 403
+
+
+def _token_queries(captured) -> list[str]:
+    return [query["sql"] for query in captured if "security_apitoken" in query["sql"]]
+
+
+def test_a_token_is_read_from_the_database_once_then_from_the_cache(member_user):
+    client = with_key(token_for(member_user))
+    with CaptureQueriesContext(connection) as first:
+        assert client.get("/api/v1/projects").status_code == 200
+    with CaptureQueriesContext(connection) as second:
+        assert client.get("/api/v1/projects").status_code == 200
+    assert len(_token_queries(first.captured_queries)) == 2  # the token with its user, the last-use write
+    assert _token_queries(second.captured_queries) == []
+    assert len(second.captured_queries) == len(first.captured_queries) - 2
+
+
+def test_a_cached_token_is_refused_at_once_when_its_user_changes_or_goes(member_user):
+    key = token_for(member_user)
+    client = with_key(key)
+    assert client.get("/api/v1/projects").status_code == 200  # now cached
+    member_user.is_active = False
+    member_user.save()  # as the admin's user form does
+    assert client.get("/api/v1/projects").json()["detail"] == "User inactive or deleted."
+    member_user.is_active = True
+    member_user.save()
+    assert client.get("/api/v1/projects").status_code == 200
+    member_user.delete()  # its tokens go with it (the cascade)
+    assert client.get("/api/v1/projects").json()["detail"] == "Invalid token."
+
+
+def test_a_cached_token_deleted_or_changed_in_the_admin_is_refused_at_once(member_user):
+    client = with_key(token_for(member_user))
+    assert client.get("/api/v1/projects").status_code == 200
+    token = ApiToken.objects.get(user=member_user)
+    token.expires_at = timezone.now() - timedelta(seconds=1)
+    token.save()
+    assert client.get("/api/v1/projects").json()["detail"] == "Token expired."
+    token.delete()
+    assert client.get("/api/v1/projects").json()["detail"] == "Invalid token."
