@@ -173,6 +173,17 @@ def _counted_sql(ids_sql: str, params: tuple, bound: int) -> tuple[str, list]:
     return sql, [bound, estimate_sql, bound + 1, *params]
 
 
+def _counted_in_pass_sql(ids_sql: str, params: tuple, bound: int) -> tuple[str, list]:
+    """_counted_sql's value as a window over the statement's own matches: for a statement that reads all of them
+    anyway. The estimate's scalar subquery is uncorrelated, so evaluated at most once, and only past the bound."""
+    estimate_sql = connection.ops.compose_sql(ids_sql, params)
+    sql = (
+        "CASE WHEN COUNT(*) OVER () > %s THEN (SELECT GREATEST(usecases_row_estimate(%s), %s)) "
+        "ELSE COUNT(*) OVER () END"
+    )
+    return sql, [bound, estimate_sql, bound + 1]
+
+
 def usecase_search_page(*, queryset: QuerySet[UseCase], limit: int, offset: int = 0) -> SearchPage:
     """A page of a filtered, ordered queryset as plain dicts (no model instance or prefetch cache per row), with
     its bounded count (usecase_count).
@@ -201,11 +212,22 @@ def usecase_search_page(*, queryset: QuerySet[UseCase], limit: int, offset: int 
     if "rank" not in queryset.query.annotations:
         # The page's ids first, in a narrow subquery that an index-only scan of a covering index answers (migration
         # 0008): the filters reject index tuples instead of heap pages; then the 100 rows shown, by id. Not for a
-        # ranked text search, whose matches are read from the table to rank them anyway.
-        page = queryset.filter(pk__in=queryset.values("pk")[offset : offset + limit])
+        # ranked text search, whose matches are read from the table to rank them anyway. The outer query only
+        # orders those ids' rows: the filters are compiled (and checked) once, in the subquery.
+        page_ids = queryset.values("pk")[offset : offset + limit]
+        if queryset.query.annotations:
+            page = queryset.filter(pk__in=page_ids)
+        else:
+            page = queryset.model._base_manager.filter(pk__in=page_ids).order_by(*queryset.query.order_by)
+    if page is queryset:
+        # A ranked text search reads every match to rank it: it counts them in the same pass (a window over the
+        # matches) instead of a second scan of the text index and the table for the bounded count.
+        counted = RawSQL(*_counted_in_pass_sql(ids_sql, params, bound), output_field=IntegerField())
+    else:
+        counted = RawSQL(*_counted_sql(ids_sql, params, bound), output_field=IntegerField())
     rows = page.annotate(
         tag_list=RawSQL("search_tags", [], output_field=ArrayField(CharField())),
-        counted=RawSQL(*_counted_sql(ids_sql, params, bound), output_field=IntegerField()),
+        counted=counted,
         **texts,
     ).values(*(f for f in PAGE_FIELDS if f not in PAGE_DATETIMES), *texts, "tag_list", "counted")
     rows = list(rows if page is not queryset else rows[offset : offset + limit])
