@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -106,3 +107,48 @@ def test_hourly_rows_keep_their_merged_quantiles(deployment, settings):
     assert hours.exists()
     for row in hours:
         assert row.e2e_p95 == sketch_quantile(sketch_merge_json([row.e2e]), 0.95)
+
+
+NAMES = [
+    TTFT,
+    E2E,
+    "vllm:time_per_output_token_seconds",
+    "vllm:request_success_total",
+    "vllm:generation_tokens_total",
+    "ucf:requests_total",
+    "vllm:num_requests_running",
+    "ucf:replicas",
+    "DCGM_FI_DEV_GPU_UTIL",
+    "ucf:cpu_utilisation",
+    "ucf:cost_dollars",
+]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's own path (SQLite has only one)")
+def test_postgresql_path_answers_what_the_generic_path_answers(deployment, django_assert_max_num_queries):
+    """The one-statement SQL path (steps grouped and sketches merged by PostgreSQL) gives the very answer of the
+    generic path (grouped and merged in Python) for every kind of series, step and selection, hourly rows and a
+    1-minute step holding two LLM components included."""
+    from observability.query import _rows, python_range_query
+
+    start = floor_minute(timezone.now()) - timedelta(hours=3)
+    store_minutes(deployment, start=start, minutes=45, keys=("llm", "api", "llm2"))
+    MetricRollup.objects.filter(deployment=deployment, component_key="llm2").update(is_llm=True)
+    hour = start - timedelta(hours=1)
+    store_minutes(deployment, start=hour, minutes=3, keys=("llm",))
+    MetricRollup.objects.filter(deployment=deployment, start__gte=hour, start__lt=start).update(resolution=3600)
+    cases = 0
+    for selection in ({"component": "llm"}, {"component": "api"}, {}, {"llm_only": True}):
+        for step in (60, 120, 600, 3600):
+            for quantiles in (QUANTILES, STORED_QUANTILES, (0.75,)):
+                for first in (hour, start + timedelta(seconds=30)):
+                    ask = {"deployment_id": deployment.pk, "start": first, "end": start + timedelta(minutes=45)}
+                    component, llm_only = selection.get("component", ""), selection.get("llm_only", False)
+                    rows = _rows(ask["deployment_id"], ask["start"], ask["end"], component, llm_only)
+                    expected = python_range_query(rows, NAMES, ask["start"], step, component, quantiles, llm_only)
+                    with django_assert_max_num_queries(2):
+                        answer = range_query(names=NAMES, step=step, quantiles=quantiles, **selection, **ask)
+                    assert answer == expected, (selection, step, quantiles, first)
+                    assert any(s["values"] for s in answer["data"]["result"])
+                    cases += 1
+    assert cases == 96
