@@ -18,9 +18,11 @@ from jobs.models import Job
 from observability.models import DeploymentMonitoring, DeploymentRollup, MetricRollup, SloHour
 from observability.rollups import COMPONENT_COLUMNS, deployment_values
 from observability.sketch import (
+    STORED_QUANTILES,
+    merged_sketch,
+    quantile_column,
     sketch_count_at_most,
     sketch_from_values,
-    sketch_merge_json,
     sketch_to_json,
     stored_quantiles,
 )
@@ -255,8 +257,8 @@ def _fold(hour: datetime, deployment_id, key: str, group: list[MetricRollup]) ->
     for name in AVERAGED:  # a minute that did not report counts as idle
         setattr(folded, name, sum(getattr(r, name) for r in group) / 60)
     for name in ("ttft", "itl", "e2e"):
-        merged = sketch_merge_json(getattr(r, name) for r in group)
-        setattr(folded, name, sketch_to_json(merged) if merged.count else None)
-        for column, value in stored_quantiles(name, merged).items():
-            setattr(folded, column, value)
+        merged, quantiles = merged_sketch(getattr(r, name) for r in group)
+        setattr(folded, name, merged)
+        for q, value in zip(STORED_QUANTILES, quantiles, strict=True):
+            setattr(folded, quantile_column(name, q), value)
     return folded

@@ -3,10 +3,9 @@ the migration that backfills DeploymentRollup use it alike)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from decimal import Decimal
 
-from observability.sketch import STORED_QUANTILES, Bins, quantile_column
+from observability.sketch import STORED_QUANTILES, merged_sketch, quantile_column
 
 SKETCHES = ("ttft", "itl", "e2e")
 ADDED = ("requests", "errors", "prompt_tokens", "output_tokens", "running", "waiting", "replicas")
@@ -15,35 +14,6 @@ LLM_SHARES = ("gpu_utilisation", "kv_cache_usage")
 SERVICE_SHARES = ("cpu_utilisation",)
 # The component columns the merge reads.
 COMPONENT_COLUMNS = ("is_llm", "cost", *ADDED, *LLM_SHARES, *SERVICE_SHARES, *SKETCHES)
-
-
-def merged_sketch(items: Iterable[dict | None]) -> tuple[dict | None, list[float | None]]:
-    """The stored sketches given merged into one (same JSON shape) and its quantiles at STORED_QUANTILES, taken as
-    the range query takes them from a merge (`Bins`), so a stored column answers what merging per point answered."""
-    bins, total, lows, highs = Bins(), 0.0, [], []
-    for data in items:
-        if not data or not data.get("n"):
-            continue
-        bins.add_json(data)
-        total += data.get("s", 0.0)
-        lows.append(data.get("lo"))
-        highs.append(data.get("hi"))
-    if not bins.count:
-        return None, [None] * len(STORED_QUANTILES)
-    merged = {
-        "b": bins.counts,
-        "n": bins.count,
-        "s": total,
-        "z": bins.zero,
-        "lo": _extreme(min, lows),
-        "hi": _extreme(max, highs),
-    }
-    return merged, bins.quantiles(STORED_QUANTILES)
-
-
-def _extreme(pick, values: list) -> float | None:
-    known = [v for v in values if v is not None]
-    return pick(known) if known else None
 
 
 def deployment_values(rows: list[dict]) -> dict:

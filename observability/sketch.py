@@ -99,6 +99,15 @@ def sketch_count_at_most(sketch: DDSketch, value: float) -> float:
 
 
 _MAPPING = sketch_new()._mapping
+_BIN_VALUES: dict[int, float] = {}
+
+
+def bin_value(key: int) -> float:
+    """The value a bin of key `key` stands for (what a quantile falling in it answers), remembered per key."""
+    value = _BIN_VALUES.get(key)
+    if value is None:
+        value = _BIN_VALUES[key] = _MAPPING.value(key)
+    return value
 
 
 class Bins:
@@ -139,5 +148,36 @@ class Bins:
                 running += ordered[index][1]
                 index += 1
             key = ordered[min(index, len(ordered) - 1)][0] if ordered else 0
-            answers[q] = _MAPPING.value(key)
+            answers[q] = bin_value(key)
         return [answers[q] for q in qs]
+
+
+def merged_sketch(items: Iterable[dict | None]) -> tuple[dict | None, list[float | None]]:
+    """The stored sketches given merged into one (same JSON shape) and its quantiles at STORED_QUANTILES, taken as
+    the range query takes them from a merge (`Bins`), so a stored column answers what merging per point answered.
+    The one merge of stored sketches: collection's deployment rows and compaction's hourly rows both use it (the same
+    bins and answers as `ddsketch`'s merge, `sketch_merge_json`, which tests keep as the reference)."""
+    bins, total, lows, highs = Bins(), 0.0, [], []
+    for data in items:
+        if not data or not data.get("n"):
+            continue
+        bins.add_json(data)
+        total += data.get("s", 0.0)
+        lows.append(data.get("lo"))
+        highs.append(data.get("hi"))
+    if not bins.count:
+        return None, [None] * len(STORED_QUANTILES)
+    merged = {
+        "b": bins.counts,
+        "n": bins.count,
+        "s": total,
+        "z": bins.zero,
+        "lo": _extreme(min, lows),
+        "hi": _extreme(max, highs),
+    }
+    return merged, bins.quantiles(STORED_QUANTILES)
+
+
+def _extreme(pick, values: list) -> float | None:
+    known = [v for v in values if v is not None]
+    return pick(known) if known else None

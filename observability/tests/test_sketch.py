@@ -73,3 +73,33 @@ def test_bins_answer_exactly_as_merged_ddsketches():
         merged = sketch_merge_json(chunk)
         assert bins.quantiles(qs) == [merged.get_quantile_value(q) for q in qs]
     assert Bins().quantiles((0.5,)) == [None]
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_the_stored_merge_and_ddsketchs_merge_agree_within_one_percent(seed):
+    """`merged_sketch` (bins added as counts: collection's deployment rows, compaction's hourly rows) and `ddsketch`'s
+    own merge of the same stored sketches: the same document and quantiles, both within 1% of the raw samples."""
+    from observability.sketch import STORED_QUANTILES, merged_sketch, sketch_from_json
+
+    rng = random.Random(seed)
+    stored, raw = [None, {}], []
+    for minute in range(60):
+        scale = 0.3 * (4 if minute % 13 == 0 else 1)
+        draws = [(rng.lognormvariate(0, 0.7) * scale, rng.choice((1.0, 0.4, 2.5))) for _ in range(rng.randint(20, 200))]
+        raw.extend(v for v, w in draws if w == 1.0)
+        stored.append(sketch_to_json(sketch_from_values(draws)))
+    document, quantiles = merged_sketch(stored)
+    reference = sketch_merge_json(stored)
+    assert sketch_from_json(document).count == pytest.approx(reference.count)
+    assert document["s"] == pytest.approx(reference.sum) and document["z"] == reference._zero_count
+    assert (document["lo"], document["hi"]) == (reference._min, reference._max)
+    assert {int(k): v for k, v in document["b"].items()} == pytest.approx(
+        {int(k): v for k, v in sketch_to_json(reference)["b"].items()}
+    )
+    for q, value in zip(STORED_QUANTILES, quantiles, strict=True):
+        expected = sketch_quantile(reference, q)
+        assert abs(value - expected) <= 0.01 * expected, q
+        assert value == expected  # the same bins and rank rule: the very same answer
+    unweighted = merged_sketch([sketch_to_json(sketch_from_values((v, 1.0) for v in raw))])[1]
+    for q, value in zip(STORED_QUANTILES, unweighted, strict=True):
+        assert abs(value - exact_quantile(raw, q)) <= 0.01 * exact_quantile(raw, q), q
