@@ -215,11 +215,6 @@ def make_history(first, cluster, components, now, *, copy_days: bool):
         day = [rollup_from_window(first, component.key, w, cost, expected.targets if s else {}, s is not None)
                for w in windows]  # fmt: skip
         history.extend(day)
-        for back in range(1, 7 if copy_days else 0):  # days 2-7: day 1's rows, shifted (same sizes, cheaper)
-            for row in day:
-                copy = MetricRollup(**{f.attname: getattr(row, f.attname) for f in MetricRollup._meta.concrete_fields})
-                copy.pk, copy.start = None, row.start - timedelta(days=back)
-                history.append(copy)
     hour = (now - timedelta(days=30)).replace(minute=0)
     while hour < now - timedelta(days=7):
         w = simulate_llm(profile=expected.profile, serving=serving, start=hour, seconds=3600, key="llm")
@@ -228,11 +223,24 @@ def make_history(first, cluster, components, now, *, copy_days: bool):
         history.append(row)
         hour += timedelta(hours=1)
     MetricRollup.objects.bulk_create(history, batch_size=1000)
+    if copy_days:  # days 2-7: day 1's rows shifted, copied by the database (same sizes; no Python objects)
+        columns = [f.column for f in MetricRollup._meta.concrete_fields if f.column not in ("id", "start")]
+        listed = ", ".join(f'"{c}"' for c in columns)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO observability_metricrollup ({listed}, start) "
+                f"SELECT {listed}, start - make_interval(days => back) FROM observability_metricrollup, "
+                "generate_series(1, 6) AS back WHERE deployment_id = %s AND resolution = %s AND start >= %s",
+                [first.pk, MetricRollup.Resolution.MINUTE, now - timedelta(days=1)],
+            )
+            copied = cursor.rowcount
+        print(f"days 2-7 copied in SQL: {copied} rows")
     slo_hours_refresh(start=now - timedelta(days=31), end=now, deployment_ids=[first.pk])
     for resolution in MetricRollup.Resolution:  # what collection and compaction write beside the component rows
         deployment_rollups_refresh(start=now - timedelta(days=31), end=now, deployment_ids=[first.pk],
                                    resolution=resolution)  # fmt: skip
-    print(f"history for one deployment: {len(history)} rows in {time.perf_counter() - t0:.1f} s")
+    print(f"history for one deployment: {MetricRollup.objects.filter(deployment=first).count()} rows in "
+          f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE observability_metricrollup")  # the visibility map for index-only scans
         cursor.execute("VACUUM ANALYZE observability_slohour")
@@ -241,8 +249,10 @@ def make_history(first, cluster, components, now, *, copy_days: bool):
 
 
 def measure(first, now, *, runs: int) -> None:
-    """Each query now and as it was before (bench/observability_before.py), alternated run by run on the same data,
-    so a loaded machine slows both alike: median and p99 of `runs`, queries per call, the load average."""
+    """Each query now, as it was before (bench/observability_before.py, the code at bd6b885) and, for the range
+    queries, as it was at the previous measure ("previous": main at 19b1473, the generic path the application keeps
+    for SQLite), alternated run by run on the same data so a loaded machine slows each alike, every way asserted to
+    give the same answer: median and p99 of `runs`, this process's CPU per call, queries per call, the load."""
     import gc
 
     import observability_before as before
@@ -251,33 +261,50 @@ def measure(first, now, *, runs: int) -> None:
 
     from observability.collect import slo_hours_refresh
     from observability.models import MetricRollup
-    from observability.query import range_query
+    from observability.query import LATENCIES, QUANTILES, _rows, python_range_query, range_query
     from observability.selectors import deployment_slo
+
+    def previous(*, deployment_id, names, start, end, step, component="", llm_only=False, quantiles=QUANTILES):
+        """main at 19b1473 (the lead's fourth-session measure): the generic path, steps grouped in Python."""
+        rows = _rows(deployment_id, start, end, component, llm_only)
+        return python_range_query(rows, names, start, step, component, quantiles, llm_only)
 
     names = ["vllm:time_to_first_token_seconds", "vllm:request_success_total", "DCGM_FI_DEV_GPU_UTIL"]
     day = {"deployment_id": first.pk, "names": names, "start": now - timedelta(hours=24), "end": now, "step": 60}
     e2e = {**day, "names": ["vllm:e2e_request_latency_seconds"]}
+    # The console's own 24 h chart: every latency at its quantiles and the LLM's series, over the LLM components.
+    console = {**day, "step": 600, "llm_only": True, "quantiles": (0.5, 0.95, 0.99),
+               "names": [*LATENCIES, "ucf:requests_total", "vllm:generation_tokens_total", "DCGM_FI_DEV_GPU_UTIL",
+                         "ucf:replicas"]}  # fmt: skip
     cases = [
         ("24 h range query, 1-min step, TTFT quantiles + request rate + GPU util, LLM component",
-         lambda: range_query(component="llm", **day), lambda: before.range_query(component="llm", **day)),
+         lambda: range_query(component="llm", **day), lambda: before.range_query(component="llm", **day),
+         lambda: previous(component="llm", **day)),
         ("the same over all 4 components",
-         lambda: range_query(**day), lambda: before.range_query(**day)),
+         lambda: range_query(**day), lambda: before.range_query(**day), lambda: previous(**day)),
         ("24 h, 1-min step, end-to-end quantiles over all 4 components (a merge of 4 sketches per point)",
-         lambda: range_query(**e2e), lambda: before.range_query(**e2e)),
+         lambda: range_query(**e2e), lambda: before.range_query(**e2e), lambda: previous(**e2e)),
         ("24 h, 10-min step (the console's 24 h chart), TTFT quantiles, LLM component",
          lambda: range_query(component="llm", **{**day, "step": 600}),
-         lambda: before.range_query(component="llm", **{**day, "step": 600})),
+         lambda: before.range_query(component="llm", **{**day, "step": 600}),
+         lambda: previous(component="llm", **{**day, "step": 600})),
+        ("24 h, 10-min step, the console's chart as drawn: 3 latencies x 3 quantiles + 4 series, LLM components",
+         lambda: range_query(**console), lambda: before.range_query(**console), lambda: previous(**console)),
         ("30-day SLO (deployment_slo)",
-         lambda: deployment_slo(deployment=first, now=now), lambda: before.deployment_slo(deployment=first, now=now)),
+         lambda: deployment_slo(deployment=first, now=now), lambda: before.deployment_slo(deployment=first, now=now),
+         None),
     ]  # fmt: skip
-    for label, new, old in cases:
-        assert _comparable(new()) == _comparable(old()), label  # the same answer both ways
-        samples: dict[str, list[float]] = {"now": [], "before": []}
-        cpu: dict[str, list[float]] = {"now": [], "before": []}
+    for label, new, old, prev in cases:
+        assert _comparable(new()) == _comparable(old()), label  # the same answer every way
+        ways = [("now", new), ("before", old)] + ([("previous", prev)] if prev else [])
+        if prev:
+            assert _comparable(new()) == _comparable(prev()), label
+        samples: dict[str, list[float]] = {way: [] for way, _ in ways}
+        cpu: dict[str, list[float]] = {way: [] for way, _ in ways}
         queries: dict[str, int] = {}
         loads = []
         for _ in range(runs):
-            for way, fn in (("now", new), ("before", old)):
+            for way, fn in ways:
                 with CaptureQueriesContext(connection) as captured:
                     t, c = time.perf_counter(), time.process_time()
                     fn()
@@ -286,9 +313,9 @@ def measure(first, now, *, runs: int) -> None:
                 queries[way] = len(captured)
             loads.append(os.getloadavg()[0])
         print(label)
-        for way in ("now", "before"):
+        for way in samples:
             values = samples[way]
-            print(f"  {way:6}: median {statistics.median(values):7.1f} ms  p99 {percentile(values, 99):7.1f} ms  "
+            print(f"  {way:8}: median {statistics.median(values):7.1f} ms  p99 {percentile(values, 99):7.1f} ms  "
                   f"(CPU {statistics.median(cpu[way]):6.1f} ms)  {queries[way]} queries")  # fmt: skip
         print(f"  load average (1 min) during the runs: {min(loads):.1f}-{max(loads):.1f}; "
               f"gc frozen objects: {gc.get_freeze_count()}")  # fmt: skip
