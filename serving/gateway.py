@@ -144,9 +144,10 @@ def dispatch(endpoint: Endpoint, request: RequestInfo) -> Outcome:
         why = f"No running {endpoint.component_key!r} serves this endpoint now ({state})"
         return _wait(endpoint, request, why, 5)
     settings = endpoint_settings(deployment)  # joined to the key's query: no query of its own
-    if settings.concurrency_per_replica and queue.available():
-        replicas = max(1, int((row.job.resources if row.job_id else {}).get("replicas", 1)))
-        limit = replicas * settings.concurrency_per_replica
+    limit_of = concurrency_limit(deployment, row, settings)
+    if limit_of is not None and queue.available():
+        counted, replicas, per_replica = limit_of
+        limit = replicas * per_replica
         hold = (sized_latency(deployment.plan) or {}).get("e2e_s") or 1.0
         slot = queue.acquire(
             deployment_id=deployment.pk,
@@ -158,8 +159,10 @@ def dispatch(endpoint: Endpoint, request: RequestInfo) -> Outcome:
         )
         if not slot.taken:
             why = (
-                f"The {replicas} running replica(s) of {endpoint.component_key!r} are saturated "
+                f"The {replicas} running replica(s) of {counted!r} are saturated "
                 f"({slot.in_flight} of {limit} requests in flight)"
+                if replicas
+                else f"No running replica of {counted!r} serves the endpoint now"
             )
             return _wait(endpoint, request, why, max(1, math.ceil(hold)), settings=settings)
     if request.ticket and queue.available():
@@ -176,6 +179,42 @@ def dispatch(endpoint: Endpoint, request: RequestInfo) -> Outcome:
         body = simulated_response(endpoint, request, row) | {"queue": {"waited_ms": wait_ms}}
         return Outcome(200, body, {}, "served", extra)
     return Outcome(200, simulated_response(endpoint, request, row), {}, "served")
+
+
+def sized_llm(plan: dict) -> tuple[str, int] | None:
+    """The sized LLM of the plan (plan["sizing"], written at deploy time): its component key and the concurrency
+    one replica runs at within the SLO (the sizing's `concurrency_per_replica`); None when no LLM was sized."""
+    for key, entry in sorted(((plan.get("sizing") or {}).get("components") or {}).items()):
+        per_replica = (entry.get("chosen") or {}).get("concurrency_per_replica")
+        if entry.get("kind") == "sized" and isinstance(per_replica, int) and per_replica > 0:
+            return key, per_replica
+    return None
+
+
+def concurrency_limit(
+    deployment: UseCaseDeployment, routed: ComponentDeployment, settings: EndpointQueue
+) -> tuple[str, int, int] | None:
+    """What bounds the requests in flight: (the component counted, its running replicas, requests per replica).
+
+    The LLM is what saturates, not the component the endpoint routes to (an orchestrator in front of it): with a
+    sized LLM the limit is its running replicas x the sized per-replica concurrency (the queue's
+    `concurrency_per_replica` overrides the figure when set). Without one, the routed component's replicas x the
+    queue's setting; None (no limit) when neither gives a figure."""
+    sized = sized_llm(deployment.plan)
+    if sized is None:
+        if not settings.concurrency_per_replica:
+            return None
+        return routed.key, _running_replicas(routed), settings.concurrency_per_replica
+    key, per_replica = sized
+    row = routed if key == routed.key else selectors.serving_component(deployment_id=deployment.pk, key=key)
+    return key, _running_replicas(row), settings.concurrency_per_replica or per_replica
+
+
+def _running_replicas(row: ComponentDeployment | None) -> int:
+    """The replicas a serving row runs now (0 when it does not run: every request then waits for it)."""
+    if row is None or row.status != ComponentDeployment.Status.RUNNING:
+        return 0
+    return max(1, int((row.job.resources if row.job_id else {}).get("replicas", 1)))
 
 
 def endpoint_settings(deployment: UseCaseDeployment) -> EndpointQueue:

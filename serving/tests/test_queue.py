@@ -210,3 +210,44 @@ def test_saturated_running_replicas_queue_requests_and_a_full_queue_is_a_counted
 def test_without_a_concurrency_limit_a_running_component_takes_every_request(served):
     deployment, _, secret = served
     assert all(send(deployment.endpoint_slug, secret).status_code == 200 for _ in range(5))
+
+
+def sized_for(deployment, *, per_replica: int, llm_replicas: int) -> None:
+    """Give the deployment a sized LLM (as a deploy with a use case and load writes it) running `llm_replicas`."""
+    plan = deployment.plan
+    entry = plan["sizing"]["components"]["llm"]
+    entry |= {"kind": "sized", "chosen": {"concurrency_per_replica": per_replica, "replicas": llm_replicas, "e2e_s": 2}}
+    deployment.save(update_fields=["plan"])
+    llm = ComponentDeployment.objects.select_related("job").get(deployment=deployment, key="llm", retired_at=None)
+    llm.job.resources = {**llm.job.resources, "replicas": llm_replicas}
+    llm.job.save(update_fields=["resources"])
+
+
+def test_the_limit_is_the_llm_replicas_times_the_sized_concurrency_not_the_routed_replicas(served, member_client):
+    deployment, _, secret = served
+    # The endpoint routes to the orchestrator (1 replica); the LLM behind it runs 2 replicas sized for 2 each.
+    sized_for(deployment, per_replica=2, llm_replicas=2)
+    start = timezone.now().replace(second=0, microsecond=0)
+    answers = []
+    for i in range(6):
+        with time_machine.travel(start + timedelta(milliseconds=10 * i), tick=False):
+            answers.append(send(deployment.endpoint_slug, secret))
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 503, 503]
+    assert "running replica(s) of 'llm' are saturated (4 of 4 requests in flight)" in answers[4].json()["detail"]
+    # The queue's own figure, when set, overrides the sized one (still per LLM replica): 2 x 3 = 6 in flight.
+    answer = member_client.patch(queue_url(deployment), {"concurrency_per_replica": 3}, format="json")
+    assert answer.status_code == 200, answer.content
+    with time_machine.travel(start + timedelta(milliseconds=100), tick=False):
+        assert send(deployment.endpoint_slug, secret).status_code == 503  # two wait in line before it
+    with time_machine.travel(start + timedelta(seconds=3), tick=False):  # the first four ran their 2 s
+        queued = [a["X-Queue-Ticket"] for a in answers[4:]]
+        assert [resend(deployment, secret, t).status_code for t in queued] == [200, 200]
+
+
+def test_a_stopped_llm_holds_every_request_in_the_line(served):
+    deployment, _, secret = served
+    sized_for(deployment, per_replica=4, llm_replicas=1)
+    ComponentDeployment.objects.filter(deployment=deployment, key="llm").update(status="STOPPED")
+    answer = send(deployment.endpoint_slug, secret)
+    assert answer.status_code == 503
+    assert "No running replica of 'llm' serves the endpoint now" in answer.json()["detail"]
