@@ -69,6 +69,9 @@ class ComponentChange:
     old_resources: dict | None = None
     new_resources: dict | None = None
     scale_mode: str | None = None  # for SCALED: ADD_REPLICAS, REMOVE_REPLICAS or NEW_PART
+    # The component is at zero (no job): its new part is recorded at zero under the same address, and the next
+    # wake starts it; nothing starts beside it now, and its consumers are not touched.
+    at_zero: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -79,6 +82,7 @@ class ComponentChange:
             "old_resources": self.old_resources,
             "new_resources": self.new_resources,
             "scale_mode": self.scale_mode,
+            "at_zero": self.at_zero,
         }
 
     @property
@@ -150,14 +154,22 @@ SCALE_REASONS = {
 }
 
 
+AT_ZERO_REASON = "it is at zero: the next wake starts the new configuration, at the same address"
+
+
 def compute_change(
-    *, current: dict[str, dict], desired: dict[str, dict], failed: set[str] | frozenset = frozenset()
+    *,
+    current: dict[str, dict],
+    desired: dict[str, dict],
+    failed: set[str] | frozenset = frozenset(),
+    at_zero: set[str] | frozenset = frozenset(),
 ) -> ChangeSet:
     """Compare the components as deployed with the desired ones.
 
     `current` and `desired` map a component key to its planned dict (with "resources", "depends_on",
     "output_refs"); `desired` keeps the desired start order. `failed` names current components that are not
-    serving (a change replaces them whatever else it does).
+    serving (a change replaces them whatever else it does); `at_zero` those scaled to zero (no job): a change to one
+    is recorded for its next wake, at the same address (so its consumers stay), and scales by a new part at zero.
     """
     changes: dict[str, ComponentChange] = {}
     for key, new in desired.items():
@@ -171,8 +183,22 @@ def compute_change(
             reasons = ["its configuration changes"] if identity_diff else []
             if key in failed:
                 reasons.append("it is not running")
+            if key in at_zero:
+                reasons.append(AT_ZERO_REASON)
             changes[key] = ComponentChange(
-                key, REPLACED, reasons, identity_diff + resource_diff, old["resources"], new["resources"]
+                key,
+                REPLACED,
+                reasons,
+                identity_diff + resource_diff,
+                old["resources"],
+                new["resources"],
+                at_zero=key in at_zero,
+            )
+        elif resource_diff and key in at_zero:
+            count = replica_count(new["resources"])
+            reason = f"it is at zero: the next wake starts it with {count} {'replica' if count == 1 else 'replicas'}"
+            changes[key] = ComponentChange(
+                key, SCALED, [reason], resource_diff, old["resources"], new["resources"], NEW_PART, at_zero=True
             )
         elif resource_diff:
             mode = scale_mode(old["resources"], new["resources"], job_type=new.get("job_type", "SERVICE"))
@@ -198,7 +224,9 @@ def compute_change(
                 {
                     f"{ref_key}.{output}"
                     for ref_key, output in new.get("output_refs", [])
-                    if changes.get(ref_key) and changes[ref_key].action in (REPLACED, ADDED)
+                    if changes.get(ref_key)
+                    and changes[ref_key].action in (REPLACED, ADDED)
+                    and not changes[ref_key].at_zero  # replaced at zero: the same address
                 }
             )
             if moved:

@@ -33,7 +33,10 @@ def roll_out(p: ReconcilePass) -> None:
     if failed:
         abandon(p, failed=failed[0])
         return
-    if not all(row.status in ComponentStatus.READY for row in p.candidates):
+    # A candidate at zero (a change to a component at zero) is ready as it is: the next wake starts it.
+    if not all(
+        row.status in ComponentStatus.READY or row.status == ComponentStatus.SCALED_TO_ZERO for row in p.candidates
+    ):
         return
     # Parts resized in place need their serving job running at the switch.
     for key in resized_in_place(p.deployment.pending_revision):

@@ -62,9 +62,10 @@ def component_status_for_job(job_status: str) -> str:
 
 
 def dependency_ready(status: str, job_type: str) -> bool:
-    """A SERVICE dependency is ready when RUNNING, a BATCH one when SUCCEEDED."""
+    """A SERVICE dependency is ready when RUNNING or scaled to zero (its address stands and the first request
+    wakes it), a BATCH one when SUCCEEDED."""
     if job_type == "SERVICE":
-        return status == ComponentStatus.RUNNING
+        return status in (ComponentStatus.RUNNING, ComponentStatus.SCALED_TO_ZERO)
     return status == ComponentStatus.SUCCEEDED
 
 

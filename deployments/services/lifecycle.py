@@ -44,7 +44,10 @@ from templates_app.plans import Plan, mask_secrets, secret_values
 from templates_app.selectors import template_content_at_version
 from tenancy.selectors import require_write
 
-CHANGEABLE = frozenset({DeploymentStatus.RUNNING, DeploymentStatus.DEGRADED, DeploymentStatus.FAILED})
+# At zero too: a change to a component at zero is recorded for its next wake (see `compute_change`'s `at_zero`).
+CHANGEABLE = frozenset(
+    {DeploymentStatus.RUNNING, DeploymentStatus.DEGRADED, DeploymentStatus.FAILED, DeploymentStatus.SCALED_TO_ZERO}
+)
 
 
 @dataclass
@@ -178,8 +181,9 @@ def _propose(*, deployment: UseCaseDeployment, change: dict, now: datetime | Non
     desired = {c.key: apply_scale(c.to_dict(), target.scale.get(c.key)) for c in plan.components}
     rows = _current_rows(deployment)
     current = {key: {**as_planned(row.planned), "resources": row.resources} for key, row in rows.items()}
-    failed = {key for key, row in rows.items() if row.status not in ComponentStatus.READY}
-    change_set = compute_change(current=current, desired=desired, failed=failed)
+    at_zero = {key for key, row in rows.items() if row.status == ComponentStatus.SCALED_TO_ZERO}
+    failed = {key for key, row in rows.items() if row.status not in ComponentStatus.READY and key not in at_zero}
+    change_set = compute_change(current=current, desired=desired, failed=failed, at_zero=at_zero)
     new_parts = [change.key for change in change_set.new_parts]
     cluster = deployment.cluster
     capacity = job_selectors.cluster_capacity_check(
@@ -303,9 +307,17 @@ def _change_start(*, user, deployment: UseCaseDeployment, change: dict) -> Deplo
         key, action = change.key, change.action
         planned = proposal.desired[key]
         old = proposal.current.get(key)
-        generation = (old.generation + (1 if action == REPLACED else 0)) if old else 1
+        generation = (old.generation + (1 if action == REPLACED and not change.at_zero else 0)) if old else 1
         extra_part = change.scale_mode == ADD_REPLICAS
         what = "Extra part" if extra_part else action.capitalize()
+        waiting = {"status_message": f"{what} in revision {revision.number}: waiting to start."}
+        if change.at_zero:  # no job now: the row waits at zero, with the address (outputs) it keeps
+            waiting = {
+                "status": ComponentStatus.SCALED_TO_ZERO,
+                "outputs": old.outputs,
+                "has_run": old.has_run,
+                "status_message": f"{what} at zero in revision {revision.number}: the next request starts it.",
+            }
         candidates.append(
             component_row(
                 deployment=deployment,
@@ -317,7 +329,7 @@ def _change_start(*, user, deployment: UseCaseDeployment, change: dict) -> Deplo
                 replaces=old,
                 revision=revision.number,
                 resources=change.part_resources,
-                status_message=f"{what} in revision {revision.number}: waiting to start.",
+                **waiting,
             )
         )
     ComponentDeployment.objects.bulk_create(candidates)
