@@ -20,3 +20,22 @@ def pool_target(at_zero: int, *, ratio: float, floor: int = 1, ceiling: int | No
         return 0
     want = max(floor, math.ceil(ratio * at_zero - 1e-9))
     return want if ceiling is None else min(want, ceiling)
+
+
+def wakes_together_target(wake_rates: list[float], *, refill_s: float, miss: float = 0.01, floor: int = 1) -> int:
+    """Standbys for one cluster and GPU type sized by how many of its components at zero are expected to wake
+    together, not one per component: `wake_rates` are their forecast wakes per second (from the load history: at
+    zero every arrival is a wake). A wake finds the pool empty when k wakes came within one refill (`refill_s`, the
+    time a new standby takes to start); keep the smallest k (at least `floor`) whose chance of that, for a Poisson
+    stream at the summed rate, is at most `miss`. None at zero: none kept."""
+    rates = [rate for rate in wake_rates if rate > 0]
+    if not wake_rates:  # nothing at zero
+        return 0
+    mean = sum(rates) * refill_s
+    k, term = 0, math.exp(-mean)
+    below = term  # P(N <= k): with k + 1 standbys, the chance that a wake finds none is P(N >= k + 1)
+    while 1 - below > miss:
+        k += 1
+        term *= mean / k
+        below += term
+    return max(floor, k + 1)

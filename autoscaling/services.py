@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from audit.services import audit_record
-from autoscaling import endpoint_queue, selectors
+from autoscaling import endpoint_queue, prewarm, selectors
 from autoscaling.coldstart import ColdStart
 from autoscaling.decide import HOLD, TO_ZERO, UP, WAKE, LastChange, decide
 from autoscaling.models import AutoscalingPolicy, ScalingDecision
@@ -119,6 +119,15 @@ def deployment_autoscale(*, deployment_id, now: datetime) -> list[ScalingDecisio
         if not policies:
             return []
         replicas = selectors.current_replicas(deployment)
+        held = _prewarm_due(deployment, policies, now)
+        if any(replicas[key] == 0 for key in held):
+            # A ramp is forecast within the cold start: wake now, so its first requests find a replica running.
+            key = next(key for key in held if replicas[key] == 0)
+            window, lead = held[key]
+            deployment_wake_up(user=None, deployment=deployment, now=now, reason=window.reason(lead))
+            return list(ScalingDecision.objects.filter(deployment=deployment, direction=WAKE).order_by("-id")[:1])
+        # Inside a pre-warm window the component holds at least one replica (no idle timeout to zero).
+        policies = {k: replace(p, min_replicas=max(1, p.min_replicas)) if k in held else p for k, p in policies.items()}
         last = _last_changes(deployment)
         # The live queue of the endpoint (Redis, this tick): it belongs to the component the endpoint routes to.
         routed = plan_routing(deployment.plan)["component"]
@@ -195,6 +204,34 @@ def deployment_autoscale(*, deployment_id, now: datetime) -> list[ScalingDecisio
                 )
             )
         return _record(deployment, records)
+
+
+def _prewarm_due(deployment, policies: dict, now: datetime) -> dict[str, tuple[prewarm.Window, float]]:
+    """The components that scale to zero and are inside a scheduled pre-warm now (`autoscaling.prewarm`), read
+    from the same stretch of yesterday's minute rollups: {key: (window, lead in seconds)}."""
+    found = {}
+    for key, policy in policies.items():
+        if not policy.scales_to_zero:
+            continue
+        first = (now - timedelta(days=1, seconds=prewarm.QUIET_MINUTES * 60 + prewarm.HOLD_S)).replace(
+            second=0, microsecond=0
+        )
+        until = now - timedelta(days=1) + timedelta(seconds=prewarm.HOLD_S)
+        samples = selectors.samples_for(deployment_id=deployment.pk, key=key, since=first, until=until)
+        if not samples:
+            continue
+        counts = {round(sample.at - 60): sample.requests for sample in samples}
+        minutes = int((until - first).total_seconds() // 60)
+        start = first.timestamp()
+        per_minute = [float(counts.get(round(start + i * 60), 0.0)) for i in range(minutes)]
+        row = deployment.components.filter(key=key, retired_at__isnull=True, is_candidate=False).first()
+        if row is None:
+            continue
+        cold = selectors.cold_start_for(deployment=deployment, row=row, now=now, pooled=False).total_s
+        due = prewarm.due(per_minute, first_minute_s=start, now_s=now.timestamp(), cold_start_s=cold)
+        if due is not None:
+            found[key] = due
+    return found
 
 
 def _pool_scale_ups(deployment, planned, replicas: dict, now: datetime) -> dict[str, tuple[int, ColdStart]]:

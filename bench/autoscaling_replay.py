@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 from autoscaling.coldstart import StartModel, cold_start  # noqa: E402
 from autoscaling.decide import TO_ZERO, LastChange, Sample, decide  # noqa: E402
 from autoscaling.policy import Policy  # noqa: E402
-from autoscaling.pooling import pool_target  # noqa: E402
+from autoscaling.pooling import pool_target, wakes_together_target  # noqa: E402
+from autoscaling.prewarm import Window, windows  # noqa: E402
 from autoscaling.queue import QueueSettings, RequestQueue, weighted_quantile  # noqa: E402
 from sizing.loadsim import operating_point  # noqa: E402
 from sizing.perf import Setup  # noqa: E402
@@ -51,10 +52,11 @@ BURST_MINUTES = 3
 BURST_FACTOR = 2.0
 # The autoscaler's target: each replica at this share of the concurrency that meets the SLO (two policies compared).
 HEADROOMS = (0.7, 0.5)
-POOL_RATIOS = (1.0, 0.5)  # standbys per deployment at zero on a GPU type (`autoscaling.pooling.pool_target`)
+POOL_RATIOS = (1.0,)  # standbys per deployment at zero on a GPU type (`autoscaling.pooling.pool_target`)
 POOL_FLOOR = 1  # at least this many while any deployment of the type is at zero
 IDLE_TIMEOUT_S = 300  # the policy's idle timeout before zero
 POOL_IDLE_TIMEOUT_S = 60  # the same with a pool: wakes take seconds there, so zero comes sooner
+WAKE_MISS = 0.01  # a pool sized by wakes together: the chance a wake finds it empty (`pooling.wakes_together_target`)
 QUEUE = QueueSettings(max_length=5000, timeout_s=30.0)
 
 
@@ -161,12 +163,17 @@ class Pool:
     ratio: float
     floor: int = 1
     hourly: dict[str, float] = field(default_factory=dict)  # per GPU type: the largest replica's $/h
+    # Sized by the wakes expected together (`pooling.wakes_together_target`) instead of `ratio` x those at zero:
+    # each deployment's forecast wake rate per hour of the day (requests per second in that hour yesterday).
+    forecast: dict[str, list[float]] | None = None
+    handover: bool = False  # a replica leaving for zero stays as the type's standby when the pool wants one
     at_zero: dict[str, set[str]] = field(default_factory=dict)  # per GPU type: deployments at zero now
     standbys: dict[str, list[float]] = field(default_factory=dict)  # per GPU type: when each is ready
     last_ran: dict[str, float] = field(default_factory=dict)  # per GPU type: when a standby last ran
     cost: float = 0.0
     standby_seconds: float = 0.0
     peak: int = 0
+    handed_over: int = 0
 
     def claim(self, gpu: str, now: float, model: StartModel) -> bool:
         ready = [t for t in self.standbys.get(gpu, []) if t <= now]
@@ -179,11 +186,37 @@ class Pool:
         members = self.at_zero.setdefault(gpu, set())
         members.add(name) if at_zero else members.discard(name)
 
+    def count(self, gpu: str, now: float) -> tuple[int, int]:
+        """Standbys of the type now: (ready, still starting)."""
+        live = self.standbys.get(gpu, [])
+        return sum(1 for t in live if t <= now), sum(1 for t in live if t > now)
+
+    def want(self, gpu: str, now: float, model: StartModel) -> int:
+        members = self.at_zero.get(gpu, ())
+        if self.forecast is None:
+            return pool_target(len(members), ratio=self.ratio, floor=self.floor)
+        hour = int(now // 3600) % 24
+        refill = model.image_cached_s + model.engine_warmup_s
+        return wakes_together_target(
+            [self.forecast[name][hour] for name in members], refill_s=refill, miss=WAKE_MISS, floor=self.floor
+        )
+
+    def offer(self, gpu: str, now: float, model: StartModel) -> bool:
+        """A replica leaving for zero, engine up: kept as a ready standby if the pool wants one more."""
+        if not self.handover:
+            return False
+        live = self.standbys.setdefault(gpu, [])
+        if len(live) >= self.want(gpu, now, model):
+            return False
+        live.append(now)
+        self.handed_over += 1
+        return True
+
     def step(self, now: float, model: StartModel) -> None:
         total = 0
         for gpu in set(self.at_zero) | set(self.standbys):
             live = self.standbys.setdefault(gpu, [])
-            want = pool_target(len(self.at_zero.get(gpu, ())), ratio=self.ratio, floor=self.floor)
+            want = self.want(gpu, now, model)
             if len(live) > want:  # stop the extras, the ones still starting first
                 live.sort()
                 del live[want:]
@@ -210,6 +243,9 @@ class Result:
     waits: list[tuple[float, float]] = field(default_factory=list)
     decisions: int = 0
     peak_replicas: int = 0
+    prewarms: list[float] = field(default_factory=list)  # scheduled starts ahead of a forecast ramp
+    prewarm_idle_cost: float = 0.0  # the pre-warmed replica's cost until its first request
+    cold_log: list[tuple] = field(default_factory=list)  # wakes that took no standby: why, for --log-cold
 
 
 class Run:
@@ -226,8 +262,11 @@ class Run:
         static_replicas: int,
         headroom: float = 0.7,
         idle_timeout_s: int = IDLE_TIMEOUT_S,
+        prewarm: list[Window] | None = None,
     ):
         self.spec, self.mode, self.pool = spec, mode, pool
+        self.prewarm = prewarm or []
+        self.prewarmed = False  # woken by a pre-warm and no request since
         self.serving = serving = Serving(spec)
         self.model = StartModel()
         self.rng = random.Random(f"arrivals:{spec.seed}")
@@ -252,6 +291,7 @@ class Run:
         self.samples: list[Sample] = []
         self.minute = {"requests": 0.0, "served": 0.0, "queue": 0.0}
         self.credit = 0.0
+        self.held = replace(self.policy, min_replicas=1)  # the policy inside a pre-warm window
 
     def step(self, second: int) -> None:
         spec, serving, result, queue = self.spec, self.serving, self.result, self.queue
@@ -262,16 +302,16 @@ class Run:
         arrived = poisson(self.rng, rate_at(spec, second, self.bursts))
         result.requests += arrived
         self.minute["requests"] += arrived
+        if arrived:
+            self.prewarmed = False
+        if self.mode == "auto" and self.asked == 0 and not arrived and self._in_window(now):
+            # Scheduled pre-warm: a ramp is forecast (from yesterday's load) within the start's time; no request
+            # waits for this start. A decision of its own, with the window's reason.
+            result.prewarms.append(self._wake(now, log=False))
+            self.prewarmed = True
         if self.mode == "auto" and arrived and self.asked == 0:
             # The gateway's hand-off: a request at zero wakes the deployment at once (it waits in the queue).
-            self.asked = 1
-            if self.pool is not None:
-                self.pool.set_zero(spec.gpu, spec.name, False)
-            seconds = self._start(now, self.pool)
-            result.wakes.append(seconds)
-            self.starting.append(now + seconds)
-            self.last_change = LastChange(at=now, direction="wake")
-            result.decisions += 1
+            result.wakes.append(self._wake(now, log=True))
         queue.offer(now=now, count=arrived)
         queue.expire(now=now)
         result.rejected = queue.stats.rejected
@@ -287,6 +327,8 @@ class Run:
         self.minute["served"] += served
         self.minute["queue"] += queue.length
         result.cost += (self.ready + len(self.starting)) * serving.hourly / 3600
+        if self.prewarmed:
+            result.prewarm_idle_cost += (self.ready + len(self.starting)) * serving.hourly / 3600
         result.peak_replicas = max(result.peak_replicas, self.ready + len(self.starting))
         if second % 60 == 59:
             self.samples.append(
@@ -303,8 +345,21 @@ class Run:
         if self.mode == "auto" and second % TICK_S == 0 and self.asked:
             self._autoscale(now)
 
+    def _in_window(self, now: float) -> bool:
+        return any(window.covers(now % 86400) for window in self.prewarm)
+
+    def _wake(self, now: float, *, log: bool) -> float:
+        self.asked = 1
+        if self.pool is not None:
+            self.pool.set_zero(self.spec.gpu, self.spec.name, False)
+        seconds = self._start(now, self.pool, log=log)
+        self.starting.append(now + seconds)
+        self.last_change = LastChange(at=now, direction="wake")
+        self.result.decisions += 1
+        return seconds
+
     def _autoscale(self, now: float) -> None:
-        policy = self.policy
+        policy = self.held if self._in_window(now) else self.policy
         decision = decide(
             current=self.asked, samples=self.samples, policy=policy, now=now, target=policy.target,
             last_change=self.last_change, queue_now=self.queue.length,
@@ -328,13 +383,18 @@ class Run:
                 self.samples = []
                 if self.pool is not None:
                     self.pool.set_zero(self.spec.gpu, self.spec.name, True)
+                    self.pool.offer(self.spec.gpu, now, self.model)
         self.asked = decision.desired
 
-    def _start(self, now: float, pool: Pool | None) -> float:
+    def _start(self, now: float, pool: Pool | None, *, log: bool = False) -> float:
+        counts = pool.count(self.spec.gpu, now) if pool is not None else (0, 0)
         pooled = pool is not None and pool.claim(self.spec.gpu, now, self.model)
         cached = self.last_stop > 0 and now - self.last_stop < self.model.image_cache_s
         seconds = cold_start(self.model, model_gb=self.serving.model_gb, image_cached=cached, pooled=pooled).total_s
         self.result.cold_starts.append(seconds)
+        if log and not pooled:
+            waking = pool.at_zero.get(self.spec.gpu, set()) if pool is not None else set()
+            self.result.cold_log.append((now, self.spec.name, self.spec.gpu, seconds, counts, len(waking)))
         return seconds
 
 
@@ -350,11 +410,33 @@ def _q(values: list[float], q: float) -> float:
     return weighted_quantile([(v, 1.0) for v in values], q) or 0.0
 
 
-def new_pool(ratio: float, floor: int) -> Pool:
+def history(spec: Spec) -> list[float]:
+    """Yesterday's requests per minute for a deployment: the same shape of day, its own arrivals and bursts (another
+    seed), so the forecasts made from it never see today's arrivals."""
+    rng = random.Random(f"history:{spec.seed}")
+    bursts = burst_minutes(replace(spec, seed=spec.seed + 1000), 24)
+    return [float(poisson(rng, rate_at(spec, minute * 60, bursts) * 60)) for minute in range(24 * 60)]
+
+
+def hourly_rates(per_minute: list[float]) -> list[float]:
+    """Requests per second in each hour of a day of per-minute counts: at zero, each is a wake."""
+    return [sum(per_minute[hour * 60 : hour * 60 + 60]) / 3600 for hour in range(24)]
+
+
+def prewarm_windows(spec: Spec, model: StartModel) -> list[Window]:
+    """The scheduled pre-warms of a deployment (`autoscaling.prewarm.windows`) from yesterday's load, led by its
+    cold start with the image pulled (the longest it may take)."""
+    serving = Serving(spec)
+    start = cold_start(model, model_gb=serving.model_gb, image_cached=False, pooled=False).total_s
+    return windows(history(spec), cold_start_s=start)
+
+
+def new_pool(ratio: float, floor: int, *, by_wakes: bool = False, handover: bool = False) -> Pool:
     hourly: dict[str, float] = {}
     for spec in SPECS:  # a standby is sized for the largest replica of its GPU type
         hourly[spec.gpu] = max(hourly.get(spec.gpu, 0.0), Serving(spec).hourly)
-    return Pool(ratio=ratio, floor=floor, hourly=hourly)
+    forecast = {spec.name: hourly_rates(history(spec)) for spec in SPECS} if by_wakes else None
+    return Pool(ratio=ratio, floor=floor, hourly=hourly, forecast=forecast, handover=handover)
 
 
 def main() -> None:
@@ -368,32 +450,50 @@ def main() -> None:
     )
     parser.add_argument("--pool-floor", type=int, default=POOL_FLOOR, help="standbys at least, per GPU type in use")
     parser.add_argument("--pool-idle", type=int, default=POOL_IDLE_TIMEOUT_S, help="idle timeout (s) with a pool")
+    parser.add_argument("--runs", default="", help="only the runs whose name contains one of these (comma-separated)")
+    parser.add_argument("--log-cold", action="store_true", help="list every wake a request waited for cold")
     args = parser.parse_args()
     if args.quick:
         args.hours = 3
     started = time.perf_counter()
     high = HEADROOMS[0]
+    idle = args.pool_idle
     ratios = [float(r) for r in args.pool_ratios.split(",") if r.strip()]
-    pools = {f"auto {high:.0%} + pool x{r:g}": new_pool(r, args.pool_floor) for r in ratios}
-    modes = [  # name, mode, pool, headroom, idle timeout
-        ("static", "static", None, high, IDLE_TIMEOUT_S),
-        (f"auto {high:.0%}", "auto", None, high, IDLE_TIMEOUT_S),
-        (f"auto {high:.0%}, idle {args.pool_idle} s", "auto", None, high, args.pool_idle),
-    ] + [(name, "auto", pool, high, args.pool_idle) for name, pool in pools.items()]
-    runs: dict = {name: [] for name, *_ in modes}
-    print(f"{'deployment':16} {'model / GPU':44} {'static':>6} {'cap/rep':>7}")
+    pools: dict[str, Pool] = {}
+    modes = [  # name, mode, pool, headroom, idle timeout, pre-warm
+        ("static", "static", None, high, IDLE_TIMEOUT_S, False),
+        (f"auto {high:.0%}", "auto", None, high, IDLE_TIMEOUT_S, False),
+        (f"auto {high:.0%}, idle {idle} s", "auto", None, high, idle, False),
+        (f"auto {high:.0%}, idle {idle} s + pre-warm", "auto", None, high, idle, True),
+    ]
+    for ratio in ratios:
+        for prewarm in (False, True):
+            name = f"auto {high:.0%} + pool x{ratio:g}" + (" + pre-warm" if prewarm else "")
+            pools[name] = new_pool(ratio, args.pool_floor)
+            modes.append((name, "auto", pools[name], high, idle, prewarm))
+    for handover in (False, True):
+        name = f"auto {high:.0%} + pool by wakes together + pre-warm" + (" + hand-over" if handover else "")
+        pools[name] = new_pool(1.0, args.pool_floor, by_wakes=True, handover=handover)
+        modes.append((name, "auto", pools[name], high, idle, True))
+    wanted = [w.strip() for w in args.runs.split(",") if w.strip()]
+    modes = [m for m in modes if m[0] == "static" or not wanted or any(w == m[0] or w in m[0] for w in wanted)]
+    pools = {name: pool for name, pool in pools.items() if any(m[0] == name for m in modes)}
+    runs: dict = {m[0]: [] for m in modes}
+    model = StartModel()
+    print(f"{'deployment':16} {'model / GPU':44} {'static':>6} {'cap/rep':>7} pre-warm windows")
     for spec in SPECS:
         fixed = static_replicas(spec, args.hours)
         serving = Serving(spec)
+        plan = prewarm_windows(spec, model)
+        shown = ", ".join(f"{w.start_s / 3600:.2f}-{w.end_s / 3600:.2f} h" for w in plan)
         print(f"{spec.name:16} {spec.model_id.split('/')[1] + ' on ' + str(spec.tp) + 'x' + spec.gpu:44} {fixed:>6} "
-              f"{serving.capacity:>7.2f}")  # fmt: skip
-        for name, mode, pool, headroom, idle in modes:
+              f"{serving.capacity:>7.2f} {shown}")  # fmt: skip
+        for name, mode, pool, headroom, idle_s, prewarm in modes:
             runs[name].append(
                 Run(spec, hours=args.hours, mode=mode, pool=pool, static_replicas=fixed, headroom=headroom,
-                    idle_timeout_s=idle)
+                    idle_timeout_s=idle_s, prewarm=plan if prewarm else None)
             )  # fmt: skip
     everything = [run for group in runs.values() for run in group]
-    model = StartModel()
     for second in range(args.hours * 3600):  # every deployment in lockstep: the pool is shared in time
         for run in everything:
             run.step(second)
@@ -403,10 +503,10 @@ def main() -> None:
     elapsed = time.perf_counter() - started
     static_cost = sum(r.cost for r in runs["static"])
     print()
-    print("| run | cost ($) | of which pool ($) | saved vs static | within SLO | rejected (429) | "
-          "queue wait p99 / max (s) | cold starts (wakes) | cold start p50 / p99 (s) | wakes > 30 s | "
-          "replica starts | start p50 / p99 (s) | decisions |")  # fmt: skip
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| run | cost ($) | of which pool ($) | of which pre-warmed idle ($) | saved vs static | within SLO | "
+          "rejected (429) | queue wait p99 / max (s) | wakes on a request | cold start p50 / p99 (s) | wakes > 30 s | "
+          "pre-warms | replica starts | decisions |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, results in runs.items():
         pool = pools.get(name)
         cost = sum(r.cost for r in results) + (pool.cost if pool else 0.0)
@@ -417,21 +517,28 @@ def main() -> None:
         starts = [s for r in results for s in r.cold_starts]
         wakes = [s for r in results for s in r.wakes]
         cold = f"{_q(wakes, 0.5):.1f} / {_q(wakes, 0.99):.1f}" if wakes else "-"
-        start = f"{_q(starts, 0.5):.1f} / {_q(starts, 0.99):.1f}" if starts else "-"
         print(
-            f"| {name} | {cost:,.2f} | {pool.cost if pool else 0:,.2f} | {(1 - cost / static_cost):.1%} | "
+            f"| {name} | {cost:,.2f} | {pool.cost if pool else 0:,.2f} | "
+            f"{sum(r.prewarm_idle_cost for r in results):,.2f} | {(1 - cost / static_cost):.1%} | "
             f"{good / requests:.3%} | {rejected:,.0f} | "
             f"{weighted_quantile(waits, 0.99) or 0:.0f} / {max((w for w, _ in waits), default=0):.0f} | "
-            f"{len(wakes)} | {cold} | {sum(1 for w in wakes if w > 30)} | {len(starts)} | {start} | "
-            f"{sum(r.decisions for r in results)} |"
+            f"{len(wakes)} | {cold} | {sum(1 for w in wakes if w > 30)} | {sum(len(r.prewarms) for r in results)} | "
+            f"{len(starts)} | {sum(r.decisions for r in results)} |"
         )
     total = sum(r.requests for r in runs["static"])
     print(f"\n{args.hours} simulated hours, {len(SPECS)} deployments, {total:,.0f} requests per run; "
           f"replayed in {elapsed:.1f} s. Pool x r: r standbys per deployment at zero on a GPU type (rounded up), at "
-          f"least {args.pool_floor}, none while none is at zero; its cost is included (column 3). Idle timeout "
-          f"{IDLE_TIMEOUT_S} s, {args.pool_idle} s where named and in the pool runs.")  # fmt: skip
+          f"least {args.pool_floor}, none while none is at zero; pool by wakes together: the standbys that leave a "
+          f"wake at most a {WAKE_MISS:.0%} chance of finding none, from yesterday's hourly rates; its cost is "
+          f"included (column 3). Idle timeout {IDLE_TIMEOUT_S} s, {idle} s where named and in pool runs.")  # fmt: skip
     for name, pool in pools.items():
-        print(f"{name}: {pool.standby_seconds / 3600:.1f} standby-hours, at most {pool.peak} standbys at once.")
+        print(f"{name}: {pool.standby_seconds / 3600:.1f} standby-hours, at most {pool.peak} standbys at once, "
+              f"{pool.handed_over} replicas handed over at zero.")  # fmt: skip
+    if args.log_cold:
+        for name, results in runs.items():
+            for at, who, gpu, seconds, (ready, starting), others in sorted(e for r in results for e in r.cold_log):
+                print(f"cold | {name} | {at / 3600:05.2f} h | {who} | {gpu} | {seconds:.1f} s | standbys ready "
+                      f"{ready}, starting {starting} | others of the type at zero {others}")  # fmt: skip
 
 
 if __name__ == "__main__":
