@@ -148,3 +148,20 @@ def test_a_catalog_wide_value_costs_one_cache_read_per_request_once_kept(monkeyp
     assert reads == ["usecases:generation"]
     caching.invalidate([])
     assert caching.aggregate("probe", compute) == {"n": 2}
+
+
+@postgres_only
+def test_a_ranked_text_search_counts_in_its_own_pass(reader_client, settings, django_assert_num_queries):
+    # A `q` search ranks every match, and counts them in that pass (a window), with the same bound and estimate.
+    UseCaseFactory.create_batch(7, description="Reviews a supplier contract.")
+    UseCaseFactory.create_batch(3, description="Answers calls.")
+    settings.USECASE_SEARCH_EXACT_COUNT = 10
+    with django_assert_num_queries(1):
+        body = reader_client.get(f"{URL}/search?q=contract&limit=2").json()
+    assert (body["count"], body["count_exact"], len(body["results"])) == (7, True, 2)
+    settings.USECASE_SEARCH_EXACT_COUNT = 4
+    with django_assert_num_queries(1):
+        body = reader_client.get(f"{URL}/search?q=contract&limit=2").json()
+    assert body["count_exact"] is False and body["count"] >= 5  # the estimate, never below the bound
+    body = reader_client.get(f"{URL}/search?q=contract&limit=3&offset=5").json()  # the page's end is past the bound
+    assert (body["count"], body["count_exact"], len(body["results"])) == (7, True, 2)
