@@ -25,9 +25,10 @@ User = get_user_model()
 KEY_PREFIX = "ucf_"
 # A token used again within this many seconds does not rewrite last_used_at: one write a minute, not per request.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
-# A live token and its user are kept in the cache this long after they were read (each minute's last-use write reads
-# them again); every write that can end a token drops it at once (token_cache_drop, and security.apps' receivers).
-TOKEN_CACHE_TIMEOUT = 60
+# A live token and its user are kept in the cache settings.TOKEN_CACHE_SECONDS after they were read (each minute's
+# last-use write reads them again); every write that can end a token drops it at once (token_cache_drop, and
+# security.apps' receivers). 0 (the default without Redis) reads the database on every request: a per-process cache
+# would keep a token revoked by another process (a manage.py command, a worker) alive in this one.
 
 
 class TokenInvalid(Exception):
@@ -128,7 +129,8 @@ def token_authenticate(*, key: str, ip: str | None = None) -> ApiToken:
     minute. Every check below runs on each request, on the cached row too."""
     digest = token_digest(key)
     cache_key = _token_cache_key(digest)
-    token = cache.get(cache_key)
+    timeout = settings.TOKEN_CACHE_SECONDS
+    token = cache.get(cache_key) if timeout else None
     cached = token is not None
     if not cached:
         try:
@@ -148,8 +150,8 @@ def token_authenticate(*, key: str, ip: str | None = None) -> ApiToken:
         if cached:  # read the row again next time: what was cached is at most a minute old
             cache.delete(cache_key)
             return token
-    if not cached:
-        cache.set(cache_key, token, TOKEN_CACHE_TIMEOUT)
+    if not cached and timeout:
+        cache.set(cache_key, token, timeout)
     return token
 
 

@@ -269,6 +269,9 @@ METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=90)
 METRICS_CATCH_UP_MINUTES = env.int("METRICS_CATCH_UP_MINUTES", default=15)
 # /metrics (Prometheus): a scraper sends "Authorization: Bearer <METRICS_BEARER_TOKEN>" (empty: superusers only, by
 # their session); the Celery queues whose length it shows.
+# How long a request's token check may use a cached copy of the token and its user (security.services): only where the
+# cache is shared by every process (Redis); a per-process cache would miss another process's revocation.
+TOKEN_CACHE_SECONDS = env.int("TOKEN_CACHE_SECONDS", default=60 if REDIS_URL else 0)
 METRICS_BEARER_TOKEN = env.str("METRICS_BEARER_TOKEN", default="")
 METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=[CELERY_TASK_DEFAULT_QUEUE])
 CELERY_BEAT_SCHEDULE["observability-collect"] = {

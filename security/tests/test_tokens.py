@@ -139,7 +139,25 @@ def _token_queries(captured) -> list[str]:
     return [query["sql"] for query in captured if "security_apitoken" in query["sql"]]
 
 
-def test_a_token_is_read_from_the_database_once_then_from_the_cache(member_user):
+@pytest.fixture
+def token_cache(settings):
+    """Tokens cached as with Redis (the default there); the tests' process is the only one, so a local cache does."""
+    settings.TOKEN_CACHE_SECONDS = 60
+
+
+def test_without_a_shared_cache_every_request_reads_the_token(member_user, settings):
+    # The embedded default's cache is per process: a token revoked by another process must be refused at once here.
+    settings.TOKEN_CACHE_SECONDS = 0
+    client = with_key(token_for(member_user))
+    assert client.get("/api/v1/projects").status_code == 200
+    with CaptureQueriesContext(connection) as second:
+        assert client.get("/api/v1/projects").status_code == 200
+    assert len(_token_queries(second.captured_queries)) == 1  # the token with its user; last use is under a minute
+    ApiToken.objects.filter(user=member_user).update(revoked_at=timezone.now())  # as another process would
+    assert client.get("/api/v1/projects").json()["detail"] == "Token revoked."
+
+
+def test_a_token_is_read_from_the_database_once_then_from_the_cache(member_user, token_cache):
     client = with_key(token_for(member_user))
     with CaptureQueriesContext(connection) as first:
         assert client.get("/api/v1/projects").status_code == 200
@@ -150,7 +168,7 @@ def test_a_token_is_read_from_the_database_once_then_from_the_cache(member_user)
     assert len(second.captured_queries) == len(first.captured_queries) - 2
 
 
-def test_a_cached_token_is_refused_at_once_when_its_user_changes_or_goes(member_user):
+def test_a_cached_token_is_refused_at_once_when_its_user_changes_or_goes(member_user, token_cache):
     key = token_for(member_user)
     client = with_key(key)
     assert client.get("/api/v1/projects").status_code == 200  # now cached
@@ -164,7 +182,7 @@ def test_a_cached_token_is_refused_at_once_when_its_user_changes_or_goes(member_
     assert client.get("/api/v1/projects").json()["detail"] == "Invalid token."
 
 
-def test_a_cached_token_deleted_or_changed_in_the_admin_is_refused_at_once(member_user):
+def test_a_cached_token_deleted_or_changed_in_the_admin_is_refused_at_once(member_user, token_cache):
     client = with_key(token_for(member_user))
     assert client.get("/api/v1/projects").status_code == 200
     token = ApiToken.objects.get(user=member_user)
