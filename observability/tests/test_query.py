@@ -137,6 +137,19 @@ def test_postgresql_path_answers_what_the_generic_path_answers(deployment, djang
     hour = start - timedelta(hours=1)
     store_minutes(deployment, start=hour, minutes=3, keys=("llm",))
     MetricRollup.objects.filter(deployment=deployment, start__gte=hour, start__lt=start).update(resolution=3600)
+    # Every column a series reads, varied from row to row (the samples above set only requests and latencies).
+    MetricRollup.objects.filter(deployment=deployment).update(
+        errors=F("requests") / 7,
+        output_tokens=F("requests") * 3.5,
+        running=F("requests") / 11,
+        gpu_utilisation=1 / (F("requests") + 1.5),
+        cpu_utilisation=F("requests") / 333.0,
+        replicas=F("requests") / 100 + 1,
+        cost=F("requests") / 1000,
+    )
+    for resolution, since in ((60, start), (3600, hour)):
+        deployment_rollups_refresh(start=since, end=start + timedelta(minutes=45), deployment_ids=[deployment.pk],
+                                   resolution=resolution)  # fmt: skip
     cases = 0
     for selection in ({"component": "llm"}, {"component": "api"}, {}, {"llm_only": True}):
         for step in (60, 120, 600, 3600):
