@@ -13,12 +13,14 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime, timedelta
 
+from django.db import connection
 from django.utils import timezone
 
 from deployments.models import ComponentDeployment, DeploymentEvent, UseCaseDeployment
 from deployments.records import reconcile_enqueue
 from deployments.state import ComponentState, ComponentStatus, DeploymentStatus, aggregate_status
 from jobs import services as job_services
+from jobs.drivers.writes import rows_update
 
 FALLBACK_DELAY = 5.0  # when waiting on something whose time the driver cannot predict (capacity freed by others)
 MAX_DELAY = 30.0
@@ -119,7 +121,7 @@ class ReconcilePass:
             now = timezone.now()
             for row in self._batch.values():
                 row.updated_at = now
-            ComponentDeployment.objects.bulk_update(list(self._batch.values()), BATCHED_FIELDS)
+            rows_write(list(self._batch.values()), BATCHED_FIELDS)
         if self._batch is not None:
             self._batch = {}
 
@@ -140,7 +142,7 @@ class ReconcilePass:
             now = timezone.now()
             for row in rows:
                 row.updated_at = now
-            ComponentDeployment.objects.bulk_update(rows, ["status_message", "updated_at"])
+            rows_write(rows, ["status_message", "updated_at"])
 
     def retire(self, row: ComponentDeployment) -> None:
         self.flush()  # the row's last status and its event come before its retirement and its retry
@@ -267,6 +269,19 @@ class ReconcilePass:
         if delay is not None:
             reconcile_enqueue(deployment_id=deployment.pk, delay=delay)
         return delay
+
+
+def rows_write(rows: list[ComponentDeployment], fields: list[str]) -> None:
+    """Write these columns of each row in one UPDATE. On PostgreSQL the rows go as a VALUES list
+    (`jobs.drivers.writes.rows_update`): Django's `bulk_update` builds a CASE WHEN per row and column in Python, about
+    12 ms of CPU for a wave of three rows and ten columns, a tenth of a deployment's create. Elsewhere (SQLite)
+    `bulk_update`, one statement too."""
+    if connection.vendor != "postgresql":
+        ComponentDeployment.objects.bulk_update(rows, fields)
+        return
+    meta = ComponentDeployment._meta
+    attnames = {name: meta.get_field(name).attname for name in fields}  # a foreign key goes as its id
+    rows_update(ComponentDeployment, {row.pk: {name: getattr(row, attnames[name]) for name in fields} for row in rows})
 
 
 def plan_order(plan: dict) -> dict[str, int]:

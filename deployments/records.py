@@ -30,12 +30,16 @@ def event_record(
     )
 
 
-def revision_record(*, deployment: UseCaseDeployment, kind: str, user=None, **fields) -> DeploymentRevision:
-    """Append the next numbered revision of a deployment."""
-    last = deployment.revisions.aggregate(last=Max("number"))["last"] or 0
+def revision_record(
+    *, deployment: UseCaseDeployment, kind: str, user=None, number: int | None = None, **fields
+) -> DeploymentRevision:
+    """Append the next numbered revision of a deployment (`number` when the caller knows it: a create's is 1, and
+    the unique (deployment, number) constraint refuses a wrong one)."""
+    if number is None:
+        number = (deployment.revisions.aggregate(last=Max("number"))["last"] or 0) + 1
     return DeploymentRevision.objects.create(
         deployment=deployment,
-        number=last + 1,
+        number=number,
         kind=kind,
         created_by=user if getattr(user, "pk", None) else None,
         **fields,

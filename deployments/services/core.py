@@ -31,6 +31,7 @@ from jobs.models import ClusterSet, Job
 from tenancy.selectors import require_write
 
 logger = logging.getLogger(__name__)
+GENERATED_NAME_ATTEMPTS = 5  # a generated name taken by a concurrent create between its check and its insert
 
 
 def _idempotent_replay(project, key: str, fingerprint: str) -> UseCaseDeployment | None:
@@ -113,29 +114,34 @@ def deployment_create(
     }
     if placement:
         stored_plan["placement"] = placement
-    try:
-        with transaction.atomic():
-            deployment = UseCaseDeployment.objects.create(
-                tenant_id=project.tenant_id,
-                project=project,
-                cluster=cluster,
-                template=template,
-                template_version=plan.version,
-                name=name or deployment_name_generate(cluster=cluster, template_id=plan.template_id),
-                parameters=plan.parameters,
-                plan=stored_plan,
-                created_by=user if getattr(user, "pk", None) else None,
-                idempotency_key=idempotency_key or None,
-                idempotency_fingerprint=fingerprint if idempotency_key else "",
-                usecase_id=usecase_id or "",
-                load=placed.report["load"],
-            )
-    except IntegrityError:
-        # A concurrent request won the race: with the same key, answer with its deployment; else it took the name.
-        if idempotency_key and (replay := _idempotent_replay(project, idempotency_key, fingerprint)):
-            return replay, False
-        deployment_name_check(cluster=cluster, name=name)
-        raise
+    for attempt in range(1, GENERATED_NAME_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                deployment = UseCaseDeployment.objects.create(
+                    tenant_id=project.tenant_id,
+                    project=project,
+                    cluster=cluster,
+                    template=template,
+                    template_version=plan.version,
+                    name=name or deployment_name_generate(cluster=cluster, template_id=plan.template_id),
+                    parameters=plan.parameters,
+                    plan=stored_plan,
+                    created_by=user if getattr(user, "pk", None) else None,
+                    idempotency_key=idempotency_key or None,
+                    idempotency_fingerprint=fingerprint if idempotency_key else "",
+                    usecase_id=usecase_id or "",
+                    load=placed.report["load"],
+                )
+            break
+        except IntegrityError:
+            # A concurrent request won the race: with the same key, answer with its deployment; else it took the
+            # name. A generated name is generated again (two clients deploying in the same second on one cluster).
+            if idempotency_key and (replay := _idempotent_replay(project, idempotency_key, fingerprint)):
+                return replay, False
+            if not name and attempt < GENERATED_NAME_ATTEMPTS:
+                continue
+            deployment_name_check(cluster=cluster, name=name)
+            raise
 
     rows = ComponentDeployment.objects.bulk_create(
         [
@@ -150,6 +156,7 @@ def deployment_create(
     revision_record(
         deployment=deployment,
         kind=DeploymentRevision.Kind.CREATE,
+        number=1,  # the deployment was inserted just above: no revision before it to count
         user=user,
         status=DeploymentRevision.Status.APPLIED,
         completed_at=timezone.now(),

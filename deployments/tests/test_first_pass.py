@@ -93,3 +93,57 @@ def test_a_wave_written_together_keeps_each_rows_events_in_order(templates, memb
         (DeploymentEvent.Kind.COMPONENT_RETRY_SCHEDULED, None),
     ]
     assert rows(deployment)["llm"].attempt == 2
+
+
+# The create before its first pass (issue 21, fifth pass): the revision's number is known (1, no MAX query) and a
+# generated name is chosen with one query whatever the number of deploys in the same second.
+# 17: the template, a savepoint, budget caps, component definitions, the cluster's forecast (4 reads), the insert's
+# savepoint, the live names of the second, the insert, its release, the rows, the revision, the event, the audit row
+# and the release (19 before: the revision's MAX and a name query per suffix tried, here three).
+CREATE_QUERIES = 17
+
+
+def test_the_create_before_its_pass_reads_no_revision_count_and_names_in_one_query(
+    templates, member_user, project, cluster, settings
+):
+    settings.DEPLOYMENTS_FIRST_PASS_INLINE = False
+    for _ in range(3):  # names of this second already taken: -2, -3, -4 without one query per suffix tried
+        deploy(member_user, project, cluster)
+    with CaptureQueriesContext(connection) as ctx:
+        deployment = deploy(member_user, project, cluster)
+    sqls = [query["sql"] for query in ctx.captured_queries]
+    assert not any('MAX("deployments_deploymentrevision"."number")' in sql for sql in sqls)
+    assert sum(1 for sql in sqls if 'SELECT "deployments_usecasedeployment"."name"' in sql) == 1
+    assert len(sqls) <= CREATE_QUERIES
+    assert deployment.revisions.get().number == 1
+    names = UseCaseDeployment.objects.filter(cluster=cluster).values_list("name", flat=True)
+    assert len(set(names)) == 4
+
+
+def test_a_generated_name_taken_by_a_concurrent_create_is_generated_again(
+    templates, member_user, project, cluster, monkeypatch
+):
+    first = deploy(member_user, project, cluster)
+    from deployments.services import identity
+
+    calls = []
+
+    def racing(**kwargs):  # the first answer is the name another create inserted after this one's check
+        calls.append(kwargs)
+        return first.name if len(calls) == 1 else identity.deployment_name_generate(**kwargs)
+
+    monkeypatch.setattr("deployments.services.core.deployment_name_generate", racing)
+    second = deploy(member_user, project, cluster)
+    assert len(calls) == 2
+    assert second.name != first.name
+    assert UseCaseDeployment.objects.get(pk=second.pk).status == "RUNNING"
+
+
+def test_a_waves_rows_are_written_with_their_job_and_rendered_values(templates, member_user, project, cluster):
+    deployment = deploy(member_user, project, cluster)
+    for row in ComponentDeployment.objects.filter(deployment=deployment).select_related("job"):
+        assert row.job is not None and row.job.component_deployment_id == row.pk
+        assert row.submitted_at is not None and row.running_at is not None and row.has_run
+        assert row.status == "RUNNING" and row.updated_at >= row.submitted_at
+        assert isinstance(row.env, dict) and isinstance(row.config, dict)  # decrypted as written
+        assert row.config == row.planned["config"] or row.key == "orchestrator"
