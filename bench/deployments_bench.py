@@ -1,6 +1,7 @@
 """Deployment orchestration benchmark (issue 7).
 
     python bench/deployments_bench.py --count 1000 --workers 2          # PostgreSQL + Redis (needs both running)
+    python bench/deployments_bench.py --count 1000 --workers 2 --clients 2   # the same POSTs from 2 processes at once
     python bench/deployments_bench.py --embedded --count 10             # single deployments on the embedded default
     python bench/deployments_bench.py --quick                           # 50 deployments, for a smoke run
     python bench/deployments_bench.py --update 100                      # issue 8: update the LLM of 100 at once
@@ -9,7 +10,9 @@
 PostgreSQL mode creates (and drops) its own database `uf_bench_deployments` (`BENCH_DB` names another, `BENCH_REDIS_URL`
 another Redis database, so two runs on one server do not collide), runs a simulated cluster with zero
 start-up time and enough capacity for every deployment, starts N Celery worker processes (concurrency 1 each),
-POSTs `--count` simple-rag-v1 deployments through the API and waits until all are RUNNING. It reports:
+POSTs `--count` simple-rag-v1 deployments through the API (the in-process DRF test client, the whole request path
+without HTTP; one client posting one after another, or `--clients K` forked processes posting their shares at
+once) and waits until all are RUNNING. It reports:
   - deployments per minute (first POST to last RUNNING),
   - the median / p99 orchestration overhead per component: from its dependencies being ready (the last
     upstream job RUNNING; the deployment's creation for roots) to its job being submitted,
@@ -88,6 +91,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--update", type=int, default=0, metavar="N", help="update mode with N deployments")
     parser.add_argument("--scale", type=int, default=0, metavar="N", help="scale mode with N deployments")
+    parser.add_argument(
+        "--clients",
+        type=int,
+        default=1,
+        metavar="K",
+        help="POST from K forked processes at once, each with its own connection, as K API clients posting to K web "
+        "processes would (default 1: one client posting one deployment after another, the figure of the past runs)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.count = 10 if args.embedded else 50
@@ -155,14 +166,19 @@ def main() -> None:
             }
         else:
             results["load_average_start"] = os.getloadavg()[0]
-            started, cpu_started = time.perf_counter(), time.process_time()
-            for _ in range(args.count):
-                response = client.post("/api/v1/deployments", body, format="json")
-                assert response.status_code == 201, response.content
-            posted = time.perf_counter()
-            # CPU time of this process per POST (the create and, by default, its first pass): far less sensitive to
-            # other processes on the machine than wall time.
-            results["post_cpu_ms_per_deployment"] = (time.process_time() - cpu_started) / args.count * 1000
+            results["clients"] = args.clients
+            if args.clients > 1:
+                started, posted, post_cpu = concurrent_posts(user, body, args.count, args.clients)
+            else:
+                started, cpu_started = time.perf_counter(), time.process_time()
+                for _ in range(args.count):
+                    response = client.post("/api/v1/deployments", body, format="json")
+                    assert response.status_code == 201, response.content
+                posted = time.perf_counter()
+                post_cpu = time.process_time() - cpu_started
+            # CPU time of the POSTing process(es) per POST (the create and, by default, its first pass): far less
+            # sensitive to other processes on the machine than wall time.
+            results["post_cpu_ms_per_deployment"] = post_cpu / args.count * 1000
             deadline = time.monotonic() + 1800
             while UseCaseDeployment.objects.exclude(status="RUNNING").exists():
                 if time.monotonic() > deadline:
@@ -208,10 +224,58 @@ def main() -> None:
             f"SUMMARY {args.count} deployments: {results['deployments_per_minute']:.1f} per minute; overhead per "
             f"component median {results['overhead_ms']['median']:.2f} ms / bare writes "
             f"{results['bare_minimum_ms']['median']:.2f} ms = {results['overhead_ratio']:.2f}x; "
+            f"{results['clients']} POSTing client(s); "
             f"{results['post_cpu_ms_per_deployment']:.1f} ms CPU per POST; queries: POST {results['queries_post']} + "
             f"first pass {results['queries_first_pass']}; load average {results['load_average_start']:.2f} at the "
             f"start, {results['load_average_end']:.2f} at the end"
         )
+
+
+def _poster(user_id, body: dict, count: int, ready, go, results) -> None:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    connection.close()  # the parent's connection is not this process's
+    client = APIClient()
+    client.force_authenticate(get_user_model().objects.get(pk=user_id))
+    ready.put(os.getpid())
+    go.wait()
+    cpu_started = time.process_time()
+    failures = []
+    for _ in range(count):
+        response = client.post("/api/v1/deployments", body, format="json")
+        if response.status_code != 201:
+            failures.append((response.status_code, response.content[:500]))
+    results.put((time.perf_counter(), time.process_time() - cpu_started, failures))
+    connection.close()
+
+
+def concurrent_posts(user, body: dict, count: int, clients: int) -> tuple[float, float, float]:
+    """`count` POSTs from `clients` forked processes at once (each its share, one after another, on its own
+    connection): several API clients posting to several web processes. Returns the start, the end of the last POST
+    and the CPU time of the posting processes together."""
+    import multiprocessing
+
+    from django.db import connections
+
+    context = multiprocessing.get_context("fork")
+    ready, results, go = context.Queue(), context.Queue(), context.Event()
+    connections.close_all()  # no connection shared across the fork
+    shares = [count // clients + (1 if index < count % clients else 0) for index in range(clients)]
+    posters = [context.Process(target=_poster, args=(user.pk, body, share, ready, go, results)) for share in shares]
+    for poster in posters:
+        poster.start()
+    for _ in posters:
+        ready.get(timeout=120)
+    started = time.perf_counter()
+    go.set()
+    done = [results.get(timeout=3600) for _ in posters]
+    for poster in posters:
+        poster.join()
+    failures = [failure for _, _, failed in done for failure in failed]
+    assert not failures, failures[:3]
+    return started, max(end for end, _, _ in done), sum(cpu for _, cpu, _ in done)
 
 
 def update_run(count: int, client, body: dict, UseCaseDeployment, Job) -> dict:
