@@ -98,6 +98,7 @@ def deployment_create(
         load=load,
         strategy=strategy,
         name=name,
+        forecast=False,  # the create checks `never_fits` only; the preview shows the predicted start
     )
     if placed.slo_errors:
         raise ValidationError(placed.slo_errors, detail="No configuration on this cluster meets the use case's SLOs.")

@@ -97,10 +97,11 @@ def test_a_wave_written_together_keeps_each_rows_events_in_order(templates, memb
 
 # The create before its first pass (issue 21, fifth pass): the revision's number is known (1, no MAX query) and a
 # generated name is chosen with one query whatever the number of deploys in the same second.
-# 17: the template, a savepoint, budget caps, component definitions, the cluster's forecast (4 reads), the insert's
-# savepoint, the live names of the second, the insert, its release, the rows, the revision, the event, the audit row
-# and the release (19 before: the revision's MAX and a name query per suffix tried, here three).
-CREATE_QUERIES = 17
+# 13: the template, a savepoint, budget caps, component definitions, the insert's savepoint, the live names of the
+# second, the insert, its release, the rows, the revision, the event, the audit row and the release (23 before: the
+# cluster's forecast, 4 reads for a predicted start the create did not use, the revision's MAX and one name query
+# per suffix tried, here three).
+CREATE_QUERIES = 13
 
 
 def test_the_create_before_its_pass_reads_no_revision_count_and_names_in_one_query(
@@ -114,6 +115,7 @@ def test_the_create_before_its_pass_reads_no_revision_count_and_names_in_one_que
     sqls = [query["sql"] for query in ctx.captured_queries]
     assert not any('MAX("deployments_deploymentrevision"."number")' in sql for sql in sqls)
     assert sum(1 for sql in sqls if 'SELECT "deployments_usecasedeployment"."name"' in sql) == 1
+    assert not any('FROM "jobs_job"' in sql for sql in sqls)  # no forecast: the create checks only never-fits
     assert len(sqls) <= CREATE_QUERIES
     assert deployment.revisions.get().number == 1
     names = UseCaseDeployment.objects.filter(cluster=cluster).values_list("name", flat=True)
@@ -147,3 +149,16 @@ def test_a_waves_rows_are_written_with_their_job_and_rendered_values(templates, 
         assert row.status == "RUNNING" and row.updated_at >= row.submitted_at
         assert isinstance(row.env, dict) and isinstance(row.config, dict)  # decrypted as written
         assert row.config == row.planned["config"] or row.key == "orchestrator"
+
+
+def test_a_stack_that_can_never_fit_is_refused_without_a_forecast(templates, member_user, project, tenant):
+    from core.exceptions import ValidationError
+
+    tiny = make_cluster(tenant=tenant, name="tiny", cpu_cores=1, memory_gib=1)
+    with CaptureQueriesContext(connection) as ctx, pytest.raises(ValidationError) as raised:
+        deploy(member_user, project, tiny)
+    (message,) = raised.value.errors["cluster_id"]
+    assert message.startswith("The cluster can never fit this deployment: [{'index': 0, 'reason': ")
+    assert "cpu" in message.lower()
+    assert not any('FROM "jobs_job"' in query["sql"] for query in ctx.captured_queries)
+    assert not UseCaseDeployment.objects.exists()
