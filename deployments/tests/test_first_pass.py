@@ -67,7 +67,9 @@ def test_first_pass_submits_each_wave_in_one_call(templates, member_user, projec
     assert not any('FROM "jobs_job" WHERE "jobs_job"."component_deployment_id" IN' in sql for sql in sqls)
     assert sum(1 for sql in sqls if 'INSERT INTO "jobs_job"' in sql) == 2  # one insert per wave
     if connection.features.has_select_for_update:  # SQLite locks the whole database instead: no FOR UPDATE to count
-        locks = sum(1 for sql in sqls if sql.startswith('SELECT "jobs_cluster"') and "FOR UPDATE" in sql)
+        locks = sum(
+            1 for sql in sqls if sql.startswith('SELECT "jobs_cluster"') and "UPDATE" in sql.rsplit("FOR ", 1)[-1]
+        )
         assert locks == CLUSTER_LOCKS
     sequences = dict(Job.objects.values_list("labels__usecase.component", "sequence"))
     assert sequences.pop("orchestrator") > max(sequences.values())  # the second wave queues behind the first
