@@ -151,6 +151,9 @@ def token_authenticate(*, key: str, ip: str | None = None) -> ApiToken:
             cache.delete(cache_key)
             return token
     if not cached and timeout:
+        # The password hash never goes to the cache: without it in the instance's __dict__ the field is deferred, so
+        # reading it loads it from the database and a save() writes only the loaded fields (never an empty hash).
+        token.user.__dict__.pop("password", None)
         cache.set(cache_key, token, timeout)
     return token
 

@@ -168,6 +168,26 @@ def test_a_token_is_read_from_the_database_once_then_from_the_cache(member_user,
     assert len(second.captured_queries) == len(first.captured_queries) - 2
 
 
+def test_the_cached_token_holds_no_password_hash_and_a_save_of_its_user_keeps_the_password(member_user, token_cache):
+    from django.core.cache import cache
+
+    from security.services import _token_cache_key, token_authenticate
+
+    member_user.set_password("a long passphrase")
+    member_user.save()
+    key = token_for(member_user)
+    token_authenticate(key=key)
+    cached = cache.get(_token_cache_key(token_digest(key)))
+    assert "password" not in cached.user.__dict__  # deferred: not in the cache
+    user = token_authenticate(key=key).user  # from the cache
+    user.first_name = "Renamed"
+    user.save()  # as a view that saves request.user would
+    member_user.refresh_from_db()
+    assert member_user.first_name == "Renamed"
+    assert member_user.check_password("a long passphrase")
+    assert user.check_password("a long passphrase")  # read from the database when asked for
+
+
 def test_a_cached_token_is_refused_at_once_when_its_user_changes_or_goes(member_user, token_cache):
     key = token_for(member_user)
     client = with_key(key)
