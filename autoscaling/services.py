@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from audit.services import audit_record
@@ -74,6 +75,13 @@ def policy_set(*, user, deployment: UseCaseDeployment, components: dict) -> dict
         before=before,
         after={key: after[key][0].to_dict() for key in chosen if key in after},
     )
+    # A minimum above zero for a component at zero is a scale from zero: it wakes now, not on the next request.
+    replicas = selectors.current_replicas(deployment) if deployment.status == DeploymentStatus.SCALED_TO_ZERO else {}
+    at_zero = {key for key, count in replicas.items() if count == 0}
+    raised = sorted(key for key in at_zero & set(chosen) if after[key][0].min_replicas > 0 and after[key][0].enabled)
+    if raised:
+        minimum = ", ".join(f"{key} min {after[key][0].min_replicas}" for key in raised)
+        deployment_wake_up(user=user, deployment=deployment, now=timezone.now(), reason=f"policy set to {minimum}")
     return after
 
 

@@ -127,3 +127,18 @@ def test_the_api_takes_changes_at_zero_and_keeps_the_endpoint(at_zero, member_cl
     settle_at_zero(at_zero)
     body = member_client.get(url).json()
     assert body["status"] == "SCALED_TO_ZERO" and body["revision"] == 4 and body["endpoint"] == endpoint
+
+
+def test_a_policy_minimum_above_zero_wakes_a_deployment_at_zero(at_zero, member_user, member_client):
+    answer = member_client.put(
+        f"/api/v1/deployments/{at_zero.pk}/autoscaling", {"components": {"llm": {"min_replicas": 1}}}, format="json"
+    )
+    assert answer.status_code in (200, 201), answer.content
+    wake = at_zero.scaling_decisions.get(direction="wake")
+    assert wake.reason.startswith("policy set to llm min 1: 0 → 1 replicas; cold start about")
+    assert serving(at_zero, "llm").status != "SCALED_TO_ZERO"
+    # A policy that keeps min 0 leaves it at zero.
+    to_zero_again = deploy(user=member_user, project=at_zero.project, cluster=at_zero.cluster, name="b", run=True)
+    to_zero(to_zero_again, member_user)
+    policy_set(user=member_user, deployment=to_zero_again, components={"llm": {"max_replicas": 3}})
+    assert serving(to_zero_again, "llm").status == "SCALED_TO_ZERO"
