@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from jobs.capacity import CPU_QUEUE, PRIORITY_NAMES, SERVICE, Capacity, Demand, per_replica
-from jobs.quotas import Blocked, Holder, QuotaBook
+from jobs.quotas import GPU_PREFIX, Blocked, Holder, QuotaBook
 
 # Re-exported: callers import the capacity types from here, with the planner.
 __all__ = ["CPU_QUEUE", "PRIORITY_NAMES", "SERVICE", "Capacity", "Demand", "per_replica"]
@@ -122,6 +122,8 @@ class Planner:
         self._seq = itertools.count()
         # Why a head waits for quota, as first found (at the plan's start): job id -> Blocked.
         self.waits: dict = {}
+        # The (queue, resource) of the lines the last admission round found closed (their heads were not read).
+        self.closed_quota_lines: set = set()
         self._ranks: dict = {}  # line key -> (head, queue version, rank)
         self._versions: dict = {}
         self._epoch = 0
@@ -230,14 +232,39 @@ class Planner:
             self.events.append(Event(t, "preempt", victim, reason, by=job))
         return True
 
+    def _closed_lines(self) -> set[str]:
+        """The lines that cannot admit now whatever waits at their head (`QuotaBook.closed`): lines that say which
+        queue's quota of which GPU type they wait for (`quota_line`; lines read from the database do)."""
+        if self.quota is None:
+            return set()
+        closed = set()
+        for key, line in self.queues.items():
+            quota_line = getattr(line, "quota_line", None)
+            if quota_line is None or not self.total.gpus.get(quota_line[1].removeprefix(GPU_PREFIX)):
+                continue  # a GPU type the cluster no longer has: its jobs are read, to fail them
+            if self.quota.closed(*quota_line):
+                closed.add(key)
+        self.closed_quota_lines = {self.queues[key].quota_line for key in closed}
+        return closed
+
     def _admit(self, t: datetime) -> int:
         admitted = 0
-        blocked: set[str] = set()
+        # A closed line (its queue uses all it may of the line's GPU type: `QuotaBook.closed`) is blocked from the
+        # start without reading its head: its head could only wait for quota here, and its wait would change
+        # nothing for the others. Usage only grows during an admission round, so it stays closed in it.
+        blocked: set[str] = self._closed_lines()
         unreserved = self.free.copy()  # free capacity minus what blocked heads ahead in order reserve
         pool_reserved: dict = {}  # the same for each cohort's pool of quota
         if self.quota is not None:
+            if hasattr(self.queues, "load"):  # lines read from a database: the open ones' heads in one read
+                self.queues.load(key for key in self.queues if key not in blocked)
+            # A closed line's queue holds some of its GPU type, so it counts as wanting without a look at its head.
             wanting = {plan.queue for plan in self._quota_jobs.values()}
-            wanting.update(head.queue for head in (q.peek() for q in self.queues.values()) if head is not None)
+            wanting.update(
+                head.queue
+                for head in (q.peek() for key, q in self.queues.items() if key not in blocked)
+                if head is not None
+            )
             self._active_weights = self.quota.cohort_weights(wanting)
         # The lines' heads in rank order. A line's rank moves only when its head or its own queue's usage changes:
         # it is pushed again then (lazy deletion: `pushed` holds each line's current entry), so picking the next
@@ -246,8 +273,10 @@ class Planner:
         pushed: dict = {}
 
         def push(key: str) -> None:
+            if key in blocked:
+                return
             head = self.queues[key].peek()
-            if head is not None and key not in blocked:
+            if head is not None:
                 pushed[key] = self._rank(key, head)
                 heapq.heappush(heap, (pushed[key], key))
 

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from jobs.drivers.writes import rows_update
 from jobs.models import ClusterQueue, Job
-from jobs.quotas import QueueSpec, QuotaBook, vector_from_quota
+from jobs.quotas import QueueSpec, QuotaBook, gpu_key, vector_from_quota
 
 
 def queue_spec(queue: ClusterQueue) -> QueueSpec:
@@ -72,4 +72,21 @@ def publish_waits(waits: dict, rows: dict) -> int:
         if job.status_message != message:
             job.status_message = message
             changed[job.pk] = {"status_message": message}
+    return rows_update(Job, changed)
+
+
+def publish_closed_waits(book: QuotaBook, closed: set, queued: list[tuple]) -> int:
+    """Jobs just submitted into a closed line (a pass did not read it: `QuotaBook.closed`) say that they wait for
+    their queue's quota, as a head read by the pass would (`queued`: id, ClusterQueue id, queue key, GPUs asked)."""
+    if not closed:
+        return 0
+    to_queue_id = Job._meta.get_field("cluster_queue").target_field.to_python  # raw values on SQLite
+    changed = {}
+    for pk, raw_queue_id, queue_key, gpus in queued:
+        key = gpu_key(queue_key)
+        queue_id = to_queue_id(raw_queue_id) if raw_queue_id is not None else None
+        if (queue_id, key) in closed:
+            blocked = book.check(queue_id, {key: max(1, gpus)})
+            if blocked is not None:
+                changed[pk] = {"status_message": book.explain(queue_id, blocked).describe() + "."}
     return rows_update(Job, changed)

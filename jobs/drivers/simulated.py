@@ -18,8 +18,8 @@ from decimal import Decimal
 from django.db import connection
 
 from jobs.drivers.base import ClusterDriver, Forecast, SchedulePassResult
-from jobs.drivers.lines import waiting_lines
-from jobs.drivers.queues import cluster_quota_book, publish_waits, save_fair_share
+from jobs.drivers.lines import line_gpu_types, waiting_lines
+from jobs.drivers.queues import cluster_quota_book, publish_closed_waits, publish_waits, save_fair_share
 from jobs.drivers.simulated_forecast import forecast
 from jobs.drivers.simulated_reads import (
     WAITING,
@@ -97,6 +97,8 @@ class SimulatedDriver(ClusterDriver):
                 to_plan=lambda job: plan_job(job, simulation),
                 rows=rows,
                 by_cluster_queue=book is not None,
+                queue_ids=cluster_queues,
+                gpu_types=line_gpu_types(cluster, book),
             )
         planner = Planner(
             total=Capacity.from_inventory(cluster.inventory),
@@ -110,9 +112,10 @@ class SimulatedDriver(ClusterDriver):
         )
         planner.run_until(now)
         self._apply(planner, rows, now, result, bill_running=bill_running)
-        self._queue_the_rest(cluster, now, result)
+        queued = self._queue_the_rest(cluster, now, result, lines_too=bool(planner.closed_quota_lines))
         if book is not None:
             publish_waits(planner.waits, rows)
+            publish_closed_waits(book, planner.closed_quota_lines, queued)
             save_fair_share(book, cluster_queues, now)
         result.next_change_at = planner.next_event_at
         if result.resumed:  # jobs back in the queue: the next pass may admit them at once
@@ -217,8 +220,11 @@ class SimulatedDriver(ClusterDriver):
                 checkpointing, ["checkpoints", "checkpoint_work_seconds", "last_checkpoint_at"], batch_size=1000
             )
 
-    def _queue_the_rest(self, cluster: Cluster, now: datetime, result: SchedulePassResult) -> None:
-        """Submitted jobs the pass could not admit now wait in the queue."""
+    def _queue_the_rest(
+        self, cluster: Cluster, now: datetime, result: SchedulePassResult, *, lines_too: bool = False
+    ) -> list[tuple]:
+        """Submitted jobs the pass could not admit now wait in the queue; returns them: (id,) or, `lines_too`, (id,
+        ClusterQueue id, queue key, GPUs asked) for the messages of closed lines."""
         if cluster.status == Cluster.Status.ACTIVE:
             message = "Waiting for capacity."
         else:
@@ -228,7 +234,8 @@ class SimulatedDriver(ClusterDriver):
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} SET status = %s, status_message = %s"
-                f" WHERE cluster_id = %s AND status = %s AND admitted_at IS NULL RETURNING id",
+                f" WHERE cluster_id = %s AND status = %s AND admitted_at IS NULL"
+                f" RETURNING id{', cluster_queue_id, queue_key, demand_gpus' if lines_too else ''}",
                 [
                     Job.Status.QUEUED,
                     message,
@@ -236,9 +243,11 @@ class SimulatedDriver(ClusterDriver):
                     Job.Status.PENDING,
                 ],
             )
-            pending = [Job._meta.pk.to_python(row[0]) for row in cursor.fetchall()]
+            pk = Job._meta.pk
+            pending = [(pk.to_python(row[0]), *row[1:]) for row in cursor.fetchall()]
         result.queued = len(pending)
-        result.changed_job_ids.extend(pending)
+        result.changed_job_ids.extend(row[0] for row in pending)
+        return pending
 
     def forecast(
         self, *, cluster: Cluster, now: datetime, extra: list | None = None, summarise_quiet: bool = False

@@ -33,6 +33,14 @@ class QuotaBook(Preemption):
                     self.pool[(cohort, key)] = self.pool.get((cohort, key), 0) + queue.lendable(key)
                     self.pool_used.setdefault((cohort, key), 0)
         self.holders: dict[Any, dict[Any, Holder]] = {q: {} for q in self.queues}
+        # The cohorts (or queues without one) where an admission may preempt: quota can come back during a pass.
+        # Reclaim and fair-sharing preemption act within a cohort only.
+        self._preempting = {
+            queue.cohort or queue.id
+            for queue in self.queues.values()
+            if queue.within_cluster_queue != "Never"
+            or (queue.cohort and (queue.reclaim_within_cohort != "Never" or queue.fair_sharing_preemption != "Never"))
+        }
 
     # --- usage ---------------------------------------------------------------------------------------------
 
@@ -120,6 +128,19 @@ class QuotaBook(Preemption):
         members = self.members.get(queue.cohort, [queue]) if queue.cohort else [queue]
         users = sorted(((self.used(m.id, key), m.name) for m in members if self.used(m.id, key)), reverse=True)
         return tuple((name, amount) for amount, name in users[:3])
+
+    def closed(self, queue_id, key: str) -> bool:
+        """Whether every job of the queue that asks for `key` waits now, and its wait changes nothing for anybody
+        else, so a pass need not read it: the queue uses some of `key` (so it will release it: a queue that holds
+        none may be one that can never admit, and its jobs must be read to fail them) and may take no more of it;
+        its cohort's pool of `key` has no room left (a waiting head would set aside a part of it, `reserve`); and
+        no queue of its cohort preempts (a preemption can give quota back during a pass)."""
+        queue = self.queues.get(queue_id)
+        if queue is None or key not in queue.nominal or (queue.cohort or queue.id) in self._preempting:
+            return False
+        if not self.used(queue_id, key) or self.available(queue_id, key):
+            return False
+        return not queue.cohort or self.pool[(queue.cohort, key)] <= self.pool_used[(queue.cohort, key)]
 
     def never_fits(self, queue_id, vector: Mapping[str, int]) -> str | None:
         """Why a job could never be admitted by its queue, even with the whole cohort idle."""

@@ -1,19 +1,24 @@
 """A scheduling pass on a cluster with quotas costs the same number of queries with 2 or 20 waiting lines: every
 line's first jobs come in one query and the pass's writes are one statement per kind of change."""
 
+import datetime as dt
+
 import pytest
 from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from jobs import services
-from jobs.models import Job
+from jobs.drivers import lines
+from jobs.models import Cluster, Job
 from jobs.tests.factories import SPEC, ClusterFactory, resources
 from tenancy.tests.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
 
 H100, A100 = "H100-80GB", "A100-80GB"
+# A pass over a cluster with quotas whose lines are all blocked (PostgreSQL; SQLite writes row by row).
+PASS_QUERIES = 9
 
 
 def queued_cluster(tenant, name: str, queues: int) -> object:
@@ -69,3 +74,84 @@ def test_a_pass_costs_the_same_queries_with_2_or_20_lines_of_waiting_jobs(tenant
     assert pass_queries(small)[0] == pass_queries(large)[0]
     assert Job.objects.filter(cluster=large, status="RUNNING").count() == 20
     assert Job.objects.filter(cluster=large, status="QUEUED").count() == 40
+
+
+def standalone_queues(tenant) -> tuple:
+    """Two ClusterQueues without a cohort, 1 H100 of quota each, three 1-GPU jobs waiting in each (q0's of 600 s,
+    q1's of 1,200 s), and a job in no queue."""
+    cluster = ClusterFactory(
+        tenant=tenant,
+        name="standalone",
+        inventory={"gpus": {H100: 8, A100: 8}, "cpu_cores": 64, "memory_gib": 512},
+        simulation={"startup_seconds": {"default": 0}},
+    )
+    items, projects = [], []
+    for index in range(2):
+        queue = services.cluster_queue_create(
+            user=None, cluster=cluster, data={"name": f"q{index}", "nominal_quota": {"gpus": {H100: 1}}}
+        )
+        project = ProjectFactory(tenant=tenant, name=f"standalone-p{index}")
+        services.local_queue_create(user=None, cluster_queue=queue, name=f"l{index}", project=project)
+        projects.append(project)
+        for n in range(3):
+            items.append(
+                {
+                    "name": f"q{index}-{n}",
+                    "job_type": "BATCH",
+                    "tenant": tenant,
+                    "project": project,
+                    "resources": resources(gpus=1, gpu_type=H100),
+                    "spec": SPEC,
+                    "duration_seconds": 600 * (index + 1),
+                }
+            )
+    services.jobs_submit_many(cluster=cluster, jobs=items, schedule=False)
+    return cluster, projects
+
+
+def test_a_pass_reads_only_the_lines_whose_queue_may_admit(tenant, clock, monkeypatch):
+    cluster, _ = standalone_queues(tenant)
+    outside = ProjectFactory(tenant=tenant, name="no-queue")
+    services.jobs_submit_many(
+        cluster=cluster,
+        jobs=[
+            {
+                "name": "outside",
+                "job_type": "BATCH",
+                "tenant": tenant,
+                "project": outside,
+                "resources": resources(gpus=1, gpu_type=A100),
+                "spec": SPEC,
+                "duration_seconds": 600,
+            }
+        ],
+        schedule=False,
+    )
+    assert pass_queries(cluster)[1] == 3  # q0's head, q1's head and the job in no queue
+    assert Job.objects.get(name="outside").status == "RUNNING"
+    read: list = []
+    real_take = lines.DbLine._take
+    monkeypatch.setattr(lines.DbLine, "_take", lambda self, chunk: (read.extend(chunk), real_take(self, chunk))[1])
+    clock.shift(dt.timedelta(seconds=700))  # q0's job ended, q1's still runs: q1's line is closed
+    assert pass_queries(cluster)[1] == 1
+    assert Job.objects.get(name="q0-1").status == "RUNNING"
+    names = {job.name for job in read}
+    assert names and all(name.startswith("q0-") for name in names), names  # q1's waiting jobs were not read
+    assert Job.objects.get(name="q1-1").status_message.startswith("Waiting for quota in queue q1")
+
+
+def test_a_job_of_a_gpu_type_the_inventory_no_longer_has_still_fails_in_a_pass(tenant, clock):
+    cluster, _ = standalone_queues(tenant)
+    pass_queries(cluster)
+    Cluster.objects.filter(pk=cluster.pk).update(inventory={"gpus": {A100: 8}, "cpu_cores": 64, "memory_gib": 512})
+    cluster.refresh_from_db()
+    pass_queries(cluster)
+    assert Job.objects.get(name="q0-1").status == "FAILED"
+    assert "never fit" in Job.objects.get(name="q0-1").status_message
+
+
+def test_a_pass_over_100_lines_costs_a_pinned_number_of_queries(tenant, clock, django_assert_max_num_queries):
+    cluster = queued_cluster(tenant, "pinned", 50)  # 100 lines
+    pass_queries(cluster)
+    with django_assert_max_num_queries(PASS_QUERIES if settings.IS_POSTGRES else 10_000):
+        services.cluster_schedule_pass(cluster=cluster, bill_running=False)

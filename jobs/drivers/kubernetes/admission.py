@@ -18,8 +18,8 @@ from django.db.models import Q
 
 from jobs.capacity import Capacity, Demand
 from jobs.drivers.base import SchedulePassResult
-from jobs.drivers.lines import waiting_lines
-from jobs.drivers.queues import cluster_quota_book, publish_waits, save_fair_share
+from jobs.drivers.lines import line_gpu_types, waiting_lines
+from jobs.drivers.queues import cluster_quota_book, publish_closed_waits, publish_waits, save_fair_share
 from jobs.models import Cluster, Job
 from jobs.scheduling import PlanJob, Planner, order_key
 
@@ -73,7 +73,15 @@ def admit_held(
     planner = Planner(
         total=Capacity(gpus=dict.fromkeys(gpu_types, UNBOUNDED), millicores=UNBOUNDED, memory_mib=UNBOUNDED),
         active=[_plan(job, admitted_at=now) for job in holding],
-        queues=waiting_lines(waiting, read=lambda queryset: queryset, to_plan=_plan, rows=rows, by_cluster_queue=True),
+        queues=waiting_lines(
+            waiting,
+            read=lambda queryset: queryset,
+            to_plan=_plan,
+            rows=rows,
+            by_cluster_queue=True,
+            queue_ids=cluster_queues,
+            gpu_types=line_gpu_types(cluster, book) | kinds,
+        ),
         quota=book,
         quota_at=book_at,
     )
@@ -105,12 +113,15 @@ def admit_held(
     recorded = held_jobs(cluster).filter(status=Job.Status.PENDING).exclude(pk__in=done)
     blocked = list(planner.waits)
     changed = list(recorded.filter(pk__in=blocked).values_list("pk", flat=True))
-    changed += list(recorded.exclude(pk__in=blocked).values_list("pk", flat=True))
+    others = list(recorded.exclude(pk__in=blocked).values_list("pk", "cluster_queue_id", "queue_key", "demand_gpus"))
+    changed += [row[0] for row in others]
     if changed:
         recorded.filter(pk__in=blocked).update(status=Job.Status.QUEUED)
         recorded.exclude(pk__in=blocked).update(
             status=Job.Status.QUEUED, status_message="Waiting for its queue to admit it."
         )
+        # Those in a line the pass did not read (its queue is full) say for what they wait, as a read head does.
+        publish_closed_waits(book, planner.closed_quota_lines, others)
         result.queued += len(changed)
         result.changed_job_ids.extend(changed)
     save_fair_share(book, cluster_queues, now)
