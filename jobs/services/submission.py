@@ -95,7 +95,7 @@ def job_submit(*, user=None, cluster: Cluster, now: datetime | None = None, sche
         # Another caller recorded this attempt first: theirs is the job.
         return Job.objects.get(component_deployment_id=component_deployment_id, attempt=attempt)
     if _hand_over(cluster, [job], now=now, schedule=schedule):
-        job.refresh_from_db()
+        job.refresh_from_db(fields=_pass_written())  # a pass never changes a spec: it is not decrypted again
     return job
 
 
@@ -234,7 +234,7 @@ def _record(cluster: Cluster, rows: list[dict]) -> list[Job]:
         return [_insert_one(cluster, rows[0])]  # its queue is looked up by the same statement
     _assign_queues(cluster, rows)
     numbers = next_sequences(cluster.pk, len(rows))
-    jobs = [Job(**row, sequence=number) for row, number in zip(rows, numbers, strict=True)]
+    jobs = [_job_from_row({**row, "sequence": number}) for row, number in zip(rows, numbers, strict=True)]
     if len(jobs) == 1:
         jobs[0].save(force_insert=True)
     else:
@@ -328,6 +328,11 @@ def _statement_cursor():
 
 # Where a row of `job_fields` holds a related object, not its id.
 _RELATED = {"cluster": "cluster_id", "project": "project_id", "cluster_set": "cluster_set_id"}
+
+
+@functools.cache
+def _pass_written() -> list[str]:
+    return [field.attname for field in Job._meta.concrete_fields if field.attname not in ("id", "spec")]
 
 
 @functools.cache
@@ -425,6 +430,10 @@ def jobs_submit_many(
         # Another caller recorded one of these attempts first: each item again, one by one (idempotent).
         return [job_submit(cluster=cluster, now=now, schedule=schedule, **item) for item in jobs]
     if _hand_over(cluster, created, now=now, schedule=schedule):
-        fresh = Job.objects.in_bulk([job.pk for job in created])
+        # What the pass changed, read back without the specs: a pass never changes a spec, and decrypting a
+        # thousand of them again cost more than reading every other column.
+        fresh = Job.objects.defer("spec").in_bulk([job.pk for job in created])
+        for job in created:
+            fresh[job.pk].spec = job.spec
         created = [fresh[job.pk] for job in created]
     return created
