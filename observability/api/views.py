@@ -4,8 +4,10 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
+from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 
+from core.renderers import FastJSONRenderer
 from deployments.models import UseCaseDeployment
 from observability import selectors, services
 from observability.api.serializers import (
@@ -51,7 +53,7 @@ class DeploymentObservabilityViewSet(TenantScopedMixin, viewsets.GenericViewSet)
         ],
         responses={200: RangeQuerySerializer, 400: BAD_QUERY, **ERRORS},
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], renderer_classes=[FastJSONRenderer, BrowsableAPIRenderer])
     def metrics(self, request, pk=None):
         """Series shaped like Prometheus's query_range answer; `from`/`to` are accepted for `start`/`end`."""
         deployment = self.get_object()
