@@ -206,10 +206,6 @@ else:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=FILESYSTEM_BROKER_URL)
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(BROKER_DIR)
     CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=f"file://{BROKER_DIR / 'results'}")
-    if CELERY_BROKER_URL.startswith("filesystem://"):
-        # kombu's filesystem transport with whole messages only (core.broker: its own can hand a worker a file still
-        # being written, which kills the worker's consumer).
-        CELERY_BROKER_TRANSPORT = "core.broker:Transport"
 
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_ACKS_LATE = True
