@@ -27,7 +27,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
+# The code searched: this tree, or another one (BENCH_ROOT, as bench/usecases_ab.sh runs one script on two trees).
+ROOT = Path(os.environ.get("BENCH_ROOT") or Path(__file__).resolve().parent.parent)
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
@@ -130,7 +131,7 @@ def timed(client, path: str, runs: int, before=None) -> tuple[list[float], int, 
 
 
 def explain(client) -> None:
-    """EXPLAIN (ANALYZE, BUFFERS) of each query a search runs (after the token lookup), as the search ran it."""
+    """EXPLAIN (ANALYZE, BUFFERS) of each catalog query a search runs (not the token lookup), as the search ran it."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -138,8 +139,10 @@ def explain(client) -> None:
         with CaptureQueriesContext(connection) as ctx:
             client.get(f"/api/usecases/search?{query}")
         print(f"\n### {label}\n")
-        for captured in ctx.captured_queries[1:]:
+        for captured in ctx.captured_queries:
             sql = captured["sql"]
+            if "usecases_usecase" not in sql:  # the token lookup, when the token cache misses
+                continue
             if sql.startswith("EXPLAIN"):  # the count's estimate: the plan is its answer
                 print(f"```\n{sql[:300]}\n```")
                 continue
@@ -147,6 +150,32 @@ def explain(client) -> None:
                 cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
                 plan = "\n".join(row[0] for row in cursor.fetchall())
             print(f"```\n{sql[:300]}\n{plan}\n```")
+
+
+def explain_times(client, runs: int) -> None:
+    """The median PostgreSQL execution time (EXPLAIN ANALYZE, `runs` times) of each search's catalog statements."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    print(f"\n| search | PostgreSQL execution, median of {runs} (ms) | planning (ms) |")
+    print("| --- | ---: | ---: |")
+    for label, query in SEARCHES:
+        with CaptureQueriesContext(connection) as ctx:
+            client.get(f"/api/usecases/search?{query}")
+        statements = [c["sql"] for c in ctx.captured_queries if "usecases_usecase" in c["sql"]]
+        executed, planned = [], []
+        for _ in range(runs):
+            with connection.cursor() as cursor:
+                total = [0.0, 0.0]
+                for sql in statements:
+                    cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
+                    plan = cursor.fetchone()[0]
+                    plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]
+                    total[0] += plan["Execution Time"]
+                    total[1] += plan["Planning Time"]
+            executed.append(total[0])
+            planned.append(total[1])
+        print(f"| {label} | {statistics.median(executed):.2f} | {statistics.median(planned):.2f} |")
 
 
 # Beside each search as the table times it: another page, another sort, inactive rows, a long page of the list.
@@ -237,6 +266,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="search a database kept by --keep: no drop, no seeding")
     parser.add_argument("--searches-only", action="store_true", help="skip the detail and import measurements")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of every search's queries")
+    parser.add_argument("--explain-times", type=int, metavar="N", help="median execution time of N EXPLAIN ANALYZE")
     parser.add_argument("--samples", help="append each search's timings (ms) as a JSON line to this file")
     parser.add_argument("--save-answers", metavar="FILE", help="save the bodies of every search (and variants) as JSON")
     parser.add_argument("--check-answers", metavar="FILE", help="compare them byte for byte with a --save-answers file")
@@ -304,6 +334,8 @@ def main() -> None:
         answers(client, save=args.save_answers, check=args.check_answers)
     if args.explain:
         explain(client)
+    if args.explain_times:
+        explain_times(client, args.explain_times)
     if args.searches_only:
         return
 
