@@ -106,6 +106,7 @@ class SearchPage:
     rows: list[dict]
     count: int
     count_exact: bool
+    rows_json: str | None = None  # with `row_json`: the rows' JSON texts joined by commas, and `rows` empty
 
 
 PAGE_FIELDS = tuple(field.attname for field in UseCase._meta.concrete_fields)
@@ -184,15 +185,20 @@ def _counted_in_pass_sql(ids_sql: str, params: tuple, bound: int) -> tuple[str, 
     return sql, [bound, estimate_sql, bound + 1]
 
 
-def usecase_search_page(*, queryset: QuerySet[UseCase], limit: int, offset: int = 0) -> SearchPage:
+def usecase_search_page(
+    *, queryset: QuerySet[UseCase], limit: int, offset: int = 0, row_json: str | None = None
+) -> SearchPage:
     """A page of a filtered, ordered queryset as plain dicts (no model instance or prefetch cache per row), with
     its bounded count (usecase_count).
 
     On PostgreSQL one statement reads the page, its tags (the `search_tags` column of migration 0006) and the
     bounded count or, past the bound, the planner's estimate (an uncorrelated subquery, evaluated once). Elsewhere:
-    count, page, tags.
+    count, page, tags. With `row_json` (PostgreSQL only: an SQL expression over the usecase table aliased `u`, see
+    usecases.api.rendering) the same statement returns the page as JSON text instead of rows (`rows_json`).
     """
     queryset = queryset.prefetch_related(None)
+    if row_json is not None and settings.IS_POSTGRES:
+        return _json_page(queryset=queryset, limit=limit, offset=offset, row_json=row_json)
     if not settings.IS_POSTGRES:
         count, exact = usecase_count(queryset=queryset, at_least=offset + limit)
         rows = list(queryset.values(*PAGE_FIELDS)[offset : offset + limit])
@@ -243,6 +249,35 @@ def usecase_search_page(*, queryset: QuerySet[UseCase], limit: int, offset: int 
         for name in PAGE_DATETIMES:
             row[name] = _utc_iso(row.pop(f"{name}_text"))
     return SearchPage(rows=rows, count=found, count_exact=found <= bound)
+
+
+def _json_page(*, queryset: QuerySet[UseCase], limit: int, offset: int, row_json: str) -> SearchPage:
+    """usecase_search_page's statement when PostgreSQL writes the rows (`row_json`): the page's ids in order (a
+    narrow subquery; a ranked text search ranks and counts its matches there, on ids and sort keys only), then one
+    aggregate of the rows' JSON text in that order beside the bounded count. An empty page past the end still counts.
+    """
+    bound = _exact_bound(offset + limit)
+    ids_sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    counted_sql, counted_params = _counted_sql(ids_sql, params, bound)
+    page_ids = queryset.values("pk")
+    if "rank" in queryset.query.annotations:
+        in_pass = RawSQL(*_counted_in_pass_sql(ids_sql, params, bound), output_field=IntegerField())
+        page_sql, page_params = page_ids.annotate(counted=in_pass)[offset : offset + limit].query.sql_with_params()
+        count_sql = f"COALESCE(MAX(page.counted), ({counted_sql}))"  # the subquery only for an empty page
+    else:
+        page_sql, page_params = page_ids[offset : offset + limit].query.sql_with_params()
+        count_sql = f"({counted_sql})"
+    table = connection.ops.quote_name(UseCase._meta.db_table)
+    # The page's order is its subquery's; row_number() keeps it for the aggregate, past the join.
+    sql = (
+        f"WITH page AS MATERIALIZED (SELECT found.*, row_number() OVER () AS ord FROM ({page_sql}) found) "
+        f"SELECT {count_sql}, string_agg({row_json}, ',' ORDER BY page.ord) "
+        f"FROM page JOIN {table} u ON u.id = page.pk"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*page_params, *counted_params])
+        found, rows_json = cursor.fetchone()
+    return SearchPage(rows=[], count=found, count_exact=found <= bound, rows_json=rows_json or "")
 
 
 def usecases_export(*, queryset: QuerySet[UseCase] | None = None, **params) -> dict:

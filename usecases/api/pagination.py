@@ -3,21 +3,40 @@
 from rest_framework.response import Response
 
 from core.api.pagination import LimitOffsetPagination
+from core.renderers import RenderedJSON
 from usecases import selectors
+from usecases.api import rendering
 
 
 class CatalogPagination(LimitOffsetPagination):
     """GET /api/usecases: limit (default 50, at most 1000) and offset; the rows are dicts (selectors.SearchPage)."""
 
     def paginate_queryset(self, queryset, request, view=None):
+        """The page (selectors.SearchPage): written as JSON by PostgreSQL where rendering.page_json_applies, else
+        as rows for usecases.api.serializers.usecase_rows_data."""
         self.request = request
         self.limit = self.get_limit(request)
         self.offset = self.get_offset(request)
-        page = selectors.usecase_search_page(queryset=queryset, limit=self.limit, offset=self.offset)
+        row_json = rendering.row_json_sql() if rendering.page_json_applies() else None
+        page = selectors.usecase_search_page(queryset=queryset, limit=self.limit, offset=self.offset, row_json=row_json)
         self.count, self.count_exact = page.count, page.count_exact
         if self.count > self.limit and self.template is not None:
             self.display_page_controls = True
-        return page.rows
+        return page
+
+    def get_written_response(self, rows_json: str) -> Response:
+        """get_paginated_response's answer around rows PostgreSQL wrote, as the bytes DRF's renderer would write."""
+        return Response(
+            RenderedJSON(
+                rendering.envelope(
+                    count=self.count,
+                    count_exact=self.count_exact,
+                    next_link=self.get_next_link(),
+                    previous_link=self.get_previous_link(),
+                    rows=rendering.finish_rows(rows_json),
+                )
+            )
+        )
 
     def get_paginated_response(self, data):
         return Response(

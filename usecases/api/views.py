@@ -4,10 +4,13 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from core.api.pagination import LimitOffsetPagination
 from core.exceptions import NotFound
+from core.renderers import RenderedJSONRenderer
 from usecases import selectors, services
 from usecases.api.pagination import CatalogPagination, SearchPagination
 from usecases.api.permissions import CatalogPermission
@@ -32,6 +35,8 @@ def _flag(request, name: str) -> bool:
     return str(request.query_params.get(name, "")).lower() in TRUE_STRINGS
 
 
+# The project's other renderers (the browsable API) after the one that passes a written page on.
+ALSO_RENDERED = [renderer for renderer in api_settings.DEFAULT_RENDERER_CLASSES if renderer is not JSONRenderer]
 HARD = OpenApiParameter("hard", bool, description="Delete the row and its history instead of soft-deleting.")
 INCLUDE_INACTIVE = OpenApiParameter("include_inactive", bool, description="Also find a soft-deleted use case.")
 VERSION = OpenApiParameter("version", int, OpenApiParameter.PATH)
@@ -54,6 +59,7 @@ class UseCaseViewSet(viewsets.ModelViewSet):
     filterset_class = UseCaseFilterSet
     pagination_class = CatalogPagination
     permission_classes = [CatalogPermission]
+    renderer_classes = [RenderedJSONRenderer, *ALSO_RENDERED]  # the search page may come already written
     lookup_field = "unique_id"
     lookup_value_regex = r"[A-Za-z0-9_-]+"
     ordering_fields = SORT_FIELDS
@@ -79,9 +85,12 @@ class UseCaseViewSet(viewsets.ModelViewSet):
         return usecase
 
     def list(self, request, *args, **kwargs):
-        # The page comes back as plain rows (selectors.usecase_search_page), serialised without a serializer per row.
-        rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(usecase_rows_data(rows))
+        # On PostgreSQL the page comes back as JSON text (usecases.api.rendering), passed on as bytes; elsewhere as
+        # plain rows (selectors.usecase_search_page), serialised without a serializer per row.
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        if page.rows_json is not None:
+            return self.paginator.get_written_response(page.rows_json)
+        return self.get_paginated_response(usecase_rows_data(page.rows))
 
     def perform_create(self, serializer):
         serializer.instance = services.usecase_create(data=serializer.validated_data, user=self.request.user)
