@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -96,7 +97,13 @@ class ScalingDecision(models.Model):
 
 class WarmPool(models.Model):
     """Pre-warmed standby replicas on one cluster and GPU type: engines up with no model, each a running job (so
-    its GPUs are held and its cost is metered like any job's). A wake takes one and the pool starts a new one."""
+    its GPUs are held and its cost is metered like any job's). A wake takes one and the pool starts a new one. How
+    many it keeps: `sizing` (see `autoscaling.pools`)."""
+
+    class Sizing(models.TextChoices):
+        FIXED = "fixed", "a fixed size"
+        PER_ZERO = "per_zero", "per component at zero"
+        WAKES_TOGETHER = "wakes_together", "by the wakes expected together"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.PROTECT, related_name="warm_pools")
@@ -109,7 +116,8 @@ class WarmPool(models.Model):
     )
     gpu_type = models.CharField(max_length=50)
     gpu_count = models.PositiveIntegerField(default=1, help_text="GPUs per standby replica (the largest it serves).")
-    size = models.PositiveIntegerField(help_text="Standby replicas kept warm (with `per_zero`: at most).")
+    sizing = models.CharField(max_length=16, choices=Sizing.choices, default=Sizing.FIXED)
+    size = models.PositiveIntegerField(help_text="Standby replicas kept warm (sized otherwise: at most).")
     per_zero = models.DecimalField(
         max_digits=3,
         decimal_places=2,
@@ -118,7 +126,13 @@ class WarmPool(models.Model):
         help_text="Standbys per component at zero on this cluster and GPU type (autoscaling.pooling); empty: `size`.",
     )
     min_size = models.PositiveIntegerField(
-        default=1, help_text="With `per_zero`: standbys at least while any component of the type is at zero."
+        default=1, help_text="Not fixed: standbys at least while any component of the type is at zero."
+    )
+    miss = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.010"),
+        help_text="Sized by the wakes expected together: the chance a wake may find no standby ready.",
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -127,7 +141,13 @@ class WarmPool(models.Model):
 
     class Meta:
         ordering = ["cluster", "gpu_type"]
-        constraints = [models.UniqueConstraint(fields=["cluster", "gpu_type"], name="one_warm_pool_per_gpu_type")]
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "gpu_type"], name="one_warm_pool_per_gpu_type"),
+            models.CheckConstraint(
+                condition=~Q(sizing="per_zero") | Q(per_zero__isnull=False), name="warm_pool_per_zero_has_ratio"
+            ),
+            models.CheckConstraint(condition=Q(miss__gt=0, miss__lt=1), name="warm_pool_miss_a_probability"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.cluster_id}/{self.gpu_type} x{self.size}"
+        return f"{self.cluster_id}/{self.gpu_type} x{self.size} ({self.sizing})"

@@ -1,5 +1,7 @@
-"""How many standbys a warm pool keeps (no Django): sized by how many deployments on its cluster and GPU type sit
-at zero, since those are the ones whose next request waits for a cold start.
+"""How many standbys a warm pool keeps (no Django), in one of two ways: by how many deployments on its cluster and
+GPU type sit at zero (`pool_target`), or by how many of those are expected to wake together (`wakes_together_wanted`,
+from yesterday's load and the cluster's cold-start figures). The product's pools (`autoscaling.pools`) and the
+replay (`bench/autoscaling_replay.py`) both size through these functions.
 
 The rule: while at least one component on the cluster and GPU type is at zero, keep `ceil(ratio x at_zero)`
 standbys, at least `floor` and at most `ceiling`; with none at zero, keep none (a running component scales up
@@ -12,6 +14,12 @@ after a quiet spell. `bench/autoscaling_replay.py` measures the trade-off (BENCH
 from __future__ import annotations
 
 import math
+
+from autoscaling.coldstart import StartModel
+
+HOUR_S = 3600
+DAY_S = 24 * HOUR_S
+MISS_DEFAULT = 0.01
 
 
 def pool_target(at_zero: int, *, ratio: float, floor: int = 1, ceiling: int | None = None) -> int:
@@ -39,3 +47,34 @@ def wakes_together_target(wake_rates: list[float], *, refill_s: float, miss: flo
         term *= mean / k
         below += term
     return max(floor, k + 1)
+
+
+def forecast_hour(now_s: float) -> tuple[float, float]:
+    """The stretch of yesterday whose load forecasts the wakes now (epoch seconds, [start, end)): the same clock hour
+    a day earlier, as the scheduled pre-warm reads yesterday (`autoscaling.prewarm`)."""
+    start = (now_s // HOUR_S) * HOUR_S - DAY_S
+    return start, start + HOUR_S
+
+
+def refill_s(model: StartModel, *, image_cached: bool) -> float:
+    """How long a new standby takes to be ready: the image (pulled, or in the node's cache) and the engine's warm-up;
+    it loads no model."""
+    return (model.image_cached_s if image_cached else model.image_pull_s) + model.engine_warmup_s
+
+
+def wakes_together_wanted(
+    hour_requests: list[float],
+    *,
+    model: StartModel,
+    image_cached: bool,
+    miss: float = MISS_DEFAULT,
+    floor: int = 1,
+    ceiling: int | None = None,
+) -> int:
+    """Standbys for one cluster and GPU type sized by the wakes expected together: `hour_requests` holds, for each
+    component at zero there, its requests in the forecast hour (`forecast_hour`; at zero every arrival is a wake),
+    the refill is the cluster's standby start (`refill_s`), and `miss` the chance a wake may find the pool empty.
+    At most `ceiling` (the pool's size)."""
+    rates = [requests / HOUR_S for requests in hour_requests]
+    want = wakes_together_target(rates, refill_s=refill_s(model, image_cached=image_cached), miss=miss, floor=floor)
+    return want if ceiling is None else min(want, ceiling)

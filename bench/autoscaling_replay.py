@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from autoscaling.coldstart import StartModel, cold_start  # noqa: E402
 from autoscaling.decide import TO_ZERO, LastChange, Sample, decide  # noqa: E402
 from autoscaling.policy import Policy  # noqa: E402
-from autoscaling.pooling import pool_target, wakes_together_target  # noqa: E402
+from autoscaling.pooling import DAY_S, forecast_hour, pool_target, wakes_together_wanted  # noqa: E402
 from autoscaling.prewarm import Window, windows  # noqa: E402
 from autoscaling.queue import QueueSettings, RequestQueue, weighted_quantile  # noqa: E402
 from sizing.loadsim import operating_point  # noqa: E402
@@ -163,8 +163,8 @@ class Pool:
     ratio: float
     floor: int = 1
     hourly: dict[str, float] = field(default_factory=dict)  # per GPU type: the largest replica's $/h
-    # Sized by the wakes expected together (`pooling.wakes_together_target`) instead of `ratio` x those at zero:
-    # each deployment's forecast wake rate per hour of the day (requests per second in that hour yesterday).
+    # Sized by the wakes expected together (`pooling.wakes_together_wanted`, as the product's pools with sizing
+    # "wakes_together") instead of `ratio` x those at zero: each deployment's requests per minute yesterday.
     forecast: dict[str, list[float]] | None = None
     handover: bool = False  # a replica leaving for zero stays as the type's standby when the pool wants one
     at_zero: dict[str, set[str]] = field(default_factory=dict)  # per GPU type: deployments at zero now
@@ -195,10 +195,16 @@ class Pool:
         members = self.at_zero.get(gpu, ())
         if self.forecast is None:
             return pool_target(len(members), ratio=self.ratio, floor=self.floor)
-        hour = int(now // 3600) % 24
-        refill = model.image_cached_s + model.engine_warmup_s
-        return wakes_together_target(
-            [self.forecast[name][hour] for name in members], refill_s=refill, miss=WAKE_MISS, floor=self.floor
+        # The product's rule on the same inputs: yesterday's requests in the forecast hour (`history` starts a day
+        # before the replay's second 0) and whether a standby of the type ran within the image cache time.
+        start, end = (int(second + DAY_S) // 60 for second in forecast_hour(now))
+        cached = now - self.last_ran.get(gpu, -math.inf) < model.image_cache_s
+        return wakes_together_wanted(
+            [sum(self.forecast[name][start:end]) for name in members],
+            model=model,
+            image_cached=cached,
+            miss=WAKE_MISS,
+            floor=self.floor,
         )
 
     def offer(self, gpu: str, now: float, model: StartModel) -> bool:
@@ -418,11 +424,6 @@ def history(spec: Spec) -> list[float]:
     return [float(poisson(rng, rate_at(spec, minute * 60, bursts) * 60)) for minute in range(24 * 60)]
 
 
-def hourly_rates(per_minute: list[float]) -> list[float]:
-    """Requests per second in each hour of a day of per-minute counts: at zero, each is a wake."""
-    return [sum(per_minute[hour * 60 : hour * 60 + 60]) / 3600 for hour in range(24)]
-
-
 def prewarm_windows(spec: Spec, model: StartModel) -> list[Window]:
     """The scheduled pre-warms of a deployment (`autoscaling.prewarm.windows`) from yesterday's load, led by its
     cold start with the image pulled (the longest it may take)."""
@@ -435,7 +436,7 @@ def new_pool(ratio: float, floor: int, *, by_wakes: bool = False, handover: bool
     hourly: dict[str, float] = {}
     for spec in SPECS:  # a standby is sized for the largest replica of its GPU type
         hourly[spec.gpu] = max(hourly.get(spec.gpu, 0.0), Serving(spec).hourly)
-    forecast = {spec.name: hourly_rates(history(spec)) for spec in SPECS} if by_wakes else None
+    forecast = {spec.name: history(spec) for spec in SPECS} if by_wakes else None
     return Pool(ratio=ratio, floor=floor, hourly=hourly, forecast=forecast, handover=handover)
 
 
@@ -529,7 +530,8 @@ def main() -> None:
     print(f"\n{args.hours} simulated hours, {len(SPECS)} deployments, {total:,.0f} requests per run; "
           f"replayed in {elapsed:.1f} s. Pool x r: r standbys per deployment at zero on a GPU type (rounded up), at "
           f"least {args.pool_floor}, none while none is at zero; pool by wakes together: the standbys that leave a "
-          f"wake at most a {WAKE_MISS:.0%} chance of finding none, from yesterday's hourly rates; its cost is "
+          f"wake at most a {WAKE_MISS:.0%} chance of finding none "
+          f"(the product's rule), from yesterday's requests in the hour; its cost is "
           f"included (column 3). Idle timeout {IDLE_TIMEOUT_S} s, {idle} s where named and in pool runs.")  # fmt: skip
     for name, pool in pools.items():
         print(f"{name}: {pool.standby_seconds / 3600:.1f} standby-hours, at most {pool.peak} standbys at once, "

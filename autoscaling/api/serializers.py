@@ -1,6 +1,8 @@
+from decimal import Decimal
+
 from rest_framework import serializers
 
-from autoscaling.models import ScalingDecision
+from autoscaling.models import ScalingDecision, WarmPool
 from autoscaling.policy import SIGNALS
 
 
@@ -87,18 +89,34 @@ class WarmPoolSerializer(serializers.Serializer):
     project_id = serializers.UUIDField(help_text="Whose bill the standby replicas are on (the cluster's tenant).")
     gpu_type = serializers.CharField()
     gpu_count = serializers.IntegerField(default=1, help_text="GPUs per standby replica.")
-    size = serializers.IntegerField(help_text="Standby replicas kept warm (0 stops them); with `per_zero`, at most.")
+    size = serializers.IntegerField(help_text="Standby replicas kept warm (0 stops them); sized otherwise, at most.")
+    sizing = serializers.ChoiceField(
+        choices=WarmPool.Sizing.choices,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="fixed: always `size`. per_zero: `per_zero` standbys per component at zero on the cluster and GPU "
+        "type. wakes_together: the fewest standbys that leave a wake at most a `miss` chance of finding none, for "
+        "the components at zero waking at yesterday's rate in the same hour, over one refill (the cluster's standby "
+        "start). Both sized ways keep none while none is at zero and are resized by the autoscaler every 15 s. "
+        "Empty: per_zero when `per_zero` is given, else fixed.",
+    )
     per_zero = serializers.DecimalField(
         max_digits=3,
         decimal_places=2,
         required=False,
         allow_null=True,
         default=None,
-        help_text="Size the pool by the components at zero on the cluster and GPU type: this many standbys per "
-        "component at zero (rounded up, 0.01-1), none while none is at zero; empty: always `size`.",
+        help_text="With sizing per_zero: standbys per component at zero (rounded up, 0.01-1).",
     )
     min_size = serializers.IntegerField(
-        default=1, help_text="With `per_zero`: standbys at least while any component of the type is at zero."
+        default=1, help_text="Sized pools: standbys at least while any component of the type is at zero."
+    )
+    miss = serializers.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.010"),
+        help_text="With sizing wakes_together: the chance a wake may find no standby ready (0.001-0.5).",
     )
     wanted = serializers.IntegerField(read_only=True, help_text="Standbys the pool wants now.")
     standby = serializers.IntegerField(read_only=True, help_text="Standby jobs running or starting now.")
@@ -117,8 +135,10 @@ class WarmPoolSerializer(serializers.Serializer):
             "gpu_type": pool.gpu_type,
             "gpu_count": pool.gpu_count,
             "size": pool.size,
+            "sizing": pool.sizing,
             "per_zero": None if pool.per_zero is None else f"{pool.per_zero:.2f}",
             "min_size": pool.min_size,
+            "miss": f"{pool.miss:.3f}",
             "wanted": wanted,
             "standby": standby,
             "hourly_cost": f"{cost:.2f}",

@@ -162,7 +162,8 @@ class WarmPoolViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         responses={
             201: WarmPoolSerializer,
             400: OpenApiResponse(
-                ErrorSerializer, description="Field errors: gpu_type, size, gpu_count, per_zero, min_size, project_id."
+                ErrorSerializer,
+                description="Field errors: gpu_type, size, gpu_count, sizing, per_zero, min_size, miss, project_id.",
             ),
             403: OpenApiResponse(ErrorSerializer, description="A read-only role in the cluster's tenant."),
             **ERRORS,
@@ -186,8 +187,10 @@ class WarmPoolViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
             gpu_type=data["gpu_type"],
             size=data["size"],
             gpu_count=data["gpu_count"],
+            sizing=data["sizing"],
             per_zero=data["per_zero"],
             min_size=data["min_size"],
+            miss=data["miss"],
         )
         self._standby, self._wanted = selectors.pools_standby([pool]), pools.pools_wanted([pool])
         return Response(self.get_serializer(pool).data, status=status.HTTP_201_CREATED)

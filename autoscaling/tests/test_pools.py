@@ -1,12 +1,13 @@
 """Warm pools: standby replicas are running jobs (their cost shows), and a wake that takes one starts in seconds."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
+from autoscaling.coldstart import StartModel
 from autoscaling.models import WarmPool
-from autoscaling.pooling import pool_target
+from autoscaling.pooling import forecast_hour, pool_target, refill_s, wakes_together_wanted
 from autoscaling.pools import pool_set, pools_resize, standby_jobs
 from autoscaling.services import autoscale_all, deployment_autoscale, deployment_wake_up, policy_set
 from autoscaling.tests.factories import rollups
@@ -143,3 +144,75 @@ def test_a_pool_sized_by_components_at_zero_follows_them(two, member_user, membe
     pools_resize()
     assert standby_jobs(pool).count() == 0  # nothing at zero: the pool stops costing
     assert member_client.get("/api/v1/warm-pools").json()["results"][0]["hourly_cost"] == "0.00"
+
+
+def test_sizing_by_wakes_together_on_known_rates():
+    # Four components at zero, each 3 requests in yesterday's hour (one every 20 minutes): 12 wakes an hour.
+    night = [3.0] * 4
+    model = StartModel()
+    assert refill_s(model, image_cached=True) == 27 and refill_s(model, image_cached=False) == 75
+    # Over a 27 s refill, P(2+ wakes) = 0.37% <= 1%: one standby left to take after the first wake, two in all.
+    assert wakes_together_wanted(night, model=model, image_cached=True) == 2
+    # A stricter miss, or a longer refill (the image pulled: P(2+ wakes in 75 s) = 2.8%), needs a third.
+    assert wakes_together_wanted(night, model=model, image_cached=True, miss=0.001) == 3
+    assert wakes_together_wanted(night, model=model, image_cached=False) == 3
+    assert wakes_together_wanted(night, model=model, image_cached=False, ceiling=2) == 2
+    assert wakes_together_wanted([0.0], model=model, image_cached=True, floor=1) == 1  # no history: the floor
+    assert wakes_together_wanted([], model=model, image_cached=True) == 0  # nothing at zero: nothing kept
+    # The forecast is the same clock hour yesterday.
+    assert forecast_hour(10 * 86400 + 5 * 3600 + 1234) == (9 * 86400 + 5 * 3600, 9 * 86400 + 6 * 3600)
+
+
+def test_the_beat_sizes_a_pool_by_the_wakes_expected_together(two, member_user, member_client, project, cluster):
+    first, second = two
+    gpu_type = first.components.get(key="llm", retired_at__isnull=True).resources["gpu_type"]
+    body = {"cluster_id": str(cluster.pk), "project_id": str(project.pk), "gpu_type": gpu_type, "size": 4}
+    created = member_client.post("/api/v1/warm-pools", {**body, "sizing": "wakes_together"}, format="json")
+    assert created.status_code == 201, created.json()
+    shown = created.json()
+    assert (shown["sizing"], shown["miss"], shown["wanted"]) == ("wakes_together", "0.010", 0)
+    pool = WarmPool.objects.get()
+
+    now = at_zero(first, member_user)
+    at_zero(second, member_user)
+    # Yesterday, in this clock hour, each took 8 requests: 16 wakes an hour together. No standby has run yet, so a
+    # refill pulls the image (75 s): P(2+ wakes in 75 s) = 4.5%, P(3+) = 0.5%: three standbys (one per component:
+    # two).
+    start, _ = forecast_hour(now.timestamp())
+    yesterday = datetime.fromtimestamp(start, tz=UTC) + timedelta(minutes=10)
+    for deployment in (first, second):
+        rollups(deployment=deployment, key="llm", end=yesterday, minutes=10, replicas=1, requests=0.8)
+    expected = wakes_together_wanted([8.0, 8.0], model=StartModel(), image_cached=False, ceiling=4)
+    assert expected == 3 and pool_target(2, ratio=1.0) == 2
+    assert autoscale_all(now=timezone.now()).standbys_changed == 3
+    assert standby_jobs(pool).count() == 3
+    # A standby now runs on the type: the next refill finds the image cached (27 s), P(2+ wakes) = 0.7%: two.
+    shown = member_client.get(f"/api/v1/warm-pools/{pool.pk}").json()
+    assert (shown["wanted"], shown["standby"]) == (2, 3)
+    pools_resize()
+    assert standby_jobs(pool).count() == 2
+
+    deployment_wake_up(user=member_user, deployment=first, now=now + timedelta(minutes=1))
+    deployment_wake_up(user=member_user, deployment=second, now=now + timedelta(minutes=1))
+    pools_resize()
+    assert standby_jobs(pool).count() == 0  # nothing at zero: the pool stops costing
+
+
+def test_pool_sizing_fields_are_checked_by_field(
+    templates, cluster, project, member_client, other_client, django_assert_max_num_queries
+):
+    body = {"cluster_id": str(cluster.pk), "project_id": str(project.pk), "gpu_type": "A100-80GB", "size": 2}
+    bad = member_client.post("/api/v1/warm-pools", {**body, "sizing": "guess", "miss": "0.9"}, format="json")
+    assert bad.status_code == 400 and set(bad.json()["errors"]) == {"sizing"}  # the serializer's choice first
+    bad = member_client.post("/api/v1/warm-pools", {**body, "sizing": "wakes_together", "miss": "0.9"}, format="json")
+    assert bad.status_code == 400 and set(bad.json()["errors"]) == {"miss"}
+    bad = member_client.post("/api/v1/warm-pools", {**body, "sizing": "per_zero"}, format="json")
+    assert bad.status_code == 400 and set(bad.json()["errors"]) == {"per_zero"}
+    for gpu_type in ("A100-80GB", "L4", "H100-80GB"):
+        sized = {**body, "gpu_type": gpu_type, "sizing": "wakes_together", "miss": "0.05"}
+        assert member_client.post("/api/v1/warm-pools", sized, format="json").status_code == 201
+    with django_assert_max_num_queries(9):  # the page, the standbys, at zero, yesterday's load, the last runs
+        listed = member_client.get("/api/v1/warm-pools").json()
+    assert listed["count"] == 3 and {row["miss"] for row in listed["results"]} == {"0.050"}
+    assert other_client.get("/api/v1/warm-pools").json()["count"] == 0
+    assert other_client.get(f"/api/v1/warm-pools/{listed['results'][0]['id']}").status_code == 404

@@ -73,6 +73,7 @@ def get(mapping, key):
 NAV_SECTIONS = {
     "quotas": "quotas",
     "quota-queue": "quotas",
+    "warm-pools": "pools",
     "audit": "audit",
     "costs": "costs",
     "budgets": "costs",

@@ -58,6 +58,7 @@ def console_pages(tenant, project):
         ("alerts", "/alerts"),
         ("channels", "/channels"),
         ("quotas", "/quotas"),
+        ("warm-pools", "/warm-pools"),
     ]
 
 

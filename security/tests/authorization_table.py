@@ -1510,6 +1510,7 @@ CONSOLE_MATRIX: dict[tuple[str, str], dict[str, int]] = {
         "superuser": 200,
     },
     ("GET", "/quotas"): {"anon": 302, "viewer": 200, "member": 200, "admin": 200, "other": 200, "superuser": 200},
+    ("GET", "/warm-pools"): {"anon": 302, "viewer": 200, "member": 200, "admin": 200, "other": 200, "superuser": 200},
     ("GET", "/quotas/{queue_id}"): {
         "anon": 302,
         "viewer": 200,
