@@ -29,6 +29,8 @@ class SchedulePassResult:
     skipped: bool = False  # another pass held the cluster lock (skip_locked)
     # (job id, preempting job id, reason) the pass decided: the caller applies them under the same lock.
     preemptions: list = field(default_factory=list)
+    # The submit's own jobs were admitted without a whole pass (`ClusterDriver.admit_new`), and updated in place.
+    admitted_at_once: bool = False
 
 
 @dataclass
@@ -72,6 +74,12 @@ class ClusterDriver(abc.ABC):
     @abc.abstractmethod
     def poll(self, *, cluster, now: datetime, bill_running: bool = True) -> SchedulePassResult:
         """Advance every job on a cluster the caller has locked: admit, start, finish, fail, bill."""
+
+    def admit_new(self, *, cluster, jobs: list, now: datetime) -> SchedulePassResult | None:
+        """Admit freshly recorded `jobs` at once, without a whole pass, when that is exactly what a pass would do
+        (the caller holds the cluster's lock); None when a pass must decide (the default: drivers without a fast
+        path)."""
+        return None
 
     @abc.abstractmethod
     def cancel(self, *, job, now: datetime) -> None:

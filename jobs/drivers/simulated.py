@@ -23,6 +23,7 @@ from jobs.drivers.queues import cluster_quota_book, publish_closed_waits, publis
 from jobs.drivers.simulated_forecast import forecast
 from jobs.drivers.simulated_reads import (
     WAITING,
+    held_and_waiting,
     holding_plans,
     pass_columns,
     plan_job,
@@ -32,7 +33,7 @@ from jobs.drivers.simulated_reads import (
 from jobs.drivers.writes import write_changes
 from jobs.models import Cluster, Job, check_transition
 from jobs.resume import checkpoint_fields, interruption_fields, resumes_on_failure
-from jobs.scheduling import Capacity, Planner
+from jobs.scheduling import Capacity, ListQueue, Planner
 from jobs.simulation import failure_message
 from jobs.validation import dns_label
 from sizing.loadsim import LoadProfile, Serving, Window, simulate_llm, simulate_service
@@ -122,9 +123,48 @@ class SimulatedDriver(ClusterDriver):
             result.next_change_at = now
         return result
 
+    def admit_new(self, *, cluster: Cluster, jobs: list[Job], now: datetime) -> SchedulePassResult | None:
+        """Admit (and, with no start-up time, start) jobs just recorded, without a whole pass, when nothing waits
+        besides them and they all fit in what the admitted jobs leave free; None otherwise (a pass decides).
+
+        What a pass would do with them then: nothing waits ahead of them (strict priority is kept: a waiting job of
+        any priority sends the submit to a pass), the capacity held is summed by the database under the cluster's
+        lock (never over-committed), and the same planner admits, starts or fails them at `now`, written by the
+        same code. Other jobs' due events (a start-up that ended, a batch job that finished) are left to the next
+        pass, which records them at the moment they happened; `next_change_at` covers only these jobs. The jobs
+        are updated in place with what was written (the caller need not read them back). Not on a cluster with
+        quotas, nor one that admits nothing (a pass there does more than count capacity)."""
+        if getattr(cluster, "has_queues", True) or cluster.status != Cluster.Status.ACTIVE:
+            return None
+        held, others_wait = held_and_waiting(cluster, [job.pk for job in jobs])
+        if others_wait:
+            return None
+        simulation = cluster.simulation or {}
+        rows, lines = {}, {}
+        for job in jobs:
+            job.start_spec = job.spec  # the spec it was submitted with: its start does not read it again
+            rows[job.pk] = job
+            plan = plan_job(job, simulation)
+            lines.setdefault(plan.demand.queue, []).append(plan)
+        queues = {key: ListQueue(plans) for key, plans in lines.items()}
+        planner = Planner(
+            total=Capacity.from_inventory(cluster.inventory), active=[], queues=queues, held=held, preempting=False
+        )
+        planner.run_until(now)
+        if any(len(queue) for queue in queues.values()):
+            return None  # not all of them fit: nothing written, a pass decides with every job in view
+        result = SchedulePassResult(cluster_id=cluster.pk, now=now)
+        for pk, fields in self._apply(planner, rows, now, result, bill_running=False).items():
+            for name, value in fields.items():
+                setattr(rows[pk], name, value)
+        result.next_change_at = planner.next_event_at
+        return result
+
     def _apply(
         self, planner: Planner, rows: dict, now: datetime, result: SchedulePassResult, *, bill_running: bool
-    ) -> None:
+    ) -> dict:
+        """Write what the planner decided; returns the fields written per job id (the accrued costs of running
+        jobs, written by a billing pass, aside)."""
         changes: dict = {}  # job id -> fields
         current: dict = {}  # job id -> status after the events so far (each step is checked)
         specs = start_specs(rows, [event.job.id for event in planner.events if event.kind == "start"])
@@ -197,7 +237,7 @@ class SimulatedDriver(ClusterDriver):
         # an explicit one) do it, and only where it moved by a cent: the pass run by every submit stays
         # independent of how many jobs already run.
         if not bill_running:
-            return
+            return changes
         accruing, checkpointing = [], []
         for plan in planner.active:
             job = rows[plan.id]
@@ -219,6 +259,7 @@ class SimulatedDriver(ClusterDriver):
             Job.objects.bulk_update(
                 checkpointing, ["checkpoints", "checkpoint_work_seconds", "last_checkpoint_at"], batch_size=1000
             )
+        return changes
 
     def _queue_the_rest(
         self, cluster: Cluster, now: datetime, result: SchedulePassResult, *, lines_too: bool = False

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import Case, F, Q, Sum, When
 
 from jobs.models import Cluster, Job
@@ -123,3 +124,34 @@ def holding_plans(
 
 def waiting_queryset(cluster: Cluster):
     return Job.objects.filter(cluster=cluster, status__in=WAITING, admitted_at__isnull=True)
+
+
+def held_and_waiting(cluster: Cluster, new_ids: list) -> tuple[list[Demand], bool]:
+    """What the admitted jobs hold, summed by line, and whether any job waits besides `new_ids`: one statement, for a
+    submit that may admit its own jobs without a whole pass (`SimulatedDriver.admit_new`). A job that ended since the
+    last pass still counts as holding here (a pass would have freed it): the sums can only be too high, never too
+    low."""
+    table = connection.ops.quote_name(Job._meta.db_table)
+    cluster_id = Job._meta.get_field("cluster").get_db_prep_value(cluster.pk, connection)
+    ids = [Job._meta.pk.get_db_prep_value(pk, connection) for pk in new_ids]
+    sql = (
+        f"SELECT queue_key, SUM(demand_gpus), SUM(demand_millicores), SUM(demand_memory_mib) FROM {table}"
+        " WHERE cluster_id = %s AND status IN (%s, %s) AND admitted_at IS NOT NULL GROUP BY queue_key"
+        " UNION ALL SELECT NULL, 0, 0, 0 WHERE EXISTS (SELECT 1 FROM"
+        f" {table} WHERE cluster_id = %s AND status IN (%s, %s) AND admitted_at IS NULL"
+        f" AND id NOT IN ({', '.join(['%s'] * len(ids))}))"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [cluster_id, *HOLDING, cluster_id, *WAITING, *ids])
+        found = cursor.fetchall()
+    held = [  # PostgreSQL sums a bigint column as a numeric: whole numbers again, as Capacity counts
+        Demand(
+            gpu_type=queue_key if gpus else None,
+            gpus=int(gpus or 0),
+            millicores=int(millicores or 0),
+            memory_mib=int(mib or 0),
+        )
+        for queue_key, gpus, millicores, mib in found
+        if queue_key is not None
+    ]
+    return held, any(queue_key is None for queue_key, *_ in found)

@@ -34,11 +34,19 @@ def lock_cluster(cluster_id, *, skip_locked: bool = False) -> Cluster | None:
 
 
 def cluster_schedule_pass(
-    *, cluster: Cluster, now: datetime | None = None, skip_locked: bool = False, bill_running: bool = True
+    *,
+    cluster: Cluster,
+    now: datetime | None = None,
+    skip_locked: bool = False,
+    bill_running: bool = True,
+    new_jobs: list[Job] | None = None,
 ):
     """One pass over one cluster under a row lock on it: admit, start, finish, fail and bill its jobs.
 
     With `skip_locked`, a pass that finds another pass holding the cluster returns at once (`skipped=True`).
+    With `new_jobs` (jobs just recorded, whose submit asked for a pass), the driver may admit them at once under the
+    same lock instead (`ClusterDriver.admit_new`: nothing waits besides them and they fit), updating them in place;
+    the result then says `admitted_at_once`.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -47,7 +55,11 @@ def cluster_schedule_pass(
             if skip_locked and Cluster.objects.filter(pk=cluster.pk).exists():
                 return SchedulePassResult(cluster_id=cluster.pk, now=now, skipped=True)
             raise NotFound("No such cluster.")
-        result = get_driver(locked).poll(cluster=locked, now=now, bill_running=bill_running)
+        driver = get_driver(locked)
+        if new_jobs and (result := driver.admit_new(cluster=locked, jobs=new_jobs, now=now)) is not None:
+            result.admitted_at_once = True
+            return result
+        result = driver.poll(cluster=locked, now=now, bill_running=bill_running)
         preemptions_apply(result=result, now=now)
         return result
 

@@ -94,7 +94,7 @@ def job_submit(*, user=None, cluster: Cluster, now: datetime | None = None, sche
             raise
         # Another caller recorded this attempt first: theirs is the job.
         return Job.objects.get(component_deployment_id=component_deployment_id, attempt=attempt)
-    if _hand_over(cluster, [job], now=now, schedule=schedule):
+    if _hand_over(cluster, [job], now=now, schedule=schedule) == "pass":
         job.refresh_from_db(fields=_pass_written())  # a pass never changes a spec: it is not decrypted again
     return job
 
@@ -374,16 +374,18 @@ def _insert_one(cluster: Cluster, row: dict) -> Job:
     return job
 
 
-def _hand_over(cluster: Cluster, jobs: list[Job], *, now: datetime, schedule: bool) -> bool:
-    """Give the driver the jobs that can run; with `schedule`, run one pass. True when a pass ran."""
+def _hand_over(cluster: Cluster, jobs: list[Job], *, now: datetime, schedule: bool) -> str | None:
+    """Give the driver the jobs that can run; with `schedule`, run one pass, or admit them at once when nothing
+    waits besides them and they fit (`ClusterDriver.admit_new`). Returns "pass" when a pass ran (the jobs are to be
+    read back), "at_once" when they were admitted at once (updated in place), None when neither ran."""
     driver = get_driver(cluster)
     runnable = [job for job in jobs if job.status != Job.Status.FAILED]
     for job in runnable:
         driver.submit(job=job)
     if runnable and schedule:
-        cluster_schedule_pass(cluster=cluster, now=now, bill_running=False)
-        return True
-    return False
+        result = cluster_schedule_pass(cluster=cluster, now=now, bill_running=False, new_jobs=runnable)
+        return "at_once" if result.admitted_at_once else "pass"
+    return None
 
 
 def jobs_submit_many(
@@ -429,7 +431,7 @@ def jobs_submit_many(
             raise
         # Another caller recorded one of these attempts first: each item again, one by one (idempotent).
         return [job_submit(cluster=cluster, now=now, schedule=schedule, **item) for item in jobs]
-    if _hand_over(cluster, created, now=now, schedule=schedule):
+    if _hand_over(cluster, created, now=now, schedule=schedule) == "pass":
         # What the pass changed, read back without the specs: a pass never changes a spec, and decrypting a
         # thousand of them again cost more than reading every other column.
         fresh = Job.objects.defer("spec").in_bulk([job.pk for job in created])
