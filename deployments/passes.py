@@ -42,12 +42,22 @@ BATCHED_FIELDS = [
 
 
 class ReconcilePass:
-    """The rows of a deployment whose row the caller holds locked, and the moment the pass runs at."""
+    """The rows of a deployment whose row the caller holds locked, and the moment the pass runs at (`rows`: its live
+    rows when the caller holds them already, as the create does, read otherwise; `events`: unsaved events of the
+    caller's, written first with the pass's own)."""
 
-    def __init__(self, deployment: UseCaseDeployment, now: datetime):
+    def __init__(
+        self,
+        deployment: UseCaseDeployment,
+        now: datetime,
+        rows: list[ComponentDeployment] | None = None,
+        events: list[DeploymentEvent] = (),
+    ):
         self.deployment = deployment
         self.now = now
-        live = list(deployment.components.filter(retired_at__isnull=True).select_related("job").order_by("created_at"))
+        if rows is None:
+            rows = deployment.components.filter(retired_at__isnull=True).select_related("job").order_by("created_at")
+        live = list(rows)
         self.rows = [row for row in live if not row.is_candidate]
         self.candidates = [row for row in live if row.is_candidate]
         order = plan_order(deployment.plan)
@@ -62,7 +72,7 @@ class ReconcilePass:
         self.failed_revision_message: str | None = None
         self.next_change_at: datetime | None = None
         self._batch: dict | None = None  # rows to save at the end of the wave under way (`batched`)
-        self._events: list[DeploymentEvent] = []  # the pass's events, written together (`flush`, `finish`)
+        self._events: list[DeploymentEvent] = list(events)  # the pass's events, written together (`flush`, `finish`)
         self._waiting: dict = {}  # rows whose "Waiting for ..." message is still to be written (`note_waiting`)
 
     def reorder(self, order: dict[str, int]) -> None:

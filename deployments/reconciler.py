@@ -45,6 +45,28 @@ def deployment_reconcile(*, deployment_id, now: datetime | None = None) -> Recon
         reconcile_pass_observe(seconds=time.perf_counter() - started, outcome=outcome)
 
 
+def deployment_first_pass(
+    *, deployment: UseCaseDeployment, rows: list, events: list = (), now: datetime | None = None
+) -> ReconcileOutcome:
+    """The first pass of a deployment created in the caller's transaction, over the objects the create holds: its row
+    and its component rows were inserted by this transaction, so nobody else can see them, let alone reconcile them,
+    before it commits: there is nothing to lock, and nothing to read again (the lock's read joined four tables and
+    the rows' read decrypted every row). `events`: unsaved events of the create, written first with the pass's own.
+    It runs in a savepoint, as a pass does."""
+    started, outcome = time.perf_counter(), "error"
+    try:
+        with transaction.atomic():
+            p = ReconcilePass(deployment, now or timezone.now(), rows=rows, events=events)
+            _run(p)
+            delay = p.finish()
+        outcome = "done"
+        return ReconcileOutcome(
+            deployment_id=str(deployment.pk), status=deployment.status, submitted=p.submitted, next_delay=delay
+        )
+    finally:
+        reconcile_pass_observe(seconds=time.perf_counter() - started, outcome=outcome)
+
+
 def _reconcile(deployment_id, now: datetime | None) -> ReconcileOutcome:
     with transaction.atomic():
         deployment = (

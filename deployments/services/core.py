@@ -18,7 +18,7 @@ from audit.services import audit_record
 from billing.budgets import budget_cap_check
 from core.exceptions import Conflict, IdempotencyMismatch, ValidationError
 from deployments.models import ComponentDeployment, DeploymentEvent, DeploymentRevision, UseCaseDeployment
-from deployments.reconciler import deployment_reconcile
+from deployments.reconciler import deployment_first_pass
 from deployments.records import component_row, event_record, reconcile_enqueue, revision_record
 from deployments.services.identity import (
     deployment_name_check,
@@ -154,6 +154,25 @@ def deployment_create(
             for component in plan.components
         ]
     )
+    created = DeploymentEvent(
+        deployment=deployment,
+        kind=DeploymentEvent.Kind.CREATED,
+        message=f"Deployment of {plan.template_id} {plan.version} created with {len(rows)} components."
+        + (f" Placed by the cluster set: {placement['reason']}" if placement else ""),
+        data={
+            "start_order": [c.key for c in plan.components],
+            "waves": [list(w) for w in plan.waves],
+            **({"placement": placement} if placement else {}),
+        },
+    )
+    if settings.DEPLOYMENTS_FIRST_PASS_INLINE:
+        # The first wave is submitted before the create's bookkeeping: the "created" event opens the pass's one
+        # INSERT of events (still first on the timeline), and the revision and the audit row follow the pass (it
+        # reads neither).
+        _first_pass(deployment, rows, created)
+    else:
+        created.save()
+        reconcile_enqueue(deployment_id=deployment.pk)
     revision_record(
         deployment=deployment,
         kind=DeploymentRevision.Kind.CREATE,
@@ -165,17 +184,6 @@ def deployment_create(
         template_version=plan.version,
         plan=stored_plan,
         components={component.key: component.resources for component in plan.components},
-    )
-    event_record(
-        deployment=deployment,
-        kind=DeploymentEvent.Kind.CREATED,
-        message=f"Deployment of {plan.template_id} {plan.version} created with {len(rows)} components."
-        + (f" Placed by the cluster set: {placement['reason']}" if placement else ""),
-        data={
-            "start_order": [c.key for c in plan.components],
-            "waves": [list(w) for w in plan.waves],
-            **({"placement": placement} if placement else {}),
-        },
     )
     audit_record(
         action="create",
@@ -189,23 +197,24 @@ def deployment_create(
             "parameters": plan.public_parameters(),
         },
     )
-    if settings.DEPLOYMENTS_FIRST_PASS_INLINE:
-        _first_pass(deployment.pk)
-    else:
-        reconcile_enqueue(deployment_id=deployment.pk)
     return deployment, True
 
 
-def _first_pass(deployment_id) -> None:
-    """The first reconcile pass, here and now in the creating transaction rather than through the broker: the
-    first wave is submitted with the deployment's rows, and a stack whose components start at once is RUNNING
-    when the POST answers, without a worker. The pass runs in a savepoint: if it fails, only it is undone, and a
-    worker takes over after the commit."""
+def _first_pass(deployment: UseCaseDeployment, rows: list[ComponentDeployment], created: DeploymentEvent) -> None:
+    """The first reconcile pass, here and now in the creating transaction rather than through the broker, over the
+    deployment and rows just inserted (`deployment_first_pass`): the first wave is submitted with the deployment's
+    rows, and a stack whose components start at once is RUNNING when the POST answers, without a worker. The pass
+    runs in a savepoint: if it fails, only it is undone (the deployment is read again as it stands, the "created"
+    event written alone), and a worker takes over after the commit."""
     try:
-        deployment_reconcile(deployment_id=deployment_id)
+        deployment_first_pass(deployment=deployment, rows=rows, events=[created])
     except Exception:
-        logger.exception("First reconcile pass of deployment %s failed; a worker takes over", deployment_id)
-        reconcile_enqueue(deployment_id=deployment_id)
+        logger.exception("First reconcile pass of deployment %s failed; a worker takes over", deployment.pk)
+        deployment.refresh_from_db()
+        created.pk = None  # its insert, if the pass got that far, was undone with the pass
+        created._state.adding = True
+        created.save()
+        reconcile_enqueue(deployment_id=deployment.pk)
 
 
 def waiting_message(depends_on) -> str:

@@ -31,6 +31,10 @@ def _first_pass_inline(settings):
 # by row).
 FIRST_PASS_QUERIES = 26 if settings.IS_POSTGRES else 32
 CLUSTER_LOCKS = 2  # one scheduling pass per wave, not one per job
+# Inside the create (`deployment_first_pass`): neither the deployment's lock nor its rows' read, which the create
+# inserted itself; the tenant is read for the jobs instead (it came with the lock's joins). The create's "created"
+# event goes with the pass's one INSERT of events (the create itself writes one query less).
+INLINE_FIRST_PASS_QUERIES = FIRST_PASS_QUERIES - 1
 
 
 def test_create_brings_a_stack_up_without_the_broker(
@@ -48,7 +52,7 @@ def test_a_failed_first_pass_leaves_the_deployment_to_a_worker(templates, member
     def broken(**kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("deployments.services.core.deployment_reconcile", broken)
+    monkeypatch.setattr("deployments.services.core.deployment_first_pass", broken)
     sent = []
     monkeypatch.setattr("deployments.services.core.reconcile_enqueue", lambda **kwargs: sent.append(kwargs))
     deployment = deploy(member_user, project, cluster)
@@ -168,3 +172,49 @@ def test_a_stack_that_can_never_fit_is_refused_without_a_forecast(templates, mem
     assert "cpu" in message.lower()
     assert not any('FROM "jobs_job"' in query["sql"] for query in ctx.captured_queries)
     assert not UseCaseDeployment.objects.exists()
+
+
+def test_the_inline_first_pass_neither_locks_nor_reads_again_what_the_create_inserted(
+    templates, member_user, project, cluster
+):
+    with CaptureQueriesContext(connection) as ctx:
+        deployment = deploy(member_user, project, cluster)
+    sqls = [query["sql"] for query in ctx.captured_queries]
+    # The deployment and its rows were inserted by this transaction: nobody else can see them before it commits.
+    assert not any(sql.startswith('SELECT "deployments_usecasedeployment"."id"') for sql in sqls)
+    assert not any(sql.startswith('SELECT "deployments_componentdeployment"') for sql in sqls)
+    inserted = next(i for i, sql in enumerate(sqls) if sql.startswith('INSERT INTO "deployments_componentdeployment"'))
+    assert sqls[inserted + 1].startswith("SAVEPOINT")  # the pass follows the rows' insert
+    first_pass = sqls[inserted + 1 : sqls.index(f"RELEASE {sqls[inserted + 1]}") + 1]
+    assert len(first_pass) <= INLINE_FIRST_PASS_QUERIES
+    # Its events open with the create's: one INSERT for all, "created" first on the timeline.
+    assert sum(1 for sql in sqls if sql.startswith('INSERT INTO "deployments_deploymentevent"')) == 1
+    kinds = list(DeploymentEvent.objects.filter(deployment=deployment).order_by("id").values_list("kind", flat=True))
+    assert kinds[0] == DeploymentEvent.Kind.CREATED and kinds.count(DeploymentEvent.Kind.CREATED) == 1
+    # The revision and the audit row follow the pass.
+    assert [sql.split()[2] for sql in sqls[sqls.index(first_pass[-1]) + 1 :] if sql.startswith("INSERT")] == [
+        '"deployments_deploymentrevision"',
+        '"audit_auditevent"',
+    ]
+    assert deployment.revisions.get().number == 1
+    deployment.refresh_from_db()
+    assert deployment.status == "RUNNING" and deployment.next_reconcile_at is None
+    assert {row.status for row in rows(deployment).values()} == {"RUNNING"}
+    assert Job.objects.filter(usecase_deployment_id=deployment.pk, status="RUNNING").count() == 4
+
+
+def test_a_first_pass_that_fails_half_way_undoes_only_itself(templates, member_user, project, cluster, monkeypatch):
+    def broken(self):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("deployments.passes.ReconcilePass.finish", broken)  # after both waves were submitted
+    sent = []
+    monkeypatch.setattr("deployments.services.core.reconcile_enqueue", lambda **kwargs: sent.append(kwargs))
+    deployment = deploy(member_user, project, cluster)
+    assert sent == [{"deployment_id": deployment.pk}]
+    assert deployment.status == "PENDING"  # what the caller holds is the deployment as committed
+    events = DeploymentEvent.objects.filter(deployment=deployment)
+    assert [event.kind for event in events] == [DeploymentEvent.Kind.CREATED]  # undone with the pass, written alone
+    assert not Job.objects.filter(usecase_deployment_id=deployment.pk).exists()
+    assert {row.status for row in rows(deployment).values()} == {"PENDING"}
+    assert {row.job_id for row in rows(deployment).values()} == {None}
