@@ -25,6 +25,11 @@ def _default(value):
 
 
 class FastJSONRenderer(JSONRenderer):
+    def writes_fragments(self, accepted_media_type: str | None) -> bool:
+        """Whether this answer is written by orjson, which writes `orjson.Fragment`s (pre-serialized JSON) as they
+        are; an indented answer is DRF's encoder's, which does not know them."""
+        return self.get_indent(accepted_media_type or "", {}) is None
+
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:
             return b""

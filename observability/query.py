@@ -74,6 +74,7 @@ def range_query(
     component: str = "",
     quantiles: tuple[float, ...] = QUANTILES,
     llm_only: bool = False,
+    json_points: bool = False,
 ):
     """A Prometheus matrix: one series per name (and per quantile for latencies), points at each step's start, over
     one component, the LLM components alone (`llm_only`: the ones the SLO holds to their targets), or the deployment
@@ -84,10 +85,15 @@ def range_query(
     point whose step holds one row (a 1-minute step: the common 24 h chart) is that row's stored quantile columns;
     steps over several rows merge their sketches, read in the same query; a 1-minute step over several LLM
     components (a rare template) merges only its crowded steps, in a second query. Answers are the same either way
-    (the columns are the row's sketch read at those quantiles)."""
+    (the columns are the row's sketch read at those quantiles).
+
+    `json_points`: on PostgreSQL, each series' "values" is its points already serialized (an `orjson.Fragment`, the
+    bytes orjson writes for the lists), for an answer that goes straight to orjson (the API): a day at a 1-minute
+    step is ~7,000 points, and as lists they were most of the request's allocations and of its garbage-collector
+    runs. Only orjson can write such an answer; anything else asks for lists (the default)."""
     rows = _rows(deployment_id, start, end, component, llm_only)
     if connections[rows.db].vendor == "postgresql":
-        return _sql_range_query(rows, names, start, step, component, quantiles, llm_only)
+        return _sql_range_query(rows, names, start, step, component, quantiles, llm_only, json_points=json_points)
     return python_range_query(rows, names, start, step, component, quantiles, llm_only)
 
 
@@ -271,54 +277,79 @@ def _merged_steps(rows, sketch: str, steps: list[int], quantiles, start: datetim
     return {i: bins.quantiles(quantiles) for i, bins in merged.items() if bins.count}
 
 
-def _sql_range_query(rows, names, start: datetime, step: int, component: str, quantiles, llm_only: bool) -> dict:
+def _sql_range_query(
+    rows, names, start: datetime, step: int, component: str, quantiles, llm_only: bool, *, json_points: bool = False
+) -> dict:
     """PostgreSQL's path, the answers of `python_range_query` with far less Python: the database computes each
-    step's values (rates, means, sums) and hands one row per step. A 1-minute step with the quantiles stored reads
-    the rows as they are (no grouping), latency points from the stored columns; any other step is grouped by the
-    database, which hands each step's latency sketches as one JSON array, merged here as `Bins` (same bins, same
-    rank rule). One query; two when a 1-minute step holds several rows (several LLM components, a rare template)."""
+    step's values (rates, means, sums). A 1-minute step with the quantiles stored reads the rows as they are (no
+    grouping), latency points from the stored columns, handed as one array per column (a handful of Python lists,
+    not a tuple per row); any other step is grouped by the database, which hands each step's latency sketches as
+    one JSON array, merged here as `Bins` (same bins, same rank rule). One query; two when a 1-minute step holds
+    several rows (several LLM components, a rare template)."""
     whole = not component and not llm_only
     stored = step == MIN_STEP and all(q in STORED_QUANTILES for q in quantiles)
     answer = _sql_steps(rows, names, start, step, whole, llm_only, quantiles, per_row=stored)
     if answer is None:
         answer = _sql_steps(rows, names, start, step, whole, llm_only, quantiles, per_row=False)
         stored = False
-    fetched, at = answer
+    columns, at = answer
     origin_ts = start.timestamp()
-    stamps = [origin_ts + row[0] * step for row in fetched]
+    stamps = [origin_ts + i * step for i in columns[0]]
+    points = _JsonPoints(stamps) if json_points else _ListPoints(stamps)
     sketches = set() if stored else {LATENCIES[name] for name in names if name in LATENCIES}
-    merged = {sketch: [_merged(row[at[sketch]], quantiles) for row in fetched] for sketch in sketches}
-    texts: dict[float, str] = {}  # quantiles are bin values, gauges often steady: many points repeat a value
+    merged = {sketch: [_merged(documents, quantiles) for documents in columns[at[sketch]]] for sketch in sketches}
     result = []
     for name in names:
         labels = _labels(name, component)
         if name not in LATENCIES:
-            c = at[name]
-            result.append({"metric": labels, "values": _formatted(stamps, [row[c] for row in fetched], texts)})
+            result.append({"metric": labels, "values": points(columns[at[name]])})
             continue
         sketch = LATENCIES[name]
         for n, q in enumerate(quantiles):
             if stored:
-                c = at[quantile_column(sketch, q)]
-                values = [row[c] for row in fetched]
+                values = columns[at[quantile_column(sketch, q)]]
             else:
                 values = [None if answer is None else answer[n] for answer in merged[sketch]]
-            result.append({"metric": {**labels, "quantile": str(q)}, "values": _formatted(stamps, values, texts)})
+            result.append({"metric": {**labels, "quantile": str(q)}, "values": points(values)})
     return {"status": "success", "data": {"resultType": "matrix", "result": result}}
 
 
-def _formatted(stamps: list[float], values: list, texts: dict[float, str]) -> list[list]:
-    """`_points`, each value's text formatted once per answer (`texts`; 0.0 apart: -0.0 equals it but reads "-0")."""
-    points = []
-    append = points.append
-    for t, v in zip(stamps, values, strict=True):
-        if v is None:
-            continue
-        text = texts.get(v) if v else None
-        if text is None:
-            text = texts[v] = f"{v:.6g}"
-        append([t, text])
-    return points
+class _ListPoints:
+    """`_points` of one answer: [timestamp, "value"] lists, each distinct value's text formatted once per answer
+    (quantiles are bin values and gauges often steady: many points repeat a value). Zeros are formatted where they
+    are: 0.0 and -0.0 are one key but read "0" and "-0"."""
+
+    def __init__(self, stamps: list[float]):
+        self.stamps = stamps
+        self.texts: dict[float, str] = {}
+
+    def learn(self, values: list) -> dict[float, str]:
+        texts = self.texts
+        for value in set(values):
+            if value and value not in texts:  # None and zeros left out
+                texts[value] = f"{value:.6g}"
+        return texts
+
+    def __call__(self, values: list):
+        texts = self.learn(values)
+        return [[t, texts[v] if v else f"{v:.6g}"] for t, v in zip(self.stamps, values, strict=True) if v is not None]
+
+
+class _JsonPoints(_ListPoints):
+    """The same points as the JSON text orjson writes for `_ListPoints`'s lists, as one `orjson.Fragment` per
+    series: built from strings (which the garbage collector does not track), written by orjson as they are. The
+    timestamps' texts are orjson's own (one `orjson.dumps` of the list), so the bytes are the same."""
+
+    def __init__(self, stamps: list[float]):
+        super().__init__(stamps)
+        self.prefixes = [f'[{t},"' for t in orjson.dumps(stamps).decode()[1:-1].split(",")] if stamps else []
+
+    def __call__(self, values: list) -> orjson.Fragment:
+        texts = self.learn(values)
+        body = '"],'.join(
+            [p + (texts[v] if v else f"{v:.6g}") for p, v in zip(self.prefixes, values, strict=True) if v is not None]
+        )
+        return orjson.Fragment(f'[{body}"]]' if body else "[]")
 
 
 def _merged(documents: str | None, quantiles) -> list | None:
@@ -332,8 +363,9 @@ def _merged(documents: str | None, quantiles) -> list | None:
 
 
 def _sql_steps(rows, names, start, step, whole, llm_only, quantiles, *, per_row: bool):
-    """(one row per step ordered by its index: (i, a value per entry of `at`...), at). `per_row`: the rows as they
-    are, their quantiles from the stored columns, or None when a step holds several rows."""
+    """(columns, at): one list per column, the first the steps' indexes in order, then a value per step for each
+    entry of `at`; PostgreSQL hands each column as one array (array_agg in the steps' order). `per_row`: the rows as
+    they are, their quantiles from the stored columns, or None when a step holds several rows."""
     latencies = list(dict.fromkeys(LATENCIES[name] for name in names if name in LATENCIES))
     inner = ["resolution", "llm_rows" if whole else "is_llm", *(["cost"] if COST in names else [])]
     inner += sorted({c for name in names for c in _plain_columns(name, whole)})
@@ -359,20 +391,36 @@ def _sql_steps(rows, names, start, step, whole, llm_only, quantiles, *, per_row:
         for column in stored:
             at[column] = 1 + len(selected)
             selected.append(f'r."{column}"')
-        statement = f"WITH r({aliases}) AS ({sql}) SELECT r.i, {', '.join(selected) or 'NULL'} FROM r ORDER BY r.i"
+        steps = f"SELECT r.i, {', '.join(selected) or 'NULL::float8'} FROM r"
     else:
         for sketch in latencies:  # a step's sketches, merged below (one JSON text per step: cheap to parse)
             at[sketch] = 1 + len(selected)
             selected.append(f'json_agg(r."{sketch}") FILTER (WHERE r."{sketch}" IS NOT NULL)::text')
-        statement = (
-            f"WITH r({aliases}) AS ({sql}) SELECT r.i, {', '.join(selected) or 'NULL'} FROM r GROUP BY r.i ORDER BY r.i"
-        )
+        steps = f"SELECT r.i, {', '.join(selected) or 'NULL'} FROM r GROUP BY r.i"
+    width = 1 + len(selected)
+    if per_row:  # ~1,440 rows of plain numbers: one array per column, not a tuple per row
+        # One sort in the subquery (an ORDER BY in each array_agg would sort once per column on PostgreSQL < 16);
+        # the arrays are aligned whatever the order (one aggregation pass), and it is checked below.
+        arrays = ", ".join(f"array_agg(s.c{n})" for n in range(width))
+        aliases_of_s = ", ".join(f"c{n}" for n in range(width))
+        statement = f"WITH r({aliases}) AS ({sql}) SELECT {arrays} FROM ({steps} ORDER BY r.i) AS s({aliases_of_s})"
+    else:  # fewer steps, each with a JSON text of sketches: rows as they are (an array would escape the JSON)
+        statement = f"WITH r({aliases}) AS ({sql}) {steps} ORDER BY r.i"
     with connections[rows.db].cursor() as cursor:
         cursor.execute(statement, params)
-        fetched = cursor.fetchall()
-    if per_row and any(a[0] == b[0] for a, b in itertools.pairwise(fetched)):
+        if per_row:
+            columns = [column or [] for column in cursor.fetchone()]  # no row in the range: each array_agg is NULL
+        else:
+            columns = [list(column) for column in zip(*cursor.fetchall(), strict=True)] or [[] for _ in range(width)]
+    if per_row and any(a > b for a, b in itertools.pairwise(columns[0])):  # not the subquery's order after all
+        columns = [list(column) for column in zip(*sorted(zip(*columns, strict=True), key=_first), strict=True)]
+    if per_row and any(a == b for a, b in itertools.pairwise(columns[0])):
         return None
-    return fetched, at
+    return columns, at
+
+
+def _first(row: tuple):
+    return row[0]
 
 
 class _SqlOfStep:

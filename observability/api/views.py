@@ -60,6 +60,10 @@ class DeploymentObservabilityViewSet(TenantScopedMixin, viewsets.GenericViewSet)
         query = MetricsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
+        # orjson writes the points as PostgreSQL's path serialized them (no list per point); DRF's own encoder,
+        # behind the browsable API or an indented answer, needs the lists.
+        renderer = request.accepted_renderer
+        prerendered = isinstance(renderer, FastJSONRenderer) and renderer.writes_fragments(request.accepted_media_type)
         return Response(
             range_query(
                 deployment_id=deployment.pk,
@@ -68,6 +72,7 @@ class DeploymentObservabilityViewSet(TenantScopedMixin, viewsets.GenericViewSet)
                 end=q["end"],
                 step=q["step"],
                 component=q["component"],
+                json_points=prerendered,
             )
         )
 

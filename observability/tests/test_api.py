@@ -103,3 +103,26 @@ def test_monitoring_sets_the_objective_and_load_profile(member_client, viewer_cl
     ok = member_client.patch(url, {"objective": "0.95", "load_kind": "diurnal", "peak_hour": 9}, format="json")
     assert ok.status_code == 200 and ok.json()["load_kind"] == "diurnal" and ok.json()["peak_hour"] == 9
     assert member_client.get(f"/api/v1/deployments/{deployment.pk}/slo").json()["objective"] == 0.95
+
+
+def test_metrics_answer_the_same_written_by_orjson_or_indented(member_client, collected, django_assert_num_queries):
+    """The 1-minute answer orjson writes from pre-serialized points is the query's answer; an indented answer (DRF's
+    encoder, as the browsable API writes it) gets the same points as lists. The request's queries are pinned."""
+    from observability.query import range_query
+
+    deployment, now = collected
+    start = now - timedelta(minutes=15)
+    names = "vllm:time_to_first_token_seconds,vllm:request_success_total,DCGM_FI_DEV_GPU_UTIL"
+    params = {"names": names, "start": start.isoformat(), "end": now.isoformat(), "step": 60, "component": "llm"}
+    url = f"/api/v1/deployments/{deployment.pk}/metrics"
+    expected = range_query(deployment_id=deployment.pk, names=names.split(","), start=start, end=now, step=60,
+                           component="llm")  # fmt: skip
+    assert any(s["values"] for s in expected["data"]["result"])
+    # the caller's memberships, the deployment (tenant-scoped), the range's rows: one query
+    with django_assert_num_queries(3):
+        response = member_client.get(url, params)
+    assert response.status_code == 200
+    assert response.json() == expected
+    indented = member_client.get(url, params, HTTP_ACCEPT="application/json; indent=2")
+    assert indented.status_code == 200 and b'\n  "status"' in indented.content
+    assert indented.json() == expected

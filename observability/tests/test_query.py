@@ -7,9 +7,11 @@ import random
 from datetime import timedelta
 from decimal import Decimal
 
+import orjson
 import pytest
 from django.db import connection
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from jobs.models import Job
@@ -163,5 +165,50 @@ def test_postgresql_path_answers_what_the_generic_path_answers(deployment, djang
                         answer = range_query(names=NAMES, step=step, quantiles=quantiles, **selection, **ask)
                     assert answer == expected, (selection, step, quantiles, first)
                     assert any(s["values"] for s in answer["data"]["result"])
+                    # The API's way: the points serialized as they are read; the same bytes once written.
+                    with django_assert_max_num_queries(2):
+                        body = range_query(names=NAMES, step=step, quantiles=quantiles, json_points=True, **selection,
+                                           **ask)  # fmt: skip
+                    assert orjson.dumps(body) == orjson.dumps(expected), (selection, step, quantiles, first)
                     cases += 1
     assert cases == 96
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's own path (SQLite has only one)")
+def test_serialized_points_are_the_lists_bytes_for_any_value(deployment):
+    """Values of every form `.6g` and orjson write differently (tiny, huge, negative, zero, -0.0, rounding up to a
+    new decade, exact ties) and fractional timestamps: the pre-serialized points are the lists' bytes."""
+    start = floor_minute(timezone.now()) - timedelta(hours=2)
+    store_minutes(deployment, start=start, minutes=12, keys=("llm",))
+    values = [0.0, -0.0, 1e-7, 1.234565e-5, 999999.5, 1234565.0, 100000.5, 2.5e21, -3.75, 0.1 + 0.2, 1 / 3, 7.0]
+    for m, value in enumerate(values):
+        MetricRollup.objects.filter(deployment=deployment, start=start + timedelta(minutes=m)).update(
+            gpu_utilisation=value / 100, ttft_p50=value
+        )
+    for first in (start, start + timedelta(seconds=0.25)):
+        ask = {"deployment_id": deployment.pk, "start": first, "end": start + timedelta(minutes=12), "step": 60}
+        names = [TTFT, "DCGM_FI_DEV_GPU_UTIL"]
+        lists = range_query(names=names, component="llm", quantiles=STORED_QUANTILES, **ask)
+        body = range_query(names=names, component="llm", quantiles=STORED_QUANTILES, json_points=True, **ask)
+        assert orjson.dumps(body) == orjson.dumps(lists)
+        assert {v for s in lists["data"]["result"] for _, v in s["values"]} >= {"1e+06", "1.23456e+06", "1e-07"}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's covering index")
+def test_whole_deployment_series_are_read_from_the_covering_index(deployment):
+    """Every column a 1-minute range query over the whole deployment reads is in the deployment rows' covering
+    index: with every other access path disabled, PostgreSQL can still answer it with an index-only scan."""
+    from observability.query import _rows, _sql_steps
+
+    start = floor_minute(timezone.now()) - timedelta(hours=1)
+    store_minutes(deployment, start=start, minutes=5)
+    rows = _rows(deployment.pk, start, start + timedelta(minutes=5), "", False)
+    with connection.cursor() as cursor:
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_indexscan", "enable_sort"):
+            cursor.execute(f"SET LOCAL {setting} = off")
+    with CaptureQueriesContext(connection) as captured:
+        _sql_steps(rows, NAMES, start, 60, True, False, STORED_QUANTILES, per_row=True)
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + captured[-1]["sql"])
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert "Index Only Scan using deployment_series" in plan, plan
