@@ -27,6 +27,15 @@ class Line:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """A point on the chart with its words on hover (an autoscaling decision: when, to how many, why)."""
+
+    x: float
+    y: float
+    text: str
+
+
+@dataclass(frozen=True)
 class TimeChart(Framed):
     key: str
     title: str
@@ -40,6 +49,7 @@ class TimeChart(Framed):
     notes: list[str] = field(default_factory=list)
     replicas: Line | None = None  # the replica count, a step line on the right axis
     replica_ticks: list[Tick] = field(default_factory=list)
+    decision_marks: list[Mark] = field(default_factory=list)  # the autoscaler's decisions on the replica line
 
     @property
     def empty(self) -> bool:
@@ -82,10 +92,12 @@ def time_chart(
     slo: float | None = None,
     y_max: float | None = None,
     replicas: list[tuple[float, float]] | None = None,
+    decisions: list[tuple[float, int, str]] | None = None,
 ) -> TimeChart:
     """Lay out `series` [(label, [(unix time, value)])] over [start, end); the y axis starts at 0 and reaches the
     highest value or the SLO target, whichever is higher (or `y_max` when given, e.g. 100 for a percentage).
-    `replicas` [(unix time, count)]: drawn as a step line against a right-hand axis of whole replicas."""
+    `replicas` [(unix time, count)]: drawn as a step line against a right-hand axis of whole replicas, with
+    `decisions` [(unix time, replicas after, words)] marked on it (the autoscaler's)."""
     area = AREA if replicas is None else OVERLAID
     values = [v for _, points in series for _, v in points]
     top = y_max if y_max is not None else max([*values, slo or 0.0, 0.0]) * 1.15 or 1.0
@@ -121,7 +133,9 @@ def time_chart(
         Tick(sx(t), datetime.fromtimestamp(t, UTC).strftime(fmt)) for t in range(int(first), int(end) + 1, t_step)
     ]
     slo_y = sy(slo) if slo is not None else None
-    overlay, overlay_ticks = _replica_overlay(replicas, sx, area, step) if replicas is not None else (None, [])
+    overlay, overlay_ticks, marks = (
+        _replica_overlay(replicas, decisions or [], sx, area, step) if replicas is not None else (None, [], [])
+    )
     return TimeChart(
         key=key,
         title=title,
@@ -134,13 +148,16 @@ def time_chart(
         area=area,
         replicas=overlay,
         replica_ticks=overlay_ticks,
+        decision_marks=marks,
     )
 
 
-def _replica_overlay(points: list[tuple[float, float]], sx, area: PlotArea, step: int) -> tuple[Line, list[Tick]]:
+def _replica_overlay(
+    points: list[tuple[float, float]], decisions: list[tuple[float, int, str]], sx, area: PlotArea, step: int
+) -> tuple[Line, list[Tick], list[Mark]]:
     """The replica count as a step line (it changes at a moment, it does not slide) on its own scale: 0 to the most
-    replicas seen (at least 1), whole-number ticks on the right."""
-    top = max([v for _, v in points] + [1.0])
+    replicas seen or decided (at least 1), whole-number ticks on the right; a mark per decision at its new count."""
+    top = max([v for _, v in points] + [float(to) for _, to, _ in decisions] + [1.0])
     y_step = max(1, nice_step(top * 1.15))
     top = math.ceil(top * 1.15 / y_step) * y_step
 
@@ -161,4 +178,5 @@ def _replica_overlay(points: list[tuple[float, float]], sx, area: PlotArea, step
     drawn = [" ".join(s if len(s) > 1 else [s[0], s[0]]) for s in segments]
     latest = f"{max(points)[1]:.3g}" if points else "—"
     ticks = [Tick(sy(i * y_step), str(int(i * y_step))) for i in range(round(top / y_step) + 1)]
-    return Line(label="replicas", tone=9, segments=drawn, latest=latest), ticks
+    marks = [Mark(sx(t), sy(to), text) for t, to, text in sorted(decisions)]
+    return Line(label="replicas", tone=9, segments=drawn, latest=latest), ticks, marks

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from autoscaling.models import ScalingDecision
 from console.metrics_chart import TimeChart, time_chart
 from deployments.models import UseCaseDeployment
 from observability.alerts import WATCHED
@@ -33,7 +34,19 @@ OTHERS = {  # name: (key, title, unit, label, scale)
     "ucf:replicas": ("replicas", "Replicas", "replicas", "replicas, all components", 1.0),
     "ucf:cost_dollars": ("cost", "Cost", "$/h", "dollars per hour", None),  # None: per step, scaled to an hour
 }
+DECISIONS_SHOWN = 200
 REFRESH = "60s"  # rollups are per minute: polling faster would show nothing new
+
+
+def _decisions(deployment: UseCaseDeployment, *, start: datetime, end: datetime) -> list[tuple[float, int, str]]:
+    """The autoscaler's decisions in the range (the newest DECISIONS_SHOWN), as marks for the replica line."""
+    rows = ScalingDecision.objects.filter(deployment=deployment, created_at__gte=start, created_at__lt=end).order_by(
+        "-id"
+    )[:DECISIONS_SHOWN]
+    return [
+        (row.created_at.timestamp(), row.to_replicas, f"{row.created_at:%H:%M} {row.component_key}: {row.reason}")
+        for row in rows
+    ]
 
 
 def range_name(raw: str | None) -> str:
@@ -51,6 +64,7 @@ def metrics_panel(*, deployment: UseCaseDeployment, range_name: str, now: dateti
     llm_replicas = [(t, float(v)) for s in matrix if s["metric"]["__name__"] == REPLICAS for t, v in s["values"]]
     matrix = [s for s in matrix if s["metric"]["__name__"] != REPLICAS]
     matrix += range_query(names=[n for n in OTHERS if n not in LLM_OTHERS], **window)["data"]["result"]
+    decisions = _decisions(deployment, start=start, end=end)
     slo = deployment_slo(deployment=deployment, now=now)
     targets = {o["target"]: o["threshold_s"] for o in slo["objectives"]}
     by_name: dict[str, list] = {}
@@ -65,7 +79,14 @@ def metrics_panel(*, deployment: UseCaseDeployment, range_name: str, now: dateti
         ]
         charts.append(
             time_chart(
-                key=key, title=title, unit="s", series=lines, slo=targets.get(key), replicas=llm_replicas, **bounds
+                key=key,
+                title=title,
+                unit="s",
+                series=lines,
+                slo=targets.get(key),
+                replicas=llm_replicas,
+                decisions=decisions,
+                **bounds,
             )
         )
     for name, (key, title, unit, label, scale) in OTHERS.items():
@@ -75,7 +96,14 @@ def metrics_panel(*, deployment: UseCaseDeployment, range_name: str, now: dateti
         overlay = llm_replicas if key in WITH_REPLICAS else None
         charts.append(
             time_chart(
-                key=key, title=title, unit=unit, series=[(label, points)], y_max=y_max, replicas=overlay, **bounds
+                key=key,
+                title=title,
+                unit=unit,
+                series=[(label, points)],
+                y_max=y_max,
+                replicas=overlay,
+                decisions=decisions if overlay is not None else None,
+                **bounds,
             )
         )
     return {

@@ -10,6 +10,7 @@ import pytest
 from django.db.models import F
 from django.utils import timezone
 
+from autoscaling.models import ScalingDecision
 from console.metrics_chart import time_chart
 from jobs.models import Job
 from observability.collect import floor_minute, metrics_collect
@@ -82,6 +83,27 @@ def test_deployment_page_draws_each_chart_with_its_slo_line(member_web, collecte
     assert 'hx-trigger="every 60s"' in html and 'data-testid="slo-attainment"' in html
     # The LLM's replica count on the latency and throughput charts themselves (right axis).
     assert html.count('data-testid="replica-line"') >= 4 and "LLM replicas (right axis)" in html
+
+
+def test_the_autoscalers_decisions_are_marked_on_the_replica_line(member_web, collected):
+    decision = ScalingDecision.objects.create(
+        deployment=collected, component_key="llm", from_replicas=1, to_replicas=2, direction="up",
+        reason="p95 TTFT 1.8 s > 1.5 s target: 1 → 2 replicas",
+    )  # fmt: skip
+    # Five minutes ago: the charts end at the last whole minute.
+    ScalingDecision.objects.filter(pk=decision.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    html = member_web.get(f"/deployments/{collected.pk}/metrics", {"range": "1h"}).content.decode()
+    # On each chart that draws the replica line (three latencies and the throughput), with its reason on hover.
+    assert html.count('data-testid="decision-mark"') == 4
+    assert "llm: p95 TTFT 1.8 s &gt; 1.5 s target: 1 → 2 replicas</title>" in html
+    chart = time_chart(
+        key="requests", title="Throughput", unit="req/s", series=[], start=0, end=600, step=60,
+        replicas=[(0, 1), (300, 2)], decisions=[(300, 4, "up")],
+    )  # fmt: skip
+    [mark] = chart.decision_marks
+    assert int(chart.replica_ticks[-1].text) >= 4  # the right axis reaches the decided count, not only the line's
+    ticks = {tick.text: tick.position for tick in chart.replica_ticks}
+    assert mark.text == "up" and mark.y == ticks["4"] and any(f"{mark.x}," in line for line in chart.replicas.segments)
 
 
 @pytest.mark.parametrize("name", ["1h", "24h", "7d"])
