@@ -47,88 +47,118 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/uf_bench_billing"
 GROUP_BYS = ("project", "deployment", "gpu_type", "usecase", "template", "tenant")
 
 
-def _main_costs():
-    """billing/costs.py as it is on main (the code before this change, read from git), imported beside the new one
-    so both are timed in the same process on the same data; None when git has no main."""
-    import importlib.util
+# The modules of the explorer's answers (in import order): "before" is these modules of $BENCH_BEFORE (or main).
+EXPLORER_MODULES = (
+    "billing.cost_sources",
+    "billing.cost_ranks",
+    "billing.cost_groups",
+    "billing.costs",
+    "billing.cost_csv",
+    "billing.api.cost_serializers",
+    "billing.api.cost_views",
+    "console.cost_chart",
+    "console.views.costs",
+)
+
+
+def _before_modules() -> dict | None:
+    """The explorer's modules as they are at $BENCH_BEFORE (default main), read from git and imported beside this
+    tree's (each under its real name while the next ones import, so they import one another's old versions, then
+    put back), so both are timed in the same process on the same data; None when git has no such commit. A module
+    the commit did not have is left out (the old ones never import it)."""
     import subprocess
     import tempfile
+    import types
 
+    commit = os.environ.get("BENCH_BEFORE", "main")
+    folder = Path(tempfile.mkdtemp())
+    saved = {name: sys.modules.get(name) for name in EXPLORER_MODULES}
+    modules = {}
     try:
-        text = subprocess.run(
-            ["git", "-C", str(ROOT), "show", f"{os.environ.get('BENCH_BEFORE', 'main')}:billing/costs.py"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
+        for name in EXPLORER_MODULES:
+            path = name.replace(".", "/") + ".py"
+            shown = subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:{path}"], capture_output=True, text=True)
+            if shown.returncode != 0:
+                if name == "billing.costs":
+                    return None
+                continue
+            copy = folder / path.replace("/", "_")
+            copy.write_text(shown.stdout)
+            module = types.ModuleType(name)
+            module.__file__ = str(copy)
+            sys.modules[name] = module  # while the next ones import it (and dataclasses look it up)
+            exec(compile(shown.stdout, str(copy), "exec"), module.__dict__)
+            modules[name] = module
+    except OSError:
         return None
-    path = Path(tempfile.mkdtemp()) / "costs_before.py"
-    path.write_text(text)
-    spec = importlib.util.spec_from_file_location("bench_costs_before", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+    return modules
+
+
+def _explorer_routes(cost_view, explorer_page) -> list:
+    """The URL patterns answering the explorer (the API's two and the console page), to point at either code."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    found = []
+
+    def walk(patterns):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns)
+            elif isinstance(pattern, URLPattern):
+                callback = pattern.callback
+                if getattr(callback, "view_class", None) is cost_view or callback is explorer_page:
+                    found.append(pattern)
+
+    walk(get_resolver().url_patterns)
+    return found
 
 
 CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]*"|"X-CSRFToken": "[^"]*"')
-TABLE = re.compile(rb'<div class="table-scroll">.*?</table></div>\s*(<nav class="pagination".*?</nav>)?\s*', re.S)
-ROW = re.compile(rb'<tr><th scope="row">.*?</tr>', re.S)
-
-
-def _page_of_table(body: bytes, size: int) -> bytes:
-    """The console page with its table cut to the first `size` rows (main's page drew every group's row)."""
-    match = TABLE.search(body)
-    if match is None:
-        return body
-    rows = ROW.findall(match.group(0))[:size]
-    return body[: match.start()] + b"".join(rows) + body[match.end() :]
 
 
 def explorer_times(args, user, *, month: str) -> dict:
     """{group_by: {way: (p50, p99, cpu p50) ms}}: the explorer's month as served, through Django's test client in this
-    process: "api" GET /api/v1/costs (a page of 50 groups), "console" the explorer page (a table of every group's
-    total, the chart's 6 groups' steps), "csv" GET /api/v1/costs.csv (every group's steps). Each way runs with the
-    code of this tree ("now") and with main's billing/costs.py swapped into the views ("before"), alternated run by
-    run (and with DRF's DecimalField.to_representation, as main serialised amounts); the two answers must be the
-    same bytes (the console page's CSRF token aside, and its table cut to the first
-    page: main's page drew a row per group, which "before" does too)."""
+    process: "api" GET /api/v1/costs (a page of 50 groups; "api p3" its third page), "console" the explorer page (the
+    table's first page of 50 groups' totals, the chart's 6 groups' steps; "console p3" the table's third page), "csv"
+    GET /api/v1/costs.csv (every group's steps). Each way runs with the code of this tree ("now") and with the
+    explorer's modules of $BENCH_BEFORE (or main) answering the same routes ("before"), alternated run by run; the
+    two answers must be the same bytes (the console page's CSRF token aside)."""
     from django.test import Client
 
     from billing.api import cost_views
     from console.views import costs as console_costs
 
-    before = _main_costs()
+    before = _before_modules()
     client = Client()
     client.force_login(user)
-    now_functions = {
-        cost_views: {name: getattr(cost_views, name) for name in ("cost_report", "cost_amounts", "cost_csv")},
-        console_costs: {name: getattr(console_costs, name) for name in ("cost_report", "cost_step_totals")},
-    }
+    routes = _explorer_routes(cost_views.CostView, console_costs.cost_explorer_page)
+    assert len(routes) == 3, routes
+    callbacks = {"now": {pattern: pattern.callback for pattern in routes}}
+    if before is not None:
+        old_api = before["billing.api.cost_views"].CostView.as_view()
+        old_page = before["console.views.costs"].cost_explorer_page
+        callbacks["before"] = {
+            pattern: old_api if getattr(pattern.callback, "view_class", None) else old_page for pattern in routes
+        }
 
-    page_size = console_costs.PAGE_SIZE
-    from rest_framework.fields import DecimalField
-
-    from billing.api.cost_serializers import AmountField
-
-    fast = AmountField.to_representation
-
-    def use(module):
-        for view, names in now_functions.items():
-            for name, function in names.items():
-                setattr(view, name, function if module is None else getattr(module, name))
-        # main's page drew a row per group: so does "before"
-        console_costs.PAGE_SIZE = page_size if module is None else 10**9
-        # and serialised every amount through DRF's DecimalField
-        AmountField.to_representation = fast if module is None else DecimalField.to_representation
+    def use(code):
+        for pattern in routes:
+            pattern.callback = callbacks[code or "now"][pattern]
 
     urls = {
         "api": lambda group_by: f"/api/v1/costs?group_by={group_by}&month={month}&step=day",
+        "api p3": lambda group_by: f"/api/v1/costs?group_by={group_by}&month={month}&step=day&offset=100",
         "console": lambda group_by: f"/costs/?group_by={group_by}&month={month}&step=day",
+        "console p3": lambda group_by: f"/costs/?group_by={group_by}&month={month}&step=day&page=3",
         "csv": lambda group_by: f"/api/v1/costs.csv?group_by={group_by}&month={month}&step=day",
     }
-    codes = {"now": None} if before is None else {"now": None, "before": before}
+    codes = list(callbacks)
     results = {}
     for group_by in args.group_by.split(","):
         times = {(way, code): [] for way in urls for code in codes}
@@ -136,8 +166,8 @@ def explorer_times(args, user, *, month: str) -> dict:
         for _ in range(args.explorer_runs):
             bodies = {}
             for way, url in urls.items():
-                for code, module in codes.items():
-                    use(module)
+                for code in codes:
+                    use(code)
                     try:
                         c0, t0 = time.process_time(), time.perf_counter()
                         response = client.get(url(group_by))
@@ -147,8 +177,6 @@ def explorer_times(args, user, *, month: str) -> dict:
                         use(None)
                     assert response.status_code == 200, (way, code, response.status_code)
                     bodies[code] = CSRF.sub(b"", response.content)
-                    if way == "console":
-                        bodies[code] = _page_of_table(bodies[code], page_size)
                 if len(set(bodies.values())) != 1:
                     import difflib
 

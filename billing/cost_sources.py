@@ -40,16 +40,24 @@ def midnight(moment: datetime) -> bool:
     return moment == moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def usage_scope(*, user, tenant=None, project=None, deployment_id=None, model=UsageRecord) -> QuerySet:
-    """The usage records (or daily costs) the caller may read, narrowed by the optional filters."""
-    records = scope_to_user(model.objects.all(), user)
+def narrowed(queryset: QuerySet, *, user, tenant=None, project=None, deployment_id=None, prefix: str = "") -> QuerySet:
+    """`queryset` cut to the caller's tenants and the optional filters. Its rows carry the tenant, project and
+    deployment through `prefix` ('' for the usage records, daily costs and cost rollups, whose deployment is
+    `usecase_deployment_id`; 'deployment__' for the observability rollups, which belong to a deployment)."""
+    deployment_field = f"{prefix}id" if prefix else "usecase_deployment_id"
+    rows = scope_to_user(queryset, user, tenant_field=f"{prefix}tenant")
     if tenant is not None:
-        records = records.filter(tenant_id=tenant.pk)
+        rows = rows.filter(**{f"{prefix}tenant_id": tenant.pk})
     if project is not None:
-        records = records.filter(project_id=project.pk)
+        rows = rows.filter(**{f"{prefix}project_id": project.pk})
     if deployment_id is not None:
-        records = records.filter(usecase_deployment_id=deployment_id)
-    return records
+        rows = rows.filter(**{deployment_field: deployment_id})
+    return rows
+
+
+def usage_scope(*, model=UsageRecord, **scope) -> QuerySet:
+    """The usage records (or daily costs, or cost rollups) the caller may read, narrowed by the optional filters."""
+    return narrowed(model.objects.all(), **scope)
 
 
 def report_source(scope: dict, group_by: str, start: datetime, end: datetime, step: str, buckets: tuple) -> Source:

@@ -53,16 +53,16 @@ def stacked_chart(report: CostReport, step_totals: list[Decimal]) -> StackedChar
 
     Needs the steps of the largest SERIES groups loaded, and `step_totals` (all groups per step): the "other" band is
     the totals less the groups shown (exact Decimals, so the same as adding the others up)."""
-    if not report.groups or not report.buckets or report.total <= 0:
+    if not report.count or not report.buckets or report.total <= 0:
         return None
-    shown = report.groups[:SERIES]
-    other = report.groups[SERIES:]
+    shown = report.ranked(slice(0, SERIES))
+    other = report.count - len(shown)
     stacks = [(index, group.label, group.amounts) for index, group in enumerate(shown)]
     if other:
         amounts = list(step_totals)
         for group in shown:
             amounts = [amount - part for amount, part in zip(amounts, group.amounts, strict=True)]
-        stacks.append((SERIES, f"{len(other)} other", amounts))
+        stacks.append((SERIES, f"{other} other", amounts))
     heights = [sum((amounts[i] for _, _, amounts in stacks), Decimal(0)) for i in range(len(report.buckets))]
     ticks = nice_ticks(float(max(heights)))
     top_value = ticks[-1]

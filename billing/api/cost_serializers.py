@@ -132,6 +132,27 @@ class CostGroupSerializer(serializers.Serializer):
     requests = serializers.FloatField(allow_null=True)
     cost_per_million_tokens = serializers.DecimalField(max_digits=30, decimal_places=6, allow_null=True)
 
+    def to_representation(self, instance):
+        """What DRF's field by field walk answers (the same keys in the same order, the same strings), written
+        directly: a page of 50 groups of a month holds ~1,750 amounts, and the walk's per-field dispatch was most of
+        the time spent serialising it."""
+        fields = self.fields
+        amount, rate = fields["total"].to_representation, fields["cost_per_million_tokens"]
+        per_million = instance.cost_per_million_tokens
+        tokens, requests, amounts = instance.tokens, instance.requests, instance.amounts
+        return {
+            "key": str(instance.key),
+            "label": str(instance.label),
+            "total": amount(instance.total),
+            "amounts": None if amounts is None else [None if value is None else amount(value) for value in amounts],
+            "gpu_minutes": amount(instance.gpu_minutes),
+            "cpu_core_minutes": amount(instance.cpu_core_minutes),
+            "memory_gib_minutes": amount(instance.memory_gib_minutes),
+            "tokens": None if tokens is None else float(tokens),
+            "requests": None if requests is None else float(requests),
+            "cost_per_million_tokens": None if per_million is None else rate.to_representation(per_million),
+        }
+
 
 class CostReportSerializer(serializers.Serializer):
     group_by = serializers.CharField()

@@ -16,7 +16,8 @@ from billing.tests.test_metering import PRICES, ran
 from core.testing import client_for
 from jobs.models import Cluster
 from jobs.tests.factories import ClusterFactory
-from tenancy.tests.factories import ProjectFactory
+from tenancy.models import Membership
+from tenancy.tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
 M0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 
@@ -58,8 +59,15 @@ def test_csv_has_a_row_per_line_and_the_total(invoice, viewer_client):
 
 
 @pytest.mark.django_db
-def test_adjustments_by_admins_with_field_errors(invoice, admin_client, member_client, admin_user, other_project):
+def test_adjustments_by_admins_with_field_errors(
+    invoice, admin_client, member_client, admin_user, other_project, other_tenant
+):
     url = f"/api/v1/invoices/{invoice.pk}/adjustments"
+    # Another tenant's admin: the invoice does not exist for them.
+    olaf = UserFactory(username="olaf-other-admin")
+    MembershipFactory(user=olaf, tenant=other_tenant, role=Membership.Role.ADMIN)
+    other_admin = client_for(olaf)
+    assert other_admin.post(url, {"amount": "-1.00", "reason": "x"}, format="json").status_code == 404
     assert member_client.post(url, {"amount": "-1.00", "reason": "x"}, format="json").status_code == 403
     bad = admin_client.post(url, {"amount": "abc", "project_id": str(other_project.pk)}, format="json")
     assert bad.status_code == 400

@@ -149,6 +149,7 @@ def test_budget_api_crud_with_field_errors_roles_and_tenant_isolation(
     assert other_client.get(url).json()["results"] == []
     assert viewer_client.delete(detail).status_code == 403
     assert member_client.delete(detail).status_code == 403
+    assert other_client.delete(detail).status_code == 404
     assert admin_client.delete(detail).status_code == 204
     assert not Budget.objects.filter(pk=budget["id"]).exists()
 

@@ -128,7 +128,7 @@ WINDOWS = [
 def test_the_explorer_answers_the_per_minute_sums_from_the_rollups(month_of_usage, admin_user, group_by, window):
     start, end = window
     report = cost_report(user=admin_user, group_by=group_by, start=start, end=end, step="day", shown=slice(0, 2))
-    cost_amounts(report, report.groups)
+    cost_amounts(report, report.ranked(slice(None)))  # the other groups read, then their steps
     expected = {
         (key, day): amount for (key, day), amount in per_minute(DIMENSIONS[group_by][0]).items() if start <= day < end
     }

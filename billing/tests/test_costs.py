@@ -154,6 +154,12 @@ def test_field_errors_and_tenant_isolation(usage, member_client, other_client, a
     assert [g["label"] for g in theirs["results"]] == ["project-b"]
     assert Decimal(theirs["total"]) == amount_of(tenant=other_project.tenant)
     assert other_client.get(URL, {"tenant_id": str(tenant.pk)}).status_code == 400
+    # Our deployment's id narrows their usage to nothing; their CSV lists only theirs.
+    ours = other_client.get(URL, {"month": "2026-03", "deployment_id": str(usage["deployment"].pk)}).json()
+    assert (ours["count"], Decimal(ours["total"]), ours["results"]) == (0, 0, [])
+    exported = other_client.get(f"{URL}.csv", {"month": "2026-03", "group_by": "deployment"}).content.decode()
+    assert str(usage["deployment"].pk) not in exported and "scribe" not in exported
+    assert Decimal(next(csv.DictReader(io.StringIO(exported)))["amount"]) > 0
     assert api_client.get(URL).status_code == 401
 
 

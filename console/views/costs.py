@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.api.cost_serializers import CostQuerySerializer
-from billing.costs import cost_report, cost_step_totals
+from billing.costs import RankedGroups, cost_amounts, cost_report, cost_step_totals
 from console.cost_chart import SERIES, stacked_chart
 from core.api.errors import flatten_errors
 
@@ -33,6 +33,14 @@ def _month_text(day: date) -> str:
     return f"{day:%Y-%m}"
 
 
+def _page_number(text: str | None) -> int:
+    """The table's page asked for, as the paginator reads it (not a whole number: the first)."""
+    try:
+        return max(1, int(text))
+    except (TypeError, ValueError):
+        return 1
+
+
 def _query(params: dict) -> str:
     query = QueryDict(mutable=True)
     query.update(params)
@@ -48,13 +56,18 @@ def cost_explorer_page(request):
     report = chart = page = None
     errors = {}
     if query.is_valid():
+        number = _page_number(request.GET.get("page"))
         report = cost_report(
             user=request.user,
             **{k: query.validated_data[k] for k in ("group_by", "start", "end", "step")},
-            shown=slice(0, SERIES),  # the table shows totals; the chart the steps of its largest groups and of all
+            # the chart's largest groups (their steps) and the table's page (totals; the chart's stacks all groups)
+            shown=(slice(0, SERIES), slice((number - 1) * PAGE_SIZE, number * PAGE_SIZE)),
+            steps=False,
         )
+        cost_amounts(report, report.ranked(slice(0, SERIES)))
         chart = stacked_chart(report, cost_step_totals(report))
-        page = Paginator(report.groups, PAGE_SIZE).get_page(request.GET.get("page"))
+        # A page past the last (or not a page) is the last, read then: the paginator's rule.
+        page = Paginator(RankedGroups(report), PAGE_SIZE).get_page(request.GET.get("page"))
     else:
         errors = flatten_errors(query.errors)
     month = (
