@@ -12,7 +12,9 @@ from autoscaling.models import AutoscalingPolicy, ScalingDecision
 from autoscaling.services import autoscale_all, deployment_autoscale, policy_set
 from autoscaling.tests.factories import rollups
 from core.exceptions import ValidationError
+from deployments import reconciler
 from deployments.models import DeploymentEvent, DeploymentRevision
+from deployments.services import deployment_scale
 from deployments.tests.factories import deploy
 from templates_app.services import template_validate_content
 
@@ -44,6 +46,29 @@ def test_an_slo_breach_scales_up_through_the_scale_service_with_its_reason(runni
     assert event.message == f"llm: {decision.reason}" and event.data["to"] == 2
     # While the change rolls out the autoscaler leaves the deployment alone: no second decision.
     assert deployment_autoscale(deployment_id=running.pk, now=now + timedelta(seconds=15)) == []
+
+
+def test_down_only_after_the_stabilisation_window_and_never_below_min(running, member_user):
+    deployment_scale(user=member_user, deployment=running, scale={"llm": 2})
+    reconciler.deployment_reconcile(deployment_id=running.pk)
+    running.refresh_from_db()
+    assert running.status == "RUNNING"
+    policy_set(user=member_user, deployment=running, components={"llm": {**SLO_POLICY, "scale_down_window_s": 300}})
+    now = timezone.now().replace(second=0, microsecond=0)
+    # p95 TTFT 0.3 s against 1.5 s all along, but the GPUs busy (90%) until five minutes ago: one replica fewer
+    # would overload them. Then five quiet minutes (20%), where one replica is enough.
+    rollups(deployment=running, key="llm", end=now - timedelta(minutes=5), minutes=3, replicas=2, ttft=0.3, gpu=0.9)
+    rollups(deployment=running, key="llm", end=now, minutes=5, replicas=2, ttft=0.3, gpu=0.2)
+    # Two minutes ago the 300 s down window still held busy minutes: no scale-down yet.
+    assert deployment_autoscale(deployment_id=running.pk, now=now - timedelta(minutes=2)) == []
+    # Now the whole window asks for fewer: one step down through the scale service.
+    [down] = deployment_autoscale(deployment_id=running.pk, now=now)
+    assert (down.direction, down.from_replicas, down.to_replicas, down.outcome) == ("down", 2, 1, "applied")
+    reconciler.deployment_reconcile(deployment_id=running.pk)
+    # At the minimum, however quiet: nothing more, ten minutes later either.
+    later = now + timedelta(minutes=10)
+    rollups(deployment=running, key="llm", end=later, minutes=10, replicas=1, ttft=0.1, requests=0)
+    assert deployment_autoscale(deployment_id=running.pk, now=later) == []
 
 
 def test_within_target_nothing_is_decided(running, member_user):
