@@ -54,8 +54,10 @@ class DbLine:
         first: list | None,
         quota_line: tuple | None = None,
         line: tuple | None = None,
+        row: Callable | None = None,
     ):
         self._queryset = queryset  # built only when the first chunk runs out (most lines never need it)
+        self._row = row  # what the read yields (values) -> a row object; None: model instances
         self._to_plan = to_plan
         self._rows = rows
         self._buffer: deque[PlanJob] = deque()
@@ -89,7 +91,7 @@ class DbLine:
             queryset = queryset.filter(
                 Q(priority__lt=p) | Q(priority=p, sequence__gt=n) | Q(priority=p, sequence=n, id__gt=i)
             )
-        chunk = list(queryset[: self._chunk])
+        chunk = _rows(queryset[: self._chunk], self._row)
         self.loaded = True
         self._exhausted = len(chunk) < self._chunk
         self._chunk = min(self._chunk * 2, MAX_CHUNK)
@@ -104,7 +106,12 @@ class DbLine:
         return self._buffer.popleft()
 
 
-def _head_chunks(queryset: QuerySet, partition: list) -> dict[tuple, list[Job]]:
+def _rows(queryset, row: Callable | None) -> list:
+    """The read's rows: model instances as they come, or values made into row objects by `row`."""
+    return list(queryset) if row is None else [row(values) for values in queryset]
+
+
+def _head_chunks(queryset: QuerySet, partition: list, row: Callable | None = None) -> dict[tuple, list[Job]]:
     """The first FIRST_CHUNK jobs of every line in `queryset`, by (queue key, ClusterQueue id): one window query."""
     rank = Window(RowNumber(), partition_by=partition, order_by=[F("priority").desc(), F("sequence"), F("id")])
     heads = (
@@ -113,7 +120,7 @@ def _head_chunks(queryset: QuerySet, partition: list) -> dict[tuple, list[Job]]:
         .order_by("queue_key", "cluster_queue_id", *ADMISSION_ORDER)
     )
     chunks: dict[tuple, list[Job]] = {}
-    for job in heads:
+    for job in _rows(heads, row):
         chunks.setdefault((job.queue_key, job.cluster_queue_id), []).append(job)
     return chunks
 
@@ -129,6 +136,7 @@ class WaitingLines(dict):
         make_line: Callable[[str, object], DbLine],
         queue_ids: Iterable,
         known: Iterable[str],
+        row: Callable | None = None,
     ):
         self._known = sorted(known)  # the GPU types (and "cpu") the lines cover
         super().__init__(
@@ -141,6 +149,7 @@ class WaitingLines(dict):
         self._waiting = waiting
         self._read = read
         self._make_line = make_line
+        self._row = row
         self._strays_read = False
 
     def load(self, keys: Iterable[str]) -> None:
@@ -160,7 +169,9 @@ class WaitingLines(dict):
         else:  # the portable form (SQLite): a window query over the wanted lines' rows
             conditions = [Q(cluster_queue_id=self[key].line[0], queue_key=self[key].line[1]) for key in wanted]
             condition = functools.reduce(operator.or_, conditions + ranges)
-            chunks = _head_chunks(self._read(self._waiting.filter(condition)), [F("cluster_queue_id"), F("queue_key")])
+            chunks = _head_chunks(
+                self._read(self._waiting.filter(condition)), [F("cluster_queue_id"), F("queue_key")], self._row
+            )
         for key in wanted:
             queue_id, queue_key = self[key].line
             self[key].fill_with(chunks.pop((queue_key, queue_id), []))
@@ -168,41 +179,49 @@ class WaitingLines(dict):
             self.setdefault(line_key(queue_key, queue_id), self._make_line(queue_key, queue_id))
 
     def _probe(self, lines: list[tuple], strays: list[Q]) -> dict[tuple, list[Job]]:
-        """PostgreSQL: the first chunk of each line by an index probe (`LATERAL … LIMIT 4` over the lines), the
-        ids only, then their rows by primary key: two queries that touch about 4 rows a line, whatever waits
-        behind. The probe orders by the line's own columns first, so it can only be served by the line index
-        (`job_queue_waiting_order_idx`), statistics or not."""
+        """PostgreSQL: the first chunk of each line by an index probe (`LATERAL … LIMIT 4` over the lines), one
+        statement that touches about 4 rows a line, whatever waits behind. It returns the read's columns when the
+        lines read values (`row`), else the ids, whose rows are then read by primary key. The probe orders by the
+        line's own columns first, so it can only be served by the line index (`job_queue_waiting_order_idx`),
+        statistics or not; so do the probes of the lines of jobs in no queue (`cluster_queue_id IS NULL` first:
+        ordered by the GPU type alone, PostgreSQL took the other index and filtered a whole GPU type's jobs)."""
         line_sentinel, key_sentinel = uuid.UUID(int=0), "\x00line key"
         statements, params = [], []
         queued = [(queue_id, queue_key) for queue_id, queue_key in lines if queue_id is not None]
+
+        def columns(queryset: QuerySet) -> QuerySet:
+            return self._read(queryset) if self._row is not None else queryset.values_list("id")
+
         # Lines of jobs in no queue: one probe each (a NULL never equals the outer column).
         ranges = [
             Q(cluster_queue__isnull=True, queue_key=queue_key) for queue_id, queue_key in lines if queue_id is None
         ]
-        ranges += strays
         if queued:
-            inner = (
-                self._waiting.filter(cluster_queue_id=line_sentinel, queue_key=key_sentinel)
-                .order_by("cluster_queue_id", "queue_key", *ADMISSION_ORDER)
-                .values_list("id")[:FIRST_CHUNK]
-            )
+            inner = columns(
+                self._waiting.filter(cluster_queue_id=line_sentinel, queue_key=key_sentinel).order_by(
+                    "cluster_queue_id", "queue_key", *ADMISSION_ORDER
+                )
+            )[:FIRST_CHUNK]
             sql, inner_params = _probe_sql(inner, {line_sentinel: "l.cq", key_sentinel: "l.qk"})
             statements.append(
-                f"SELECT p.id FROM unnest(%s::uuid[], %s::text[]) AS l(cq, qk) CROSS JOIN LATERAL ({sql}) p"
+                f"SELECT p.* FROM unnest(%s::uuid[], %s::text[]) AS l(cq, qk) CROSS JOIN LATERAL ({sql}) p"
             )
             params += [[queue_id for queue_id, _ in queued], [queue_key for _, queue_key in queued], *inner_params]
-        for stray in ranges:  # one index range each (an OR of them could be served by a scan of every waiting job)
-            sql, stray_params = (
-                self._waiting.filter(stray).order_by("queue_key", *ADMISSION_ORDER).values_list("id")[:FIRST_CHUNK]
-            ).query.sql_with_params()
+        probes = [(stray, ("cluster_queue_id", "queue_key")) for stray in ranges]
+        probes += [(stray, ("queue_key",)) for stray in strays]
+        for stray, order in probes:  # one index range each (an OR of them could be a scan of every waiting job)
+            queryset = columns(self._waiting.filter(stray).order_by(*order, *ADMISSION_ORDER))[:FIRST_CHUNK]
+            sql, stray_params = queryset.query.sql_with_params()
             statements.append(f"SELECT * FROM ({sql}) s")
             params += stray_params
         with connection.cursor() as cursor:
             cursor.execute(" UNION ALL ".join(statements), params)
-            ids = [row[0] for row in cursor.fetchall()]
-        found = sorted(
-            self._read(self._waiting.filter(pk__in=ids)), key=lambda job: (-job.priority, job.sequence, job.pk)
-        )
+            fetched = cursor.fetchall()
+        if self._row is not None:
+            found = [self._row(values) for values in fetched]
+        else:  # by primary key (through the waiting queryset PostgreSQL walked a line index filtering every row)
+            found = list(self._read(Job.objects.filter(pk__in=[values[0] for values in fetched]).order_by()))
+        found.sort(key=lambda job: (-job.priority, job.sequence, job.pk))
         chunks: dict[tuple, list[Job]] = {}
         for job in found:
             chunks.setdefault((job.queue_key, job.cluster_queue_id), []).append(job)
@@ -235,18 +254,20 @@ def waiting_lines(
     by_cluster_queue: bool,
     queue_ids: Iterable = (),
     gpu_types: Iterable[str] = (),
+    row: Callable | None = None,
 ) -> dict[str, DbLine]:
     """The pass's lines of waiting jobs (`waiting`: one cluster's), keyed as the planner and forecasts key them.
-    `read` selects the columns a pass reads of a job.
+    `read` selects the columns a pass reads of a job; with `row`, it selects values (`values_list`) and `row` makes
+    each into the object the lines keep in `rows` (the simulated driver's `PlanRow`).
 
     Without quotas (`by_cluster_queue` False): every line with its first chunk, one query. With quotas: a
     `WaitingLines` of every line of the ClusterQueues `queue_ids` (and of no queue) by the `gpu_types` and the CPU
     line, none read until the planner asks for the ones that may admit."""
     if not by_cluster_queue:
-        chunks = _head_chunks(read(waiting), [F("queue_key")])
+        chunks = _head_chunks(read(waiting), [F("queue_key")], row)
         return {
             queue_key: DbLine(
-                lambda queue_key=queue_key: read(waiting.filter(queue_key=queue_key)), to_plan, rows, first
+                lambda queue_key=queue_key: read(waiting.filter(queue_key=queue_key)), to_plan, rows, first, row=row
             )
             for (queue_key, _), first in chunks.items()
         }
@@ -259,9 +280,10 @@ def waiting_lines(
             None,
             quota_line=(queue_id, gpu_key(queue_key)) if queue_id is not None and queue_key != CPU_QUEUE else None,
             line=(queue_id, queue_key),
+            row=row,
         )
 
-    return WaitingLines(waiting, read, line, queue_ids, {CPU_QUEUE, *gpu_types})
+    return WaitingLines(waiting, read, line, queue_ids, {CPU_QUEUE, *gpu_types}, row=row)
 
 
 def line_gpu_types(cluster, book: QuotaBook | None) -> set[str]:

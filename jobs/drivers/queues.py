@@ -3,13 +3,14 @@ query), the fair-share history carried from pass to pass, and the status message
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from django.conf import settings
 
 from jobs.drivers.writes import rows_update
 from jobs.models import ClusterQueue, Job
-from jobs.quotas import QueueSpec, QuotaBook, gpu_key, vector_from_quota
+from jobs.quotas import GPU_PREFIX, QueueSpec, QuotaBook, gpu_key, vector_from_quota
 
 
 def queue_spec(queue: ClusterQueue) -> QueueSpec:
@@ -90,3 +91,20 @@ def publish_closed_waits(book: QuotaBook, closed: set, queued: list[tuple]) -> i
             if blocked is not None:
                 changed[pk] = {"status_message": book.explain(queue_id, blocked).describe() + "."}
     return rows_update(Job, changed)
+
+
+NEEDS_MARK = "\x00needs\x00"
+
+
+def closed_wait_templates(book: QuotaBook, closed: set) -> list[tuple]:
+    """The wait message of a job in each closed line, around the number of GPUs it asks: (ClusterQueue id, queue
+    key, text before, text after). The statement that moves just-submitted jobs to QUEUED writes each one's message
+    as before || max(1, its GPUs) || after, the message `publish_closed_waits` gives it, without reading the jobs."""
+    templates = []
+    for queue_id, key in sorted(closed, key=str):
+        blocked = book.check(queue_id, {key: 1})  # a closed line's queue may take none of it: any count waits
+        if blocked is None:
+            continue
+        before, after = (book.explain(queue_id, replace(blocked, needs=NEEDS_MARK)).describe() + ".").split(NEEDS_MARK)
+        templates.append((queue_id, key.removeprefix(GPU_PREFIX), before, after))
+    return templates

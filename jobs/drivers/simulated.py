@@ -19,14 +19,16 @@ from django.db import connection
 
 from jobs.drivers.base import ClusterDriver, Forecast, SchedulePassResult
 from jobs.drivers.lines import line_gpu_types, waiting_lines
-from jobs.drivers.queues import cluster_quota_book, publish_closed_waits, publish_waits, save_fair_share
+from jobs.drivers.queues import closed_wait_templates, cluster_quota_book, publish_waits, save_fair_share
 from jobs.drivers.simulated_forecast import forecast
 from jobs.drivers.simulated_reads import (
     WAITING,
+    PlanRow,
+    full_rows,
     held_and_waiting,
     holding_plans,
-    pass_columns,
     plan_job,
+    plan_rows,
     start_specs,
     waiting_queryset,
 )
@@ -86,15 +88,20 @@ class SimulatedDriver(ClusterDriver):
         simulation = cluster.simulation or {}
         result = SchedulePassResult(cluster_id=cluster.pk, now=now)
         rows: dict = {}
-        # A billing pass reads every running job (it bills them); any other pass only what has events ahead.
-        held, active = holding_plans(cluster, simulation, rows, summarise_quiet=not bill_running, starting=True)
+        # A billing pass reads every running job (it bills them); any other pass only what has events ahead, and
+        # plans with their planning columns (`PlanRow`), as with the waiting heads: the jobs the plan changes are
+        # read in full after it (`full_rows`).
+        held, active = holding_plans(
+            cluster, simulation, rows, summarise_quiet=not bill_running, starting=True, light=not bill_running
+        )
         admitting = cluster.status == Cluster.Status.ACTIVE
         book, cluster_queues, book_at = cluster_quota_book(cluster)
         queues = {}
         if admitting:
             queues = waiting_lines(
                 waiting_queryset(cluster),
-                read=pass_columns,
+                read=plan_rows,
+                row=PlanRow,
                 to_plan=lambda job: plan_job(job, simulation),
                 rows=rows,
                 by_cluster_queue=book is not None,
@@ -112,11 +119,12 @@ class SimulatedDriver(ClusterDriver):
             quota_at=book_at,
         )
         planner.run_until(now)
+        full_rows(rows, [event.job.id for event in planner.events if event.kind != "preempt"])
         self._apply(planner, rows, now, result, bill_running=bill_running)
-        queued = self._queue_the_rest(cluster, now, result, lines_too=bool(planner.closed_quota_lines))
+        closed = closed_wait_templates(book, planner.closed_quota_lines) if book is not None else []
+        self._queue_the_rest(cluster, now, result, closed=closed)
         if book is not None:
             publish_waits(planner.waits, rows)
-            publish_closed_waits(book, planner.closed_quota_lines, queued)
             save_fair_share(book, cluster_queues, now)
         result.next_change_at = planner.next_event_at
         if result.resumed:  # jobs back in the queue: the next pass may admit them at once
@@ -262,33 +270,42 @@ class SimulatedDriver(ClusterDriver):
         return changes
 
     def _queue_the_rest(
-        self, cluster: Cluster, now: datetime, result: SchedulePassResult, *, lines_too: bool = False
-    ) -> list[tuple]:
-        """Submitted jobs the pass could not admit now wait in the queue; returns them: (id,) or, `lines_too`, (id,
-        ClusterQueue id, queue key, GPUs asked) for the messages of closed lines."""
+        self, cluster: Cluster, now: datetime, result: SchedulePassResult, *, closed: list[tuple] = ()
+    ) -> None:
+        """Submitted jobs the pass could not admit now wait in the queue, in one statement that says which rows it
+        changed (not a read of their ids, then an IN list of thousands). Those in a closed line (`closed`: its
+        queue's quota is used up, the pass did not read it; `closed_wait_templates`) say for what they wait, as a
+        head the pass read does, in the same statement: not 10,000 rows returned to be written again."""
         if cluster.status == Cluster.Status.ACTIVE:
             message = "Waiting for capacity."
         else:
             message = f"Waiting: the cluster is {cluster.status} and admits no jobs."
-        # One statement that says which rows it changed (not a read of their ids, then an IN list of thousands).
         table = Job._meta.db_table
+        queue_field = Job._meta.get_field("cluster_queue")
+        cases, params = [], []
+        for queue_id, queue_key, before, after in closed:
+            cases.append(
+                "WHEN cluster_queue_id = %s AND queue_key = %s"
+                " THEN %s || CAST(CASE WHEN demand_gpus > 1 THEN demand_gpus ELSE 1 END AS TEXT) || %s"
+            )
+            params += [queue_field.get_db_prep_value(queue_id, connection), queue_key, before, after]
+        text = f"CASE {' '.join(cases)} ELSE %s END" if cases else "%s"
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} SET status = %s, status_message = %s"
-                f" WHERE cluster_id = %s AND status = %s AND admitted_at IS NULL"
-                f" RETURNING id{', cluster_queue_id, queue_key, demand_gpus' if lines_too else ''}",
+                f"UPDATE {table} SET status = %s, status_message = {text}"
+                f" WHERE cluster_id = %s AND status = %s AND admitted_at IS NULL RETURNING id",
                 [
                     Job.Status.QUEUED,
+                    *params,
                     message,
                     Cluster._meta.pk.get_db_prep_value(cluster.pk, connection),
                     Job.Status.PENDING,
                 ],
             )
             pk = Job._meta.pk
-            pending = [(pk.to_python(row[0]), *row[1:]) for row in cursor.fetchall()]
+            pending = [pk.to_python(row[0]) for row in cursor.fetchall()]
         result.queued = len(pending)
-        result.changed_job_ids.extend(row[0] for row in pending)
-        return pending
+        result.changed_job_ids.extend(pending)
 
     def forecast(
         self, *, cluster: Cluster, now: datetime, extra: list | None = None, summarise_quiet: bool = False

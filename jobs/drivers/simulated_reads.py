@@ -1,11 +1,19 @@
 """What a pass of the simulated driver reads of its cluster's jobs: the columns it needs, the jobs that hold capacity
-(`holding_plans`) and what a pass reads of a job (the waiting lines: `jobs.drivers.lines`)."""
+(`holding_plans`) and what a pass reads of a job (the waiting lines: `jobs.drivers.lines`).
+
+A pass plans with many more jobs than it changes (a waiting head per line, every admitted job a quota counts; ~570
+for ~10 admitted on the admission bench), so it reads them as `PlanRow`s (the planning columns in a slotted object:
+no model instance) and reads the full rows of only the jobs the plan changes
+(`full_rows`, one query), which are the ones `_apply` writes."""
 
 from __future__ import annotations
+
+import json
 
 from django.db import connection
 from django.db.models import Case, F, Q, Sum, When
 
+from jobs.checkpoints import remaining_seconds
 from jobs.models import Cluster, Job
 from jobs.scheduling import SERVICE, Demand, PlanJob, order_key
 from jobs.simulation import startup_seconds
@@ -13,8 +21,8 @@ from jobs.simulation import startup_seconds
 WAITING = (Job.Status.PENDING, Job.Status.QUEUED)
 HOLDING = (Job.Status.PENDING, Job.Status.RUNNING)
 # What a pass reads of a job: enough to plan and bill (big or unused columns stay in the table). Not the spec: it
-# is encrypted and a pass needs only its kind (a column); a job admitted earlier brings its spec as `start_spec`
-# (`with_start_spec`), a waiting one is read when it starts (`start_specs`), for the outputs it publishes.
+# is encrypted and a pass needs only its kind (a column); a job read in full brings its spec as `start_spec` when it
+# is not running yet (`with_start_spec`), for the outputs it publishes when it starts.
 PASS_FIELDS = (
     "id",
     "name",
@@ -46,9 +54,56 @@ PASS_FIELDS = (
     "queue_key",  # the line a waiting job is read in (jobs.drivers.lines)
     "status_message",
 )
+# What the planner needs of a job it may only look at (`PlanRow`), and what `publish_waits` compares.
+PLAN_FIELDS = (
+    "id",
+    "name",
+    "status",
+    "status_message",
+    "job_type",
+    "kind",
+    "labels",
+    "priority",
+    "sequence",
+    "cluster_queue_id",
+    "queue_key",
+    "duration_seconds",
+    "work_resumed_from_seconds",
+    "simulated_failure",
+    "resources",
+    "admitted_at",
+    "started_at",
+)
 
 
-def plan_job(job: Job, simulation: dict) -> PlanJob:
+class PlanRow:
+    """A job as a pass plans with it: its planning columns, from a values row (`PLAN_FIELDS` order; a trailing
+    value, such as a window rank, is ignored). A job the plan changes is read again in full (`full_rows`)."""
+
+    __slots__ = PLAN_FIELDS
+
+    def __init__(self, values):
+        for name, value in zip(PLAN_FIELDS, values, strict=False):
+            setattr(self, name, value)
+        if isinstance(self.resources, str):  # a raw cursor's jsonb (Django's loader leaves it as text)
+            self.resources, self.labels = json.loads(self.resources), json.loads(self.labels)
+
+    @property
+    def pk(self):
+        return self.id
+
+    @property
+    def remaining_seconds(self) -> float | None:
+        return remaining_seconds(duration=self.duration_seconds, resumed_from=self.work_resumed_from_seconds)
+
+
+def plan_rows(queryset):
+    """A pass's read of jobs it plans with: the planning columns only (`PlanRow`s are built by the lines)."""
+    return queryset.values_list(*PLAN_FIELDS)
+
+
+def plan_job(job: Job | PlanRow, simulation: dict) -> PlanJob:
+    """The planner's view of a job (a `Job` read with `PASS_FIELDS`, or a `PlanRow`)."""
     return PlanJob(
         id=job.pk,
         demand=Demand.from_resources(job.resources),
@@ -63,17 +118,19 @@ def plan_job(job: Job, simulation: dict) -> PlanJob:
     )
 
 
-def pass_columns(queryset):
-    """The pass's columns only: a waiting job's spec is read when it starts (`start_specs`), not for every head of
-    every line a pass looks at (decrypting them was an eighth of a pass with 100 lines)."""
-    return queryset.only(*PASS_FIELDS)
-
-
 def start_specs(rows: dict, job_ids) -> dict:
     """The decrypted specs of the jobs that start in this pass and were read without one: one query."""
     missing = [pk for pk in job_ids if not hasattr(rows[pk], "start_spec")]
     found = dict(Job.objects.filter(pk__in=missing).values_list("pk", "spec")) if missing else {}
     return {pk: found[pk] if pk in found else getattr(rows[pk], "start_spec", None) for pk in job_ids}
+
+
+def full_rows(rows: dict, job_ids) -> None:
+    """Replace the `PlanRow`s of these jobs (the ones the plan changes) by their full rows, with the spec of those
+    not yet running (`with_start_spec`: a job that starts publishes outputs from it): one query by primary key."""
+    light = [pk for pk in dict.fromkeys(job_ids) if isinstance(rows.get(pk), PlanRow)]
+    if light:
+        rows.update((job.pk, job) for job in with_start_spec(Job.objects.filter(pk__in=light).order_by()))
 
 
 def with_start_spec(queryset):
@@ -85,7 +142,13 @@ def with_start_spec(queryset):
 
 
 def holding_plans(
-    cluster: Cluster, simulation: dict, rows: dict, *, summarise_quiet: bool, starting: bool = False
+    cluster: Cluster,
+    simulation: dict,
+    rows: dict,
+    *,
+    summarise_quiet: bool,
+    starting: bool = False,
+    light: bool = False,
 ) -> tuple[list, list]:
     """The admitted jobs the planner must replay, and the capacity held by the ones it need not.
 
@@ -93,7 +156,8 @@ def holding_plans(
     are summed by the database (one query, whatever their number) and only the jobs with events ahead (starting,
     batch) are read, so a pass or a forecast costs the same with 10 or 10,000 services running. Jobs under a
     quota are always read: the quota counts them and preemption may pick them. With `starting` (a pass) the jobs
-    not yet running bring their specs (`with_start_spec`).
+    not yet running bring their specs (`with_start_spec`); with `light` (a pass that does not bill) they are read as
+    `PlanRow`s instead, and the caller reads the full rows of those the plan changes (`full_rows`).
     """
     held: list[Demand] = []
     holding = Job.objects.filter(cluster=cluster, status__in=HOLDING, admitted_at__isnull=False)
@@ -115,8 +179,12 @@ def holding_plans(
                 )
             )
         holding = holding.exclude(status=Job.Status.RUNNING, job_type=SERVICE, cluster_queue__isnull=True)
+    if light:
+        jobs = [PlanRow(values) for values in plan_rows(holding)]
+    else:
+        jobs = with_start_spec(holding) if starting else holding.only(*PASS_FIELDS)
     active = []
-    for job in with_start_spec(holding) if starting else holding.only(*PASS_FIELDS):
+    for job in jobs:
         rows[job.pk] = job
         active.append(plan_job(job, simulation))
     return held, active
