@@ -1,11 +1,13 @@
 """A scheduling pass on a cluster with quotas costs the same number of queries with 2 or 20 waiting lines: every
 line's first jobs come in one query and the pass's writes are one statement per kind of change."""
 
+import contextlib
 import datetime as dt
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.db.models.signals import post_init
 from django.test.utils import CaptureQueriesContext
 
 from jobs import services
@@ -155,3 +157,74 @@ def test_a_pass_over_100_lines_costs_a_pinned_number_of_queries(tenant, clock, d
     pass_queries(cluster)
     with django_assert_max_num_queries(PASS_QUERIES if settings.IS_POSTGRES else 10_000):
         services.cluster_schedule_pass(cluster=cluster, bill_running=False)
+
+
+def pinned(assert_num_queries, count: int):
+    """Exactly `count` queries on PostgreSQL (SQLite writes the changed jobs row by row: `jobs.drivers.writes`)."""
+    return assert_num_queries(count) if settings.IS_POSTGRES else contextlib.nullcontext()
+
+
+# A pass that ends and admits jobs over 20 lines (PostgreSQL): lock, quiet sums, holders, queues, the heads' probe, the
+# full rows of the jobs it changes, the ended and the admitted-and-started jobs' updates, the queued jobs' statement,
+# wait messages, fair-share history, and the transaction's BEGIN/COMMIT.
+STEADY_PASS_QUERIES = 13
+
+
+def test_a_pass_builds_model_rows_only_for_the_jobs_it_changes(tenant, clock, django_assert_num_queries):
+    cluster = queued_cluster(tenant, "steady", 10)  # 20 lines: a job of each runs, two wait behind it
+    pass_queries(cluster)
+    clock.shift(dt.timedelta(seconds=600))  # every running job ends: each line admits its next one
+    built: list = []
+
+    def count(sender, instance, **kwargs):
+        built.append(instance)
+
+    post_init.connect(count, sender=Job)
+    try:
+        with pinned(django_assert_num_queries, STEADY_PASS_QUERIES):
+            result = services.cluster_schedule_pass(cluster=cluster, bill_running=False)
+    finally:
+        post_init.disconnect(count, sender=Job)
+    assert (result.succeeded, result.admitted, result.started) == (20, 20, 20)
+    # The 40 jobs it changed, not the 20 it only planned with (the lines' other heads) nor twice the same.
+    assert len(built) == 40
+    assert Job.objects.filter(cluster=cluster, status="RUNNING").count() == 20
+    assert Job.objects.filter(cluster=cluster, status="SUCCEEDED").count() == 20
+
+
+def test_jobs_submitted_into_a_closed_line_say_why_in_the_statement_that_queues_them(
+    tenant, clock, django_assert_num_queries
+):
+    cluster, projects = standalone_queues(tenant)
+    pass_queries(cluster)  # q0-0 and q1-0 run: both queues use their one H100, their lines are closed
+    services.jobs_submit_many(
+        cluster=cluster,
+        jobs=[
+            {
+                "name": f"late-{n}",
+                "job_type": "BATCH",
+                "tenant": tenant,
+                "project": projects[1],
+                "resources": resources(gpus=1, gpu_type=H100),
+                "spec": SPEC,
+                "duration_seconds": 600,
+            }
+            for n in range(3)
+        ],
+        schedule=False,
+    )
+    with pinned(django_assert_num_queries, CLOSED_PASS_QUERIES):
+        result = services.cluster_schedule_pass(cluster=cluster, bill_running=False)
+    assert (result.admitted, result.queued) == (0, 3)
+    expected = (
+        "Waiting for quota in queue q1: needs 1 x H100-80GB GPU, the queue may use 0 x H100-80GB GPU more now"
+        " (nominal 1 x H100-80GB GPU, in use 1 x H100-80GB GPU); held by q1 1 x H100-80GB GPU."
+    )
+    assert set(Job.objects.filter(name__startswith="late-").values_list("status", "status_message")) == {
+        ("QUEUED", expected)
+    }
+
+
+# A pass over closed lines only, that queues the jobs just submitted into one: lock, quiet sums, holders, queues, the
+# queued jobs' statement (their wait messages in it), fair-share history, BEGIN/COMMIT.
+CLOSED_PASS_QUERIES = 8
