@@ -27,21 +27,29 @@ def rows_update(model, changes: dict, *, status: str | None = None) -> int:
     meta = model._meta
     names = sorted(next(iter(changes.values())))
     fields = [meta.pk, *(meta.get_field(name) for name in names)]
-    row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in fields) + ")"
+    casts = [f"%s::{field.db_type(connection)}" for field in fields]
+    columns = [qn(field.column) for field in fields]
+    if status is not None:
+        # The status each row must still have, as a column of the rows: a constant `t.status = %s` let PostgreSQL
+        # (without statistics: a bulk submit's jobs before autoanalyze) scan every job of that status through the
+        # status index and hash-join them (9,500 QUEUED rows for 170 admitted) instead of 170 primary key probes.
+        casts.append("%s::varchar")
+        columns.append("expected_status")
+    row = "(" + ", ".join(casts) + ")"
     params: list = []
     for pk, values in changes.items():
         params.append(meta.pk.get_db_prep_save(pk, connection))
         params.extend(field.get_db_prep_save(values[field.name], connection) for field in fields[1:])
+        if status is not None:
+            params.append(status)
     pk_column = qn(meta.pk.column)
     sets = ", ".join(f"{qn(field.column)} = v.{qn(field.column)}" for field in fields[1:])
-    columns = ", ".join(qn(field.column) for field in fields)
     sql = (
-        f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM (VALUES {', '.join([row] * len(changes))}) AS v({columns})"
-        f" WHERE t.{pk_column} = v.{pk_column}"
+        f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM (VALUES {', '.join([row] * len(changes))})"
+        f" AS v({', '.join(columns)}) WHERE t.{pk_column} = v.{pk_column}"
     )
     if status is not None:
-        sql += f" AND t.{qn(meta.get_field('status').column)} = %s"
-        params.append(status)
+        sql += f" AND t.{qn(meta.get_field('status').column)} = v.expected_status"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
