@@ -65,10 +65,11 @@ def _plain(values: dict) -> bool:
     return not any(hasattr(value, "resolve_expression") for value in values.values())
 
 
-def write_changes(changes: dict, rows: dict) -> None:
+def write_changes(changes: dict, rows: dict) -> int:
     """Write each job's new columns, only where its status is still the one the pass read: one statement per group
     of jobs that moved from the same status through the same columns (the jobs admitted and started in a pass are
-    one group), not one per job."""
+    one group), not one per job. Returns how many jobs were written."""
+    written = 0
     groups: dict[tuple, dict] = {}
     for pk, fields in changes.items():
         plain = _plain(fields)
@@ -79,6 +80,7 @@ def write_changes(changes: dict, rows: dict) -> None:
         else:  # an expression (F) is evaluated by the database row by row
             (pk, fields), *_ = group.items()
             updated = Job.objects.filter(pk=pk, status=status).update(**fields)
+        written += updated
         if updated != len(group):
             logger.warning(
                 "%s of %s jobs changed under the pass; their update from %s was skipped",
@@ -86,3 +88,4 @@ def write_changes(changes: dict, rows: dict) -> None:
                 len(group),
                 status,
             )
+    return written

@@ -20,6 +20,7 @@ from jobs.capacity import Capacity, Demand
 from jobs.drivers.base import SchedulePassResult
 from jobs.drivers.lines import line_gpu_types, waiting_lines
 from jobs.drivers.queues import cluster_quota_book, publish_closed_waits, publish_waits, save_fair_share
+from jobs.drivers.writes import write_changes
 from jobs.models import Cluster, Job
 from jobs.scheduling import PlanJob, Planner, order_key
 
@@ -92,17 +93,22 @@ def admit_held(
             admitted.append(rows[event.job.id])
         elif event.kind == "never_fits":
             failed[event.job.id] = f"Its queue can never admit it: {event.message}"
-    for pk, message in failed.items():
-        if Job.objects.filter(pk=pk, status__in=LIVE[:2]).update(
-            status=Job.Status.FAILED, status_message=message[:4000], completed_at=now
-        ):
-            result.failed += 1
-            result.changed_job_ids.append(pk)
+    # The pass's writes in a statement per status the jobs had (`jobs.drivers.writes`), not one per job; each
+    # only where the job's status is still the one the pass read. The objects are applied after, in the same
+    # transaction as before (a failure rolls back the pass's writes with them).
+    changes = {
+        pk: {"status": Job.Status.FAILED, "status_message": message[:4000], "completed_at": now}
+        for pk, message in failed.items()
+    }
+    result.failed += write_changes(changes, rows)
+    result.changed_job_ids.extend(changes)
+    messages = {
+        job.pk: f"Admitted by queue {cluster_queues[job.cluster_queue_id].name}; applying its objects."
+        for job in admitted
+    }
+    write_changes({pk: {"status": Job.Status.PENDING, "status_message": text} for pk, text in messages.items()}, rows)
     for job in admitted:
-        queue = cluster_queues[job.cluster_queue_id]
-        message = f"Admitted by queue {queue.name}; applying its objects."
-        Job.objects.filter(pk=job.pk, status=job.status).update(status=Job.Status.PENDING, status_message=message)
-        job.status, job.status_message = Job.Status.PENDING, message
+        job.status, job.status_message = Job.Status.PENDING, messages[job.pk]
         apply(job)
         result.admitted += 1
         result.changed_job_ids.append(job.pk)
