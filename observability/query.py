@@ -7,7 +7,6 @@ returned as per-second rates over each step, latency histograms as quantiles mer
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from datetime import datetime, timedelta
@@ -412,10 +411,12 @@ def _sql_steps(rows, names, start, step, whole, llm_only, quantiles, *, per_row:
             columns = [column or [] for column in cursor.fetchone()]  # no row in the range: each array_agg is NULL
         else:
             columns = [list(column) for column in zip(*cursor.fetchall(), strict=True)] or [[] for _ in range(width)]
-    if per_row and any(a > b for a, b in itertools.pairwise(columns[0])):  # not the subquery's order after all
-        columns = [list(column) for column in zip(*sorted(zip(*columns, strict=True), key=_first), strict=True)]
-    if per_row and any(a == b for a, b in itertools.pairwise(columns[0])):
-        return None
+    if per_row:
+        steps_of_rows = columns[0]
+        if len(set(steps_of_rows)) < len(steps_of_rows):  # a step holds several rows
+            return None
+        if steps_of_rows != sorted(steps_of_rows):  # not the subquery's order after all
+            columns = [list(column) for column in zip(*sorted(zip(*columns, strict=True), key=_first), strict=True)]
     return columns, at
 
 
