@@ -65,3 +65,13 @@ def test_the_page_shows_the_endpoint_queue_counts(running, member_web):
     assert 'data-testid="queue-counts"' in page
     assert "<dt>Queued (24 h)</dt><dd>1</dd>" in page and "<dt>Refused, queue full (24 h)</dt><dd>3</dd>" in page
     assert "<dt>Served from the queue (24 h)</dt><dd>1</dd>" in page
+
+
+def test_the_scale_page_carries_the_policy_form(running, member_web, viewer_web):
+    page = member_web.get(f"/deployments/{running.pk}/scale").content.decode()
+    assert f'action="/deployments/{running.pk}/autoscaling" data-testid="policy-form"' in page
+    assert 'name="llm-min_replicas"' in page and "Save the policy" in page
+    # What it posts is the autoscaling page's form: the policy is saved.
+    assert member_web.post(url(running), form(min_replicas=0, max_replicas=2)).status_code == 302
+    assert effective_policies(running)["llm"][0].max_replicas == 2
+    assert "Save the policy" not in viewer_web.get(f"/deployments/{running.pk}/scale").content.decode()

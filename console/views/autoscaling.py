@@ -45,7 +45,8 @@ class PolicyForm(forms.Form):
         return data
 
 
-def _forms(deployment, data) -> dict[str, PolicyForm]:
+def policy_forms(deployment, data) -> dict[str, PolicyForm]:
+    """One policy form per component, filled with the policy that applies now (also shown on the scale page)."""
     policies = selectors.effective_policies(deployment)
     result = {}
     for key in selectors.component_keys(deployment):
@@ -94,7 +95,7 @@ def deployment_autoscaling_page(request, pk):
     can_write = user_can_write(request.user, deployment.tenant_id)
     if request.method == "POST" and not can_write:
         raise PermissionDenied("Your role in this tenant is read-only.")
-    forms_ = _forms(deployment, request.POST if request.method == "POST" else None)
+    forms_ = policy_forms(deployment, request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
         if all(form.is_valid() for form in forms_.values()):

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from autoscaling import selectors as autoscaling_selectors
 from console.forms import (
     ParameterForm,
     RollbackForm,
@@ -26,6 +27,7 @@ from console.forms import (
     parameter_initial,
 )
 from console.selectors import model_suggestions
+from console.views.autoscaling import policy_forms
 from console.views.deployments import _deployment_or_404
 from core.exceptions import ServiceError
 from deployments import selectors, services
@@ -113,6 +115,12 @@ ACTIONS = {
 }
 
 
+def _policy_components(deployment) -> list:
+    """The scale page also carries the autoscaling policy form (it posts to the autoscaling page)."""
+    replicas = autoscaling_selectors.current_replicas(deployment)
+    return [(key, form, replicas[key]) for key, form in policy_forms(deployment, None).items()]
+
+
 def _change_page(request, pk, *, action: Action):
     deployment = _deployment_or_404(request, pk)
     can_write = user_can_write(request.user, deployment.tenant_id)
@@ -146,6 +154,7 @@ def _change_page(request, pk, *, action: Action):
             "can_write": can_write,
             "closed": deployment.status in (DeploymentStatus.DELETING, DeploymentStatus.DELETED),
             "upgrade_available": selectors.deployment_upgrade_available(deployment),
+            "policy_components": _policy_components(deployment) if action.name == "scale" else [],
         },
         status=status,
     )
