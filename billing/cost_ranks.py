@@ -13,8 +13,9 @@ from decimal import Decimal
 
 from django.db import connection
 from django.db.models import F, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 
-from billing.cost_sources import Source, row_amount
+from billing.cost_sources import STEPS, Source, row_amount, step_sums
 from deployments.models import UseCaseDeployment
 from tenancy.models import Project, Tenant
 
@@ -52,11 +53,17 @@ def group_totals(source: Source) -> QuerySet:
 
 
 def ranked_groups(
-    source: Source, group_by: str, tokens: QuerySet | None, windows: tuple[slice, ...] | None
+    source: Source,
+    group_by: str,
+    tokens: QuerySet | None,
+    windows: tuple[slice, ...] | None,
+    with_steps: bool = False,
 ) -> tuple[int, Decimal, float | None, list[tuple]]:
     """(count, total, tokens, rows): the number of groups, their total, the tokens they served (summed in Python in
     the groups' order, as the answer always added them up) and, for the places in `windows` (None: every group), the
-    rows (place, key, label, amount, GPU-, core-, GiB-minutes, tokens, requests), in order.
+    rows (place, key, label, amount, GPU-, core-, GiB-minutes, tokens, requests, steps, amounts), in order; steps and
+    amounts (a group's step numbers and sums, in step order) with `with_steps` only, from the rollups
+    (`folds_steps`), else None.
 
     `tokens` is a queryset of a row per group value (`group_key`) with `tokens` and `requests`, or None when tokens
     cannot be told apart by the dimension."""
@@ -89,19 +96,40 @@ def ranked_groups(
             ORDER BY amount DESC, label COLLATE "C", key COLLATE "C") - 1 AS place FROM labelled)"""
     )
     where, bounds = _windows(windows)
+    ctes.append(f"page AS (SELECT * FROM ranked WHERE {where})")
+    params = (*params, *bounds)
+    steps, steps_join = "NULL::bigint[], NULL::numeric[]", ""
+    if with_steps:
+        # The page's steps in the same statement (the rollups' day rows of the page's keys, by their index)
+        step_sql, step_params = page_step_sums(source).query.sql_with_params()
+        ctes.append(f"""page_steps AS (SELECT s.key, ARRAY_AGG((s.bucket - %s) / %s ORDER BY s.bucket) AS steps,
+            ARRAY_AGG(s.amount ORDER BY s.bucket) AS amounts FROM ({step_sql}) AS s GROUP BY s.key)""")
+        first = int(source.buckets[0].timestamp()) if source.buckets else 0
+        params = (*params, first, int(STEPS[source.step].total_seconds()), *step_params)
+        steps, steps_join = "page_steps.steps, page_steps.amounts", " LEFT JOIN page_steps ON page_steps.key = page.key"
     sql = f"""WITH {", ".join(ctes)},
         stats AS (SELECT COUNT(*) AS count, SUM(amount) AS total,
             ARRAY_AGG(tokens ORDER BY place) FILTER (WHERE tokens IS NOT NULL) AS tokens FROM ranked)
         SELECT stats.count, stats.total, stats.tokens, page.place, page.key, page.label, page.amount,
-            page.gpu_minutes, page.cpu_core_minutes, page.memory_gib_minutes, page.tokens, page.requests
-        FROM stats LEFT JOIN (SELECT * FROM ranked WHERE {where}) AS page ON TRUE ORDER BY page.place"""
+            page.gpu_minutes, page.cpu_core_minutes, page.memory_gib_minutes, page.tokens, page.requests, {steps}
+        FROM stats LEFT JOIN page ON TRUE{steps_join} ORDER BY page.place"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, (*params, *bounds))
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     count, total, served_tokens = rows[0][:3]
     tokens_sum = sum(served_tokens) if served_tokens else None
     page = [row[3:] for row in rows if row[3] is not None]
     return count, Decimal(0) if total is None else total, tokens_sum, page
+
+
+def folds_steps(source: Source) -> bool:
+    """Whether the page's steps can come with the ranking: from the cost rollups, whose key is the group's (text)."""
+    return source.column == "key"
+
+
+def page_step_sums(source: Source) -> QuerySet:
+    """The sums per step of the rollup rows of the groups on the page (the `page` of the ranking statement)."""
+    return step_sums(source.rows.filter(key__in=RawSQL("SELECT key FROM page", ())), source).order_by()
 
 
 def _windows(windows: tuple[slice, ...] | None) -> tuple[str, tuple]:

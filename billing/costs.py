@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.models import F, QuerySet, Sum
 
 from billing.cost_groups import CostGroup, groups_in_python, per_million
-from billing.cost_ranks import ranked_groups
+from billing.cost_ranks import folds_steps, ranked_groups
 from billing.cost_sources import (
     STEPS,
     Source,
@@ -131,20 +131,28 @@ def cost_report(
         report.tokens = sum(counted) if counted else None
         return report
 
-    def read(windows):
-        report.count, report.total, report.tokens, rows = ranked_groups(source, group_by, tokens, windows)
-        return {place: _group(*row) for place, *row in rows}
+    def read(windows, with_steps=False):
+        ranked = ranked_groups(source, group_by, tokens, windows, with_steps)
+        report.count, report.total, report.tokens, rows = ranked
+        return {place: _group(*row, steps=len(buckets) if with_steps else None) for place, *row in rows}
 
     report.more = read
-    report.read = read(shown if shown is None or isinstance(shown, tuple) else (shown,))
+    windows = shown if shown is None or isinstance(shown, tuple) else (shown,)
+    # a page of the rollups comes with its steps (one statement); every group's, or the records', in a second
+    report.read = read(windows, with_steps=steps and windows is not None and folds_steps(source))
     if steps:
         cost_amounts(report, report.groups)
     return report
 
 
-def _group(key, label, total, gpu, cpu, memory, tokens, requests) -> CostGroup:
+def _group(key, label, total, gpu, cpu, memory, tokens, requests, places, amounts, *, steps: int | None) -> CostGroup:
+    """A group read by the ranking; with its amounts per step when `steps` (their number) is given."""
     group = CostGroup(key=key, label=label, total=total, gpu_minutes=gpu, cpu_core_minutes=cpu)
     group.memory_gib_minutes, group.tokens, group.requests = memory, tokens, requests
+    if steps is not None:
+        group.amounts = [Decimal(0)] * steps
+        for place, amount in zip(places or (), amounts or (), strict=True):
+            group.amounts[place] = amount
     return group
 
 

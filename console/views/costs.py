@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.api.cost_serializers import CostQuerySerializer
-from billing.costs import RankedGroups, cost_amounts, cost_report, cost_step_totals
+from billing.costs import RankedGroups, cost_report, cost_step_totals
 from console.cost_chart import SERIES, stacked_chart
 from core.api.errors import flatten_errors
 
@@ -60,11 +60,9 @@ def cost_explorer_page(request):
         report = cost_report(
             user=request.user,
             **{k: query.validated_data[k] for k in ("group_by", "start", "end", "step")},
-            # the chart's largest groups (their steps) and the table's page (totals; the chart's stacks all groups)
+            # the chart's largest groups and the table's page, with their steps in the same statement over a month
             shown=(slice(0, SERIES), slice((number - 1) * PAGE_SIZE, number * PAGE_SIZE)),
-            steps=False,
         )
-        cost_amounts(report, report.ranked(slice(0, SERIES)))
         chart = stacked_chart(report, cost_step_totals(report))
         # A page past the last (or not a page) is the last, read then: the paginator's rule.
         page = Paginator(RankedGroups(report), PAGE_SIZE).get_page(request.GET.get("page"))
