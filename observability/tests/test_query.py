@@ -214,3 +214,19 @@ def test_one_minute_series_are_read_from_a_covering_index(deployment, component,
         cursor.execute("EXPLAIN " + captured[-1]["sql"])
         plan = "\n".join(line for (line,) in cursor.fetchall())
     assert f"Index Only Scan using {index}" in plan, plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's autovacuum")
+def test_rollup_tables_are_vacuumed_as_rows_are_inserted():
+    """Index-only scans need the visibility map VACUUM sets: the insert-mostly rollup tables are vacuumed every
+    10,000 inserted rows, not every 20% of the table (migration 0011)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname IN "
+            "('observability_metricrollup', 'observability_deploymentrollup')"
+        )
+        options = dict(cursor.fetchall())
+    assert set(options) == {"observability_metricrollup", "observability_deploymentrollup"}
+    for table, settings in options.items():
+        assert "autovacuum_vacuum_insert_threshold=10000" in settings, table
+        assert "autovacuum_vacuum_insert_scale_factor=0" in settings, table
