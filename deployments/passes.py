@@ -71,7 +71,7 @@ class ReconcilePass:
         self.submitted: list[str] = []
         self.failed_revision_message: str | None = None
         self.next_change_at: datetime | None = None
-        self._batch: dict | None = None  # rows to save at the end of the wave under way (`batched`)
+        self._batch: dict | None = None  # rows to save at the end of the waves under way (`batched`)
         self._events: list[DeploymentEvent] = list(events)  # the pass's events, written together (`flush`, `finish`)
         self._waiting: dict = {}  # rows whose "Waiting for ..." message is still to be written (`note_waiting`)
 
@@ -118,7 +118,11 @@ class ReconcilePass:
     @contextlib.contextmanager
     def batched(self):
         """Collect the row saves of a wave's submissions, then write them as one UPDATE, instead of two saves per
-        row (their events go with the pass's others)."""
+        row (their events go with the pass's others). Inside a batch already (`start_ready` batches all its waves),
+        the outer one writes."""
+        if self._batch is not None:
+            yield
+            return
         self._batch = {}
         try:
             yield

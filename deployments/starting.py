@@ -21,12 +21,15 @@ from templates_app.rendering import render_component_refs
 def start_ready(p: ReconcilePass, rows: list[ComponentDeployment]) -> None:
     """Start every row whose dependencies are ready, a wave at a time, until nothing more starts. A wave's jobs
     are submitted together and admitted by one scheduling pass; with zero start-up time they are RUNNING at
-    once and unblock their dependants, so a whole stack comes up in one reconcile pass."""
-    while True:
-        wave = [row for row in list(rows) if _ready(p, row)]
-        if not wave:
-            return
-        _start_wave(p, wave)
+    once and unblock their dependants, so a whole stack comes up in one reconcile pass. The rows of all the waves
+    are written by one UPDATE at the end (`ReconcilePass.batched`; nothing between two waves reads them from the
+    database), so a dependant's job is submitted without a write of its upstream's rows before it."""
+    with p.batched():
+        while True:
+            wave = [row for row in list(rows) if _ready(p, row)]
+            if not wave:
+                return
+            _start_wave(p, wave)
 
 
 def job_name(deployment: UseCaseDeployment, row: ComponentDeployment) -> str:
@@ -85,7 +88,7 @@ def _start_wave(p: ReconcilePass, wave: list[ComponentDeployment]) -> None:
                 jobs.append(job_services.job_submit(cluster=cluster, **request))
             except ServiceError as exc:
                 jobs.append(exc)
-    with p.batched():  # the wave's rows in one UPDATE (its events go with the pass's others in one INSERT)
+    with p.batched():  # the rows in one UPDATE (their events go with the pass's others in one INSERT)
         for (row, env, config, _request), job in zip(rendered, jobs, strict=True):
             if isinstance(job, ServiceError):
                 p.set_status(row, ComponentStatus.FAILED, f"The cluster refused the job: {job.errors or job.detail}")
