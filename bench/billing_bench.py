@@ -19,8 +19,8 @@ compaction of March there (`usage_compact_month`): rows and size on disk before 
 the final invoice with the compacted rows. The kept database itself is left per minute.
 --reuse skips seeding, metering and the close: it migrates a database kept by an earlier --keep run (a new table is
 backfilled there) and times the explorer. Each request is timed twice in the same run, alternating: "now" (this
-tree's code) and "before" (billing/costs.py of git's `main`, or of $BENCH_BEFORE, swapped into the views), and the two
-answers must be the same bytes.
+tree's code) and "before" (the explorer's modules of git's `main`, or of $BENCH_BEFORE, answering the same routes), and
+the two answers must be the same bytes.
 
 The PostgreSQL database is created (dropped first when it exists) and dropped at the end unless --keep is given.
 """
