@@ -227,6 +227,11 @@ def main() -> None:
     try:
         if not args.reuse:
             seed_meter_close(args)
+            with connection.cursor() as cursor:
+                # What autovacuum does to a served database in time: statistics and the visibility map. A freshly
+                # built one has neither (every plan estimated 1 row and read the heap), which slowed "before" and
+                # "now" alike (BENCHMARKS.md, issue 20, 1 Dec 06:14).
+                cursor.execute("VACUUM ANALYZE")
         else:
             from django.core.management import call_command
 
