@@ -107,6 +107,20 @@ def pool_set(
     return pool
 
 
+def pool_delete(*, user, pool: WarmPool) -> int:
+    """Remove a pool: its standby jobs are cancelled (their GPUs freed, their metering stopped) and the row deleted,
+    in one transaction holding the pool's lock, so a wake cannot take a standby of a pool half gone. Returns how
+    many standbys were stopped."""
+    require_write(user, pool.tenant_id)
+    with transaction.atomic():
+        locked = WarmPool.objects.select_for_update().get(pk=pool.pk)
+        live = list(standby_jobs(locked))
+        for job in live:
+            job_services.job_cancel(job=job, user=user, reason="warm pool deleted")
+        locked.delete()
+    return len(live)
+
+
 def _whole(value, low: int, high: int) -> bool:
     return not isinstance(value, bool) and isinstance(value, int) and low <= value <= high
 

@@ -59,6 +59,7 @@ urlpatterns = [
     ),
     page(r"jobs/(?P<job_id>[0-9a-fA-F-]{36})", jobs.job_detail_page, "job-detail"),
     page("warm-pools", pools.warm_pool_list_page, "warm-pools"),
+    page(r"warm-pools/(?P<pool_id>[0-9a-fA-F-]{36})/delete", pools.warm_pool_delete_page, "warm-pool-delete"),
     page("quotas", quotas.quota_list_page, "quotas"),
     page(r"quotas/(?P<queue_id>[0-9a-fA-F-]{36})", quotas.quota_queue_page, "quota-queue"),
     page(r"quotas/(?P<queue_id>[0-9a-fA-F-]{36})/edit", quota_forms.queue_edit_page, "quota-queue-edit"),

@@ -194,3 +194,16 @@ class WarmPoolViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         )
         self._standby, self._wanted = selectors.pools_standby([pool]), pools.pools_wanted([pool])
         return Response(self.get_serializer(pool).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        responses={
+            204: OpenApiResponse(description="Deleted; its standby jobs were cancelled."),
+            403: OpenApiResponse(ErrorSerializer, description="A read-only role in the pool's tenant."),
+            401: ERRORS[401],
+            404: OpenApiResponse(ErrorSerializer, description="No such pool in the caller's tenants."),
+        },
+    )
+    def destroy(self, request, *args, **kwargs):
+        """Delete a pool and stop its standby replicas (their GPUs are freed and their cost stops)."""
+        pools.pool_delete(user=request.user, pool=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -94,6 +94,26 @@ def test_pool_api_checks_fields_roles_and_tenants(
     assert smaller["standby"] == 0 and WarmPool.objects.count() == 1
 
 
+def test_deleting_a_pool_stops_its_standbys(
+    templates, cluster, project, member_client, viewer_client, other_client, django_assert_max_num_queries
+):
+    body = {"cluster_id": str(cluster.pk), "project_id": str(project.pk), "gpu_type": "A100-80GB", "size": 2}
+    created = member_client.post("/api/v1/warm-pools", body, format="json").json()
+    pool = WarmPool.objects.get(pk=created["id"])
+    standbys = list(standby_jobs(pool))
+    assert len(standbys) == 2
+    assert other_client.delete(f"/api/v1/warm-pools/{pool.pk}").status_code == 404
+    assert viewer_client.delete(f"/api/v1/warm-pools/{pool.pk}").status_code == 403
+    assert WarmPool.objects.filter(pk=pool.pk).exists()
+    with django_assert_max_num_queries(44):  # ~20 per standby (each is a job cancel with its passes); at most 16
+        assert member_client.delete(f"/api/v1/warm-pools/{pool.pk}").status_code == 204
+    assert not WarmPool.objects.filter(pk=pool.pk).exists()
+    for job in standbys:  # their GPUs freed and their cost stopped
+        job.refresh_from_db()
+        assert job.status == Job.Status.CANCELLED
+    assert member_client.get(f"/api/v1/warm-pools/{pool.pk}").status_code == 404
+
+
 def test_a_scale_up_takes_standbys_from_the_pool(two, member_user, project, cluster):
     first, _ = two
     gpu_type = first.components.get(key="llm", retired_at__isnull=True).resources["gpu_type"]

@@ -21,6 +21,7 @@ ROUTE_ARGUMENTS = {
     "rule_id": str(uuid.uuid4()),
     "channel_id": str(uuid.uuid4()),
     "local_id": str(uuid.uuid4()),
+    "pool_id": str(uuid.uuid4()),
 }
 
 

@@ -4,7 +4,8 @@ errors beside the field; the same tenant and role rules as the API."""
 import pytest
 
 from autoscaling.models import WarmPool
-from autoscaling.pools import pool_set
+from autoscaling.pools import pool_set, standby_jobs
+from jobs.models import Job
 
 pytestmark = pytest.mark.django_db
 
@@ -49,3 +50,20 @@ def test_readers_see_pools_but_no_form_and_other_tenants_see_nothing(
     assert other_web.get("/warm-pools").context["rows"] == []
     foreign = other_web.post("/warm-pools", form(cluster, project))  # another tenant's cluster is not offered
     assert foreign.status_code in (400, 403) and WarmPool.objects.count() == 2
+
+
+def test_a_writer_deletes_a_pool_from_the_page_and_its_standbys_stop(
+    member_user, member_web, viewer_web, other_web, cluster, project
+):
+    pool = pool_set(user=member_user, cluster=cluster, project=project, gpu_type="A100-80GB", size=1)
+    [standby] = standby_jobs(pool)
+    assert f"/warm-pools/{pool.pk}/delete".encode() in member_web.get("/warm-pools").content
+    assert b"/delete" not in viewer_web.get("/warm-pools").content
+    assert other_web.post(f"/warm-pools/{pool.pk}/delete").status_code == 404
+    assert viewer_web.post(f"/warm-pools/{pool.pk}/delete").status_code == 403
+    assert member_web.get(f"/warm-pools/{pool.pk}/delete").status_code == 405
+    answer = member_web.post(f"/warm-pools/{pool.pk}/delete", follow=True)
+    assert answer.status_code == 200 and b"deleted; 1 standby(s) stopped" in answer.content
+    assert not WarmPool.objects.exists()
+    standby.refresh_from_db()
+    assert standby.status == Job.Status.CANCELLED

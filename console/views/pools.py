@@ -9,8 +9,9 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from autoscaling import pools, selectors
 from autoscaling.models import WarmPool
@@ -102,3 +103,17 @@ def warm_pool_list_page(request):
     return render(
         request, "console/pools/list.html", {"rows": rows, "form": form, "can_write": form.can_write}, status=status
     )
+
+
+@login_required
+@require_POST
+def warm_pool_delete_page(request, pool_id):
+    """Delete a pool of the caller's tenants and stop its standbys (a read-only role: 403; another tenant's: 404)."""
+    pool = selectors.pool_list(user=request.user).filter(pk=pool_id).first()
+    if pool is None:
+        raise Http404("No such warm pool.")
+    if not (request.user.is_superuser or user_can_write(request.user, pool.tenant_id)):
+        raise PermissionDenied("Your role in this tenant is read-only.")
+    stopped = pools.pool_delete(user=request.user, pool=pool)
+    messages.success(request, f"Pool of {pool.gpu_type} on {pool.cluster.name} deleted; {stopped} standby(s) stopped.")
+    return redirect("console:warm-pools")

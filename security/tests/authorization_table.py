@@ -57,6 +57,14 @@ API_MATRIX: dict[tuple[str, str], dict[str, int]] = {
         "other": 404,
         "superuser": 200,
     },
+    ("DELETE", "/api/v1/warm-pools/{id}/"): {
+        "anon": 401,
+        "viewer": 403,
+        "member": 204,
+        "admin": 204,
+        "other": 404,
+        "superuser": 204,
+    },
     ("DELETE", "/api/v1/cluster-sets/{id}/"): {
         "anon": 401,
         "viewer": 403,
@@ -1526,6 +1534,14 @@ CONSOLE_MATRIX: dict[tuple[str, str], dict[str, int]] = {
         "admin": 200,
         "other": 404,
         "superuser": 200,
+    },
+    ("GET", "/warm-pools/{pool_id}/delete"): {
+        "anon": 302,
+        "viewer": 405,
+        "member": 405,
+        "admin": 405,
+        "other": 405,
+        "superuser": 405,
     },
     ("GET", "/quotas/{queue_id}/delete"): {
         "anon": 302,

@@ -139,6 +139,7 @@ def _world() -> dict:
         "local_id": local_queue.pk,
         "rule_id": rule.pk,
         "channel_id": channel.pk,
+        "pool_id": warm_pool.pk,
     }
     return {"users": users, "values": values}
 
