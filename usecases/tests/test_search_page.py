@@ -4,6 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from usecases import caching, selectors
 from usecases.api.serializers import UseCaseSerializer, usecase_rows_data
@@ -165,3 +167,22 @@ def test_a_ranked_text_search_counts_in_its_own_pass(reader_client, settings, dj
     assert body["count_exact"] is False and body["count"] >= 5  # the estimate, never below the bound
     body = reader_client.get(f"{URL}/search?q=contract&limit=3&offset=5").json()  # the page's end is past the bound
     assert (body["count"], body["count_exact"], len(body["results"])) == (7, True, 2)
+
+
+@postgres_only
+def test_a_ranked_search_in_an_industry_can_rank_from_the_industry_covering_index(reader_client):
+    # Migration 0011: the industry's covering index holds the text document, so ranking the matches of `q` within an
+    # industry needs no heap page (an index-only scan). Plain index, bitmap and sequential scans are turned off so
+    # that the plan shows whether the index covers the ranking, whatever the planner would pick on a small table.
+    UseCaseFactory.create_batch(5, industry="Retail", description="A shopping assistant.")
+    UseCaseFactory.create_batch(3, industry="Legal", description="A contract assistant.")
+    with CaptureQueriesContext(connection) as captured:
+        body = reader_client.get(f"{URL}/search?q=assistant&industry=Retail&tags=&max_ttft=10").json()
+    assert body["count"] == 5
+    (statement,) = (query["sql"] for query in captured.captured_queries if "WITH page" in query["sql"])
+    with connection.cursor() as cursor:
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_indexscan"):
+            cursor.execute(f"SET LOCAL {setting} = off")
+        cursor.execute(f"EXPLAIN {statement}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Only Scan using usecase_active_industry_cover" in plan, plan
