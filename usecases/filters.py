@@ -17,8 +17,7 @@ import re
 
 import django_filters
 from django.conf import settings
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
-from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, Value, When
+from django.db.models import BooleanField, Exists, F, FloatField, OuterRef, Q
 from django.db.models.expressions import RawSQL
 from django.http import QueryDict
 
@@ -35,24 +34,20 @@ LAST_WORD_RE = re.compile(r"(?:^|\s)([^\W_]+)$")
 OR_RE = re.compile(r"\sor\s", re.IGNORECASE)
 
 
-def search_document() -> RawSQL:
-    """The stored tsvector of name and description (migration 0003, PostgreSQL only, GIN-indexed).
+def text_query_sql(value: str) -> tuple[str, list[str]]:
+    """The tsquery for `q`, as SQL and its parameters: web-search syntax, or the same with its last word as a prefix
+    ("patient summ").
 
-    Unqualified: only the use case table has this column, so it also resolves inside the tag subqueries.
+    Written directly rather than through SearchQuery/SearchRank: the ORM resolved those per request (~0.3 ms of a
+    `q` search's Python). The SQL is what the ORM wrote (websearch_to_tsquery, to_tsquery, `||`, `&&`, the same
+    parentheses), so matches and ranks are unchanged. The prefix word is letters and digits only and quoted, so
+    nothing the user types reaches to_tsquery's syntax.
     """
-    return RawSQL("search_document", [], output_field=SearchVectorField())
-
-
-def text_query(value: str) -> SearchQuery:
-    """The tsquery for `q`: web-search syntax, or the same with its last word as a prefix ("patient summ").
-
-    The prefix word is letters and digits only and quoted, so nothing the user types reaches to_tsquery's syntax.
-    """
-    query = SearchQuery(value, config=SEARCH_CONFIG, search_type="websearch")
+    websearch = "websearch_to_tsquery(%s::regconfig, %s)"
     last = LAST_WORD_RE.search(value)
     if last is None:
-        return query
-    prefix = SearchQuery(f"'{last.group(1)}':*", config=SEARCH_CONFIG, search_type="raw")
+        return websearch, [SEARCH_CONFIG, value]
+    prefix, prefix_params = "to_tsquery(%s::regconfig, %s)", [SEARCH_CONFIG, f"'{last.group(1)}':*"]
     head = value[: last.start(1)]
     # In web-search syntax AND binds tighter than "or": the last word goes with the words after the last "or".
     for match in reversed(list(OR_RE.finditer(head))):
@@ -60,8 +55,8 @@ def text_query(value: str) -> SearchQuery:
             head = head[match.end() :]
             break
     if head.strip():
-        prefix = SearchQuery(head.strip(), config=SEARCH_CONFIG, search_type="websearch") & prefix
-    return query | prefix
+        prefix, prefix_params = f"({websearch} && {prefix})", [SEARCH_CONFIG, head.strip(), *prefix_params]
+    return f"({websearch} || {prefix})", [SEARCH_CONFIG, value, *prefix_params]
 
 
 def _csv(value: str) -> list[str]:
@@ -207,12 +202,16 @@ class UseCaseFilterSet(CreatedRangeFilterSet):
         for unique_id in ids:
             by_id |= Q(unique_id__startswith=unique_id)
         if settings.IS_POSTGRES:
-            query = text_query(value)
-            vector = search_document()
-            rank = SearchRank(vector, query)
+            # The stored tsvector of migration 0003 (GIN-indexed). Columns unqualified, as the tags filter's: they
+            # resolve to the use case table in a subquery too, where the ORM renames the table's alias.
+            tsquery, params = text_query_sql(value)
+            matches = RawSQL(f"search_document @@ {tsquery}", params, BooleanField())
+            rank_sql, rank_params = f"ts_rank(search_document, {tsquery})", list(params)
             if ids:  # the usecase named exactly comes first
-                rank += Case(When(unique_id__in=ids, then=Value(1.0)), default=Value(0.0))
-            return queryset.annotate(search=vector).filter(Q(search=query) | by_id).annotate(rank=rank)
+                listed = ", ".join(["%s"] * len(ids))
+                rank_sql = f"({rank_sql} + CASE WHEN unique_id IN ({listed}) THEN %s ELSE %s END)"
+                rank_params += [*ids, 1.0, 0.0]
+            return queryset.filter(Q(matches) | by_id).annotate(rank=RawSQL(rank_sql, rank_params, FloatField()))
         return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value) | by_id)
 
     def filter_industry(self, queryset, name, value):
