@@ -42,6 +42,8 @@ POOL_LABEL = "autoscaling.pool"
 STANDBY_IMAGE = "vllm/vllm-openai"
 MAX_POOL_SIZE = 16
 MISS_RANGE = (Decimal("0.001"), Decimal("0.5"))
+# A pool's settings as `pool_set` takes them, beside its cluster and project (the API's and the console form's fields).
+POOL_SETTINGS = ("gpu_type", "size", "gpu_count", "sizing", "per_zero", "min_size", "miss")
 Sizing = WarmPool.Sizing
 
 

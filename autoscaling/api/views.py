@@ -180,18 +180,8 @@ class WarmPoolViewSet(TenantScopedMixin, mixins.ListModelMixin, mixins.RetrieveM
         project = project_list(user=request.user).filter(pk=data["project_id"]).first()
         if project is None:
             raise ValidationError({"project_id": ["No such project in your tenants."]})
-        pool = pools.pool_set(
-            user=request.user,
-            cluster=cluster,
-            project=project,
-            gpu_type=data["gpu_type"],
-            size=data["size"],
-            gpu_count=data["gpu_count"],
-            sizing=data["sizing"],
-            per_zero=data["per_zero"],
-            min_size=data["min_size"],
-            miss=data["miss"],
-        )
+        settings = {name: data[name] for name in pools.POOL_SETTINGS}
+        pool = pools.pool_set(user=request.user, cluster=cluster, project=project, **settings)
         self._standby, self._wanted = selectors.pools_standby([pool]), pools.pools_wanted([pool])
         return Response(self.get_serializer(pool).data, status=status.HTTP_201_CREATED)
 

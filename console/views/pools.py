@@ -77,18 +77,8 @@ def warm_pool_list_page(request):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                pool = pools.pool_set(
-                    user=request.user,
-                    cluster=data["cluster"],
-                    project=data["project"],
-                    gpu_type=data["gpu_type"],
-                    size=data["size"],
-                    gpu_count=data["gpu_count"],
-                    sizing=data["sizing"],
-                    per_zero=data["per_zero"],
-                    min_size=data["min_size"],
-                    miss=data["miss"],
-                )
+                settings = {name: data[name] for name in pools.POOL_SETTINGS}
+                pool = pools.pool_set(user=request.user, cluster=data["cluster"], project=data["project"], **settings)
             except ServiceError as error:
                 status = error.status_code
                 _errors_on(form, error)
