@@ -8,7 +8,9 @@
 #   sh bench/usecases_ab.sh ROUNDS RUNS OUT BEFORE_TREE AFTER_TREE
 #   e.g. sh bench/usecases_ab.sh 3 50 /tmp/21/ab /tmp/21/before /work/main
 #
-# DATABASE_URL and REDIS_URL default to engineer 21's kept bench database and Redis db.
+# DATABASE_URL and REDIS_URL default to engineer 21's kept bench database and Redis db. A change of schema (an
+# index) needs a database per side: BEFORE_DATABASE_URL / AFTER_DATABASE_URL, when set, override DATABASE_URL for
+# that side (e.g. a copy made with `createdb -T` before migrating the other).
 set -eu
 ROUNDS=$1 RUNS=$2 OUT=$3 BEFORE=$4 AFTER=$5
 BENCH=$(cd "$(dirname "$0")" && pwd)/usecases_bench.py
@@ -19,9 +21,13 @@ cp "$BENCH" "$OUT/usecases_bench.py"
 round=1
 while [ "$round" -le "$ROUNDS" ]; do
     for side in before after; do
-        if [ "$side" = before ]; then tree=$BEFORE; else tree=$AFTER; fi
-        echo "round $round $side ($tree): $(uptime)"
-        (cd "$tree" && BENCH_ROOT="$tree" .venv/bin/python "$OUT/usecases_bench.py" --reuse --searches-only \
+        if [ "$side" = before ]; then
+            tree=$BEFORE db=${BEFORE_DATABASE_URL:-$DATABASE_URL}
+        else
+            tree=$AFTER db=${AFTER_DATABASE_URL:-$DATABASE_URL}
+        fi
+        echo "round $round $side ($tree, ${db##*/}): $(uptime)"
+        (cd "$tree" && BENCH_ROOT="$tree" DATABASE_URL="$db" .venv/bin/python "$OUT/usecases_bench.py" --reuse --searches-only \
             --runs "$RUNS" --samples "$OUT/$side.jsonl" > "$OUT/$side-$round.txt")
     done
     round=$((round + 1))
