@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 
 from billing.cost_groups import CostGroup, groups_in_python, per_million
 from billing.cost_ranks import folds_steps, ranked_groups
@@ -29,7 +29,7 @@ from billing.cost_sources import (
     step_sums,
 )
 from billing.rollups import DIMENSION_COLUMNS
-from observability.models import MetricRollup
+from observability.models import MetricRollup, SloHour, TokenDay
 
 # group_by: the observability rollups' column telling tokens apart by it, or None when they cannot be
 TOKEN_COLUMNS = {
@@ -40,6 +40,8 @@ TOKEN_COLUMNS = {
     "template": "deployment__template__slug",
     "gpu_type": None,
 }
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY, HOUR = timedelta(days=1), timedelta(hours=1)
 DIMENSIONS = {name: (column, TOKEN_COLUMNS[name]) for name, column in DIMENSION_COLUMNS.items()}
 
 
@@ -157,18 +159,55 @@ def _group(key, label, total, gpu, cpu, memory, tokens, requests, places, amount
 
 
 def token_rows(scope: dict, group_by: str, start: datetime, end: datetime) -> QuerySet | None:
-    """The tokens and requests served in [start, end) per value of `group_by` (`group_key`), from the observability
-    rollups, as narrowed as the usage; None when tokens cannot be told apart by the dimension."""
+    """The tokens and requests served in [start, end) per value of `group_by` (`group_key`; a value may have a row
+    per source, to add up), as narrowed as the usage; None when tokens cannot be told apart by the dimension.
+
+    The sums of the observability rollups with a start in the window, read from the narrowest rows that hold them:
+    the whole UTC days from the daily token rows, the whole hours left at the edges from the SLO hours, the minutes
+    left from the rollups themselves (one statement, UNION ALL). A month of 1,000 deployments reads ~30,000 daily
+    rows, not the ~10 million minute rollups; a window cut mid-hour adds at most two partial hours of rollups."""
     column = TOKEN_COLUMNS[group_by]
     if column is None:
         return None
-    rollups = narrowed(MetricRollup.objects.all(), **scope, prefix="deployment__")
-    return (
-        rollups.filter(start__gte=start, start__lt=end)
-        .values(group_key=F(column))
-        .annotate(tokens=Sum(F("prompt_tokens") + F("output_tokens")), requests=Sum("requests"))
-        .order_by()
+    days, hours, minutes = token_spans(start, end)
+    if not (days or hours or minutes):  # an empty window: an empty range of rollups
+        minutes = [(start, end)]
+    sources = (
+        (TokenDay, "day", days, F("tokens"), "requests"),
+        (SloHour, "hour", hours, F("tokens"), "all_requests"),
+        (MetricRollup, "start", minutes, F("prompt_tokens") + F("output_tokens"), "requests"),
     )
+    parts = []
+    for model, moment, spans, tokens, requests in sources:
+        if not spans:
+            continue
+        within = Q()
+        for first, after in spans:
+            within |= Q(**{f"{moment}__gte": first, f"{moment}__lt": after})
+        rows = narrowed(model.objects.all(), **scope, prefix="deployment__").filter(within)
+        parts.append(rows.values(group_key=F(column)).annotate(tokens=Sum(tokens), requests=Sum(requests)).order_by())
+    return parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+
+
+def token_spans(start: datetime, end: datetime) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """[start, end) cut into (whole UTC days, whole hours left, minutes left), each a list of [first, after) spans."""
+    days, rest = _aligned(start, end, DAY)
+    hours, minutes = [], []
+    for first, after in rest:
+        whole, edges = _aligned(first, after, HOUR)
+        hours += whole
+        minutes += edges
+    return days, hours, minutes
+
+
+def _aligned(start: datetime, end: datetime, width: timedelta) -> tuple[list[tuple], list[tuple]]:
+    """The span of whole `width`s (from the epoch, UTC) within [start, end), and the non-empty spans around it."""
+    first = start + (EPOCH - start) % width  # the first boundary at or after start
+    after = end - (end - EPOCH) % width  # the last boundary at or before end
+    if first >= after:
+        return [], [(start, end)] if start < end else []
+    edges = [(a, b) for a, b in ((start, first), (after, end)) if a < b]
+    return [(first, after)], edges
 
 
 def cost_amounts(report: CostReport, groups: list[CostGroup]) -> None:

@@ -9,13 +9,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Sum
-from django.db.models.functions import Trunc
+from django.db.models import F, Max, Q, Sum
+from django.db.models.functions import Coalesce, Trunc
 
 from deployments.models import ComponentDeployment, UseCaseDeployment
 from jobs.drivers import get_driver
 from jobs.models import Job
-from observability.models import DeploymentMonitoring, DeploymentRollup, MetricRollup, SloHour
+from observability.models import DeploymentMonitoring, DeploymentRollup, MetricRollup, SloHour, TokenDay
 from observability.rollups import COMPONENT_COLUMNS, deployment_values
 from observability.sketch import (
     STORED_QUANTILES,
@@ -99,7 +99,9 @@ def metrics_collect(*, now: datetime) -> CollectResult:
     result.rows = len(rows)
     if rows:
         first = min(r.start for r in rows)
-        slo_hours_refresh(start=first, end=end)
+        with transaction.atomic():  # the day's row always the sum of its hours
+            slo_hours_refresh(start=first, end=end)
+            token_days_refresh(start=first, end=end, deployment_ids={r.deployment_id for r in rows})
         deployment_rollups_refresh(start=first, end=end, deployment_ids={r.deployment_id for r in rows})
     return result
 
@@ -134,28 +136,68 @@ def deployment_rollups_refresh(
 
 
 SLO_SUMS = ("requests", "errors", "ttft_good", "itl_good", "e2e_good")
+SERVED_SUMS = ("tokens", "all_requests")
+DAY = timedelta(days=1)
 
 
 def slo_hours_refresh(*, start: datetime, end: datetime, deployment_ids=None) -> int:
-    """Recompute the SloHour rows of every hour touching [start, end) from the LLM rollups (idempotent: an hour is
-    summed whole again, so a late or repeated collection cannot count twice). Two queries."""
+    """Recompute the SloHour rows of every hour touching [start, end) from the rollups (idempotent: an hour is
+    summed whole again, so a late or repeated collection cannot count twice): the SLO sums of the LLM rollups, the
+    tokens and requests of all of them. Two queries."""
     first_hour = start.replace(minute=0, second=0, microsecond=0)
-    rollups = MetricRollup.objects.filter(is_llm=True, start__gte=first_hour, start__lt=end)
+    rollups = MetricRollup.objects.filter(start__gte=first_hour, start__lt=end)
     if deployment_ids is not None:
         rollups = rollups.filter(deployment_id__in=deployment_ids)
+    llm = Q(is_llm=True)
     sums = (
         rollups.annotate(hour=Trunc("start", "hour", tzinfo=UTC))
         .values("deployment_id", "hour")
-        .annotate(**{name: Sum(name) for name in SLO_SUMS})
+        .annotate(
+            # the field's sum before the LLM sum takes its name
+            tokens=Sum(F("prompt_tokens") + F("output_tokens")),
+            all_requests=Sum("requests"),
+            requests=Coalesce(Sum("requests", filter=llm), 0.0),
+            errors=Coalesce(Sum("errors", filter=llm), 0.0),
+            **{name: Sum(name, filter=llm) for name in SLO_SUMS[2:]},
+        )
         .order_by()
     )
+    columns = (*SLO_SUMS, *SERVED_SUMS)
     hours = [
-        SloHour(deployment_id=row["deployment_id"], hour=row["hour"], **{n: row[n] for n in SLO_SUMS}) for row in sums
+        SloHour(deployment_id=row["deployment_id"], hour=row["hour"], **{n: row[n] for n in columns}) for row in sums
     ]
     SloHour.objects.bulk_create(
-        hours, batch_size=1000, update_conflicts=True, unique_fields=["deployment", "hour"], update_fields=SLO_SUMS
+        hours, batch_size=1000, update_conflicts=True, unique_fields=["deployment", "hour"], update_fields=columns
     )
     return len(hours)
+
+
+def token_days_refresh(*, start: datetime, end: datetime, deployment_ids=None) -> int:
+    """Recompute the TokenDay rows of every UTC day touching [start, end) from that day's SloHour rows (so refresh
+    the hours first): idempotent, each day summed whole again. Two queries."""
+    first_day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    after_last = (end - timedelta(microseconds=1)).replace(hour=0, minute=0, second=0, microsecond=0) + DAY
+    hours = SloHour.objects.filter(hour__gte=first_day, hour__lt=after_last)
+    if deployment_ids is not None:
+        hours = hours.filter(deployment_id__in=deployment_ids)
+    sums = (
+        hours.annotate(day=Trunc("hour", "day", tzinfo=UTC))
+        .values("deployment_id", "day")
+        .annotate(tokens=Sum("tokens"), requests=Sum("all_requests"))
+        .order_by()
+    )
+    days = [
+        TokenDay(deployment_id=r["deployment_id"], day=r["day"], tokens=r["tokens"], requests=r["requests"])
+        for r in sums
+    ]
+    TokenDay.objects.bulk_create(
+        days,
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=["deployment", "day"],
+        update_fields=["tokens", "requests"],
+    )
+    return len(days)
 
 
 def rollup_from_window(

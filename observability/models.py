@@ -189,10 +189,12 @@ class DeploymentRollup(RollupValues):
 
 
 class SloHour(models.Model):
-    """One deployment's LLM requests over one hour: how many, how many failed, how many within each latency target.
+    """One deployment's LLM requests over one hour: how many, how many failed, how many within each latency target;
+    and what every component of it served that hour (tokens, requests), which the daily token rows add up.
 
     Recomputed from the rollups of that hour at each collection, so a 30-day attainment is a SUM over at most 720
-    narrow rows (not over 10,000 wide rollups); shorter windows read the minute rollups.
+    narrow rows (not over 10,000 wide rollups); shorter windows read the minute rollups. An hour of a deployment
+    without LLM components has a row too, with 0 LLM requests and no good counts (what no row meant).
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -203,6 +205,9 @@ class SloHour(models.Model):
     ttft_good = models.FloatField(null=True, blank=True)
     itl_good = models.FloatField(null=True, blank=True)
     e2e_good = models.FloatField(null=True, blank=True)
+    # Every component's (LLM or service), as the cost explorer counts them: prompt + output tokens, requests.
+    tokens = models.FloatField(default=0)
+    all_requests = models.FloatField(default=0)
 
     class Meta:
         ordering = ["deployment", "hour"]
@@ -211,6 +216,30 @@ class SloHour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deployment_id}@{self.hour:%Y-%m-%d %H}"
+
+
+class TokenDay(models.Model):
+    """What one deployment served over one UTC day: prompt + output tokens and requests of every component.
+
+    The cost explorer's tokens per group over whole days: a month of 1,000 deployments is 30,000 of these rows, not
+    the ~10 million minute rollups. Recomputed from the day's SloHour rows at each collection (idempotent, like them).
+    Not purged with the metrics (90 days): kept, like the usage records, as long as the deployment is, so an old
+    month's cost per million tokens stays answerable.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    deployment = models.ForeignKey("deployments.UseCaseDeployment", on_delete=models.CASCADE, related_name="+")
+    day = models.DateTimeField(help_text="Midnight UTC.")
+    tokens = models.FloatField(default=0)
+    requests = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["deployment", "day"]
+        constraints = [models.UniqueConstraint(fields=["deployment", "day"], name="one_token_row_per_day")]
+        indexes = [models.Index(fields=["day"], include=["deployment", "tokens", "requests"], name="token_day_sums")]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id}@{self.day:%Y-%m-%d}"
 
 
 class AlertRule(models.Model):

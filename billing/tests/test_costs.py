@@ -14,6 +14,7 @@ from billing.sums import Total, exact_aggregate
 from billing.tests.test_metering import PRICES, ran
 from jobs.models import Job
 from jobs.tests.factories import ClusterFactory
+from observability.collect import slo_hours_refresh, token_days_refresh
 from observability.models import MetricRollup
 from observability.tests.conftest import running_deployment
 from sizing.tests.conftest import shipped_usecases  # noqa: F401
@@ -60,6 +61,9 @@ def usage(tenant, project, other_tenant, other_project, admin_user, shipped_usec
         )
         for minute in range(60)
     )
+    # and the hourly and daily token rows collection writes with them
+    slo_hours_refresh(start=M0, end=M0 + dt.timedelta(days=31))
+    token_days_refresh(start=M0, end=M0 + dt.timedelta(days=31))
     return {"deployment": deployment, "second": second}
 
 
