@@ -13,6 +13,9 @@ month as served (GET /api/v1/costs, its CSV and the console's explorer page, by 
     python bench/billing_bench.py --database-url postgres://postgres@127.0.0.1:5432/ucf_20_bench --reuse  # explorer
 
     python bench/billing_bench.py --database-url postgres://postgres@127.0.0.1:5432/ucf_20_bench --compact
+    python bench/billing_bench.py --database-url postgres://postgres@127.0.0.1:5432/ucf_20c_bench --reuse --tokens 7
+
+--tokens seeds the served tokens the explorer counts (its cost per million tokens) before timing (`seed_tokens`).
 
 --compact copies the kept database to <name>_compact (dropped first when it exists, kept after) and times the hourly
 compaction of March there (`usage_compact_month`): rows and size on disk before and after, and the reconciliation of
@@ -204,6 +207,13 @@ def main() -> None:
     parser.add_argument("--explorer-runs", type=int, default=100)
     parser.add_argument("--minute-runs", type=int, default=5, help="runs of the per-minute path, for the ratio")
     parser.add_argument("--group-by", default=",".join(GROUP_BYS), help="the explorer's dimensions to time")
+    parser.add_argument(
+        "--tokens",
+        type=int,
+        metavar="MINUTE_DAYS",
+        help="seed the month's served tokens first (deployments, rollups: hourly, per minute over the last "
+        "MINUTE_DAYS days; SLO hours and daily token rows as collection sums them), replacing earlier ones",
+    )
     args = parser.parse_args()
     args.keep = args.keep or args.reuse
     if args.compact:
@@ -236,6 +246,8 @@ def main() -> None:
             from django.core.management import call_command
 
             call_command("migrate", verbosity=0)  # a database kept by an earlier version of the code
+        if args.tokens is not None:
+            seed_tokens(minute_days=args.tokens)
         month = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
         close_at = dt.datetime(2026, 4, 1, 1, tzinfo=dt.UTC)
         user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_superuser": True})
@@ -360,6 +372,81 @@ def seed_meter_close(args) -> None:
         f"repeated pass {repeat_seconds:.2f} s (0 rows), monthly close {close_seconds:.2f} s, "
         f"usage table + indexes {size / 2**20:.1f} MiB ({size / rows:.0f} B/row), "
         f"invoice {invoice.number} {invoice.lines.count()} lines total {invoice.total}"
+    )
+
+
+def seed_tokens(*, minute_days: int) -> None:
+    """The tokens March's 1,000 deployments served, as the observability tables hold them at the month's end: a
+    deployment row per metered deployment id, one LLM component's rollups (hourly, per minute over the last
+    `minute_days` days: the 7-day minute retention gives ~10 M rows), the SLO hours and daily token rows summed from
+    them in SQL as collection's refresh sums them (observability.collect; its test proves the sums). Token counts are
+    whole numbers, so every way of adding them up gives the same float and the answers compare byte for byte."""
+    from django.db import connection, transaction
+
+    from deployments.models import UseCaseDeployment
+    from jobs.models import Cluster, Job
+    from templates_app.models import UseCaseTemplate
+
+    t0 = time.perf_counter()
+    cluster = Cluster.objects.get(name="bench")
+    template, _ = UseCaseTemplate.objects.get_or_create(
+        slug="bench",
+        version="1",
+        tenant=cluster.tenant,
+        defaults={"name": "bench", "category": UseCaseTemplate.Category.values[0]},
+    )
+    ids = sorted(set(Job.objects.values_list("usecase_deployment_id", flat=True)), key=str)
+    UseCaseDeployment.objects.bulk_create(
+        [
+            UseCaseDeployment(
+                id=pk, tenant=cluster.tenant, project=Job.objects.filter(usecase_deployment_id=pk).first().project,
+                cluster=cluster, template=template, template_version="1", name=f"bench-{n:04d}", status="RUNNING",
+            )
+            for n, pk in enumerate(ids)
+        ],
+        ignore_conflicts=True,
+        batch_size=1000,
+    )  # fmt: skip
+    month, end = "2026-03-01", "2026-04-01"
+    split = (dt.datetime(2026, 4, 1, tzinfo=dt.UTC) - dt.timedelta(days=minute_days)).isoformat()
+    values = """(1000 + abs(hashtext(d.id::text)) %% 997) * {n}, (200 + abs(hashtext(d.id::text)) %% 89) * {n},
+        10 * {n}, 0, 1, 0, 0.5, 0.4, 0.3, 1, 0.01 * {n}"""
+    columns = """deployment_id, component_key, is_llm, resolution, start, prompt_tokens, output_tokens, requests,
+        errors, running, waiting, gpu_utilisation, kv_cache_usage, cpu_utilisation, replicas, cost"""
+    with transaction.atomic(), connection.cursor() as cursor:
+        for table, column in (("observability_tokenday", "day"), ("observability_slohour", "hour")):
+            cursor.execute(f"DELETE FROM {table} WHERE {column} >= %s AND {column} < %s", (month, end))
+        cursor.execute("DELETE FROM observability_metricrollup WHERE start >= %s AND start < %s", (month, end))
+        for resolution, first, after, n in ((3600, month, split, 60), (60, split, end, 1)):
+            cursor.execute(
+                f"""INSERT INTO observability_metricrollup ({columns})
+                SELECT d.id, 'llm', TRUE, %s, t, {values.format(n=n)} FROM deployments_usecasedeployment AS d
+                CROSS JOIN generate_series(%s::timestamptz, %s::timestamptz - make_interval(secs => %s),
+                    make_interval(secs => %s)) AS t""",
+                (resolution, first, after, resolution, resolution),
+            )
+        cursor.execute(
+            """INSERT INTO observability_slohour (deployment_id, hour, requests, errors, ttft_good, itl_good, e2e_good,
+                tokens, all_requests)
+            SELECT deployment_id, date_trunc('hour', start), SUM(requests) FILTER (WHERE is_llm),
+                SUM(errors) FILTER (WHERE is_llm), NULL, NULL, NULL, SUM(prompt_tokens + output_tokens), SUM(requests)
+            FROM observability_metricrollup WHERE start >= %s AND start < %s GROUP BY 1, 2""",
+            (month, end),
+        )
+        cursor.execute(
+            """INSERT INTO observability_tokenday (deployment_id, day, tokens, requests)
+            SELECT deployment_id, date_trunc('day', hour), SUM(tokens), SUM(all_requests)
+            FROM observability_slohour WHERE hour >= %s AND hour < %s GROUP BY 1, 2""",
+            (month, end),
+        )
+        cursor.execute("SELECT COUNT(*) FROM observability_metricrollup WHERE start >= %s AND start < %s", (month, end))
+        rollups = cursor.fetchone()[0]
+    with connection.cursor() as cursor:
+        for table in ("observability_metricrollup", "observability_slohour", "observability_tokenday"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+    print(
+        f"tokens seeded: {len(ids)} deployments, {rollups} rollups (per minute over the last {minute_days} days), "
+        f"SLO hours and daily token rows summed from them, in {time.perf_counter() - t0:.0f} s"
     )
 
 
