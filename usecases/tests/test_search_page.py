@@ -1,5 +1,6 @@
 """The catalog's search page: bounded counts, rows serialised without a serializer per row, constant queries."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -170,19 +171,27 @@ def test_a_ranked_text_search_counts_in_its_own_pass(reader_client, settings, dj
 
 
 @postgres_only
-def test_a_ranked_search_in_an_industry_can_rank_from_the_industry_covering_index(reader_client):
+def test_a_ranked_search_in_an_industry_has_every_column_in_the_industry_covering_index(reader_client):
     # Migration 0011: the industry's covering index holds the text document, so ranking the matches of `q` within an
-    # industry needs no heap page (an index-only scan). Plain index, bitmap and sequential scans are turned off so
-    # that the plan shows whether the index covers the ranking, whatever the planner would pick on a small table.
+    # industry can be an index-only scan (measured on 100,000 rows: 1,404 -> 778 pages read, BENCHMARKS.md). Which
+    # plan PostgreSQL picks on a test table of a few rows hangs on the statistics and visibility map that earlier
+    # tests leave (an EXPLAIN check here passed alone and failed in the whole suite), so this checks the property
+    # the plan rests on: every column the page statement's ranking reads is in the index, and the index is partial
+    # on active rows as the statement is.
     UseCaseFactory.create_batch(5, industry="Retail", description="A shopping assistant.")
-    UseCaseFactory.create_batch(3, industry="Legal", description="A contract assistant.")
     with CaptureQueriesContext(connection) as captured:
         body = reader_client.get(f"{URL}/search?q=assistant&industry=Retail&tags=&max_ttft=10").json()
     assert body["count"] == 5
     (statement,) = (query["sql"] for query in captured.captured_queries if "WITH page" in query["sql"])
     with connection.cursor() as cursor:
-        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_indexscan"):
-            cursor.execute(f"SET LOCAL {setting} = off")
-        cursor.execute(f"EXPLAIN {statement}")
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "Index Only Scan using usecase_active_industry_cover" in plan, plan
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'usecase_active_industry_cover'")
+        (definition,) = cursor.fetchone()
+    indexed = set(re.findall(r"\w+", definition.split("ON", 1)[1].split("WHERE")[0])) - {"public", "usecases_usecase"}
+    assert definition.endswith("WHERE is_active"), definition
+    ranking = statement.split("WITH page", 1)[1].split(") found)", 1)[0]  # the page's ids: the ranking
+    with connection.cursor() as cursor:
+        columns = [column.name for column in connection.introspection.get_table_description(cursor, "usecases_usecase")]
+    read = {column for column in columns if re.search(rf"\b{column}\b", ranking)}
+    assert read, ranking
+    assert read - {"is_active"} <= indexed, (read - indexed, definition)
+    assert "search_document" in read
